@@ -1,0 +1,116 @@
+// Package api is Hearth's HTTP tier: the huma API under /api/v2 with its OpenAPI 3.1 document, the
+// middleware every request passes through, and the few plain endpoints beside it (liveness, metrics,
+// API docs, the dashboard). Resources live in subpackages, each with a Register function.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"path"
+	"reflect"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hearthdev/hearth/api/docs"
+	"github.com/hearthdev/hearth/api/health"
+	"github.com/hearthdev/hearth/internal/db"
+)
+
+// Prefix is where the API lives; operation paths include it.
+const Prefix = "/api/v2"
+
+// Deps are the dependencies of every resource.
+type Deps struct {
+	DB       *db.DB
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Queue    health.Queue
+	// Web serves the dashboard for every path the API does not own; nil serves 404s.
+	Web http.Handler
+}
+
+// New builds the HTTP handler of the control plane.
+func New(deps Deps) http.Handler {
+	logger = deps.Logger
+	mux := http.NewServeMux()
+	hapi := humago.New(mux, config())
+	hapi.UseMiddleware(nameOperation)
+	register(hapi, deps)
+
+	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})))
+	mux.Handle("GET /metrics", named("metrics", promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry})))
+	mux.Handle("GET "+Prefix+"/docs", named("docs", docs.Handler(Prefix+"/openapi.json")))
+	mux.Handle("GET "+Prefix+"/docs/", named("docs", docs.Handler(Prefix+"/openapi.json")))
+	// Anything else under the API prefix is an unknown operation, answered as a problem, never as the
+	// dashboard's index page.
+	mux.Handle(Prefix+"/", named("not-found", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, &Problem{Status: http.StatusNotFound, Title: "Not Found",
+			Detail: "No API operation at " + r.Method + " " + r.URL.Path + "; see " + Prefix + "/docs."})
+	})))
+	web := deps.Web
+	if web == nil {
+		web = http.NotFoundHandler()
+	}
+	mux.Handle("/", named("web", web))
+
+	return observe(mux, deps.Logger, newHTTPMetrics(deps.Registry))
+}
+
+func init() {
+	// Lists are never null in responses (transform makes sure), so the document says so.
+	huma.DefaultArrayNullable = false
+}
+
+// schemaName names a Go type's schema after its package and type (health.Report is HealthReport),
+// so resource packages can use short type names without their schemas colliding.
+func schemaName(t reflect.Type, hint string) string {
+	name := huma.DefaultSchemaNamer(t, hint)
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if !strings.HasPrefix(t.PkgPath(), "github.com/hearthdev/hearth/api/") {
+		return name
+	}
+	pkg := path.Base(t.PkgPath())
+	prefix := strings.ToUpper(pkg[:1]) + pkg[1:]
+	if strings.HasPrefix(name, prefix) {
+		return name
+	}
+	return prefix + name
+}
+
+// Spec returns the OpenAPI document, built from the registered operations without serving anything.
+func Spec() *huma.OpenAPI {
+	hapi := humago.New(http.NewServeMux(), config())
+	register(hapi, Deps{})
+	return hapi.OpenAPI()
+}
+
+// register adds every resource's operations. A new resource is added here, and nowhere else.
+func register(hapi huma.API, deps Deps) {
+	health.Register(hapi, health.Deps{DB: deps.DB, Queue: deps.Queue, Logger: deps.Logger})
+}
+
+func config() huma.Config {
+	// The document's version is the API's, not the build's, so the committed document does not change
+	// with every commit. Error responses are documented as Problem because huma.NewError returns one.
+	cfg := huma.DefaultConfig("Hearth API", "2")
+	cfg.Info.Description = "The API of Hearth, a self-hosted platform for remote development environments. " +
+		"Every error is an RFC 9457 problem document (application/problem+json)."
+	cfg.OpenAPIPath = Prefix + "/openapi"
+	cfg.SchemasPath = Prefix + "/schemas"
+	// Docs are served from embedded assets (docs.Handler), so they work without internet access.
+	cfg.DocsPath = ""
+	// No $schema links in response bodies: they would become a field of every generated client type.
+	cfg.CreateHooks = nil
+	cfg.Transformers = []huma.Transformer{transform}
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
+	return cfg
+}

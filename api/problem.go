@@ -1,0 +1,92 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/logging"
+)
+
+// Problem is every error response: an RFC 9457 problem document, served as application/problem+json,
+// with the request ID that finds the matching log lines.
+type Problem struct {
+	Type      string              `json:"type,omitempty" format:"uri" default:"about:blank" doc:"A URI reference that identifies the problem type."`
+	Title     string              `json:"title" doc:"A short, human-readable summary of the problem type." example:"Bad Request"`
+	Status    int                 `json:"status" doc:"The HTTP status code." example:"400"`
+	Detail    string              `json:"detail,omitempty" doc:"What went wrong, for a person." example:"Property name is required."`
+	RequestID string              `json:"request_id,omitempty" doc:"The request's ID, as in the X-Request-Id header and the server's logs."`
+	Errors    []*huma.ErrorDetail `json:"errors,omitempty" doc:"Each field at fault, with where it is (body.name, query.limit) and what is wrong with it."`
+}
+
+// Error returns the detail, so a Problem reads well when logged.
+func (p *Problem) Error() string { return p.Detail }
+
+// GetStatus implements huma.StatusError.
+func (p *Problem) GetStatus() int { return p.Status }
+
+// ContentType implements huma.ContentTypeFilter: problems are application/problem+json.
+func (p *Problem) ContentType(ct string) string {
+	if ct == "application/json" {
+		return "application/problem+json"
+	}
+	return ct
+}
+
+// logger receives the details of errors that are hidden from clients. Set once by New.
+var logger = slog.New(slog.DiscardHandler)
+
+// The one place where errors become responses. Handlers return plain errors; known ones are mapped to
+// their status here, and anything unexpected becomes a 500 whose text stays in the log.
+func init() {
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		return newProblem(status, msg, errs)
+	}
+	huma.NewErrorWithContext = func(hctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
+		p := translate(hctx, status, msg, errs)
+		if hctx != nil {
+			p.RequestID = logging.RequestID(hctx.Context())
+		}
+		return p
+	}
+}
+
+func translate(hctx huma.Context, status int, msg string, errs []error) *Problem {
+	if status < http.StatusInternalServerError {
+		return newProblem(status, msg, errs)
+	}
+	for _, err := range errs {
+		if errors.Is(err, db.ErrNotFound) {
+			return newProblem(http.StatusNotFound, "The resource was not found.", nil)
+		}
+	}
+	if hctx != nil {
+		ctx := hctx.Context()
+		logger.ErrorContext(ctx, "request failed", "status", status, "message", msg, "error", errors.Join(errs...),
+			"operation", hctx.Operation().OperationID)
+	}
+	return &Problem{
+		Status: status,
+		Title:  http.StatusText(status),
+		Detail: "The server could not complete the request; the request ID finds the details in its logs.",
+	}
+}
+
+func newProblem(status int, msg string, errs []error) *Problem {
+	details := make([]*huma.ErrorDetail, 0, len(errs))
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var d huma.ErrorDetailer
+		if errors.As(err, &d) {
+			details = append(details, d.ErrorDetail())
+		} else {
+			details = append(details, &huma.ErrorDetail{Message: err.Error()})
+		}
+	}
+	return &Problem{Status: status, Title: http.StatusText(status), Detail: msg, Errors: details}
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hearthdev/hearth/internal/logging"
+	"github.com/hearthdev/hearth/internal/server"
+)
+
+func serverCommand() *cobra.Command {
+	var (
+		cfg                 server.Config
+		logFormat, logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: API, dashboard, job queue and built-in provisioners",
+		Long: `Run the control plane.
+
+Without --postgres-url, the server runs its own PostgreSQL from the system's binaries (initdb and
+postgres, found on PATH or under /usr/lib/postgresql/*/bin), keeping the cluster under --data-dir and
+stopping it on exit. Point --postgres-url at an external PostgreSQL 13+ in production.
+
+Every flag can also be set in the environment (HEARTH_ and the flag name, for example
+HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logging.New(os.Stderr, logFormat, logLevel)
+			if err != nil {
+				return usageError{err}
+			}
+			cfg.Logger = log
+			cfg.Ready = func(_ net.Addr, accessURL string) {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nHearth is ready at %s\n  API docs: %s/api/v2/docs\n  Health:   %s/api/v2/health\n\n",
+					accessURL, accessURL, accessURL)
+			}
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.AccessURL, "access-url", "", "URL users and workspaces reach this deployment at (default http:// and the listening address)")
+	f.StringVar(&cfg.HTTPAddress, "http-address", "127.0.0.1:3000", "address to serve HTTP on")
+	f.StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL connection URL; empty runs an embedded PostgreSQL under --data-dir")
+	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the embedded PostgreSQL and other local state")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests and jobs to drain on shutdown")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	bindConfig(cmd)
+	return cmd
+}
+
+// defaultDataDir is the user's config directory, except for root, whose home is usually closed to the
+// unprivileged user the embedded PostgreSQL runs as: root gets the system location.
+func defaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/hearth"
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(d, "hearth")
+	}
+	return ".hearth"
+}

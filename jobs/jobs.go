@@ -1,0 +1,127 @@
+// Package jobs builds the control plane's River client and holds the workers of the jobs it runs
+// itself (lifecycle and maintenance); provisioner jobs are claimed by provisioner workers instead.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/jobs/jobargs"
+)
+
+// Client is the control plane's River client, with the state the health check reads.
+type Client struct {
+	*river.Client[pgx.Tx]
+	db      *db.DB
+	started time.Time
+	running atomic.Bool
+}
+
+// Config configures the client.
+type Config struct {
+	DB     *db.DB
+	Logger *slog.Logger
+}
+
+// HeartbeatInterval is how often the queue heartbeat job runs; the health check calls the queue
+// stalled when the last one is older than three intervals.
+const HeartbeatInterval = 30 * time.Second
+
+// New builds the River client that works the control plane's queues.
+func New(cfg Config) (*Client, error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &heartbeatWorker{db: cfg.DB})
+	rc, err := river.NewClient(riverpgxv5.New(cfg.DB.Pool), &river.Config{
+		Logger: cfg.Logger.With("component", "river"),
+		Queues: map[string]river.QueueConfig{
+			jobargs.QueueLifecycle:   {MaxWorkers: 20},
+			jobargs.QueueMaintenance: {MaxWorkers: 2},
+		},
+		Workers: workers,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(HeartbeatInterval), func() (river.JobArgs, *river.InsertOpts) {
+				return jobargs.QueueHeartbeat{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 1}
+			}, &river.PeriodicJobOpts{RunOnStart: true}),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	return &Client{Client: rc, db: cfg.DB, started: time.Now()}, nil
+}
+
+// Start starts working jobs.
+func (c *Client) Start(ctx context.Context) error {
+	if err := c.Client.Start(ctx); err != nil {
+		return fmt.Errorf("jobs: start: %w", err)
+	}
+	c.running.Store(true)
+	return nil
+}
+
+// Stop stops fetching new jobs and waits for running ones to finish, or for ctx to end.
+func (c *Client) Stop(ctx context.Context) error {
+	c.running.Store(false)
+	return c.Client.Stop(ctx)
+}
+
+// Healthy reports whether this replica's client is running and the deployment's queue works jobs:
+// the periodic heartbeat job (run by whichever replica leads) must have run recently.
+func (c *Client) Healthy(ctx context.Context) error {
+	if !c.running.Load() {
+		return errors.New("river client is not running")
+	}
+	select {
+	case <-c.Stopped():
+		return errors.New("river client has stopped")
+	default:
+	}
+	last, err := c.db.GetSiteConfig(ctx, heartbeatKey)
+	if err != nil && !errors.Is(db.Translate(err), db.ErrNotFound) {
+		return fmt.Errorf("queue heartbeat: %w", err)
+	}
+	at, _ := time.Parse(time.RFC3339Nano, last)
+	if since := time.Since(at); since > 3*HeartbeatInterval && time.Since(c.started) > 3*HeartbeatInterval {
+		return fmt.Errorf("no job has been worked for %s: the queue is stalled", since.Round(time.Second))
+	}
+	return nil
+}
+
+const heartbeatKey = "queue_heartbeat_at"
+
+// heartbeatWorker records when the queue last worked a job.
+type heartbeatWorker struct {
+	river.WorkerDefaults[jobargs.QueueHeartbeat]
+	db *db.DB
+}
+
+func (w *heartbeatWorker) Work(ctx context.Context, _ *river.Job[jobargs.QueueHeartbeat]) error {
+	return w.db.UpsertSiteConfig(ctx, dbsqlc.UpsertSiteConfigParams{Key: heartbeatKey, Value: time.Now().UTC().Format(time.RFC3339Nano)})
+}
+
+// SchemaVersion is the newest applied River migration.
+func (c *Client) SchemaVersion(ctx context.Context) (int, error) {
+	m, err := rivermigrate.New(riverpgxv5.New(c.db.Pool), nil)
+	if err != nil {
+		return 0, err
+	}
+	vs, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(vs) == 0 {
+		return 0, nil
+	}
+	return vs[len(vs)-1].Version, nil
+}
