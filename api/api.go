@@ -36,6 +36,7 @@ type Deps struct {
 // New builds the HTTP handler of the control plane.
 func New(deps Deps) http.Handler {
 	logger = deps.Logger
+	deps.Registry.MustRegister(deps.DB.Collector())
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
 	hapi.UseMiddleware(nameOperation)

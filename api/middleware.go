@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -65,7 +66,7 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics) http.Handler {
 		defer func() {
 			m.inFlight.Dec()
 			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
+				if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(p)
 				}
 				log.ErrorContext(ctx, "panic while serving request", "panic", p, "stack", string(debug.Stack()))

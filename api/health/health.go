@@ -67,7 +67,7 @@ func Register(api huma.API, deps Deps) {
 		Summary:     "Check the server's health",
 		Description: "Checks PostgreSQL, the job queue and the schema version. Answers 200 when all are healthy and 503 otherwise; " +
 			"for a cheap liveness probe use /healthz.",
-		Tags:        []string{"Health"},
+		Tags: []string{"Health"},
 		Responses: map[string]*huma.Response{
 			"503": {
 				Description: "Something is unhealthy; the report says what.",

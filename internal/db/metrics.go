@@ -7,8 +7,8 @@ import (
 
 // poolCollector exports the pool's statistics, read at scrape time.
 type poolCollector struct {
-	pool                            *pgxpool.Pool
-	total, idle, acquired, max      *prometheus.Desc
+	pool                             *pgxpool.Pool
+	total, idle, acquired, max       *prometheus.Desc
 	acquireCount, acquireWait, empty *prometheus.Desc
 }
 

@@ -209,7 +209,9 @@ func (c *Cluster) run(bins Binaries, cred *syscall.Credential) error {
 	for k, v := range c.cfg.Settings {
 		args = append(args, "-c", k+"="+v)
 	}
-	cmd := exec.Command(bins.Postgres, args...)
+	// No context: the cluster is stopped by Stop, with signals PostgreSQL understands, never killed
+	// because some caller's context ended.
+	cmd := exec.Command(bins.Postgres, args...) //nolint:noctx // see above
 	cmd.Env = childEnv()
 	cmd.Dir = c.cfg.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -281,7 +283,7 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		case <-c.done:
 			return fmt.Errorf("pgembed: postgres exited during start-up: %s", c.tail.String())
 		case <-ctx.Done():
-			return fmt.Errorf("pgembed: postgres not ready: %w (last error: %v)", ctx.Err(), err)
+			return fmt.Errorf("pgembed: postgres not ready: %w (last error: %w)", ctx.Err(), err)
 		case <-tick.C:
 		}
 	}

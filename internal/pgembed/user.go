@@ -30,7 +30,7 @@ func credential(runAs string) (*syscall.Credential, error) {
 		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 	}
-	return nil, fmt.Errorf("pgembed: running as root, and PostgreSQL refuses to: no unprivileged user to run it as (%v)", lastErr)
+	return nil, fmt.Errorf("pgembed: running as root, and PostgreSQL refuses to: no unprivileged user to run it as: %w", lastErr)
 }
 
 // prepareDir creates the cluster directory (0700, owned by the user PostgreSQL runs as) and checks

@@ -94,10 +94,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), database.Collector())
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.New(api.Deps{DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler()})
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddress)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddress)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddress, err)
 	}

@@ -1,0 +1,4 @@
+package db
+
+// ParseMigrations exposes parseMigrations to the tests.
+var ParseMigrations = parseMigrations
