@@ -182,3 +182,47 @@ func TestUnreachableDatabaseIsAClearError(t *testing.T) {
 	require.Contains(t, string(out), "127.0.0.1:1")
 	require.NotContains(t, string(out), "hunter2", "the password is never printed")
 }
+
+// BenchmarkColdStart measures a server start with an existing embedded cluster, from exec to a
+// healthy /api/v2/health, and a clean stop.
+func BenchmarkColdStart(b *testing.B) {
+	dir, err := os.MkdirTemp("", "hearth-bench-")
+	require.NoError(b, err)
+	defer os.RemoveAll(dir)
+	require.NoError(b, os.Chmod(dir, 0o711))
+	run := func() time.Duration {
+		start := time.Now()
+		cmd := exec.Command(binary, "server", "--http-address", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(b, err)
+		require.NoError(b, cmd.Start())
+		sc := bufio.NewScanner(stdout)
+		var url string
+		for url == "" && sc.Scan() {
+			url, _ = strings.CutPrefix(sc.Text(), "Hearth is ready at ")
+		}
+		require.NotEmpty(b, url)
+		for {
+			res, err := http.Get(url + "/api/v2/health")
+			require.NoError(b, err)
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		go func() { _, _ = io.Copy(io.Discard, stdout) }()
+		require.NoError(b, cmd.Process.Signal(syscall.SIGINT))
+		require.NoError(b, cmd.Wait())
+		return elapsed
+	}
+	first := run() // includes initdb
+	b.ResetTimer()
+	var total time.Duration
+	for range b.N {
+		total += run()
+	}
+	b.ReportMetric(first.Seconds()*1000, "first-start-ms")
+	b.ReportMetric(total.Seconds()*1000/float64(b.N), "cold-start-ms")
+}
