@@ -17,6 +17,8 @@ import (
 
 	"github.com/hearthdev/hearth/api/docs"
 	"github.com/hearthdev/hearth/api/health"
+	"github.com/hearthdev/hearth/api/users"
+	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 )
 
@@ -29,6 +31,9 @@ type Deps struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 	Queue    health.Queue
+	Auth     *authn.Authenticator
+	// SecureCookies marks cookies Secure; set when the access URL is https.
+	SecureCookies bool
 	// Web serves the dashboard for every path the API does not own; nil serves 404s.
 	Web http.Handler
 }
@@ -39,7 +44,7 @@ func New(deps Deps) http.Handler {
 	deps.Registry.MustRegister(deps.DB.Collector())
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
-	hapi.UseMiddleware(nameOperation)
+	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth))
 	register(hapi, deps)
 
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -97,6 +102,7 @@ func Spec() *huma.OpenAPI {
 // register adds every resource's operations. A new resource is added here, and nowhere else.
 func register(hapi huma.API, deps Deps) {
 	health.Register(hapi, health.Deps{DB: deps.DB, Queue: deps.Queue, Logger: deps.Logger})
+	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security})
 }
 
 func config() huma.Config {
@@ -113,5 +119,6 @@ func config() huma.Config {
 	cfg.CreateHooks = nil
 	cfg.Transformers = []huma.Transformer{transform}
 	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
+	cfg.Components.SecuritySchemes = securitySchemes
 	return cfg
 }

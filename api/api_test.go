@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/jobs"
@@ -25,7 +26,9 @@ import (
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
 type bundle struct {
-	srv *httptest.Server
+	srv  *httptest.Server
+	db   *db.DB
+	auth *authn.Authenticator
 }
 
 func setup(t *testing.T) bundle {
@@ -35,10 +38,11 @@ func setup(t *testing.T) bundle {
 	require.NoError(t, err)
 	require.NoError(t, q.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, q.Stop(context.Background())) })
-	h := New(Deps{DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q})
+	auth := authn.New(d)
+	h := New(Deps{DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return bundle{srv: srv}
+	return bundle{srv: srv, db: d, auth: auth}
 }
 
 func get(t *testing.T, url string) (*http.Response, []byte) {

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/logging"
 )
@@ -59,8 +61,13 @@ func translate(hctx huma.Context, status int, msg string, errs []error) *Problem
 		return newProblem(status, msg, errs)
 	}
 	for _, err := range errs {
-		if errors.Is(err, db.ErrNotFound) {
+		switch {
+		case errors.Is(err, db.ErrNotFound):
 			return newProblem(http.StatusNotFound, "The resource was not found.", nil)
+		case errors.Is(err, authz.ErrUnauthenticated):
+			return newProblem(http.StatusUnauthorized, "Sign in, or send a token as Authorization: Bearer.", nil)
+		case errors.Is(err, authz.ErrForbidden):
+			return newProblem(http.StatusForbidden, "You are not allowed to do this.", nil)
 		}
 	}
 	if hctx != nil {
@@ -83,10 +90,22 @@ func newProblem(status int, msg string, errs []error) *Problem {
 		}
 		var d huma.ErrorDetailer
 		if errors.As(err, &d) {
-			details = append(details, d.ErrorDetail())
+			details = append(details, redact(d.ErrorDetail()))
 		} else {
 			details = append(details, &huma.ErrorDetail{Message: err.Error()})
 		}
 	}
 	return &Problem{Status: status, Title: http.StatusText(status), Detail: msg, Errors: details}
+}
+
+// redact keeps secrets out of error responses: huma echoes the offending value, which for a whole
+// body or a password field is exactly what must not travel back (or into a proxy's logs).
+func redact(d *huma.ErrorDetail) *huma.ErrorDetail {
+	loc := strings.ToLower(d.Location)
+	if loc == "body" || strings.Contains(loc, "password") || strings.Contains(loc, "secret") || strings.Contains(loc, "token") {
+		cp := *d
+		cp.Value = nil
+		return &cp
+	}
+	return d
 }

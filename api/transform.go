@@ -13,7 +13,9 @@ import (
 func transform(hctx huma.Context, _ string, v any) (any, error) {
 	if p, ok := v.(*Problem); ok {
 		if p.RequestID == "" {
-			p.RequestID = logging.RequestID(hctx.Context())
+			cp := *p // the handler's error value may be shared; never change it
+			cp.RequestID = logging.RequestID(hctx.Context())
+			return &cp, nil
 		}
 		return p, nil
 	}

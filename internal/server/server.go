@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hearthdev/hearth/api"
+	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/pgembed"
 	"github.com/hearthdev/hearth/jobs"
@@ -95,7 +97,10 @@ func Run(ctx context.Context, cfg Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler := api.New(api.Deps{DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler()})
+	handler := api.New(api.Deps{
+		DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler(),
+		Auth: authn.New(database), SecureCookies: strings.HasPrefix(cfg.AccessURL, "https://"),
+	})
 
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddress)
 	if err != nil {

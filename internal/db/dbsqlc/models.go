@@ -6,10 +6,36 @@ package dbsqlc
 
 import (
 	"time"
+
+	"github.com/google/uuid"
 )
+
+type ApiKey struct {
+	ID         string
+	UserID     uuid.UUID
+	Kind       string
+	Name       string
+	SecretHash []byte
+	Scopes     []string
+	ExpiresAt  time.Time
+	LastUsedAt *time.Time
+	CreatedAt  time.Time
+}
 
 type SiteConfig struct {
 	Key       string
 	Value     string
 	UpdatedAt time.Time
+}
+
+type User struct {
+	ID           uuid.UUID
+	Username     string
+	Email        string
+	Name         string
+	PasswordHash *string
+	Roles        []string
+	Status       string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }

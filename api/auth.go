@@ -1,0 +1,81 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hearthdev/hearth/api/users"
+	"github.com/hearthdev/hearth/internal/authn"
+	"github.com/hearthdev/hearth/internal/authz"
+)
+
+// security is the requirement of every authenticated operation: any one of the schemes.
+var security = []map[string][]string{{"bearer": {}}, {"session-header": {}}, {"session-cookie": {}}}
+
+var securitySchemes = map[string]*huma.SecurityScheme{
+	"bearer":         {Type: "http", Scheme: "bearer", Description: "A session or API token: Authorization: Bearer hrt_..."},
+	"session-header": {Type: "apiKey", In: "header", Name: "Hearth-Session-Token", Description: "A session or API token."},
+	"session-cookie": {Type: "apiKey", In: "cookie", Name: users.CookieName,
+		Description: "The dashboard's session cookie. Requests that change something must also send the header " + csrfHeader + "."},
+}
+
+// csrfHeader must accompany cookie-authenticated requests that change state. Browsers do not let
+// another site's page set a custom header, so its presence shows the request came from our own code.
+const csrfHeader = "Hearth-Csrf"
+
+// authenticate is huma middleware: for operations that declare security, it turns the request's token
+// into an actor in the context, or answers 401.
+func authenticate(hapi huma.API, auth *authn.Authenticator) func(huma.Context, func(huma.Context)) {
+	return func(hctx huma.Context, next func(huma.Context)) {
+		if len(hctx.Operation().Security) == 0 {
+			next(hctx)
+			return
+		}
+		token, fromCookie := tokenOf(hctx)
+		if token == "" {
+			_ = huma.WriteErr(hapi, hctx, http.StatusUnauthorized, "Sign in, or send a token as Authorization: Bearer.")
+			return
+		}
+		if fromCookie && !safeMethod(hctx.Method()) && hctx.Header(csrfHeader) == "" {
+			_ = huma.WriteErr(hapi, hctx, http.StatusForbidden, "Cookie-authenticated changes need the "+csrfHeader+" header.")
+			return
+		}
+		actor, err := auth.Authenticate(hctx.Context(), token)
+		switch {
+		case errors.Is(err, authn.ErrInvalidToken), errors.Is(err, authn.ErrSuspended):
+			_ = huma.WriteErr(hapi, hctx, http.StatusUnauthorized, capitalize(err.Error())+".")
+			return
+		case err != nil:
+			_ = huma.WriteErr(hapi, hctx, http.StatusInternalServerError, "authentication failed", err)
+			return
+		}
+		next(huma.WithContext(hctx, authz.WithActor(hctx.Context(), actor)))
+	}
+}
+
+func tokenOf(hctx huma.Context) (token string, fromCookie bool) {
+	if v, ok := strings.CutPrefix(hctx.Header("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(v), false
+	}
+	if v := hctx.Header("Hearth-Session-Token"); v != "" {
+		return v, false
+	}
+	if c, err := huma.ReadCookie(hctx, users.CookieName); err == nil {
+		return c.Value, true
+	}
+	return "", false
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
