@@ -110,18 +110,9 @@ func postgresUsing(dir string) []string {
 	return found
 }
 
-func dataDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for d := dir; d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
-		require.NoError(t, os.Chmod(d, 0o711))
-	}
-	return dir
-}
-
 func TestEmbeddedServerStopsPostgresAndKeepsData(t *testing.T) {
 	t.Parallel()
-	dir := dataDir(t)
+	dir := dbtest.TempDir(t)
 	srv := startServer(t, "--data-dir", dir)
 	first := srv.healthy(t)
 

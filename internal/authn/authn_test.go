@@ -8,11 +8,25 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/apikey"
+	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/dbtest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// userWithKey stores a user and one key of kind for it, expiring at expires.
+func userWithKey(t testing.TB, d *db.DB, kind string, expires time.Time) (dbsqlc.User, apikey.Key) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := d.InsertUser(ctx, dbsqlc.InsertUserParams{Username: "ada", Email: "ada@example.com", Roles: []string{}})
+	require.NoError(t, err)
+	k := apikey.New()
+	_, err = d.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{ID: k.ID, UserID: u.ID, Kind: kind, Name: "t",
+		SecretHash: k.SecretHash, Scopes: []string{"all"}, ExpiresAt: expires})
+	require.NoError(t, err)
+	return u, k
+}
 
 // A key revoked through another replica stops working here once the cached entry is older than
 // CacheTTL, and not before: that is the documented bound.
@@ -20,12 +34,7 @@ func TestRevocationIsHonouredWithinTheCacheTTL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d := dbtest.New(t)
-	u, err := d.InsertUser(ctx, dbsqlc.InsertUserParams{Username: "ada", Email: "ada@example.com", Roles: []string{}})
-	require.NoError(t, err)
-	k := apikey.New()
-	_, err = d.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{ID: k.ID, UserID: u.ID, Kind: "token", Name: "t",
-		SecretHash: k.SecretHash, Scopes: []string{"all"}, ExpiresAt: time.Now().Add(time.Hour)})
-	require.NoError(t, err)
+	u, k := userWithKey(t, d, "token", time.Now().Add(time.Hour))
 
 	now := time.Now()
 	a := New(d)
@@ -49,12 +58,7 @@ func TestWrongSecretExpiredAndMalformedTokens(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d := dbtest.New(t)
-	u, err := d.InsertUser(ctx, dbsqlc.InsertUserParams{Username: "ada", Email: "ada@example.com", Roles: []string{}})
-	require.NoError(t, err)
-	k := apikey.New()
-	_, err = d.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{ID: k.ID, UserID: u.ID, Kind: "session",
-		SecretHash: k.SecretHash, Scopes: []string{"all"}, ExpiresAt: time.Now().Add(time.Minute)})
-	require.NoError(t, err)
+	_, k := userWithKey(t, d, "session", time.Now().Add(time.Minute))
 	a := New(d)
 	other := apikey.New()
 	for name, token := range map[string]string{
@@ -68,7 +72,7 @@ func TestWrongSecretExpiredAndMalformedTokens(t *testing.T) {
 	}
 	now := time.Now().Add(2 * time.Minute)
 	a.now = func() time.Time { return now }
-	_, err = a.Authenticate(ctx, k.Token)
+	_, err := a.Authenticate(ctx, k.Token)
 	require.ErrorIs(t, err, ErrInvalidToken, "expired")
 }
 
@@ -76,10 +80,7 @@ func TestWrongSecretExpiredAndMalformedTokens(t *testing.T) {
 func BenchmarkAuthenticateCached(b *testing.B) {
 	ctx := context.Background()
 	d := dbtest.New(b)
-	u, _ := d.InsertUser(ctx, dbsqlc.InsertUserParams{Username: "ada", Email: "ada@example.com", Roles: []string{}})
-	k := apikey.New()
-	_, _ = d.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{ID: k.ID, UserID: u.ID, Kind: "token", Name: "t",
-		SecretHash: k.SecretHash, Scopes: []string{"all"}, ExpiresAt: time.Now().Add(time.Hour)})
+	_, k := userWithKey(b, d, "token", time.Now().Add(time.Hour))
 	a := New(d)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,6 +107,19 @@ func New(t testing.TB) *db.DB {
 	}
 	t.Cleanup(d.Close)
 	return d
+}
+
+// TempDir is t.TempDir made reachable (mode 0711 up to the system temp directory) by the unprivileged
+// user that PostgreSQL runs as when the tests run as root.
+func TempDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for d := dir; d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatalf("dbtest: %v", err)
+		}
+	}
+	return dir
 }
 
 // Logger is a logger for tests that writes nothing unless HEARTH_TEST_LOG is set.

@@ -13,20 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/pgembed"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// tempDir is a directory the unprivileged PostgreSQL user can reach when the tests run as root.
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for d := dir; d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
-		require.NoError(t, os.Chmod(d, 0o711))
-	}
-	return dir
-}
 
 func start(t *testing.T, dir string) *pgembed.Cluster {
 	t.Helper()
@@ -47,7 +38,7 @@ func exec(t *testing.T, url, sql string) {
 
 func TestRestartKeepsData(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(tempDir(t), "pg")
+	dir := filepath.Join(dbtest.TempDir(t), "pg")
 	c := start(t, dir)
 	exec(t, c.URL(), "CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
 	require.NoError(t, c.Stop(context.Background()))
@@ -70,7 +61,7 @@ func TestRestartKeepsData(t *testing.T) {
 
 func TestStalePidFileIsRemoved(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(tempDir(t), "pg")
+	dir := filepath.Join(dbtest.TempDir(t), "pg")
 	c := start(t, dir)
 	require.NoError(t, c.Stop(context.Background()))
 	// What a crash leaves: a pid file naming a process that is gone (pid_max is at most 2^22).
@@ -81,7 +72,7 @@ func TestStalePidFileIsRemoved(t *testing.T) {
 
 func TestRefusesADataDirectoryInUse(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(tempDir(t), "pg")
+	dir := filepath.Join(dbtest.TempDir(t), "pg")
 	start(t, dir)
 	_, err := pgembed.Start(context.Background(), pgembed.Config{Dir: dir})
 	require.ErrorContains(t, err, "already running")
@@ -89,7 +80,7 @@ func TestRefusesADataDirectoryInUse(t *testing.T) {
 
 func TestRefusesANonEmptyDirectoryWithoutACluster(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(tempDir(t), "pg")
+	dir := filepath.Join(dbtest.TempDir(t), "pg")
 	require.NoError(t, os.MkdirAll(dir, 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o600))
 	_, err := pgembed.Start(context.Background(), pgembed.Config{Dir: dir})
@@ -101,7 +92,7 @@ func TestRefusesANonEmptyDirectoryWithoutACluster(t *testing.T) {
 
 func TestLongPathsUseAPrivateSocketDirectory(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(tempDir(t), strings.Repeat("d", 90), "pg")
+	dir := filepath.Join(dbtest.TempDir(t), strings.Repeat("d", 90), "pg")
 	c := start(t, dir)
 	exec(t, c.URL(), "SELECT 1")
 	require.NotContains(t, c.URL(), strings.Repeat("d", 90))
@@ -123,7 +114,7 @@ func TestRootRunsPostgresUnprivileged(t *testing.T) {
 	_, err := pgembed.Start(context.Background(), pgembed.Config{Dir: filepath.Join(closed, "pg")})
 	require.ErrorContains(t, err, "cannot reach")
 
-	c := start(t, filepath.Join(tempDir(t), "pg"))
+	c := start(t, filepath.Join(dbtest.TempDir(t), "pg"))
 	conn, err := pgx.Connect(context.Background(), c.URL())
 	require.NoError(t, err)
 	defer conn.Close(context.Background())
@@ -141,7 +132,7 @@ func TestRootRunsPostgresUnprivileged(t *testing.T) {
 
 func TestStopEscalatesWhenContextEnds(t *testing.T) {
 	t.Parallel()
-	c := start(t, filepath.Join(tempDir(t), "pg"))
+	c := start(t, filepath.Join(dbtest.TempDir(t), "pg"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.NoError(t, c.Stop(ctx))
