@@ -94,11 +94,7 @@ func (h handlers) createToken(ctx context.Context, in *createTokenInput) (*Creat
 	if in.Body.LifetimeSeconds > 0 {
 		lifetime = time.Duration(in.Body.LifetimeSeconds) * time.Second
 	}
-	k := apikey.New()
-	row, err := h.DB.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{
-		ID: k.ID, UserID: a.UserID, Kind: "token", Name: in.Body.Name, SecretHash: k.SecretHash,
-		Scopes: []string{"all"}, ExpiresAt: time.Now().Add(lifetime),
-	})
+	secret, row, err := h.newKey(ctx, a.UserID, "token", in.Body.Name, lifetime)
 	if db.IsUniqueViolation(err, "api_keys_user_token_name") {
 		return nil, huma.Error409Conflict("You already have a token with this name.",
 			&huma.ErrorDetail{Location: "body.name", Message: "already in use", Value: in.Body.Name})
@@ -107,7 +103,7 @@ func (h handlers) createToken(ctx context.Context, in *createTokenInput) (*Creat
 		return nil, err
 	}
 	out := &CreatedTokenOutput{}
-	out.Body.Token, out.Body.Secret = toToken(row), k.Token
+	out.Body.Token, out.Body.Secret = toToken(row), secret
 	return out, nil
 }
 
@@ -156,14 +152,14 @@ func (h handlers) deleteToken(ctx context.Context, in *deleteTokenInput) (*struc
 	return nil, nil
 }
 
-// newKey stores a fresh session or token for user and returns the secret to hand out.
-func (h handlers) newKey(ctx context.Context, user uuid.UUID, kind, name string, lifetime time.Duration) (string, time.Time, error) {
+// newKey stores a fresh session or token for user and returns the secret to hand out, once.
+func (h handlers) newKey(ctx context.Context, user uuid.UUID, kind, name string, lifetime time.Duration) (string, dbsqlc.ApiKey, error) {
 	k := apikey.New()
-	expires := time.Now().Add(lifetime).Truncate(time.Second)
-	_, err := h.DB.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{
-		ID: k.ID, UserID: user, Kind: kind, Name: name, SecretHash: k.SecretHash, Scopes: []string{"all"}, ExpiresAt: expires,
+	row, err := h.DB.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{
+		ID: k.ID, UserID: user, Kind: kind, Name: name, SecretHash: k.SecretHash, Scopes: []string{"all"},
+		ExpiresAt: time.Now().Add(lifetime).Truncate(time.Second),
 	})
-	return k.Token, expires, err
+	return k.Token, row, err
 }
 
 func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }

@@ -182,12 +182,12 @@ func (h handlers) login(ctx context.Context, in *loginInput) (*SessionOutput, er
 	if u.Status != "active" {
 		return nil, huma.Error401Unauthorized("The account is suspended.")
 	}
-	key, expires, err := h.newKey(ctx, u.ID, "session", "", SessionLifetime)
+	secret, key, err := h.newKey(ctx, u.ID, "session", "", SessionLifetime)
 	if err != nil {
 		return nil, err
 	}
-	out := &SessionOutput{SetCookie: h.cookie(key, expires)}
-	out.Body.SessionToken, out.Body.ExpiresAt, out.Body.User = key, expires, toUser(u)
+	out := &SessionOutput{SetCookie: h.cookie(secret, key.ExpiresAt)}
+	out.Body.SessionToken, out.Body.ExpiresAt, out.Body.User = secret, key.ExpiresAt, toUser(u)
 	return out, nil
 }
 
