@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hearthdev/hearth/internal/apikey"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
@@ -92,6 +94,18 @@ func (a *Authenticator) Forget(id string) {
 	a.mu.Unlock()
 }
 
+// ForgetUser drops every cached key of a user, so a change to the user (suspension, new roles, a new
+// password) takes effect here at once; other replicas see it within CacheTTL.
+func (a *Authenticator) ForgetUser(id uuid.UUID) {
+	a.mu.Lock()
+	for k, e := range a.entries {
+		if e.actor.UserID == id {
+			delete(a.entries, k)
+		}
+	}
+	a.mu.Unlock()
+}
+
 func (a *Authenticator) load(ctx context.Context, id string, now time.Time) (*entry, error) {
 	row, err := a.db.GetAPIKeyWithUser(ctx, id)
 	if errors.Is(db.Translate(err), db.ErrNotFound) {
@@ -105,9 +119,13 @@ func (a *Authenticator) load(ctx context.Context, id string, now time.Time) (*en
 	for _, r := range row.User.Roles {
 		roles = append(roles, authz.Role(r))
 	}
+	scopes := make([]authz.Scope, 0, len(row.ApiKey.Scopes))
+	for _, s := range row.ApiKey.Scopes {
+		scopes = append(scopes, authz.Scope(s))
+	}
 	e := &entry{
 		hash:      row.ApiKey.SecretHash,
-		actor:     authz.Actor{UserID: row.User.ID, Username: row.User.Username, Roles: roles, KeyID: id},
+		actor:     authz.Actor{UserID: row.User.ID, Username: row.User.Username, Roles: roles, KeyID: id, Scopes: scopes},
 		suspended: row.User.Status == "suspended",
 		expires:   row.ApiKey.ExpiresAt,
 		fetched:   now,

@@ -44,6 +44,8 @@ type Actor struct {
 	System string
 	// KeyID is the ID of the session or API token that authenticated the request.
 	KeyID string
+	// Scopes narrow what the token may do within the roles; empty means ScopeAll.
+	Scopes []Scope
 }
 
 func (a Actor) has(r Role) bool {
@@ -100,28 +102,91 @@ type Action string
 
 // Actions.
 const (
-	ReadSelf         Action = "self:read"
-	ManageOwnTokens  Action = "self:tokens"
-	ReadUsers        Action = "users:read"
-	ManageUsers      Action = "users:manage"
-	ManageAnyTokens  Action = "tokens:manage-any"
-	ReadAuditLog     Action = "audit:read"
-	ManageTemplates  Action = "templates:manage"
-	ReadTemplates    Action = "templates:read"
-	ManageWorkspaces Action = "workspaces:manage-any"
+	ReadSelf   Action = "self:read"
+	UpdateSelf Action = "self:update"
+	// ManageOwnTokens covers creating, listing and revoking one's own tokens. Only an unscoped
+	// credential may do it, so a narrow token cannot mint a broad one.
+	ManageOwnTokens     Action = "self:tokens"
+	ReadUsers           Action = "users:read"
+	ManageUsers         Action = "users:manage"
+	ManageAnyTokens     Action = "tokens:manage-any"
+	ReadAuditLog        Action = "audit:read"
+	ReadTemplates       Action = "templates:read"
+	ManageTemplates     Action = "templates:manage"
+	ReadWorkspaces      Action = "workspaces:read"
+	ManageOwnWorkspaces Action = "workspaces:manage-own"
+	ManageWorkspaces    Action = "workspaces:manage-any"
 )
 
 // policy lists, per action, the roles allowed it. Owners may do everything.
 var policy = map[Action][]Role{
-	ReadSelf:         {RoleMember},
-	ManageOwnTokens:  {RoleMember},
-	ReadUsers:        {RoleUserAdmin, RoleAuditor},
-	ManageUsers:      {RoleUserAdmin},
-	ManageAnyTokens:  {RoleUserAdmin},
-	ReadAuditLog:     {RoleAuditor},
-	ManageTemplates:  {RoleTemplateAdmin},
-	ReadTemplates:    {RoleMember},
-	ManageWorkspaces: {},
+	ReadSelf:            {RoleMember},
+	UpdateSelf:          {RoleMember},
+	ManageOwnTokens:     {RoleMember},
+	ReadUsers:           {RoleUserAdmin, RoleAuditor},
+	ManageUsers:         {RoleUserAdmin},
+	ManageAnyTokens:     {RoleUserAdmin},
+	ReadAuditLog:        {RoleAuditor},
+	ReadTemplates:       {RoleMember},
+	ManageTemplates:     {RoleTemplateAdmin},
+	ReadWorkspaces:      {RoleMember},
+	ManageOwnWorkspaces: {RoleMember},
+	ManageWorkspaces:    {},
+}
+
+// Scope narrows what an API token may do, whatever its user's roles allow.
+type Scope string
+
+// The scopes. A token has one or more; ScopeAll is everything the user may do.
+const (
+	ScopeAll            Scope = "all"
+	ScopeUserRead       Scope = "user:read"
+	ScopeWorkspaceRead  Scope = "workspace:read"
+	ScopeWorkspaceWrite Scope = "workspace:write"
+	ScopeTemplateRead   Scope = "template:read"
+	ScopeTemplateWrite  Scope = "template:write"
+	ScopeAuditRead      Scope = "audit:read"
+)
+
+// Scopes lists every scope, in the order they are documented.
+var Scopes = []Scope{ScopeAll, ScopeUserRead, ScopeWorkspaceRead, ScopeWorkspaceWrite, ScopeTemplateRead, ScopeTemplateWrite, ScopeAuditRead}
+
+// scopeActions lists the actions each narrow scope permits. Reading oneself is in every scope, so any
+// token can tell whose it is.
+var scopeActions = map[Scope][]Action{
+	ScopeUserRead:       {ReadSelf, ReadUsers},
+	ScopeWorkspaceRead:  {ReadSelf, ReadTemplates, ReadWorkspaces},
+	ScopeWorkspaceWrite: {ReadSelf, ReadTemplates, ReadWorkspaces, ManageOwnWorkspaces, ManageWorkspaces},
+	ScopeTemplateRead:   {ReadSelf, ReadTemplates},
+	ScopeTemplateWrite:  {ReadSelf, ReadTemplates, ManageTemplates},
+	ScopeAuditRead:      {ReadSelf, ReadAuditLog},
+}
+
+// Valid reports whether s is a known scope.
+func (s Scope) Valid() bool {
+	for _, k := range Scopes {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (a Actor) scoped(action Action) bool {
+	if len(a.Scopes) == 0 {
+		return true
+	}
+	for _, s := range a.Scopes {
+		if s == ScopeAll {
+			return true
+		}
+		for _, k := range scopeActions[s] {
+			if k == action {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Authorize decides whether the context's actor may do action.
@@ -129,6 +194,9 @@ func Authorize(ctx context.Context, action Action) error {
 	a, err := ActorFrom(ctx)
 	if err != nil {
 		return err
+	}
+	if !a.scoped(action) {
+		return ErrForbidden
 	}
 	if a.has(RoleOwner) {
 		return nil
@@ -139,4 +207,10 @@ func Authorize(ctx context.Context, action Action) error {
 		}
 	}
 	return ErrForbidden
+}
+
+// Is reports whether the context's actor has role (owners have every role).
+func Is(ctx context.Context, r Role) bool {
+	a, err := ActorFrom(ctx)
+	return err == nil && (a.has(r) || a.has(RoleOwner))
 }

@@ -50,3 +50,32 @@ func TestSystemActorsAreNotMembers(t *testing.T) {
 	require.ErrorIs(t, authz.Authorize(authz.AsAgent(context.Background()), authz.ReadSelf), authz.ErrForbidden)
 	require.NoError(t, authz.Authorize(authz.AsScheduler(context.Background()), authz.ManageWorkspaces))
 }
+
+func TestScopesNarrowRoles(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		roles  []authz.Role
+		scopes []authz.Scope
+		action authz.Action
+		ok     bool
+	}{
+		{nil, nil, authz.ManageOwnTokens, true},
+		{nil, []authz.Scope{authz.ScopeAll}, authz.ManageOwnTokens, true},
+		{nil, []authz.Scope{authz.ScopeWorkspaceRead}, authz.ReadWorkspaces, true},
+		{nil, []authz.Scope{authz.ScopeWorkspaceRead}, authz.ManageOwnWorkspaces, false},
+		{nil, []authz.Scope{authz.ScopeWorkspaceRead}, authz.ManageOwnTokens, false},
+		{nil, []authz.Scope{authz.ScopeWorkspaceRead, authz.ScopeWorkspaceWrite}, authz.ManageOwnWorkspaces, true},
+		// A scope never adds to the roles: a member's template:write token cannot manage templates.
+		{nil, []authz.Scope{authz.ScopeTemplateWrite}, authz.ManageTemplates, false},
+		{[]authz.Role{authz.RoleOwner}, []authz.Scope{authz.ScopeAuditRead}, authz.ReadAuditLog, true},
+		{[]authz.Role{authz.RoleOwner}, []authz.Scope{authz.ScopeAuditRead}, authz.ManageUsers, false},
+	} {
+		ctx := authz.WithActor(context.Background(), authz.Actor{UserID: uuid.New(), Roles: tc.roles, Scopes: tc.scopes})
+		err := authz.Authorize(ctx, tc.action)
+		if tc.ok {
+			require.NoError(t, err, "%v %v %s", tc.roles, tc.scopes, tc.action)
+		} else {
+			require.ErrorIs(t, err, authz.ErrForbidden, "%v %v %s", tc.roles, tc.scopes, tc.action)
+		}
+	}
+}
