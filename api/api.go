@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hearthdev/hearth/api/audit"
 	"github.com/hearthdev/hearth/api/docs"
 	"github.com/hearthdev/hearth/api/health"
 	"github.com/hearthdev/hearth/api/users"
@@ -44,7 +45,7 @@ func New(deps Deps) http.Handler {
 	deps.Registry.MustRegister(deps.DB.Collector())
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
-	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth))
+	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth), recordAudit(deps.DB))
 	register(hapi, deps)
 
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -102,6 +103,7 @@ func Spec() *huma.OpenAPI {
 // register adds every resource's operations. A new resource is added here, and nowhere else.
 func register(hapi huma.API, deps Deps) {
 	health.Register(hapi, health.Deps{DB: deps.DB, Queue: deps.Queue, Logger: deps.Logger})
+	audit.Register(hapi, audit.Deps{DB: deps.DB, Security: security})
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security})
 }
 

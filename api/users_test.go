@@ -163,7 +163,7 @@ func TestAPITokens(t *testing.T) {
 	auth := []string{"Authorization", "Bearer " + session}
 
 	res, created := call(t, "POST", b.srv.URL+"/api/v2/users/me/tokens", `{"name":"ci","lifetime_seconds":3600}`, auth...)
-	require.Equal(t, http.StatusCreated, res.StatusCode)
+	require.Equal(t, http.StatusCreated, res.StatusCode, created)
 	token := created["token"].(string)
 
 	res, me := call(t, "GET", b.srv.URL+"/api/v2/users/me", "", "Authorization", "Bearer "+token)

@@ -1,7 +1,6 @@
 package users
 
 import (
-	"net"
 	"sync"
 	"time"
 
@@ -37,14 +36,6 @@ func (l *limiter) allow(key string) bool {
 		l.buckets[key] = b
 	}
 	return b.Allow()
-}
-
-func clientIP(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		return remoteAddr
-	}
-	return host
 }
 
 func hashPassword(pw string) string { return password.Hash(pw) }

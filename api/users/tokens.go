@@ -2,7 +2,6 @@ package users
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearthdev/hearth/internal/apikey"
+	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
@@ -39,29 +39,30 @@ func registerTokens(api huma.API, h handlers) {
 	huma.Register(api, huma.Operation{
 		OperationID:   "create-token",
 		Method:        http.MethodPost,
-		Path:          "/api/v2/users/me/tokens",
+		Path:          "/api/v2/users/{user}/tokens",
 		Summary:       "Create an API token",
-		Description:   "The token is in the response only; store it, it cannot be shown again.",
+		Description:   "Creates a token for yourself (user me). The token is in the response only; store it, it cannot be shown again. A scoped token cannot create tokens.",
 		Tags:          []string{"Tokens"},
 		Security:      h.Security,
 		DefaultStatus: http.StatusCreated,
-		Errors:        []int{http.StatusUnauthorized, http.StatusConflict},
+		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusConflict},
 	}, h.createToken)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-tokens",
 		Method:      http.MethodGet,
-		Path:        "/api/v2/users/me/tokens",
-		Summary:     "List your API tokens",
+		Path:        "/api/v2/users/{user}/tokens",
+		Summary:     "List a user's API tokens",
+		Description: "Your own (user me), or anyone's for user admins.",
 		Tags:        []string{"Tokens"},
 		Security:    h.Security,
-		Errors:      []int{http.StatusUnauthorized},
+		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound},
 	}, h.listTokens)
 	huma.Register(api, huma.Operation{
 		OperationID:   "delete-token",
 		Method:        http.MethodDelete,
-		Path:          "/api/v2/users/me/tokens/{id}",
-		Summary:       "Revoke one of your API tokens",
-		Description:   "Takes effect at once on the replica that served the request and within a few seconds on the others.",
+		Path:          "/api/v2/users/{user}/tokens/{id}",
+		Summary:       "Revoke an API token",
+		Description:   "Your own (user me), or anyone's for user admins. Takes effect at once on the replica that served the request and within 5 seconds on the others.",
 		Tags:          []string{"Tokens"},
 		Security:      h.Security,
 		DefaultStatus: http.StatusNoContent,
@@ -70,10 +71,11 @@ func registerTokens(api huma.API, h handlers) {
 }
 
 type createTokenInput struct {
+	UserPath
 	Body struct {
 		Name            string   `json:"name" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._ -]*$" patternDescription:"letters, digits, dot, dash, underscore and space" example:"ci"`
 		LifetimeSeconds int64    `json:"lifetime_seconds,omitempty" minimum:"60" maximum:"31536000" doc:"Default 30 days, at most 365 days."`
-		Scopes          []string `json:"scopes,omitempty" enum:"all" doc:"What the token may do; only all exists so far."`
+		Scopes          []string `json:"scopes,omitempty" enum:"all,user:read,workspace:read,workspace:write,template:read,template:write,audit:read" uniqueItems:"true" maxItems:"7" doc:"What the token may do within your roles; default all."`
 	}
 }
 
@@ -90,11 +92,32 @@ func (h handlers) createToken(ctx context.Context, in *createTokenInput) (*Creat
 		return nil, err
 	}
 	a, _ := authz.ActorFrom(ctx)
+	u, err := h.lookup(ctx, in.User)
+	if err != nil {
+		return nil, err
+	}
+	if u.ID != a.UserID {
+		return nil, huma.Error403Forbidden("Tokens can be created only for yourself; use user me.")
+	}
 	lifetime := DefaultTokenLifetime
 	if in.Body.LifetimeSeconds > 0 {
 		lifetime = time.Duration(in.Body.LifetimeSeconds) * time.Second
 	}
-	secret, row, err := h.newKey(ctx, a.UserID, "token", in.Body.Name, lifetime)
+	scopes := in.Body.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{string(authz.ScopeAll)}
+	}
+	var (
+		secret string
+		row    dbsqlc.ApiKey
+	)
+	err = h.DB.InTx(ctx, func(tx db.Tx) error {
+		secret, row, err = newKey(ctx, tx.Queries, a.UserID, "token", in.Body.Name, lifetime, scopes)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Queries, tokenResource(row), audit.Diff(nil, toToken(row)))
+	})
 	if db.IsUniqueViolation(err, "api_keys_user_token_name") {
 		return nil, huma.Error409Conflict("You already have a token with this name.",
 			&huma.ErrorDetail{Location: "body.name", Message: "already in use", Value: in.Body.Name})
@@ -107,6 +130,10 @@ func (h handlers) createToken(ctx context.Context, in *createTokenInput) (*Creat
 	return out, nil
 }
 
+func tokenResource(k dbsqlc.ApiKey) audit.Resource {
+	return audit.Resource{Type: "token", ID: k.ID, Name: k.Name}
+}
+
 // TokensOutput lists tokens.
 type TokensOutput struct {
 	Body struct {
@@ -114,12 +141,12 @@ type TokensOutput struct {
 	}
 }
 
-func (h handlers) listTokens(ctx context.Context, _ *struct{}) (*TokensOutput, error) {
-	if err := authz.Authorize(ctx, authz.ManageOwnTokens); err != nil {
+func (h handlers) listTokens(ctx context.Context, in *UserPath) (*TokensOutput, error) {
+	u, err := h.authorizeOn(ctx, in.User, authz.ManageOwnTokens, authz.ManageAnyTokens)
+	if err != nil {
 		return nil, err
 	}
-	a, _ := authz.ActorFrom(ctx)
-	rows, err := h.DB.ListAPIKeysByUser(ctx, dbsqlc.ListAPIKeysByUserParams{UserID: a.UserID, Kind: "token"})
+	rows, err := h.DB.ListAPIKeysByUser(ctx, dbsqlc.ListAPIKeysByUserParams{UserID: u.ID, Kind: "token"})
 	if err != nil {
 		return nil, err
 	}
@@ -132,34 +159,40 @@ func (h handlers) listTokens(ctx context.Context, _ *struct{}) (*TokensOutput, e
 }
 
 type deleteTokenInput struct {
+	UserPath
 	ID string `path:"id" maxLength:"64"`
 }
 
 func (h handlers) deleteToken(ctx context.Context, in *deleteTokenInput) (*struct{}, error) {
-	if err := authz.Authorize(ctx, authz.ManageOwnTokens); err != nil {
-		return nil, err
-	}
-	a, _ := authz.ActorFrom(ctx)
-	n, err := h.DB.DeleteAPIKey(ctx, dbsqlc.DeleteAPIKeyParams{ID: in.ID, UserID: a.UserID})
+	audit.Target(ctx, audit.Resource{Type: "token", ID: in.ID})
+	u, err := h.authorizeOn(ctx, in.User, authz.ManageOwnTokens, authz.ManageAnyTokens)
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 {
-		// Another user's token answers the same as no token, so IDs cannot be probed.
-		return nil, huma.Error404NotFound("You have no token with this ID.")
+	err = h.DB.InTx(ctx, func(tx db.Tx) error {
+		n, err := tx.DeleteAPIKey(ctx, dbsqlc.DeleteAPIKeyParams{ID: in.ID, UserID: u.ID})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			// Another user's token answers the same as no token, so IDs cannot be probed.
+			return huma.Error404NotFound("The user has no token with this ID.")
+		}
+		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "token", ID: in.ID}, nil)
+	})
+	if err != nil {
+		return nil, err
 	}
 	h.Auth.Forget(in.ID)
 	return nil, nil
 }
 
-// newKey stores a fresh session or token for user and returns the secret to hand out, once.
-func (h handlers) newKey(ctx context.Context, user uuid.UUID, kind, name string, lifetime time.Duration) (string, dbsqlc.ApiKey, error) {
+// newKey stores a fresh session or token for user through q and returns the secret to hand out, once.
+func newKey(ctx context.Context, q *dbsqlc.Queries, user uuid.UUID, kind, name string, lifetime time.Duration, scopes []string) (string, dbsqlc.ApiKey, error) {
 	k := apikey.New()
-	row, err := h.DB.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{
-		ID: k.ID, UserID: user, Kind: kind, Name: name, SecretHash: k.SecretHash, Scopes: []string{"all"},
+	row, err := q.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{
+		ID: k.ID, UserID: user, Kind: kind, Name: name, SecretHash: k.SecretHash, Scopes: scopes,
 		ExpiresAt: time.Now().Add(lifetime).Truncate(time.Second),
 	})
 	return k.Token, row, err
 }
-
-func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }

@@ -1,5 +1,5 @@
 // Package users serves people and their credentials: first-run set-up, password sign-in and sign-out,
-// the current user, and API tokens.
+// user administration, and API tokens.
 package users
 
 import (
@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
@@ -41,10 +42,25 @@ type User struct {
 	Roles     []string  `json:"roles" doc:"Roles beyond member: owner, user-admin, template-admin, auditor."`
 	Status    string    `json:"status" enum:"active,suspended"`
 	CreatedAt time.Time `json:"created_at"`
+	// LoginTypes say how the user can sign in.
+	LoginTypes []string `json:"login_types" enum:"password,oidc" doc:"How the user can sign in."`
 }
 
 func toUser(u dbsqlc.User) User {
-	return User{ID: u.ID, Username: u.Username, Email: u.Email, Name: u.Name, Roles: u.Roles, Status: u.Status, CreatedAt: u.CreatedAt}
+	out := User{ID: u.ID, Username: u.Username, Email: u.Email, Name: u.Name, Roles: u.Roles, Status: u.Status,
+		CreatedAt: u.CreatedAt, LoginTypes: []string{}}
+	if u.PasswordHash != nil {
+		out.LoginTypes = append(out.LoginTypes, "password")
+	}
+	if u.OidcSubject != nil {
+		out.LoginTypes = append(out.LoginTypes, "oidc")
+	}
+	return out
+}
+
+// resource names a user in the audit log.
+func resource(u dbsqlc.User) audit.Resource {
+	return audit.Resource{Type: "user", ID: u.ID.String(), Name: u.Username}
 }
 
 // UserOutput is one user.
@@ -93,6 +109,7 @@ func Register(api huma.API, d Deps) {
 		Security:    d.Security,
 		Errors:      []int{http.StatusUnauthorized},
 	}, h.me)
+	registerAdmin(api, h)
 	registerTokens(api, h)
 }
 
@@ -108,6 +125,19 @@ type firstUserInput struct {
 		Name     string `json:"name,omitempty" maxLength:"128" example:"Ada Lovelace"`
 		Password string `json:"password" minLength:"8" maxLength:"256" doc:"At least 8 characters."`
 	}
+}
+
+// conflict translates a unique violation on users into a 409 naming the field at fault.
+func conflict(err error, username, email string) error {
+	switch {
+	case db.IsUniqueViolation(err, "users_username_key"):
+		return huma.Error409Conflict("The username is taken.",
+			&huma.ErrorDetail{Location: "body.username", Message: "already in use", Value: username})
+	case db.IsUniqueViolation(err, "users_email_key"):
+		return huma.Error409Conflict("The email address belongs to another user.",
+			&huma.ErrorDetail{Location: "body.email", Message: "already in use", Value: email})
+	}
+	return err
 }
 
 func (h handlers) createFirst(ctx context.Context, in *firstUserInput) (*UserOutput, error) {
@@ -128,84 +158,15 @@ func (h handlers) createFirst(ctx context.Context, in *firstUserInput) (*UserOut
 			Username: in.Body.Username, Email: in.Body.Email, Name: in.Body.Name,
 			PasswordHash: &hash, Roles: []string{string(authz.RoleOwner)},
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Queries, resource(created), audit.Diff(nil, toUser(created)))
 	})
 	if err != nil {
-		return nil, err
+		return nil, conflict(err, in.Body.Username, in.Body.Email)
 	}
 	return &UserOutput{Body: toUser(created)}, nil
-}
-
-type loginInput struct {
-	Body struct {
-		Login    string `json:"login" minLength:"1" maxLength:"254" doc:"Username or email." example:"ada"`
-		Password string `json:"password" minLength:"1" maxLength:"256"`
-	}
-	RemoteAddr string `header:"-"`
-}
-
-// Resolve records the client address for rate limiting (huma.Resolver).
-func (in *loginInput) Resolve(ctx huma.Context) []error {
-	in.RemoteAddr = clientIP(ctx.RemoteAddr())
-	return nil
-}
-
-// SessionOutput is a new session.
-type SessionOutput struct {
-	SetCookie http.Cookie `header:"Set-Cookie"`
-	Body      struct {
-		SessionToken string    `json:"session_token" doc:"Send as Authorization: Bearer, as the Hearth-Session-Token header, or rely on the cookie."`
-		ExpiresAt    time.Time `json:"expires_at"`
-		User         User      `json:"user"`
-	}
-}
-
-// wrongCredentials is built per request: errors made at package initialization would predate the
-// API's error type (huma.NewError is replaced in the api package's init).
-func wrongCredentials() error { return huma.Error401Unauthorized("Wrong username or password.") }
-
-func (h handlers) login(ctx context.Context, in *loginInput) (*SessionOutput, error) {
-	if !h.limiter.allow("ip:"+in.RemoteAddr) || !h.limiter.allow("login:"+in.Body.Login) {
-		return nil, huma.Error429TooManyRequests("Too many sign-in attempts; wait a minute and try again.")
-	}
-	u, err := h.DB.GetUserByLogin(ctx, in.Body.Login)
-	if err != nil {
-		if err = db.Translate(err); isNotFound(err) {
-			checkNoPassword(in.Body.Password) // answer as slowly as for a known user
-			return nil, wrongCredentials()
-		}
-		return nil, err
-	}
-	if u.PasswordHash == nil || !checkPassword(*u.PasswordHash, in.Body.Password) {
-		return nil, wrongCredentials()
-	}
-	if u.Status != "active" {
-		return nil, huma.Error401Unauthorized("The account is suspended.")
-	}
-	secret, key, err := h.newKey(ctx, u.ID, "session", "", SessionLifetime)
-	if err != nil {
-		return nil, err
-	}
-	out := &SessionOutput{SetCookie: h.cookie(secret, key.ExpiresAt)}
-	out.Body.SessionToken, out.Body.ExpiresAt, out.Body.User = secret, key.ExpiresAt, toUser(u)
-	return out, nil
-}
-
-// LogoutOutput clears the session cookie.
-type LogoutOutput struct {
-	SetCookie http.Cookie `header:"Set-Cookie"`
-}
-
-func (h handlers) logout(ctx context.Context, _ *struct{}) (*LogoutOutput, error) {
-	a, err := authz.ActorFrom(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := h.DB.DeleteAPIKey(ctx, dbsqlc.DeleteAPIKeyParams{ID: a.KeyID, UserID: a.UserID}); err != nil {
-		return nil, err
-	}
-	h.Auth.Forget(a.KeyID)
-	return &LogoutOutput{SetCookie: h.cookie("", time.Unix(0, 0))}, nil
 }
 
 func (h handlers) me(ctx context.Context, _ *struct{}) (*UserOutput, error) {
@@ -218,11 +179,4 @@ func (h handlers) me(ctx context.Context, _ *struct{}) (*UserOutput, error) {
 		return nil, db.Translate(err)
 	}
 	return &UserOutput{Body: toUser(u)}, nil
-}
-
-func (h handlers) cookie(value string, expires time.Time) http.Cookie {
-	return http.Cookie{
-		Name: CookieName, Value: value, Path: "/", Expires: expires,
-		HttpOnly: true, Secure: h.SecureCookies, SameSite: http.SameSiteLaxMode,
-	}
 }

@@ -30,7 +30,7 @@ func (q *Queries) DeleteAPIKey(ctx context.Context, arg DeleteAPIKeyParams) (int
 }
 
 const getAPIKeyWithUser = `-- name: GetAPIKeyWithUser :one
-SELECT api_keys.id, api_keys.user_id, api_keys.kind, api_keys.name, api_keys.secret_hash, api_keys.scopes, api_keys.expires_at, api_keys.last_used_at, api_keys.created_at, users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at
+SELECT api_keys.id, api_keys.user_id, api_keys.kind, api_keys.name, api_keys.secret_hash, api_keys.scopes, api_keys.expires_at, api_keys.last_used_at, api_keys.created_at, users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at, users.oidc_issuer, users.oidc_subject
 FROM api_keys JOIN users ON users.id = api_keys.user_id
 WHERE api_keys.id = $1
 `
@@ -62,6 +62,8 @@ func (q *Queries) GetAPIKeyWithUser(ctx context.Context, id string) (GetAPIKeyWi
 		&i.User.Status,
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
+		&i.User.OidcIssuer,
+		&i.User.OidcSubject,
 	)
 	return i, err
 }
@@ -144,6 +146,24 @@ func (q *Queries) ListAPIKeysByUser(ctx context.Context, arg ListAPIKeysByUserPa
 		return nil, err
 	}
 	return items, nil
+}
+
+const revokeUserSessions = `-- name: RevokeUserSessions :execrows
+DELETE FROM api_keys WHERE user_id = $1 AND kind = 'session' AND id <> $2::text
+`
+
+type RevokeUserSessionsParams struct {
+	UserID uuid.UUID
+	Keep   string
+}
+
+// Revokes a user's sessions but one (the caller's own, or none with ”).
+func (q *Queries) RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeUserSessions, arg.UserID, arg.Keep)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const touchAPIKey = `-- name: TouchAPIKey :exec

@@ -22,6 +22,33 @@ type ApiKey struct {
 	CreatedAt  time.Time
 }
 
+type AuditLog struct {
+	ID           int64
+	Time         time.Time
+	UserID       *uuid.UUID
+	Username     string
+	Action       string
+	ResourceType string
+	ResourceID   string
+	ResourceName string
+	Diff         []byte
+	Ip           string
+	UserAgent    string
+	RequestID    string
+	Status       int32
+	Result       string
+}
+
+type SigningKey struct {
+	Kid       string
+	Algorithm string
+	PublicKey []byte
+	SealedKey []byte
+	CreatedAt time.Time
+	RotatedAt *time.Time
+	RetireAt  *time.Time
+}
+
 type SiteConfig struct {
 	Key       string
 	Value     string
@@ -38,4 +65,6 @@ type User struct {
 	Status       string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	OidcIssuer   *string
+	OidcSubject  *string
 }

@@ -11,6 +11,18 @@ import (
 	"github.com/google/uuid"
 )
 
+const countActiveOwners = `-- name: CountActiveOwners :one
+SELECT count(*) FROM (SELECT id FROM users WHERE 'owner' = ANY (roles) AND status = 'active' FOR UPDATE) o
+`
+
+// Locks the owners' rows, so two requests cannot each remove a different last owner.
+func (q *Queries) CountActiveOwners(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, countActiveOwners)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUsers = `-- name: CountUsers :one
 SELECT count(*) FROM users
 `
@@ -22,8 +34,20 @@ func (q *Queries) CountUsers(ctx context.Context) (int64, error) {
 	return count, err
 }
 
+const deleteUser = `-- name: DeleteUser :execrows
+DELETE FROM users WHERE id = $1
+`
+
+func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteUser, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at FROM users WHERE id = $1
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -39,12 +63,14 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
 	)
 	return i, err
 }
 
 const getUserByLogin = `-- name: GetUserByLogin :one
-SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at FROM users WHERE username = lower($1::text) OR lower(email) = lower($1::text)
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject FROM users WHERE username = lower($1::text) OR lower(email) = lower($1::text)
 LIMIT 1
 `
 
@@ -61,6 +87,98 @@ func (q *Queries) GetUserByLogin(ctx context.Context, login string) (User, error
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
+	)
+	return i, err
+}
+
+const getUserByOIDC = `-- name: GetUserByOIDC :one
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2
+`
+
+type GetUserByOIDCParams struct {
+	OidcIssuer  *string
+	OidcSubject *string
+}
+
+func (q *Queries) GetUserByOIDC(ctx context.Context, arg GetUserByOIDCParams) (User, error) {
+	row := q.db.QueryRow(ctx, getUserByOIDC, arg.OidcIssuer, arg.OidcSubject)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Username,
+		&i.Email,
+		&i.Name,
+		&i.PasswordHash,
+		&i.Roles,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
+	)
+	return i, err
+}
+
+const getUserByUsername = `-- name: GetUserByUsername :one
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject FROM users WHERE username = $1
+`
+
+func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User, error) {
+	row := q.db.QueryRow(ctx, getUserByUsername, username)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Username,
+		&i.Email,
+		&i.Name,
+		&i.PasswordHash,
+		&i.Roles,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
+	)
+	return i, err
+}
+
+const insertOIDCUser = `-- name: InsertOIDCUser :one
+INSERT INTO users (username, email, name, roles, oidc_issuer, oidc_subject)
+VALUES ($1, $2, $3, '{}', $4, $5)
+RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+`
+
+type InsertOIDCUserParams struct {
+	Username    string
+	Email       string
+	Name        string
+	OidcIssuer  *string
+	OidcSubject *string
+}
+
+func (q *Queries) InsertOIDCUser(ctx context.Context, arg InsertOIDCUserParams) (User, error) {
+	row := q.db.QueryRow(ctx, insertOIDCUser,
+		arg.Username,
+		arg.Email,
+		arg.Name,
+		arg.OidcIssuer,
+		arg.OidcSubject,
+	)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Username,
+		&i.Email,
+		&i.Name,
+		&i.PasswordHash,
+		&i.Roles,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
 	)
 	return i, err
 }
@@ -68,7 +186,7 @@ func (q *Queries) GetUserByLogin(ctx context.Context, login string) (User, error
 const insertUser = `-- name: InsertUser :one
 INSERT INTO users (username, email, name, password_hash, roles)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at
+RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
 `
 
 type InsertUserParams struct {
@@ -98,8 +216,101 @@ func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) (User, e
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
 	)
 	return i, err
+}
+
+const linkUserOIDC = `-- name: LinkUserOIDC :one
+UPDATE users SET oidc_issuer = $2, oidc_subject = $3, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+`
+
+type LinkUserOIDCParams struct {
+	ID          uuid.UUID
+	OidcIssuer  *string
+	OidcSubject *string
+}
+
+func (q *Queries) LinkUserOIDC(ctx context.Context, arg LinkUserOIDCParams) (User, error) {
+	row := q.db.QueryRow(ctx, linkUserOIDC, arg.ID, arg.OidcIssuer, arg.OidcSubject)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Username,
+		&i.Email,
+		&i.Name,
+		&i.PasswordHash,
+		&i.Roles,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
+	)
+	return i, err
+}
+
+const listUsers = `-- name: ListUsers :many
+SELECT users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at, users.oidc_issuer, users.oidc_subject, count(*) OVER () AS total
+FROM users
+WHERE ($1::text = '' OR username ILIKE '%' || $1 || '%' OR email ILIKE '%' || $1 || '%'
+       OR name ILIKE '%' || $1 || '%')
+  AND ($2::text = '' OR status = $2)
+ORDER BY username
+LIMIT $4 OFFSET $3
+`
+
+type ListUsersParams struct {
+	Search  string
+	Status  string
+	Skip    int32
+	MaxRows int32
+}
+
+type ListUsersRow struct {
+	User  User
+	Total int64
+}
+
+// Users matching a search (username, email or name, case-insensitively) and status, by username,
+// with the number of all matches for paging.
+func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUsersRow, error) {
+	rows, err := q.db.Query(ctx, listUsers,
+		arg.Search,
+		arg.Status,
+		arg.Skip,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListUsersRow{}
+	for rows.Next() {
+		var i ListUsersRow
+		if err := rows.Scan(
+			&i.User.ID,
+			&i.User.Username,
+			&i.User.Email,
+			&i.User.Name,
+			&i.User.PasswordHash,
+			&i.User.Roles,
+			&i.User.Status,
+			&i.User.CreatedAt,
+			&i.User.UpdatedAt,
+			&i.User.OidcIssuer,
+			&i.User.OidcSubject,
+			&i.Total,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const lockUserCreation = `-- name: LockUserCreation :exec
@@ -110,4 +321,109 @@ SELECT pg_advisory_xact_lock(7412)
 func (q *Queries) LockUserCreation(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, lockUserCreation)
 	return err
+}
+
+const updateUserPassword = `-- name: UpdateUserPassword :exec
+UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1
+`
+
+type UpdateUserPasswordParams struct {
+	ID           uuid.UUID
+	PasswordHash *string
+}
+
+func (q *Queries) UpdateUserPassword(ctx context.Context, arg UpdateUserPasswordParams) error {
+	_, err := q.db.Exec(ctx, updateUserPassword, arg.ID, arg.PasswordHash)
+	return err
+}
+
+const updateUserProfile = `-- name: UpdateUserProfile :one
+UPDATE users SET username = $2, email = $3, name = $4, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+`
+
+type UpdateUserProfileParams struct {
+	ID       uuid.UUID
+	Username string
+	Email    string
+	Name     string
+}
+
+func (q *Queries) UpdateUserProfile(ctx context.Context, arg UpdateUserProfileParams) (User, error) {
+	row := q.db.QueryRow(ctx, updateUserProfile,
+		arg.ID,
+		arg.Username,
+		arg.Email,
+		arg.Name,
+	)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Username,
+		&i.Email,
+		&i.Name,
+		&i.PasswordHash,
+		&i.Roles,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
+	)
+	return i, err
+}
+
+const updateUserRoles = `-- name: UpdateUserRoles :one
+UPDATE users SET roles = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+`
+
+type UpdateUserRolesParams struct {
+	ID    uuid.UUID
+	Roles []string
+}
+
+func (q *Queries) UpdateUserRoles(ctx context.Context, arg UpdateUserRolesParams) (User, error) {
+	row := q.db.QueryRow(ctx, updateUserRoles, arg.ID, arg.Roles)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Username,
+		&i.Email,
+		&i.Name,
+		&i.PasswordHash,
+		&i.Roles,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
+	)
+	return i, err
+}
+
+const updateUserStatus = `-- name: UpdateUserStatus :one
+UPDATE users SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+`
+
+type UpdateUserStatusParams struct {
+	ID     uuid.UUID
+	Status string
+}
+
+func (q *Queries) UpdateUserStatus(ctx context.Context, arg UpdateUserStatusParams) (User, error) {
+	row := q.db.QueryRow(ctx, updateUserStatus, arg.ID, arg.Status)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Username,
+		&i.Email,
+		&i.Name,
+		&i.PasswordHash,
+		&i.Roles,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
+	)
+	return i, err
 }

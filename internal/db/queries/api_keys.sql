@@ -16,3 +16,7 @@ DELETE FROM api_keys WHERE id = $1 AND user_id = $2;
 
 -- name: TouchAPIKey :exec
 UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
+
+-- name: RevokeUserSessions :execrows
+-- Revokes a user's sessions but one (the caller's own, or none with '').
+DELETE FROM api_keys WHERE user_id = $1 AND kind = 'session' AND id <> @keep::text;

@@ -16,3 +16,47 @@ LIMIT 1;
 -- name: LockUserCreation :exec
 -- Serializes first-user set-up: two concurrent requests cannot both create the owner.
 SELECT pg_advisory_xact_lock(7412);
+
+-- name: GetUserByUsername :one
+SELECT * FROM users WHERE username = $1;
+
+-- name: ListUsers :many
+-- Users matching a search (username, email or name, case-insensitively) and status, by username,
+-- with the number of all matches for paging.
+SELECT sqlc.embed(users), count(*) OVER () AS total
+FROM users
+WHERE (@search::text = '' OR username ILIKE '%' || @search || '%' OR email ILIKE '%' || @search || '%'
+       OR name ILIKE '%' || @search || '%')
+  AND (@status::text = '' OR status = @status)
+ORDER BY username
+LIMIT @max_rows OFFSET @skip;
+
+-- name: UpdateUserProfile :one
+UPDATE users SET username = $2, email = $3, name = $4, updated_at = now() WHERE id = $1 RETURNING *;
+
+-- name: UpdateUserRoles :one
+UPDATE users SET roles = $2, updated_at = now() WHERE id = $1 RETURNING *;
+
+-- name: UpdateUserStatus :one
+UPDATE users SET status = $2, updated_at = now() WHERE id = $1 RETURNING *;
+
+-- name: UpdateUserPassword :exec
+UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1;
+
+-- name: DeleteUser :execrows
+DELETE FROM users WHERE id = $1;
+
+-- name: CountActiveOwners :one
+-- Locks the owners' rows, so two requests cannot each remove a different last owner.
+SELECT count(*) FROM (SELECT id FROM users WHERE 'owner' = ANY (roles) AND status = 'active' FOR UPDATE) o;
+
+-- name: GetUserByOIDC :one
+SELECT * FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2;
+
+-- name: InsertOIDCUser :one
+INSERT INTO users (username, email, name, roles, oidc_issuer, oidc_subject)
+VALUES ($1, $2, $3, '{}', $4, $5)
+RETURNING *;
+
+-- name: LinkUserOIDC :one
+UPDATE users SET oidc_issuer = $2, oidc_subject = $3, updated_at = now() WHERE id = $1 RETURNING *;
