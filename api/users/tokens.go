@@ -88,14 +88,11 @@ type CreatedTokenOutput struct {
 }
 
 func (h handlers) createToken(ctx context.Context, in *createTokenInput) (*CreatedTokenOutput, error) {
-	if err := authz.Authorize(ctx, authz.ManageOwnTokens); err != nil {
-		return nil, err
-	}
-	a, _ := authz.ActorFrom(ctx)
-	u, err := h.lookup(ctx, in.User)
+	u, err := h.authorizeOn(ctx, in.User, authz.ManageOwnTokens, authz.ManageAnyTokens)
 	if err != nil {
 		return nil, err
 	}
+	a, _ := authz.ActorFrom(ctx)
 	if u.ID != a.UserID {
 		return nil, huma.Error403Forbidden("Tokens can be created only for yourself; use user me.")
 	}

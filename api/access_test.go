@@ -1,0 +1,198 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/apikey"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/password"
+)
+
+// The callers every operation is tried with. "member" is another member than the one the request
+// names ("self"), so its column is "another user's token".
+var callers = []string{"none", "expired", "revoked", "owner", "user-admin", "template-admin", "auditor", "member", "self"}
+
+// public marks an operation that answers everyone alike and never with 401 or 403.
+const public = -1
+
+type access struct {
+	body string // %s is replaced by a fresh name
+	want []int  // one status per caller, in the order of callers; or {public}
+}
+
+// deny is the start of a row for an operation that needs a token.
+func deny(statuses ...int) []int {
+	return append([]int{401, 401, 401}, statuses...)
+}
+
+// accessTable declares, for every API operation, what each caller gets. Paths name the victim, a
+// plain member, as {user}, and the victim's API token as {id}.
+//
+//	owner, user-admin, template-admin, auditor, member, self
+var accessTable = map[string]access{
+	"get-health":         {want: []int{public}},
+	"create-first-user":  {body: `{"username":"%s","email":"%s@example.com","password":"long-enough"}`, want: []int{409, 409, 409, 409, 409, 409, 409, 409, 409}},
+	"logout":             {want: deny(204, 204, 204, 204, 204, 204)},
+	"login":              {body: `{"login":"{user}","password":"victim-password"}`, want: []int{200, 200, 200, 200, 200, 200, 200, 200, 200}},
+	"get-current-user":   {want: deny(200, 200, 200, 200, 200, 200)},
+	"create-token":       {body: `{"name":"%s"}`, want: deny(403, 403, 404, 403, 404, 201)},
+	"list-tokens":        {want: deny(200, 200, 404, 403, 404, 200)},
+	"delete-token":       {want: deny(204, 204, 404, 403, 404, 204)},
+	"create-user":        {body: `{"username":"%s","email":"%s@example.com"}`, want: deny(201, 201, 403, 403, 403, 403)},
+	"list-users":         {want: deny(200, 200, 403, 200, 403, 403)},
+	"get-user":           {want: deny(200, 200, 404, 200, 404, 200)},
+	"update-user":        {body: `{"name":"%s"}`, want: deny(200, 200, 404, 403, 404, 200)},
+	"update-user-roles":  {body: `{"roles":["auditor"]}`, want: deny(200, 200, 404, 403, 404, 403)},
+	"suspend-user":       {want: deny(200, 200, 404, 403, 404, 403)},
+	"activate-user":      {want: deny(200, 200, 404, 403, 404, 403)},
+	"delete-user":        {want: deny(204, 204, 404, 403, 404, 403)},
+	"change-password":    {body: `{"old_password":"victim-password","password":"%s-password"}`, want: deny(204, 204, 404, 403, 404, 204)},
+	"list-audit-entries": {want: deny(200, 403, 403, 200, 403, 403)},
+}
+
+var victimHash = sync.OnceValue(func() string { return password.Hash("victim-password") })
+
+// TestEveryOperationIsAuthorizedAsDeclared walks every operation in the OpenAPI document with every
+// caller and compares the status with accessTable. A new operation without a row fails here. Each
+// call gets a fresh caller and victim, so one call's change (a deletion, a sign-out) never decides
+// the next one's answer. Every change that succeeds must have written its audit entry.
+func TestEveryOperationIsAuthorizedAsDeclared(t *testing.T) {
+	t.Parallel()
+	type op struct{ id, method, path string }
+	var ops []op
+	for path, item := range Spec().Paths {
+		for method, o := range map[string]*huma.Operation{
+			"GET": item.Get, "POST": item.Post, "PUT": item.Put, "PATCH": item.Patch, "DELETE": item.Delete,
+			"HEAD": item.Head, "OPTIONS": item.Options, "TRACE": item.Trace,
+		} {
+			if o != nil {
+				ops = append(ops, op{o.OperationID, method, path})
+			}
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].id < ops[j].id })
+	seen := map[string]bool{}
+	for _, o := range ops {
+		seen[o.id] = true
+		row, ok := accessTable[o.id]
+		if !ok {
+			t.Errorf("operation %s (%s %s) has no row in accessTable: declare who may call it", o.id, o.method, o.path)
+			continue
+		}
+		if row.want[0] != public {
+			require.Len(t, row.want, len(callers), o.id)
+		}
+		t.Run(o.id, func(t *testing.T) {
+			t.Parallel()
+			w := newWalker(t)
+			for i, caller := range callers {
+				status := w.call(t, o.method, o.path, row.body, caller)
+				if row.want[0] == public {
+					require.NotContains(t, []int{401, 403}, status, "%s as %s", o.id, caller)
+					continue
+				}
+				require.Equal(t, row.want[i], status, "%s %s as %s", o.method, o.path, caller)
+				if o.method != "GET" {
+					w.requireAudited(t, o.id, status)
+				}
+			}
+		})
+	}
+	for id := range accessTable {
+		require.True(t, seen[id], "accessTable names %s, which is not an operation", id)
+	}
+}
+
+type walker struct {
+	b bundle
+	n atomic.Int64
+}
+
+func newWalker(t *testing.T) *walker {
+	return &walker{b: setup(t)}
+}
+
+func (w *walker) name(prefix string) string { return fmt.Sprintf("%s%d", prefix, w.n.Add(1)) }
+
+// user inserts a user with roles and an API token, straight into the database.
+func (w *walker) user(t *testing.T, roles []string, expires time.Time) (dbsqlc.User, dbsqlc.ApiKey, string) {
+	t.Helper()
+	ctx := context.Background()
+	hash := victimHash()
+	u, err := w.b.db.InsertUser(ctx, dbsqlc.InsertUserParams{Username: w.name("u"), Email: w.name("e") + "@example.com", PasswordHash: &hash, Roles: roles})
+	require.NoError(t, err)
+	k := apikey.New()
+	row, err := w.b.db.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{ID: k.ID, UserID: u.ID, Kind: "token", Name: w.name("t"),
+		SecretHash: k.SecretHash, Scopes: []string{"all"}, ExpiresAt: expires})
+	require.NoError(t, err)
+	return u, row, k.Token
+}
+
+func (w *walker) call(t *testing.T, method, path, body, caller string) int {
+	t.Helper()
+	later := time.Now().Add(time.Hour)
+	victim, victimKey, victimToken := w.user(t, []string{}, later)
+	var token string
+	switch caller {
+	case "none":
+	case "self":
+		token = victimToken
+	case "expired":
+		_, _, token = w.user(t, []string{}, time.Now().Add(-time.Minute))
+	case "revoked":
+		u, k, tok := w.user(t, []string{}, later)
+		_, err := w.b.db.DeleteAPIKey(context.Background(), dbsqlc.DeleteAPIKeyParams{ID: k.ID, UserID: u.ID})
+		require.NoError(t, err)
+		token = tok
+	case "member":
+		_, _, token = w.user(t, []string{}, later)
+	default:
+		_, _, token = w.user(t, []string{caller}, later)
+	}
+	fresh := w.name("n")
+	body = strings.ReplaceAll(body, "%s", fresh)
+	body = strings.ReplaceAll(body, "{user}", victim.Username)
+	path = strings.NewReplacer("{user}", victim.Username, "{id}", victimKey.ID).Replace(path)
+	var headers []string
+	if token != "" {
+		headers = []string{"Authorization", "Bearer " + token}
+	}
+	res, p := call(t, method, w.b.srv.URL+path, body, headers...)
+	if res.StatusCode >= 500 || res.StatusCode == 422 {
+		t.Fatalf("%s %s as %s: %d %v", method, path, caller, res.StatusCode, p)
+	}
+	return res.StatusCode
+}
+
+// requireAudited checks that the last request left the audit entry it should: a success when it
+// succeeded, a failure when it was refused after authentication.
+func (w *walker) requireAudited(t *testing.T, op string, status int) {
+	t.Helper()
+	var got int
+	var result string
+	err := w.b.db.Pool.QueryRow(context.Background(),
+		"SELECT status, result FROM audit_log WHERE action = $1 ORDER BY id DESC LIMIT 1", op).Scan(&got, &result)
+	if status == http.StatusUnauthorized && op != "login" {
+		return // never reached the operation
+	}
+	require.NoError(t, err, "%s answered %d without an audit entry", op, status)
+	require.Equal(t, status, got, op)
+	if status < 400 {
+		require.Equal(t, "success", result, op)
+	} else {
+		require.Equal(t, "failure", result, op)
+	}
+	_, err = w.b.db.Pool.Exec(context.Background(), "DELETE FROM audit_log")
+	require.NoError(t, err)
+}
