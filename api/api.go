@@ -18,9 +18,11 @@ import (
 	"github.com/hearthdev/hearth/api/audit"
 	"github.com/hearthdev/hearth/api/docs"
 	"github.com/hearthdev/hearth/api/health"
+	"github.com/hearthdev/hearth/api/ticket"
 	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/tickets"
 )
 
 // Prefix is where the API lives; operation paths include it.
@@ -33,6 +35,7 @@ type Deps struct {
 	Registry *prometheus.Registry
 	Queue    health.Queue
 	Auth     *authn.Authenticator
+	Tickets  *tickets.Signer
 	// SecureCookies marks cookies Secure; set when the access URL is https.
 	SecureCookies bool
 	// Web serves the dashboard for every path the API does not own; nil serves 404s.
@@ -104,6 +107,7 @@ func Spec() *huma.OpenAPI {
 func register(hapi huma.API, deps Deps) {
 	health.Register(hapi, health.Deps{DB: deps.DB, Queue: deps.Queue, Logger: deps.Logger})
 	audit.Register(hapi, audit.Deps{DB: deps.DB, Security: security})
+	ticket.Register(hapi, ticket.Deps{Signer: deps.Tickets})
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security})
 }
 

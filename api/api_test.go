@@ -20,15 +20,17 @@ import (
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/jobs"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
 type bundle struct {
-	srv  *httptest.Server
-	db   *db.DB
-	auth *authn.Authenticator
+	srv     *httptest.Server
+	db      *db.DB
+	auth    *authn.Authenticator
+	tickets *tickets.Signer
 }
 
 func setup(t *testing.T) bundle {
@@ -39,10 +41,12 @@ func setup(t *testing.T) bundle {
 	require.NoError(t, q.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, q.Stop(context.Background())) })
 	auth := authn.New(d)
-	h := New(Deps{DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth})
+	signer, err := tickets.NewSigner(context.Background(), d, make([]byte, 32), "http://test")
+	require.NoError(t, err)
+	h := New(Deps{DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth, Tickets: signer})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return bundle{srv: srv, db: d, auth: auth}
+	return bundle{srv: srv, db: d, auth: auth, tickets: signer}
 }
 
 func get(t *testing.T, url string) (*http.Response, []byte) {
@@ -240,4 +244,20 @@ func TestRequestIDFromClientIsKeptWhenSane(t *testing.T) {
 		res.Body.Close()
 		require.Equal(t, keep, res.Header.Get("X-Request-Id") == id, id)
 	}
+}
+
+func TestTicketKeysVerifyTheDeploymentsTickets(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ticket, err := b.tickets.Sign(context.Background(), tickets.KindJob, "worker", "job-1", time.Minute)
+	require.NoError(t, err)
+	res, raw := get(t, b.srv.URL+"/api/v2/tickets/keys")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	var body struct{ Keys []tickets.JWK }
+	require.NoError(t, json.Unmarshal(raw, &body))
+	set, err := tickets.ParseJWKs(body.Keys)
+	require.NoError(t, err)
+	c, err := set.Verify(ticket, tickets.KindJob)
+	require.NoError(t, err)
+	require.Equal(t, "job-1", c.Resource)
 }

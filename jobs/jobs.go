@@ -32,6 +32,8 @@ type Client struct {
 type Config struct {
 	DB     *db.DB
 	Logger *slog.Logger
+	// Tickets, when set, has its signing key rotated every KeyRotationAge.
+	Tickets KeyRotator
 }
 
 // HeartbeatInterval is how often the queue heartbeat job runs; the health check calls the queue
@@ -42,18 +44,25 @@ const HeartbeatInterval = 30 * time.Second
 func New(cfg Config) (*Client, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &heartbeatWorker{db: cfg.DB})
+	periodic := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(HeartbeatInterval), func() (river.JobArgs, *river.InsertOpts) {
+			return jobargs.QueueHeartbeat{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 1}
+		}, &river.PeriodicJobOpts{RunOnStart: true}),
+	}
+	if cfg.Tickets != nil {
+		river.AddWorker(workers, &rotateKeysWorker{keys: cfg.Tickets})
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+			return jobargs.RotateSigningKeys{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 3}
+		}, &river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	rc, err := river.NewClient(riverpgxv5.New(cfg.DB.Pool), &river.Config{
 		Logger: cfg.Logger.With("component", "river"),
 		Queues: map[string]river.QueueConfig{
 			jobargs.QueueLifecycle:   {MaxWorkers: 20},
 			jobargs.QueueMaintenance: {MaxWorkers: 2},
 		},
-		Workers: workers,
-		PeriodicJobs: []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(HeartbeatInterval), func() (river.JobArgs, *river.InsertOpts) {
-				return jobargs.QueueHeartbeat{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 1}
-			}, &river.PeriodicJobOpts{RunOnStart: true}),
-		},
+		Workers:      workers,
+		PeriodicJobs: periodic,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
@@ -124,4 +133,28 @@ func (c *Client) SchemaVersion(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	return vs[len(vs)-1].Version, nil
+}
+
+// KeyRotationAge is how long a ticket signing key signs before the maintenance queue rotates it.
+const KeyRotationAge = 30 * 24 * time.Hour
+
+// KeyRotator is the ticket signer, as the rotation job sees it.
+type KeyRotator interface {
+	CurrentKeyAge(ctx context.Context) (time.Duration, error)
+	Rotate(ctx context.Context) error
+}
+
+// rotateKeysWorker rotates the ticket signing key once it is KeyRotationAge old. It runs hourly, so a
+// rotation happens within an hour of the key's age, on whichever replica works the job.
+type rotateKeysWorker struct {
+	river.WorkerDefaults[jobargs.RotateSigningKeys]
+	keys KeyRotator
+}
+
+func (w *rotateKeysWorker) Work(ctx context.Context, _ *river.Job[jobargs.RotateSigningKeys]) error {
+	age, err := w.keys.CurrentKeyAge(ctx)
+	if err != nil || age < KeyRotationAge {
+		return err
+	}
+	return w.keys.Rotate(ctx)
 }

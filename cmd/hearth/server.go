@@ -48,6 +48,7 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringVar(&cfg.HTTPAddress, "http-address", "127.0.0.1:3000", "address to serve HTTP on")
 	f.StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL connection URL; empty runs an embedded PostgreSQL under --data-dir")
 	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the embedded PostgreSQL and other local state")
+	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file with the deployment's secret key (64 hex digits, e.g. from openssl rand -hex 32); every replica needs the same one (default DATA_DIR/secret.key, made on first start)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests and jobs to drain on shutdown")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

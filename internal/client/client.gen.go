@@ -111,6 +111,66 @@ func (e HealthReportStatus) Valid() bool {
 	}
 }
 
+// Defines values for JWKAlg.
+const (
+	EdDSA JWKAlg = "EdDSA"
+)
+
+// Valid indicates whether the value is a known member of the JWKAlg enum.
+func (e JWKAlg) Valid() bool {
+	switch e {
+	case EdDSA:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JWKCrv.
+const (
+	Ed25519 JWKCrv = "Ed25519"
+)
+
+// Valid indicates whether the value is a known member of the JWKCrv enum.
+func (e JWKCrv) Valid() bool {
+	switch e {
+	case Ed25519:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JWKKty.
+const (
+	OKP JWKKty = "OKP"
+)
+
+// Valid indicates whether the value is a known member of the JWKKty enum.
+func (e JWKKty) Valid() bool {
+	switch e {
+	case OKP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JWKUse.
+const (
+	Sig JWKUse = "sig"
+)
+
+// Valid indicates whether the value is a known member of the JWKUse enum.
+func (e JWKUse) Valid() bool {
+	switch e {
+	case Sig:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SetRolesInputBodyRoles.
 const (
 	SetRolesInputBodyRolesAuditor       SetRolesInputBodyRoles = "auditor"
@@ -377,6 +437,35 @@ type HealthSchema struct {
 
 	// River Newest applied River migration.
 	River int64 `json:"river"`
+}
+
+// JWK defines model for JWK.
+type JWK struct {
+	Alg JWKAlg `json:"alg"`
+	Crv JWKCrv `json:"crv"`
+	Kid string `json:"kid"`
+	Kty JWKKty `json:"kty"`
+	Use JWKUse `json:"use"`
+
+	// X The public key, base64url.
+	X string `json:"x"`
+}
+
+// JWKAlg defines model for JWK.Alg.
+type JWKAlg string
+
+// JWKCrv defines model for JWK.Crv.
+type JWKCrv string
+
+// JWKKty defines model for JWK.Kty.
+type JWKKty string
+
+// JWKUse defines model for JWK.Use.
+type JWKUse string
+
+// KeysOutputBody defines model for KeysOutputBody.
+type KeysOutputBody struct {
+	Keys []JWK `json:"keys"`
 }
 
 // ListOutputBody defines model for ListOutputBody.
@@ -656,6 +745,13 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v2/health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetTicketKeys Get the ticket verification keys
+	//
+	// The public keys (a JWKS) that verify tickets this deployment signs: job tokens, app and connection tickets. Public; cache for at most a minute.
+	//
+	// Corresponds with GET /api/v2/tickets/keys (the `GetTicketKeys` operationId).
+	GetTicketKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListUsers List users
 	//
 	// For user admins and auditors. Searches username, email and name; pages with limit and offset.
@@ -868,6 +964,23 @@ func (c *Client) ListAuditEntries(ctx context.Context, params *ListAuditEntriesP
 // Corresponds with GET /api/v2/health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTicketKeys Get the ticket verification keys
+//
+// The public keys (a JWKS) that verify tickets this deployment signs: job tokens, app and connection tickets. Public; cache for at most a minute.
+//
+// Corresponds with GET /api/v2/tickets/keys (the `GetTicketKeys` operationId).
+func (c *Client) GetTicketKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTicketKeysRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1455,6 +1568,33 @@ func NewGetHealthRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/api/v2/health")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTicketKeysRequest constructs an http.Request for the GetTicketKeys method
+func NewGetTicketKeysRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/tickets/keys")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -2212,6 +2352,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v2/health (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
 
+	// GetTicketKeysWithResponse Get the ticket verification keys
+	//
+	// The public keys (a JWKS) that verify tickets this deployment signs: job tokens, app and connection tickets. Public; cache for at most a minute.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/tickets/keys (the `GetTicketKeys` operationId).
+	GetTicketKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTicketKeysResponse, error)
+
 	// ListUsersWithResponse List users
 	//
 	// For user admins and auditors. Searches username, email and name; pages with limit and offset.
@@ -2529,6 +2678,61 @@ func (r GetHealthResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetTicketKeysResponse200Headers the declared response headers of an HTTP 200 response for GetTicketKeys
+type GetTicketKeysResponse200Headers struct {
+	CacheControl *string
+}
+
+type GetTicketKeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KeysOutputBody
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetTicketKeysResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTicketKeysResponse) GetJSON200() *KeysOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetTicketKeysResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTicketKeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTicketKeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTicketKeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTicketKeysResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3711,6 +3915,21 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 	return ParseGetHealthResponse(rsp)
 }
 
+// GetTicketKeysWithResponse Get the ticket verification keys
+//
+// The public keys (a JWKS) that verify tickets this deployment signs: job tokens, app and connection tickets. Public; cache for at most a minute.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/tickets/keys (the `GetTicketKeys` operationId).
+func (c *ClientWithResponses) GetTicketKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTicketKeysResponse, error) {
+	rsp, err := c.GetTicketKeys(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTicketKeysResponse(rsp)
+}
+
 // ListUsersWithResponse List users
 //
 // For user admins and auditors. Searches username, email and name; pages with limit and offset.
@@ -4136,6 +4355,52 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetTicketKeysResponse parses an HTTP response from a GetTicketKeysWithResponse call
+func ParseGetTicketKeysResponse(rsp *http.Response) (*GetTicketKeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTicketKeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest KeysOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetTicketKeysResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil

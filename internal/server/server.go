@@ -21,6 +21,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/pgembed"
+	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/jobs"
 	"github.com/hearthdev/hearth/web"
 )
@@ -35,6 +36,9 @@ type Config struct {
 	PostgresURL string
 	// DataDir holds the embedded PostgreSQL cluster (DataDir/postgres).
 	DataDir string
+	// SecretKeyFile holds the deployment's secret key, which seals the ticket signing keys in the
+	// database. Empty means DataDir/secret.key, made on first start.
+	SecretKeyFile string
 	// ShutdownTimeout bounds the graceful drain of requests and jobs.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -80,7 +84,20 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	queue, err := jobs.New(jobs.Config{DB: database, Logger: log})
+	keyFile, create := cfg.SecretKeyFile, false
+	if keyFile == "" {
+		keyFile, create = filepath.Join(cfg.DataDir, "secret.key"), true
+	}
+	secret, err := secretKey(keyFile, create)
+	if err != nil {
+		return err
+	}
+	signer, err := tickets.NewSigner(ctx, database, secret, cfg.AccessURL)
+	if err != nil {
+		return err
+	}
+
+	queue, err := jobs.New(jobs.Config{DB: database, Logger: log, Tickets: signer})
 	if err != nil {
 		return err
 	}
@@ -99,7 +116,7 @@ func Run(ctx context.Context, cfg Config) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.New(api.Deps{
 		DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler(),
-		Auth: authn.New(database), SecureCookies: strings.HasPrefix(cfg.AccessURL, "https://"),
+		Auth: authn.New(database), Tickets: signer, SecureCookies: strings.HasPrefix(cfg.AccessURL, "https://"),
 	})
 
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddress)

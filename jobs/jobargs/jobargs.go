@@ -16,3 +16,9 @@ type QueueHeartbeat struct{}
 
 // Kind implements river.JobArgs.
 func (QueueHeartbeat) Kind() string { return "queue_heartbeat" }
+
+// RotateSigningKeys rotates the ticket signing key when it is old enough.
+type RotateSigningKeys struct{}
+
+// Kind implements river.JobArgs.
+func (RotateSigningKeys) Kind() string { return "rotate_signing_keys" }

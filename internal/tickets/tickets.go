@@ -1,0 +1,291 @@
+// Package tickets signs and checks short-lived tickets: JWTs (EdDSA, with a kid) that carry authority to
+// components without database access — a provisioner worker's job token, a proxy's app or connection
+// ticket. The control plane signs with keys kept in PostgreSQL, their private halves sealed with the
+// deployment's secret key; anyone verifies with the public keys alone (KeySet, served as a JWKS).
+//
+// Keys rotate: a rotated key stops signing at once and keeps verifying for a grace period longer than
+// any ticket lives, so tickets in flight stay valid.
+package tickets
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+)
+
+// MaxTTL bounds a ticket's lifetime; rotated keys verify for MaxTTL plus the refresh interval.
+const MaxTTL = time.Hour
+
+// refreshEvery is how often a signer rereads the keys, noticing rotations made by other replicas.
+const refreshEvery = time.Minute
+
+// Kind says what a ticket is for; it is the token's audience, so one kind is never accepted as another.
+type Kind string
+
+// The kinds of ticket.
+const (
+	KindJob        Kind = "job"        // a provisioner worker's authority over one job
+	KindApp        Kind = "app"        // a browser's access to one workspace app, checked by a proxy
+	KindConnection Kind = "connection" // an SSH, PTY or port-forward connection to one agent
+)
+
+// Claims are a ticket's contents: the standard ones (subject, expiry, ID) and what it grants.
+type Claims struct {
+	jwt.RegisteredClaims
+	// Resource is what the ticket is for: a job ID, a workspace app, an agent ID.
+	Resource string `json:"res"`
+}
+
+// Errors.
+var (
+	ErrInvalid      = errors.New("tickets: invalid or expired ticket")
+	ErrSecretKey    = errors.New("tickets: the signing keys were sealed with a different secret key; give every replica the same secret key")
+	errShortSecret  = errors.New("tickets: the secret key must be 32 bytes")
+	errTTLTooLong   = fmt.Errorf("tickets: a ticket lives at most %s", MaxTTL)
+	errUnknownKey   = errors.New("unknown key ID")
+	errNoSigningKey = errors.New("tickets: no signing key")
+)
+
+// Signer signs tickets with the deployment's current key.
+type Signer struct {
+	db     *db.DB
+	aead   cipher.AEAD
+	issuer string
+	now    func() time.Time
+
+	mu      sync.Mutex
+	signing *signingKey
+	public  *KeySet
+	loaded  time.Time
+}
+
+type signingKey struct {
+	kid string
+	key ed25519.PrivateKey
+}
+
+// NewSigner loads the signing keys, making the first one if there is none. secret is the deployment's
+// 32-byte secret key; issuer names the deployment (its access URL).
+func NewSigner(ctx context.Context, d *db.DB, secret []byte, issuer string) (*Signer, error) {
+	if len(secret) != 32 {
+		return nil, errShortSecret
+	}
+	block, _ := aes.NewCipher(secret) // 32 bytes is a valid AES-256 key
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("tickets: %w", err)
+	}
+	s := &Signer{db: d, aead: aead, issuer: issuer, now: time.Now}
+	if err := s.refresh(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Sign issues a ticket of kind for resource to subject, valid for ttl (at most MaxTTL).
+func (s *Signer) Sign(ctx context.Context, kind Kind, subject, resource string, ttl time.Duration) (string, error) {
+	if ttl <= 0 || ttl > MaxTTL {
+		return "", errTTLTooLong
+	}
+	s.mu.Lock()
+	stale := s.now().Sub(s.loaded) > refreshEvery
+	s.mu.Unlock()
+	if stale {
+		if err := s.refresh(ctx); err != nil {
+			return "", err
+		}
+	}
+	s.mu.Lock()
+	k := s.signing
+	s.mu.Unlock()
+	now := s.now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: s.issuer, Subject: subject, Audience: jwt.ClaimStrings{string(kind)},
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)), ID: rand.Text(),
+		},
+		Resource: resource,
+	})
+	tok.Header["kid"] = k.kid
+	return tok.SignedString(k.key)
+}
+
+// KeySet returns the public keys that verify this deployment's tickets now.
+func (s *Signer) KeySet(ctx context.Context) (*KeySet, error) {
+	s.mu.Lock()
+	stale := s.now().Sub(s.loaded) > refreshEvery
+	s.mu.Unlock()
+	if stale {
+		if err := s.refresh(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.public, nil
+}
+
+// Rotate makes a new signing key; the old ones verify for MaxTTL plus the refresh interval more.
+// Rotated keys past that are deleted.
+func (s *Signer) Rotate(ctx context.Context) error {
+	err := s.db.InTx(ctx, func(tx db.Tx) error {
+		if err := tx.LockSigningKeys(ctx); err != nil {
+			return err
+		}
+		if err := tx.RotateSigningKeys(ctx, (MaxTTL + 2*refreshEvery).Seconds()); err != nil {
+			return err
+		}
+		if _, err := tx.DeleteRetiredSigningKeys(ctx); err != nil {
+			return err
+		}
+		return s.insert(ctx, tx.Queries)
+	})
+	if err != nil {
+		return fmt.Errorf("tickets: rotate: %w", err)
+	}
+	return s.refresh(ctx)
+}
+
+// CurrentKeyAge is how long the current signing key has signed, for scheduled rotation.
+func (s *Signer) CurrentKeyAge(ctx context.Context) (time.Duration, error) {
+	rows, err := s.db.ListSigningKeys(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("tickets: %w", err)
+	}
+	for _, r := range rows {
+		if r.RotatedAt == nil {
+			return s.now().Sub(r.CreatedAt), nil
+		}
+	}
+	return 0, errNoSigningKey
+}
+
+func (s *Signer) refresh(ctx context.Context) error {
+	rows, err := s.db.ListSigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("tickets: load keys: %w", err)
+	}
+	if !hasCurrent(rows) {
+		err := s.db.InTx(ctx, func(tx db.Tx) error {
+			if err := tx.LockSigningKeys(ctx); err != nil {
+				return err
+			}
+			again, err := tx.ListSigningKeys(ctx)
+			if err != nil || hasCurrent(again) {
+				return err
+			}
+			return s.insert(ctx, tx.Queries)
+		})
+		if err != nil {
+			return fmt.Errorf("tickets: create a key: %w", err)
+		}
+		if rows, err = s.db.ListSigningKeys(ctx); err != nil {
+			return fmt.Errorf("tickets: load keys: %w", err)
+		}
+	}
+	set := &KeySet{keys: map[string]ed25519.PublicKey{}}
+	var signing *signingKey
+	for _, r := range rows {
+		set.keys[r.Kid] = ed25519.PublicKey(r.PublicKey)
+		if r.RotatedAt == nil && signing == nil {
+			seed, err := s.aead.Open(nil, r.SealedKey[:s.aead.NonceSize()], r.SealedKey[s.aead.NonceSize():], []byte(r.Kid))
+			if err != nil {
+				return ErrSecretKey
+			}
+			signing = &signingKey{kid: r.Kid, key: ed25519.NewKeyFromSeed(seed)}
+		}
+	}
+	s.mu.Lock()
+	s.signing, s.public, s.loaded = signing, set, s.now()
+	s.mu.Unlock()
+	return nil
+}
+
+func hasCurrent(rows []dbsqlc.SigningKey) bool {
+	for _, r := range rows {
+		if r.RotatedAt == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Signer) insert(ctx context.Context, q *dbsqlc.Queries) error {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	kid := rand.Text()[:16]
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	sealed := s.aead.Seal(nonce, nonce, priv.Seed(), []byte(kid))
+	return q.InsertSigningKey(ctx, dbsqlc.InsertSigningKeyParams{Kid: kid, Algorithm: "EdDSA", PublicKey: pub, SealedKey: sealed})
+}
+
+// KeySet is a set of public keys by ID: all a verifier needs.
+type KeySet struct {
+	keys map[string]ed25519.PublicKey
+}
+
+// JWK is one public key as a JSON Web Key (RFC 8037, OKP/Ed25519).
+type JWK struct {
+	KeyType   string `json:"kty" enum:"OKP"`
+	Curve     string `json:"crv" enum:"Ed25519"`
+	X         string `json:"x" doc:"The public key, base64url."`
+	KeyID     string `json:"kid"`
+	Algorithm string `json:"alg" enum:"EdDSA"`
+	Use       string `json:"use" enum:"sig"`
+}
+
+// JWKs returns the set as JSON Web Keys.
+func (k *KeySet) JWKs() []JWK {
+	out := make([]JWK, 0, len(k.keys))
+	for kid, pub := range k.keys {
+		out = append(out, JWK{KeyType: "OKP", Curve: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub), KeyID: kid, Algorithm: "EdDSA", Use: "sig"})
+	}
+	return out
+}
+
+// ParseJWKs builds a key set from JSON Web Keys, as fetched by a component without database access.
+func ParseJWKs(keys []JWK) (*KeySet, error) {
+	set := &KeySet{keys: map[string]ed25519.PublicKey{}}
+	for _, k := range keys {
+		x, err := base64.RawURLEncoding.DecodeString(k.X)
+		if k.KeyType != "OKP" || k.Curve != "Ed25519" || err != nil || len(x) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("tickets: key %q is not an Ed25519 public key", k.KeyID)
+		}
+		set.keys[k.KeyID] = ed25519.PublicKey(x)
+	}
+	return set, nil
+}
+
+// Verify checks a ticket's signature, expiry and kind, and returns its claims.
+func (k *KeySet) Verify(ticket string, kind Kind) (*Claims, error) {
+	claims := &Claims{}
+	_, err := jwt.ParseWithClaims(ticket, claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		pub, ok := k.keys[kid]
+		if !ok {
+			return nil, errUnknownKey
+		}
+		return pub, nil
+	}, jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithAudience(string(kind)),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return claims, nil
+}
