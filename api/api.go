@@ -36,6 +36,10 @@ type Deps struct {
 	Queue    health.Queue
 	Auth     *authn.Authenticator
 	Tickets  *tickets.Signer
+	// AccessURL is where browsers reach the deployment.
+	AccessURL string
+	// OIDC, when set, turns on OIDC sign-in.
+	OIDC *users.OIDCConfig
 	// SecureCookies marks cookies Secure; set when the access URL is https.
 	SecureCookies bool
 	// Web serves the dashboard for every path the API does not own; nil serves 404s.
@@ -108,7 +112,8 @@ func register(hapi huma.API, deps Deps) {
 	health.Register(hapi, health.Deps{DB: deps.DB, Queue: deps.Queue, Logger: deps.Logger})
 	audit.Register(hapi, audit.Deps{DB: deps.DB, Security: security})
 	ticket.Register(hapi, ticket.Deps{Signer: deps.Tickets})
-	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security})
+	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
+		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC})
 }
 
 func config() huma.Config {

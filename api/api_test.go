@@ -33,7 +33,10 @@ type bundle struct {
 	tickets *tickets.Signer
 }
 
-func setup(t *testing.T) bundle {
+func setup(t *testing.T) bundle { return setupWith(t, nil) }
+
+// setupWith is setup with a chance to change the API's dependencies, which know the server's URL.
+func setupWith(t *testing.T, change func(*Deps)) bundle {
 	t.Helper()
 	d := dbtest.New(t)
 	q, err := jobs.New(jobs.Config{DB: d, Logger: dbtest.Logger()})
@@ -43,8 +46,14 @@ func setup(t *testing.T) bundle {
 	auth := authn.New(d)
 	signer, err := tickets.NewSigner(context.Background(), d, make([]byte, 32), "http://test")
 	require.NoError(t, err)
-	h := New(Deps{DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth, Tickets: signer})
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(nil)
+	deps := Deps{DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth, Tickets: signer,
+		AccessURL: "http://" + srv.Listener.Addr().String()}
+	if change != nil {
+		change(&deps)
+	}
+	srv.Config.Handler = New(deps)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return bundle{srv: srv, db: d, auth: auth, tickets: signer}
 }

@@ -12,18 +12,19 @@ import (
 	"github.com/hearthdev/hearth/internal/logging"
 )
 
-// recordAudit is huma middleware for operations that change something. It gives the handler what the
+// recordAudit is huma middleware for operations that change something (any but GET, HEAD and OPTIONS,
+// and those marked with Metadata["audit"], like the OIDC callback, which signs in on a GET). It gives the handler what the
 // audit entry needs (who, from where, which request); a handler records its successful change in its
 // own transaction, and this middleware records every refusal or failure afterwards. Requests that
 // never reached the operation (no or a bad token, 401) and rate-limited ones (429) are not recorded,
 // so a flood of them cannot fill the log.
 func recordAudit(d *db.DB) func(huma.Context, func(huma.Context)) {
 	return func(hctx huma.Context, next func(huma.Context)) {
-		if safeMethod(hctx.Method()) {
+		op := hctx.Operation()
+		if safeMethod(hctx.Method()) && op.Metadata["audit"] != true {
 			next(hctx)
 			return
 		}
-		op := hctx.Operation()
 		status := op.DefaultStatus
 		if status == 0 {
 			status = http.StatusOK

@@ -94,8 +94,14 @@ func (h handlers) logout(ctx context.Context, _ *struct{}) (*LogoutOutput, error
 }
 
 func (h handlers) cookie(value string, expires time.Time) http.Cookie {
+	return h.cookieNamed(CookieName, value, expires, "/")
+}
+
+// cookieNamed makes a cookie no script can read, sent on top-level navigation from other sites
+// (SameSite=Lax, so links into the dashboard work) but not on their subrequests.
+func (h handlers) cookieNamed(name, value string, expires time.Time, path string) http.Cookie {
 	return http.Cookie{
-		Name: CookieName, Value: value, Path: "/", Expires: expires,
+		Name: name, Value: value, Path: path, Expires: expires,
 		HttpOnly: true, Secure: h.SecureCookies, SameSite: http.SameSiteLaxMode,
 	}
 }

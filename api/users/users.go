@@ -5,6 +5,7 @@ package users
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/tickets"
 )
 
 // Deps are what the users resource needs.
@@ -25,6 +27,12 @@ type Deps struct {
 	SecureCookies bool
 	// Security is the requirement attached to authenticated operations.
 	Security []map[string][]string
+	// Tickets signs the OIDC sign-in state.
+	Tickets *tickets.Signer
+	// AccessURL is where browsers reach this deployment; the OIDC callback is under it.
+	AccessURL string
+	// OIDC, when set, turns on OIDC sign-in.
+	OIDC *OIDCConfig
 }
 
 // CookieName is the session cookie the dashboard uses.
@@ -71,6 +79,9 @@ type UserOutput struct {
 // Register adds the operations.
 func Register(api huma.API, d Deps) {
 	h := handlers{Deps: d, limiter: newLimiter()}
+	if d.OIDC != nil && d.OIDC.IssuerURL != "" {
+		h.oidc = &oidcClient{cfg: *d.OIDC, callback: strings.TrimSuffix(d.AccessURL, "/") + "/api/v2/users/oidc/callback"}
+	}
 	huma.Register(api, huma.Operation{
 		OperationID:   "create-first-user",
 		Method:        http.MethodPost,
@@ -109,6 +120,7 @@ func Register(api huma.API, d Deps) {
 		Security:    d.Security,
 		Errors:      []int{http.StatusUnauthorized},
 	}, h.me)
+	registerOIDC(api, h)
 	registerAdmin(api, h)
 	registerTokens(api, h)
 }
@@ -116,6 +128,7 @@ func Register(api huma.API, d Deps) {
 type handlers struct {
 	Deps
 	limiter *limiter
+	oidc    *oidcClient // nil when OIDC sign-in is off
 }
 
 type firstUserInput struct {

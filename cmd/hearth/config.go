@@ -52,6 +52,13 @@ func bindConfig(cmd *cobra.Command) {
 				return
 			}
 			if v, ok := fromFile[f.Name]; ok {
+				if list, isList := v.([]any); isList { // a YAML list sets a list flag
+					items := make([]string, len(list))
+					for i, item := range list {
+						items[i] = fmt.Sprint(item)
+					}
+					v = strings.Join(items, ",")
+				}
 				if e := f.Value.Set(fmt.Sprint(v)); e != nil {
 					err = usageError{fmt.Errorf("config file %s: %s: %w", path, f.Name, e)}
 				}

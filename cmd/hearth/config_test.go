@@ -12,11 +12,13 @@ import (
 // Precedence: flag, then environment, then the YAML file, then the default.
 func TestConfigPrecedence(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "hearth.yaml")
-	require.NoError(t, os.WriteFile(file, []byte("a: from-file\nb: from-file\nc: from-file\n"), 0o600))
+	require.NoError(t, os.WriteFile(file, []byte("a: from-file\nb: from-file\nc: from-file\nlist: [x, y]\n"), 0o600))
 	t.Setenv("HEARTH_B", "from-env")
 	t.Setenv("HEARTH_C", "from-env")
 	var a, b, c, d string
+	var list []string
 	cmd := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
+	cmd.Flags().StringSliceVar(&list, "list", []string{"default"}, "")
 	cmd.Flags().StringVar(&a, "a", "default", "")
 	cmd.Flags().StringVar(&b, "b", "default", "")
 	cmd.Flags().StringVar(&c, "c", "default", "")
@@ -25,6 +27,7 @@ func TestConfigPrecedence(t *testing.T) {
 	cmd.SetArgs([]string{"--config", file, "--c", "from-flag"})
 	require.NoError(t, cmd.Execute())
 	require.Equal(t, []string{"from-file", "from-env", "from-flag", "default"}, []string{a, b, c, d})
+	require.Equal(t, []string{"x", "y"}, list, "a YAML list sets a list flag")
 	require.Contains(t, cmd.Flags().Lookup("a").Usage, "(env HEARTH_A)")
 }
 

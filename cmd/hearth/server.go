@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/logging"
 	"github.com/hearthdev/hearth/internal/server"
 )
@@ -17,6 +19,7 @@ func serverCommand() *cobra.Command {
 	var (
 		cfg                 server.Config
 		logFormat, logLevel string
+		oidc                users.OIDCConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -36,6 +39,12 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 				return usageError{err}
 			}
 			cfg.Logger = log
+			if oidc.IssuerURL != "" {
+				if oidc.ClientID == "" {
+					return usageError{errors.New("--oidc-issuer-url needs --oidc-client-id (and usually HEARTH_OIDC_CLIENT_SECRET)")}
+				}
+				cfg.OIDC = &oidc
+			}
 			cfg.Ready = func(_ net.Addr, accessURL string) {
 				fmt.Fprintf(cmd.OutOrStdout(), "\nHearth is ready at %s\n  API docs: %s/api/v2/docs\n  Health:   %s/api/v2/health\n\n",
 					accessURL, accessURL, accessURL)
@@ -50,6 +59,14 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the embedded PostgreSQL and other local state")
 	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file with the deployment's secret key (64 hex digits, e.g. from openssl rand -hex 32); every replica needs the same one (default DATA_DIR/secret.key, made on first start)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests and jobs to drain on shutdown")
+	f.StringVar(&oidc.IssuerURL, "oidc-issuer-url", "", "OIDC provider to sign users in with (its issuer URL); empty turns OIDC sign-in off")
+	f.StringVar(&oidc.ClientID, "oidc-client-id", "", "OIDC client ID; register ACCESS_URL/api/v2/users/oidc/callback as its redirect URL")
+	f.StringVar(&oidc.ClientSecret, "oidc-client-secret", "", "OIDC client secret; prefer the environment variable over the flag, which other users can see in the process list")
+	f.StringSliceVar(&oidc.Scopes, "oidc-scopes", []string{"openid", "profile", "email"}, "OIDC scopes to request")
+	f.StringSliceVar(&oidc.AllowedDomains, "oidc-allowed-domains", nil, "email domains allowed to sign in with OIDC (default any)")
+	f.StringVar(&oidc.UsernameClaim, "oidc-username-claim", "preferred_username", "claim that new users' usernames come from")
+	f.StringVar(&oidc.EmailClaim, "oidc-email-claim", "email", "claim that holds the email address")
+	f.BoolVar(&oidc.AllowSignUp, "oidc-allow-signups", true, "create users on their first OIDC sign-in")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	bindConfig(cmd)

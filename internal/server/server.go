@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hearthdev/hearth/api"
+	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/pgembed"
@@ -39,6 +40,8 @@ type Config struct {
 	// SecretKeyFile holds the deployment's secret key, which seals the ticket signing keys in the
 	// database. Empty means DataDir/secret.key, made on first start.
 	SecretKeyFile string
+	// OIDC, when its issuer is set, turns on OIDC sign-in.
+	OIDC *users.OIDCConfig
 	// ShutdownTimeout bounds the graceful drain of requests and jobs.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -112,13 +115,6 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler := api.New(api.Deps{
-		DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler(),
-		Auth: authn.New(database), Tickets: signer, SecureCookies: strings.HasPrefix(cfg.AccessURL, "https://"),
-	})
-
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddress)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddress, err)
@@ -131,6 +127,14 @@ func Run(ctx context.Context, cfg Config) error {
 		_ = ln.Close()
 		return fmt.Errorf("access URL %q: want an absolute http:// or https:// URL", accessURL)
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler := api.New(api.Deps{
+		DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler(),
+		Auth: authn.New(database), Tickets: signer, SecureCookies: strings.HasPrefix(accessURL, "https://"),
+		AccessURL: accessURL, OIDC: cfg.OIDC,
+	})
+
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -39,6 +39,7 @@ const (
 	KindJob        Kind = "job"        // a provisioner worker's authority over one job
 	KindApp        Kind = "app"        // a browser's access to one workspace app, checked by a proxy
 	KindConnection Kind = "connection" // an SSH, PTY or port-forward connection to one agent
+	KindOIDCState  Kind = "oidc-state" // a browser's OIDC sign-in in progress
 )
 
 // Claims are a ticket's contents: the standard ones (subject, expiry, ID) and what it grants.
