@@ -19,7 +19,7 @@ type loginInput struct {
 		Login    string `json:"login" minLength:"1" maxLength:"254" doc:"Username or email." example:"ada"`
 		Password string `json:"password" minLength:"1" maxLength:"256"`
 	}
-	RemoteAddr string `header:"-"`
+	RemoteAddr string // set by Resolve, not a parameter
 }
 
 // Resolve records the client address for rate limiting (huma.Resolver).

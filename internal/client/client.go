@@ -3,3 +3,68 @@
 package client
 
 //go:generate go tool oapi-codegen -config oapi-codegen.yaml ../../api/openapi.yaml
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hearthdev/hearth/internal/buildinfo"
+)
+
+// Dial returns a client of the deployment at baseURL that sends token (when not empty) as a bearer
+// token and names itself as agent ("cli", "provisioner", ...) in the User-Agent.
+func Dial(baseURL, token, agent string) (*ClientWithResponses, error) {
+	return NewClientWithResponses(strings.TrimSuffix(baseURL, "/"),
+		WithHTTPClient(&http.Client{Timeout: 60 * time.Second}),
+		WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+			r.Header.Set("User-Agent", "hearth-"+agent+"/"+buildinfo.Version())
+			if token != "" {
+				r.Header.Set("Authorization", "Bearer "+token)
+			}
+			return nil
+		}))
+}
+
+// Error is a problem the API answered with.
+type Error struct {
+	Status  int
+	Problem Problem
+}
+
+func (e *Error) Error() string {
+	msg := e.Problem.Title
+	if e.Problem.Detail != nil && *e.Problem.Detail != "" {
+		msg = *e.Problem.Detail
+	}
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	if e.Problem.Errors != nil {
+		for _, d := range *e.Problem.Errors {
+			where := ""
+			if d.Location != nil {
+				where = *d.Location + ": "
+			}
+			if d.Message != nil {
+				msg += "\n  " + where + *d.Message
+			}
+		}
+	}
+	return msg
+}
+
+// Check turns an answer that is not 2xx into an *Error, reading the problem document in body.
+func Check(res *http.Response, body []byte) error {
+	if res.StatusCode < 300 {
+		return nil
+	}
+	e := &Error{Status: res.StatusCode}
+	if json.Unmarshal(body, &e.Problem) != nil {
+		e.Problem.Title = fmt.Sprintf("%d %s", res.StatusCode, http.StatusText(res.StatusCode))
+	}
+	return e
+}

@@ -1007,9 +1007,7 @@ export interface operations {
     login: {
         parameters: {
             query?: never;
-            header?: {
-                "-"?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/dbtest"
+)
+
+// cli runs the real binary as a user would, with its own config directory.
+type cli struct {
+	t   *testing.T
+	dir string
+}
+
+func (c cli) run(stdin string, args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code = 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		require.True(c.t, ok, "%v", err)
+		code = ee.ExitCode()
+	}
+	return out.String(), errOut.String(), code
+}
+
+func status(t *testing.T, url, token string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), "GET", url+"/api/v2/users/me", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// The walk the issue describes: set up the first user with the CLI, make a token, use it, revoke it.
+func TestFirstUserTokenAndRevocationWithTheCLI(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", t.TempDir())
+	c := cli{t: t, dir: t.TempDir()}
+
+	out, errOut, code := c.run("", "login", srv.url, "--first-user-username", "ada", "--first-user-email", "ada@example.com",
+		"--first-user-password", "correct-horse")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "Created ada")
+	require.Contains(t, out, "Signed in to "+srv.url+" as ada.")
+	fi, err := os.Stat(filepath.Join(c.dir, "session.json"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	out, _, code = c.run("", "whoami")
+	require.Equal(t, 0, code)
+	require.Equal(t, "ada <ada@example.com> on "+srv.url+" (owner)\n", out)
+
+	token, errOut, code := c.run("", "tokens", "create", "ci", "--lifetime", "1h")
+	require.Equal(t, 0, code, errOut)
+	token = strings.TrimSpace(token)
+	require.True(t, strings.HasPrefix(token, "hrt_"), token)
+	require.Contains(t, errOut, "cannot be shown again")
+	require.Equal(t, http.StatusOK, status(t, srv.url, token))
+
+	out, _, _ = c.run("", "tokens", "list")
+	require.Contains(t, out, " ci ")
+	id := strings.Split(token, "_")[1]
+	require.Contains(t, out, id)
+	_, _, code = c.run("", "tokens", "remove", id)
+	require.Equal(t, 0, code)
+	require.Equal(t, http.StatusUnauthorized, status(t, srv.url, token), "revoked at once on the replica that revoked it")
+
+	// Setting up twice, a wrong password, and bad input are clear errors.
+	_, errOut, code = c.run("", "login", srv.url, "--first-user-username", "eve", "--first-user-email", "eve@example.com", "--first-user-password", "password-2")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "already set up")
+	_, errOut, code = c.run("wrong-password\n", "login", srv.url, "--username", "ada")
+	require.Equal(t, 1, code)
+	require.Equal(t, "hearth: Wrong username or password.\n", errOut)
+	_, errOut, code = c.run("", "tokens", "create", "bad/name")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "body.name")
+	_, errOut, code = c.run("", "login", "ftp://x")
+	require.Equal(t, 2, code, errOut)
+
+	// The password can come on standard input, as in CI.
+	_, errOut, code = c.run("correct-horse\n", "login", srv.url, "--username", "ada")
+	require.Equal(t, 0, code, errOut)
+	out, _, code = c.run("", "logout")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "Signed out")
+	_, errOut, code = c.run("", "whoami")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "not signed in")
+}
