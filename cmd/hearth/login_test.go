@@ -31,8 +31,8 @@ func (c cli) run(stdin string, args ...string) (stdout, stderr string, code int)
 	err := cmd.Run()
 	code = 0
 	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		require.True(c.t, ok, "%v", err)
+		var ee *exec.ExitError
+		require.ErrorAs(c.t, err, &ee)
 		code = ee.ExitCode()
 	}
 	return out.String(), errOut.String(), code
