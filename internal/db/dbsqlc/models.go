@@ -39,6 +39,42 @@ type AuditLog struct {
 	Result       string
 }
 
+type File struct {
+	Hash        []byte
+	ContentType string
+	Data        []byte
+	CreatedBy   *uuid.UUID
+	CreatedAt   time.Time
+}
+
+type ProvisionerJobLog struct {
+	ID     int64
+	JobID  int64
+	Time   time.Time
+	Stage  string
+	Level  string
+	Output string
+}
+
+type ProvisionerLease struct {
+	JobID       int64
+	Attempt     int32
+	WorkerID    uuid.UUID
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+	ExpiresAt   time.Time
+}
+
+type ProvisionerWorker struct {
+	ID         uuid.UUID
+	Name       string
+	Version    string
+	Tags       []byte
+	Builtin    bool
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
 type SigningKey struct {
 	Kid       string
 	Algorithm string
@@ -53,6 +89,21 @@ type SiteConfig struct {
 	Key       string
 	Value     string
 	UpdatedAt time.Time
+}
+
+type TemplateVersion struct {
+	ID         uuid.UUID
+	FileHash   []byte
+	Tags       []byte
+	JobID      *int64
+	Status     string
+	Error      string
+	Parameters []byte
+	Variables  []byte
+	Resources  []byte
+	CreatedBy  *uuid.UUID
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 type User struct {

@@ -1,0 +1,57 @@
+-- name: InsertFile :exec
+INSERT INTO files (hash, content_type, data, created_by) VALUES ($1, $2, $3, $4)
+ON CONFLICT (hash) DO NOTHING;
+
+-- name: GetFile :one
+SELECT * FROM files WHERE hash = $1;
+
+-- name: UpsertProvisionerWorker :one
+INSERT INTO provisioner_workers (name, version, tags, builtin) VALUES ($1, $2, $3, $4)
+ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, tags = EXCLUDED.tags, builtin = EXCLUDED.builtin, last_seen_at = now()
+RETURNING *;
+
+-- name: ListProvisionerWorkers :many
+SELECT w.*, l.job_id AS current_job_id
+FROM provisioner_workers w LEFT JOIN provisioner_leases l ON l.worker_id = w.id
+ORDER BY w.name;
+
+-- name: InsertLease :exec
+INSERT INTO provisioner_leases (job_id, attempt, worker_id, expires_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (job_id) DO UPDATE SET attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id,
+    started_at = now(), heartbeat_at = now(), expires_at = EXCLUDED.expires_at;
+
+-- name: RenewLease :execrows
+UPDATE provisioner_leases SET heartbeat_at = now(), expires_at = $3 WHERE job_id = $1 AND attempt = $2;
+
+-- name: DeleteLease :exec
+DELETE FROM provisioner_leases WHERE job_id = $1 AND attempt = $2;
+
+-- name: ListExpiredLeases :many
+SELECT l.*, w.name AS worker_name FROM provisioner_leases l JOIN provisioner_workers w ON w.id = l.worker_id
+WHERE l.expires_at < now() ORDER BY l.expires_at LIMIT 100;
+
+-- name: InsertJobLogs :exec
+INSERT INTO provisioner_job_logs (job_id, time, stage, level, output)
+SELECT @job_id::bigint, unnest(@times::timestamptz[]), unnest(@stages::text[]), unnest(@levels::text[]), unnest(@outputs::text[]);
+
+-- name: ListJobLogs :many
+SELECT * FROM provisioner_job_logs WHERE job_id = $1 AND id > @after::bigint ORDER BY id LIMIT 10000;
+
+-- name: InsertTemplateVersion :one
+INSERT INTO template_versions (file_hash, tags, created_by) VALUES ($1, $2, $3) RETURNING *;
+
+-- name: SetTemplateVersionJob :exec
+UPDATE template_versions SET job_id = $2, updated_at = now() WHERE id = $1;
+
+-- name: GetTemplateVersion :one
+SELECT * FROM template_versions WHERE id = $1;
+
+-- name: GetTemplateVersionByJob :one
+SELECT * FROM template_versions WHERE job_id = $1;
+
+-- name: SetTemplateVersionStatus :exec
+UPDATE template_versions SET status = $2, error = $3, updated_at = now() WHERE id = $1;
+
+-- name: SetTemplateVersionImport :exec
+UPDATE template_versions SET status = 'succeeded', error = '', parameters = $2, variables = $3, resources = $4, updated_at = now()
+WHERE id = $1;
