@@ -2,6 +2,11 @@
 // leaf: anything that enqueues work imports it without pulling in the workers.
 package jobargs
 
+import (
+	"slices"
+	"strings"
+)
+
 // Queues. Provisioner queues are worked by provisioner workers through the API, never by a River
 // client directly; lifecycle and maintenance are worked by the server's River client.
 const (
@@ -22,3 +27,76 @@ type RotateSigningKeys struct{}
 
 // Kind implements river.JobArgs.
 func (RotateSigningKeys) Kind() string { return "rotate_signing_keys" }
+
+// TemplateVersionImport runs terraform init and plan on a template version's source and reports
+// its parameters, variables, resources, agents and apps. Provisioner workers run it.
+type TemplateVersionImport struct {
+	VersionID string `json:"version_id"`
+}
+
+// Kind implements river.JobArgs.
+func (TemplateVersionImport) Kind() string { return "template_version_import" }
+
+// ProvisionerKinds are the job kinds provisioner workers run.
+var ProvisionerKinds = []string{TemplateVersionImport{}.Kind()}
+
+// QueueProvisioner is the queue of untagged provisioner jobs; a tagged job's queue adds its tags
+// (ProvisionerQueue).
+const QueueProvisioner = "provisioner"
+
+// MaxProvisionerTags bounds a worker's tags: it claims from every non-empty subset of them.
+const MaxProvisionerTags = 6
+
+// ProvisionerQueue names the queue of provisioner jobs with tags: provisioner, or provisioner:k=v,...
+// with the tags sorted.
+func ProvisionerQueue(tags map[string]string) string {
+	if len(tags) == 0 {
+		return QueueProvisioner
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + tags[k]
+	}
+	return QueueProvisioner + ":" + strings.Join(parts, ",")
+}
+
+// ProvisionerQueues lists the queues a worker with tags claims from, most specific first. The rule: a
+// job goes to a worker that has all of the job's tags (the worker may have more); an untagged job
+// goes only to untagged workers.
+func ProvisionerQueues(tags map[string]string) []string {
+	if len(tags) == 0 {
+		return []string{QueueProvisioner}
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var subsets []map[string]string
+	for mask := 1; mask < 1<<len(keys); mask++ {
+		s := map[string]string{}
+		for i, k := range keys {
+			if mask&(1<<i) != 0 {
+				s[k] = tags[k]
+			}
+		}
+		subsets = append(subsets, s)
+	}
+	slices.SortStableFunc(subsets, func(a, b map[string]string) int { return len(b) - len(a) })
+	out := make([]string, len(subsets))
+	for i, s := range subsets {
+		out[i] = ProvisionerQueue(s)
+	}
+	return out
+}
+
+// ReapProvisionerLeases ends provisioner jobs whose worker stopped heartbeating.
+type ReapProvisionerLeases struct{}
+
+// Kind implements river.JobArgs.
+func (ReapProvisionerLeases) Kind() string { return "reap_provisioner_leases" }
