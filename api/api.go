@@ -9,19 +9,27 @@ import (
 	"path"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
 
 	"github.com/hearthdev/hearth/api/audit"
 	"github.com/hearthdev/hearth/api/docs"
 	"github.com/hearthdev/hearth/api/health"
+	"github.com/hearthdev/hearth/api/provisioner"
+	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/api/ticket"
 	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/provisioning"
+	"github.com/hearthdev/hearth/internal/riverclaim"
 	"github.com/hearthdev/hearth/internal/tickets"
 )
 
@@ -36,6 +44,13 @@ type Deps struct {
 	Queue    health.Queue
 	Auth     *authn.Authenticator
 	Tickets  *tickets.Signer
+	// River inserts and cancels jobs; Listener wakes waiting provisioner workers.
+	River    *river.Client[pgx.Tx]
+	Listener *pgnotify.Listener
+	// ProvisionerKeys are the pre-shared keys workers may use; LeaseTime and CancelGrace tune jobs.
+	ProvisionerKeys *provisioning.Keys
+	LeaseTime       time.Duration
+	CancelGrace     time.Duration
 	// AccessURL is where browsers reach the deployment.
 	AccessURL string
 	// OIDC, when set, turns on OIDC sign-in.
@@ -112,6 +127,14 @@ func register(hapi huma.API, deps Deps) {
 	health.Register(hapi, health.Deps{DB: deps.DB, Queue: deps.Queue, Logger: deps.Logger})
 	audit.Register(hapi, audit.Deps{DB: deps.DB, Security: security})
 	ticket.Register(hapi, ticket.Deps{Signer: deps.Tickets})
+	var claimer *riverclaim.Claimer
+	if deps.DB != nil {
+		claimer = riverclaim.New(deps.DB.Pool, "hearth-server")
+	}
+	provisioner.Register(hapi, provisioner.Deps{DB: deps.DB, River: deps.River, Claimer: claimer, Listener: deps.Listener,
+		Tickets: deps.Tickets, Logger: deps.Logger, Keys: deps.ProvisionerKeys, LeaseTime: deps.LeaseTime,
+		CancelGrace: deps.CancelGrace, Security: security})
+	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security})
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
 		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC})
 }

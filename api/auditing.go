@@ -13,7 +13,9 @@ import (
 )
 
 // recordAudit is huma middleware for operations that change something (any but GET, HEAD and OPTIONS,
-// and those marked with Metadata["audit"], like the OIDC callback, which signs in on a GET). It gives the handler what the
+// and those marked with Metadata["audit"] true, like the OIDC callback, which signs in on a GET).
+// Metadata["audit"] false exempts machine traffic, like provisioner workers' heartbeats and logs,
+// which the job's own state and logs record. It gives the handler what the
 // audit entry needs (who, from where, which request); a handler records its successful change in its
 // own transaction, and this middleware records every refusal or failure afterwards. Requests that
 // never reached the operation (no or a bad token, 401) and rate-limited ones (429) are not recorded,
@@ -21,7 +23,7 @@ import (
 func recordAudit(d *db.DB) func(huma.Context, func(huma.Context)) {
 	return func(hctx huma.Context, next func(huma.Context)) {
 		op := hctx.Operation()
-		if safeMethod(hctx.Method()) && op.Metadata["audit"] != true {
+		if (safeMethod(hctx.Method()) && op.Metadata["audit"] != true) || op.Metadata["audit"] == false {
 			next(hctx)
 			return
 		}

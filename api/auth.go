@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/authz"
@@ -20,6 +21,10 @@ var securitySchemes = map[string]*huma.SecurityScheme{
 	"session-header": {Type: "apiKey", In: "header", Name: "Hearth-Session-Token", Description: "A session or API token."},
 	"session-cookie": {Type: "apiKey", In: "cookie", Name: users.CookieName,
 		Description: "The dashboard's session cookie. Requests that change something must also send the header " + csrfHeader + "."},
+	"provisioner-key": {Type: "apiKey", In: "header", Name: provisioner.KeyHeader,
+		Description: "A provisioner worker's pre-shared key (hearth server --provisioner-psk-file)."},
+	"job-token": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
+		Description: "A provisioner job's job token, from acquire-provisioner-job or the last heartbeat."},
 }
 
 // csrfHeader must accompany cookie-authenticated requests that change state. Browsers do not let
@@ -30,8 +35,8 @@ const csrfHeader = "Hearth-Csrf"
 // into an actor in the context, or answers 401.
 func authenticate(hapi huma.API, auth *authn.Authenticator) func(huma.Context, func(huma.Context)) {
 	return func(hctx huma.Context, next func(huma.Context)) {
-		if len(hctx.Operation().Security) == 0 {
-			next(hctx)
+		if !userAuthenticated(hctx.Operation()) {
+			next(hctx) // public, or authenticated by its own scheme (a provisioner key, a job token)
 			return
 		}
 		token, fromCookie := tokenOf(hctx)
@@ -54,6 +59,16 @@ func authenticate(hapi huma.API, auth *authn.Authenticator) func(huma.Context, f
 		}
 		next(huma.WithContext(hctx, authz.WithActor(hctx.Context(), actor)))
 	}
+}
+
+// userAuthenticated reports whether an operation takes a user's session or API token.
+func userAuthenticated(op *huma.Operation) bool {
+	for _, req := range op.Security {
+		if _, ok := req["bearer"]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func tokenOf(hctx huma.Context) (token string, fromCookie bool) {

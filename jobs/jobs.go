@@ -17,6 +17,8 @@ import (
 
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/provisioning"
+	"github.com/hearthdev/hearth/internal/riverclaim"
 	"github.com/hearthdev/hearth/jobs/jobargs"
 )
 
@@ -49,6 +51,15 @@ func New(cfg Config) (*Client, error) {
 			return jobargs.QueueHeartbeat{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 1}
 		}, &river.PeriodicJobOpts{RunOnStart: true}),
 	}
+	// Provisioner jobs are claimed through the API, never worked here; their queues are in no client's
+	// Queues. A worker is still registered for their kinds, because River's rescuer discards stuck
+	// jobs of kinds it does not know instead of retrying them.
+	river.AddWorker(workers, &provisionerKindWorker[jobargs.TemplateVersionImport]{})
+	claimer := riverclaim.New(cfg.DB.Pool, "hearth-server")
+	river.AddWorker(workers, &reapWorker{db: cfg.DB, claimer: claimer, log: cfg.Logger})
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ReapEvery), func() (river.JobArgs, *river.InsertOpts) {
+		return jobargs.ReapProvisionerLeases{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 1}
+	}, &river.PeriodicJobOpts{RunOnStart: true}))
 	if cfg.Tickets != nil {
 		river.AddWorker(workers, &rotateKeysWorker{keys: cfg.Tickets})
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
@@ -63,6 +74,9 @@ func New(cfg Config) (*Client, error) {
 		},
 		Workers:      workers,
 		PeriodicJobs: periodic,
+		// Above the longest a provisioner job may run with a live lease: the lease reaper, not the
+		// rescuer, handles lost workers; the rescuer is the last resort.
+		RescueStuckJobsAfter: MaxProvisionerJob + time.Hour,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
@@ -157,4 +171,31 @@ func (w *rotateKeysWorker) Work(ctx context.Context, _ *river.Job[jobargs.Rotate
 		return err
 	}
 	return w.keys.Rotate(ctx)
+}
+
+// MaxProvisionerJob is the longest a provisioner job may run.
+const MaxProvisionerJob = 2 * time.Hour
+
+// ReapEvery is how often expired provisioner leases are looked for; a silent worker's job ends within
+// the lease time plus this.
+const ReapEvery = 5 * time.Second
+
+type provisionerKindWorker[T river.JobArgs] struct {
+	river.WorkerDefaults[T]
+}
+
+func (w *provisionerKindWorker[T]) Work(context.Context, *river.Job[T]) error {
+	return errors.New("provisioner jobs are run by provisioner workers, not by the server's River client")
+}
+
+type reapWorker struct {
+	river.WorkerDefaults[jobargs.ReapProvisionerLeases]
+	db      *db.DB
+	claimer *riverclaim.Claimer
+	log     *slog.Logger
+}
+
+func (w *reapWorker) Work(ctx context.Context, _ *river.Job[jobargs.ReapProvisionerLeases]) error {
+	_, err := provisioning.ReapLeases(ctx, w.db, w.claimer, w.log)
+	return err
 }

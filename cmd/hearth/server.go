@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,8 @@ func serverCommand() *cobra.Command {
 		cfg                 server.Config
 		logFormat, logLevel string
 		oidc                users.OIDCConfig
+		pskFile             string
+		psks                []string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -39,6 +42,9 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 				return usageError{err}
 			}
 			cfg.Logger = log
+			if cfg.ProvisionerKeys, err = readKeys(pskFile, psks); err != nil {
+				return usageError{err}
+			}
 			if oidc.IssuerURL != "" {
 				if oidc.ClientID == "" {
 					return usageError{errors.New("--oidc-issuer-url needs --oidc-client-id (and usually HEARTH_OIDC_CLIENT_SECRET)")}
@@ -59,6 +65,13 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the embedded PostgreSQL and other local state")
 	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file with the deployment's secret key (64 hex digits, e.g. from openssl rand -hex 32); every replica needs the same one (default DATA_DIR/secret.key, made on first start)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests and jobs to drain on shutdown")
+	f.IntVar(&cfg.Provisioners, "provisioners", 3, "built-in provisioner workers to run (0 leaves all jobs to external workers)")
+	f.StringVar(&pskFile, "provisioner-psk-file", "", "file of pre-shared keys external provisioner workers may use, one a line (several allow rotation); without any key external workers are refused")
+	f.StringSliceVar(&psks, "provisioner-psk", nil, "pre-shared keys for external provisioner workers, comma-separated; prefer the environment or the file")
+	f.DurationVar(&cfg.ProvisionerLease, "provisioner-lease", 30*time.Second, "how long a provisioner job survives its worker's silence before it is retried or failed")
+	f.DurationVar(&cfg.CancelGrace, "provisioner-cancel-grace", 60*time.Second, "how long Terraform gets between SIGINT and SIGKILL when a job is canceled")
+	f.StringVar(&cfg.TerraformPath, "terraform-path", "", "the built-in workers' terraform (default: terraform on PATH)")
+	f.StringVar(&cfg.ProviderMirror, "provider-mirror", "", "the built-in workers' Terraform provider filesystem mirror (see go tool task providers)")
 	f.StringVar(&oidc.IssuerURL, "oidc-issuer-url", "", "OIDC provider to sign users in with (its issuer URL); empty turns OIDC sign-in off")
 	f.StringVar(&oidc.ClientID, "oidc-client-id", "", "OIDC client ID; register ACCESS_URL/api/v2/users/oidc/callback as its redirect URL")
 	f.StringVar(&oidc.ClientSecret, "oidc-client-secret", "", "OIDC client secret; prefer the environment variable over the flag, which other users can see in the process list")
@@ -83,4 +96,27 @@ func defaultDataDir() string {
 		return filepath.Join(d, "hearth")
 	}
 	return ".hearth"
+}
+
+// readKeys collects pre-shared keys from a file (one a line; blank lines and # comments skipped)
+// and from a list.
+func readKeys(file string, list []string) ([]string, error) {
+	keys := append([]string(nil), list...)
+	if file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("provisioner keys: %w", err)
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				keys = append(keys, line)
+			}
+		}
+	}
+	for _, k := range keys {
+		if len(k) < 16 {
+			return nil, errors.New("provisioner keys must be at least 16 characters (make one with: openssl rand -hex 32)")
+		}
+	}
+	return keys, nil
 }

@@ -171,6 +171,138 @@ func (e JWKUse) Valid() bool {
 	}
 }
 
+// Defines values for JobTemplateStructContentType.
+const (
+	JobTemplateStructContentTypeApplicationxTar JobTemplateStructContentType = "application/x-tar"
+	JobTemplateStructContentTypeApplicationzip  JobTemplateStructContentType = "application/zip"
+)
+
+// Valid indicates whether the value is a known member of the JobTemplateStructContentType enum.
+func (e JobTemplateStructContentType) Valid() bool {
+	switch e {
+	case JobTemplateStructContentTypeApplicationxTar:
+		return true
+	case JobTemplateStructContentTypeApplicationzip:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProvisionerJobKind.
+const (
+	TemplateVersionImport ProvisionerJobKind = "template_version_import"
+)
+
+// Valid indicates whether the value is a known member of the ProvisionerJobKind enum.
+func (e ProvisionerJobKind) Valid() bool {
+	switch e {
+	case TemplateVersionImport:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProvisionerLogLineLevel.
+const (
+	ProvisionerLogLineLevelDebug ProvisionerLogLineLevel = "debug"
+	ProvisionerLogLineLevelError ProvisionerLogLineLevel = "error"
+	ProvisionerLogLineLevelInfo  ProvisionerLogLineLevel = "info"
+	ProvisionerLogLineLevelTrace ProvisionerLogLineLevel = "trace"
+	ProvisionerLogLineLevelWarn  ProvisionerLogLineLevel = "warn"
+)
+
+// Valid indicates whether the value is a known member of the ProvisionerLogLineLevel enum.
+func (e ProvisionerLogLineLevel) Valid() bool {
+	switch e {
+	case ProvisionerLogLineLevelDebug:
+		return true
+	case ProvisionerLogLineLevelError:
+		return true
+	case ProvisionerLogLineLevelInfo:
+		return true
+	case ProvisionerLogLineLevelTrace:
+		return true
+	case ProvisionerLogLineLevelWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProvisionerLogLineStage.
+const (
+	ProvisionerLogLineStageApply   ProvisionerLogLineStage = "apply"
+	ProvisionerLogLineStageCleanup ProvisionerLogLineStage = "cleanup"
+	ProvisionerLogLineStageInit    ProvisionerLogLineStage = "init"
+	ProvisionerLogLineStagePlan    ProvisionerLogLineStage = "plan"
+	ProvisionerLogLineStageSetup   ProvisionerLogLineStage = "setup"
+)
+
+// Valid indicates whether the value is a known member of the ProvisionerLogLineStage enum.
+func (e ProvisionerLogLineStage) Valid() bool {
+	switch e {
+	case ProvisionerLogLineStageApply:
+		return true
+	case ProvisionerLogLineStageCleanup:
+		return true
+	case ProvisionerLogLineStageInit:
+		return true
+	case ProvisionerLogLineStagePlan:
+		return true
+	case ProvisionerLogLineStageSetup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProvisionerParameterType.
+const (
+	Bool       ProvisionerParameterType = "bool"
+	ListString ProvisionerParameterType = "list(string)"
+	Number     ProvisionerParameterType = "number"
+	String     ProvisionerParameterType = "string"
+)
+
+// Valid indicates whether the value is a known member of the ProvisionerParameterType enum.
+func (e ProvisionerParameterType) Valid() bool {
+	switch e {
+	case Bool:
+		return true
+	case ListString:
+		return true
+	case Number:
+		return true
+	case String:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProvisionerValidationMonotonic.
+const (
+	Decreasing ProvisionerValidationMonotonic = "decreasing"
+	Empty      ProvisionerValidationMonotonic = ""
+	Increasing ProvisionerValidationMonotonic = "increasing"
+)
+
+// Valid indicates whether the value is a known member of the ProvisionerValidationMonotonic enum.
+func (e ProvisionerValidationMonotonic) Valid() bool {
+	switch e {
+	case Decreasing:
+		return true
+	case Empty:
+		return true
+	case Increasing:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SetRolesInputBodyRoles.
 const (
 	SetRolesInputBodyRolesAuditor       SetRolesInputBodyRoles = "auditor"
@@ -189,6 +321,87 @@ func (e SetRolesInputBodyRoles) Valid() bool {
 	case SetRolesInputBodyRolesTemplateAdmin:
 		return true
 	case SetRolesInputBodyRolesUserAdmin:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateLogLineLevel.
+const (
+	TemplateLogLineLevelDebug TemplateLogLineLevel = "debug"
+	TemplateLogLineLevelError TemplateLogLineLevel = "error"
+	TemplateLogLineLevelInfo  TemplateLogLineLevel = "info"
+	TemplateLogLineLevelTrace TemplateLogLineLevel = "trace"
+	TemplateLogLineLevelWarn  TemplateLogLineLevel = "warn"
+)
+
+// Valid indicates whether the value is a known member of the TemplateLogLineLevel enum.
+func (e TemplateLogLineLevel) Valid() bool {
+	switch e {
+	case TemplateLogLineLevelDebug:
+		return true
+	case TemplateLogLineLevelError:
+		return true
+	case TemplateLogLineLevelInfo:
+		return true
+	case TemplateLogLineLevelTrace:
+		return true
+	case TemplateLogLineLevelWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateLogLineStage.
+const (
+	TemplateLogLineStageApply   TemplateLogLineStage = "apply"
+	TemplateLogLineStageCleanup TemplateLogLineStage = "cleanup"
+	TemplateLogLineStageInit    TemplateLogLineStage = "init"
+	TemplateLogLineStagePlan    TemplateLogLineStage = "plan"
+	TemplateLogLineStageSetup   TemplateLogLineStage = "setup"
+)
+
+// Valid indicates whether the value is a known member of the TemplateLogLineStage enum.
+func (e TemplateLogLineStage) Valid() bool {
+	switch e {
+	case TemplateLogLineStageApply:
+		return true
+	case TemplateLogLineStageCleanup:
+		return true
+	case TemplateLogLineStageInit:
+		return true
+	case TemplateLogLineStagePlan:
+		return true
+	case TemplateLogLineStageSetup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateVersionStatus.
+const (
+	Canceled  TemplateVersionStatus = "canceled"
+	Failed    TemplateVersionStatus = "failed"
+	Pending   TemplateVersionStatus = "pending"
+	Running   TemplateVersionStatus = "running"
+	Succeeded TemplateVersionStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the TemplateVersionStatus enum.
+func (e TemplateVersionStatus) Valid() bool {
+	switch e {
+	case Canceled:
+		return true
+	case Failed:
+		return true
+	case Pending:
+		return true
+	case Running:
+		return true
+	case Succeeded:
 		return true
 	default:
 		return false
@@ -249,6 +462,24 @@ func (e ListAuditEntriesParamsResult) Valid() bool {
 	}
 }
 
+// Defines values for UploadFileParamsContentType.
+const (
+	UploadFileParamsContentTypeApplicationxTar UploadFileParamsContentType = "application/x-tar"
+	UploadFileParamsContentTypeApplicationzip  UploadFileParamsContentType = "application/zip"
+)
+
+// Valid indicates whether the value is a known member of the UploadFileParamsContentType enum.
+func (e UploadFileParamsContentType) Valid() bool {
+	switch e {
+	case UploadFileParamsContentTypeApplicationxTar:
+		return true
+	case UploadFileParamsContentTypeApplicationzip:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListUsersParamsStatus.
 const (
 	ListUsersParamsStatusActive    ListUsersParamsStatus = "active"
@@ -265,6 +496,20 @@ func (e ListUsersParamsStatus) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AcquireInputBody defines model for AcquireInputBody.
+type AcquireInputBody struct {
+	// Builtin Set by the server's built-in workers.
+	Builtin *bool `json:"builtin,omitempty"`
+
+	// Name Identifies the worker across restarts.
+	Name string `json:"name"`
+
+	// Tags The worker takes jobs whose tags it all has; untagged workers take only untagged jobs.
+	Tags        *map[string]string `json:"tags,omitempty"`
+	Version     *string            `json:"version,omitempty"`
+	WaitSeconds *int64             `json:"wait_seconds,omitempty"`
 }
 
 // AuditEntry defines model for AuditEntry.
@@ -317,6 +562,12 @@ type ChangePasswordInputBody struct {
 	Password string `json:"password"`
 }
 
+// CompleteInputBody defines model for CompleteInputBody.
+type CompleteInputBody struct {
+	// Import The result of a template_version_import job.
+	Import *ProvisionerImportResult `json:"import,omitempty"`
+}
+
 // CreateTokenInputBody defines model for CreateTokenInputBody.
 type CreateTokenInputBody struct {
 	// LifetimeSeconds Default 30 days, at most 365 days.
@@ -353,6 +604,15 @@ type CreateUserInputBody struct {
 // CreateUserInputBodyRoles defines model for CreateUserInputBody.Roles.
 type CreateUserInputBodyRoles string
 
+// CreateVersionInputBody defines model for CreateVersionInputBody.
+type CreateVersionInputBody struct {
+	// FileId From upload-file.
+	FileId string `json:"file_id"`
+
+	// Tags Only workers with all these tags import it (and build from it).
+	Tags *map[string]string `json:"tags,omitempty"`
+}
+
 // CreatedTokenOutputBody defines model for CreatedTokenOutputBody.
 type CreatedTokenOutputBody struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -382,6 +642,21 @@ type ErrorDetail struct {
 
 	// Value The value at the given location
 	Value interface{} `json:"value,omitempty"`
+}
+
+// FailInputBody defines model for FailInputBody.
+type FailInputBody struct {
+	// Canceled The job stopped because it was canceled.
+	Canceled *bool `json:"canceled,omitempty"`
+
+	// Error What went wrong, for the user.
+	Error string `json:"error"`
+}
+
+// FileOutputBody defines model for FileOutputBody.
+type FileOutputBody struct {
+	// Id The SHA-256 of the content, hex.
+	Id string `json:"id"`
 }
 
 // FirstUserInputBody defines model for FirstUserInputBody.
@@ -446,6 +721,15 @@ type HealthSchema struct {
 	River int64 `json:"river"`
 }
 
+// HeartbeatOutputBody defines model for HeartbeatOutputBody.
+type HeartbeatOutputBody struct {
+	// CancelRequested Someone canceled the job: interrupt Terraform and report fail with canceled.
+	CancelRequested bool `json:"cancel_requested"`
+
+	// Token A renewed job token.
+	Token string `json:"token"`
+}
+
 // JWK defines model for JWK.
 type JWK struct {
 	Alg JWKAlg `json:"alg"`
@@ -470,6 +754,21 @@ type JWKKty string
 // JWKUse defines model for JWK.Use.
 type JWKUse string
 
+// JobTemplateStruct defines model for JobTemplateStruct.
+type JobTemplateStruct struct {
+	// Archive The template archive (base64).
+	Archive     []byte                       `json:"archive"`
+	ContentType JobTemplateStructContentType `json:"content_type"`
+}
+
+// JobTemplateStructContentType defines model for JobTemplateStruct.ContentType.
+type JobTemplateStructContentType string
+
+// JobsOutputBody defines model for JobsOutputBody.
+type JobsOutputBody struct {
+	Jobs []ProvisionerQueuedJob `json:"jobs"`
+}
+
 // KeysOutputBody defines model for KeysOutputBody.
 type KeysOutputBody struct {
 	Keys []JWK `json:"keys"`
@@ -487,6 +786,16 @@ type LoginInputBody struct {
 	// Examples: ada
 	Login    string `json:"login"`
 	Password string `json:"password"`
+}
+
+// LogsInputBody defines model for LogsInputBody.
+type LogsInputBody struct {
+	Logs []ProvisionerLogLine `json:"logs"`
+}
+
+// LogsOutputBody defines model for LogsOutputBody.
+type LogsOutputBody struct {
+	Logs []TemplateLogLine `json:"logs"`
 }
 
 // Problem defines model for Problem.
@@ -516,6 +825,160 @@ type Problem struct {
 	Type *string `json:"type,omitempty"`
 }
 
+// ProvisionerAgent defines model for ProvisionerAgent.
+type ProvisionerAgent struct {
+	Apps []ProvisionerApp `json:"apps"`
+	Arch string           `json:"arch"`
+	Name string           `json:"name"`
+	Os   string           `json:"os"`
+}
+
+// ProvisionerApp defines model for ProvisionerApp.
+type ProvisionerApp struct {
+	Command     *string `json:"command,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+	Share       *string `json:"share,omitempty"`
+	Slug        string  `json:"slug"`
+	Subdomain   bool    `json:"subdomain"`
+	Url         *string `json:"url,omitempty"`
+}
+
+// ProvisionerImportResult defines model for ProvisionerImportResult.
+type ProvisionerImportResult struct {
+	Parameters []ProvisionerParameter        `json:"parameters"`
+	Resources  []ProvisionerResource         `json:"resources"`
+	Variables  []ProvisionerTemplateVariable `json:"variables"`
+}
+
+// ProvisionerJob defines model for ProvisionerJob.
+type ProvisionerJob struct {
+	Attempt int64 `json:"attempt"`
+
+	// CancelGraceSeconds After a cancellation, how long Terraform gets after SIGINT before SIGKILL.
+	CancelGraceSeconds int64 `json:"cancel_grace_seconds"`
+
+	// HeartbeatSeconds Heartbeat at least this often, or lose the job.
+	HeartbeatSeconds  int64                 `json:"heartbeat_seconds"`
+	Id                int64                 `json:"id"`
+	Kind              ProvisionerJobKind    `json:"kind"`
+	Template          JobTemplateStruct     `json:"template"`
+	TemplateVersionId string                `json:"template_version_id"`
+	Token             string                `json:"token"`
+	Variables         []ProvisionerVariable `json:"variables"`
+}
+
+// ProvisionerJobKind defines model for ProvisionerJob.Kind.
+type ProvisionerJobKind string
+
+// ProvisionerLogLine defines model for ProvisionerLogLine.
+type ProvisionerLogLine struct {
+	Level  ProvisionerLogLineLevel `json:"level"`
+	Output string                  `json:"output"`
+
+	// Stage What the job was doing.
+	Stage ProvisionerLogLineStage `json:"stage"`
+	Time  time.Time               `json:"time"`
+}
+
+// ProvisionerLogLineLevel defines model for ProvisionerLogLine.Level.
+type ProvisionerLogLineLevel string
+
+// ProvisionerLogLineStage What the job was doing.
+type ProvisionerLogLineStage string
+
+// ProvisionerParameter defines model for ProvisionerParameter.
+type ProvisionerParameter struct {
+	Default     *string                      `json:"default,omitempty"`
+	Description *string                      `json:"description,omitempty"`
+	DisplayName *string                      `json:"display_name,omitempty"`
+	Ephemeral   bool                         `json:"ephemeral"`
+	Icon        *string                      `json:"icon,omitempty"`
+	Mutable     bool                         `json:"mutable"`
+	Name        string                       `json:"name"`
+	Options     []ProvisionerParameterOption `json:"options"`
+	Order       int64                        `json:"order"`
+
+	// Required No default: the user must choose.
+	Required   bool                     `json:"required"`
+	Type       ProvisionerParameterType `json:"type"`
+	Validation *ProvisionerValidation   `json:"validation,omitempty"`
+}
+
+// ProvisionerParameterType defines model for ProvisionerParameter.Type.
+type ProvisionerParameterType string
+
+// ProvisionerParameterOption defines model for ProvisionerParameterOption.
+type ProvisionerParameterOption struct {
+	Description *string `json:"description,omitempty"`
+	Icon        *string `json:"icon,omitempty"`
+	Name        string  `json:"name"`
+	Value       string  `json:"value"`
+}
+
+// ProvisionerQueuedJob defines model for ProvisionerQueuedJob.
+type ProvisionerQueuedJob struct {
+	Attempt   int64     `json:"attempt"`
+	CreatedAt time.Time `json:"created_at"`
+	Id        int64     `json:"id"`
+	Kind      string    `json:"kind"`
+
+	// QueuePosition 1 for the next job its tag set hands out; 0 unless waiting.
+	QueuePosition int64 `json:"queue_position"`
+
+	// State available (waiting), running, retryable or scheduled, as River names them.
+	State string            `json:"state"`
+	Tags  map[string]string `json:"tags"`
+}
+
+// ProvisionerResource defines model for ProvisionerResource.
+type ProvisionerResource struct {
+	Agents []ProvisionerAgent `json:"agents"`
+
+	// Name Examples: main
+	Name string `json:"name"`
+
+	// Type Examples: docker_container
+	Type string `json:"type"`
+}
+
+// ProvisionerTemplateVariable defines model for ProvisionerTemplateVariable.
+type ProvisionerTemplateVariable struct {
+	Default     *string `json:"default,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Name        string  `json:"name"`
+	Required    bool    `json:"required"`
+	Sensitive   bool    `json:"sensitive"`
+	Type        string  `json:"type"`
+}
+
+// ProvisionerValidation defines model for ProvisionerValidation.
+type ProvisionerValidation struct {
+	Error     *string                         `json:"error,omitempty"`
+	Max       *int64                          `json:"max,omitempty"`
+	Min       *int64                          `json:"min,omitempty"`
+	Monotonic *ProvisionerValidationMonotonic `json:"monotonic,omitempty"`
+	Regex     *string                         `json:"regex,omitempty"`
+}
+
+// ProvisionerValidationMonotonic defines model for ProvisionerValidation.Monotonic.
+type ProvisionerValidationMonotonic string
+
+// ProvisionerVariable defines model for ProvisionerVariable.
+type ProvisionerVariable struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ProvisionerWorker defines model for ProvisionerWorker.
+type ProvisionerWorker struct {
+	Builtin      bool              `json:"builtin"`
+	CurrentJobId *int64            `json:"current_job_id,omitempty"`
+	LastSeenAt   time.Time         `json:"last_seen_at"`
+	Name         string            `json:"name"`
+	Tags         map[string]string `json:"tags"`
+	Version      string            `json:"version"`
+}
+
 // SessionOutputBody defines model for SessionOutputBody.
 type SessionOutputBody struct {
 	ExpiresAt time.Time `json:"expires_at"`
@@ -533,6 +996,42 @@ type SetRolesInputBody struct {
 
 // SetRolesInputBodyRoles defines model for SetRolesInputBody.Roles.
 type SetRolesInputBodyRoles string
+
+// TemplateLogLine defines model for TemplateLogLine.
+type TemplateLogLine struct {
+	Id     int64                `json:"id"`
+	Level  TemplateLogLineLevel `json:"level"`
+	Output string               `json:"output"`
+
+	// Stage What the job was doing.
+	Stage TemplateLogLineStage `json:"stage"`
+	Time  time.Time            `json:"time"`
+}
+
+// TemplateLogLineLevel defines model for TemplateLogLine.Level.
+type TemplateLogLineLevel string
+
+// TemplateLogLineStage What the job was doing.
+type TemplateLogLineStage string
+
+// TemplateVersion defines model for TemplateVersion.
+type TemplateVersion struct {
+	CreatedAt  time.Time              `json:"created_at"`
+	Error      *string                `json:"error,omitempty"`
+	FileId     string                 `json:"file_id"`
+	Id         string                 `json:"id"`
+	JobId      *int64                 `json:"job_id,omitempty"`
+	Parameters []ProvisionerParameter `json:"parameters"`
+	Resources  []ProvisionerResource  `json:"resources"`
+
+	// Status Of the import.
+	Status    TemplateVersionStatus         `json:"status"`
+	Tags      map[string]string             `json:"tags"`
+	Variables []ProvisionerTemplateVariable `json:"variables"`
+}
+
+// TemplateVersionStatus Of the import.
+type TemplateVersionStatus string
 
 // TokensOutputBody defines model for TokensOutputBody.
 type TokensOutputBody struct {
@@ -599,6 +1098,11 @@ type UsersUserLoginTypes string
 // UsersUserStatus defines model for UsersUser.Status.
 type UsersUserStatus string
 
+// WorkersOutputBody defines model for WorkersOutputBody.
+type WorkersOutputBody struct {
+	Workers []ProvisionerWorker `json:"workers"`
+}
+
 // ListAuditEntriesParams defines parameters for ListAuditEntries.
 type ListAuditEntriesParams struct {
 	// Username Only what this user did.
@@ -623,6 +1127,50 @@ type ListAuditEntriesParams struct {
 
 // ListAuditEntriesParamsResult defines parameters for ListAuditEntries.
 type ListAuditEntriesParamsResult string
+
+// UploadFileParams defines parameters for UploadFile.
+type UploadFileParams struct {
+	ContentType *UploadFileParamsContentType `json:"Content-Type,omitempty"`
+}
+
+// UploadFileParamsContentType defines parameters for UploadFile.
+type UploadFileParamsContentType string
+
+// AcquireProvisionerJobParams defines parameters for AcquireProvisionerJob.
+type AcquireProvisionerJobParams struct {
+	// HearthProvisionerKey A pre-shared key the server accepts.
+	HearthProvisionerKey *string `json:"Hearth-Provisioner-Key,omitempty"`
+}
+
+// CompleteProvisionerJobParams defines parameters for CompleteProvisionerJob.
+type CompleteProvisionerJobParams struct {
+	// Authorization Bearer and the job token.
+	Authorization *string `json:"Authorization,omitempty"`
+}
+
+// FailProvisionerJobParams defines parameters for FailProvisionerJob.
+type FailProvisionerJobParams struct {
+	// Authorization Bearer and the job token.
+	Authorization *string `json:"Authorization,omitempty"`
+}
+
+// HeartbeatProvisionerJobParams defines parameters for HeartbeatProvisionerJob.
+type HeartbeatProvisionerJobParams struct {
+	// Authorization Bearer and the job token.
+	Authorization *string `json:"Authorization,omitempty"`
+}
+
+// AppendProvisionerJobLogsParams defines parameters for AppendProvisionerJobLogs.
+type AppendProvisionerJobLogsParams struct {
+	// Authorization Bearer and the job token.
+	Authorization *string `json:"Authorization,omitempty"`
+}
+
+// GetTemplateVersionLogsParams defines parameters for GetTemplateVersionLogs.
+type GetTemplateVersionLogsParams struct {
+	// After Only lines after this line ID.
+	After *int64 `form:"after,omitempty" json:"after,omitempty"`
+}
 
 // ListUsersParams defines parameters for ListUsers.
 type ListUsersParams struct {
@@ -652,6 +1200,21 @@ type OidcLoginParams struct {
 	// Redirect A path on this deployment to return to, like /workspaces; default /.
 	Redirect *string `form:"redirect,omitempty" json:"redirect,omitempty"`
 }
+
+// AcquireProvisionerJobJSONRequestBody defines body for AcquireProvisionerJob for application/json ContentType.
+type AcquireProvisionerJobJSONRequestBody = AcquireInputBody
+
+// CompleteProvisionerJobJSONRequestBody defines body for CompleteProvisionerJob for application/json ContentType.
+type CompleteProvisionerJobJSONRequestBody = CompleteInputBody
+
+// FailProvisionerJobJSONRequestBody defines body for FailProvisionerJob for application/json ContentType.
+type FailProvisionerJobJSONRequestBody = FailInputBody
+
+// AppendProvisionerJobLogsJSONRequestBody defines body for AppendProvisionerJobLogs for application/json ContentType.
+type AppendProvisionerJobLogsJSONRequestBody = LogsInputBody
+
+// CreateTemplateVersionJSONRequestBody defines body for CreateTemplateVersion for application/json ContentType.
+type CreateTemplateVersionJSONRequestBody = CreateVersionInputBody
 
 // CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
 type CreateUserJSONRequestBody = CreateUserInputBody
@@ -755,12 +1318,153 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v2/audit (the `ListAuditEntries` operationId).
 	ListAuditEntries(ctx context.Context, params *ListAuditEntriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UploadFileWithBody Upload a template archive
+	//
+	// A tar (application/x-tar) or zip (application/zip) archive of a template's Terraform files, at most 50 MiB. Stored once per content: the ID is its SHA-256.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/files (the `UploadFile` operationId).
+	UploadFileWithBody(ctx context.Context, params *UploadFileParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetHealth Check the server's health
 	//
 	// Checks PostgreSQL, the job queue and the schema version. Answers 200 when all are healthy and 503 otherwise; for a cheap liveness probe use /healthz.
 	//
 	// Corresponds with GET /api/v2/health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListProvisioners List provisioner workers
+	//
+	// Every worker that has asked for work, with when it last did and the job it runs. For template admins.
+	//
+	// Corresponds with GET /api/v2/provisioners (the `ListProvisioners` operationId).
+	ListProvisioners(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AcquireProvisionerJobWithBody Wait for a provisioner job
+	//
+	// For provisioner workers, with a pre-shared key. Registers the worker, then returns a job its tags match as soon as one exists (200), or 204 after wait_seconds.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/provisioners/acquire (the `AcquireProvisionerJob` operationId).
+	AcquireProvisionerJobWithBody(ctx context.Context, params *AcquireProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AcquireProvisionerJob Wait for a provisioner job
+	//
+	// For provisioner workers, with a pre-shared key. Registers the worker, then returns a job its tags match as soon as one exists (200), or 204 after wait_seconds.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/provisioners/acquire (the `AcquireProvisionerJob` operationId).
+	AcquireProvisionerJob(ctx context.Context, params *AcquireProvisionerJobParams, body AcquireProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListProvisionerJobs List waiting and running provisioner jobs
+	//
+	// With each waiting job's position in its queue (one queue per tag set). For template admins.
+	//
+	// Corresponds with GET /api/v2/provisioners/jobs (the `ListProvisionerJobs` operationId).
+	ListProvisionerJobs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelProvisionerJob Cancel a provisioner job
+	//
+	// A waiting job ends at once; a running one is interrupted (SIGINT to Terraform, SIGKILL after the grace period) at its worker's next heartbeat. Logs are kept. For template admins.
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/cancel (the `CancelProvisionerJob` operationId).
+	CancelProvisionerJob(ctx context.Context, job int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CompleteProvisionerJobWithBody Report a job's result
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/complete (the `CompleteProvisionerJob` operationId).
+	CompleteProvisionerJobWithBody(ctx context.Context, job int64, params *CompleteProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CompleteProvisionerJob Report a job's result
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/complete (the `CompleteProvisionerJob` operationId).
+	CompleteProvisionerJob(ctx context.Context, job int64, params *CompleteProvisionerJobParams, body CompleteProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FailProvisionerJobWithBody Report that a job failed or was canceled
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/fail (the `FailProvisionerJob` operationId).
+	FailProvisionerJobWithBody(ctx context.Context, job int64, params *FailProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FailProvisionerJob Report that a job failed or was canceled
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/fail (the `FailProvisionerJob` operationId).
+	FailProvisionerJob(ctx context.Context, job int64, params *FailProvisionerJobParams, body FailProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HeartbeatProvisionerJob Keep a job's lease
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
+	HeartbeatProvisionerJob(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AppendProvisionerJobLogsWithBody Append a job's log lines
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
+	AppendProvisionerJobLogsWithBody(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AppendProvisionerJobLogs Append a job's log lines
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
+	AppendProvisionerJobLogs(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, body AppendProvisionerJobLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTemplateVersionWithBody Create a template version
+	//
+	// From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/template-versions (the `CreateTemplateVersion` operationId).
+	CreateTemplateVersionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTemplateVersion Create a template version
+	//
+	// From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/template-versions (the `CreateTemplateVersion` operationId).
+	CreateTemplateVersion(ctx context.Context, body CreateTemplateVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTemplateVersion Get a template version
+	//
+	// With its import's status and, once it succeeded, the parameters, variables, resources, agents and apps found.
+	//
+	// Corresponds with GET /api/v2/template-versions/{id} (the `GetTemplateVersion` operationId).
+	GetTemplateVersion(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTemplateVersionLogs Get a template version's import logs
+	//
+	// Terraform's output, line by line with stage and level. Page with after: the last line ID you have.
+	//
+	// Corresponds with GET /api/v2/template-versions/{id}/logs (the `GetTemplateVersionLogs` operationId).
+	GetTemplateVersionLogs(ctx context.Context, id string, params *GetTemplateVersionLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetTicketKeys Get the ticket verification keys
 	//
@@ -993,6 +1697,25 @@ func (c *Client) ListAuditEntries(ctx context.Context, params *ListAuditEntriesP
 	return c.Client.Do(req)
 }
 
+// UploadFileWithBody Upload a template archive
+//
+// A tar (application/x-tar) or zip (application/zip) archive of a template's Terraform files, at most 50 MiB. Stored once per content: the ID is its SHA-256.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/files (the `UploadFile` operationId).
+func (c *Client) UploadFileWithBody(ctx context.Context, params *UploadFileParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUploadFileRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetHealth Check the server's health
 //
 // Checks PostgreSQL, the job queue and the schema version. Answers 200 when all are healthy and 503 otherwise; for a cheap liveness probe use /healthz.
@@ -1000,6 +1723,298 @@ func (c *Client) ListAuditEntries(ctx context.Context, params *ListAuditEntriesP
 // Corresponds with GET /api/v2/health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListProvisioners List provisioner workers
+//
+// Every worker that has asked for work, with when it last did and the job it runs. For template admins.
+//
+// Corresponds with GET /api/v2/provisioners (the `ListProvisioners` operationId).
+func (c *Client) ListProvisioners(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProvisionersRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AcquireProvisionerJobWithBody Wait for a provisioner job
+//
+// For provisioner workers, with a pre-shared key. Registers the worker, then returns a job its tags match as soon as one exists (200), or 204 after wait_seconds.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/provisioners/acquire (the `AcquireProvisionerJob` operationId).
+func (c *Client) AcquireProvisionerJobWithBody(ctx context.Context, params *AcquireProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAcquireProvisionerJobRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AcquireProvisionerJob Wait for a provisioner job
+//
+// For provisioner workers, with a pre-shared key. Registers the worker, then returns a job its tags match as soon as one exists (200), or 204 after wait_seconds.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/provisioners/acquire (the `AcquireProvisionerJob` operationId).
+func (c *Client) AcquireProvisionerJob(ctx context.Context, params *AcquireProvisionerJobParams, body AcquireProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAcquireProvisionerJobRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListProvisionerJobs List waiting and running provisioner jobs
+//
+// With each waiting job's position in its queue (one queue per tag set). For template admins.
+//
+// Corresponds with GET /api/v2/provisioners/jobs (the `ListProvisionerJobs` operationId).
+func (c *Client) ListProvisionerJobs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProvisionerJobsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelProvisionerJob Cancel a provisioner job
+//
+// A waiting job ends at once; a running one is interrupted (SIGINT to Terraform, SIGKILL after the grace period) at its worker's next heartbeat. Logs are kept. For template admins.
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/cancel (the `CancelProvisionerJob` operationId).
+func (c *Client) CancelProvisionerJob(ctx context.Context, job int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelProvisionerJobRequest(c.Server, job)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CompleteProvisionerJobWithBody Report a job's result
+//
+// For the worker running the job, with its job token.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/complete (the `CompleteProvisionerJob` operationId).
+func (c *Client) CompleteProvisionerJobWithBody(ctx context.Context, job int64, params *CompleteProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteProvisionerJobRequestWithBody(c.Server, job, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CompleteProvisionerJob Report a job's result
+//
+// For the worker running the job, with its job token.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/complete (the `CompleteProvisionerJob` operationId).
+func (c *Client) CompleteProvisionerJob(ctx context.Context, job int64, params *CompleteProvisionerJobParams, body CompleteProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteProvisionerJobRequest(c.Server, job, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FailProvisionerJobWithBody Report that a job failed or was canceled
+//
+// For the worker running the job, with its job token.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/fail (the `FailProvisionerJob` operationId).
+func (c *Client) FailProvisionerJobWithBody(ctx context.Context, job int64, params *FailProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFailProvisionerJobRequestWithBody(c.Server, job, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FailProvisionerJob Report that a job failed or was canceled
+//
+// For the worker running the job, with its job token.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/fail (the `FailProvisionerJob` operationId).
+func (c *Client) FailProvisionerJob(ctx context.Context, job int64, params *FailProvisionerJobParams, body FailProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFailProvisionerJobRequest(c.Server, job, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HeartbeatProvisionerJob Keep a job's lease
+//
+// For the worker running the job, with its job token.
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
+func (c *Client) HeartbeatProvisionerJob(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeartbeatProvisionerJobRequest(c.Server, job, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AppendProvisionerJobLogsWithBody Append a job's log lines
+//
+// For the worker running the job, with its job token.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
+func (c *Client) AppendProvisionerJobLogsWithBody(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAppendProvisionerJobLogsRequestWithBody(c.Server, job, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AppendProvisionerJobLogs Append a job's log lines
+//
+// For the worker running the job, with its job token.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
+func (c *Client) AppendProvisionerJobLogs(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, body AppendProvisionerJobLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAppendProvisionerJobLogsRequest(c.Server, job, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTemplateVersionWithBody Create a template version
+//
+// From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/template-versions (the `CreateTemplateVersion` operationId).
+func (c *Client) CreateTemplateVersionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTemplateVersionRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTemplateVersion Create a template version
+//
+// From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/template-versions (the `CreateTemplateVersion` operationId).
+func (c *Client) CreateTemplateVersion(ctx context.Context, body CreateTemplateVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTemplateVersionRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTemplateVersion Get a template version
+//
+// With its import's status and, once it succeeded, the parameters, variables, resources, agents and apps found.
+//
+// Corresponds with GET /api/v2/template-versions/{id} (the `GetTemplateVersion` operationId).
+func (c *Client) GetTemplateVersion(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTemplateVersionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTemplateVersionLogs Get a template version's import logs
+//
+// Terraform's output, line by line with stage and level. Page with after: the last line ID you have.
+//
+// Corresponds with GET /api/v2/template-versions/{id}/logs (the `GetTemplateVersionLogs` operationId).
+func (c *Client) GetTemplateVersionLogs(ctx context.Context, id string, params *GetTemplateVersionLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTemplateVersionLogsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1643,6 +2658,50 @@ func NewListAuditEntriesRequest(server string, params *ListAuditEntriesParams) (
 	return req, nil
 }
 
+// NewUploadFileRequestWithBody constructs an http.Request for the UploadFile method, with any body, and a specified content type
+func NewUploadFileRequestWithBody(server string, params *UploadFileParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/files")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.ContentType != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Content-Type", *params.ContentType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Content-Type", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetHealthRequest constructs an http.Request for the GetHealth method
 func NewGetHealthRequest(server string) (*http.Request, error) {
 	var err error
@@ -1660,6 +2719,519 @@ func NewGetHealthRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListProvisionersRequest constructs an http.Request for the ListProvisioners method
+func NewListProvisionersRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/provisioners")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAcquireProvisionerJobRequest calls the generic AcquireProvisionerJob builder with application/json body
+func NewAcquireProvisionerJobRequest(server string, params *AcquireProvisionerJobParams, body AcquireProvisionerJobJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAcquireProvisionerJobRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewAcquireProvisionerJobRequestWithBody constructs an http.Request for the AcquireProvisionerJob method, with any body, and a specified content type
+func NewAcquireProvisionerJobRequestWithBody(server string, params *AcquireProvisionerJobParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/provisioners/acquire")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthProvisionerKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Provisioner-Key", *params.HearthProvisionerKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Provisioner-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListProvisionerJobsRequest constructs an http.Request for the ListProvisionerJobs method
+func NewListProvisionerJobsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/provisioners/jobs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelProvisionerJobRequest constructs an http.Request for the CancelProvisionerJob method
+func NewCancelProvisionerJobRequest(server string, job int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "job", job, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/provisioners/jobs/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCompleteProvisionerJobRequest calls the generic CompleteProvisionerJob builder with application/json body
+func NewCompleteProvisionerJobRequest(server string, job int64, params *CompleteProvisionerJobParams, body CompleteProvisionerJobJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCompleteProvisionerJobRequestWithBody(server, job, params, "application/json", bodyReader)
+}
+
+// NewCompleteProvisionerJobRequestWithBody constructs an http.Request for the CompleteProvisionerJob method, with any body, and a specified content type
+func NewCompleteProvisionerJobRequestWithBody(server string, job int64, params *CompleteProvisionerJobParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "job", job, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/provisioners/jobs/%s/complete", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.Authorization != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Authorization", *params.Authorization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Authorization", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewFailProvisionerJobRequest calls the generic FailProvisionerJob builder with application/json body
+func NewFailProvisionerJobRequest(server string, job int64, params *FailProvisionerJobParams, body FailProvisionerJobJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewFailProvisionerJobRequestWithBody(server, job, params, "application/json", bodyReader)
+}
+
+// NewFailProvisionerJobRequestWithBody constructs an http.Request for the FailProvisionerJob method, with any body, and a specified content type
+func NewFailProvisionerJobRequestWithBody(server string, job int64, params *FailProvisionerJobParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "job", job, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/provisioners/jobs/%s/fail", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.Authorization != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Authorization", *params.Authorization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Authorization", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewHeartbeatProvisionerJobRequest constructs an http.Request for the HeartbeatProvisionerJob method
+func NewHeartbeatProvisionerJobRequest(server string, job int64, params *HeartbeatProvisionerJobParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "job", job, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/provisioners/jobs/%s/heartbeat", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.Authorization != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Authorization", *params.Authorization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Authorization", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewAppendProvisionerJobLogsRequest calls the generic AppendProvisionerJobLogs builder with application/json body
+func NewAppendProvisionerJobLogsRequest(server string, job int64, params *AppendProvisionerJobLogsParams, body AppendProvisionerJobLogsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAppendProvisionerJobLogsRequestWithBody(server, job, params, "application/json", bodyReader)
+}
+
+// NewAppendProvisionerJobLogsRequestWithBody constructs an http.Request for the AppendProvisionerJobLogs method, with any body, and a specified content type
+func NewAppendProvisionerJobLogsRequestWithBody(server string, job int64, params *AppendProvisionerJobLogsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "job", job, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/provisioners/jobs/%s/logs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.Authorization != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Authorization", *params.Authorization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Authorization", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateTemplateVersionRequest calls the generic CreateTemplateVersion builder with application/json body
+func NewCreateTemplateVersionRequest(server string, body CreateTemplateVersionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateTemplateVersionRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateTemplateVersionRequestWithBody constructs an http.Request for the CreateTemplateVersion method, with any body, and a specified content type
+func NewCreateTemplateVersionRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/template-versions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetTemplateVersionRequest constructs an http.Request for the GetTemplateVersion method
+func NewGetTemplateVersionRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/template-versions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTemplateVersionLogsRequest constructs an http.Request for the GetTemplateVersionLogs method
+func NewGetTemplateVersionLogsRequest(server string, id string, params *GetTemplateVersionLogsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/template-versions/%s/logs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -2601,6 +4173,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v2/audit (the `ListAuditEntries` operationId).
 	ListAuditEntriesWithResponse(ctx context.Context, params *ListAuditEntriesParams, reqEditors ...RequestEditorFn) (*ListAuditEntriesResponse, error)
 
+	// UploadFileWithBodyWithResponse Upload a template archive
+	//
+	// A tar (application/x-tar) or zip (application/zip) archive of a template's Terraform files, at most 50 MiB. Stored once per content: the ID is its SHA-256.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/files (the `UploadFile` operationId).
+	UploadFileWithBodyWithResponse(ctx context.Context, params *UploadFileParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadFileResponse, error)
+
 	// GetHealthWithResponse Check the server's health
 	//
 	// Checks PostgreSQL, the job queue and the schema version. Answers 200 when all are healthy and 503 otherwise; for a cheap liveness probe use /healthz.
@@ -2609,6 +4190,150 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v2/health (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
+
+	// ListProvisionersWithResponse List provisioner workers
+	//
+	// Every worker that has asked for work, with when it last did and the job it runs. For template admins.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/provisioners (the `ListProvisioners` operationId).
+	ListProvisionersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListProvisionersResponse, error)
+
+	// AcquireProvisionerJobWithBodyWithResponse Wait for a provisioner job
+	//
+	// For provisioner workers, with a pre-shared key. Registers the worker, then returns a job its tags match as soon as one exists (200), or 204 after wait_seconds.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/acquire (the `AcquireProvisionerJob` operationId).
+	AcquireProvisionerJobWithBodyWithResponse(ctx context.Context, params *AcquireProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AcquireProvisionerJobResponse, error)
+
+	// AcquireProvisionerJobWithResponse Wait for a provisioner job
+	//
+	// For provisioner workers, with a pre-shared key. Registers the worker, then returns a job its tags match as soon as one exists (200), or 204 after wait_seconds.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/acquire (the `AcquireProvisionerJob` operationId).
+	AcquireProvisionerJobWithResponse(ctx context.Context, params *AcquireProvisionerJobParams, body AcquireProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*AcquireProvisionerJobResponse, error)
+
+	// ListProvisionerJobsWithResponse List waiting and running provisioner jobs
+	//
+	// With each waiting job's position in its queue (one queue per tag set). For template admins.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/provisioners/jobs (the `ListProvisionerJobs` operationId).
+	ListProvisionerJobsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListProvisionerJobsResponse, error)
+
+	// CancelProvisionerJobWithResponse Cancel a provisioner job
+	//
+	// A waiting job ends at once; a running one is interrupted (SIGINT to Terraform, SIGKILL after the grace period) at its worker's next heartbeat. Logs are kept. For template admins.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/cancel (the `CancelProvisionerJob` operationId).
+	CancelProvisionerJobWithResponse(ctx context.Context, job int64, reqEditors ...RequestEditorFn) (*CancelProvisionerJobResponse, error)
+
+	// CompleteProvisionerJobWithBodyWithResponse Report a job's result
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/complete (the `CompleteProvisionerJob` operationId).
+	CompleteProvisionerJobWithBodyWithResponse(ctx context.Context, job int64, params *CompleteProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteProvisionerJobResponse, error)
+
+	// CompleteProvisionerJobWithResponse Report a job's result
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/complete (the `CompleteProvisionerJob` operationId).
+	CompleteProvisionerJobWithResponse(ctx context.Context, job int64, params *CompleteProvisionerJobParams, body CompleteProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteProvisionerJobResponse, error)
+
+	// FailProvisionerJobWithBodyWithResponse Report that a job failed or was canceled
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/fail (the `FailProvisionerJob` operationId).
+	FailProvisionerJobWithBodyWithResponse(ctx context.Context, job int64, params *FailProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FailProvisionerJobResponse, error)
+
+	// FailProvisionerJobWithResponse Report that a job failed or was canceled
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/fail (the `FailProvisionerJob` operationId).
+	FailProvisionerJobWithResponse(ctx context.Context, job int64, params *FailProvisionerJobParams, body FailProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*FailProvisionerJobResponse, error)
+
+	// HeartbeatProvisionerJobWithResponse Keep a job's lease
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
+	HeartbeatProvisionerJobWithResponse(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, reqEditors ...RequestEditorFn) (*HeartbeatProvisionerJobResponse, error)
+
+	// AppendProvisionerJobLogsWithBodyWithResponse Append a job's log lines
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
+	AppendProvisionerJobLogsWithBodyWithResponse(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AppendProvisionerJobLogsResponse, error)
+
+	// AppendProvisionerJobLogsWithResponse Append a job's log lines
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
+	AppendProvisionerJobLogsWithResponse(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, body AppendProvisionerJobLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*AppendProvisionerJobLogsResponse, error)
+
+	// CreateTemplateVersionWithBodyWithResponse Create a template version
+	//
+	// From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/template-versions (the `CreateTemplateVersion` operationId).
+	CreateTemplateVersionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTemplateVersionResponse, error)
+
+	// CreateTemplateVersionWithResponse Create a template version
+	//
+	// From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/template-versions (the `CreateTemplateVersion` operationId).
+	CreateTemplateVersionWithResponse(ctx context.Context, body CreateTemplateVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTemplateVersionResponse, error)
+
+	// GetTemplateVersionWithResponse Get a template version
+	//
+	// With its import's status and, once it succeeded, the parameters, variables, resources, agents and apps found.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/template-versions/{id} (the `GetTemplateVersion` operationId).
+	GetTemplateVersionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetTemplateVersionResponse, error)
+
+	// GetTemplateVersionLogsWithResponse Get a template version's import logs
+	//
+	// Terraform's output, line by line with stage and level. Page with after: the last line ID you have.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/template-versions/{id}/logs (the `GetTemplateVersionLogs` operationId).
+	GetTemplateVersionLogsWithResponse(ctx context.Context, id string, params *GetTemplateVersionLogsParams, reqEditors ...RequestEditorFn) (*GetTemplateVersionLogsResponse, error)
 
 	// GetTicketKeysWithResponse Get the ticket verification keys
 	//
@@ -2919,6 +4644,89 @@ func (r ListAuditEntriesResponse) ContentType() string {
 	return ""
 }
 
+type UploadFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *FileOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r UploadFileResponse) GetJSON201() *FileOutputBody {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UploadFileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UploadFileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UploadFileResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UploadFileResponse) GetApplicationproblemJSON413() *Problem {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UploadFileResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UploadFileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UploadFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UploadFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UploadFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UploadFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetHealthResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2961,6 +4769,744 @@ func (r GetHealthResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListProvisionersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkersOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProvisionersResponse) GetJSON200() *WorkersOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListProvisionersResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListProvisionersResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListProvisionersResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProvisionersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProvisionersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProvisionersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProvisionersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AcquireProvisionerJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProvisionerJob
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AcquireProvisionerJobResponse) GetJSON200() *ProvisionerJob {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AcquireProvisionerJobResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AcquireProvisionerJobResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AcquireProvisionerJobResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AcquireProvisionerJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AcquireProvisionerJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AcquireProvisionerJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AcquireProvisionerJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListProvisionerJobsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobsOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProvisionerJobsResponse) GetJSON200() *JobsOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListProvisionerJobsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListProvisionerJobsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListProvisionerJobsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProvisionerJobsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProvisionerJobsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProvisionerJobsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProvisionerJobsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelProvisionerJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CancelProvisionerJobResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CancelProvisionerJobResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CancelProvisionerJobResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CancelProvisionerJobResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CancelProvisionerJobResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CancelProvisionerJobResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelProvisionerJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelProvisionerJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelProvisionerJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelProvisionerJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CompleteProvisionerJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CompleteProvisionerJobResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CompleteProvisionerJobResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CompleteProvisionerJobResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CompleteProvisionerJobResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CompleteProvisionerJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CompleteProvisionerJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CompleteProvisionerJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CompleteProvisionerJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FailProvisionerJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r FailProvisionerJobResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r FailProvisionerJobResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r FailProvisionerJobResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r FailProvisionerJobResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r FailProvisionerJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FailProvisionerJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FailProvisionerJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FailProvisionerJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type HeartbeatProvisionerJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HeartbeatOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HeartbeatProvisionerJobResponse) GetJSON200() *HeartbeatOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r HeartbeatProvisionerJobResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r HeartbeatProvisionerJobResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r HeartbeatProvisionerJobResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r HeartbeatProvisionerJobResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r HeartbeatProvisionerJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HeartbeatProvisionerJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HeartbeatProvisionerJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HeartbeatProvisionerJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AppendProvisionerJobLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AppendProvisionerJobLogsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AppendProvisionerJobLogsResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AppendProvisionerJobLogsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AppendProvisionerJobLogsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AppendProvisionerJobLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AppendProvisionerJobLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AppendProvisionerJobLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AppendProvisionerJobLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateTemplateVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TemplateVersion
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateTemplateVersionResponse) GetJSON201() *TemplateVersion {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateTemplateVersionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateTemplateVersionResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateTemplateVersionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateTemplateVersionResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateTemplateVersionResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateTemplateVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTemplateVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTemplateVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateTemplateVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTemplateVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TemplateVersion
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTemplateVersionResponse) GetJSON200() *TemplateVersion {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetTemplateVersionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetTemplateVersionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetTemplateVersionResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetTemplateVersionResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTemplateVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTemplateVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTemplateVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTemplateVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTemplateVersionLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LogsOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTemplateVersionLogsResponse) GetJSON200() *LogsOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetTemplateVersionLogsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetTemplateVersionLogsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetTemplateVersionLogsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetTemplateVersionLogsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetTemplateVersionLogsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTemplateVersionLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTemplateVersionLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTemplateVersionLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTemplateVersionLogsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4371,6 +6917,21 @@ func (c *ClientWithResponses) ListAuditEntriesWithResponse(ctx context.Context, 
 	return ParseListAuditEntriesResponse(rsp)
 }
 
+// UploadFileWithBodyWithResponse Upload a template archive
+//
+// A tar (application/x-tar) or zip (application/zip) archive of a template's Terraform files, at most 50 MiB. Stored once per content: the ID is its SHA-256.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/files (the `UploadFile` operationId).
+func (c *ClientWithResponses) UploadFileWithBodyWithResponse(ctx context.Context, params *UploadFileParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadFileResponse, error) {
+	rsp, err := c.UploadFileWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUploadFileResponse(rsp)
+}
+
 // GetHealthWithResponse Check the server's health
 //
 // Checks PostgreSQL, the job queue and the schema version. Answers 200 when all are healthy and 503 otherwise; for a cheap liveness probe use /healthz.
@@ -4384,6 +6945,246 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseGetHealthResponse(rsp)
+}
+
+// ListProvisionersWithResponse List provisioner workers
+//
+// Every worker that has asked for work, with when it last did and the job it runs. For template admins.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/provisioners (the `ListProvisioners` operationId).
+func (c *ClientWithResponses) ListProvisionersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListProvisionersResponse, error) {
+	rsp, err := c.ListProvisioners(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProvisionersResponse(rsp)
+}
+
+// AcquireProvisionerJobWithBodyWithResponse Wait for a provisioner job
+//
+// For provisioner workers, with a pre-shared key. Registers the worker, then returns a job its tags match as soon as one exists (200), or 204 after wait_seconds.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/acquire (the `AcquireProvisionerJob` operationId).
+func (c *ClientWithResponses) AcquireProvisionerJobWithBodyWithResponse(ctx context.Context, params *AcquireProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AcquireProvisionerJobResponse, error) {
+	rsp, err := c.AcquireProvisionerJobWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAcquireProvisionerJobResponse(rsp)
+}
+
+// AcquireProvisionerJobWithResponse Wait for a provisioner job
+//
+// For provisioner workers, with a pre-shared key. Registers the worker, then returns a job its tags match as soon as one exists (200), or 204 after wait_seconds.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/acquire (the `AcquireProvisionerJob` operationId).
+func (c *ClientWithResponses) AcquireProvisionerJobWithResponse(ctx context.Context, params *AcquireProvisionerJobParams, body AcquireProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*AcquireProvisionerJobResponse, error) {
+	rsp, err := c.AcquireProvisionerJob(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAcquireProvisionerJobResponse(rsp)
+}
+
+// ListProvisionerJobsWithResponse List waiting and running provisioner jobs
+//
+// With each waiting job's position in its queue (one queue per tag set). For template admins.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/provisioners/jobs (the `ListProvisionerJobs` operationId).
+func (c *ClientWithResponses) ListProvisionerJobsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListProvisionerJobsResponse, error) {
+	rsp, err := c.ListProvisionerJobs(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProvisionerJobsResponse(rsp)
+}
+
+// CancelProvisionerJobWithResponse Cancel a provisioner job
+//
+// A waiting job ends at once; a running one is interrupted (SIGINT to Terraform, SIGKILL after the grace period) at its worker's next heartbeat. Logs are kept. For template admins.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/cancel (the `CancelProvisionerJob` operationId).
+func (c *ClientWithResponses) CancelProvisionerJobWithResponse(ctx context.Context, job int64, reqEditors ...RequestEditorFn) (*CancelProvisionerJobResponse, error) {
+	rsp, err := c.CancelProvisionerJob(ctx, job, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelProvisionerJobResponse(rsp)
+}
+
+// CompleteProvisionerJobWithBodyWithResponse Report a job's result
+//
+// For the worker running the job, with its job token.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/complete (the `CompleteProvisionerJob` operationId).
+func (c *ClientWithResponses) CompleteProvisionerJobWithBodyWithResponse(ctx context.Context, job int64, params *CompleteProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteProvisionerJobResponse, error) {
+	rsp, err := c.CompleteProvisionerJobWithBody(ctx, job, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCompleteProvisionerJobResponse(rsp)
+}
+
+// CompleteProvisionerJobWithResponse Report a job's result
+//
+// For the worker running the job, with its job token.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/complete (the `CompleteProvisionerJob` operationId).
+func (c *ClientWithResponses) CompleteProvisionerJobWithResponse(ctx context.Context, job int64, params *CompleteProvisionerJobParams, body CompleteProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteProvisionerJobResponse, error) {
+	rsp, err := c.CompleteProvisionerJob(ctx, job, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCompleteProvisionerJobResponse(rsp)
+}
+
+// FailProvisionerJobWithBodyWithResponse Report that a job failed or was canceled
+//
+// For the worker running the job, with its job token.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/fail (the `FailProvisionerJob` operationId).
+func (c *ClientWithResponses) FailProvisionerJobWithBodyWithResponse(ctx context.Context, job int64, params *FailProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FailProvisionerJobResponse, error) {
+	rsp, err := c.FailProvisionerJobWithBody(ctx, job, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFailProvisionerJobResponse(rsp)
+}
+
+// FailProvisionerJobWithResponse Report that a job failed or was canceled
+//
+// For the worker running the job, with its job token.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/fail (the `FailProvisionerJob` operationId).
+func (c *ClientWithResponses) FailProvisionerJobWithResponse(ctx context.Context, job int64, params *FailProvisionerJobParams, body FailProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*FailProvisionerJobResponse, error) {
+	rsp, err := c.FailProvisionerJob(ctx, job, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFailProvisionerJobResponse(rsp)
+}
+
+// HeartbeatProvisionerJobWithResponse Keep a job's lease
+//
+// For the worker running the job, with its job token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
+func (c *ClientWithResponses) HeartbeatProvisionerJobWithResponse(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, reqEditors ...RequestEditorFn) (*HeartbeatProvisionerJobResponse, error) {
+	rsp, err := c.HeartbeatProvisionerJob(ctx, job, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeartbeatProvisionerJobResponse(rsp)
+}
+
+// AppendProvisionerJobLogsWithBodyWithResponse Append a job's log lines
+//
+// For the worker running the job, with its job token.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
+func (c *ClientWithResponses) AppendProvisionerJobLogsWithBodyWithResponse(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AppendProvisionerJobLogsResponse, error) {
+	rsp, err := c.AppendProvisionerJobLogsWithBody(ctx, job, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAppendProvisionerJobLogsResponse(rsp)
+}
+
+// AppendProvisionerJobLogsWithResponse Append a job's log lines
+//
+// For the worker running the job, with its job token.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
+func (c *ClientWithResponses) AppendProvisionerJobLogsWithResponse(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, body AppendProvisionerJobLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*AppendProvisionerJobLogsResponse, error) {
+	rsp, err := c.AppendProvisionerJobLogs(ctx, job, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAppendProvisionerJobLogsResponse(rsp)
+}
+
+// CreateTemplateVersionWithBodyWithResponse Create a template version
+//
+// From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/template-versions (the `CreateTemplateVersion` operationId).
+func (c *ClientWithResponses) CreateTemplateVersionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTemplateVersionResponse, error) {
+	rsp, err := c.CreateTemplateVersionWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTemplateVersionResponse(rsp)
+}
+
+// CreateTemplateVersionWithResponse Create a template version
+//
+// From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/template-versions (the `CreateTemplateVersion` operationId).
+func (c *ClientWithResponses) CreateTemplateVersionWithResponse(ctx context.Context, body CreateTemplateVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTemplateVersionResponse, error) {
+	rsp, err := c.CreateTemplateVersion(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTemplateVersionResponse(rsp)
+}
+
+// GetTemplateVersionWithResponse Get a template version
+//
+// With its import's status and, once it succeeded, the parameters, variables, resources, agents and apps found.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/template-versions/{id} (the `GetTemplateVersion` operationId).
+func (c *ClientWithResponses) GetTemplateVersionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetTemplateVersionResponse, error) {
+	rsp, err := c.GetTemplateVersion(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTemplateVersionResponse(rsp)
+}
+
+// GetTemplateVersionLogsWithResponse Get a template version's import logs
+//
+// Terraform's output, line by line with stage and level. Page with after: the last line ID you have.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/template-versions/{id}/logs (the `GetTemplateVersionLogs` operationId).
+func (c *ClientWithResponses) GetTemplateVersionLogsWithResponse(ctx context.Context, id string, params *GetTemplateVersionLogsParams, reqEditors ...RequestEditorFn) (*GetTemplateVersionLogsResponse, error) {
+	rsp, err := c.GetTemplateVersionLogs(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTemplateVersionLogsResponse(rsp)
 }
 
 // GetTicketKeysWithResponse Get the ticket verification keys
@@ -4841,6 +7642,74 @@ func ParseListAuditEntriesResponse(rsp *http.Response) (*ListAuditEntriesRespons
 	return response, nil
 }
 
+// ParseUploadFileResponse parses an HTTP response from a UploadFileWithResponse call
+func ParseUploadFileResponse(rsp *http.Response) (*UploadFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UploadFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest FileOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
 func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4868,6 +7737,591 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListProvisionersResponse parses an HTTP response from a ListProvisionersWithResponse call
+func ParseListProvisionersResponse(rsp *http.Response) (*ListProvisionersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProvisionersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkersOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAcquireProvisionerJobResponse parses an HTTP response from a AcquireProvisionerJobWithResponse call
+func ParseAcquireProvisionerJobResponse(rsp *http.Response) (*AcquireProvisionerJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AcquireProvisionerJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProvisionerJob
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListProvisionerJobsResponse parses an HTTP response from a ListProvisionerJobsWithResponse call
+func ParseListProvisionerJobsResponse(rsp *http.Response) (*ListProvisionerJobsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProvisionerJobsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobsOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelProvisionerJobResponse parses an HTTP response from a CancelProvisionerJobWithResponse call
+func ParseCancelProvisionerJobResponse(rsp *http.Response) (*CancelProvisionerJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelProvisionerJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCompleteProvisionerJobResponse parses an HTTP response from a CompleteProvisionerJobWithResponse call
+func ParseCompleteProvisionerJobResponse(rsp *http.Response) (*CompleteProvisionerJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CompleteProvisionerJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFailProvisionerJobResponse parses an HTTP response from a FailProvisionerJobWithResponse call
+func ParseFailProvisionerJobResponse(rsp *http.Response) (*FailProvisionerJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FailProvisionerJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseHeartbeatProvisionerJobResponse parses an HTTP response from a HeartbeatProvisionerJobWithResponse call
+func ParseHeartbeatProvisionerJobResponse(rsp *http.Response) (*HeartbeatProvisionerJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HeartbeatProvisionerJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HeartbeatOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAppendProvisionerJobLogsResponse parses an HTTP response from a AppendProvisionerJobLogsWithResponse call
+func ParseAppendProvisionerJobLogsResponse(rsp *http.Response) (*AppendProvisionerJobLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AppendProvisionerJobLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateTemplateVersionResponse parses an HTTP response from a CreateTemplateVersionWithResponse call
+func ParseCreateTemplateVersionResponse(rsp *http.Response) (*CreateTemplateVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTemplateVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TemplateVersion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTemplateVersionResponse parses an HTTP response from a GetTemplateVersionWithResponse call
+func ParseGetTemplateVersionResponse(rsp *http.Response) (*GetTemplateVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTemplateVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TemplateVersion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTemplateVersionLogsResponse parses an HTTP response from a GetTemplateVersionLogsWithResponse call
+func ParseGetTemplateVersionLogsResponse(rsp *http.Response) (*GetTemplateVersionLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTemplateVersionLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LogsOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 

@@ -81,8 +81,16 @@ func (l *Listener) run(ctx context.Context, conn *pgxpool.Conn) {
 	}
 }
 
-// Wait blocks until a notification with one of payloads arrives (true), or ctx ends (false).
-func (l *Listener) Wait(ctx context.Context, payloads ...string) bool {
+// Subscription is a registered interest in payloads; C is closed at the first notification with one
+// of them. Subscribe before checking for work, then wait on C, so nothing sent in between is missed.
+type Subscription struct {
+	l        *Listener
+	w        *waiter
+	payloads []string
+}
+
+// Subscribe registers interest in payloads until the subscription is closed.
+func (l *Listener) Subscribe(payloads ...string) *Subscription {
 	w := &waiter{ch: make(chan struct{})}
 	l.mu.Lock()
 	for _, p := range payloads {
@@ -92,21 +100,31 @@ func (l *Listener) Wait(ctx context.Context, payloads ...string) bool {
 		l.waiters[p][w] = struct{}{}
 	}
 	l.mu.Unlock()
-	defer func() {
-		l.mu.Lock()
-		for _, p := range payloads {
-			delete(l.waiters[p], w)
-			if len(l.waiters[p]) == 0 {
-				delete(l.waiters, p)
-			}
+	return &Subscription{l: l, w: w, payloads: payloads}
+}
+
+// C is closed at the first matching notification, or when the listener stops.
+func (s *Subscription) C() <-chan struct{} { return s.w.ch }
+
+// Close unregisters the subscription.
+func (s *Subscription) Close() {
+	s.l.mu.Lock()
+	for _, p := range s.payloads {
+		delete(s.l.waiters[p], s.w)
+		if len(s.l.waiters[p]) == 0 {
+			delete(s.l.waiters, p)
 		}
-		l.mu.Unlock()
-	}()
+	}
+	s.l.mu.Unlock()
+}
+
+// Wait blocks until a notification with one of payloads arrives (true), or ctx ends (false).
+func (l *Listener) Wait(ctx context.Context, payloads ...string) bool {
+	s := l.Subscribe(payloads...)
+	defer s.Close()
 	select {
-	case <-w.ch:
+	case <-s.C():
 		return true
-	case <-l.done:
-		return false
 	case <-ctx.Done():
 		return false
 	}
@@ -157,5 +175,6 @@ func Notify(ctx context.Context, q interface {
 func (l *Listener) Close() error {
 	l.cancel()
 	<-l.done
+	l.wakeAll()
 	return nil
 }

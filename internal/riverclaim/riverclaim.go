@@ -143,3 +143,37 @@ func (c *Claimer) CancelRequested(ctx context.Context, ids []int64) ([]int64, er
 	}
 	return out, nil
 }
+
+// Active is a job waiting or running in one of the queues, with its place in line.
+type Active struct {
+	ID        int64
+	Kind      string
+	Queue     string
+	State     string
+	Attempt   int
+	CreatedAt time.Time
+	// Position is 1 for the next job its queue hands out; 0 for running jobs.
+	Position int
+}
+
+// ListActive lists the jobs not yet finished in the queues whose names start with prefix.
+func ListActive(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, prefix string) ([]Active, error) {
+	rows, err := q.Query(ctx, `
+SELECT id, kind, queue, state::text, attempt, created_at,
+       CASE WHEN state = 'available'
+            THEN row_number() OVER (PARTITION BY queue, state = 'available' ORDER BY priority, scheduled_at, id)
+            ELSE 0 END
+FROM river_job
+WHERE starts_with(queue, $1) AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending')
+ORDER BY id`, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("riverclaim: list: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Active, error) {
+		var a Active
+		err := r.Scan(&a.ID, &a.Kind, &a.Queue, &a.State, &a.Attempt, &a.CreatedAt, &a.Position)
+		return a, err
+	})
+}

@@ -4,12 +4,14 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,12 +20,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hearthdev/hearth/api"
+	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/pgembed"
+	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/jobs"
+	worker "github.com/hearthdev/hearth/provisioner-worker"
 	"github.com/hearthdev/hearth/web"
 )
 
@@ -40,6 +46,17 @@ type Config struct {
 	// SecretKeyFile holds the deployment's secret key, which seals the ticket signing keys in the
 	// database. Empty means DataDir/secret.key, made on first start.
 	SecretKeyFile string
+	// Provisioners is how many built-in provisioner workers run (through the same API as external ones).
+	Provisioners int
+	// ProvisionerKeys are the pre-shared keys external workers may use; none refuses them all.
+	ProvisionerKeys []string
+	// ProvisionerLease is how long a job survives its worker's silence; CancelGrace how long Terraform
+	// gets between SIGINT and SIGKILL when a job is canceled.
+	ProvisionerLease time.Duration
+	CancelGrace      time.Duration
+	// TerraformPath and ProviderMirror configure the built-in workers' Terraform.
+	TerraformPath  string
+	ProviderMirror string
 	// OIDC, when its issuer is set, turns on OIDC sign-in.
 	OIDC *users.OIDCConfig
 	// ShutdownTimeout bounds the graceful drain of requests and jobs.
@@ -127,12 +144,21 @@ func Run(ctx context.Context, cfg Config) error {
 		_ = ln.Close()
 		return fmt.Errorf("access URL %q: want an absolute http:// or https:// URL", accessURL)
 	}
+	listener, err := pgnotify.Listen(ctx, database.Pool, provisioner.NotifyChannel, log)
+	if err != nil {
+		return err
+	}
+	defer listener.Close()
+	builtinKey := rand.Text()
+	keys := provisioning.NewKeys(append([]string{builtinKey}, cfg.ProvisionerKeys...)...)
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.New(api.Deps{
 		DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler(),
 		Auth: authn.New(database), Tickets: signer, SecureCookies: strings.HasPrefix(accessURL, "https://"),
-		AccessURL: accessURL, OIDC: cfg.OIDC,
+		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
+		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace,
 	})
 
 	srv := &http.Server{
@@ -147,6 +173,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr(), accessURL)
 	}
+
+	workersDone := make(chan struct{})
+	workersCtx, stopWorkers := context.WithCancel(ctx)
+	go func() {
+		defer close(workersDone)
+		runBuiltinWorkers(workersCtx, cfg, ln.Addr(), builtinKey, log)
+	}()
+	defer func() {
+		stopWorkers()
+		<-workersDone
+	}()
 
 	var runErr error
 	select {
@@ -163,4 +200,30 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("requests did not drain in time", "error", err)
 	}
 	return runErr
+}
+
+// runBuiltinWorkers runs the server's own provisioner workers until ctx ends. They call this server's
+// API over loopback with an internal key, exactly as external workers do.
+func runBuiltinWorkers(ctx context.Context, cfg Config, addr net.Addr, key string, log *slog.Logger) {
+	if cfg.Provisioners <= 0 {
+		return
+	}
+	tf, err := worker.FindTerraform(ctx, cfg.TerraformPath)
+	if err != nil {
+		log.Warn("no built-in provisioner workers: "+err.Error(), "provisioners", cfg.Provisioners)
+		return
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	hostname, _ := os.Hostname()
+	err = worker.Run(ctx, worker.Config{
+		URL: "http://" + net.JoinHostPort(host, port), Key: key, Name: "builtin-" + hostname, Concurrency: cfg.Provisioners,
+		Builtin: true, Logger: log,
+		Runner: worker.Runner{Terraform: tf, Mirror: cfg.ProviderMirror, WorkDir: filepath.Join(cfg.DataDir, "provisioner"), AccessURL: cfg.AccessURL},
+	})
+	if err != nil {
+		log.Error("built-in provisioner workers stopped", "error", err)
+	}
 }

@@ -24,6 +24,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a template archive
+         * @description A tar (application/x-tar) or zip (application/zip) archive of a template's Terraform files, at most 50 MiB. Stored once per content: the ID is its SHA-256.
+         */
+        post: operations["upload-file"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/health": {
         parameters: {
             query?: never;
@@ -36,6 +56,226 @@ export interface paths {
          * @description Checks PostgreSQL, the job queue and the schema version. Answers 200 when all are healthy and 503 otherwise; for a cheap liveness probe use /healthz.
          */
         get: operations["get-health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/provisioners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List provisioner workers
+         * @description Every worker that has asked for work, with when it last did and the job it runs. For template admins.
+         */
+        get: operations["list-provisioners"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/provisioners/acquire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Wait for a provisioner job
+         * @description For provisioner workers, with a pre-shared key. Registers the worker, then returns a job its tags match as soon as one exists (200), or 204 after wait_seconds.
+         */
+        post: operations["acquire-provisioner-job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/provisioners/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List waiting and running provisioner jobs
+         * @description With each waiting job's position in its queue (one queue per tag set). For template admins.
+         */
+        get: operations["list-provisioner-jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/provisioners/jobs/{job}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a provisioner job
+         * @description A waiting job ends at once; a running one is interrupted (SIGINT to Terraform, SIGKILL after the grace period) at its worker's next heartbeat. Logs are kept. For template admins.
+         */
+        post: operations["cancel-provisioner-job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/provisioners/jobs/{job}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a job's result
+         * @description For the worker running the job, with its job token.
+         */
+        post: operations["complete-provisioner-job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/provisioners/jobs/{job}/fail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report that a job failed or was canceled
+         * @description For the worker running the job, with its job token.
+         */
+        post: operations["fail-provisioner-job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/provisioners/jobs/{job}/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Keep a job's lease
+         * @description For the worker running the job, with its job token.
+         */
+        post: operations["heartbeat-provisioner-job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/provisioners/jobs/{job}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Append a job's log lines
+         * @description For the worker running the job, with its job token.
+         */
+        post: operations["append-provisioner-job-logs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/template-versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a template version
+         * @description From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
+         */
+        post: operations["create-template-version"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/template-versions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a template version
+         * @description With its import's status and, once it succeeded, the parameters, variables, resources, agents and apps found.
+         */
+        get: operations["get-template-version"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/template-versions/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a template version's import logs
+         * @description Terraform's output, line by line with stage and level. Page with after: the last line ID you have.
+         */
+        get: operations["get-template-version-logs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -378,6 +618,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AcquireInputBody: {
+            /** @description Set by the server's built-in workers. */
+            builtin?: boolean;
+            /** @description Identifies the worker across restarts. */
+            name: string;
+            /** @description The worker takes jobs whose tags it all has; untagged workers take only untagged jobs. */
+            tags?: {
+                [key: string]: string;
+            };
+            version?: string;
+            /**
+             * Format: int64
+             * @default 30
+             */
+            wait_seconds: number;
+        };
         AuditEntry: {
             /**
              * @description The API operation ID.
@@ -422,6 +678,10 @@ export interface components {
             /** @description At least 8 characters. */
             password: string;
         };
+        CompleteInputBody: {
+            /** @description The result of a template_version_import job. */
+            import?: components["schemas"]["ProvisionerImportResult"];
+        };
         CreateTokenInputBody: {
             /**
              * Format: int64
@@ -448,6 +708,14 @@ export interface components {
             /** @example grace */
             username: string;
         };
+        CreateVersionInputBody: {
+            /** @description From upload-file. */
+            file_id: string;
+            /** @description Only workers with all these tags import it (and build from it). */
+            tags?: {
+                [key: string]: string;
+            };
+        };
         CreatedTokenOutputBody: {
             /** Format: date-time */
             created_at: string;
@@ -473,6 +741,16 @@ export interface components {
             message?: string;
             /** @description The value at the given location */
             value?: unknown;
+        };
+        FailInputBody: {
+            /** @description The job stopped because it was canceled. */
+            canceled?: boolean;
+            /** @description What went wrong, for the user. */
+            error: string;
+        };
+        FileOutputBody: {
+            /** @description The SHA-256 of the content, hex. */
+            id: string;
         };
         FirstUserInputBody: {
             /**
@@ -533,6 +811,12 @@ export interface components {
              */
             river: number;
         };
+        HeartbeatOutputBody: {
+            /** @description Someone canceled the job: interrupt Terraform and report fail with canceled. */
+            cancel_requested: boolean;
+            /** @description A renewed job token. */
+            token: string;
+        };
         JWK: {
             /** @enum {string} */
             alg: "EdDSA";
@@ -545,6 +829,15 @@ export interface components {
             use: "sig";
             /** @description The public key, base64url. */
             x: string;
+        };
+        JobTemplateStruct: {
+            /** @description The template archive (base64). */
+            archive: string;
+            /** @enum {string} */
+            content_type: "application/x-tar" | "application/zip";
+        };
+        JobsOutputBody: {
+            jobs: components["schemas"]["ProvisionerQueuedJob"][];
         };
         KeysOutputBody: {
             keys: components["schemas"]["JWK"][];
@@ -559,6 +852,12 @@ export interface components {
              */
             login: string;
             password: string;
+        };
+        LogsInputBody: {
+            logs: components["schemas"]["ProvisionerLogLine"][];
+        };
+        LogsOutputBody: {
+            logs: components["schemas"]["TemplateLogLine"][];
         };
         Problem: {
             /**
@@ -588,6 +887,142 @@ export interface components {
              */
             type: string;
         };
+        ProvisionerAgent: {
+            apps: components["schemas"]["ProvisionerApp"][];
+            arch: string;
+            name: string;
+            os: string;
+        };
+        ProvisionerApp: {
+            command?: string;
+            display_name?: string;
+            share?: string;
+            slug: string;
+            subdomain: boolean;
+            url?: string;
+        };
+        ProvisionerImportResult: {
+            parameters: components["schemas"]["ProvisionerParameter"][];
+            resources: components["schemas"]["ProvisionerResource"][];
+            variables: components["schemas"]["ProvisionerTemplateVariable"][];
+        };
+        ProvisionerJob: {
+            /** Format: int64 */
+            attempt: number;
+            /**
+             * Format: int64
+             * @description After a cancellation, how long Terraform gets after SIGINT before SIGKILL.
+             */
+            cancel_grace_seconds: number;
+            /**
+             * Format: int64
+             * @description Heartbeat at least this often, or lose the job.
+             */
+            heartbeat_seconds: number;
+            /** Format: int64 */
+            id: number;
+            /** @enum {string} */
+            kind: "template_version_import";
+            template: components["schemas"]["JobTemplateStruct"];
+            template_version_id: string;
+            token: string;
+            variables: components["schemas"]["ProvisionerVariable"][];
+        };
+        ProvisionerLogLine: {
+            /** @enum {string} */
+            level: "trace" | "debug" | "info" | "warn" | "error";
+            output: string;
+            /**
+             * @description What the job was doing.
+             * @enum {string}
+             */
+            stage: "setup" | "init" | "plan" | "apply" | "cleanup";
+            /** Format: date-time */
+            time: string;
+        };
+        ProvisionerParameter: {
+            default?: string;
+            description?: string;
+            display_name?: string;
+            ephemeral: boolean;
+            icon?: string;
+            mutable: boolean;
+            name: string;
+            options: components["schemas"]["ProvisionerParameterOption"][];
+            /** Format: int64 */
+            order: number;
+            /** @description No default: the user must choose. */
+            required: boolean;
+            /** @enum {string} */
+            type: "string" | "number" | "bool" | "list(string)";
+            validation?: components["schemas"]["ProvisionerValidation"];
+        };
+        ProvisionerParameterOption: {
+            description?: string;
+            icon?: string;
+            name: string;
+            value: string;
+        };
+        ProvisionerQueuedJob: {
+            /** Format: int64 */
+            attempt: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            kind: string;
+            /**
+             * Format: int64
+             * @description 1 for the next job its tag set hands out; 0 unless waiting.
+             */
+            queue_position: number;
+            /** @description available (waiting), running, retryable or scheduled, as River names them. */
+            state: string;
+            tags: {
+                [key: string]: string;
+            };
+        };
+        ProvisionerResource: {
+            agents: components["schemas"]["ProvisionerAgent"][];
+            /** @example main */
+            name: string;
+            /** @example docker_container */
+            type: string;
+        };
+        ProvisionerTemplateVariable: {
+            default?: string;
+            description?: string;
+            name: string;
+            required: boolean;
+            sensitive: boolean;
+            type: string;
+        };
+        ProvisionerValidation: {
+            error?: string;
+            /** Format: int64 */
+            max?: number;
+            /** Format: int64 */
+            min?: number;
+            /** @enum {string} */
+            monotonic?: "increasing" | "decreasing" | "";
+            regex?: string;
+        };
+        ProvisionerVariable: {
+            name: string;
+            value: string;
+        };
+        ProvisionerWorker: {
+            builtin: boolean;
+            /** Format: int64 */
+            current_job_id?: number;
+            /** Format: date-time */
+            last_seen_at: string;
+            name: string;
+            tags: {
+                [key: string]: string;
+            };
+            version: string;
+        };
         SessionOutputBody: {
             /** Format: date-time */
             expires_at: string;
@@ -598,6 +1033,40 @@ export interface components {
         SetRolesInputBody: {
             /** @description Roles beyond member; [] leaves a plain member. */
             roles: ("owner" | "user-admin" | "template-admin" | "auditor")[];
+        };
+        TemplateLogLine: {
+            /** Format: int64 */
+            id: number;
+            /** @enum {string} */
+            level: "trace" | "debug" | "info" | "warn" | "error";
+            output: string;
+            /**
+             * @description What the job was doing.
+             * @enum {string}
+             */
+            stage: "setup" | "init" | "plan" | "apply" | "cleanup";
+            /** Format: date-time */
+            time: string;
+        };
+        TemplateVersion: {
+            /** Format: date-time */
+            created_at: string;
+            error?: string;
+            file_id: string;
+            id: string;
+            /** Format: int64 */
+            job_id?: number;
+            parameters: components["schemas"]["ProvisionerParameter"][];
+            resources: components["schemas"]["ProvisionerResource"][];
+            /**
+             * @description Of the import.
+             * @enum {string}
+             */
+            status: "pending" | "running" | "succeeded" | "failed" | "canceled";
+            tags: {
+                [key: string]: string;
+            };
+            variables: components["schemas"]["ProvisionerTemplateVariable"][];
         };
         TokensOutputBody: {
             tokens: components["schemas"]["UsersToken"][];
@@ -652,6 +1121,9 @@ export interface components {
             status: "active" | "suspended";
             /** @example ada */
             username: string;
+        };
+        WorkersOutputBody: {
+            workers: components["schemas"]["ProvisionerWorker"][];
         };
     };
     responses: never;
@@ -733,6 +1205,86 @@ export interface operations {
             };
         };
     };
+    "upload-file": {
+        parameters: {
+            query?: never;
+            header?: {
+                "Content-Type"?: "application/x-tar" | "application/zip";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileOutputBody"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "get-health": {
         parameters: {
             query?: never;
@@ -758,6 +1310,675 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthReport"];
+                };
+            };
+        };
+    };
+    "list-provisioners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkersOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "acquire-provisioner-job": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A pre-shared key the server accepts. */
+                "Hearth-Provisioner-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcquireInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionerJob"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-provisioner-jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobsOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "cancel-provisioner-job": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "complete-provisioner-job": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer and the job token. */
+                Authorization?: string;
+            };
+            path: {
+                job: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompleteInputBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "fail-provisioner-job": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer and the job token. */
+                Authorization?: string;
+            };
+            path: {
+                job: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FailInputBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "heartbeat-provisioner-job": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer and the job token. */
+                Authorization?: string;
+            };
+            path: {
+                job: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeartbeatOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "append-provisioner-job-logs": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer and the job token. */
+                Authorization?: string;
+            };
+            path: {
+                job: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LogsInputBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "create-template-version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateVersionInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateVersion"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-template-version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateVersion"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-template-version-logs": {
+        parameters: {
+            query?: {
+                /** @description Only lines after this line ID. */
+                after?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogsOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

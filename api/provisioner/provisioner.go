@@ -1,0 +1,413 @@
+// Package provisioner is the API provisioner workers use, and the one admins watch them with. Workers
+// authenticate with a pre-shared key to ask for work (acquire); the server claims a River job for them
+// and hands it over with a job token (a ticket for that job and attempt), which authenticates the
+// job's heartbeats, logs and result. Workers never touch the database.
+package provisioner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/provisioning"
+	"github.com/hearthdev/hearth/internal/riverclaim"
+	"github.com/hearthdev/hearth/internal/tickets"
+	"github.com/hearthdev/hearth/jobs/jobargs"
+)
+
+// NotifyChannel carries the queue name of every inserted provisioner job.
+const NotifyChannel = "hearth_provisioner_jobs"
+
+// KeyHeader carries a worker's pre-shared key.
+const KeyHeader = "Hearth-Provisioner-Key"
+
+// Deps are what the resource needs.
+type Deps struct {
+	DB       *db.DB
+	River    *river.Client[pgx.Tx]
+	Claimer  *riverclaim.Claimer
+	Listener *pgnotify.Listener
+	Tickets  *tickets.Signer
+	Logger   *slog.Logger
+	// Keys are the accepted pre-shared keys; none refuses every worker.
+	Keys *provisioning.Keys
+	// LeaseTime is how long a job survives its worker's silence (default 30 s).
+	LeaseTime time.Duration
+	// CancelGrace is how long a worker waits after SIGINT before it kills Terraform (default 60 s).
+	CancelGrace time.Duration
+	// Security is the requirement of user-authenticated operations.
+	Security []map[string][]string
+}
+
+type handlers struct{ Deps }
+
+// workerTraffic keeps workers' calls out of the audit log: the job's state and logs record them.
+var workerTraffic = map[string]any{"audit": false}
+
+// Register adds the operations.
+func Register(api huma.API, d Deps) {
+	if d.LeaseTime == 0 {
+		d.LeaseTime = 30 * time.Second
+	}
+	if d.CancelGrace == 0 {
+		d.CancelGrace = 60 * time.Second
+	}
+	h := handlers{d}
+	keySec := []map[string][]string{{"provisioner-key": {}}}
+	jobSec := []map[string][]string{{"job-token": {}}}
+	huma.Register(api, huma.Operation{
+		OperationID: "acquire-provisioner-job",
+		Method:      http.MethodPost,
+		Path:        "/api/v2/provisioners/acquire",
+		Summary:     "Wait for a provisioner job",
+		Description: "For provisioner workers, with a pre-shared key. Registers the worker, then returns a job its tags match as soon as one exists (200), or 204 after wait_seconds.",
+		Tags:        []string{"Provisioners"},
+		Security:    keySec,
+		Errors:      []int{http.StatusUnauthorized},
+		Metadata:    workerTraffic,
+	}, h.acquire)
+	jobOp := func(id, path, summary string) huma.Operation {
+		return huma.Operation{OperationID: id, Method: http.MethodPost, Path: "/api/v2/provisioners/jobs/{job}/" + path,
+			Summary: summary, Description: "For the worker running the job, with its job token.", Tags: []string{"Provisioners"},
+			Security: jobSec, Errors: []int{http.StatusUnauthorized, http.StatusConflict}, Metadata: workerTraffic}
+	}
+	huma.Register(api, jobOp("heartbeat-provisioner-job", "heartbeat", "Keep a job's lease"), h.heartbeat)
+	huma.Register(api, jobOp("append-provisioner-job-logs", "logs", "Append a job's log lines"), h.appendLogs)
+	huma.Register(api, jobOp("complete-provisioner-job", "complete", "Report a job's result"), h.complete)
+	huma.Register(api, jobOp("fail-provisioner-job", "fail", "Report that a job failed or was canceled"), h.fail)
+	registerAdmin(api, h)
+}
+
+type acquireInput struct {
+	Key  string `header:"Hearth-Provisioner-Key" doc:"A pre-shared key the server accepts."`
+	Body struct {
+		Name        string            `json:"name" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._-]*$" doc:"Identifies the worker across restarts."`
+		Version     string            `json:"version,omitempty" maxLength:"64"`
+		Tags        map[string]string `json:"tags,omitempty" maxProperties:"6" doc:"The worker takes jobs whose tags it all has; untagged workers take only untagged jobs."`
+		WaitSeconds int               `json:"wait_seconds,omitempty" minimum:"0" maximum:"60" default:"30"`
+		Builtin     bool              `json:"builtin,omitempty" doc:"Set by the server's built-in workers."`
+	}
+}
+
+// Job is a job as a worker gets it: everything it needs to run it.
+type Job struct {
+	ID      int64  `json:"id"`
+	Attempt int    `json:"attempt"`
+	Kind    string `json:"kind" enum:"template_version_import"`
+	// Token authenticates the job's heartbeats, logs and result; renewed by every heartbeat.
+	Token            string `json:"token"`
+	HeartbeatSeconds int    `json:"heartbeat_seconds" doc:"Heartbeat at least this often, or lose the job."`
+	CancelGraceSecs  int    `json:"cancel_grace_seconds" doc:"After a cancellation, how long Terraform gets after SIGINT before SIGKILL."`
+	// Template is the source to run.
+	Template struct {
+		Archive     []byte `json:"archive" doc:"The template archive (base64)."`
+		ContentType string `json:"content_type" enum:"application/x-tar,application/zip"`
+	} `json:"template"`
+	Variables         []Variable `json:"variables"`
+	TemplateVersionID string     `json:"template_version_id"`
+}
+
+// Variable is a Terraform variable's value.
+type Variable struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// AcquireOutput is a job, or nothing (204).
+type AcquireOutput struct {
+	Status int
+	Body   *Job
+}
+
+func (h handlers) acquire(ctx context.Context, in *acquireInput) (*AcquireOutput, error) {
+	if !h.Keys.Valid(in.Key) {
+		h.Logger.WarnContext(ctx, "provisioner: refused a worker with a wrong or missing key", "worker", in.Body.Name)
+		return nil, huma.Error401Unauthorized("Send a pre-shared key the server accepts as " + KeyHeader + ".")
+	}
+	for k, v := range in.Body.Tags {
+		if strings.ContainsAny(k+v, "=,") || k == "" {
+			return nil, huma.Error422UnprocessableEntity("Tag keys and values cannot contain = or , and keys cannot be empty.",
+				&huma.ErrorDetail{Location: "body.tags." + k, Message: "invalid tag", Value: v})
+		}
+	}
+	tags, _ := json.Marshal(orEmpty(in.Body.Tags))
+	worker, err := h.DB.UpsertProvisionerWorker(ctx, dbsqlc.UpsertProvisionerWorkerParams{
+		Name: in.Body.Name, Version: in.Body.Version, Tags: tags, Builtin: in.Body.Builtin})
+	if err != nil {
+		return nil, err
+	}
+	queues := jobargs.ProvisionerQueues(in.Body.Tags)
+	wait := time.Duration(in.Body.WaitSeconds) * time.Second
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		// Subscribe before looking, so a job inserted in between still wakes us.
+		sub := h.Listener.Subscribe(queues...)
+		job, err := h.claim(ctx, worker, queues)
+		if err != nil || job != nil {
+			sub.Close()
+			if err != nil {
+				if ctx.Err() != nil {
+					return &AcquireOutput{Status: http.StatusNoContent}, nil
+				}
+				return nil, err
+			}
+			return &AcquireOutput{Status: http.StatusOK, Body: job}, nil
+		}
+		select {
+		case <-sub.C():
+			sub.Close()
+		case <-ctx.Done():
+			sub.Close()
+			return &AcquireOutput{Status: http.StatusNoContent}, nil
+		}
+	}
+}
+
+// claim claims a job for worker and builds what the worker needs, in one transaction.
+func (h handlers) claim(ctx context.Context, worker dbsqlc.ProvisionerWorker, queues []string) (*Job, error) {
+	var out *Job
+	err := h.DB.InTx(ctx, func(tx db.Tx) error {
+		row, err := h.Claimer.Claim(ctx, tx.Raw, queues)
+		if err != nil || row == nil {
+			return err
+		}
+		if err := tx.InsertLease(ctx, dbsqlc.InsertLeaseParams{JobID: row.ID, Attempt: int32(row.Attempt), //nolint:gosec // attempts are small
+			WorkerID: worker.ID, ExpiresAt: time.Now().Add(h.LeaseTime)}); err != nil {
+			return err
+		}
+		job := &Job{ID: row.ID, Attempt: row.Attempt, Kind: row.Kind, Variables: []Variable{},
+			HeartbeatSeconds: max(1, int(h.LeaseTime.Seconds()/3)), CancelGraceSecs: int(h.CancelGrace.Seconds())}
+		switch row.Kind {
+		case jobargs.TemplateVersionImport{}.Kind():
+			var args jobargs.TemplateVersionImport
+			if err := json.Unmarshal(row.EncodedArgs, &args); err != nil {
+				return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+			}
+			id, err := uuid.Parse(args.VersionID)
+			if err != nil {
+				return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+			}
+			v, err := tx.GetTemplateVersion(ctx, id)
+			if err != nil {
+				return fmt.Errorf("provisioner: job %d: template version: %w", row.ID, err)
+			}
+			f, err := tx.GetFile(ctx, v.FileHash)
+			if err != nil {
+				return fmt.Errorf("provisioner: job %d: file: %w", row.ID, err)
+			}
+			job.TemplateVersionID = v.ID.String()
+			job.Template.Archive, job.Template.ContentType = f.Data, f.ContentType
+			if err := tx.SetTemplateVersionStatus(ctx, dbsqlc.SetTemplateVersionStatusParams{ID: v.ID, Status: "running"}); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("provisioner: job %d has unknown kind %q", row.ID, row.Kind)
+		}
+		if job.Token, err = h.token(ctx, worker.ID, row.ID, row.Attempt); err != nil {
+			return err
+		}
+		out = job
+		return nil
+	})
+	return out, err
+}
+
+func (h handlers) token(ctx context.Context, worker uuid.UUID, job int64, attempt int) (string, error) {
+	return h.Tickets.Sign(ctx, tickets.KindJob, worker.String(), fmt.Sprintf("%d/%d", job, attempt), tickets.MaxTTL)
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// jobAuth is a job token's authority: one attempt of one job, by one worker.
+type jobAuth struct {
+	job     int64
+	attempt int
+	worker  uuid.UUID
+}
+
+// JobPath names a job and carries its job token.
+type JobPath struct {
+	Job           int64  `path:"job"`
+	Authorization string `header:"Authorization" doc:"Bearer and the job token."`
+}
+
+// authorize checks the job token against the job in the path.
+func (h handlers) authorize(ctx context.Context, p JobPath) (jobAuth, error) {
+	raw, _ := strings.CutPrefix(p.Authorization, "Bearer ")
+	keys, err := h.Tickets.KeySet(ctx)
+	if err != nil {
+		return jobAuth{}, err
+	}
+	c, err := keys.Verify(strings.TrimSpace(raw), tickets.KindJob)
+	if err != nil {
+		return jobAuth{}, huma.Error401Unauthorized("Send this job's job token as Authorization: Bearer.")
+	}
+	jobS, attemptS, _ := strings.Cut(c.Resource, "/")
+	job, _ := strconv.ParseInt(jobS, 10, 64)
+	attempt, _ := strconv.Atoi(attemptS)
+	worker, _ := uuid.Parse(c.Subject)
+	if job != p.Job {
+		return jobAuth{}, huma.Error401Unauthorized("The job token is for another job.")
+	}
+	return jobAuth{job: job, attempt: attempt, worker: worker}, nil
+}
+
+// errLost answers a worker whose attempt is no longer the job's: it must stop.
+func errLost() error {
+	return huma.Error409Conflict("The job is no longer yours: it finished, was canceled, or was given to another worker after your lease ran out. Stop working on it.")
+}
+
+type heartbeatInput struct{ JobPath }
+
+// HeartbeatOutput tells the worker whether to stop, and renews its token.
+type HeartbeatOutput struct {
+	Body struct {
+		CancelRequested bool   `json:"cancel_requested" doc:"Someone canceled the job: interrupt Terraform and report fail with canceled."`
+		Token           string `json:"token" doc:"A renewed job token."`
+	}
+}
+
+func (h handlers) heartbeat(ctx context.Context, in *heartbeatInput) (*HeartbeatOutput, error) {
+	a, err := h.authorize(ctx, in.JobPath)
+	if err != nil {
+		return nil, err
+	}
+	n, err := h.DB.RenewLease(ctx, dbsqlc.RenewLeaseParams{JobID: a.job, Attempt: int32(a.attempt), ExpiresAt: time.Now().Add(h.LeaseTime)}) //nolint:gosec
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, errLost()
+	}
+	canceled, err := h.Claimer.CancelRequested(ctx, []int64{a.job})
+	if err != nil {
+		return nil, err
+	}
+	out := &HeartbeatOutput{}
+	out.Body.CancelRequested = len(canceled) > 0
+	if out.Body.Token, err = h.token(ctx, a.worker, a.job, a.attempt); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LogLine is one line a job printed.
+type LogLine struct {
+	Time   time.Time `json:"time"`
+	Stage  string    `json:"stage" enum:"setup,init,plan,apply,cleanup" doc:"What the job was doing."`
+	Level  string    `json:"level" enum:"trace,debug,info,warn,error"`
+	Output string    `json:"output" maxLength:"65536"`
+}
+
+type logsInput struct {
+	JobPath
+	Body struct {
+		Logs []LogLine `json:"logs" maxItems:"1000"`
+	}
+}
+
+func (h handlers) appendLogs(ctx context.Context, in *logsInput) (*struct{}, error) {
+	a, err := h.authorize(ctx, in.JobPath)
+	if err != nil {
+		return nil, err
+	}
+	p := dbsqlc.InsertJobLogsParams{JobID: a.job}
+	for _, l := range in.Body.Logs {
+		p.Times = append(p.Times, l.Time)
+		p.Stages = append(p.Stages, l.Stage)
+		p.Levels = append(p.Levels, l.Level)
+		p.Outputs = append(p.Outputs, strings.ToValidUTF8(strings.ReplaceAll(l.Output, "\x00", ""), "?"))
+	}
+	return nil, h.DB.InsertJobLogs(ctx, p)
+}
+
+type completeInput struct {
+	JobPath
+	Body struct {
+		Import *ImportResult `json:"import,omitempty" doc:"The result of a template_version_import job."`
+	}
+}
+
+func (h handlers) complete(ctx context.Context, in *completeInput) (*struct{}, error) {
+	a, err := h.authorize(ctx, in.JobPath)
+	if err != nil {
+		return nil, err
+	}
+	err = h.DB.InTx(ctx, func(tx db.Tx) error {
+		if _, err := h.Claimer.Settle(ctx, tx.Raw, a.job, a.attempt, riverclaim.Completed, ""); err != nil {
+			return err
+		}
+		if err := tx.DeleteLease(ctx, dbsqlc.DeleteLeaseParams{JobID: a.job, Attempt: int32(a.attempt)}); err != nil { //nolint:gosec
+			return err
+		}
+		v, err := tx.GetTemplateVersionByJob(ctx, &a.job)
+		if err != nil {
+			return fmt.Errorf("provisioner: job %d: %w", a.job, err)
+		}
+		if in.Body.Import == nil {
+			return huma.Error422UnprocessableEntity("A template_version_import job reports its import.",
+				&huma.ErrorDetail{Location: "body.import", Message: "required"})
+		}
+		params, _ := json.Marshal(orEmptySlice(in.Body.Import.Parameters))
+		vars, _ := json.Marshal(orEmptySlice(in.Body.Import.Variables))
+		res, _ := json.Marshal(orEmptySlice(in.Body.Import.Resources))
+		return tx.SetTemplateVersionImport(ctx, dbsqlc.SetTemplateVersionImportParams{ID: v.ID, Parameters: params, Variables: vars, Resources: res})
+	})
+	if errors.Is(err, riverclaim.ErrNotRunning) {
+		return nil, errLost()
+	}
+	return nil, err
+}
+
+func orEmptySlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+type failInput struct {
+	JobPath
+	Body struct {
+		Error    string `json:"error" maxLength:"65536" doc:"What went wrong, for the user."`
+		Canceled bool   `json:"canceled,omitempty" doc:"The job stopped because it was canceled."`
+	}
+}
+
+func (h handlers) fail(ctx context.Context, in *failInput) (*struct{}, error) {
+	a, err := h.authorize(ctx, in.JobPath)
+	if err != nil {
+		return nil, err
+	}
+	outcome := riverclaim.Discarded // Terraform failures are not retried: the same input fails the same way
+	if in.Body.Canceled {
+		outcome = riverclaim.Cancelled
+	}
+	err = h.DB.InTx(ctx, func(tx db.Tx) error {
+		return provisioning.EndJob(ctx, tx, h.Claimer, a.job, a.attempt, outcome, in.Body.Error)
+	})
+	if errors.Is(err, riverclaim.ErrNotRunning) {
+		return nil, errLost()
+	}
+	return nil, err
+}

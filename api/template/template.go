@@ -1,0 +1,294 @@
+// Package template serves template sources and versions: archives are uploaded as files
+// (content-addressed), and creating a template version enqueues its import, which a provisioner
+// worker runs (terraform init and plan) to find the version's parameters, resources, agents and apps.
+package template
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/hearthdev/hearth/api/provisioner"
+	"github.com/hearthdev/hearth/internal/audit"
+	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/jobs/jobargs"
+)
+
+// MaxFileSize bounds an uploaded archive.
+const MaxFileSize = 50 << 20
+
+// Deps are what the resource needs.
+type Deps struct {
+	DB       *db.DB
+	River    *river.Client[pgx.Tx]
+	Security []map[string][]string
+}
+
+type handlers struct{ Deps }
+
+// Register adds the operations.
+func Register(api huma.API, d Deps) {
+	h := handlers{d}
+	huma.Register(api, huma.Operation{
+		OperationID:   "upload-file",
+		Method:        http.MethodPost,
+		Path:          "/api/v2/files",
+		Summary:       "Upload a template archive",
+		Description:   "A tar (application/x-tar) or zip (application/zip) archive of a template's Terraform files, at most 50 MiB. Stored once per content: the ID is its SHA-256.",
+		Tags:          []string{"Templates"},
+		Security:      d.Security,
+		DefaultStatus: http.StatusCreated,
+		MaxBodyBytes:  MaxFileSize,
+		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest, http.StatusRequestEntityTooLarge},
+	}, h.upload)
+	huma.Register(api, huma.Operation{
+		OperationID:   "create-template-version",
+		Method:        http.MethodPost,
+		Path:          "/api/v2/template-versions",
+		Summary:       "Create a template version",
+		Description:   "From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.",
+		Tags:          []string{"Templates"},
+		Security:      d.Security,
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
+	}, h.createVersion)
+	huma.Register(api, huma.Operation{
+		OperationID: "get-template-version",
+		Method:      http.MethodGet,
+		Path:        "/api/v2/template-versions/{id}",
+		Summary:     "Get a template version",
+		Description: "With its import's status and, once it succeeded, the parameters, variables, resources, agents and apps found.",
+		Tags:        []string{"Templates"},
+		Security:    d.Security,
+		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound},
+	}, h.getVersion)
+	huma.Register(api, huma.Operation{
+		OperationID: "get-template-version-logs",
+		Method:      http.MethodGet,
+		Path:        "/api/v2/template-versions/{id}/logs",
+		Summary:     "Get a template version's import logs",
+		Description: "Terraform's output, line by line with stage and level. Page with after: the last line ID you have.",
+		Tags:        []string{"Templates"},
+		Security:    d.Security,
+		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
+	}, h.logs)
+}
+
+type uploadInput struct {
+	ContentType string `header:"Content-Type" enum:"application/x-tar,application/zip"`
+	RawBody     []byte
+}
+
+// FileOutput names a stored file.
+type FileOutput struct {
+	Body struct {
+		ID string `json:"id" doc:"The SHA-256 of the content, hex."`
+	}
+}
+
+func (h handlers) upload(ctx context.Context, in *uploadInput) (*FileOutput, error) {
+	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+		return nil, err
+	}
+	if err := checkArchive(in.ContentType, in.RawBody); err != nil {
+		return nil, huma.Error400BadRequest("The upload is not a valid "+in.ContentType+" archive: "+err.Error()+".",
+			&huma.ErrorDetail{Location: "body", Message: err.Error()})
+	}
+	sum := sha256.Sum256(in.RawBody)
+	a, _ := authz.ActorFrom(ctx)
+	err := h.DB.InTx(ctx, func(tx db.Tx) error {
+		if err := tx.InsertFile(ctx, dbsqlc.InsertFileParams{Hash: sum[:], ContentType: in.ContentType, Data: in.RawBody, CreatedBy: &a.UserID}); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "file", ID: hex.EncodeToString(sum[:])}, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &FileOutput{}
+	out.Body.ID = hex.EncodeToString(sum[:])
+	return out, nil
+}
+
+// checkArchive reads an archive's index, so a corrupt upload is refused now rather than by a worker.
+// What is inside (paths, sizes) is checked again where it is extracted.
+func checkArchive(contentType string, data []byte) error {
+	if len(data) == 0 {
+		return errors.New("it is empty")
+	}
+	if contentType == "application/zip" {
+		_, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		return err
+	}
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		_, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+type createVersionInput struct {
+	Body struct {
+		FileID string            `json:"file_id" pattern:"^[0-9a-f]{64}$" doc:"From upload-file."`
+		Tags   map[string]string `json:"tags,omitempty" maxProperties:"6" doc:"Only workers with all these tags import it (and build from it)."`
+	}
+}
+
+// Version is a template version.
+type Version struct {
+	ID         uuid.UUID                      `json:"id"`
+	FileID     string                         `json:"file_id"`
+	Tags       map[string]string              `json:"tags"`
+	JobID      *int64                         `json:"job_id,omitempty"`
+	Status     string                         `json:"status" enum:"pending,running,succeeded,failed,canceled" doc:"Of the import."`
+	Error      string                         `json:"error,omitempty"`
+	Parameters []provisioner.Parameter        `json:"parameters"`
+	Variables  []provisioner.TemplateVariable `json:"variables"`
+	Resources  []provisioner.Resource         `json:"resources"`
+	CreatedAt  time.Time                      `json:"created_at"`
+}
+
+// VersionOutput is one version.
+type VersionOutput struct {
+	Body Version
+}
+
+func toVersion(v dbsqlc.TemplateVersion) Version {
+	out := Version{ID: v.ID, FileID: hex.EncodeToString(v.FileHash), Tags: map[string]string{}, JobID: v.JobID, Status: v.Status,
+		Error: v.Error, CreatedAt: v.CreatedAt}
+	// All written by us, as JSON of these types.
+	_ = json.Unmarshal(v.Tags, &out.Tags)
+	_ = json.Unmarshal(v.Parameters, &out.Parameters)
+	_ = json.Unmarshal(v.Variables, &out.Variables)
+	_ = json.Unmarshal(v.Resources, &out.Resources)
+	return out
+}
+
+func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*VersionOutput, error) {
+	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+		return nil, err
+	}
+	hash, _ := hex.DecodeString(in.Body.FileID)
+	a, _ := authz.ActorFrom(ctx)
+	tags := in.Body.Tags
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	for k, v := range tags {
+		if k == "" || strings.ContainsAny(k+v, "=,") {
+			return nil, huma.Error422UnprocessableEntity("Tag keys and values cannot contain = or , and keys cannot be empty.",
+				&huma.ErrorDetail{Location: "body.tags." + k, Message: "invalid tag", Value: v})
+		}
+	}
+	rawTags, _ := json.Marshal(tags)
+	var v dbsqlc.TemplateVersion
+	err := h.DB.InTx(ctx, func(tx db.Tx) error {
+		if _, err := tx.GetFile(ctx, hash); err != nil {
+			if errors.Is(db.Translate(err), db.ErrNotFound) {
+				return huma.Error404NotFound("No uploaded file with this ID.", &huma.ErrorDetail{Location: "body.file_id", Message: "not uploaded", Value: in.Body.FileID})
+			}
+			return err
+		}
+		var err error
+		if v, err = tx.InsertTemplateVersion(ctx, dbsqlc.InsertTemplateVersionParams{FileHash: hash, Tags: rawTags, CreatedBy: &a.UserID}); err != nil {
+			return err
+		}
+		queue := jobargs.ProvisionerQueue(tags)
+		res, err := h.River.InsertTx(ctx, tx.Raw, jobargs.TemplateVersionImport{VersionID: v.ID.String()},
+			&river.InsertOpts{Queue: queue, MaxAttempts: 3})
+		if err != nil {
+			return err
+		}
+		if err := tx.SetTemplateVersionJob(ctx, dbsqlc.SetTemplateVersionJobParams{ID: v.ID, JobID: &res.Job.ID}); err != nil {
+			return err
+		}
+		v.JobID = &res.Job.ID
+		if err := pgnotify.Notify(ctx, tx.Raw, provisioner.NotifyChannel, queue); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "template_version", ID: v.ID.String()}, audit.Diff(nil, toVersion(v)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &VersionOutput{Body: toVersion(v)}, nil
+}
+
+// VersionPath names a template version.
+type VersionPath struct {
+	ID uuid.UUID `path:"id"`
+}
+
+func (h handlers) getVersion(ctx context.Context, in *VersionPath) (*VersionOutput, error) {
+	if err := authz.Authorize(ctx, authz.ReadTemplates); err != nil {
+		return nil, err
+	}
+	v, err := h.DB.GetTemplateVersion(ctx, in.ID)
+	if err != nil {
+		return nil, db.Translate(err)
+	}
+	return &VersionOutput{Body: toVersion(v)}, nil
+}
+
+type logsInput struct {
+	VersionPath
+	After int64 `query:"after" minimum:"0" doc:"Only lines after this line ID."`
+}
+
+// LogLine is one stored line.
+type LogLine struct {
+	ID int64 `json:"id"`
+	provisioner.LogLine
+}
+
+// LogsOutput is a page of log lines.
+type LogsOutput struct {
+	Body struct {
+		Logs []LogLine `json:"logs"`
+	}
+}
+
+func (h handlers) logs(ctx context.Context, in *logsInput) (*LogsOutput, error) {
+	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+		return nil, err
+	}
+	v, err := h.DB.GetTemplateVersion(ctx, in.ID)
+	if err != nil {
+		return nil, db.Translate(err)
+	}
+	out := &LogsOutput{}
+	out.Body.Logs = []LogLine{}
+	if v.JobID == nil {
+		return out, nil
+	}
+	rows, err := h.DB.ListJobLogs(ctx, dbsqlc.ListJobLogsParams{JobID: *v.JobID, After: in.After})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out.Body.Logs = append(out.Body.Logs, LogLine{ID: r.ID, LogLine: provisioner.LogLine{Time: r.Time, Stage: r.Stage, Level: r.Level, Output: r.Output}})
+	}
+	return out, nil
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hearthdev/hearth/internal/logging"
+	worker "github.com/hearthdev/hearth/provisioner-worker"
+)
+
+func provisionerCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "provisioner", Short: "Run an external provisioner worker"}
+	var (
+		cfg                 worker.Config
+		keyFile             string
+		tags                []string
+		terraformPath       string
+		logFormat, logLevel string
+	)
+	start := &cobra.Command{
+		Use:   "start",
+		Short: "Take provisioner jobs from a Hearth server and run Terraform for them",
+		Long: `Take provisioner jobs from the server at --url and run them, until interrupted.
+
+The worker authenticates with a pre-shared key the server accepts (--psk-file, or HEARTH_PROVISIONER_PSK).
+It takes jobs whose tags it all has (--tag key=value, repeatable): a job tagged region=eu goes only to
+workers with region=eu (they may have more tags); untagged jobs go only to untagged workers.`,
+		Example: `  HEARTH_PROVISIONER_PSK=... hearth provisioner start --url https://hearth.example.com --tag region=eu`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logging.New(os.Stderr, logFormat, logLevel)
+			if err != nil {
+				return usageError{err}
+			}
+			cfg.Logger = log
+			if cfg.URL == "" {
+				return usageError{errors.New("--url is required")}
+			}
+			if cfg.URL, err = deploymentURL(cfg.URL); err != nil {
+				return usageError{err}
+			}
+			if keyFile != "" {
+				keys, err := readKeys(keyFile, nil)
+				if err != nil {
+					return usageError{err}
+				}
+				if len(keys) > 0 {
+					cfg.Key = keys[0]
+				}
+			}
+			if cfg.Key == "" {
+				return usageError{errors.New("a pre-shared key is required: --psk-file or HEARTH_PROVISIONER_PSK")}
+			}
+			cfg.Tags = map[string]string{}
+			for _, t := range tags {
+				k, v, ok := strings.Cut(t, "=")
+				if !ok || k == "" || strings.ContainsAny(k+v, "=,") {
+					return usageError{fmt.Errorf("--tag %q: want key=value", t)}
+				}
+				cfg.Tags[k] = v
+			}
+			if cfg.Name == "" {
+				cfg.Name, _ = os.Hostname()
+			}
+			if cfg.Runner.Terraform, err = worker.FindTerraform(cmd.Context(), terraformPath); err != nil {
+				return err
+			}
+			log.Info("provisioner worker started", "url", cfg.URL, "name", cfg.Name, "tags", cfg.Tags, "concurrency", cfg.Concurrency)
+			return worker.Run(cmd.Context(), cfg)
+		},
+	}
+	f := start.Flags()
+	f.StringVar(&cfg.URL, "url", "", "the Hearth server's URL")
+	f.StringVar(&keyFile, "psk-file", "", "file holding the pre-shared key (the first line)")
+	f.StringVar(&cfg.Key, "provisioner-psk", "", "the pre-shared key; prefer HEARTH_PROVISIONER_PSK or --psk-file, since flags show in the process list")
+	f.StringArrayVar(&tags, "tag", nil, "a tag, key=value (repeatable)")
+	f.StringVar(&cfg.Name, "name", "", "the worker's name (default the host name)")
+	f.IntVar(&cfg.Concurrency, "concurrency", 1, "jobs to run at once")
+	f.StringVar(&terraformPath, "terraform-path", "", "terraform binary (default: terraform on PATH); 1.4 or newer")
+	f.StringVar(&cfg.Runner.Mirror, "provider-mirror", "", "Terraform provider filesystem mirror (see go tool task providers)")
+	f.BoolVar(&cfg.Runner.Offline, "offline", false, "never contact provider registries: every provider must be in --provider-mirror")
+	f.StringVar(&cfg.Runner.WorkDir, "work-dir", "", "where job directories are made (default a temporary directory)")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	bindConfig(start)
+	cmd.AddCommand(start)
+	return cmd
+}

@@ -1,0 +1,116 @@
+package provisioner
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Limits on what a template archive may hold.
+const (
+	MaxArchiveFiles = 10_000
+	MaxFileBytes    = 100 << 20
+	MaxTotalBytes   = 512 << 20
+)
+
+// extract writes an archive's regular files and directories under dir. It refuses absolute paths,
+// paths that climb out with .., links of any kind, and anything past the limits, so nothing is
+// written outside dir. (Symbolic links are refused rather than checked: templates do not need them.)
+func extract(data []byte, contentType, dir string) error {
+	x := &extractor{dir: dir}
+	if contentType == "application/zip" {
+		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return fmt.Errorf("template archive: %w", err)
+		}
+		for _, f := range zr.File {
+			if err := x.add(f.Name, f.Mode(), int64(f.UncompressedSize64), f.Open); err != nil { //nolint:gosec // sizes are checked before use
+				return err
+			}
+		}
+		return nil
+	}
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("template archive: %w", err)
+		}
+		mode := h.FileInfo().Mode()
+		switch h.Typeflag {
+		case tar.TypeReg, tar.TypeDir:
+		default: // hard links read as regular files in FileInfo; refuse them with every other kind
+			mode |= fs.ModeIrregular
+		}
+		if err := x.add(h.Name, mode, h.Size, func() (io.ReadCloser, error) { return io.NopCloser(tr), nil }); err != nil {
+			return err
+		}
+	}
+}
+
+type extractor struct {
+	dir   string
+	files int
+	total int64
+}
+
+func (x *extractor) add(name string, mode fs.FileMode, size int64, open func() (io.ReadCloser, error)) error {
+	clean := filepath.Clean(filepath.FromSlash(name))
+	if filepath.IsAbs(name) || strings.HasPrefix(name, "/") || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("template archive: %q points outside the template", name)
+	}
+	if clean == "." {
+		return nil
+	}
+	if x.files++; x.files > MaxArchiveFiles {
+		return fmt.Errorf("template archive: more than %d files", MaxArchiveFiles)
+	}
+	target := filepath.Join(x.dir, clean)
+	switch {
+	case mode.IsDir():
+		return os.MkdirAll(target, 0o755)
+	case mode.IsRegular():
+	default:
+		return fmt.Errorf("template archive: %q is a link or special file; only files and directories are allowed", name)
+	}
+	if size > MaxFileBytes {
+		return fmt.Errorf("template archive: %q is %d MiB; files are limited to %d MiB", name, size>>20, MaxFileBytes>>20)
+	}
+	if x.total += size; x.total > MaxTotalBytes {
+		return fmt.Errorf("template archive: more than %d MiB in all", MaxTotalBytes>>20)
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	rc, err := open()
+	if err != nil {
+		return fmt.Errorf("template archive: %q: %w", name, err)
+	}
+	defer rc.Close()
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644|(mode&0o111))
+	if err != nil {
+		return fmt.Errorf("template archive: %q: %w", name, err)
+	}
+	// Copy one byte more than declared, to notice an entry that lies about its size.
+	n, err := io.Copy(f, io.LimitReader(rc, size+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("template archive: %q: %w", name, err)
+	}
+	if n > size {
+		return fmt.Errorf("template archive: %q is larger than its header says", name)
+	}
+	return nil
+}

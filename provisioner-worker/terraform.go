@@ -1,0 +1,290 @@
+package provisioner
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-version"
+	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/hearthdev/hearth/internal/client"
+)
+
+// minTerraform is the oldest Terraform that works: terraform_data arrived in 1.4.
+var minTerraform = version.Must(version.NewVersion("1.4.0"))
+
+// Runner runs Terraform for jobs, each in a fresh directory.
+type Runner struct {
+	// Terraform is the terraform (or tofu) binary.
+	Terraform string
+	// Mirror is a provider filesystem mirror; empty installs providers from their registries.
+	Mirror string
+	// Offline leaves registries out entirely: every provider must be in the mirror.
+	Offline bool
+	// WorkDir holds the jobs' directories.
+	WorkDir string
+	// AccessURL is the control plane's URL, given to templates as the agent URL.
+	AccessURL string
+}
+
+// FindTerraform returns path, or terraform from PATH, after checking its version.
+func FindTerraform(ctx context.Context, path string) (string, error) {
+	if path == "" {
+		p, err := exec.LookPath("terraform")
+		if err != nil {
+			return "", errors.New("terraform not found on PATH; install Terraform 1.4 or newer or pass --terraform-path")
+		}
+		path = p
+	}
+	tf, err := tfexec.NewTerraform(os.TempDir(), path)
+	if err != nil {
+		return "", fmt.Errorf("terraform %s: %w", path, err)
+	}
+	_ = tf.SetEnv(map[string]string{"PATH": os.Getenv("PATH"), "TF_CLI_CONFIG_FILE": os.DevNull})
+	v, _, err := tf.Version(ctx, true)
+	if err != nil {
+		return "", fmt.Errorf("terraform %s: %w", path, err)
+	}
+	if v.LessThan(minTerraform) {
+		return "", fmt.Errorf("terraform %s is version %s; Hearth needs 1.4 or newer", path, v)
+	}
+	return path, nil
+}
+
+// logFunc receives the lines a job prints.
+type logFunc func(stage, level, line string)
+
+// job is one Terraform run's directory and configuration.
+type job struct {
+	r     *Runner
+	dir   string // the job's directory: source, CLI config, plan
+	src   string
+	tf    *tfexec.Terraform
+	log   logFunc
+	grace time.Duration
+}
+
+func (r *Runner) prepare(j *client.ProvisionerJob, log logFunc) (*job, error) {
+	if err := os.MkdirAll(r.WorkDir, 0o700); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(r.WorkDir, fmt.Sprintf("job-%d-", j.Id))
+	if err != nil {
+		return nil, err
+	}
+	x := &job{r: r, dir: dir, src: filepath.Join(dir, "src"), log: log, grace: time.Duration(j.CancelGraceSeconds) * time.Second}
+	if err := os.Mkdir(x.src, 0o700); err != nil {
+		return x, err
+	}
+	log("setup", "info", fmt.Sprintf("extracting the template (%d bytes)", len(j.Template.Archive)))
+	if err := extract(j.Template.Archive, string(j.Template.ContentType), x.src); err != nil {
+		return x, err
+	}
+	cliConfig := filepath.Join(dir, "terraform.rc")
+	if err := os.WriteFile(cliConfig, []byte(r.cliConfig()), 0o600); err != nil {
+		return x, err
+	}
+	if x.tf, err = tfexec.NewTerraform(x.src, r.Terraform); err != nil {
+		return x, err
+	}
+	if err := x.tf.SetEnv(r.env(dir, cliConfig)); err != nil {
+		return x, err
+	}
+	if x.grace > 0 {
+		// A cancelled context sends Terraform SIGINT; after the grace period it is killed.
+		if err := x.tf.SetWaitDelay(x.grace); err != nil {
+			return x, err
+		}
+	}
+	return x, nil
+}
+
+func (x *job) cleanup() {
+	if x != nil && x.dir != "" {
+		_ = os.RemoveAll(x.dir)
+	}
+}
+
+// cliConfig is the Terraform CLI configuration every job runs with: providers found in the mirror
+// come from it, others from their registries (none at all when offline).
+func (r *Runner) cliConfig() string {
+	if r.Mirror == "" {
+		return "# no provider mirror: providers come from their registries\n"
+	}
+	mirrored := mirroredProviders(r.Mirror)
+	var b strings.Builder
+	fmt.Fprintf(&b, "provider_installation {\n  filesystem_mirror {\n    path = %q\n  }\n", r.Mirror)
+	if !r.Offline {
+		quoted := make([]string, len(mirrored))
+		for i, p := range mirrored {
+			quoted[i] = fmt.Sprintf("%q", p)
+		}
+		fmt.Fprintf(&b, "  direct {\n    exclude = [%s]\n  }\n", strings.Join(quoted, ", "))
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// mirroredProviders lists host/namespace/type for every provider in a filesystem mirror.
+func mirroredProviders(mirror string) []string {
+	matches, _ := filepath.Glob(filepath.Join(mirror, "*", "*", "*"))
+	out := make([]string, 0, len(matches))
+	for _, m := range matches {
+		rel, err := filepath.Rel(mirror, m)
+		if err == nil {
+			out = append(out, filepath.ToSlash(rel))
+		}
+	}
+	return out
+}
+
+// env is the job's whole environment: nothing of the worker's own (no HEARTH_* or CODER_*, no
+// credentials) leaks into templates.
+func (r *Runner) env(home, cliConfig string) map[string]string {
+	env := map[string]string{
+		"HOME":               home,
+		"TMPDIR":             home,
+		"TF_CLI_CONFIG_FILE": cliConfig,
+		"CHECKPOINT_DISABLE": "1",
+		"CODER_AGENT_URL":    r.AccessURL,
+	}
+	for _, k := range []string{"PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// Import runs init and plan on a template version and reports what it found.
+func (r *Runner) Import(ctx context.Context, j *client.ProvisionerJob, log logFunc) (*client.ProvisionerImportResult, error) {
+	x, err := r.prepare(j, log)
+	defer x.cleanup()
+	if err != nil {
+		return nil, err
+	}
+	if err := x.init(ctx); err != nil {
+		return nil, err
+	}
+	plan, err := x.plan(ctx, j.Variables, map[string]string{"CODER_WORKSPACE_TRANSITION": "start"})
+	if err != nil {
+		return nil, err
+	}
+	return parseImport(plan), nil
+}
+
+func (x *job) init(ctx context.Context) error {
+	out, flush := x.lines("init", "info")
+	errOut, flushErr := x.lines("init", "error")
+	x.tf.SetStdout(out)
+	x.tf.SetStderr(errOut)
+	err := x.tf.Init(ctx, tfexec.Upgrade(false))
+	flush()
+	flushErr()
+	x.tf.SetStdout(io.Discard)
+	x.tf.SetStderr(io.Discard)
+	if err != nil {
+		return stageError(ctx, "init", err)
+	}
+	return nil
+}
+
+func (x *job) plan(ctx context.Context, vars []client.ProvisionerVariable, env map[string]string) (*tfjson.Plan, error) {
+	if len(env) > 0 {
+		merged := x.r.env(x.dir, filepath.Join(x.dir, "terraform.rc"))
+		for k, v := range env {
+			merged[k] = v
+		}
+		if err := x.tf.SetEnv(merged); err != nil {
+			return nil, err
+		}
+	}
+	planFile := filepath.Join(x.dir, "plan.tfplan")
+	opts := []tfexec.PlanOption{tfexec.Out(planFile)}
+	for _, v := range vars {
+		opts = append(opts, tfexec.Var(v.Name+"="+v.Value))
+	}
+	w, flush := x.jsonLines("plan")
+	errOut, flushErr := x.lines("plan", "error")
+	x.tf.SetStderr(errOut)
+	_, err := x.tf.PlanJSON(ctx, w, opts...)
+	flush()
+	flushErr()
+	x.tf.SetStderr(io.Discard)
+	if err != nil {
+		return nil, stageError(ctx, "plan", err)
+	}
+	plan, err := x.tf.ShowPlanFile(ctx, planFile)
+	if err != nil {
+		return nil, stageError(ctx, "plan", err)
+	}
+	return plan, nil
+}
+
+func stageError(ctx context.Context, stage string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("terraform %s was interrupted: %w", stage, context.Cause(ctx))
+	}
+	return fmt.Errorf("terraform %s failed: %w", stage, err)
+}
+
+// lines turns a stream into log lines of one stage and level.
+func (x *job) lines(stage, level string) (io.Writer, func()) {
+	return lineWriter(func(line string) { x.log(stage, level, line) })
+}
+
+// jsonLines turns Terraform's -json output into log lines with Terraform's own levels.
+func (x *job) jsonLines(stage string) (io.Writer, func()) {
+	return lineWriter(func(line string) {
+		var m struct {
+			Level   string `json:"@level"`
+			Message string `json:"@message"`
+			Type    string `json:"type"`
+		}
+		if json.Unmarshal([]byte(line), &m) != nil || m.Message == "" {
+			x.log(stage, "info", line)
+			return
+		}
+		if m.Type == "version" {
+			return
+		}
+		level := m.Level
+		switch level {
+		case "trace", "debug", "info", "warn", "error":
+		default:
+			level = "info"
+		}
+		x.log(stage, level, m.Message)
+	})
+}
+
+// lineWriter calls fn for every line written; flush ends a last unterminated line.
+func lineWriter(fn func(string)) (io.Writer, func()) {
+	pr, pw := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			fn(strings.TrimRight(sc.Text(), "\r"))
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	return pw, func() {
+		_ = pw.Close()
+		wg.Wait()
+	}
+}
