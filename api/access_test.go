@@ -1,6 +1,8 @@
 package api
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -29,7 +31,30 @@ const public = -1
 type access struct {
 	body string // %s is replaced by a fresh name
 	want []int  // one status per caller, in the order of callers; or {public}
+	// contentType replaces application/json; params fill path parameters other than {user} and {id}.
+	contentType string
+	params      map[string]string
 }
+
+// noSuchJob and noSuchVersion name things that do not exist.
+var (
+	noSuchJob     = map[string]string{"{job}": "999999"}
+	noSuchVersion = map[string]string{"{id}": "00000000-0000-4000-8000-000000000000"}
+	unknownFile   = `{"file_id":"` + strings.Repeat("ab", 32) + `"}`
+)
+
+// tinyTar is a one-file tar archive.
+var tinyTar = func() string {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	_ = tw.WriteHeader(&tar.Header{Name: "main.tf", Mode: 0o644, Size: 4, Typeflag: tar.TypeReg})
+	_, _ = tw.Write([]byte("# tf"))
+	_ = tw.Close()
+	return b.String()
+}()
+
+// all401 is the row of an operation that takes no user token at all (a provisioner key, a job token).
+var all401 = []int{401, 401, 401, 401, 401, 401, 401, 401, 401}
 
 // deny is the start of a row for an operation that needs a token.
 func deny(statuses ...int) []int {
@@ -64,6 +89,19 @@ var accessTable = map[string]access{
 	"delete-user":        {want: deny(204, 204, 404, 403, 404, 403)},
 	"change-password":    {body: `{"old_password":"victim-password","password":"%s-password"}`, want: deny(204, 204, 404, 403, 404, 204)},
 	"list-audit-entries": {want: deny(200, 403, 403, 200, 403, 403)},
+	// Provisioner workers authenticate with a pre-shared key or a job token, never a user's token.
+	"acquire-provisioner-job":     {body: `{"name":"w"}`, want: all401},
+	"heartbeat-provisioner-job":   {params: noSuchJob, want: all401},
+	"append-provisioner-job-logs": {body: `{"logs":[]}`, params: noSuchJob, want: all401},
+	"complete-provisioner-job":    {body: `{}`, params: noSuchJob, want: all401},
+	"fail-provisioner-job":        {body: `{"error":"x"}`, params: noSuchJob, want: all401},
+	"list-provisioners":           {want: deny(200, 403, 200, 403, 403, 403)},
+	"list-provisioner-jobs":       {want: deny(200, 403, 200, 403, 403, 403)},
+	"cancel-provisioner-job":      {params: noSuchJob, want: deny(404, 403, 404, 403, 403, 403)},
+	"upload-file":                 {body: tinyTar, contentType: "application/x-tar", want: deny(201, 403, 201, 403, 403, 403)},
+	"create-template-version":     {body: unknownFile, want: deny(404, 403, 404, 403, 403, 403)},
+	"get-template-version":        {params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},
+	"get-template-version-logs":   {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
 }
 
 var victimHash = sync.OnceValue(func() string { return password.Hash("victim-password") })
@@ -102,7 +140,7 @@ func TestEveryOperationIsAuthorizedAsDeclared(t *testing.T) {
 			t.Parallel()
 			w := newWalker(t)
 			for i, caller := range callers {
-				status := w.call(t, o.method, o.path, row.body, caller)
+				status := w.call(t, o.method, o.path, row, caller)
 				if row.want[0] == public {
 					require.NotContains(t, []int{401, 403}, status, "%s as %s", o.id, caller)
 					continue
@@ -144,7 +182,7 @@ func (w *walker) user(t *testing.T, roles []string, expires time.Time) (dbsqlc.U
 	return u, row, k.Token
 }
 
-func (w *walker) call(t *testing.T, method, path, body, caller string) int {
+func (w *walker) call(t *testing.T, method, path string, row access, caller string) int {
 	t.Helper()
 	later := time.Now().Add(time.Hour)
 	victim, victimKey, victimToken := w.user(t, []string{}, later)
@@ -166,12 +204,21 @@ func (w *walker) call(t *testing.T, method, path, body, caller string) int {
 		_, _, token = w.user(t, []string{caller}, later)
 	}
 	fresh := w.name("n")
-	body = strings.ReplaceAll(body, "%s", fresh)
-	body = strings.ReplaceAll(body, "{user}", victim.Username)
+	body := row.body
+	if row.contentType == "" {
+		body = strings.ReplaceAll(body, "%s", fresh)
+		body = strings.ReplaceAll(body, "{user}", victim.Username)
+	}
+	for k, v := range row.params {
+		path = strings.ReplaceAll(path, k, v)
+	}
 	path = strings.NewReplacer("{user}", victim.Username, "{id}", victimKey.ID).Replace(path)
 	var headers []string
 	if token != "" {
 		headers = []string{"Authorization", "Bearer " + token}
+	}
+	if row.contentType != "" {
+		headers = append(headers, "Content-Type", row.contentType)
 	}
 	res, p := call(t, method, w.b.srv.URL+path, body, headers...)
 	if res.StatusCode >= 500 || res.StatusCode == 422 {

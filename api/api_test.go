@@ -17,9 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/jobs"
 )
@@ -35,6 +38,9 @@ type bundle struct {
 
 func setup(t *testing.T) bundle { return setupWith(t, nil) }
 
+// testPSK is the pre-shared key the test server accepts from provisioner workers.
+const testPSK = "test-provisioner-key-0123456789"
+
 // setupWith is setup with a chance to change the API's dependencies, which know the server's URL.
 func setupWith(t *testing.T, change func(*Deps)) bundle {
 	t.Helper()
@@ -46,9 +52,13 @@ func setupWith(t *testing.T, change func(*Deps)) bundle {
 	auth := authn.New(d)
 	signer, err := tickets.NewSigner(context.Background(), d, make([]byte, 32), "http://test")
 	require.NoError(t, err)
+	listener, err := pgnotify.Listen(context.Background(), d.Pool, provisioner.NotifyChannel, dbtest.Logger())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = listener.Close() })
 	srv := httptest.NewUnstartedServer(nil)
 	deps := Deps{DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth, Tickets: signer,
-		AccessURL: "http://" + srv.Listener.Addr().String()}
+		AccessURL: "http://" + srv.Listener.Addr().String(), River: q.Client, Listener: listener,
+		ProvisionerKeys: provisioning.NewKeys(testPSK), LeaseTime: 2 * time.Second}
 	if change != nil {
 		change(&deps)
 	}

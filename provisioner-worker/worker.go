@@ -91,7 +91,7 @@ func (w *worker) loop(ctx context.Context, slot int) error {
 		res, err := w.c.AcquireProvisionerJobWithResponse(ctx, &client.AcquireProvisionerJobParams{HearthProvisionerKey: &w.cfg.Key}, body)
 		switch {
 		case ctx.Err() != nil:
-			return nil
+			return nil //nolint:nilerr // shutting down: the failed request is the one we interrupted
 		case err != nil:
 			w.log.Warn("provisioner: cannot reach the server; retrying", "error", err, "in", backoff)
 		case res.StatusCode() == http.StatusUnauthorized:

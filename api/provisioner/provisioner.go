@@ -29,8 +29,8 @@ import (
 	"github.com/hearthdev/hearth/jobs/jobargs"
 )
 
-// NotifyChannel carries the queue name of every inserted provisioner job.
-const NotifyChannel = "hearth_provisioner_jobs"
+// NotifyChannel carries the queue name of every provisioner job that becomes available.
+const NotifyChannel = provisioning.NotifyChannel
 
 // KeyHeader carries a worker's pre-shared key.
 const KeyHeader = "Hearth-Provisioner-Key"
@@ -54,6 +54,9 @@ type Deps struct {
 }
 
 type handlers struct{ Deps }
+
+// recheckEvery is how often a waiting acquire looks for work it was not notified of.
+const recheckEvery = 5 * time.Second
 
 // workerTraffic keeps workers' calls out of the audit log: the job's state and logs record them.
 var workerTraffic = map[string]any{"audit": false}
@@ -98,7 +101,7 @@ type acquireInput struct {
 		Name        string            `json:"name" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._-]*$" doc:"Identifies the worker across restarts."`
 		Version     string            `json:"version,omitempty" maxLength:"64"`
 		Tags        map[string]string `json:"tags,omitempty" maxProperties:"6" doc:"The worker takes jobs whose tags it all has; untagged workers take only untagged jobs."`
-		WaitSeconds int               `json:"wait_seconds,omitempty" minimum:"0" maximum:"60" default:"30"`
+		WaitSeconds int               `json:"wait_seconds,omitempty" minimum:"0" maximum:"60" doc:"How long to wait for a job; 0 answers at once."`
 		Builtin     bool              `json:"builtin,omitempty" doc:"Set by the server's built-in workers."`
 	}
 }
@@ -151,8 +154,7 @@ func (h handlers) acquire(ctx context.Context, in *acquireInput) (*AcquireOutput
 		return nil, err
 	}
 	queues := jobargs.ProvisionerQueues(in.Body.Tags)
-	wait := time.Duration(in.Body.WaitSeconds) * time.Second
-	ctx, cancel := context.WithTimeout(ctx, wait)
+	wait, cancel := context.WithTimeout(ctx, time.Duration(in.Body.WaitSeconds)*time.Second)
 	defer cancel()
 	for {
 		// Subscribe before looking, so a job inserted in between still wakes us.
@@ -161,20 +163,20 @@ func (h handlers) acquire(ctx context.Context, in *acquireInput) (*AcquireOutput
 		if err != nil || job != nil {
 			sub.Close()
 			if err != nil {
-				if ctx.Err() != nil {
-					return &AcquireOutput{Status: http.StatusNoContent}, nil
-				}
 				return nil, err
 			}
 			return &AcquireOutput{Status: http.StatusOK, Body: job}, nil
 		}
 		select {
 		case <-sub.C():
-			sub.Close()
-		case <-ctx.Done():
+		case <-time.After(recheckEvery):
+			// Jobs that become available without a notification (River's scheduler moving a
+			// scheduled job, say) are found here; everything else wakes us at once.
+		case <-wait.Done():
 			sub.Close()
 			return &AcquireOutput{Status: http.StatusNoContent}, nil
 		}
+		sub.Close()
 	}
 }
 

@@ -507,9 +507,11 @@ type AcquireInputBody struct {
 	Name string `json:"name"`
 
 	// Tags The worker takes jobs whose tags it all has; untagged workers take only untagged jobs.
-	Tags        *map[string]string `json:"tags,omitempty"`
-	Version     *string            `json:"version,omitempty"`
-	WaitSeconds *int64             `json:"wait_seconds,omitempty"`
+	Tags    *map[string]string `json:"tags,omitempty"`
+	Version *string            `json:"version,omitempty"`
+
+	// WaitSeconds How long to wait for a job; 0 answers at once.
+	WaitSeconds *int64 `json:"wait_seconds,omitempty"`
 }
 
 // AuditEntry defines model for AuditEntry.

@@ -13,10 +13,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/riverclaim"
 )
+
+// NotifyChannel carries the queue name of every provisioner job that becomes available, so waiting
+// workers hear of it at once.
+const NotifyChannel = "hearth_provisioner_jobs"
 
 // Keys holds the SHA-256 of every accepted pre-shared key, so keys of any length compare in
 // constant time and the keys themselves are not kept.
@@ -51,9 +58,15 @@ func (k *Keys) Empty() bool { return k == nil || len(k.hashes) == 0 }
 
 // EndJob settles a job that did not complete and records that on what it was for.
 func EndJob(ctx context.Context, tx db.Tx, c *riverclaim.Claimer, job int64, attempt int, outcome riverclaim.Outcome, message string) error {
-	state, err := c.Settle(ctx, tx.Raw, job, attempt, outcome, message)
+	settled, err := c.Settle(ctx, tx.Raw, job, attempt, outcome, message)
 	if err != nil {
 		return err
+	}
+	state := settled.State
+	if state == rivertype.JobStateAvailable { // retried: wake a worker for it
+		if err := pgnotify.Notify(ctx, tx.Raw, NotifyChannel, settled.Queue); err != nil {
+			return err
+		}
 	}
 	if err := tx.DeleteLease(ctx, dbsqlc.DeleteLeaseParams{JobID: job, Attempt: int32(attempt)}); err != nil { //nolint:gosec
 		return err
@@ -67,9 +80,9 @@ func EndJob(ctx context.Context, tx db.Tx, c *riverclaim.Claimer, job int64, att
 	}
 	status := "failed"
 	switch state {
-	case "cancelled":
+	case rivertype.JobStateCancelled:
 		status = "canceled"
-	case "retryable", "available":
+	case rivertype.JobStateAvailable, rivertype.JobStateRetryable:
 		status = "pending" // it runs again
 	}
 	return tx.SetTemplateVersionStatus(ctx, dbsqlc.SetTemplateVersionStatusParams{ID: v.ID, Status: status, Error: message})

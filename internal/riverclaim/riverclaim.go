@@ -78,17 +78,18 @@ const (
 var ErrNotRunning = errors.New("riverclaim: the job is not running that attempt")
 
 // Settle ends attempt of job id with outcome, in tx. It fails with ErrNotRunning unless the job is
-// running exactly that attempt. The state it leaves the job in is returned.
-func (c *Claimer) Settle(ctx context.Context, tx pgx.Tx, id int64, attempt int, outcome Outcome, message string) (rivertype.JobState, error) {
+// running exactly that attempt. A failed attempt with attempts left is available again at once (the
+// caller wakes workers). The job as it is left is returned.
+func (c *Claimer) Settle(ctx context.Context, tx pgx.Tx, id int64, attempt int, outcome Outcome, message string) (*Job, error) {
 	var maxAttempts int
 	// The fence: lock the row, and only while it runs this attempt.
 	err := tx.QueryRow(ctx, `SELECT max_attempts FROM river_job WHERE id = $1 AND state = 'running' AND attempt = $2 FOR UPDATE`,
 		id, attempt).Scan(&maxAttempts)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", ErrNotRunning
+		return nil, ErrNotRunning
 	}
 	if err != nil {
-		return "", fmt.Errorf("riverclaim: settle job %d: %w", id, err)
+		return nil, fmt.Errorf("riverclaim: settle job %d: %w", id, err)
 	}
 	now := time.Now().UTC()
 	var errData []byte
@@ -102,23 +103,18 @@ func (c *Claimer) Settle(ctx context.Context, tx pgx.Tx, id int64, attempt int, 
 	case outcome == Cancelled:
 		p = riverdriver.JobSetStateCancelled(id, now, errData, nil)
 	case outcome == Failed && attempt < maxAttempts:
-		p = riverdriver.JobSetStateErrorRetryable(id, now.Add(retryDelay(attempt)), errData, nil)
+		p = riverdriver.JobSetStateErrorAvailable(id, now, errData, nil)
 	default:
 		p = riverdriver.JobSetStateDiscarded(id, now, errData, nil)
 	}
 	rows, err := c.driver.UnwrapExecutor(tx).JobSetStateIfRunningMany(ctx, manyParams(p))
 	if err != nil {
-		return "", fmt.Errorf("riverclaim: settle job %d: %w", id, err)
+		return nil, fmt.Errorf("riverclaim: settle job %d: %w", id, err)
 	}
 	if len(rows) != 1 {
-		return "", ErrNotRunning
+		return nil, ErrNotRunning
 	}
-	return rows[0].State, nil
-}
-
-// retryDelay backs off a little per attempt; provisioner retries are rare and mostly for lost workers.
-func retryDelay(attempt int) time.Duration {
-	return time.Duration(attempt) * time.Second
+	return rows[0], nil
 }
 
 func manyParams(p *riverdriver.JobSetStateIfRunningParams) *riverdriver.JobSetStateIfRunningManyParams {

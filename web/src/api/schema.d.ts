@@ -630,9 +630,9 @@ export interface components {
             version?: string;
             /**
              * Format: int64
-             * @default 30
+             * @description How long to wait for a job; 0 answers at once.
              */
-            wait_seconds: number;
+            wait_seconds?: number;
         };
         AuditEntry: {
             /**

@@ -1,0 +1,287 @@
+package api
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/provisioning"
+	"github.com/hearthdev/hearth/internal/riverclaim"
+	worker "github.com/hearthdev/hearth/provisioner-worker"
+)
+
+// mirror is the provider mirror that go tool task providers fills (task test sets the variable).
+func mirror(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("HEARTH_PROVIDER_MIRROR")
+	if dir == "" {
+		dir, _ = filepath.Abs("../.cache/terraform-mirror")
+	}
+	_, err := os.Stat(filepath.Join(dir, "registry.terraform.io", "coder", "coder"))
+	require.NoError(t, err, "no coder provider in %s: run go tool task providers", dir)
+	return dir
+}
+
+// tarDir archives a directory's files.
+func tarDir(t *testing.T, dir string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: e.Name(), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}))
+		_, _ = tw.Write(data)
+	}
+	require.NoError(t, tw.Close())
+	return b.Bytes()
+}
+
+// newVersion uploads an archive and creates a template version from it, as a template admin.
+func newVersion(t *testing.T, b bundle, admin []string, archive []byte) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), "POST", b.srv.URL+"/api/v2/files", bytes.NewReader(archive))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-tar")
+	req.Header.Set(admin[0], admin[1])
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var f struct{ ID string }
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&f))
+	res.Body.Close()
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	res2, v := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+f.ID+`"}`, admin...)
+	require.Equal(t, http.StatusCreated, res2.StatusCode, v)
+	return v["id"].(string)
+}
+
+// waitVersion polls a template version until its import ends.
+func waitVersion(t *testing.T, b bundle, admin []string, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, v := call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id, "", admin...)
+		if s := v["status"]; s == "succeeded" || s == "failed" || s == "canceled" {
+			return v
+		}
+		require.True(t, time.Now().Before(deadline), "import did not end: %v", v)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func startWorker(t *testing.T, b bundle, name string) {
+	t.Helper()
+	tf, err := worker.FindTerraform(context.Background(), "")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.Run(ctx, worker.Config{URL: b.srv.URL, Key: testPSK, Name: name, Logger: testLogger(),
+			Runner: worker.Runner{Terraform: tf, Mirror: mirror(t), WorkDir: t.TempDir()}})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+}
+
+func TestTemplateImportOnAWorker(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w1")
+	startWorker(t, b, "w2")
+	id := newVersion(t, b, admin, tarDir(t, "../examples/templates/local"))
+	v := waitVersion(t, b, admin, id)
+	require.Equal(t, "succeeded", v["status"], v["error"])
+
+	params := v["parameters"].([]any)
+	require.Len(t, params, 2)
+	shell := params[0].(map[string]any)
+	require.Equal(t, "shell", shell["name"])
+	require.Equal(t, "bash", shell["default"])
+	require.Len(t, shell["options"], 2)
+	history := params[1].(map[string]any)
+	require.Equal(t, "number", history["type"])
+	require.EqualValues(t, 100000, history["validation"].(map[string]any)["max"])
+	require.Equal(t, "workspaces_dir", v["variables"].([]any)[0].(map[string]any)["name"])
+
+	// The agent belongs to the resource that runs it, found from the configuration's references.
+	res := v["resources"].([]any)
+	require.Len(t, res, 1)
+	r := res[0].(map[string]any)
+	require.Equal(t, "terraform_data", r["type"])
+	agent := r["agents"].([]any)[0].(map[string]any)
+	require.Equal(t, "main", agent["name"])
+	require.Equal(t, "files", agent["apps"].([]any)[0].(map[string]any)["slug"])
+
+	_, logs := call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id+"/logs", "", admin...)
+	stages := map[string]bool{}
+	for _, l := range logs["logs"].([]any) {
+		stages[l.(map[string]any)["stage"].(string)] = true
+	}
+	require.True(t, stages["init"] && stages["plan"], "%v", stages)
+
+	_, ws := call(t, "GET", b.srv.URL+"/api/v2/provisioners", "", admin...)
+	require.Len(t, ws["workers"], 2)
+}
+
+func TestABrokenTemplateFailsWithItsError(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`resource "nonsense" {`), 0o600))
+	v := waitVersion(t, b, admin, newVersion(t, b, admin, tarDir(t, dir)))
+	require.Equal(t, "failed", v["status"])
+	require.Contains(t, v["error"], "terraform init failed")
+
+	res, p := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+fmt.Sprintf("%064x", 1)+`"}`, admin...)
+	require.Equal(t, http.StatusNotFound, res.StatusCode)
+	require.Equal(t, "body.file_id", firstLocation(p))
+}
+
+// acquire asks for a job as a worker would, without running it.
+func acquire(t *testing.T, b bundle, key, name string) (int, map[string]any) {
+	t.Helper()
+	res, body := call(t, "POST", b.srv.URL+"/api/v2/provisioners/acquire", `{"name":"`+name+`","wait_seconds":5}`, "Hearth-Provisioner-Key", key)
+	return res.StatusCode, body
+}
+
+func TestWorkersNeedAnAcceptedKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	status, p := acquire(t, b, "wrong-key-0123456789", "w")
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Contains(t, p["detail"], "Hearth-Provisioner-Key")
+	res, _ := call(t, "POST", b.srv.URL+"/api/v2/provisioners/jobs/1/heartbeat", "", "Authorization", "Bearer not-a-token")
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+}
+
+// A worker that goes silent loses its job: it is retried, and the worker's late reports are refused.
+func TestASilentWorkerLosesItsJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t) // leases last 2 seconds here
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	id := newVersion(t, b, admin, tinyTarBytes())
+	status, job := acquire(t, b, testPSK, "silent")
+	require.Equal(t, http.StatusOK, status)
+	token := []string{"Authorization", "Bearer " + job["token"].(string)}
+	jobURL := fmt.Sprintf("%s/api/v2/provisioners/jobs/%d", b.srv.URL, int64(job["id"].(float64)))
+
+	res, hb := call(t, "POST", jobURL+"/heartbeat", "", token...)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, false, hb["cancel_requested"])
+
+	// No more heartbeats: once the lease runs out, the reaper (a periodic job) ends the attempt.
+	claimer := riverclaim.New(b.db.Pool, "test")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, v := call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id, "", admin...)
+		if v["status"] == "pending" {
+			break
+		}
+		_, _ = provisioning.ReapLeases(ctx, b.db, claimer, testLogger()) // as the periodic job does
+		require.True(t, time.Now().Before(deadline), "the job was not taken back: %v", v)
+		time.Sleep(100 * time.Millisecond)
+	}
+	res, _ = call(t, "POST", jobURL+"/complete", `{"import":{"parameters":[],"variables":[],"resources":[]}}`, token...)
+	require.Equal(t, http.StatusConflict, res.StatusCode, "the lost attempt's late result")
+	_, logs := call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id+"/logs", "", admin...)
+	require.Contains(t, fmt.Sprint(logs["logs"]), "provisioner worker silent stopped responding")
+
+	// The retry is a new attempt for whoever asks next.
+	_, again := call(t, "POST", b.srv.URL+"/api/v2/provisioners/acquire", `{"name":"next","wait_seconds":5}`, "Hearth-Provisioner-Key", testPSK)
+	require.EqualValues(t, 2, again["attempt"])
+}
+
+func TestCancelingAJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+
+	// Waiting: canceled at once.
+	id := newVersion(t, b, admin, tinyTarBytes())
+	_, v := call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id, "", admin...)
+	res, _ := call(t, "POST", fmt.Sprintf("%s/api/v2/provisioners/jobs/%d/cancel", b.srv.URL, int64(v["job_id"].(float64))), "", admin...)
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	_, v = call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id, "", admin...)
+	require.Equal(t, "canceled", v["status"])
+
+	// Running: the worker hears it at its next heartbeat and reports back.
+	id = newVersion(t, b, admin, tinyTarBytes())
+	_, job := acquire(t, b, testPSK, "w")
+	jobURL := fmt.Sprintf("%s/api/v2/provisioners/jobs/%d", b.srv.URL, int64(job["id"].(float64)))
+	token := []string{"Authorization", "Bearer " + job["token"].(string)}
+	res, _ = call(t, "POST", jobURL+"/cancel", "", admin...)
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	_, hb := call(t, "POST", jobURL+"/heartbeat", "", token...)
+	require.Equal(t, true, hb["cancel_requested"])
+	res, _ = call(t, "POST", jobURL+"/logs", `{"logs":[{"time":"2026-01-01T00:00:00Z","stage":"plan","level":"warn","output":"interrupted"}]}`, token...)
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	res, _ = call(t, "POST", jobURL+"/fail", `{"error":"terraform plan was interrupted","canceled":true}`, token...)
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	v = waitVersion(t, b, admin, id)
+	require.Equal(t, "canceled", v["status"])
+	_, logs := call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id+"/logs", "", admin...)
+	require.Len(t, logs["logs"], 1, "logs are kept")
+	res, _ = call(t, "POST", jobURL+"/cancel", "", admin...)
+	require.Equal(t, http.StatusConflict, res.StatusCode, "already ended")
+}
+
+// Many workers racing over many jobs through the API: each job goes to exactly one of them.
+func TestEachJobGoesToOneWorker(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	const jobs, workers = 30, 8
+	for range jobs {
+		newVersion(t, b, admin, tinyTarBytes())
+	}
+	var mu sync.Mutex
+	got := map[float64]int{}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				res, body := call(t, "POST", b.srv.URL+"/api/v2/provisioners/acquire", fmt.Sprintf(`{"name":"w%d","wait_seconds":0}`, w), "Hearth-Provisioner-Key", testPSK)
+				if res.StatusCode == http.StatusNoContent {
+					return
+				}
+				mu.Lock()
+				got[body["id"].(float64)]++
+				mu.Unlock()
+				res, _ = call(t, "POST", fmt.Sprintf("%s/api/v2/provisioners/jobs/%d/complete", b.srv.URL, int64(body["id"].(float64))),
+					`{"import":{"parameters":[],"variables":[],"resources":[]}}`, "Authorization", "Bearer "+body["token"].(string))
+				require.Equal(t, http.StatusNoContent, res.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Len(t, got, jobs)
+	for id, n := range got {
+		require.Equal(t, 1, n, "job %v", id)
+	}
+}
+
+func tinyTarBytes() []byte { return []byte(tinyTar) }
+
+func testLogger() *slog.Logger { return dbtest.Logger() }
