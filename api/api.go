@@ -63,11 +63,11 @@ type Deps struct {
 
 // New builds the HTTP handler of the control plane.
 func New(deps Deps) http.Handler {
-	logger = deps.Logger
+	errorLog.Store(deps.Logger)
 	deps.Registry.MustRegister(deps.DB.Collector())
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
-	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth), recordAudit(deps.DB))
+	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth), recordAudit(deps.DB, deps.Logger))
 	register(hapi, deps)
 
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

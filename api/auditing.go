@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -20,7 +21,7 @@ import (
 // own transaction, and this middleware records every refusal or failure afterwards. Requests that
 // never reached the operation (no or a bad token, 401) and rate-limited ones (429) are not recorded,
 // so a flood of them cannot fill the log.
-func recordAudit(d *db.DB) func(huma.Context, func(huma.Context)) {
+func recordAudit(d *db.DB, logger *slog.Logger) func(huma.Context, func(huma.Context)) {
 	return func(hctx huma.Context, next func(huma.Context)) {
 		op := hctx.Operation()
 		if (safeMethod(hctx.Method()) && op.Metadata["audit"] != true) || op.Metadata["audit"] == false {

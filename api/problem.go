@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -38,8 +39,16 @@ func (p *Problem) ContentType(ct string) string {
 	return ct
 }
 
-// logger receives the details of errors that are hidden from clients. Set once by New.
-var logger = slog.New(slog.DiscardHandler)
+// errorLog receives the details of errors that are hidden from clients. huma's error constructor is
+// package-wide, so this is too: the last New sets it.
+var errorLog atomic.Pointer[slog.Logger]
+
+func logger() *slog.Logger {
+	if l := errorLog.Load(); l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
 
 // The one place where errors become responses. Handlers return plain errors; known ones are mapped to
 // their status here, and anything unexpected becomes a 500 whose text stays in the log.
@@ -72,7 +81,7 @@ func translate(hctx huma.Context, status int, msg string, errs []error) *Problem
 	}
 	if hctx != nil {
 		ctx := hctx.Context()
-		logger.ErrorContext(ctx, "request failed", "status", status, "message", msg, "error", errors.Join(errs...),
+		logger().ErrorContext(ctx, "request failed", "status", status, "message", msg, "error", errors.Join(errs...),
 			"operation", hctx.Operation().OperationID)
 	}
 	return &Problem{
