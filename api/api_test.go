@@ -36,13 +36,13 @@ type bundle struct {
 	tickets *tickets.Signer
 }
 
-func setup(t *testing.T) bundle { return setupWith(t, nil) }
+func setup(t testing.TB) bundle { return setupWith(t, nil) }
 
 // testPSK is the pre-shared key the test server accepts from provisioner workers.
 const testPSK = "test-provisioner-key-0123456789"
 
 // setupWith is setup with a chance to change the API's dependencies, which know the server's URL.
-func setupWith(t *testing.T, change func(*Deps)) bundle {
+func setupWith(t testing.TB, change func(*Deps)) bundle {
 	t.Helper()
 	d := dbtest.New(t)
 	q, err := jobs.New(jobs.Config{DB: d, Logger: dbtest.Logger()})

@@ -23,7 +23,7 @@ import (
 )
 
 // mirror is the provider mirror that go tool task providers fills (task test sets the variable).
-func mirror(t *testing.T) string {
+func mirror(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("HEARTH_PROVIDER_MIRROR")
 	if dir == "" {
@@ -35,7 +35,7 @@ func mirror(t *testing.T) string {
 }
 
 // tarDir archives a directory's files.
-func tarDir(t *testing.T, dir string) []byte {
+func tarDir(t testing.TB, dir string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
@@ -52,7 +52,7 @@ func tarDir(t *testing.T, dir string) []byte {
 }
 
 // newVersion uploads an archive and creates a template version from it, as a template admin.
-func newVersion(t *testing.T, b bundle, admin []string, archive []byte) string {
+func newVersion(t testing.TB, b bundle, admin []string, archive []byte) string {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), "POST", b.srv.URL+"/api/v2/files", bytes.NewReader(archive))
 	require.NoError(t, err)
@@ -70,7 +70,7 @@ func newVersion(t *testing.T, b bundle, admin []string, archive []byte) string {
 }
 
 // waitVersion polls a template version until its import ends.
-func waitVersion(t *testing.T, b bundle, admin []string, id string) map[string]any {
+func waitVersion(t testing.TB, b bundle, admin []string, id string) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -83,7 +83,7 @@ func waitVersion(t *testing.T, b bundle, admin []string, id string) map[string]a
 	}
 }
 
-func startWorker(t *testing.T, b bundle, name string) {
+func startWorker(t testing.TB, b bundle, name string) {
 	t.Helper()
 	tf, err := worker.FindTerraform(context.Background(), "")
 	require.NoError(t, err)

@@ -13,7 +13,7 @@ import (
 )
 
 // call sends a JSON request and decodes the JSON answer.
-func call(t *testing.T, method, url, body string, headers ...string) (*http.Response, map[string]any) {
+func call(t testing.TB, method, url, body string, headers ...string) (*http.Response, map[string]any) {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -41,7 +41,7 @@ func call(t *testing.T, method, url, body string, headers ...string) (*http.Resp
 const ada = `{"username":"ada","email":"ada@example.com","password":"correct-horse"}`
 
 // owner sets up the first user and returns a session token.
-func owner(t *testing.T, b bundle) string {
+func owner(t testing.TB, b bundle) string {
 	t.Helper()
 	res, _ := call(t, "POST", b.srv.URL+"/api/v2/users/first", ada)
 	require.Equal(t, http.StatusCreated, res.StatusCode)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -53,7 +54,13 @@ type Deps struct {
 	Security []map[string][]string
 }
 
-type handlers struct{ Deps }
+type handlers struct {
+	Deps
+	seen *struct {
+		mu      sync.Mutex
+		workers map[string]seenWorker
+	}
+}
 
 // recheckEvery is how often a waiting acquire looks for work it was not notified of.
 const recheckEvery = 5 * time.Second
@@ -69,7 +76,11 @@ func Register(api huma.API, d Deps) {
 	if d.CancelGrace == 0 {
 		d.CancelGrace = 60 * time.Second
 	}
-	h := handlers{d}
+	h := handlers{Deps: d}
+	h.seen = &struct {
+		mu      sync.Mutex
+		workers map[string]seenWorker
+	}{workers: map[string]seenWorker{}}
 	keySec := []map[string][]string{{"provisioner-key": {}}}
 	jobSec := []map[string][]string{{"job-token": {}}}
 	huma.Register(api, huma.Operation{
@@ -147,9 +158,7 @@ func (h handlers) acquire(ctx context.Context, in *acquireInput) (*AcquireOutput
 				&huma.ErrorDetail{Location: "body.tags." + k, Message: "invalid tag", Value: v})
 		}
 	}
-	tags, _ := json.Marshal(orEmpty(in.Body.Tags))
-	worker, err := h.DB.UpsertProvisionerWorker(ctx, dbsqlc.UpsertProvisionerWorkerParams{
-		Name: in.Body.Name, Version: in.Body.Version, Tags: tags, Builtin: in.Body.Builtin})
+	worker, err := h.register(ctx, in.Body.Name, in.Body.Version, in.Body.Tags, in.Body.Builtin)
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +189,38 @@ func (h handlers) acquire(ctx context.Context, in *acquireInput) (*AcquireOutput
 	}
 }
 
+// register records a worker and when it was last seen, at most every registerEvery per worker while
+// nothing about it changes, so busy workers do not write a row per job.
+func (h handlers) register(ctx context.Context, name, version string, tagMap map[string]string, builtin bool) (dbsqlc.ProvisionerWorker, error) {
+	tags, _ := json.Marshal(orEmpty(tagMap))
+	key := name + "\x00" + version + "\x00" + string(tags) + "\x00" + strconv.FormatBool(builtin)
+	h.seen.mu.Lock()
+	s, ok := h.seen.workers[key]
+	h.seen.mu.Unlock()
+	if ok && time.Since(s.at) < registerEvery {
+		return s.row, nil
+	}
+	row, err := h.DB.UpsertProvisionerWorker(ctx, dbsqlc.UpsertProvisionerWorkerParams{Name: name, Version: version, Tags: tags, Builtin: builtin})
+	if err != nil {
+		return row, err
+	}
+	h.seen.mu.Lock()
+	if len(h.seen.workers) > 10_000 {
+		clear(h.seen.workers)
+	}
+	h.seen.workers[key] = seenWorker{row: row, at: time.Now()}
+	h.seen.mu.Unlock()
+	return row, nil
+}
+
+// registerEvery bounds how stale a worker's last-seen time may be.
+const registerEvery = 10 * time.Second
+
+type seenWorker struct {
+	row dbsqlc.ProvisionerWorker
+	at  time.Time
+}
+
 // claim claims a job for worker and builds what the worker needs, in one transaction.
 func (h handlers) claim(ctx context.Context, worker dbsqlc.ProvisionerWorker, queues []string) (*Job, error) {
 	var out *Job
@@ -204,19 +245,12 @@ func (h handlers) claim(ctx context.Context, worker dbsqlc.ProvisionerWorker, qu
 			if err != nil {
 				return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
 			}
-			v, err := tx.GetTemplateVersion(ctx, id)
+			v, err := tx.StartTemplateVersionImport(ctx, id)
 			if err != nil {
 				return fmt.Errorf("provisioner: job %d: template version: %w", row.ID, err)
 			}
-			f, err := tx.GetFile(ctx, v.FileHash)
-			if err != nil {
-				return fmt.Errorf("provisioner: job %d: file: %w", row.ID, err)
-			}
 			job.TemplateVersionID = v.ID.String()
-			job.Template.Archive, job.Template.ContentType = f.Data, f.ContentType
-			if err := tx.SetTemplateVersionStatus(ctx, dbsqlc.SetTemplateVersionStatusParams{ID: v.ID, Status: "running"}); err != nil {
-				return err
-			}
+			job.Template.Archive, job.Template.ContentType = v.Data, v.ContentType
 		default:
 			return fmt.Errorf("provisioner: job %d has unknown kind %q", row.ID, row.Kind)
 		}
@@ -362,10 +396,6 @@ func (h handlers) complete(ctx context.Context, in *completeInput) (*struct{}, e
 		if err := tx.DeleteLease(ctx, dbsqlc.DeleteLeaseParams{JobID: a.job, Attempt: int32(a.attempt)}); err != nil { //nolint:gosec
 			return err
 		}
-		v, err := tx.GetTemplateVersionByJob(ctx, &a.job)
-		if err != nil {
-			return fmt.Errorf("provisioner: job %d: %w", a.job, err)
-		}
 		if in.Body.Import == nil {
 			return huma.Error422UnprocessableEntity("A template_version_import job reports its import.",
 				&huma.ErrorDetail{Location: "body.import", Message: "required"})
@@ -373,7 +403,8 @@ func (h handlers) complete(ctx context.Context, in *completeInput) (*struct{}, e
 		params, _ := json.Marshal(orEmptySlice(in.Body.Import.Parameters))
 		vars, _ := json.Marshal(orEmptySlice(in.Body.Import.Variables))
 		res, _ := json.Marshal(orEmptySlice(in.Body.Import.Resources))
-		return tx.SetTemplateVersionImport(ctx, dbsqlc.SetTemplateVersionImportParams{ID: v.ID, Parameters: params, Variables: vars, Resources: res})
+		_, err := tx.FinishTemplateVersionImport(ctx, dbsqlc.FinishTemplateVersionImportParams{JobID: &a.job, Parameters: params, Variables: vars, Resources: res})
+		return err
 	})
 	if errors.Is(err, riverclaim.ErrNotRunning) {
 		return nil, errLost()

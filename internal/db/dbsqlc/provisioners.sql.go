@@ -26,6 +26,31 @@ func (q *Queries) DeleteLease(ctx context.Context, arg DeleteLeaseParams) error 
 	return err
 }
 
+const finishTemplateVersionImport = `-- name: FinishTemplateVersionImport :execrows
+UPDATE template_versions SET status = 'succeeded', error = '', parameters = $2, variables = $3, resources = $4, updated_at = now()
+WHERE job_id = $1
+`
+
+type FinishTemplateVersionImportParams struct {
+	JobID      *int64
+	Parameters []byte
+	Variables  []byte
+	Resources  []byte
+}
+
+func (q *Queries) FinishTemplateVersionImport(ctx context.Context, arg FinishTemplateVersionImportParams) (int64, error) {
+	result, err := q.db.Exec(ctx, finishTemplateVersionImport,
+		arg.JobID,
+		arg.Parameters,
+		arg.Variables,
+		arg.Resources,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getFile = `-- name: GetFile :one
 SELECT hash, content_type, data, created_by, created_at FROM files WHERE hash = $1
 `
@@ -333,28 +358,6 @@ func (q *Queries) RenewLease(ctx context.Context, arg RenewLeaseParams) (int64, 
 	return result.RowsAffected(), nil
 }
 
-const setTemplateVersionImport = `-- name: SetTemplateVersionImport :exec
-UPDATE template_versions SET status = 'succeeded', error = '', parameters = $2, variables = $3, resources = $4, updated_at = now()
-WHERE id = $1
-`
-
-type SetTemplateVersionImportParams struct {
-	ID         uuid.UUID
-	Parameters []byte
-	Variables  []byte
-	Resources  []byte
-}
-
-func (q *Queries) SetTemplateVersionImport(ctx context.Context, arg SetTemplateVersionImportParams) error {
-	_, err := q.db.Exec(ctx, setTemplateVersionImport,
-		arg.ID,
-		arg.Parameters,
-		arg.Variables,
-		arg.Resources,
-	)
-	return err
-}
-
 const setTemplateVersionJob = `-- name: SetTemplateVersionJob :exec
 UPDATE template_versions SET job_id = $2, updated_at = now() WHERE id = $1
 `
@@ -382,6 +385,27 @@ type SetTemplateVersionStatusParams struct {
 func (q *Queries) SetTemplateVersionStatus(ctx context.Context, arg SetTemplateVersionStatusParams) error {
 	_, err := q.db.Exec(ctx, setTemplateVersionStatus, arg.ID, arg.Status, arg.Error)
 	return err
+}
+
+const startTemplateVersionImport = `-- name: StartTemplateVersionImport :one
+UPDATE template_versions v SET status = 'running', updated_at = now()
+FROM files f
+WHERE v.id = $1 AND f.hash = v.file_hash
+RETURNING v.id, f.data, f.content_type
+`
+
+type StartTemplateVersionImportRow struct {
+	ID          uuid.UUID
+	Data        []byte
+	ContentType string
+}
+
+// Marks a version's import running and returns its source archive.
+func (q *Queries) StartTemplateVersionImport(ctx context.Context, id uuid.UUID) (StartTemplateVersionImportRow, error) {
+	row := q.db.QueryRow(ctx, startTemplateVersionImport, id)
+	var i StartTemplateVersionImportRow
+	err := row.Scan(&i.ID, &i.Data, &i.ContentType)
+	return i, err
 }
 
 const upsertProvisionerWorker = `-- name: UpsertProvisionerWorker :one

@@ -52,6 +52,14 @@ SELECT * FROM template_versions WHERE job_id = $1;
 -- name: SetTemplateVersionStatus :exec
 UPDATE template_versions SET status = $2, error = $3, updated_at = now() WHERE id = $1;
 
--- name: SetTemplateVersionImport :exec
+
+-- name: StartTemplateVersionImport :one
+-- Marks a version's import running and returns its source archive.
+UPDATE template_versions v SET status = 'running', updated_at = now()
+FROM files f
+WHERE v.id = $1 AND f.hash = v.file_hash
+RETURNING v.id, f.data, f.content_type;
+
+-- name: FinishTemplateVersionImport :execrows
 UPDATE template_versions SET status = 'succeeded', error = '', parameters = $2, variables = $3, resources = $4, updated_at = now()
-WHERE id = $1;
+WHERE job_id = $1;
