@@ -64,7 +64,7 @@ type Deps struct {
 // New builds the HTTP handler of the control plane.
 func New(deps Deps) http.Handler {
 	errorLog.Store(deps.Logger)
-	deps.Registry.MustRegister(deps.DB.Collector())
+	deps.Registry.MustRegister(deps.DB.Collector(), provisioner.NewCollector(deps.DB, deps.Logger))
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
 	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth), recordAudit(deps.DB, deps.Logger))

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -285,3 +286,44 @@ func TestEachJobGoesToOneWorker(t *testing.T) {
 func tinyTarBytes() []byte { return []byte(tinyTar) }
 
 func testLogger() *slog.Logger { return dbtest.Logger() }
+
+// A job that no worker takes is visible in the API and in the metrics.
+func TestQueueVisibility(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	file := uploadTiny(t, b, admin)
+	res, v := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+file+`","tags":{"region":"eu"}}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, v)
+	call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+file+`","tags":{"region":"eu"}}`, admin...)
+
+	_, jobs := call(t, "GET", b.srv.URL+"/api/v2/provisioners/jobs", "", admin...)
+	list := jobs["jobs"].([]any)
+	require.Len(t, list, 2)
+	first := list[0].(map[string]any)
+	require.Equal(t, map[string]any{"region": "eu"}, first["tags"])
+	require.EqualValues(t, 1, first["queue_position"])
+	require.EqualValues(t, 2, list[1].(map[string]any)["queue_position"])
+	require.Equal(t, true, first["no_matching_worker"], "the only worker seen (setup) is untagged")
+
+	// An untagged worker does not take them; one with region=eu (and more) does.
+	status, _ := call(t, "POST", b.srv.URL+"/api/v2/provisioners/acquire", `{"name":"plain"}`, "Hearth-Provisioner-Key", testPSK)
+	require.Equal(t, http.StatusNoContent, status.StatusCode)
+	_, got := call(t, "POST", b.srv.URL+"/api/v2/provisioners/acquire", `{"name":"eu","tags":{"region":"eu","gpu":"yes"}}`, "Hearth-Provisioner-Key", testPSK)
+	require.Equal(t, first["id"], got["id"])
+
+	_, raw := get(t, b.srv.URL+"/metrics")
+	for _, want := range []string{
+		`hearth_provisioner_jobs{state="available",tags="region=eu"} 1`,
+		`hearth_provisioner_jobs{state="running",tags="region=eu"} 1`,
+		`hearth_provisioner_workers{tags="gpu=yes,region=eu"} 1`,
+		`hearth_provisioner_jobs_unmatched{tags="region=eu"} 0`,
+		`hearth_provisioner_queue_oldest_seconds{tags="region=eu"}`,
+	} {
+		if strings.Contains(want, "unmatched") {
+			require.NotContains(t, string(raw), `hearth_provisioner_jobs_unmatched{tags="region=eu"}`, "a worker with region=eu is present now")
+			continue
+		}
+		require.Contains(t, string(raw), want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,7 +57,7 @@ func New(cfg Config) (*Client, error) {
 	// jobs of kinds it does not know instead of retrying them.
 	river.AddWorker(workers, &provisionerKindWorker[jobargs.TemplateVersionImport]{})
 	claimer := riverclaim.New(cfg.DB.Pool, "hearth-server")
-	river.AddWorker(workers, &reapWorker{db: cfg.DB, claimer: claimer, log: cfg.Logger})
+	river.AddWorker(workers, &reapWorker{db: cfg.DB, claimer: claimer, log: cfg.Logger, warned: map[int64]bool{}})
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ReapEvery), func() (river.JobArgs, *river.InsertOpts) {
 		return jobargs.ReapProvisionerLeases{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 1}
 	}, &river.PeriodicJobOpts{RunOnStart: true}))
@@ -188,14 +189,24 @@ func (w *provisionerKindWorker[T]) Work(context.Context, *river.Job[T]) error {
 	return errors.New("provisioner jobs are run by provisioner workers, not by the server's River client")
 }
 
+// UnmatchedAfter is how long a job may wait with no worker that takes it before that is logged.
+const UnmatchedAfter = time.Minute
+
+// reapWorker ends the jobs of silent workers, and reports jobs no worker takes.
 type reapWorker struct {
 	river.WorkerDefaults[jobargs.ReapProvisionerLeases]
 	db      *db.DB
 	claimer *riverclaim.Claimer
 	log     *slog.Logger
+	mu      sync.Mutex
+	warned  map[int64]bool
 }
 
 func (w *reapWorker) Work(ctx context.Context, _ *river.Job[jobargs.ReapProvisionerLeases]) error {
-	_, err := provisioning.ReapLeases(ctx, w.db, w.claimer, w.log)
-	return err
+	if _, err := provisioning.ReapLeases(ctx, w.db, w.claimer, w.log); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return provisioning.WarnUnmatched(ctx, w.db, w.log, UnmatchedAfter, w.warned)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
-	"github.com/hearthdev/hearth/internal/riverclaim"
+	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/jobs/jobargs"
 )
 
@@ -97,6 +97,8 @@ type QueuedJob struct {
 	Attempt   int               `json:"attempt"`
 	CreatedAt time.Time         `json:"created_at"`
 	Position  int               `json:"queue_position" doc:"1 for the next job its tag set hands out; 0 unless waiting."`
+	// NoWorker flags a waiting job that no worker seen in the last minute would take.
+	NoWorker bool `json:"no_matching_worker" doc:"Waiting, and no worker seen in the last minute has all its tags."`
 }
 
 // JobsOutput lists jobs.
@@ -110,32 +112,17 @@ func (h handlers) listJobs(ctx context.Context, _ *struct{}) (*JobsOutput, error
 	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
 		return nil, err
 	}
-	rows, err := riverclaim.ListActive(ctx, h.DB.Pool, jobargs.QueueProvisioner)
+	s, err := provisioning.Snapshot(ctx, h.DB)
 	if err != nil {
 		return nil, err
 	}
 	out := &JobsOutput{}
-	out.Body.Jobs = make([]QueuedJob, 0, len(rows))
-	for _, r := range rows {
-		out.Body.Jobs = append(out.Body.Jobs, QueuedJob{ID: r.ID, Kind: r.Kind, Tags: TagsOf(r.Queue), State: r.State,
-			Attempt: r.Attempt, CreatedAt: r.CreatedAt, Position: r.Position})
+	out.Body.Jobs = make([]QueuedJob, 0, len(s.Jobs))
+	for _, r := range s.Jobs {
+		out.Body.Jobs = append(out.Body.Jobs, QueuedJob{ID: r.ID, Kind: r.Kind, Tags: provisioning.TagsOf(r), State: r.State,
+			Attempt: r.Attempt, CreatedAt: r.CreatedAt, Position: r.Position, NoWorker: r.State == "available" && !s.Matched(provisioning.TagsOf(r))})
 	}
 	return out, nil
-}
-
-// TagsOf reads the tags back from a provisioner queue's name.
-func TagsOf(queue string) map[string]string {
-	tags := map[string]string{}
-	_, list, ok := strings.Cut(queue, ":")
-	if !ok {
-		return tags
-	}
-	for _, kv := range strings.Split(list, ",") {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			tags[k] = v
-		}
-	}
-	return tags
 }
 
 type cancelInput struct {

@@ -216,8 +216,9 @@ func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*V
 			return err
 		}
 		queue := jobargs.ProvisionerQueue(tags)
+		meta, _ := json.Marshal(jobargs.ProvisionerMetadata{Tags: tags})
 		res, err := h.River.InsertTx(ctx, tx.Raw, jobargs.TemplateVersionImport{VersionID: v.ID.String()},
-			&river.InsertOpts{Queue: queue, MaxAttempts: 3})
+			&river.InsertOpts{Queue: queue, MaxAttempts: 3, Metadata: meta})
 		if err != nil {
 			return err
 		}

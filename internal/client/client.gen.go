@@ -924,6 +924,9 @@ type ProvisionerQueuedJob struct {
 	Id        int64     `json:"id"`
 	Kind      string    `json:"kind"`
 
+	// NoMatchingWorker Waiting, and no worker seen in the last minute has all its tags.
+	NoMatchingWorker bool `json:"no_matching_worker"`
+
 	// QueuePosition 1 for the next job its tag set hands out; 0 unless waiting.
 	QueuePosition int64 `json:"queue_position"`
 

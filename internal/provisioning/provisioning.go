@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/riverclaim"
+	"github.com/hearthdev/hearth/jobs/jobargs"
 )
 
 // NotifyChannel carries the queue name of every provisioner job that becomes available, so waiting
@@ -117,4 +119,124 @@ func ReapLeases(ctx context.Context, d *db.DB, c *riverclaim.Claimer, log *slog.
 		}
 	}
 	return n, nil
+}
+
+// SeenWithin is how recently a worker must have asked for work to count as present.
+const SeenWithin = time.Minute
+
+// Covers reports whether a worker with workerTags takes jobs with jobTags: it has all of them, or
+// both are untagged.
+func Covers(workerTags, jobTags map[string]string) bool {
+	if len(jobTags) == 0 {
+		return len(workerTags) == 0
+	}
+	for k, v := range jobTags {
+		if w, ok := workerTags[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Unmatched returns, of the waiting jobs' tag sets, those no present worker takes.
+func Unmatched(workers []map[string]string, jobTags []map[string]string) []map[string]string {
+	var out []map[string]string
+	for _, jt := range jobTags {
+		taken := false
+		for _, wt := range workers {
+			if Covers(wt, jt) {
+				taken = true
+				break
+			}
+		}
+		if !taken {
+			out = append(out, jt)
+		}
+	}
+	return out
+}
+
+// CountKey groups jobs by state and tag set.
+type CountKey struct{ State, Tags string }
+
+// QueueSnapshot is the provisioner queue at one moment; maps are keyed by tag label (region=eu,...).
+type QueueSnapshot struct {
+	Jobs       []riverclaim.Active
+	Counts     map[CountKey]int
+	Oldest     map[string]time.Time
+	Workers    map[string]int
+	Unmatched  map[string]int
+	workerTags []map[string]string
+}
+
+// Snapshot reads the queue and the workers seen in the last minute.
+func Snapshot(ctx context.Context, d *db.DB) (*QueueSnapshot, error) {
+	jobs, err := riverclaim.ListActive(ctx, d.Pool, jobargs.QueueProvisioner)
+	if err != nil {
+		return nil, err
+	}
+	workers, err := d.ListProvisionerWorkers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &QueueSnapshot{Jobs: jobs, Counts: map[CountKey]int{}, Oldest: map[string]time.Time{}, Workers: map[string]int{}, Unmatched: map[string]int{}}
+	for _, w := range workers {
+		if time.Since(w.LastSeenAt) > SeenWithin {
+			continue
+		}
+		tags := map[string]string{}
+		_ = json.Unmarshal(w.Tags, &tags) // written by us from a map
+		s.workerTags = append(s.workerTags, tags)
+		s.Workers[jobargs.TagLabel(tags)]++
+	}
+	for _, j := range jobs {
+		tags := TagsOf(j)
+		label := jobargs.TagLabel(tags)
+		s.Counts[CountKey{j.State, label}]++
+		if j.State != "available" {
+			continue
+		}
+		if at, ok := s.Oldest[label]; !ok || j.CreatedAt.Before(at) {
+			s.Oldest[label] = j.CreatedAt
+		}
+		if !s.Matched(tags) {
+			s.Unmatched[label]++
+		}
+	}
+	return s, nil
+}
+
+// Matched reports whether a worker seen in the last minute takes jobs with tags.
+func (s *QueueSnapshot) Matched(tags map[string]string) bool {
+	return len(Unmatched(s.workerTags, []map[string]string{tags})) == 0
+}
+
+// TagsOf reads a job's tags from its metadata.
+func TagsOf(j riverclaim.Active) map[string]string {
+	var m jobargs.ProvisionerMetadata
+	_ = json.Unmarshal(j.Metadata, &m) // written at insert; a job without tags has none
+	if m.Tags == nil {
+		return map[string]string{}
+	}
+	return m.Tags
+}
+
+// WarnUnmatched logs, once per job, waiting jobs older than after that no present worker takes.
+// warned remembers the jobs already reported.
+func WarnUnmatched(ctx context.Context, d *db.DB, log *slog.Logger, after time.Duration, warned map[int64]bool) error {
+	s, err := Snapshot(ctx, d)
+	if err != nil {
+		return err
+	}
+	for _, j := range s.Jobs {
+		if j.State == "available" && time.Since(j.CreatedAt) > after && !warned[j.ID] && !s.Matched(TagsOf(j)) {
+			warned[j.ID] = true
+			log.WarnContext(ctx, "provisioner: a job is waiting for a worker that has its tags, and none is running",
+				"job", j.ID, "kind", j.Kind, "tags", jobargs.TagLabel(TagsOf(j)), "waiting", time.Since(j.CreatedAt).Round(time.Second))
+		}
+	}
+	if len(warned) > 10_000 {
+		clear(warned)
+	}
+	return nil
 }

@@ -150,6 +150,7 @@ type Active struct {
 	CreatedAt time.Time
 	// Position is 1 for the next job its queue hands out; 0 for running jobs.
 	Position int
+	Metadata []byte
 }
 
 // ListActive lists the jobs not yet finished in the queues whose names start with prefix.
@@ -160,7 +161,7 @@ func ListActive(ctx context.Context, q interface {
 SELECT id, kind, queue, state::text, attempt, created_at,
        CASE WHEN state = 'available'
             THEN row_number() OVER (PARTITION BY queue, state = 'available' ORDER BY priority, scheduled_at, id)
-            ELSE 0 END
+            ELSE 0 END, metadata
 FROM river_job
 WHERE starts_with(queue, $1) AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending')
 ORDER BY id`, prefix)
@@ -169,7 +170,7 @@ ORDER BY id`, prefix)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Active, error) {
 		var a Active
-		err := r.Scan(&a.ID, &a.Kind, &a.Queue, &a.State, &a.Attempt, &a.CreatedAt, &a.Position)
+		err := r.Scan(&a.ID, &a.Kind, &a.Queue, &a.State, &a.Attempt, &a.CreatedAt, &a.Position, &a.Metadata)
 		return a, err
 	})
 }

@@ -3,6 +3,8 @@
 package jobargs
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 )
@@ -47,12 +49,19 @@ const QueueProvisioner = "provisioner"
 // MaxProvisionerTags bounds a worker's tags: it claims from every non-empty subset of them.
 const MaxProvisionerTags = 6
 
-// ProvisionerQueue names the queue of provisioner jobs with tags: provisioner, or provisioner:k=v,...
-// with the tags sorted.
+// ProvisionerQueue names the queue of provisioner jobs with tags: provisioner for untagged jobs, else
+// provisioner- and a hash of the sorted tags (River allows only letters, digits, _ and - in names).
+// Jobs carry their tags in their metadata too, for listing (ProvisionerMetadata).
 func ProvisionerQueue(tags map[string]string) string {
 	if len(tags) == 0 {
 		return QueueProvisioner
 	}
+	sum := sha256.Sum256([]byte(TagLabel(tags)))
+	return QueueProvisioner + "-" + hex.EncodeToString(sum[:10])
+}
+
+// TagLabel writes tags as k=v pairs sorted by key, joined by commas: region=eu,zone=a.
+func TagLabel(tags map[string]string) string {
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
 		keys = append(keys, k)
@@ -62,7 +71,12 @@ func ProvisionerQueue(tags map[string]string) string {
 	for i, k := range keys {
 		parts[i] = k + "=" + tags[k]
 	}
-	return QueueProvisioner + ":" + strings.Join(parts, ",")
+	return strings.Join(parts, ",")
+}
+
+// ProvisionerMetadata is the metadata a provisioner job is inserted with.
+type ProvisionerMetadata struct {
+	Tags map[string]string `json:"tags"`
 }
 
 // ProvisionerQueues lists the queues a worker with tags claims from, most specific first. The rule: a

@@ -971,6 +971,8 @@ export interface components {
             /** Format: int64 */
             id: number;
             kind: string;
+            /** @description Waiting, and no worker seen in the last minute has all its tags. */
+            no_matching_worker: boolean;
             /**
              * Format: int64
              * @description 1 for the next job its tag set hands out; 0 unless waiting.
