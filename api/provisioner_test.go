@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -326,4 +327,47 @@ func TestQueueVisibility(t *testing.T) {
 		}
 		require.Contains(t, string(raw), want)
 	}
+}
+
+// slowModule returns a template whose terraform init hangs downloading a module until the test ends.
+func slowModule(t *testing.T) []byte {
+	t.Helper()
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(func() { close(release); slow.Close() })
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(fmt.Sprintf("module \"slow\" {\n  source = %q\n}\n", slow.URL+"/m.tar.gz")), 0o600))
+	return tarDir(t, dir)
+}
+
+// Canceling a running job interrupts the real Terraform, and the job ends canceled with its logs.
+func TestCancelingInterruptsTerraform(t *testing.T) {
+	t.Parallel()
+	b := setup(t) // leases of 2 s: the worker heartbeats every second
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w")
+	id := newVersion(t, b, admin, slowModule(t))
+	deadline := time.Now().Add(30 * time.Second)
+	var v map[string]any
+	for {
+		_, v = call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id, "", admin...)
+		if v["status"] == "running" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline))
+		time.Sleep(20 * time.Millisecond)
+	}
+	res, _ := call(t, "POST", fmt.Sprintf("%s/api/v2/provisioners/jobs/%d/cancel", b.srv.URL, int64(v["job_id"].(float64))), "", admin...)
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	v = waitVersion(t, b, admin, id)
+	require.Equal(t, "canceled", v["status"])
+	require.Contains(t, v["error"], "interrupted")
+	_, logs := call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id+"/logs", "", admin...)
+	require.Contains(t, fmt.Sprint(logs["logs"]), "the job was canceled")
 }
