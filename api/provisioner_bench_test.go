@@ -89,3 +89,17 @@ func uploadTiny(b testing.TB, bb bundle, admin []string) string {
 		`{"import":{"parameters":[],"variables":[],"resources":[]}}`, "Authorization", "Bearer "+body["token"].(string))
 	return v["file_id"].(string)
 }
+
+// BenchmarkTemplateImport measures a template version import of examples/templates/local end to end:
+// create the version, a waiting worker runs terraform init and plan, the result is stored.
+func BenchmarkTemplateImport(b *testing.B) {
+	bb := setup(b)
+	admin := []string{"Authorization", "Bearer " + owner(b, bb)}
+	startWorker(b, bb, "bench")
+	archive := tarDir(b, "../examples/templates/local")
+	b.ResetTimer()
+	for range b.N {
+		v := waitVersion(b, bb, admin, newVersion(b, bb, admin, archive))
+		require.Equal(b, "succeeded", v["status"])
+	}
+}

@@ -37,6 +37,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Tickets, when set, has its signing key rotated every KeyRotationAge.
 	Tickets KeyRotator
+	// UnmatchedAfter is how long a provisioner job may wait with no worker that takes it before
+	// that is logged (default a minute).
+	UnmatchedAfter time.Duration
 }
 
 // HeartbeatInterval is how often the queue heartbeat job runs; the health check calls the queue
@@ -57,7 +60,10 @@ func New(cfg Config) (*Client, error) {
 	// jobs of kinds it does not know instead of retrying them.
 	river.AddWorker(workers, &provisionerKindWorker[jobargs.TemplateVersionImport]{})
 	claimer := riverclaim.New(cfg.DB.Pool, "hearth-server")
-	river.AddWorker(workers, &reapWorker{db: cfg.DB, claimer: claimer, log: cfg.Logger, warned: map[int64]bool{}})
+	if cfg.UnmatchedAfter <= 0 {
+		cfg.UnmatchedAfter = time.Minute
+	}
+	river.AddWorker(workers, &reapWorker{db: cfg.DB, claimer: claimer, log: cfg.Logger, after: cfg.UnmatchedAfter, warned: map[int64]bool{}})
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ReapEvery), func() (river.JobArgs, *river.InsertOpts) {
 		return jobargs.ReapProvisionerLeases{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 1}
 	}, &river.PeriodicJobOpts{RunOnStart: true}))
@@ -189,15 +195,13 @@ func (w *provisionerKindWorker[T]) Work(context.Context, *river.Job[T]) error {
 	return errors.New("provisioner jobs are run by provisioner workers, not by the server's River client")
 }
 
-// UnmatchedAfter is how long a job may wait with no worker that takes it before that is logged.
-const UnmatchedAfter = time.Minute
-
 // reapWorker ends the jobs of silent workers, and reports jobs no worker takes.
 type reapWorker struct {
 	river.WorkerDefaults[jobargs.ReapProvisionerLeases]
 	db      *db.DB
 	claimer *riverclaim.Claimer
 	log     *slog.Logger
+	after   time.Duration
 	mu      sync.Mutex
 	warned  map[int64]bool
 }
@@ -208,5 +212,5 @@ func (w *reapWorker) Work(ctx context.Context, _ *river.Job[jobargs.ReapProvisio
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return provisioning.WarnUnmatched(ctx, w.db, w.log, UnmatchedAfter, w.warned)
+	return provisioning.WarnUnmatched(ctx, w.db, w.log, w.after, w.warned)
 }

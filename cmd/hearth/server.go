@@ -70,6 +70,7 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringSliceVar(&psks, "provisioner-psk", nil, "pre-shared keys for external provisioner workers, comma-separated; prefer the environment or the file")
 	f.DurationVar(&cfg.ProvisionerLease, "provisioner-lease", 30*time.Second, "how long a provisioner job survives its worker's silence before it is retried or failed")
 	f.DurationVar(&cfg.CancelGrace, "provisioner-cancel-grace", 60*time.Second, "how long Terraform gets between SIGINT and SIGKILL when a job is canceled")
+	f.DurationVar(&cfg.UnmatchedAfter, "provisioner-unmatched-after", time.Minute, "log a provisioner job that waits this long with no worker that has its tags")
 	f.StringVar(&cfg.TerraformPath, "terraform-path", "", "the built-in workers' terraform (default: terraform on PATH)")
 	f.StringVar(&cfg.ProviderMirror, "provider-mirror", "", "the built-in workers' Terraform provider filesystem mirror (see go tool task providers)")
 	f.StringVar(&oidc.IssuerURL, "oidc-issuer-url", "", "OIDC provider to sign users in with (its issuer URL); empty turns OIDC sign-in off")

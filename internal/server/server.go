@@ -54,6 +54,8 @@ type Config struct {
 	// gets between SIGINT and SIGKILL when a job is canceled.
 	ProvisionerLease time.Duration
 	CancelGrace      time.Duration
+	// UnmatchedAfter is how long a job may wait for a worker that takes it before that is logged.
+	UnmatchedAfter time.Duration
 	// TerraformPath and ProviderMirror configure the built-in workers' Terraform.
 	TerraformPath  string
 	ProviderMirror string
@@ -117,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	queue, err := jobs.New(jobs.Config{DB: database, Logger: log, Tickets: signer})
+	queue, err := jobs.New(jobs.Config{DB: database, Logger: log, Tickets: signer, UnmatchedAfter: cfg.UnmatchedAfter})
 	if err != nil {
 		return err
 	}
