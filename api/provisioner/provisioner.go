@@ -229,10 +229,9 @@ func (h handlers) claim(ctx context.Context, worker dbsqlc.ProvisionerWorker, qu
 		if err != nil || row == nil {
 			return err
 		}
-		if err := tx.InsertLease(ctx, dbsqlc.InsertLeaseParams{JobID: row.ID, Attempt: int32(row.Attempt), //nolint:gosec // attempts are small
-			WorkerID: worker.ID, ExpiresAt: time.Now().Add(h.LeaseTime)}); err != nil {
-			return err
-		}
+		// Each kind's start statement also writes the lease, saving a round trip per job.
+		lease := dbsqlc.StartTemplateVersionImportParams{JobID: row.ID, Attempt: int32(row.Attempt), //nolint:gosec // attempts are small
+			WorkerID: worker.ID, ExpiresAt: time.Now().Add(h.LeaseTime)}
 		job := &Job{ID: row.ID, Attempt: row.Attempt, Kind: row.Kind, Variables: []Variable{},
 			HeartbeatSeconds: max(1, int(h.LeaseTime.Seconds()/3)), CancelGraceSecs: int(h.CancelGrace.Seconds())}
 		switch row.Kind {
@@ -245,7 +244,8 @@ func (h handlers) claim(ctx context.Context, worker dbsqlc.ProvisionerWorker, qu
 			if err != nil {
 				return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
 			}
-			v, err := tx.StartTemplateVersionImport(ctx, id)
+			lease.VersionID = id
+			v, err := tx.StartTemplateVersionImport(ctx, lease)
 			if err != nil {
 				return fmt.Errorf("provisioner: job %d: template version: %w", row.ID, err)
 			}
@@ -389,21 +389,20 @@ func (h handlers) complete(ctx context.Context, in *completeInput) (*struct{}, e
 	if err != nil {
 		return nil, err
 	}
+	if in.Body.Import == nil {
+		return nil, huma.Error422UnprocessableEntity("A template_version_import job reports its import.",
+			&huma.ErrorDetail{Location: "body.import", Message: "required"})
+	}
+	params, _ := json.Marshal(orEmptySlice(in.Body.Import.Parameters))
+	vars, _ := json.Marshal(orEmptySlice(in.Body.Import.Variables))
+	res, _ := json.Marshal(orEmptySlice(in.Body.Import.Resources))
 	err = h.DB.InTx(ctx, func(tx db.Tx) error {
 		if _, err := h.Claimer.Settle(ctx, tx.Raw, a.job, a.attempt, riverclaim.Completed, ""); err != nil {
 			return err
 		}
-		if err := tx.DeleteLease(ctx, dbsqlc.DeleteLeaseParams{JobID: a.job, Attempt: int32(a.attempt)}); err != nil { //nolint:gosec
-			return err
-		}
-		if in.Body.Import == nil {
-			return huma.Error422UnprocessableEntity("A template_version_import job reports its import.",
-				&huma.ErrorDetail{Location: "body.import", Message: "required"})
-		}
-		params, _ := json.Marshal(orEmptySlice(in.Body.Import.Parameters))
-		vars, _ := json.Marshal(orEmptySlice(in.Body.Import.Variables))
-		res, _ := json.Marshal(orEmptySlice(in.Body.Import.Resources))
-		_, err := tx.FinishTemplateVersionImport(ctx, dbsqlc.FinishTemplateVersionImportParams{JobID: &a.job, Parameters: params, Variables: vars, Resources: res})
+		// Ends the lease too.
+		_, err := tx.FinishTemplateVersionImport(ctx, dbsqlc.FinishTemplateVersionImportParams{JobID: a.job, Attempt: int32(a.attempt), //nolint:gosec
+			Parameters: params, Variables: vars, Resources: res})
 		return err
 	})
 	if errors.Is(err, riverclaim.ErrNotRunning) {

@@ -27,23 +27,28 @@ func (q *Queries) DeleteLease(ctx context.Context, arg DeleteLeaseParams) error 
 }
 
 const finishTemplateVersionImport = `-- name: FinishTemplateVersionImport :execrows
-UPDATE template_versions SET status = 'succeeded', error = '', parameters = $2, variables = $3, resources = $4, updated_at = now()
-WHERE job_id = $1
+WITH lease AS (DELETE FROM provisioner_leases WHERE job_id = $4::bigint AND attempt = $5)
+UPDATE template_versions SET status = 'succeeded', error = '', parameters = $1, variables = $2,
+    resources = $3, updated_at = now()
+WHERE job_id = $4::bigint
 `
 
 type FinishTemplateVersionImportParams struct {
-	JobID      *int64
 	Parameters []byte
 	Variables  []byte
 	Resources  []byte
+	JobID      int64
+	Attempt    int32
 }
 
+// Stores an import's result and ends its lease, in one statement.
 func (q *Queries) FinishTemplateVersionImport(ctx context.Context, arg FinishTemplateVersionImportParams) (int64, error) {
 	result, err := q.db.Exec(ctx, finishTemplateVersionImport,
-		arg.JobID,
 		arg.Parameters,
 		arg.Variables,
 		arg.Resources,
+		arg.JobID,
+		arg.Attempt,
 	)
 	if err != nil {
 		return 0, err
@@ -158,29 +163,6 @@ func (q *Queries) InsertJobLogs(ctx context.Context, arg InsertJobLogsParams) er
 		arg.Stages,
 		arg.Levels,
 		arg.Outputs,
-	)
-	return err
-}
-
-const insertLease = `-- name: InsertLease :exec
-INSERT INTO provisioner_leases (job_id, attempt, worker_id, expires_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (job_id) DO UPDATE SET attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id,
-    started_at = now(), heartbeat_at = now(), expires_at = EXCLUDED.expires_at
-`
-
-type InsertLeaseParams struct {
-	JobID     int64
-	Attempt   int32
-	WorkerID  uuid.UUID
-	ExpiresAt time.Time
-}
-
-func (q *Queries) InsertLease(ctx context.Context, arg InsertLeaseParams) error {
-	_, err := q.db.Exec(ctx, insertLease,
-		arg.JobID,
-		arg.Attempt,
-		arg.WorkerID,
-		arg.ExpiresAt,
 	)
 	return err
 }
@@ -388,11 +370,25 @@ func (q *Queries) SetTemplateVersionStatus(ctx context.Context, arg SetTemplateV
 }
 
 const startTemplateVersionImport = `-- name: StartTemplateVersionImport :one
+WITH lease AS (
+    INSERT INTO provisioner_leases (job_id, attempt, worker_id, expires_at)
+    VALUES ($2, $3, $4, $5)
+    ON CONFLICT (job_id) DO UPDATE SET attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id,
+        started_at = now(), heartbeat_at = now(), expires_at = EXCLUDED.expires_at
+)
 UPDATE template_versions v SET status = 'running', updated_at = now()
 FROM files f
 WHERE v.id = $1 AND f.hash = v.file_hash
 RETURNING v.id, f.data, f.content_type
 `
+
+type StartTemplateVersionImportParams struct {
+	VersionID uuid.UUID
+	JobID     int64
+	Attempt   int32
+	WorkerID  uuid.UUID
+	ExpiresAt time.Time
+}
 
 type StartTemplateVersionImportRow struct {
 	ID          uuid.UUID
@@ -400,9 +396,16 @@ type StartTemplateVersionImportRow struct {
 	ContentType string
 }
 
-// Marks a version's import running and returns its source archive.
-func (q *Queries) StartTemplateVersionImport(ctx context.Context, id uuid.UUID) (StartTemplateVersionImportRow, error) {
-	row := q.db.QueryRow(ctx, startTemplateVersionImport, id)
+// Leases an import job to a worker, marks the version's import running and returns its source
+// archive, in one statement (one round trip on the claim path).
+func (q *Queries) StartTemplateVersionImport(ctx context.Context, arg StartTemplateVersionImportParams) (StartTemplateVersionImportRow, error) {
+	row := q.db.QueryRow(ctx, startTemplateVersionImport,
+		arg.VersionID,
+		arg.JobID,
+		arg.Attempt,
+		arg.WorkerID,
+		arg.ExpiresAt,
+	)
 	var i StartTemplateVersionImportRow
 	err := row.Scan(&i.ID, &i.Data, &i.ContentType)
 	return i, err

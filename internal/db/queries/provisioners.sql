@@ -15,11 +15,6 @@ SELECT w.*, l.job_id AS current_job_id
 FROM provisioner_workers w LEFT JOIN provisioner_leases l ON l.worker_id = w.id
 ORDER BY w.name;
 
--- name: InsertLease :exec
-INSERT INTO provisioner_leases (job_id, attempt, worker_id, expires_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (job_id) DO UPDATE SET attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id,
-    started_at = now(), heartbeat_at = now(), expires_at = EXCLUDED.expires_at;
-
 -- name: RenewLease :execrows
 UPDATE provisioner_leases SET heartbeat_at = now(), expires_at = $3 WHERE job_id = $1 AND attempt = $2;
 
@@ -54,12 +49,22 @@ UPDATE template_versions SET status = $2, error = $3, updated_at = now() WHERE i
 
 
 -- name: StartTemplateVersionImport :one
--- Marks a version's import running and returns its source archive.
+-- Leases an import job to a worker, marks the version's import running and returns its source
+-- archive, in one statement (one round trip on the claim path).
+WITH lease AS (
+    INSERT INTO provisioner_leases (job_id, attempt, worker_id, expires_at)
+    VALUES (@job_id, @attempt, @worker_id, @expires_at)
+    ON CONFLICT (job_id) DO UPDATE SET attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id,
+        started_at = now(), heartbeat_at = now(), expires_at = EXCLUDED.expires_at
+)
 UPDATE template_versions v SET status = 'running', updated_at = now()
 FROM files f
-WHERE v.id = $1 AND f.hash = v.file_hash
+WHERE v.id = @version_id AND f.hash = v.file_hash
 RETURNING v.id, f.data, f.content_type;
 
 -- name: FinishTemplateVersionImport :execrows
-UPDATE template_versions SET status = 'succeeded', error = '', parameters = $2, variables = $3, resources = $4, updated_at = now()
-WHERE job_id = $1;
+-- Stores an import's result and ends its lease, in one statement.
+WITH lease AS (DELETE FROM provisioner_leases WHERE job_id = @job_id::bigint AND attempt = @attempt)
+UPDATE template_versions SET status = 'succeeded', error = '', parameters = @parameters, variables = @variables,
+    resources = @resources, updated_at = now()
+WHERE job_id = @job_id::bigint;
