@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/riverclaim"
+	"github.com/hearthdev/hearth/internal/tftest"
 	worker "github.com/hearthdev/hearth/provisioner-worker"
 )
 
@@ -329,20 +329,11 @@ func TestQueueVisibility(t *testing.T) {
 	}
 }
 
-// slowModule returns a template whose terraform init hangs downloading a module until the test ends.
+// slowModule is a template whose terraform init hangs until the test ends.
 func slowModule(t *testing.T) []byte {
 	t.Helper()
-	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		http.NotFound(w, r)
-	}))
-	t.Cleanup(func() { close(release); slow.Close() })
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(fmt.Sprintf("module \"slow\" {\n  source = %q\n}\n", slow.URL+"/m.tar.gz")), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(tftest.SlowModule(t)), 0o600))
 	return tarDir(t, dir)
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tftest"
 )
 
 // callAPI sends a request with a token and decodes the answer.
@@ -43,17 +43,6 @@ func callAPI(t *testing.T, method, url, token, contentType string, body []byte) 
 // lease and retries it; it is never stuck.
 func TestAKilledWorkersJobIsRetried(t *testing.T) {
 	t.Parallel()
-	// Terraform init hangs on this module download for as long as the test wants.
-	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		http.NotFound(w, r)
-	}))
-	t.Cleanup(func() { close(release); slow.Close() })
-
 	dir := t.TempDir()
 	psk := filepath.Join(dir, "psk")
 	require.NoError(t, os.WriteFile(psk, []byte("a-test-provisioner-key-0123456789\n"), 0o600))
@@ -75,7 +64,7 @@ func TestAKilledWorkersJobIsRetried(t *testing.T) {
 
 	var archive bytes.Buffer
 	tw := tar.NewWriter(&archive)
-	main := fmt.Sprintf("module \"slow\" {\n  source = %q\n}\n", slow.URL+"/module.tar.gz")
+	main := tftest.SlowModule(t) // terraform init hangs until the test ends
 	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "main.tf", Mode: 0o644, Size: int64(len(main)), Typeflag: tar.TypeReg}))
 	_, _ = tw.Write([]byte(main))
 	require.NoError(t, tw.Close())
