@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/apikey"
@@ -102,6 +104,29 @@ var accessTable = map[string]access{
 	"create-template-version":     {body: unknownFile, want: deny(404, 403, 404, 403, 403, 403)},
 	"get-template-version":        {params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},
 	"get-template-version-logs":   {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
+	"archive-template-version":    {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
+	"unarchive-template-version":  {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
+	// {template} is a template with one workspace, the victim's, named {name}, with one finished
+	// build, {build}; {version} is a version that belongs to no template yet.
+	"create-template":             {body: `{"name":"%s","version_id":"{version}"}`, want: deny(201, 403, 201, 403, 403, 403)},
+	"list-templates":              {want: deny(200, 200, 200, 200, 200, 200)},
+	"get-template":                {want: deny(200, 200, 200, 200, 200, 200)},
+	"update-template":             {body: `{"description":"%s"}`, want: deny(200, 403, 200, 403, 403, 403)},
+	"delete-template":             {want: deny(409, 403, 409, 403, 403, 403)},
+	"list-template-versions":      {want: deny(200, 200, 200, 200, 200, 200)},
+	"set-template-active-version": {body: `{"version_id":"{active}"}`, want: deny(200, 403, 200, 403, 403, 403)},
+	"create-workspace":            {body: `{"name":"%s","template":"{template}"}`, want: deny(201, 201, 201, 201, 201, 201)},
+	"list-workspaces":             {want: deny(200, 200, 200, 200, 200, 200)},
+	// Another member's workspace is not found; template admins and auditors see it but do not change it.
+	"get-workspace":                   {want: deny(200, 404, 200, 200, 404, 200)},
+	"get-workspace-by-owner-and-name": {want: deny(200, 404, 200, 200, 404, 200)},
+	"update-workspace":                {body: `{"name":"%s"}`, want: deny(200, 404, 403, 403, 404, 200)},
+	"delete-workspace":                {want: deny(202, 404, 403, 403, 404, 202)},
+	"create-workspace-build":          {body: `{"transition":"stop"}`, want: deny(201, 404, 403, 403, 404, 201)},
+	"list-workspace-builds":           {want: deny(200, 404, 200, 200, 404, 200)},
+	"get-workspace-build":             {want: deny(200, 404, 200, 200, 404, 200)},
+	"cancel-workspace-build":          {want: deny(409, 404, 403, 403, 404, 409)},
+	"get-workspace-build-logs":        {want: deny(200, 404, 200, 200, 404, 200)},
 }
 
 var victimHash = sync.OnceValue(func() string { return password.Hash("victim-password") })
@@ -204,6 +229,14 @@ func (w *walker) call(t *testing.T, method, path string, row access, caller stri
 		_, _, token = w.user(t, []string{caller}, later)
 	}
 	fresh := w.name("n")
+	if strings.Contains(path+row.body, "{template}") || strings.Contains(path+row.body, "{workspace}") || strings.Contains(path+row.body, "{build}") ||
+		strings.Contains(path+row.body, "{name}") || strings.Contains(row.body, "{version}") || strings.Contains(row.body, "{active}") {
+		f := w.fixture(t, victim.ID)
+		r := strings.NewReplacer("{template}", f.template, "{workspace}", f.workspace, "{name}", f.name, "{build}", f.build,
+			"{version}", f.version, "{active}", f.active)
+		path = r.Replace(path)
+		row.body = r.Replace(row.body)
+	}
 	body := row.body
 	if row.contentType == "" {
 		body = strings.ReplaceAll(body, "%s", fresh)
@@ -225,6 +258,34 @@ func (w *walker) call(t *testing.T, method, path string, row access, caller stri
 		t.Fatalf("%s %s as %s: %d %v", method, path, caller, res.StatusCode, p)
 	}
 	return res.StatusCode
+}
+
+type fixture struct{ template, workspace, name, build, version, active string }
+
+// fixture makes, straight in the database, a template and a workspace of owner's on it.
+func (w *walker) fixture(t *testing.T, owner uuid.UUID) fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := fixture{template: w.name("tpl"), name: w.name("ws")}
+	var hash [32]byte
+	_, _ = rand.Read(hash[:])
+	q := w.b.db.Pool
+	_, err := q.Exec(ctx, "INSERT INTO files (hash, content_type, data) VALUES ($1, 'application/x-tar', '')", hash[:])
+	require.NoError(t, err)
+	version := func() string {
+		var id string
+		require.NoError(t, q.QueryRow(ctx, "INSERT INTO template_versions (file_hash, status, name) VALUES ($1, 'succeeded', 'v1') RETURNING id", hash[:]).Scan(&id))
+		return id
+	}
+	f.active, f.version = version(), version()
+	var tpl string
+	require.NoError(t, q.QueryRow(ctx, "INSERT INTO templates (name, active_version_id) VALUES ($1, $2) RETURNING id", f.template, f.active).Scan(&tpl))
+	_, err = q.Exec(ctx, "UPDATE template_versions SET template_id = $1 WHERE id = $2", tpl, f.active)
+	require.NoError(t, err)
+	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id", owner, tpl, f.name).Scan(&f.workspace))
+	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, status)
+		VALUES ($1, 1, $2, 'start', 'succeeded') RETURNING id`, f.workspace, f.active).Scan(&f.build))
+	return f
 }
 
 // requireAudited checks that the last request left the audit entry it should: a success when it

@@ -25,11 +25,13 @@ import (
 	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/api/ticket"
 	"github.com/hearthdev/hearth/api/users"
+	"github.com/hearthdev/hearth/api/workspace"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/riverclaim"
+	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
 )
 
@@ -57,6 +59,13 @@ type Deps struct {
 	OIDC *users.OIDCConfig
 	// SecureCookies marks cookies Secure; set when the access URL is https.
 	SecureCookies bool
+	// Boxes seal Terraform state and template variable values.
+	Boxes seal.Boxes
+	// Logs wakes followers of build logs.
+	Logs *pgnotify.Listener
+	// AgentBinary is the binary served to workspaces as their agent (the server's own, normally);
+	// empty serves none.
+	AgentBinary string
 	// Web serves the dashboard for every path the API does not own; nil serves 404s.
 	Web http.Handler
 }
@@ -74,6 +83,7 @@ func New(deps Deps) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})))
+	mux.Handle("GET /bin/{file}", named("agent-binary", agentBinary(deps.AgentBinary)))
 	mux.Handle("GET /metrics", named("metrics", promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry})))
 	mux.Handle("GET "+Prefix+"/docs", named("docs", docs.Handler(Prefix+"/openapi.json")))
 	mux.Handle("GET "+Prefix+"/docs/", named("docs", docs.Handler(Prefix+"/openapi.json")))
@@ -133,8 +143,9 @@ func register(hapi huma.API, deps Deps) {
 	}
 	provisioner.Register(hapi, provisioner.Deps{DB: deps.DB, River: deps.River, Claimer: claimer, Listener: deps.Listener,
 		Tickets: deps.Tickets, Logger: deps.Logger, Keys: deps.ProvisionerKeys, LeaseTime: deps.LeaseTime,
-		CancelGrace: deps.CancelGrace, Security: security})
-	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security})
+		CancelGrace: deps.CancelGrace, Security: security, Boxes: deps.Boxes})
+	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes})
+	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Logs: deps.Logs, Security: security, Logger: deps.Logger})
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
 		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
+	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/jobs"
 )
@@ -55,8 +56,13 @@ func setupWith(t testing.TB, change func(*Deps)) bundle {
 	listener, err := pgnotify.Listen(context.Background(), d.Pool, provisioner.NotifyChannel, dbtest.Logger())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = listener.Close() })
+	logs, err := pgnotify.Listen(context.Background(), d.Pool, provisioning.LogsChannel, dbtest.Logger())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = logs.Close() })
+	boxes, err := seal.NewBoxes(make([]byte, 32))
+	require.NoError(t, err)
 	srv := httptest.NewUnstartedServer(nil)
-	deps := Deps{DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth, Tickets: signer,
+	deps := Deps{Boxes: boxes, Logs: logs, DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth, Tickets: signer,
 		AccessURL: "http://" + srv.Listener.Addr().String(), River: q.Client, Listener: listener,
 		ProvisionerKeys: provisioning.NewKeys(testPSK), LeaseTime: 2 * time.Second}
 	if change != nil {

@@ -87,18 +87,23 @@ func waitVersion(t testing.TB, b bundle, admin []string, id string) map[string]a
 
 func startWorker(t testing.TB, b bundle, name string) {
 	t.Helper()
-	tf, err := worker.FindTerraform(context.Background(), "")
-	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- worker.Run(ctx, worker.Config{URL: b.srv.URL, Key: testPSK, Name: name, Logger: testLogger(),
-			Runner: worker.Runner{Terraform: tf, Mirror: mirror(t), WorkDir: t.TempDir()}})
-	}()
+	go func() { done <- runWorker(ctx, t, b, name) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
 	})
+}
+
+// runWorker runs a provisioner worker until ctx ends.
+func runWorker(ctx context.Context, t testing.TB, b bundle, name string) error {
+	tf, err := worker.FindTerraform(ctx, "")
+	if err != nil {
+		return err
+	}
+	return worker.Run(ctx, worker.Config{URL: b.srv.URL, Key: testPSK, Name: name, Logger: testLogger(),
+		Runner: worker.Runner{Terraform: tf, Mirror: mirror(t), WorkDir: t.TempDir()}})
 }
 
 func TestTemplateImportOnAWorker(t *testing.T) {

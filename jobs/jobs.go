@@ -59,6 +59,7 @@ func New(cfg Config) (*Client, error) {
 	// Queues. A worker is still registered for their kinds, because River's rescuer discards stuck
 	// jobs of kinds it does not know instead of retrying them.
 	river.AddWorker(workers, &provisionerKindWorker[jobargs.TemplateVersionImport]{})
+	river.AddWorker(workers, &provisionerKindWorker[jobargs.WorkspaceBuild]{})
 	claimer := riverclaim.New(cfg.DB.Pool, "hearth-server")
 	if cfg.UnmatchedAfter <= 0 {
 		cfg.UnmatchedAfter = time.Minute

@@ -44,43 +44,100 @@ func parseImport(plan *tfjson.Plan) *client.ProvisionerImportResult {
 	}
 
 	// Agents and apps, from the planned values; who refers to whom, from the configuration.
-	agents := map[string]*client.ProvisionerAgent{}
-	var agentOrder []string
-	var apps []struct {
-		agent string
-		app   client.ProvisionerApp
-	}
-	refs := configReferences(plan)
+	out.Resources = parseResources(allResources(plan), configReferences(plan), true)
+	return out
+}
+
+// parseBuild reads what a build made from the state after apply; agents are attached to resources
+// by the plan's configuration references. Agents no resource refers to are listed on their own
+// only when the workspace is started (in a stopped one, they run nowhere).
+func parseBuild(state *tfjson.State, plan *tfjson.Plan, transition string) []client.ProvisionerResource {
 	var resources []*tfjson.StateResource
-	for _, r := range allResources(plan) {
+	if state != nil && state.Values != nil {
+		resources = moduleResources(state.Values.RootModule)
+	}
+	return parseResources(resources, configReferences(plan), transition == "start")
+}
+
+func moduleResources(m *tfjson.StateModule) []*tfjson.StateResource {
+	if m == nil {
+		return nil
+	}
+	out := append([]*tfjson.StateResource{}, m.Resources...)
+	for _, c := range m.ChildModules {
+		out = append(out, moduleResources(c)...)
+	}
+	return out
+}
+
+// parseResources turns resources into the workspace's resources with their agents. Apps, scripts
+// and env find their agent by agent_id when its value is known (after apply, in any module), else by
+// the configuration's references (a plan, root module).
+func parseResources(all []*tfjson.StateResource, refs map[string][]string, standalone bool) []client.ProvisionerResource {
+	agents := map[string]*client.ProvisionerAgent{}
+	agentByID := map[string]string{}
+	var agentOrder []string
+	owner := func(r *tfjson.StateResource) *client.ProvisionerAgent {
+		if id := str(r.AttributeValues["agent_id"]); id != "" {
+			if name, ok := agentByID[id]; ok {
+				return agents[name]
+			}
+		}
+		return agents[firstAgent(refs[r.Type+"."+r.Name])]
+	}
+	var resources []*tfjson.StateResource
+	metadata := map[string]map[string]any{} // resource id -> coder_metadata
+	for _, r := range all {
+		if r.Mode != tfjson.ManagedResourceMode || r.Type != "coder_agent" {
+			continue
+		}
+		if _, ok := agents[r.Name]; ok {
+			continue
+		}
+		agents[r.Name] = agent(r.Name, r.AttributeValues)
+		agentOrder = append(agentOrder, r.Name)
+		if id := str(r.AttributeValues["id"]); id != "" {
+			agentByID[id] = r.Name
+		}
+	}
+	for _, r := range all {
 		if r.Mode != tfjson.ManagedResourceMode {
 			continue
 		}
+		v := r.AttributeValues
 		switch r.Type {
 		case "coder_agent":
-			if _, ok := agents[r.Name]; !ok {
-				agents[r.Name] = &client.ProvisionerAgent{Name: r.Name, Os: str(r.AttributeValues["os"]), Arch: str(r.AttributeValues["arch"]), Apps: []client.ProvisionerApp{}}
-				agentOrder = append(agentOrder, r.Name)
-			}
 		case "coder_app":
-			app := client.ProvisionerApp{Slug: str(r.AttributeValues["slug"]), Subdomain: r.AttributeValues["subdomain"] == true}
-			app.DisplayName, app.Url, app.Command, app.Share = optStr(r.AttributeValues["display_name"]), optStr(r.AttributeValues["url"]),
-				optStr(r.AttributeValues["command"]), optStr(r.AttributeValues["share"])
-			apps = append(apps, struct {
-				agent string
-				app   client.ProvisionerApp
-			}{firstAgent(refs["coder_app."+r.Name]), app})
+			if ag := owner(r); ag != nil {
+				ag.Apps = append(ag.Apps, app(v))
+			}
+		case "coder_script":
+			if ag := owner(r); ag != nil {
+				scripts := append(deref(ag.Scripts), client.ProvisionerScript{DisplayName: str(v["display_name"]), Script: str(v["script"]),
+					Icon: optStr(v["icon"]), Cron: optStr(v["cron"]), LogPath: optStr(v["log_path"]), RunOnStart: optBool(v["run_on_start"]),
+					RunOnStop: optBool(v["run_on_stop"]), StartBlocksLogin: optBool(v["start_blocks_login"]), TimeoutSeconds: optInt(v["timeout"])})
+				ag.Scripts = &scripts
+			}
+		case "coder_env":
+			if ag := owner(r); ag != nil {
+				env := map[string]string{}
+				if ag.Env != nil {
+					env = *ag.Env
+				}
+				env[str(v["name"])] = str(v["value"])
+				ag.Env = &env
+			}
+		case "coder_metadata":
+			if id := str(v["resource_id"]); id != "" {
+				metadata[id] = v
+			}
 		default:
 			if !strings.HasPrefix(r.Type, "coder_") {
 				resources = append(resources, r)
 			}
 		}
 	}
-	for _, a := range apps {
-		if ag, ok := agents[a.agent]; ok {
-			ag.Apps = append(ag.Apps, a.app)
-		}
-	}
+	out := []client.ProvisionerResource{}
 	attached := map[string]bool{}
 	seen := map[string]bool{}
 	for _, r := range resources {
@@ -90,20 +147,100 @@ func parseImport(plan *tfjson.Plan) *client.ProvisionerImportResult {
 		}
 		seen[key] = true
 		res := client.ProvisionerResource{Type: r.Type, Name: r.Name, Agents: []client.ProvisionerAgent{}}
+		if m, ok := metadata[str(r.AttributeValues["id"])]; ok {
+			res.Hide, res.Icon = optBool(m["hide"]), optStr(m["icon"])
+			res.DailyCost = optInt(m["daily_cost"])
+			var items []client.ProvisionerMetadataItem
+			for _, it := range list(m["item"]) {
+				items = append(items, client.ProvisionerMetadataItem{Key: str(it["key"]), Value: str(it["value"]), Sensitive: optBool(it["sensitive"])})
+			}
+			if len(items) > 0 {
+				res.Metadata = &items
+			}
+		}
 		for _, name := range agentOrder {
 			if refersTo(refs[key], name) && !attached[name] {
 				res.Agents = append(res.Agents, *agents[name])
 				attached[name] = true
 			}
 		}
-		out.Resources = append(out.Resources, res)
+		out = append(out, res)
 	}
 	for _, name := range agentOrder {
-		if !attached[name] { // an agent no resource refers to is listed on its own
-			out.Resources = append(out.Resources, client.ProvisionerResource{Type: "coder_agent", Name: name, Agents: []client.ProvisionerAgent{*agents[name]}})
+		if !attached[name] && standalone { // an agent no resource refers to is listed on its own
+			out = append(out, client.ProvisionerResource{Type: "coder_agent", Name: name, Agents: []client.ProvisionerAgent{*agents[name]}})
 		}
 	}
 	return out
+}
+
+// agent reads a coder_agent; the legacy startup and shutdown scripts become scripts.
+func agent(name string, v map[string]any) *client.ProvisionerAgent {
+	a := &client.ProvisionerAgent{Name: name, Os: str(v["os"]), Arch: str(v["arch"]), Apps: []client.ProvisionerApp{},
+		Token: optStr(v["token"]), Directory: optStr(v["dir"]), MotdFile: optStr(v["motd_file"]),
+		TroubleshootingUrl: optStr(v["troubleshooting_url"]), ConnectionTimeoutSeconds: optInt(v["connection_timeout"])}
+	if env, ok := v["env"].(map[string]any); ok && len(env) > 0 {
+		m := make(map[string]string, len(env))
+		for k, val := range env {
+			m[k] = fmt.Sprint(val)
+		}
+		a.Env = &m
+	}
+	var scripts []client.ProvisionerScript
+	if s := str(v["startup_script"]); s != "" {
+		scripts = append(scripts, client.ProvisionerScript{DisplayName: "Startup Script", Script: s, RunOnStart: ptr(true),
+			StartBlocksLogin: ptr(str(v["startup_script_behavior"]) == "blocking")})
+	}
+	if s := str(v["shutdown_script"]); s != "" {
+		scripts = append(scripts, client.ProvisionerScript{DisplayName: "Shutdown Script", Script: s, RunOnStop: ptr(true)})
+	}
+	if len(scripts) > 0 {
+		a.Scripts = &scripts
+	}
+	var md []client.ProvisionerAgentMetadata
+	for _, m := range list(v["metadata"]) {
+		interval, _ := m["interval"].(float64)
+		md = append(md, client.ProvisionerAgentMetadata{Key: str(m["key"]), DisplayName: optStr(m["display_name"]), Script: str(m["script"]),
+			IntervalSeconds: int64(interval), TimeoutSeconds: optInt(m["timeout"]), Order: optInt(m["order"])})
+	}
+	if len(md) > 0 {
+		a.Metadata = &md
+	}
+	return a
+}
+
+func app(v map[string]any) client.ProvisionerApp {
+	a := client.ProvisionerApp{Slug: str(v["slug"]), Subdomain: v["subdomain"] == true, DisplayName: optStr(v["display_name"]),
+		Url: optStr(v["url"]), Command: optStr(v["command"]), Share: optStr(v["share"]), Icon: optStr(v["icon"]),
+		External: optBool(v["external"]), Hidden: optBool(v["hidden"]), Order: optInt(v["order"])}
+	if hc := list(v["healthcheck"]); len(hc) > 0 {
+		interval, _ := hc[0]["interval"].(float64)
+		threshold, _ := hc[0]["threshold"].(float64)
+		a.Healthcheck = &client.ProvisionerHealthcheck{Url: str(hc[0]["url"]), IntervalSeconds: int64(interval), Threshold: int64(threshold)}
+	}
+	return a
+}
+
+func deref[T any](p *[]T) []T {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func optBool(v any) *bool {
+	if b, ok := v.(bool); ok && b {
+		return &b
+	}
+	return nil
+}
+
+func optInt(v any) *int64 {
+	if f, ok := v.(float64); ok && f != 0 {
+		i := int64(f)
+		return &i
+	}
+	return nil
 }
 
 // allResources lists the root module's resources from the prior state (data sources read during

@@ -177,11 +177,76 @@ func (r *Runner) Import(ctx context.Context, j *client.ProvisionerJob, log logFu
 	if err := x.init(ctx); err != nil {
 		return nil, err
 	}
-	plan, err := x.plan(ctx, j.Variables, map[string]string{"CODER_WORKSPACE_TRANSITION": "start"})
+	plan, err := x.plan(ctx, j.Variables, importEnv(j), false)
 	if err != nil {
 		return nil, err
 	}
 	return parseImport(plan), nil
+}
+
+// Build runs a workspace build: plan (a destroy plan for delete) and apply, from the previous
+// build's state, with the environment the coder provider reads. When apply fails after changing
+// something, the state it left is returned with the error, so the server keeps it.
+func (r *Runner) Build(ctx context.Context, j *client.ProvisionerJob, log logFunc) (*client.ProvisionerBuildResult, []byte, error) {
+	if j.Build == nil {
+		return nil, nil, errors.New("the job has no build")
+	}
+	x, err := r.prepare(j, log)
+	defer x.cleanup()
+	if err != nil {
+		return nil, nil, err
+	}
+	stateFile := filepath.Join(x.src, "terraform.tfstate")
+	if j.Build.State != nil && len(*j.Build.State) > 0 {
+		if err := os.WriteFile(stateFile, *j.Build.State, 0o600); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := x.init(ctx); err != nil {
+		return nil, nil, err
+	}
+	destroy := j.Build.Transition == client.ProvisionerBuildJobTransitionDelete
+	plan, err := x.plan(ctx, j.Variables, j.Build.Env, destroy)
+	if err != nil {
+		return nil, nil, err
+	}
+	applyErr := x.apply(ctx)
+	state, err := os.ReadFile(stateFile)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
+	if applyErr != nil {
+		return nil, state, applyErr
+	}
+	st, err := x.tf.ShowStateFile(ctx, stateFile)
+	if errors.Is(err, os.ErrNotExist) || len(state) == 0 {
+		st, err = nil, nil // nothing was ever created
+	}
+	if err != nil {
+		return nil, state, stageError(ctx, "apply", err)
+	}
+	return &client.ProvisionerBuildResult{State: orEmpty(state), Resources: parseBuild(st, plan, string(j.Build.Transition))}, nil, nil
+}
+
+func orEmpty(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func (x *job) apply(ctx context.Context) error {
+	w, flush := x.jsonLines("apply")
+	errOut, flushErr := x.lines("apply", "error")
+	x.tf.SetStderr(errOut)
+	err := x.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(filepath.Join(x.dir, "plan.tfplan")))
+	flush()
+	flushErr()
+	x.tf.SetStderr(io.Discard)
+	if err != nil {
+		return stageError(ctx, "apply", err)
+	}
+	return nil
 }
 
 func (x *job) init(ctx context.Context) error {
@@ -200,7 +265,13 @@ func (x *job) init(ctx context.Context) error {
 	return nil
 }
 
-func (x *job) plan(ctx context.Context, vars []client.ProvisionerVariable, env map[string]string) (*tfjson.Plan, error) {
+// importEnv is what an import's plan runs with: a start of a workspace that does not exist yet.
+func importEnv(j *client.ProvisionerJob) map[string]string {
+	return map[string]string{"CODER_WORKSPACE_TRANSITION": "start", "CODER_WORKSPACE_TEMPLATE_ID": j.TemplateVersionId,
+		"CODER_WORKSPACE_TEMPLATE_NAME": "import", "CODER_WORKSPACE_TEMPLATE_VERSION": j.TemplateVersionId}
+}
+
+func (x *job) plan(ctx context.Context, vars []client.ProvisionerVariable, env map[string]string, destroy bool) (*tfjson.Plan, error) {
 	if len(env) > 0 {
 		merged := x.r.env(x.dir, filepath.Join(x.dir, "terraform.rc"))
 		for k, v := range env {
@@ -211,7 +282,7 @@ func (x *job) plan(ctx context.Context, vars []client.ProvisionerVariable, env m
 		}
 	}
 	planFile := filepath.Join(x.dir, "plan.tfplan")
-	opts := []tfexec.PlanOption{tfexec.Out(planFile)}
+	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Destroy(destroy)}
 	for _, v := range vars {
 		opts = append(opts, tfexec.Var(v.Name+"="+v.Value))
 	}

@@ -161,11 +161,14 @@ func (w *worker) run(ctx context.Context, j *client.ProvisionerJob) {
 		}
 	}()
 
-	var result *client.ProvisionerImportResult
+	var result client.CompleteProvisionerJobJSONRequestBody
+	var failedState []byte
 	var err error
 	switch j.Kind {
-	case client.TemplateVersionImport:
-		result, err = w.cfg.Runner.Import(tfCtx, j, logs.add)
+	case client.ProvisionerJobKindTemplateVersionImport:
+		result.Import, err = w.cfg.Runner.Import(tfCtx, j, logs.add)
+	case client.ProvisionerJobKindWorkspaceBuild:
+		result.Build, failedState, err = w.cfg.Runner.Build(tfCtx, j, logs.add)
 	default:
 		err = fmt.Errorf("this worker cannot run %s jobs", j.Kind)
 	}
@@ -181,7 +184,7 @@ func (w *worker) run(ctx context.Context, j *client.ProvisionerJob) {
 		return
 	case err != nil:
 		log.Info("provisioner: job failed", "error", err, "canceled", wasCanceled, "elapsed", time.Since(start).Round(time.Millisecond))
-		err = s.fail(ctx, err.Error(), wasCanceled)
+		err = s.fail(ctx, err.Error(), wasCanceled, failedState)
 	default:
 		log.Info("provisioner: job succeeded", "elapsed", time.Since(start).Round(time.Millisecond))
 		err = s.complete(ctx, result)
@@ -232,18 +235,21 @@ func (s *jobSession) sendLogs(ctx context.Context, lines []client.ProvisionerLog
 	return client.Check(res.HTTPResponse, res.Body)
 }
 
-func (s *jobSession) complete(ctx context.Context, result *client.ProvisionerImportResult) error {
-	res, err := s.w.c.CompleteProvisionerJobWithResponse(ctx, s.job.Id, &client.CompleteProvisionerJobParams{Authorization: s.auth()},
-		client.CompleteProvisionerJobJSONRequestBody{Import: result})
+func (s *jobSession) complete(ctx context.Context, result client.CompleteProvisionerJobJSONRequestBody) error {
+	res, err := s.w.c.CompleteProvisionerJobWithResponse(ctx, s.job.Id, &client.CompleteProvisionerJobParams{Authorization: s.auth()}, result)
 	if err != nil {
 		return err
 	}
 	return client.Check(res.HTTPResponse, res.Body)
 }
 
-func (s *jobSession) fail(ctx context.Context, message string, canceled bool) error {
-	res, err := s.w.c.FailProvisionerJobWithResponse(ctx, s.job.Id, &client.FailProvisionerJobParams{Authorization: s.auth()},
-		client.FailProvisionerJobJSONRequestBody{Error: message, Canceled: &canceled})
+// fail reports a failure, with the state a failed apply left, if any.
+func (s *jobSession) fail(ctx context.Context, message string, canceled bool, state []byte) error {
+	body := client.FailProvisionerJobJSONRequestBody{Error: message, Canceled: &canceled}
+	if len(state) > 0 {
+		body.State = &state
+	}
+	res, err := s.w.c.FailProvisionerJobWithResponse(ctx, s.job.Id, &client.FailProvisionerJobParams{Authorization: s.auth()}, body)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
-	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/jobs/jobargs"
 )
@@ -149,12 +148,8 @@ func (h handlers) cancel(ctx context.Context, in *cancelInput) (*struct{}, error
 		if job, err = h.River.JobCancelTx(ctx, tx.Raw, in.Job); err != nil {
 			return err
 		}
-		if job.State == rivertype.JobStateCancelled { // it was not running: nobody else will record it
-			if v, err := tx.GetTemplateVersionByJob(ctx, &in.Job); err == nil {
-				if err := tx.SetTemplateVersionStatus(ctx, dbsqlc.SetTemplateVersionStatusParams{ID: v.ID, Status: "canceled", Error: "canceled before it started"}); err != nil {
-					return err
-				}
-			}
+		if err := provisioning.MarkCanceled(ctx, tx, in.Job, job.State); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "provisioner_job", ID: strconv.FormatInt(in.Job, 10), Name: job.Kind}, nil)
 	})

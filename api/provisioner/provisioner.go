@@ -26,6 +26,7 @@ import (
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/riverclaim"
+	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/jobs/jobargs"
 )
@@ -52,6 +53,8 @@ type Deps struct {
 	CancelGrace time.Duration
 	// Security is the requirement of user-authenticated operations.
 	Security []map[string][]string
+	// Boxes open template variable values and seal Terraform state.
+	Boxes seal.Boxes
 }
 
 type handlers struct {
@@ -121,7 +124,7 @@ type acquireInput struct {
 type Job struct {
 	ID      int64  `json:"id"`
 	Attempt int    `json:"attempt"`
-	Kind    string `json:"kind" enum:"template_version_import"`
+	Kind    string `json:"kind" enum:"template_version_import,workspace_build"`
 	// Token authenticates the job's heartbeats, logs and result; renewed by every heartbeat.
 	Token            string `json:"token"`
 	HeartbeatSeconds int    `json:"heartbeat_seconds" doc:"Heartbeat at least this often, or lose the job."`
@@ -131,8 +134,10 @@ type Job struct {
 		Archive     []byte `json:"archive" doc:"The template archive (base64)."`
 		ContentType string `json:"content_type" enum:"application/x-tar,application/zip"`
 	} `json:"template"`
-	Variables         []Variable `json:"variables"`
+	Variables         []Variable `json:"variables" doc:"Values of the template's Terraform variables."`
 	TemplateVersionID string     `json:"template_version_id"`
+	// Build is set for workspace_build jobs.
+	Build *BuildJob `json:"build,omitempty"`
 }
 
 // Variable is a Terraform variable's value.
@@ -251,6 +256,13 @@ func (h handlers) claim(ctx context.Context, worker dbsqlc.ProvisionerWorker, qu
 			}
 			job.TemplateVersionID = v.ID.String()
 			job.Template.Archive, job.Template.ContentType = v.Data, v.ContentType
+			if job.Variables, err = h.variables(v.ID, v.VariableValues); err != nil {
+				return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+			}
+		case jobargs.WorkspaceBuild{}.Kind():
+			if err := h.claimBuild(ctx, tx, row, lease, job); err != nil {
+				return err
+			}
 		default:
 			return fmt.Errorf("provisioner: job %d has unknown kind %q", row.ID, row.Kind)
 		}
@@ -374,13 +386,19 @@ func (h handlers) appendLogs(ctx context.Context, in *logsInput) (*struct{}, err
 		p.Levels = append(p.Levels, l.Level)
 		p.Outputs = append(p.Outputs, strings.ToValidUTF8(strings.ReplaceAll(l.Output, "\x00", ""), "?"))
 	}
-	return nil, h.DB.InsertJobLogs(ctx, p)
+	return nil, h.DB.InTx(ctx, func(tx db.Tx) error {
+		if err := tx.InsertJobLogs(ctx, p); err != nil {
+			return err
+		}
+		return pgnotify.Notify(ctx, tx.Raw, provisioning.LogsChannel, strconv.FormatInt(a.job, 10))
+	})
 }
 
 type completeInput struct {
 	JobPath
 	Body struct {
 		Import *ImportResult `json:"import,omitempty" doc:"The result of a template_version_import job."`
+		Build  *BuildResult  `json:"build,omitempty" doc:"The result of a workspace_build job."`
 	}
 }
 
@@ -389,26 +407,32 @@ func (h handlers) complete(ctx context.Context, in *completeInput) (*struct{}, e
 	if err != nil {
 		return nil, err
 	}
-	if in.Body.Import == nil {
-		return nil, huma.Error422UnprocessableEntity("A template_version_import job reports its import.",
-			&huma.ErrorDetail{Location: "body.import", Message: "required"})
+	switch {
+	case in.Body.Build != nil:
+		err = h.DB.InTx(ctx, func(tx db.Tx) error { return h.completeBuild(ctx, tx, a, in.Body.Build) })
+	case in.Body.Import != nil:
+		err = h.DB.InTx(ctx, func(tx db.Tx) error { return h.completeImport(ctx, tx, a, in.Body.Import) })
+	default:
+		return nil, huma.Error422UnprocessableEntity("Report the job's result: import for a template_version_import job, build for a workspace_build job.",
+			&huma.ErrorDetail{Location: "body", Message: "import or build is required"})
 	}
-	params, _ := json.Marshal(orEmptySlice(in.Body.Import.Parameters))
-	vars, _ := json.Marshal(orEmptySlice(in.Body.Import.Variables))
-	res, _ := json.Marshal(orEmptySlice(in.Body.Import.Resources))
-	err = h.DB.InTx(ctx, func(tx db.Tx) error {
-		if _, err := h.Claimer.Settle(ctx, tx.Raw, a.job, a.attempt, riverclaim.Completed, ""); err != nil {
-			return err
-		}
-		// Ends the lease too.
-		_, err := tx.FinishTemplateVersionImport(ctx, dbsqlc.FinishTemplateVersionImportParams{JobID: a.job, Attempt: int32(a.attempt), //nolint:gosec
-			Parameters: params, Variables: vars, Resources: res})
-		return err
-	})
 	if errors.Is(err, riverclaim.ErrNotRunning) {
 		return nil, errLost()
 	}
 	return nil, err
+}
+
+func (h handlers) completeImport(ctx context.Context, tx db.Tx, a jobAuth, res *ImportResult) error {
+	params, _ := json.Marshal(orEmptySlice(res.Parameters))
+	vars, _ := json.Marshal(orEmptySlice(res.Variables))
+	resources, _ := json.Marshal(orEmptySlice(res.Resources))
+	if _, err := h.Claimer.Settle(ctx, tx.Raw, a.job, a.attempt, riverclaim.Completed, ""); err != nil {
+		return err
+	}
+	// Ends the lease too.
+	_, err := tx.FinishTemplateVersionImport(ctx, dbsqlc.FinishTemplateVersionImportParams{JobID: a.job, Attempt: int32(a.attempt), //nolint:gosec
+		Parameters: params, Variables: vars, Resources: resources})
+	return err
 }
 
 func orEmptySlice[T any](s []T) []T {
@@ -423,6 +447,7 @@ type failInput struct {
 	Body struct {
 		Error    string `json:"error" maxLength:"65536" doc:"What went wrong, for the user."`
 		Canceled bool   `json:"canceled,omitempty" doc:"The job stopped because it was canceled."`
+		State    []byte `json:"state,omitempty" doc:"A workspace build's Terraform state as the failed apply left it (base64), so the next build starts from what exists."`
 	}
 }
 
@@ -436,7 +461,17 @@ func (h handlers) fail(ctx context.Context, in *failInput) (*struct{}, error) {
 		outcome = riverclaim.Cancelled
 	}
 	err = h.DB.InTx(ctx, func(tx db.Tx) error {
-		return provisioning.EndJob(ctx, tx, h.Claimer, a.job, a.attempt, outcome, in.Body.Error)
+		if err := provisioning.EndJob(ctx, tx, h.Claimer, a.job, a.attempt, outcome, in.Body.Error); err != nil {
+			return err
+		}
+		if len(in.Body.State) == 0 {
+			return nil
+		}
+		b, err := tx.GetWorkspaceBuildByJob(ctx, &a.job)
+		if err != nil {
+			return err
+		}
+		return tx.SetWorkspaceBuildState(ctx, dbsqlc.SetWorkspaceBuildStateParams{ID: b.ID, State: h.Boxes.State.Seal(in.Body.State, b.ID.String())})
 	})
 	if errors.Is(err, riverclaim.ErrNotRunning) {
 		return nil, errLost()

@@ -50,27 +50,89 @@ type TemplateVariable struct {
 	Sensitive   bool   `json:"sensitive"`
 }
 
-// Resource is a resource a workspace build creates, with the agents that run on it.
-type Resource struct {
-	Type   string  `json:"type" example:"docker_container"`
-	Name   string  `json:"name" example:"main"`
-	Agents []Agent `json:"agents"`
+// BuildResult is what a workspace build left: Terraform's state (reported even when apply fails, so
+// the next build starts from what exists) and the resources in it.
+type BuildResult struct {
+	State     []byte     `json:"state" doc:"Terraform's state after the build (base64)."`
+	Resources []Resource `json:"resources"`
 }
 
-// Agent is a coder_agent: what runs inside the workspace.
+// Resource is a resource a workspace build creates, with the agents that run on it.
+type Resource struct {
+	Type      string         `json:"type" example:"docker_container"`
+	Name      string         `json:"name" example:"main"`
+	Hide      bool           `json:"hide,omitempty" doc:"From coder_metadata: keep it out of the dashboard."`
+	Icon      string         `json:"icon,omitempty"`
+	DailyCost int            `json:"daily_cost,omitempty"`
+	Metadata  []MetadataItem `json:"metadata,omitempty" doc:"From coder_metadata items."`
+	Agents    []Agent        `json:"agents"`
+}
+
+// MetadataItem is one coder_metadata item shown with a resource.
+type MetadataItem struct {
+	Key       string `json:"key"`
+	Value     string `json:"value"`
+	Sensitive bool   `json:"sensitive,omitempty"`
+}
+
+// Agent is a coder_agent: what runs inside the workspace. A build reports the token Terraform
+// generated for it (stored only as a hash); an import never has one.
 type Agent struct {
-	Name string `json:"name"`
-	OS   string `json:"os"`
-	Arch string `json:"arch"`
-	Apps []App  `json:"apps"`
+	Name                     string            `json:"name"`
+	OS                       string            `json:"os"`
+	Arch                     string            `json:"arch"`
+	Token                    string            `json:"token,omitempty" doc:"Builds only: the agent's token from the state."`
+	Directory                string            `json:"directory,omitempty"`
+	Env                      map[string]string `json:"env,omitempty" doc:"From the agent's env and coder_env."`
+	Scripts                  []Script          `json:"scripts,omitempty" doc:"coder_script resources and the legacy startup/shutdown scripts."`
+	Metadata                 []AgentMetadata   `json:"metadata,omitempty"`
+	Apps                     []App             `json:"apps"`
+	MOTDFile                 string            `json:"motd_file,omitempty"`
+	TroubleshootingURL       string            `json:"troubleshooting_url,omitempty"`
+	ConnectionTimeoutSeconds int               `json:"connection_timeout_seconds,omitempty"`
+}
+
+// Script is a script an agent runs: at start, at stop, or on a cron schedule.
+type Script struct {
+	DisplayName      string `json:"display_name"`
+	Icon             string `json:"icon,omitempty"`
+	Script           string `json:"script"`
+	Cron             string `json:"cron,omitempty"`
+	LogPath          string `json:"log_path,omitempty"`
+	RunOnStart       bool   `json:"run_on_start,omitempty"`
+	RunOnStop        bool   `json:"run_on_stop,omitempty"`
+	StartBlocksLogin bool   `json:"start_blocks_login,omitempty"`
+	TimeoutSeconds   int    `json:"timeout_seconds,omitempty"`
+}
+
+// AgentMetadata is a value an agent measures with a script at an interval.
+type AgentMetadata struct {
+	Key             string `json:"key"`
+	DisplayName     string `json:"display_name,omitempty"`
+	Script          string `json:"script"`
+	IntervalSeconds int    `json:"interval_seconds"`
+	TimeoutSeconds  int    `json:"timeout_seconds,omitempty"`
+	Order           int    `json:"order,omitempty"`
 }
 
 // App is a coder_app of an agent.
 type App struct {
-	Slug        string `json:"slug"`
-	DisplayName string `json:"display_name,omitempty"`
-	URL         string `json:"url,omitempty"`
-	Command     string `json:"command,omitempty"`
-	Subdomain   bool   `json:"subdomain"`
-	Share       string `json:"share,omitempty"`
+	Slug        string       `json:"slug"`
+	DisplayName string       `json:"display_name,omitempty"`
+	URL         string       `json:"url,omitempty"`
+	Command     string       `json:"command,omitempty"`
+	Icon        string       `json:"icon,omitempty"`
+	Subdomain   bool         `json:"subdomain"`
+	Share       string       `json:"share,omitempty"`
+	External    bool         `json:"external,omitempty"`
+	Hidden      bool         `json:"hidden,omitempty"`
+	Order       int          `json:"order,omitempty"`
+	Healthcheck *Healthcheck `json:"healthcheck,omitempty"`
+}
+
+// Healthcheck is how an agent checks that an app answers.
+type Healthcheck struct {
+	URL             string `json:"url"`
+	IntervalSeconds int    `json:"interval_seconds"`
+	Threshold       int    `json:"threshold"`
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -28,6 +29,7 @@ import (
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/jobs/jobargs"
 )
 
@@ -39,6 +41,8 @@ type Deps struct {
 	DB       *db.DB
 	River    *river.Client[pgx.Tx]
 	Security []map[string][]string
+	// Boxes seal template variable values.
+	Boxes seal.Boxes
 }
 
 type handlers struct{ Deps }
@@ -89,6 +93,26 @@ func Register(api huma.API, d Deps) {
 		Security:    d.Security,
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
 	}, h.logs)
+	huma.Register(api, huma.Operation{
+		OperationID: "archive-template-version",
+		Method:      http.MethodPost,
+		Path:        "/api/v2/template-versions/{id}/archive",
+		Summary:     "Archive a template version",
+		Description: "Archived versions are hidden from lists and cannot be chosen for new builds; workspaces on them keep running. The active version cannot be archived.",
+		Tags:        []string{"Templates"},
+		Security:    d.Security,
+		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+	}, h.archive(true))
+	huma.Register(api, huma.Operation{
+		OperationID: "unarchive-template-version",
+		Method:      http.MethodPost,
+		Path:        "/api/v2/template-versions/{id}/unarchive",
+		Summary:     "Unarchive a template version",
+		Tags:        []string{"Templates"},
+		Security:    d.Security,
+		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
+	}, h.archive(false))
+	registerTemplates(api, h)
 }
 
 type uploadInput struct {
@@ -151,9 +175,20 @@ func checkArchive(contentType string, data []byte) error {
 
 type createVersionInput struct {
 	Body struct {
-		FileID string            `json:"file_id" pattern:"^[0-9a-f]{64}$" doc:"From upload-file."`
-		Tags   map[string]string `json:"tags,omitempty" maxProperties:"6" doc:"Only workers with all these tags import it (and build from it)."`
+		FileID     string            `json:"file_id" pattern:"^[0-9a-f]{64}$" doc:"From upload-file."`
+		Tags       map[string]string `json:"tags,omitempty" maxProperties:"6" doc:"Only workers with all these tags import it (and build from it)."`
+		TemplateID string            `json:"template_id,omitempty" maxLength:"36" doc:"The template (ID or name) the version is pushed to; leave out for a template's first version, then create-template from it."`
+		Name       string            `json:"name,omitempty" maxLength:"64" doc:"Defaults to v and the template's count of versions."`
+		Message    string            `json:"message,omitempty" maxLength:"1024" doc:"What changed."`
+		Variables  []VariableValue   `json:"variables,omitempty" maxItems:"100" doc:"Values of the template's Terraform variables. Stored sealed; sensitive ones are never shown again."`
 	}
+}
+
+// VariableValue is a Terraform variable's value. Sensitive variables' values are never returned.
+type VariableValue struct {
+	Name      string `json:"name" minLength:"1" maxLength:"128"`
+	Value     string `json:"value" maxLength:"65536"`
+	Sensitive bool   `json:"sensitive,omitempty" readOnly:"true" doc:"Set in responses for a sensitive variable, whose value is then empty."`
 }
 
 // Version is a template version.
@@ -167,7 +202,13 @@ type Version struct {
 	Parameters []provisioner.Parameter        `json:"parameters"`
 	Variables  []provisioner.TemplateVariable `json:"variables"`
 	Resources  []provisioner.Resource         `json:"resources"`
-	CreatedAt  time.Time                      `json:"created_at"`
+	// VariableValues are the values given, sensitive ones blanked.
+	VariableValues []VariableValue `json:"variable_values"`
+	TemplateID     *uuid.UUID      `json:"template_id,omitempty"`
+	Name           string          `json:"name"`
+	Message        string          `json:"message"`
+	Archived       bool            `json:"archived"`
+	CreatedAt      time.Time       `json:"created_at"`
 }
 
 // VersionOutput is one version.
@@ -175,14 +216,32 @@ type VersionOutput struct {
 	Body Version
 }
 
-func toVersion(v dbsqlc.TemplateVersion) Version {
+func (h handlers) toVersion(v dbsqlc.TemplateVersion) Version {
 	out := Version{ID: v.ID, FileID: hex.EncodeToString(v.FileHash), Tags: map[string]string{}, JobID: v.JobID, Status: v.Status,
-		Error: v.Error, CreatedAt: v.CreatedAt}
+		Error: v.Error, CreatedAt: v.CreatedAt, TemplateID: v.TemplateID, Name: v.Name, Message: v.Message, Archived: v.Archived,
+		VariableValues: []VariableValue{}}
 	// All written by us, as JSON of these types.
 	_ = json.Unmarshal(v.Tags, &out.Tags)
 	_ = json.Unmarshal(v.Parameters, &out.Parameters)
 	_ = json.Unmarshal(v.Variables, &out.Variables)
 	_ = json.Unmarshal(v.Resources, &out.Resources)
+	if len(v.VariableValues) > 0 && h.Boxes.Variables != nil {
+		if plain, err := h.Boxes.Variables.Open(v.VariableValues, v.ID.String()); err == nil {
+			_ = json.Unmarshal(plain, &out.VariableValues)
+		}
+	}
+	for i, val := range out.VariableValues {
+		// Until the import says which variables are sensitive, none is shown.
+		sensitive := v.Status != "succeeded"
+		for _, d := range out.Variables {
+			if d.Name == val.Name && d.Sensitive {
+				sensitive = true
+			}
+		}
+		if sensitive {
+			out.VariableValues[i] = VariableValue{Name: val.Name, Sensitive: true}
+		}
+	}
 	return out
 }
 
@@ -203,6 +262,21 @@ func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*V
 		}
 	}
 	rawTags, _ := json.Marshal(tags)
+	seen := map[string]bool{}
+	for i, val := range in.Body.Variables {
+		if seen[val.Name] {
+			return nil, huma.Error422UnprocessableEntity("Variable "+val.Name+" is given twice.",
+				&huma.ErrorDetail{Location: fmt.Sprintf("body.variables[%d].name", i), Message: "duplicate", Value: val.Name})
+		}
+		seen[val.Name] = true
+		in.Body.Variables[i].Sensitive = false
+	}
+	id := uuid.New()
+	var sealed []byte
+	if len(in.Body.Variables) > 0 {
+		plain, _ := json.Marshal(in.Body.Variables)
+		sealed = h.Boxes.Variables.Seal(plain, id.String())
+	}
 	var v dbsqlc.TemplateVersion
 	err := h.DB.InTx(ctx, func(tx db.Tx) error {
 		if _, err := tx.GetFile(ctx, hash); err != nil {
@@ -211,8 +285,24 @@ func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*V
 			}
 			return err
 		}
+		var templateID *uuid.UUID
+		name, count := in.Body.Name, int64(0)
+		if in.Body.TemplateID != "" {
+			t, err := Lookup(ctx, tx.Queries, in.Body.TemplateID, "body.template_id")
+			if err != nil {
+				return err
+			}
+			templateID = &t.ID
+			if count, err = tx.CountTemplateVersions(ctx, templateID); err != nil {
+				return err
+			}
+		}
+		if name == "" {
+			name = fmt.Sprintf("v%d", count+1)
+		}
 		var err error
-		if v, err = tx.InsertTemplateVersion(ctx, dbsqlc.InsertTemplateVersionParams{FileHash: hash, Tags: rawTags, CreatedBy: &a.UserID}); err != nil {
+		if v, err = tx.InsertTemplateVersion(ctx, dbsqlc.InsertTemplateVersionParams{ID: id, FileHash: hash, Tags: rawTags, CreatedBy: &a.UserID,
+			TemplateID: templateID, Name: name, Message: in.Body.Message, VariableValues: sealed}); err != nil {
 			return err
 		}
 		queue := jobargs.ProvisionerQueue(tags)
@@ -229,12 +319,12 @@ func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*V
 		if err := pgnotify.Notify(ctx, tx.Raw, provisioner.NotifyChannel, queue); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "template_version", ID: v.ID.String()}, audit.Diff(nil, toVersion(v)))
+		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "template_version", ID: v.ID.String()}, audit.Diff(nil, h.toVersion(v)))
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &VersionOutput{Body: toVersion(v)}, nil
+	return &VersionOutput{Body: h.toVersion(v)}, nil
 }
 
 // VersionPath names a template version.
@@ -250,7 +340,38 @@ func (h handlers) getVersion(ctx context.Context, in *VersionPath) (*VersionOutp
 	if err != nil {
 		return nil, db.Translate(err)
 	}
-	return &VersionOutput{Body: toVersion(v)}, nil
+	return &VersionOutput{Body: h.toVersion(v)}, nil
+}
+
+func (h handlers) archive(archived bool) func(context.Context, *VersionPath) (*VersionOutput, error) {
+	return func(ctx context.Context, in *VersionPath) (*VersionOutput, error) {
+		if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+			return nil, err
+		}
+		var v dbsqlc.TemplateVersion
+		err := h.DB.InTx(ctx, func(tx db.Tx) error {
+			before, err := tx.GetTemplateVersion(ctx, in.ID)
+			if err != nil {
+				return db.Translate(err)
+			}
+			if archived && before.TemplateID != nil {
+				t, err := tx.LockTemplate(ctx, *before.TemplateID)
+				if err == nil && t.ActiveVersionID == before.ID {
+					return huma.Error409Conflict("The version is its template's active version; promote another first.",
+						&huma.ErrorDetail{Location: "path.id", Message: "active", Value: in.ID})
+				}
+			}
+			if v, err = tx.SetTemplateVersionArchived(ctx, dbsqlc.SetTemplateVersionArchivedParams{ID: in.ID, Archived: archived}); err != nil {
+				return err
+			}
+			return audit.Record(ctx, tx.Queries, audit.Resource{Type: "template_version", ID: v.ID.String(), Name: v.Name},
+				audit.Diff(h.toVersion(before), h.toVersion(v)))
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &VersionOutput{Body: h.toVersion(v)}, nil
+	}
 }
 
 type logsInput struct {

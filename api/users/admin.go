@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -341,7 +342,23 @@ func (h handlers) delete(ctx context.Context, in *UserPath) (*struct{}, error) {
 		return nil, err
 	}
 	err = h.DB.InTx(ctx, func(tx db.Tx) error {
+		// Workspaces refer to their owner without cascading: a user whose workspaces still exist
+		// cannot be deleted, or their infrastructure would be left behind with nobody to delete it.
+		if err := tx.PurgeDeletedWorkspaces(ctx, u.ID); err != nil {
+			return err
+		}
+		n, err := tx.CountUserWorkspaces(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return huma.Error409Conflict(fmt.Sprintf("%s has %d workspaces; delete them first.", u.Username, n),
+				&huma.ErrorDetail{Location: "path.user", Message: "has workspaces", Value: n})
+		}
 		if _, err := tx.DeleteUser(ctx, u.ID); err != nil {
+			if db.IsForeignKeyViolation(err) { // a workspace was created meanwhile
+				return huma.Error409Conflict(u.Username + " has workspaces; delete them first.")
+			}
 			return err
 		}
 		return audit.Record(ctx, tx.Queries, resource(u), audit.Diff(toUser(u), nil))

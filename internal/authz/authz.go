@@ -114,6 +114,7 @@ const (
 	ReadTemplates       Action = "templates:read"
 	ManageTemplates     Action = "templates:manage"
 	ReadWorkspaces      Action = "workspaces:read"
+	ReadAnyWorkspaces   Action = "workspaces:read-any"
 	ManageOwnWorkspaces Action = "workspaces:manage-own"
 	ManageWorkspaces    Action = "workspaces:manage-any"
 )
@@ -130,6 +131,7 @@ var policy = map[Action][]Role{
 	ReadTemplates:       {RoleMember},
 	ManageTemplates:     {RoleTemplateAdmin},
 	ReadWorkspaces:      {RoleMember},
+	ReadAnyWorkspaces:   {RoleTemplateAdmin, RoleAuditor},
 	ManageOwnWorkspaces: {RoleMember},
 	ManageWorkspaces:    {},
 }
@@ -155,8 +157,8 @@ var Scopes = []Scope{ScopeAll, ScopeUserRead, ScopeWorkspaceRead, ScopeWorkspace
 // token can tell whose it is.
 var scopeActions = map[Scope][]Action{
 	ScopeUserRead:       {ReadSelf, ReadUsers},
-	ScopeWorkspaceRead:  {ReadSelf, ReadTemplates, ReadWorkspaces},
-	ScopeWorkspaceWrite: {ReadSelf, ReadTemplates, ReadWorkspaces, ManageOwnWorkspaces, ManageWorkspaces},
+	ScopeWorkspaceRead:  {ReadSelf, ReadTemplates, ReadWorkspaces, ReadAnyWorkspaces},
+	ScopeWorkspaceWrite: {ReadSelf, ReadTemplates, ReadWorkspaces, ReadAnyWorkspaces, ManageOwnWorkspaces, ManageWorkspaces},
 	ScopeTemplateRead:   {ReadSelf, ReadTemplates},
 	ScopeTemplateWrite:  {ReadSelf, ReadTemplates, ManageTemplates},
 	ScopeAuditRead:      {ReadSelf, ReadAuditLog},

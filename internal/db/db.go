@@ -99,3 +99,9 @@ func IsUniqueViolation(err error, constraints ...string) bool {
 	}
 	return false
 }
+
+// IsForeignKeyViolation reports whether err is a foreign-key violation: a row still referred to.
+func IsForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+}

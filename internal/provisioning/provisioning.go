@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,13 +74,6 @@ func EndJob(ctx context.Context, tx db.Tx, c *riverclaim.Claimer, job int64, att
 	if err := tx.DeleteLease(ctx, dbsqlc.DeleteLeaseParams{JobID: job, Attempt: int32(attempt)}); err != nil { //nolint:gosec
 		return err
 	}
-	v, err := tx.GetTemplateVersionByJob(ctx, &job)
-	if errors.Is(db.Translate(err), db.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
 	status := "failed"
 	switch state {
 	case rivertype.JobStateCancelled:
@@ -87,7 +81,54 @@ func EndJob(ctx context.Context, tx db.Tx, c *riverclaim.Claimer, job int64, att
 	case rivertype.JobStateAvailable, rivertype.JobStateRetryable:
 		status = "pending" // it runs again
 	}
-	return tx.SetTemplateVersionStatus(ctx, dbsqlc.SetTemplateVersionStatusParams{ID: v.ID, Status: status, Error: message})
+	v, err := tx.GetTemplateVersionByJob(ctx, &job)
+	if err == nil {
+		return tx.SetTemplateVersionStatus(ctx, dbsqlc.SetTemplateVersionStatusParams{ID: v.ID, Status: status, Error: message})
+	}
+	if !errors.Is(db.Translate(err), db.ErrNotFound) {
+		return err
+	}
+	b, err := tx.GetWorkspaceBuildByJob(ctx, &job)
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.SetWorkspaceBuildStatus(ctx, dbsqlc.SetWorkspaceBuildStatusParams{ID: b.ID, Status: status, Error: message}); err != nil {
+		return err
+	}
+	return pgnotify.Notify(ctx, tx.Raw, LogsChannel, strconv.FormatInt(job, 10))
+}
+
+// LogsChannel carries the ID of a job that printed new lines or ended, so followers of its logs on
+// any replica read on at once.
+const LogsChannel = "hearth_job_logs"
+
+// MarkCanceled records a user's cancellation of a job on what it is for: a job that was not running
+// is canceled now; a running one is canceling until its worker stops Terraform and reports.
+func MarkCanceled(ctx context.Context, tx db.Tx, job int64, state rivertype.JobState) error {
+	status, msg := "canceling", ""
+	if state == rivertype.JobStateCancelled {
+		status, msg = "canceled", "canceled before it started"
+	}
+	if v, err := tx.GetTemplateVersionByJob(ctx, &job); err == nil {
+		if status == "canceling" {
+			return nil // imports show running until they end
+		}
+		return tx.SetTemplateVersionStatus(ctx, dbsqlc.SetTemplateVersionStatusParams{ID: v.ID, Status: status, Error: msg})
+	}
+	b, err := tx.GetWorkspaceBuildByJob(ctx, &job)
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.SetWorkspaceBuildStatus(ctx, dbsqlc.SetWorkspaceBuildStatusParams{ID: b.ID, Status: status, Error: msg}); err != nil {
+		return err
+	}
+	return pgnotify.Notify(ctx, tx.Raw, LogsChannel, strconv.FormatInt(job, 10))
 }
 
 // ReapLeases ends the jobs whose workers stopped heartbeating: a lost worker's job is retried while it

@@ -57,3 +57,21 @@ func (b *Box) Open(sealed []byte, context string) ([]byte, error) {
 	}
 	return plain, nil
 }
+
+// Boxes are the boxes of every purpose Hearth seals for.
+type Boxes struct {
+	// State seals Terraform state (context: the build's ID).
+	State *Box
+	// Variables seals template variable values (context: the template version's ID).
+	Variables *Box
+}
+
+// NewBoxes makes every box from the deployment's secret key.
+func NewBoxes(secret []byte) (Boxes, error) {
+	state, err := New(secret, "terraform-state")
+	if err != nil {
+		return Boxes{}, err
+	}
+	vars, err := New(secret, "template-variables")
+	return Boxes{State: state, Variables: vars}, err
+}

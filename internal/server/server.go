@@ -27,6 +27,7 @@ import (
 	"github.com/hearthdev/hearth/internal/pgembed"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
+	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/jobs"
 	worker "github.com/hearthdev/hearth/provisioner-worker"
@@ -118,6 +119,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	boxes, err := seal.NewBoxes(secret)
+	if err != nil {
+		return err
+	}
 
 	queue, err := jobs.New(jobs.Config{DB: database, Logger: log, Tickets: signer, UnmatchedAfter: cfg.UnmatchedAfter})
 	if err != nil {
@@ -151,6 +156,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer listener.Close()
+	logs, err := pgnotify.Listen(ctx, database.Pool, provisioning.LogsChannel, log)
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+	self, err := os.Executable()
+	if err != nil {
+		log.Warn("the server's own binary cannot be found: workspaces cannot download their agent", "error", err)
+	}
 	builtinKey := rand.Text()
 	keys := provisioning.NewKeys(append([]string{builtinKey}, cfg.ProvisionerKeys...)...)
 
@@ -160,7 +174,7 @@ func Run(ctx context.Context, cfg Config) error {
 		DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler(),
 		Auth: authn.New(database), Tickets: signer, SecureCookies: strings.HasPrefix(accessURL, "https://"),
 		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
-		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace,
+		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: self,
 	})
 
 	srv := &http.Server{

@@ -39,8 +39,17 @@ type TemplateVersionImport struct {
 // Kind implements river.JobArgs.
 func (TemplateVersionImport) Kind() string { return "template_version_import" }
 
+// WorkspaceBuild runs a workspace build (start, stop or delete): terraform plan and apply from the
+// previous build's state. Provisioner workers run it.
+type WorkspaceBuild struct {
+	BuildID string `json:"build_id"`
+}
+
+// Kind implements river.JobArgs.
+func (WorkspaceBuild) Kind() string { return "workspace_build" }
+
 // ProvisionerKinds are the job kinds provisioner workers run.
-var ProvisionerKinds = []string{TemplateVersionImport{}.Kind()}
+var ProvisionerKinds = []string{TemplateVersionImport{}.Kind(), WorkspaceBuild{}.Kind()}
 
 // QueueProvisioner is the queue of untagged provisioner jobs; a tagged job's queue adds its tags
 // (ProvisionerQueue).

@@ -91,19 +91,42 @@ type SiteConfig struct {
 	UpdatedAt time.Time
 }
 
+type Template struct {
+	ID                 uuid.UUID
+	Name               string
+	DisplayName        string
+	Description        string
+	Icon               string
+	ActiveVersionID    uuid.UUID
+	DefaultTtlSeconds  int64
+	MaxTtlSeconds      int64
+	AllowUserAutostart bool
+	AllowUserAutostop  bool
+	AutostartDays      []string
+	CreatedBy          *uuid.UUID
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	DeletedAt          *time.Time
+}
+
 type TemplateVersion struct {
-	ID         uuid.UUID
-	FileHash   []byte
-	Tags       []byte
-	JobID      *int64
-	Status     string
-	Error      string
-	Parameters []byte
-	Variables  []byte
-	Resources  []byte
-	CreatedBy  *uuid.UUID
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ID             uuid.UUID
+	FileHash       []byte
+	Tags           []byte
+	JobID          *int64
+	Status         string
+	Error          string
+	Parameters     []byte
+	Variables      []byte
+	Resources      []byte
+	CreatedBy      *uuid.UUID
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	TemplateID     *uuid.UUID
+	Name           string
+	Message        string
+	Archived       bool
+	VariableValues []byte
 }
 
 type User struct {
@@ -118,4 +141,90 @@ type User struct {
 	UpdatedAt    time.Time
 	OidcIssuer   *string
 	OidcSubject  *string
+}
+
+type Workspace struct {
+	ID         uuid.UUID
+	OwnerID    uuid.UUID
+	TemplateID uuid.UUID
+	Name       string
+	Deleted    bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+type WorkspaceAgent struct {
+	ID                       uuid.UUID
+	ResourceID               uuid.UUID
+	BuildID                  uuid.UUID
+	Name                     string
+	Os                       string
+	Arch                     string
+	Directory                string
+	TokenHash                []byte
+	Env                      []byte
+	Scripts                  []byte
+	Metadata                 []byte
+	Apps                     []byte
+	MotdFile                 string
+	TroubleshootingUrl       string
+	ConnectionTimeoutSeconds int32
+	CreatedAt                time.Time
+}
+
+type WorkspaceBuild struct {
+	ID                uuid.UUID
+	WorkspaceID       uuid.UUID
+	Number            int32
+	TemplateVersionID uuid.UUID
+	Transition        string
+	InitiatorID       *uuid.UUID
+	JobID             *int64
+	Status            string
+	Error             string
+	Parameters        []byte
+	State             []byte
+	Orphan            bool
+	CreatedAt         time.Time
+	StartedAt         *time.Time
+	CompletedAt       *time.Time
+}
+
+type WorkspaceOverview struct {
+	ID                      uuid.UUID
+	OwnerID                 uuid.UUID
+	TemplateID              uuid.UUID
+	Name                    string
+	Deleted                 bool
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+	LastUsedAt              time.Time
+	OwnerName               string
+	TemplateName            string
+	TemplateDisplayName     string
+	TemplateIcon            string
+	TemplateActiveVersionID uuid.UUID
+	BuildID                 uuid.UUID
+	BuildNumber             int32
+	BuildTransition         string
+	BuildStatus             string
+	TemplateVersionID       uuid.UUID
+	BuildJobID              *int64
+	BuildError              string
+	BuildCreatedAt          time.Time
+	BuildCompletedAt        *time.Time
+	Status                  string
+}
+
+type WorkspaceResource struct {
+	ID        uuid.UUID
+	BuildID   uuid.UUID
+	Type      string
+	Name      string
+	Hide      bool
+	Icon      string
+	DailyCost int32
+	Metadata  []byte
+	CreatedAt time.Time
 }

@@ -74,7 +74,7 @@ func (q *Queries) GetFile(ctx context.Context, hash []byte) (File, error) {
 }
 
 const getTemplateVersion = `-- name: GetTemplateVersion :one
-SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at FROM template_versions WHERE id = $1
+SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values FROM template_versions WHERE id = $1
 `
 
 func (q *Queries) GetTemplateVersion(ctx context.Context, id uuid.UUID) (TemplateVersion, error) {
@@ -93,12 +93,17 @@ func (q *Queries) GetTemplateVersion(ctx context.Context, id uuid.UUID) (Templat
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.TemplateID,
+		&i.Name,
+		&i.Message,
+		&i.Archived,
+		&i.VariableValues,
 	)
 	return i, err
 }
 
 const getTemplateVersionByJob = `-- name: GetTemplateVersionByJob :one
-SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at FROM template_versions WHERE job_id = $1
+SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values FROM template_versions WHERE job_id = $1
 `
 
 func (q *Queries) GetTemplateVersionByJob(ctx context.Context, jobID *int64) (TemplateVersion, error) {
@@ -117,6 +122,11 @@ func (q *Queries) GetTemplateVersionByJob(ctx context.Context, jobID *int64) (Te
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.TemplateID,
+		&i.Name,
+		&i.Message,
+		&i.Archived,
+		&i.VariableValues,
 	)
 	return i, err
 }
@@ -168,17 +178,32 @@ func (q *Queries) InsertJobLogs(ctx context.Context, arg InsertJobLogsParams) er
 }
 
 const insertTemplateVersion = `-- name: InsertTemplateVersion :one
-INSERT INTO template_versions (file_hash, tags, created_by) VALUES ($1, $2, $3) RETURNING id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at
+INSERT INTO template_versions (id, file_hash, tags, created_by, template_id, name, message, variable_values)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values
 `
 
 type InsertTemplateVersionParams struct {
-	FileHash  []byte
-	Tags      []byte
-	CreatedBy *uuid.UUID
+	ID             uuid.UUID
+	FileHash       []byte
+	Tags           []byte
+	CreatedBy      *uuid.UUID
+	TemplateID     *uuid.UUID
+	Name           string
+	Message        string
+	VariableValues []byte
 }
 
 func (q *Queries) InsertTemplateVersion(ctx context.Context, arg InsertTemplateVersionParams) (TemplateVersion, error) {
-	row := q.db.QueryRow(ctx, insertTemplateVersion, arg.FileHash, arg.Tags, arg.CreatedBy)
+	row := q.db.QueryRow(ctx, insertTemplateVersion,
+		arg.ID,
+		arg.FileHash,
+		arg.Tags,
+		arg.CreatedBy,
+		arg.TemplateID,
+		arg.Name,
+		arg.Message,
+		arg.VariableValues,
+	)
 	var i TemplateVersion
 	err := row.Scan(
 		&i.ID,
@@ -193,6 +218,11 @@ func (q *Queries) InsertTemplateVersion(ctx context.Context, arg InsertTemplateV
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.TemplateID,
+		&i.Name,
+		&i.Message,
+		&i.Archived,
+		&i.VariableValues,
 	)
 	return i, err
 }
@@ -379,7 +409,7 @@ WITH lease AS (
 UPDATE template_versions v SET status = 'running', updated_at = now()
 FROM files f
 WHERE v.id = $1 AND f.hash = v.file_hash
-RETURNING v.id, f.data, f.content_type
+RETURNING v.id, v.variable_values, f.data, f.content_type
 `
 
 type StartTemplateVersionImportParams struct {
@@ -391,9 +421,10 @@ type StartTemplateVersionImportParams struct {
 }
 
 type StartTemplateVersionImportRow struct {
-	ID          uuid.UUID
-	Data        []byte
-	ContentType string
+	ID             uuid.UUID
+	VariableValues []byte
+	Data           []byte
+	ContentType    string
 }
 
 // Leases an import job to a worker, marks the version's import running and returns its source
@@ -407,7 +438,12 @@ func (q *Queries) StartTemplateVersionImport(ctx context.Context, arg StartTempl
 		arg.ExpiresAt,
 	)
 	var i StartTemplateVersionImportRow
-	err := row.Scan(&i.ID, &i.Data, &i.ContentType)
+	err := row.Scan(
+		&i.ID,
+		&i.VariableValues,
+		&i.Data,
+		&i.ContentType,
+	)
 	return i, err
 }
 

@@ -33,7 +33,8 @@ SELECT @job_id::bigint, unnest(@times::timestamptz[]), unnest(@stages::text[]), 
 SELECT * FROM provisioner_job_logs WHERE job_id = $1 AND id > @after::bigint ORDER BY id LIMIT 10000;
 
 -- name: InsertTemplateVersion :one
-INSERT INTO template_versions (file_hash, tags, created_by) VALUES ($1, $2, $3) RETURNING *;
+INSERT INTO template_versions (id, file_hash, tags, created_by, template_id, name, message, variable_values)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *;
 
 -- name: SetTemplateVersionJob :exec
 UPDATE template_versions SET job_id = $2, updated_at = now() WHERE id = $1;
@@ -60,7 +61,7 @@ WITH lease AS (
 UPDATE template_versions v SET status = 'running', updated_at = now()
 FROM files f
 WHERE v.id = @version_id AND f.hash = v.file_hash
-RETURNING v.id, f.data, f.content_type;
+RETURNING v.id, v.variable_values, f.data, f.content_type;
 
 -- name: FinishTemplateVersionImport :execrows
 -- Stores an import's result and ends its lease, in one statement.

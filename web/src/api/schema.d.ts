@@ -264,6 +264,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/template-versions/{id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive a template version
+         * @description Archived versions are hidden from lists and cannot be chosen for new builds; workspaces on them keep running. The active version cannot be archived.
+         */
+        post: operations["archive-template-version"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/template-versions/{id}/logs": {
         parameters: {
             query?: never;
@@ -276,6 +296,115 @@ export interface paths {
          * @description Terraform's output, line by line with stage and level. Page with after: the last line ID you have.
          */
         get: operations["get-template-version-logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/template-versions/{id}/unarchive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unarchive a template version */
+        post: operations["unarchive-template-version"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List templates
+         * @description Every template, by name, with how many workspaces use it.
+         */
+        get: operations["list-templates"];
+        put?: never;
+        /**
+         * Create a template
+         * @description From a template version whose import succeeded; the version becomes the template's first and active one.
+         */
+        post: operations["create-template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/templates/{template}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a template
+         * @description By ID or name.
+         */
+        get: operations["get-template"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a template
+         * @description Refused (409) while workspaces use it.
+         */
+        delete: operations["delete-template"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a template
+         * @description Only the fields sent change.
+         */
+        patch: operations["update-template"];
+        trace?: never;
+    };
+    "/api/v2/templates/{template}/active-version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Promote a version
+         * @description New workspaces get the active version; existing ones move to it when updated.
+         */
+        put: operations["set-template-active-version"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/templates/{template}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a template's versions
+         * @description Newest first; archived ones only when asked.
+         */
+        get: operations["list-template-versions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -614,6 +743,162 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/users/{user}/workspaces/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a workspace by owner and name
+         * @description user is me, a user ID or a username.
+         */
+        get: operations["get-workspace-by-owner-and-name"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspacebuilds/{build}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a workspace build
+         * @description With its parameters, resources and agents.
+         */
+        get: operations["get-workspace-build"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspacebuilds/{build}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a workspace build
+         * @description A pending build is canceled at once; a running one is canceling until its worker has interrupted Terraform.
+         */
+        post: operations["cancel-workspace-build"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspacebuilds/{build}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get or follow a build's logs
+         * @description Terraform's output, line by line. Without follow: the lines after `after`, as JSON. With follow=true: the lines so far, then each new one as it is printed, until the build ends — as Server-Sent Events (Accept: text/event-stream; events log and end) or, on a websocket upgrade, as one JSON log line a message, closed normally at the end.
+         */
+        get: operations["get-workspace-build-logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List workspaces
+         * @description Those the caller may see, filtered by q (owner:me, owner:NAME, template:NAME, status:running, and words matched against names), by owner and name.
+         */
+        get: operations["list-workspaces"];
+        put?: never;
+        /**
+         * Create a workspace
+         * @description From a template (its active version unless another is named), with parameter values checked against the version's parameters; starts it with the first build.
+         */
+        post: operations["create-workspace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaces/{workspace}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a workspace
+         * @description With its latest build, resources and agents. Deleted workspaces are found by ID, with status deleted.
+         */
+        get: operations["get-workspace"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a workspace
+         * @description Starts a delete build (202), the same as create-workspace-build with transition delete; orphan=true deletes the workspace without running Terraform, for infrastructure that is already gone.
+         */
+        delete: operations["delete-workspace"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a workspace
+         * @description The new name reaches Terraform at the next build.
+         */
+        patch: operations["update-workspace"];
+        trace?: never;
+    };
+    "/api/v2/workspaces/{workspace}/builds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a workspace's builds
+         * @description Newest first.
+         */
+        get: operations["list-workspace-builds"];
+        put?: never;
+        /**
+         * Start, stop, update or delete a workspace
+         * @description A build with a transition. start with template_version_id updates the workspace to that version; parameters change values (checked against the version's parameters). One build per workspace runs at a time: 409 while another is pending or running.
+         */
+        post: operations["create-workspace-build"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -672,6 +957,9 @@ export interface components {
             oidc: boolean;
             password: boolean;
         };
+        BuildsOutputBody: {
+            builds: components["schemas"]["WorkspaceBuild"][];
+        };
         ChangePasswordInputBody: {
             /** @description Your current password; needed to change your own. */
             old_password?: string;
@@ -679,8 +967,46 @@ export interface components {
             password: string;
         };
         CompleteInputBody: {
+            /** @description The result of a workspace_build job. */
+            build?: components["schemas"]["ProvisionerBuildResult"];
             /** @description The result of a template_version_import job. */
             import?: components["schemas"]["ProvisionerImportResult"];
+        };
+        CreateBuildInputBody: {
+            /** @description With delete: remove the workspace without running Terraform. */
+            orphan?: boolean;
+            /** @description New values; the others keep the latest build's. */
+            parameters?: components["schemas"]["Value"][];
+            /** @description Build this version of the workspace's template (an update); defaults to the latest build's. */
+            template_version_id?: string;
+            /** @enum {string} */
+            transition: "start" | "stop" | "delete";
+        };
+        CreateInputBody: {
+            /** @description Unique among the owner's workspaces (case-insensitively). */
+            name: string;
+            /** @description me (the default), a user ID or a username; others' need the owner role. */
+            owner?: string;
+            parameters?: components["schemas"]["Value"][];
+            /** @description A template ID or name. */
+            template: string;
+            /** @description A version of the template; defaults to its active version. */
+            template_version_id?: string;
+        };
+        CreateTemplateInputBody: {
+            allow_user_autostart?: boolean;
+            allow_user_autostop?: boolean;
+            autostart_days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+            /** Format: int64 */
+            default_ttl_seconds?: number;
+            description?: string;
+            display_name?: string;
+            icon?: string;
+            /** Format: int64 */
+            max_ttl_seconds?: number;
+            name: string;
+            /** @description A version whose import succeeded and that belongs to no template yet. */
+            version_id: string;
         };
         CreateTokenInputBody: {
             /**
@@ -711,10 +1037,18 @@ export interface components {
         CreateVersionInputBody: {
             /** @description From upload-file. */
             file_id: string;
+            /** @description What changed. */
+            message?: string;
+            /** @description Defaults to v and the template's count of versions. */
+            name?: string;
             /** @description Only workers with all these tags import it (and build from it). */
             tags?: {
                 [key: string]: string;
             };
+            /** @description The template (ID or name) the version is pushed to; leave out for a template's first version, then create-template from it. */
+            template_id?: string;
+            /** @description Values of the template's Terraform variables. Stored sealed; sensitive ones are never shown again. */
+            variables?: components["schemas"]["TemplateVariableValue"][];
         };
         CreatedTokenOutputBody: {
             /** Format: date-time */
@@ -747,6 +1081,8 @@ export interface components {
             canceled?: boolean;
             /** @description What went wrong, for the user. */
             error: string;
+            /** @description A workspace build's Terraform state as the failed apply left it (base64), so the next build starts from what exists. */
+            state?: string;
         };
         FileOutputBody: {
             /** @description The SHA-256 of the content, hex. */
@@ -887,19 +1223,76 @@ export interface components {
              */
             type: string;
         };
+        PromoteInputBody: {
+            /** @description One of the template's versions whose import succeeded. */
+            version_id: string;
+        };
         ProvisionerAgent: {
             apps: components["schemas"]["ProvisionerApp"][];
             arch: string;
+            /** Format: int64 */
+            connection_timeout_seconds?: number;
+            directory?: string;
+            /** @description From the agent's env and coder_env. */
+            env?: {
+                [key: string]: string;
+            };
+            metadata?: components["schemas"]["ProvisionerAgentMetadata"][];
+            motd_file?: string;
             name: string;
             os: string;
+            /** @description coder_script resources and the legacy startup/shutdown scripts. */
+            scripts?: components["schemas"]["ProvisionerScript"][];
+            /** @description Builds only: the agent's token from the state. */
+            token?: string;
+            troubleshooting_url?: string;
+        };
+        ProvisionerAgentMetadata: {
+            display_name?: string;
+            /** Format: int64 */
+            interval_seconds: number;
+            key: string;
+            /** Format: int64 */
+            order?: number;
+            script: string;
+            /** Format: int64 */
+            timeout_seconds?: number;
         };
         ProvisionerApp: {
             command?: string;
             display_name?: string;
+            external?: boolean;
+            healthcheck?: components["schemas"]["ProvisionerHealthcheck"];
+            hidden?: boolean;
+            icon?: string;
+            /** Format: int64 */
+            order?: number;
             share?: string;
             slug: string;
             subdomain: boolean;
             url?: string;
+        };
+        ProvisionerBuildJob: {
+            env: {
+                [key: string]: string;
+            };
+            id: string;
+            /** @description The previous build's Terraform state (base64); absent for a workspace's first build. */
+            state?: string;
+            /** @enum {string} */
+            transition: "start" | "stop" | "delete";
+        };
+        ProvisionerBuildResult: {
+            resources: components["schemas"]["ProvisionerResource"][];
+            /** @description Terraform's state after the build (base64). */
+            state: string;
+        };
+        ProvisionerHealthcheck: {
+            /** Format: int64 */
+            interval_seconds: number;
+            /** Format: int64 */
+            threshold: number;
+            url: string;
         };
         ProvisionerImportResult: {
             parameters: components["schemas"]["ProvisionerParameter"][];
@@ -909,6 +1302,7 @@ export interface components {
         ProvisionerJob: {
             /** Format: int64 */
             attempt: number;
+            build?: components["schemas"]["ProvisionerBuildJob"];
             /**
              * Format: int64
              * @description After a cancellation, how long Terraform gets after SIGINT before SIGKILL.
@@ -922,10 +1316,11 @@ export interface components {
             /** Format: int64 */
             id: number;
             /** @enum {string} */
-            kind: "template_version_import";
+            kind: "template_version_import" | "workspace_build";
             template: components["schemas"]["JobTemplateStruct"];
             template_version_id: string;
             token: string;
+            /** @description Values of the template's Terraform variables. */
             variables: components["schemas"]["ProvisionerVariable"][];
         };
         ProvisionerLogLine: {
@@ -939,6 +1334,11 @@ export interface components {
             stage: "setup" | "init" | "plan" | "apply" | "cleanup";
             /** Format: date-time */
             time: string;
+        };
+        ProvisionerMetadataItem: {
+            key: string;
+            sensitive?: boolean;
+            value: string;
         };
         ProvisionerParameter: {
             default?: string;
@@ -986,10 +1386,29 @@ export interface components {
         };
         ProvisionerResource: {
             agents: components["schemas"]["ProvisionerAgent"][];
+            /** Format: int64 */
+            daily_cost?: number;
+            /** @description From coder_metadata: keep it out of the dashboard. */
+            hide?: boolean;
+            icon?: string;
+            /** @description From coder_metadata items. */
+            metadata?: components["schemas"]["ProvisionerMetadataItem"][];
             /** @example main */
             name: string;
             /** @example docker_container */
             type: string;
+        };
+        ProvisionerScript: {
+            cron?: string;
+            display_name: string;
+            icon?: string;
+            log_path?: string;
+            run_on_start?: boolean;
+            run_on_stop?: boolean;
+            script: string;
+            start_blocks_login?: boolean;
+            /** Format: int64 */
+            timeout_seconds?: number;
         };
         ProvisionerTemplateVariable: {
             default?: string;
@@ -1025,6 +1444,9 @@ export interface components {
             };
             version: string;
         };
+        RenameInputBody: {
+            name: string;
+        };
         SessionOutputBody: {
             /** Format: date-time */
             expires_at: string;
@@ -1035,6 +1457,34 @@ export interface components {
         SetRolesInputBody: {
             /** @description Roles beyond member; [] leaves a plain member. */
             roles: ("owner" | "user-admin" | "template-admin" | "auditor")[];
+        };
+        Template: {
+            active_version_id: string;
+            allow_user_autostart: boolean;
+            allow_user_autostop: boolean;
+            /** @description Days autostart may start workspaces: mon ... sun. */
+            autostart_days: string[];
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description How long a started workspace runs before it stops; 0 never stops it.
+             */
+            default_ttl_seconds: number;
+            description: string;
+            display_name: string;
+            icon: string;
+            id: string;
+            /**
+             * Format: int64
+             * @description The longest a workspace's owner may set; 0 is no limit.
+             */
+            max_ttl_seconds: number;
+            name: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: int64 */
+            workspace_count: number;
         };
         TemplateLogLine: {
             /** Format: int64 */
@@ -1050,7 +1500,14 @@ export interface components {
             /** Format: date-time */
             time: string;
         };
+        TemplateVariableValue: {
+            name: string;
+            /** @description Set in responses for a sensitive variable, whose value is then empty. */
+            readonly sensitive?: boolean;
+            value: string;
+        };
         TemplateVersion: {
+            archived: boolean;
             /** Format: date-time */
             created_at: string;
             error?: string;
@@ -1058,6 +1515,8 @@ export interface components {
             id: string;
             /** Format: int64 */
             job_id?: number;
+            message: string;
+            name: string;
             parameters: components["schemas"]["ProvisionerParameter"][];
             resources: components["schemas"]["ProvisionerResource"][];
             /**
@@ -1068,10 +1527,28 @@ export interface components {
             tags: {
                 [key: string]: string;
             };
+            template_id?: string;
+            variable_values: components["schemas"]["TemplateVariableValue"][];
             variables: components["schemas"]["ProvisionerTemplateVariable"][];
+        };
+        TemplatesOutputBody: {
+            templates: components["schemas"]["Template"][];
         };
         TokensOutputBody: {
             tokens: components["schemas"]["UsersToken"][];
+        };
+        UpdateTemplateInputBody: {
+            allow_user_autostart?: boolean;
+            allow_user_autostop?: boolean;
+            autostart_days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+            /** Format: int64 */
+            default_ttl_seconds?: number;
+            description?: string;
+            display_name?: string;
+            icon?: string;
+            /** Format: int64 */
+            max_ttl_seconds?: number;
+            name?: string;
         };
         UpdateUserInputBody: {
             /** Format: email */
@@ -1124,8 +1601,98 @@ export interface components {
             /** @example ada */
             username: string;
         };
+        Value: {
+            name: string;
+            value: string;
+        };
+        VersionsOutputBody: {
+            versions: components["schemas"]["TemplateVersion"][];
+        };
         WorkersOutputBody: {
             workers: components["schemas"]["ProvisionerWorker"][];
+        };
+        Workspace: {
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            /** Format: date-time */
+            last_used_at: string;
+            latest_build: components["schemas"]["WorkspaceBuild"];
+            name: string;
+            outdated: boolean;
+            owner_id: string;
+            owner_name: string;
+            /** @enum {string} */
+            status: "pending" | "starting" | "running" | "stopping" | "stopped" | "failed" | "canceling" | "canceled" | "deleting" | "deleted";
+            template_display_name: string;
+            template_icon: string;
+            template_id: string;
+            template_name: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WorkspaceAgent: {
+            apps: components["schemas"]["ProvisionerApp"][];
+            arch: string;
+            /** Format: int32 */
+            connection_timeout_seconds: number;
+            directory: string;
+            id: string;
+            metadata: components["schemas"]["ProvisionerAgentMetadata"][];
+            name: string;
+            os: string;
+            scripts: components["schemas"]["ProvisionerScript"][];
+            troubleshooting_url: string;
+        };
+        WorkspaceBuild: {
+            /** Format: date-time */
+            completed_at?: string;
+            /** Format: date-time */
+            created_at: string;
+            error?: string;
+            id: string;
+            initiator_id?: string;
+            /**
+             * Format: int64
+             * @description The provisioner job; none for an orphan delete.
+             */
+            job_id?: number;
+            /** Format: int32 */
+            number: number;
+            orphan: boolean;
+            parameters: components["schemas"]["Value"][];
+            /** @description What the build made (empty in lists and until it succeeds). */
+            resources: components["schemas"]["WorkspaceResource"][];
+            /** Format: date-time */
+            started_at?: string;
+            /** @enum {string} */
+            status: "pending" | "running" | "succeeded" | "failed" | "canceling" | "canceled";
+            template_version_id: string;
+            /** @enum {string} */
+            transition: "start" | "stop" | "delete";
+            workspace_id: string;
+        };
+        WorkspaceLogsBody: {
+            logs: components["schemas"]["TemplateLogLine"][];
+        };
+        WorkspaceResource: {
+            agents: components["schemas"]["WorkspaceAgent"][];
+            /** Format: int32 */
+            daily_cost: number;
+            hide: boolean;
+            icon: string;
+            id: string;
+            metadata: components["schemas"]["ProvisionerMetadataItem"][];
+            name: string;
+            type: string;
+        };
+        WorkspacesOutputBody: {
+            /**
+             * Format: int64
+             * @description How many match, over all pages.
+             */
+            count: number;
+            workspaces: components["schemas"]["Workspace"][];
         };
     };
     responses: never;
@@ -1915,6 +2482,82 @@ export interface operations {
             };
         };
     };
+    "archive-template-version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateVersion"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "get-template-version-logs": {
         parameters: {
             query?: {
@@ -1936,6 +2579,583 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LogsOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "unarchive-template-version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateVersion"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplatesOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "create-template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTemplateInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A template ID or name. */
+                template: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "delete-template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A template ID or name. */
+                template: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "update-template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A template ID or name. */
+                template: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateTemplateInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "set-template-active-version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A template ID or name. */
+                template: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromoteInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-template-versions": {
+        parameters: {
+            query?: {
+                /** @description List archived versions too. */
+                include_archived?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description A template ID or name. */
+                template: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionsOutputBody"];
                 };
             };
             /** @description Unauthorized */
@@ -3167,6 +4387,843 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-workspace-by-owner-and-name": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description me, a user ID, or a username. */
+                user: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-workspace-build": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The build's ID. */
+                build: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceBuild"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "cancel-workspace-build": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The build's ID. */
+                build: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceBuild"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-workspace-build-logs": {
+        parameters: {
+            query?: {
+                /** @description Only lines after this line ID. */
+                after?: number;
+                /** @description Stream new lines until the build ends. */
+                follow?: boolean;
+            };
+            header?: {
+                Accept?: string;
+            };
+            path: {
+                /** @description The build's ID. */
+                build: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lines (JSON), or a stream of them (follow=true). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceLogsBody"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-workspaces": {
+        parameters: {
+            query?: {
+                /** @description Filters: owner:me, owner:NAME, template:NAME, status:STATUS; other words are matched against names. */
+                q?: string;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspacesOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "create-workspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-workspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace's ID. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "delete-workspace": {
+        parameters: {
+            query?: {
+                /** @description Delete without running Terraform: for a workspace whose infrastructure is already gone. */
+                orphan?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The workspace's ID. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceBuild"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "update-workspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace's ID. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenameInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-workspace-builds": {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The workspace's ID. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildsOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "create-workspace-build": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace's ID. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBuildInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceBuild"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,170 @@
+package provisioner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/google/uuid"
+
+	"github.com/hearthdev/hearth/internal/bootstrap"
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/parameter"
+	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/provisioning"
+	"github.com/hearthdev/hearth/internal/riverclaim"
+	"github.com/hearthdev/hearth/jobs/jobargs"
+)
+
+// BuildJob is what a worker needs for a workspace build besides the template.
+type BuildJob struct {
+	ID         uuid.UUID `json:"id"`
+	Transition string    `json:"transition" enum:"start,stop,delete"`
+	State      []byte    `json:"state,omitempty" doc:"The previous build's Terraform state (base64); absent for a workspace's first build."`
+	// Env is what the coder/coder provider reads: CODER_WORKSPACE_*, CODER_WORKSPACE_OWNER_*,
+	// CODER_PARAMETER_* and the agent init scripts.
+	Env map[string]string `json:"env"`
+}
+
+// claimBuild leases a build job and fills in its part of the job.
+func (h handlers) claimBuild(ctx context.Context, tx db.Tx, row *riverclaim.Job, lease dbsqlc.StartTemplateVersionImportParams, job *Job) error {
+	var args jobargs.WorkspaceBuild
+	if err := json.Unmarshal(row.EncodedArgs, &args); err != nil {
+		return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+	}
+	b, err := tx.StartWorkspaceBuild(ctx, dbsqlc.StartWorkspaceBuildParams{JobID: row.ID, Attempt: lease.Attempt, WorkerID: lease.WorkerID,
+		ExpiresAt: lease.ExpiresAt})
+	if err != nil {
+		return fmt.Errorf("provisioner: job %d: workspace build: %w", row.ID, err)
+	}
+	in, err := tx.GetBuildJobInput(ctx, b.ID)
+	if err != nil {
+		return fmt.Errorf("provisioner: job %d: workspace build: %w", row.ID, err)
+	}
+	job.TemplateVersionID = in.TemplateVersionID.String()
+	job.Template.Archive, job.Template.ContentType = in.Data, in.ContentType
+	if job.Variables, err = h.variables(in.TemplateVersionID, in.VariableValues); err != nil {
+		return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+	}
+	bj := &BuildJob{ID: b.ID, Transition: b.Transition}
+	var values, previous []parameter.Value
+	_ = json.Unmarshal(in.Parameters, &values) // written by us
+	prev, err := tx.LatestBuildWithParameters(ctx, dbsqlc.LatestBuildWithParametersParams{WorkspaceID: in.WorkspaceID, Before: b.Number})
+	if err == nil {
+		_ = json.Unmarshal(prev.Parameters, &previous)
+	} else if !errors.Is(db.Translate(err), db.ErrNotFound) {
+		return err
+	}
+	st, err := tx.PreviousBuildState(ctx, dbsqlc.PreviousBuildStateParams{WorkspaceID: in.WorkspaceID, Before: b.Number})
+	switch {
+	case err == nil:
+		if bj.State, err = h.Boxes.State.Open(st.State, st.ID.String()); err != nil {
+			return fmt.Errorf("provisioner: job %d: the state of build %d: %w", row.ID, st.Number, err)
+		}
+	case !errors.Is(db.Translate(err), db.ErrNotFound):
+		return err
+	}
+	bj.Env = buildEnv(in, values, previous)
+	job.Build = bj
+	return nil
+}
+
+// buildEnv is the environment the coder/coder provider reads a workspace from.
+func buildEnv(in dbsqlc.GetBuildJobInputRow, values, previous []parameter.Value) map[string]string {
+	env := bootstrap.Env()
+	maps.Copy(env, parameter.Env(values, previous))
+	maps.Copy(env, map[string]string{
+		"CODER_WORKSPACE_TRANSITION":       in.Transition,
+		"CODER_WORKSPACE_ID":               in.WorkspaceID.String(),
+		"CODER_WORKSPACE_NAME":             in.WorkspaceName,
+		"CODER_WORKSPACE_BUILD_ID":         in.ID.String(),
+		"CODER_WORKSPACE_OWNER":            in.OwnerName,
+		"CODER_WORKSPACE_OWNER_ID":         in.OwnerID.String(),
+		"CODER_WORKSPACE_OWNER_NAME":       in.OwnerFullName,
+		"CODER_WORKSPACE_OWNER_EMAIL":      in.OwnerEmail,
+		"CODER_WORKSPACE_OWNER_GROUPS":     "[]",
+		"CODER_WORKSPACE_TEMPLATE_ID":      in.TemplateID.String(),
+		"CODER_WORKSPACE_TEMPLATE_NAME":    in.TemplateName,
+		"CODER_WORKSPACE_TEMPLATE_VERSION": in.VersionName,
+	})
+	return env
+}
+
+// variables opens a version's Terraform variable values.
+func (h handlers) variables(version uuid.UUID, sealed []byte) ([]Variable, error) {
+	out := []Variable{}
+	if len(sealed) == 0 {
+		return out, nil
+	}
+	plain, err := h.Boxes.Variables.Open(sealed, version.String())
+	if err != nil {
+		return nil, fmt.Errorf("the variable values of template version %s: %w", version, err)
+	}
+	err = json.Unmarshal(plain, &out)
+	return out, err
+}
+
+// completeBuild stores a successful build: its state, resources and agents (with hashed tokens).
+// A delete build's success deletes the workspace.
+func (h handlers) completeBuild(ctx context.Context, tx db.Tx, a jobAuth, res *BuildResult) error {
+	if _, err := h.Claimer.Settle(ctx, tx.Raw, a.job, a.attempt, riverclaim.Completed, ""); err != nil {
+		return err
+	}
+	b, err := tx.GetWorkspaceBuildByJob(ctx, &a.job)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.FinishWorkspaceBuild(ctx, dbsqlc.FinishWorkspaceBuildParams{JobID: a.job, Attempt: int32(a.attempt), //nolint:gosec
+		State: h.Boxes.State.Seal(res.State, b.ID.String())}); err != nil {
+		return err
+	}
+	if err := storeResources(ctx, tx, b.ID, res.Resources); err != nil {
+		return err
+	}
+	if b.Transition == "delete" {
+		if err := tx.MarkWorkspaceDeleted(ctx, b.WorkspaceID); err != nil {
+			return err
+		}
+	}
+	return pgnotify.Notify(ctx, tx.Raw, provisioning.LogsChannel, fmt.Sprint(a.job))
+}
+
+func storeResources(ctx context.Context, tx db.Tx, build uuid.UUID, resources []Resource) error {
+	for _, r := range resources {
+		meta, _ := json.Marshal(orEmptySlice(r.Metadata))
+		row, err := tx.InsertWorkspaceResource(ctx, dbsqlc.InsertWorkspaceResourceParams{BuildID: build, Type: r.Type, Name: r.Name,
+			Hide: r.Hide, Icon: r.Icon, DailyCost: int32(r.DailyCost), Metadata: meta}) //nolint:gosec // costs are small
+		if err != nil {
+			return err
+		}
+		for _, ag := range r.Agents {
+			hash := sha256.Sum256([]byte(ag.Token))
+			env, _ := json.Marshal(orEmptyMap(ag.Env))
+			scripts, _ := json.Marshal(orEmptySlice(ag.Scripts))
+			metadata, _ := json.Marshal(orEmptySlice(ag.Metadata))
+			apps, _ := json.Marshal(orEmptySlice(ag.Apps))
+			timeout := ag.ConnectionTimeoutSeconds
+			if timeout == 0 {
+				timeout = 120
+			}
+			if _, err := tx.InsertWorkspaceAgent(ctx, dbsqlc.InsertWorkspaceAgentParams{ResourceID: row.ID, BuildID: build, Name: ag.Name,
+				Os: ag.OS, Arch: ag.Arch, Directory: ag.Directory, TokenHash: hash[:], Env: env, Scripts: scripts, Metadata: metadata,
+				Apps: apps, MotdFile: ag.MOTDFile, TroubleshootingUrl: ag.TroubleshootingURL,
+				ConnectionTimeoutSeconds: int32(timeout)}); err != nil { //nolint:gosec // validated small
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func orEmptyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

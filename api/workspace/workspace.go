@@ -1,0 +1,404 @@
+// Package workspace serves workspaces and their builds. Every change to a workspace's infrastructure
+// is a build: a row and its River job, inserted in one transaction, run by a provisioner worker. A
+// workspace's status follows from its latest build (the workspace_status SQL function).
+//
+// Members see only their own workspaces; another member's answers 404, so existence does not leak.
+// Template admins and auditors see all; owners see and change all.
+package workspace
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/hearthdev/hearth/api/template"
+	"github.com/hearthdev/hearth/internal/audit"
+	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/parameter"
+	"github.com/hearthdev/hearth/internal/pgnotify"
+)
+
+// Deps are what the resource needs.
+type Deps struct {
+	DB    *db.DB
+	River *river.Client[pgx.Tx]
+	// Logs wakes followers of build logs (provisioning.LogsChannel).
+	Logs     *pgnotify.Listener
+	Security []map[string][]string
+	Logger   *slog.Logger
+}
+
+type handlers struct{ Deps }
+
+// Register adds the operations.
+func Register(api huma.API, d Deps) {
+	h := handlers{d}
+	errs := []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound}
+	op := func(id, method, path, summary, desc string, extra ...int) huma.Operation {
+		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Description: desc,
+			Tags: []string{"Workspaces"}, Security: d.Security, Errors: append(errs, extra...)}
+	}
+	create := op("create-workspace", http.MethodPost, "/api/v2/workspaces", "Create a workspace",
+		"From a template (its active version unless another is named), with parameter values checked against the version's parameters; starts it with the first build.",
+		http.StatusBadRequest, http.StatusConflict)
+	create.DefaultStatus = http.StatusCreated
+	huma.Register(api, create, h.create)
+	huma.Register(api, op("list-workspaces", http.MethodGet, "/api/v2/workspaces", "List workspaces",
+		"Those the caller may see, filtered by q (owner:me, owner:NAME, template:NAME, status:running, and words matched against names), by owner and name."), h.list)
+	huma.Register(api, op("get-workspace", http.MethodGet, "/api/v2/workspaces/{workspace}", "Get a workspace",
+		"With its latest build, resources and agents. Deleted workspaces are found by ID, with status deleted."), h.get)
+	huma.Register(api, op("get-workspace-by-owner-and-name", http.MethodGet, "/api/v2/users/{user}/workspaces/{name}",
+		"Get a workspace by owner and name", "user is me, a user ID or a username."), h.getByName)
+	huma.Register(api, op("update-workspace", http.MethodPatch, "/api/v2/workspaces/{workspace}", "Rename a workspace",
+		"The new name reaches Terraform at the next build.", http.StatusConflict), h.rename)
+	del := op("delete-workspace", http.MethodDelete, "/api/v2/workspaces/{workspace}", "Delete a workspace",
+		"Starts a delete build (202), the same as create-workspace-build with transition delete; orphan=true deletes the workspace without running Terraform, for infrastructure that is already gone.",
+		http.StatusConflict)
+	del.DefaultStatus = http.StatusAccepted
+	huma.Register(api, del, h.delete)
+	registerBuilds(api, h, op)
+}
+
+// Workspace is a workspace with its latest build.
+type Workspace struct {
+	ID                  uuid.UUID `json:"id"`
+	Name                string    `json:"name"`
+	OwnerID             uuid.UUID `json:"owner_id"`
+	OwnerName           string    `json:"owner_name"`
+	TemplateID          uuid.UUID `json:"template_id"`
+	TemplateName        string    `json:"template_name"`
+	TemplateDisplayName string    `json:"template_display_name"`
+	TemplateIcon        string    `json:"template_icon"`
+	Status              string    `json:"status" enum:"pending,starting,running,stopping,stopped,failed,canceling,canceled,deleting,deleted"`
+	// Outdated means the latest build is not of the template's active version: update to move.
+	Outdated    bool      `json:"outdated"`
+	LatestBuild Build     `json:"latest_build"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	LastUsedAt  time.Time `json:"last_used_at"`
+}
+
+func toWorkspace(w dbsqlc.WorkspaceOverview) Workspace {
+	return Workspace{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, OwnerName: w.OwnerName, TemplateID: w.TemplateID,
+		TemplateName: w.TemplateName, TemplateDisplayName: w.TemplateDisplayName, TemplateIcon: w.TemplateIcon,
+		Status: w.Status, Outdated: w.TemplateVersionID != w.TemplateActiveVersionID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+		LastUsedAt: w.LastUsedAt,
+		LatestBuild: Build{ID: w.BuildID, WorkspaceID: w.ID, Number: w.BuildNumber, Transition: w.BuildTransition,
+			Status: w.BuildStatus, TemplateVersionID: w.TemplateVersionID, JobID: w.BuildJobID, Error: w.BuildError,
+			CreatedAt: w.BuildCreatedAt, CompletedAt: w.BuildCompletedAt, Parameters: []parameter.Value{}, Resources: []Resource{}}}
+}
+
+// WorkspaceOutput is one workspace.
+type WorkspaceOutput struct {
+	Body Workspace
+}
+
+// visible reports whether the caller may see w; manageable whether they may change it.
+func visible(ctx context.Context, owner uuid.UUID) bool {
+	a, err := authz.ActorFrom(ctx)
+	if err != nil {
+		return false
+	}
+	return (a.UserID == owner && authz.Authorize(ctx, authz.ReadWorkspaces) == nil) || authz.Authorize(ctx, authz.ReadAnyWorkspaces) == nil
+}
+
+func manageable(ctx context.Context, owner uuid.UUID) error {
+	a, err := authz.ActorFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if a.UserID == owner && authz.Authorize(ctx, authz.ManageOwnWorkspaces) == nil {
+		return nil
+	}
+	return authz.Authorize(ctx, authz.ManageWorkspaces)
+}
+
+func notFound(ref string) error {
+	return huma.Error404NotFound("No workspace " + ref + ".")
+}
+
+// WorkspacePath names a workspace by ID.
+type WorkspacePath struct {
+	Workspace uuid.UUID `path:"workspace" doc:"The workspace's ID."`
+}
+
+// find loads a workspace the caller may see, or answers 404.
+func (h handlers) find(ctx context.Context, q *dbsqlc.Queries, id uuid.UUID) (dbsqlc.WorkspaceOverview, error) {
+	w, err := q.GetWorkspace(ctx, id)
+	if errors.Is(db.Translate(err), db.ErrNotFound) || (err == nil && !visible(ctx, w.OwnerID)) {
+		return w, notFound(id.String())
+	}
+	return w, err
+}
+
+type createInput struct {
+	Body struct {
+		Name              string            `json:"name" minLength:"1" maxLength:"32" pattern:"^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$" doc:"Unique among the owner's workspaces (case-insensitively)."`
+		Template          string            `json:"template" minLength:"1" maxLength:"36" doc:"A template ID or name."`
+		TemplateVersionID *uuid.UUID        `json:"template_version_id,omitempty" doc:"A version of the template; defaults to its active version."`
+		Owner             string            `json:"owner,omitempty" maxLength:"36" doc:"me (the default), a user ID or a username; others' need the owner role."`
+		Parameters        []parameter.Value `json:"parameters,omitempty" maxItems:"100"`
+	}
+}
+
+func (h handlers) create(ctx context.Context, in *createInput) (*WorkspaceOutput, error) {
+	if err := authz.Authorize(ctx, authz.ManageOwnWorkspaces); err != nil {
+		return nil, err
+	}
+	a, _ := authz.ActorFrom(ctx)
+	owner, err := h.owner(ctx, a, in.Body.Owner)
+	if err != nil {
+		return nil, err
+	}
+	var out dbsqlc.WorkspaceOverview
+	err = h.DB.InTx(ctx, func(tx db.Tx) error {
+		t, err := template.Lookup(ctx, tx.Queries, in.Body.Template, "body.template")
+		if err != nil {
+			return err
+		}
+		if t, err = tx.ShareLockTemplate(ctx, t.ID); err != nil {
+			return db.Translate(err)
+		}
+		version := t.ActiveVersionID
+		if in.Body.TemplateVersionID != nil {
+			version = *in.Body.TemplateVersionID
+		}
+		w, err := tx.InsertWorkspace(ctx, dbsqlc.InsertWorkspaceParams{OwnerID: owner.ID, TemplateID: t.ID, Name: in.Body.Name})
+		if db.IsUniqueViolation(err, "workspaces_owner_name") {
+			return huma.Error409Conflict(owner.Username+" already has a workspace named "+in.Body.Name+".",
+				&huma.ErrorDetail{Location: "body.name", Message: "taken", Value: in.Body.Name})
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := h.startBuild(ctx, tx, w, buildRequest{Transition: "start", VersionID: &version, Parameters: in.Body.Parameters,
+			versionField: "body.template_version_id"}, true); err != nil {
+			return err
+		}
+		if out, err = tx.GetWorkspace(ctx, w.ID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "workspace", ID: w.ID.String(), Name: w.Name}, audit.Diff(nil, toWorkspace(out)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &WorkspaceOutput{Body: toWorkspace(out)}, nil
+}
+
+// owner resolves who a new workspace is for: the caller, or (for owners) anyone.
+func (h handlers) owner(ctx context.Context, a authz.Actor, ref string) (dbsqlc.User, error) {
+	var (
+		u   dbsqlc.User
+		err error
+	)
+	switch id, perr := uuid.Parse(ref); {
+	case ref == "" || ref == "me" || ref == a.Username || id == a.UserID:
+		u, err = h.DB.GetUserByID(ctx, a.UserID)
+		return u, err
+	case perr == nil:
+		u, err = h.DB.GetUserByID(ctx, id)
+	default:
+		u, err = h.DB.GetUserByUsername(ctx, strings.ToLower(ref))
+	}
+	if err := authz.Authorize(ctx, authz.ManageWorkspaces); err != nil {
+		return u, huma.Error403Forbidden("Only owners create workspaces for others.", &huma.ErrorDetail{Location: "body.owner", Message: "not you", Value: ref})
+	}
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
+		return u, huma.Error404NotFound("No user "+ref+".", &huma.ErrorDetail{Location: "body.owner", Message: "not found", Value: ref})
+	}
+	return u, err
+}
+
+type listInput struct {
+	Q      string `query:"q" maxLength:"256" doc:"Filters: owner:me, owner:NAME, template:NAME, status:STATUS; other words are matched against names." example:"owner:me status:running"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+	Offset int    `query:"offset" minimum:"0"`
+}
+
+// WorkspacesOutput is a page of workspaces.
+type WorkspacesOutput struct {
+	Body struct {
+		Workspaces []Workspace `json:"workspaces"`
+		Count      int64       `json:"count" doc:"How many match, over all pages."`
+	}
+}
+
+var statuses = []string{"pending", "starting", "running", "stopping", "stopped", "failed", "canceling", "canceled", "deleting", "deleted"}
+
+func (h handlers) list(ctx context.Context, in *listInput) (*WorkspacesOutput, error) {
+	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
+		return nil, err
+	}
+	a, _ := authz.ActorFrom(ctx)
+	p := dbsqlc.ListWorkspacesParams{Lim: int32(in.Limit), Off: int32(in.Offset)} //nolint:gosec // bounded above
+	var words []string
+	for _, f := range strings.Fields(in.Q) {
+		key, value, ok := strings.Cut(f, ":")
+		switch {
+		case !ok:
+			words = append(words, f)
+		case key == "owner" && value == "me":
+			p.OwnerID = &a.UserID
+		case key == "owner":
+			p.OwnerName = strings.ToLower(value)
+		case key == "template":
+			p.TemplateName = value
+		case key == "status":
+			if !contains(statuses, value) {
+				return nil, huma.Error400BadRequest("Unknown status "+value+"; one of "+strings.Join(statuses, ", ")+".",
+					&huma.ErrorDetail{Location: "query.q", Message: "unknown status", Value: value})
+			}
+			p.Status = value
+		default:
+			return nil, huma.Error400BadRequest("Unknown filter "+key+"; use owner:, template: or status:.",
+				&huma.ErrorDetail{Location: "query.q", Message: "unknown filter", Value: f})
+		}
+	}
+	p.Search = strings.Join(words, " ")
+	if authz.Authorize(ctx, authz.ReadAnyWorkspaces) != nil {
+		p.OwnerID = &a.UserID // members list only their own
+	}
+	rows, err := h.DB.ListWorkspaces(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := &WorkspacesOutput{}
+	out.Body.Workspaces = make([]Workspace, len(rows))
+	for i, r := range rows {
+		out.Body.Workspaces[i] = toWorkspace(r.WorkspaceOverview)
+		out.Body.Count = r.Total
+	}
+	if len(rows) == 0 && in.Offset > 0 {
+		// Past the end: count all the same.
+		p.Off, p.Lim = 0, 1
+		if all, err := h.DB.ListWorkspaces(ctx, p); err == nil && len(all) > 0 {
+			out.Body.Count = all[0].Total
+		}
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (h handlers) get(ctx context.Context, in *WorkspacePath) (*WorkspaceOutput, error) {
+	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
+		return nil, err
+	}
+	w, err := h.find(ctx, h.DB.Queries, in.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	return h.withResources(ctx, w)
+}
+
+// withResources answers a workspace with its latest build's parameters, resources and agents.
+func (h handlers) withResources(ctx context.Context, w dbsqlc.WorkspaceOverview) (*WorkspaceOutput, error) {
+	out := &WorkspaceOutput{Body: toWorkspace(w)}
+	b, err := h.DB.GetWorkspaceBuild(ctx, w.BuildID)
+	if err != nil {
+		return nil, err
+	}
+	if out.Body.LatestBuild, err = h.toBuild(ctx, b); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+type byNameInput struct {
+	User string `path:"user" minLength:"1" maxLength:"36" doc:"me, a user ID, or a username." example:"me"`
+	Name string `path:"name" minLength:"1" maxLength:"32"`
+}
+
+func (h handlers) getByName(ctx context.Context, in *byNameInput) (*WorkspaceOutput, error) {
+	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
+		return nil, err
+	}
+	owner := in.User
+	if a, _ := authz.ActorFrom(ctx); owner == "me" || owner == a.UserID.String() {
+		owner = a.Username
+	} else if id, err := uuid.Parse(owner); err == nil {
+		u, err := h.DB.GetUserByID(ctx, id)
+		if err != nil {
+			return nil, notFound(in.User + "/" + in.Name)
+		}
+		owner = u.Username
+	}
+	w, err := h.DB.GetWorkspaceByOwnerAndName(ctx, dbsqlc.GetWorkspaceByOwnerAndNameParams{Owner: owner, Name: in.Name})
+	if errors.Is(db.Translate(err), db.ErrNotFound) || (err == nil && !visible(ctx, w.OwnerID)) {
+		return nil, notFound(in.User + "/" + in.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return h.withResources(ctx, w)
+}
+
+type renameInput struct {
+	WorkspacePath
+	Body struct {
+		Name string `json:"name" minLength:"1" maxLength:"32" pattern:"^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$"`
+	}
+}
+
+func (h handlers) rename(ctx context.Context, in *renameInput) (*WorkspaceOutput, error) {
+	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
+		return nil, err
+	}
+	var out dbsqlc.WorkspaceOverview
+	err := h.DB.InTx(ctx, func(tx db.Tx) error {
+		before, err := h.find(ctx, tx.Queries, in.Workspace)
+		if err != nil {
+			return err
+		}
+		if err := manageable(ctx, before.OwnerID); err != nil {
+			return err
+		}
+		if before.Deleted {
+			return huma.Error409Conflict("The workspace is deleted.")
+		}
+		err = tx.RenameWorkspace(ctx, dbsqlc.RenameWorkspaceParams{ID: before.ID, Name: in.Body.Name})
+		if db.IsUniqueViolation(err, "workspaces_owner_name") {
+			return huma.Error409Conflict(before.OwnerName+" already has a workspace named "+in.Body.Name+".",
+				&huma.ErrorDetail{Location: "body.name", Message: "taken", Value: in.Body.Name})
+		}
+		if err != nil {
+			return err
+		}
+		if out, err = tx.GetWorkspace(ctx, before.ID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "workspace", ID: out.ID.String(), Name: out.Name},
+			audit.Diff(toWorkspace(before), toWorkspace(out)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &WorkspaceOutput{Body: toWorkspace(out)}, nil
+}
+
+type deleteInput struct {
+	WorkspacePath
+	Orphan bool `query:"orphan" doc:"Delete without running Terraform: for a workspace whose infrastructure is already gone."`
+}
+
+func (h handlers) delete(ctx context.Context, in *deleteInput) (*BuildOutput, error) {
+	return h.newBuild(ctx, in.Workspace, buildRequest{Transition: "delete", Orphan: in.Orphan})
+}

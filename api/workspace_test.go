@@ -1,0 +1,325 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// lifecycleTemplate makes the template in testdata/lifecycle, with its workspaces under root, and
+// returns the template's name.
+func lifecycleTemplate(t *testing.T, b bundle, admin []string, root, name string) string {
+	t.Helper()
+	file := upload(t, b, admin, tarDir(t, "testdata/lifecycle"))
+	vars := `[{"name":"root","value":"` + root + `"},{"name":"greeting","value":"secret-greeting"}]`
+	res, v := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+file+`","variables":`+vars+`}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, v)
+	v = waitVersion(t, b, admin, v["id"].(string))
+	require.Equal(t, "succeeded", v["status"], v)
+	res, tpl := call(t, "POST", b.srv.URL+"/api/v2/templates", `{"name":"`+name+`","version_id":"`+v["id"].(string)+`"}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, tpl)
+	return name
+}
+
+func upload(t *testing.T, b bundle, admin []string, archive []byte) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), "POST", b.srv.URL+"/api/v2/files", strings.NewReader(string(archive)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-tar")
+	req.Header.Set(admin[0], admin[1])
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var f struct{ ID string }
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&f))
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	return f.ID
+}
+
+// waitBuild polls a build until it ends.
+func waitBuild(t *testing.T, b bundle, auth []string, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, v := call(t, "GET", b.srv.URL+"/api/v2/workspacebuilds/"+id, "", auth...)
+		if s := v["status"]; s == "succeeded" || s == "failed" || s == "canceled" {
+			return v
+		}
+		require.True(t, time.Now().Before(deadline), "build did not end: %v", v)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func build(t *testing.T, b bundle, auth []string, ws, body string) map[string]any {
+	t.Helper()
+	res, v := call(t, "POST", b.srv.URL+"/api/v2/workspaces/"+ws+"/builds", body, auth...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, v)
+	done := waitBuild(t, b, auth, v["id"].(string))
+	require.Equal(t, "succeeded", done["status"], done)
+	return done
+}
+
+func TestWorkspaceLifecycle(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w1")
+	root := t.TempDir()
+	lifecycleTemplate(t, b, admin, root, "files")
+	member := newUser(t, b, admin, "dev")
+
+	// Bad input first: each a clear error, nothing made.
+	for _, tc := range []struct {
+		body, field string
+		status      int
+	}{
+		{`{"name":"ws","template":"nope","parameters":[{"name":"region","value":"eu"}]}`, "body.template", 404},
+		{`{"name":"ws","template":"files"}`, "body.parameters.region", 400},
+		{`{"name":"ws","template":"files","parameters":[{"name":"region","value":"mars"}]}`, "body.parameters.region", 400},
+		{`{"name":"ws","template":"files","parameters":[{"name":"region","value":"eu"},{"name":"size","value":"9"}]}`, "body.parameters.size", 400},
+		{`{"name":"ws","template":"files","parameters":[{"name":"region","value":"eu"},{"name":"colour","value":"red"}]}`, "body.parameters.colour", 400},
+		{`{"name":"bad name!","template":"files"}`, "body.name", 422},
+	} {
+		res, p := call(t, "POST", b.srv.URL+"/api/v2/workspaces", tc.body, member...)
+		require.Equal(t, tc.status, res.StatusCode, "%s: %v", tc.body, p)
+		require.Equal(t, tc.field, firstLocation(p), "%s: %v", tc.body, p)
+	}
+	_, list := call(t, "GET", b.srv.URL+"/api/v2/workspaces", "", member...)
+	require.EqualValues(t, 0, list["count"], "a refused create made nothing")
+
+	// Create: the first build starts it.
+	res, ws := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"ws","template":"files","parameters":[{"name":"region","value":"eu"}]}`, member...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, ws)
+	id := ws["id"].(string)
+	first := ws["latest_build"].(map[string]any)
+	require.Equal(t, "pending", ws["status"])
+
+	res, p := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"WS","template":"files","parameters":[{"name":"region","value":"eu"}]}`, member...)
+	require.Equal(t, http.StatusConflict, res.StatusCode, "names are unique per owner, case-insensitively: %v", p)
+	res, p = call(t, "POST", b.srv.URL+"/api/v2/workspaces/"+id+"/builds", `{"transition":"stop"}`, member...)
+	require.Equal(t, http.StatusConflict, res.StatusCode, "one build at a time: %v", p)
+
+	done := waitBuild(t, b, member, first["id"].(string))
+	require.Equal(t, "succeeded", done["status"], done)
+	_, ws = call(t, "GET", b.srv.URL+"/api/v2/workspaces/"+id, "", member...)
+	require.Equal(t, "running", ws["status"])
+	dir := filepath.Join(root, "dev-"+id)
+	run, err := os.ReadFile(filepath.Join(dir, "run"))
+	require.NoError(t, err)
+	require.Equal(t, "size=2 region=eu name=ws\n", string(run), "parameters and the workspace reach Terraform")
+	home, err := os.ReadFile(filepath.Join(dir, "home"))
+	require.NoError(t, err)
+	require.Equal(t, "secret-greeting\n", string(home), "template variables reach Terraform")
+
+	// The agent: declared with its apps, scripts and metadata; its token is the one in the state,
+	// stored only as a hash.
+	resources := ws["latest_build"].(map[string]any)["resources"].([]any)
+	var agent map[string]any
+	for _, r := range resources {
+		for _, a := range r.(map[string]any)["agents"].([]any) {
+			agent = a.(map[string]any)
+			require.Equal(t, "terraform_data", r.(map[string]any)["type"])
+		}
+	}
+	require.NotNil(t, agent, "the agent is on the resource that uses its token: %v", resources)
+	require.Equal(t, "web", agent["apps"].([]any)[0].(map[string]any)["slug"])
+	require.Equal(t, "Hello", agent["scripts"].([]any)[0].(map[string]any)["display_name"])
+	require.Equal(t, "load", agent["metadata"].([]any)[0].(map[string]any)["key"])
+	token, err := os.ReadFile(filepath.Join(dir, "token"))
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, b.db.Pool.QueryRow(context.Background(),
+		"SELECT count(*) FROM workspace_agents WHERE token_hash = sha256($1::bytea)", strings.TrimSpace(string(token))).Scan(&n))
+	require.Equal(t, 1, n)
+	var state []byte
+	require.NoError(t, b.db.Pool.QueryRow(context.Background(), "SELECT state FROM workspace_builds WHERE id = $1", first["id"]).Scan(&state))
+	require.NotEmpty(t, state)
+	require.NotContains(t, string(state), strings.TrimSpace(string(token)), "the state is sealed")
+	require.NotContains(t, string(state), "terraform_data")
+
+	// Stop: the ephemeral resource goes, the home stays. Start brings it back with the same values.
+	build(t, b, member, id, `{"transition":"stop"}`)
+	require.NoFileExists(t, filepath.Join(dir, "run"))
+	require.FileExists(t, filepath.Join(dir, "home"))
+	_, ws = call(t, "GET", b.srv.URL+"/api/v2/workspaces/"+id, "", member...)
+	require.Equal(t, "stopped", ws["status"])
+	require.Empty(t, ws["latest_build"].(map[string]any)["resources"].([]any)[0].(map[string]any)["agents"], "a stopped workspace has no agent")
+
+	res, p = call(t, "POST", b.srv.URL+"/api/v2/workspaces/"+id+"/builds", `{"transition":"start","parameters":[{"name":"size","value":"1"}]}`, member...)
+	require.Equal(t, http.StatusBadRequest, res.StatusCode, "monotonic: %v", p)
+	res, p = call(t, "POST", b.srv.URL+"/api/v2/workspaces/"+id+"/builds", `{"transition":"start","parameters":[{"name":"region","value":"us"}]}`, member...)
+	require.Equal(t, http.StatusBadRequest, res.StatusCode, "immutable: %v", p)
+	require.Equal(t, "immutable", p["errors"].([]any)[0].(map[string]any)["message"])
+	build(t, b, member, id, `{"transition":"start","parameters":[{"name":"size","value":"4"}]}`)
+	run, err = os.ReadFile(filepath.Join(dir, "run"))
+	require.NoError(t, err)
+	require.Equal(t, "size=4 region=eu name=ws\n", string(run))
+
+	// Rename, then update to a new version: the new name and version reach Terraform.
+	res, p = call(t, "PATCH", b.srv.URL+"/api/v2/workspaces/"+id, `{"name":"renamed"}`, member...)
+	require.Equal(t, http.StatusOK, res.StatusCode, p)
+	file := upload(t, b, admin, tarDir(t, "testdata/lifecycle"))
+	res, v2 := call(t, "POST", b.srv.URL+"/api/v2/template-versions",
+		`{"file_id":"`+file+`","template_id":"files","name":"second","variables":[{"name":"root","value":"`+root+`"}]}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, v2)
+	v2 = waitVersion(t, b, admin, v2["id"].(string))
+	require.Equal(t, "succeeded", v2["status"], v2)
+	res, p = call(t, "PUT", b.srv.URL+"/api/v2/templates/files/active-version", `{"version_id":"`+v2["id"].(string)+`"}`, admin...)
+	require.Equal(t, http.StatusOK, res.StatusCode, p)
+	_, ws = call(t, "GET", b.srv.URL+"/api/v2/workspaces/"+id, "", member...)
+	require.Equal(t, true, ws["outdated"])
+	build(t, b, member, id, `{"transition":"stop"}`)
+	build(t, b, member, id, `{"transition":"start","template_version_id":"`+v2["id"].(string)+`"}`)
+	_, ws = call(t, "GET", b.srv.URL+"/api/v2/users/dev/workspaces/renamed", "", member...)
+	require.Equal(t, false, ws["outdated"])
+	require.Equal(t, "running", ws["status"])
+	run, err = os.ReadFile(filepath.Join(dir, "run"))
+	require.NoError(t, err)
+	require.Equal(t, "size=4 region=eu name=renamed\n", string(run))
+
+	// The template cannot be deleted while the workspace uses it.
+	res, _ = call(t, "DELETE", b.srv.URL+"/api/v2/templates/files", "", admin...)
+	require.Equal(t, http.StatusConflict, res.StatusCode)
+
+	// Delete: everything Terraform made is gone, and the workspace with it.
+	res, del := call(t, "DELETE", b.srv.URL+"/api/v2/workspaces/"+id, "", member...)
+	require.Equal(t, http.StatusAccepted, res.StatusCode, del)
+	done = waitBuild(t, b, member, del["id"].(string))
+	require.Equal(t, "succeeded", done["status"], done)
+	require.NoDirExists(t, dir)
+	_, ws = call(t, "GET", b.srv.URL+"/api/v2/workspaces/"+id, "", member...)
+	require.Equal(t, "deleted", ws["status"])
+	_, list = call(t, "GET", b.srv.URL+"/api/v2/workspaces?q=owner:me", "", member...)
+	require.EqualValues(t, 0, list["count"])
+	res, _ = call(t, "DELETE", b.srv.URL+"/api/v2/templates/files", "", admin...)
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+
+	// Builds are listed newest first, with their logs kept.
+	_, builds := call(t, "GET", b.srv.URL+"/api/v2/workspaces/"+id+"/builds", "", member...)
+	require.Len(t, builds["builds"], 6)
+	_, logs := call(t, "GET", b.srv.URL+"/api/v2/workspacebuilds/"+first["id"].(string)+"/logs", "", member...)
+	require.NotEmpty(t, logs["logs"])
+	require.NotContains(t, fmt.Sprint(logs), "secret-greeting", "sensitive variables are not printed")
+}
+
+func TestWorkspacesOfOthersAreNotFound(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w1")
+	lifecycleTemplate(t, b, admin, t.TempDir(), "files")
+	alice := newUser(t, b, admin, "alice")
+	bob := newUser(t, b, admin, "bob")
+	auditor := newUser(t, b, admin, "audrey", "auditor")
+	res, ws := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"mine","template":"files","parameters":[{"name":"region","value":"eu"}]}`, alice...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, ws)
+	id := ws["id"].(string)
+	for _, path := range []string{"/api/v2/workspaces/" + id, "/api/v2/users/alice/workspaces/mine", "/api/v2/workspaces/" + id + "/builds"} {
+		res, _ = call(t, "GET", b.srv.URL+path, "", bob...)
+		require.Equal(t, http.StatusNotFound, res.StatusCode, path)
+		res, _ = call(t, "GET", b.srv.URL+path, "", auditor...)
+		require.Equal(t, http.StatusOK, res.StatusCode, path)
+	}
+	res, _ = call(t, "POST", b.srv.URL+"/api/v2/workspaces/"+id+"/builds", `{"transition":"stop"}`, bob...)
+	require.Equal(t, http.StatusNotFound, res.StatusCode)
+	res, _ = call(t, "POST", b.srv.URL+"/api/v2/workspaces/"+id+"/builds", `{"transition":"stop"}`, auditor...)
+	require.Equal(t, http.StatusForbidden, res.StatusCode, "auditors see but do not change")
+	_, list := call(t, "GET", b.srv.URL+"/api/v2/workspaces", "", bob...)
+	require.EqualValues(t, 0, list["count"])
+	_, list = call(t, "GET", b.srv.URL+"/api/v2/workspaces?q=owner:alice+template:files+mi", "", auditor...)
+	require.EqualValues(t, 1, list["count"], list)
+	_, list = call(t, "GET", b.srv.URL+"/api/v2/workspaces?q=owner:alice+status:stopped", "", auditor...)
+	require.EqualValues(t, 0, list["count"], list)
+	res, p := call(t, "GET", b.srv.URL+"/api/v2/workspaces?q=status:asleep", "", auditor...)
+	require.Equal(t, http.StatusBadRequest, res.StatusCode, p)
+
+	// A user with workspaces cannot be deleted: their infrastructure would be left behind.
+	waitBuild(t, b, alice, ws["latest_build"].(map[string]any)["id"].(string))
+	_, list = call(t, "GET", b.srv.URL+"/api/v2/workspaces?q=status:running", "", alice...)
+	require.EqualValues(t, 1, list["count"], list)
+	res, p = call(t, "DELETE", b.srv.URL+"/api/v2/users/alice", "", admin...)
+	require.Equal(t, http.StatusConflict, res.StatusCode, p)
+}
+
+func TestBuildLogsFollow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	lifecycleTemplateNoWorkerWait(t, b, admin)
+	res, ws := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"ws","template":"files","parameters":[{"name":"region","value":"eu"}]}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, ws)
+	buildID := ws["latest_build"].(map[string]any)["id"].(string)
+	url := b.srv.URL + "/api/v2/workspacebuilds/" + buildID + "/logs?follow=true"
+
+	// Both followers connect before any worker runs the build, then see it through to the end.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set(admin[0], admin[1])
+	sse, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer sse.Body.Close()
+	require.Equal(t, "text/event-stream", sse.Header.Get("Content-Type"))
+	conn, _, err := websocket.Dial(ctx, strings.Replace(url, "http", "ws", 1), &websocket.DialOptions{HTTPHeader: http.Header{admin[0]: {admin[1]}}})
+	require.NoError(t, err)
+	defer func() { _ = conn.CloseNow() }()
+
+	startWorker(t, b, "late")
+	var wsLines int
+	for {
+		_, msg, err := conn.Read(ctx)
+		if websocket.CloseStatus(err) == websocket.StatusNormalClosure {
+			break
+		}
+		require.NoError(t, err)
+		var line map[string]any
+		require.NoError(t, json.Unmarshal(msg, &line))
+		wsLines++
+	}
+	var sseLines int
+	var end string
+	sc := bufio.NewScanner(sse.Body)
+	event := ""
+	for sc.Scan() {
+		l := sc.Text()
+		switch {
+		case strings.HasPrefix(l, "event: "):
+			event = strings.TrimPrefix(l, "event: ")
+		case strings.HasPrefix(l, "data: ") && event == "log":
+			sseLines++
+		case strings.HasPrefix(l, "data: ") && event == "end":
+			end = strings.TrimPrefix(l, "data: ")
+		}
+	}
+	require.JSONEq(t, `{"status":"succeeded"}`, end)
+	_, all := call(t, "GET", b.srv.URL+"/api/v2/workspacebuilds/"+buildID+"/logs", "", admin...)
+	require.Positive(t, wsLines)
+	require.Equal(t, len(all["logs"].([]any)), wsLines, "the websocket got every line")
+	require.Equal(t, wsLines, sseLines, "and so did the event stream")
+}
+
+// lifecycleTemplateNoWorkerWait imports the lifecycle template on a worker that stops afterwards.
+func lifecycleTemplateNoWorkerWait(t *testing.T, b bundle, admin []string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = runWorker(ctx, t, b, "importer")
+	}()
+	lifecycleTemplate(t, b, admin, t.TempDir(), "files")
+	cancel()
+	<-done
+}

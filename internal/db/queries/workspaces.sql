@@ -1,0 +1,128 @@
+-- name: InsertWorkspace :one
+INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING *;
+
+-- name: GetWorkspace :one
+SELECT * FROM workspace_overview WHERE id = $1;
+
+-- name: GetWorkspaceByOwnerAndName :one
+SELECT * FROM workspace_overview WHERE owner_name = lower(@owner::text) AND lower(name) = lower(@name::text) AND NOT deleted;
+
+-- name: ListWorkspaces :many
+-- Workspaces that are not deleted, filtered, by owner and name, with the number of all matches.
+SELECT sqlc.embed(workspace_overview), count(*) OVER () AS total
+FROM workspace_overview
+WHERE NOT deleted
+  AND (sqlc.narg(owner_id)::uuid IS NULL OR owner_id = sqlc.narg(owner_id))
+  AND (@owner_name::text = '' OR owner_name = lower(@owner_name))
+  AND (@template_name::text = '' OR lower(template_name) = lower(@template_name))
+  AND (@status::text = '' OR status = @status)
+  AND (@search::text = '' OR name ILIKE '%' || @search || '%')
+ORDER BY owner_name, name
+LIMIT @lim OFFSET @off;
+
+-- name: LockWorkspace :one
+SELECT * FROM workspaces WHERE id = $1 FOR UPDATE;
+
+-- name: RenameWorkspace :exec
+UPDATE workspaces SET name = $2, updated_at = now() WHERE id = $1;
+
+-- name: MarkWorkspaceDeleted :exec
+UPDATE workspaces SET deleted = true, updated_at = now() WHERE id = $1;
+
+-- name: CountUserWorkspaces :one
+SELECT count(*) FROM workspaces WHERE owner_id = $1 AND NOT deleted;
+
+-- name: InsertWorkspaceBuild :one
+INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, initiator_id, parameters, orphan, status, state, completed_at)
+VALUES ($1, (SELECT coalesce(max(number), 0) + 1 FROM workspace_builds WHERE workspace_id = $1), $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING *;
+
+-- name: SetWorkspaceBuildJob :exec
+UPDATE workspace_builds SET job_id = $2 WHERE id = $1;
+
+-- name: GetWorkspaceBuild :one
+SELECT * FROM workspace_builds WHERE id = $1;
+
+-- name: GetWorkspaceBuildByJob :one
+SELECT * FROM workspace_builds WHERE job_id = $1;
+
+-- name: ListWorkspaceBuilds :many
+SELECT * FROM workspace_builds WHERE workspace_id = $1 ORDER BY number DESC LIMIT @lim OFFSET @off;
+
+-- name: PreviousBuildState :one
+-- The state and parameters the next build starts from: the latest build that ran Terraform to the
+-- end, or failed after changing something (its state is kept too).
+SELECT * FROM workspace_builds WHERE workspace_id = $1 AND state IS NOT NULL AND number < @before::integer ORDER BY number DESC LIMIT 1;
+
+-- name: LatestBuildWithParameters :one
+-- The parameter values a new build starts from: the latest build's (all were validated).
+SELECT * FROM workspace_builds WHERE workspace_id = $1 AND number < @before::integer
+ORDER BY number DESC LIMIT 1;
+
+-- name: SetWorkspaceBuildStatus :exec
+UPDATE workspace_builds SET status = @status::text, error = @error::text,
+    completed_at = CASE WHEN @status::text IN ('succeeded', 'failed', 'canceled') THEN now() END
+WHERE id = @id;
+
+-- name: SetWorkspaceBuildState :exec
+UPDATE workspace_builds SET state = $2 WHERE id = $1;
+
+-- name: StartWorkspaceBuild :one
+-- Leases a build job to a worker and marks the build running, in one statement.
+WITH lease AS (
+    INSERT INTO provisioner_leases (job_id, attempt, worker_id, expires_at)
+    VALUES (@job_id, @attempt, @worker_id, @expires_at)
+    ON CONFLICT (job_id) DO UPDATE SET attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id,
+        started_at = now(), heartbeat_at = now(), expires_at = EXCLUDED.expires_at
+)
+UPDATE workspace_builds SET status = CASE WHEN status = 'canceling' THEN status ELSE 'running' END, started_at = now()
+WHERE job_id = @job_id::bigint
+RETURNING *;
+
+-- name: FinishWorkspaceBuild :one
+-- Stores a build's outcome and ends its lease, in one statement.
+WITH lease AS (DELETE FROM provisioner_leases WHERE job_id = @job_id::bigint AND attempt = @attempt)
+UPDATE workspace_builds SET status = 'succeeded', error = '', state = @state, completed_at = now()
+WHERE job_id = @job_id::bigint
+RETURNING *;
+
+-- name: InsertWorkspaceResource :one
+INSERT INTO workspace_resources (build_id, type, name, hide, icon, daily_cost, metadata)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *;
+
+-- name: InsertWorkspaceAgent :one
+INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata,
+    apps, motd_file, troubleshooting_url, connection_timeout_seconds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *;
+
+-- name: ListWorkspaceResources :many
+SELECT * FROM workspace_resources WHERE build_id = $1 ORDER BY created_at, type, name;
+
+-- name: ListWorkspaceAgents :many
+SELECT * FROM workspace_agents WHERE build_id = $1 ORDER BY name;
+
+-- name: GetWorkspaceAgentByToken :one
+-- The agent a token belongs to, if its build is its workspace's latest.
+SELECT a.*, w.id AS workspace_id, w.name AS workspace_name, w.owner_id
+FROM workspace_agents a
+JOIN workspace_builds b ON b.id = a.build_id
+JOIN workspaces w ON w.id = b.workspace_id
+WHERE a.token_hash = $1 AND NOT w.deleted
+  AND b.number = (SELECT max(number) FROM workspace_builds WHERE workspace_id = w.id);
+
+-- name: GetBuildJobInput :one
+-- Everything a worker needs to run a build, besides the previous state and variable values.
+SELECT b.id, b.number, b.transition, b.parameters, b.template_version_id, w.id AS workspace_id, w.name AS workspace_name,
+    u.id AS owner_id, u.username AS owner_name, u.name AS owner_full_name, u.email AS owner_email,
+    t.id AS template_id, t.name AS template_name, v.name AS version_name, v.variable_values, f.data, f.content_type
+FROM workspace_builds b
+JOIN workspaces w ON w.id = b.workspace_id
+JOIN users u ON u.id = w.owner_id
+JOIN templates t ON t.id = w.template_id
+JOIN template_versions v ON v.id = b.template_version_id
+JOIN files f ON f.hash = v.file_hash
+WHERE b.id = $1;
+
+-- name: PurgeDeletedWorkspaces :exec
+-- Removes a user's deleted workspaces (and their builds), before the user is deleted.
+DELETE FROM workspaces WHERE owner_id = $1 AND deleted;
