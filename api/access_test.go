@@ -127,6 +127,8 @@ var accessTable = map[string]access{
 	"get-workspace-build":             {want: deny(200, 404, 200, 200, 404, 200)},
 	"cancel-workspace-build":          {want: deny(409, 404, 403, 403, 404, 409)},
 	"get-workspace-build-logs":        {want: deny(200, 404, 200, 200, 404, 200)},
+	// Agents authenticate with their own token, never a user's.
+	"get-workspace-agent-manifest": {want: all401},
 }
 
 var victimHash = sync.OnceValue(func() string { return password.Hash("victim-password") })

@@ -23,6 +23,8 @@ var securitySchemes = map[string]*huma.SecurityScheme{
 		Description: "The dashboard's session cookie. Requests that change something must also send the header " + csrfHeader + "."},
 	"provisioner-key": {Type: "apiKey", In: "header", Name: provisioner.KeyHeader,
 		Description: "A provisioner worker's pre-shared key (hearth server --provisioner-psk-file)."},
+	"agent-token": {Type: "apiKey", In: "header", Name: "Hearth-Agent-Token",
+		Description: "A workspace agent's token (CODER_AGENT_TOKEN in the workspace), from its build's coder_agent."},
 	"job-token": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
 		Description: "A provisioner job's job token, from acquire-provisioner-job or the last heartbeat."},
 }

@@ -67,6 +67,7 @@ func Register(api huma.API, d Deps) {
 	del.DefaultStatus = http.StatusAccepted
 	huma.Register(api, del, h.delete)
 	registerBuilds(api, h, op)
+	registerAgent(api, h)
 }
 
 // Workspace is a workspace with its latest build.

@@ -44,7 +44,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(serverCommand(), provisionerCommand(), loginCommand(), logoutCommand(), whoamiCommand(), tokensCommand(), openapiCommand(), versionCommand())
+	root.AddCommand(serverCommand(), agentCommand(), provisionerCommand(), loginCommand(), logoutCommand(), whoamiCommand(), tokensCommand(), openapiCommand(), versionCommand())
 	return root
 }
 

@@ -1624,6 +1624,21 @@ type WorkspaceLogsBody struct {
 	Logs []TemplateLogLine `json:"logs"`
 }
 
+// WorkspaceManifest defines model for WorkspaceManifest.
+type WorkspaceManifest struct {
+	AgentId       string                     `json:"agent_id"`
+	AgentName     string                     `json:"agent_name"`
+	Apps          []ProvisionerApp           `json:"apps"`
+	Directory     string                     `json:"directory"`
+	Env           map[string]string          `json:"env"`
+	Metadata      []ProvisionerAgentMetadata `json:"metadata"`
+	MotdFile      string                     `json:"motd_file"`
+	OwnerId       string                     `json:"owner_id"`
+	Scripts       []ProvisionerScript        `json:"scripts"`
+	WorkspaceId   string                     `json:"workspace_id"`
+	WorkspaceName string                     `json:"workspace_name"`
+}
+
 // WorkspaceResource defines model for WorkspaceResource.
 type WorkspaceResource struct {
 	Agents    []WorkspaceAgent          `json:"agents"`
@@ -1745,6 +1760,12 @@ type OidcCallbackParams struct {
 type OidcLoginParams struct {
 	// Redirect A path on this deployment to return to, like /workspaces; default /.
 	Redirect *string `form:"redirect,omitempty" json:"redirect,omitempty"`
+}
+
+// GetWorkspaceAgentManifestParams defines parameters for GetWorkspaceAgentManifest.
+type GetWorkspaceAgentManifestParams struct {
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
 }
 
 // GetWorkspaceBuildLogsParams defines parameters for GetWorkspaceBuildLogs.
@@ -2373,6 +2394,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v2/users/{user}/workspaces/{name} (the `GetWorkspaceByOwnerAndName` operationId).
 	GetWorkspaceByOwnerAndName(ctx context.Context, user string, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWorkspaceAgentManifest Get the calling agent's manifest
+	//
+	// For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.
+	//
+	// Corresponds with GET /api/v2/workspaceagents/me/manifest (the `GetWorkspaceAgentManifest` operationId).
+	GetWorkspaceAgentManifest(ctx context.Context, params *GetWorkspaceAgentManifestParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspaceBuild Get a workspace build
 	//
@@ -3527,6 +3555,23 @@ func (c *Client) DeleteToken(ctx context.Context, user string, id string, reqEdi
 // Corresponds with GET /api/v2/users/{user}/workspaces/{name} (the `GetWorkspaceByOwnerAndName` operationId).
 func (c *Client) GetWorkspaceByOwnerAndName(ctx context.Context, user string, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWorkspaceByOwnerAndNameRequest(c.Server, user, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWorkspaceAgentManifest Get the calling agent's manifest
+//
+// For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.
+//
+// Corresponds with GET /api/v2/workspaceagents/me/manifest (the `GetWorkspaceAgentManifest` operationId).
+func (c *Client) GetWorkspaceAgentManifest(ctx context.Context, params *GetWorkspaceAgentManifestParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWorkspaceAgentManifestRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5781,6 +5826,48 @@ func NewGetWorkspaceByOwnerAndNameRequest(server string, user string, name strin
 	return req, nil
 }
 
+// NewGetWorkspaceAgentManifestRequest constructs an http.Request for the GetWorkspaceAgentManifest method
+func NewGetWorkspaceAgentManifestRequest(server string, params *GetWorkspaceAgentManifestParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/manifest")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetWorkspaceBuildRequest constructs an http.Request for the GetWorkspaceBuild method
 func NewGetWorkspaceBuildRequest(server string, build string) (*http.Request, error) {
 	var err error
@@ -6885,6 +6972,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v2/users/{user}/workspaces/{name} (the `GetWorkspaceByOwnerAndName` operationId).
 	GetWorkspaceByOwnerAndNameWithResponse(ctx context.Context, user string, name string, reqEditors ...RequestEditorFn) (*GetWorkspaceByOwnerAndNameResponse, error)
+
+	// GetWorkspaceAgentManifestWithResponse Get the calling agent's manifest
+	//
+	// For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/me/manifest (the `GetWorkspaceAgentManifest` operationId).
+	GetWorkspaceAgentManifestWithResponse(ctx context.Context, params *GetWorkspaceAgentManifestParams, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentManifestResponse, error)
 
 	// GetWorkspaceBuildWithResponse Get a workspace build
 	//
@@ -10112,6 +10208,68 @@ func (r GetWorkspaceByOwnerAndNameResponse) ContentType() string {
 	return ""
 }
 
+type GetWorkspaceAgentManifestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceManifest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWorkspaceAgentManifestResponse) GetJSON200() *WorkspaceManifest {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWorkspaceAgentManifestResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetWorkspaceAgentManifestResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetWorkspaceAgentManifestResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWorkspaceAgentManifestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWorkspaceAgentManifestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWorkspaceAgentManifestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWorkspaceAgentManifestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetWorkspaceBuildResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11798,6 +11956,21 @@ func (c *ClientWithResponses) GetWorkspaceByOwnerAndNameWithResponse(ctx context
 		return nil, err
 	}
 	return ParseGetWorkspaceByOwnerAndNameResponse(rsp)
+}
+
+// GetWorkspaceAgentManifestWithResponse Get the calling agent's manifest
+//
+// For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceagents/me/manifest (the `GetWorkspaceAgentManifest` operationId).
+func (c *ClientWithResponses) GetWorkspaceAgentManifestWithResponse(ctx context.Context, params *GetWorkspaceAgentManifestParams, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentManifestResponse, error) {
+	rsp, err := c.GetWorkspaceAgentManifest(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWorkspaceAgentManifestResponse(rsp)
 }
 
 // GetWorkspaceBuildWithResponse Get a workspace build
@@ -14498,6 +14671,53 @@ func ParseGetWorkspaceByOwnerAndNameResponse(rsp *http.Response) (*GetWorkspaceB
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetWorkspaceAgentManifestResponse parses an HTTP response from a GetWorkspaceAgentManifestWithResponse call
+func ParseGetWorkspaceAgentManifestResponse(rsp *http.Response) (*GetWorkspaceAgentManifestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWorkspaceAgentManifestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceManifest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem

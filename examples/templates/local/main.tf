@@ -54,18 +54,26 @@ data "coder_parameter" "history_lines" {
 }
 
 locals {
-  dir = "${var.workspaces_dir}/${data.coder_workspace_owner.me.name}-${data.coder_workspace.me.name}"
+  home = "${var.workspaces_dir}/${data.coder_workspace_owner.me.name}/${data.coder_workspace.me.name}"
 }
 
 resource "coder_agent" "main" {
   os   = "linux"
   arch = data.coder_provisioner.me.arch
-  dir  = local.dir
+  dir  = local.home
   env = {
     SHELL    = data.coder_parameter.shell.value
     HISTSIZE = data.coder_parameter.history_lines.value
   }
   startup_script = "echo workspace ready in $PWD"
+
+  metadata {
+    key          = "load"
+    display_name = "Load average"
+    script       = "cut -d' ' -f1 /proc/loadavg"
+    interval     = 10
+    timeout      = 1
+  }
 }
 
 resource "coder_app" "files" {
@@ -74,24 +82,53 @@ resource "coder_app" "files" {
   display_name = "Files"
   url          = "http://localhost:8000"
   share        = "owner"
+  healthcheck {
+    url       = "http://localhost:8000"
+    interval  = 10
+    threshold = 6
+  }
 }
 
-# The workspace itself: while started (start_count is 1), a directory with the agent running in it.
-resource "terraform_data" "workspace" {
+# The home directory: made with the workspace, kept while it is stopped, removed when it is deleted.
+resource "terraform_data" "home" {
+  input = local.home
+
+  provisioner "local-exec" {
+    command = "mkdir -p \"$HOME_DIR\""
+    environment = {
+      HOME_DIR = self.input
+    }
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "rm -rf \"$HOME_DIR\""
+    environment = {
+      HOME_DIR = self.input
+    }
+  }
+}
+
+# The running workspace: while started (start_count is 1), the agent runs in the home directory, in
+# a session of its own so that it outlives the Terraform run that started it. Stopping ends it: TERM,
+# then KILL if it has not exited within ten seconds.
+resource "terraform_data" "agent" {
   count            = data.coder_workspace.me.start_count
+  depends_on       = [terraform_data.home]
   triggers_replace = [coder_agent.main.id]
   input = {
-    dir = local.dir
+    home = local.home
   }
 
   provisioner "local-exec" {
     command = <<-EOT
-      mkdir -p "$DIR" && cd "$DIR"
-      nohup sh -c "$INIT" >agent.log 2>&1 &
-      echo $! >agent.pid
+      mkdir -p "$HOME_DIR/.hearth"
+      cd "$HOME_DIR"
+      HOME="$HOME_DIR" HEARTH_AGENT_BINARY_DIR="$HOME_DIR/.hearth" setsid nohup sh -c "$INIT" </dev/null >"$HOME_DIR/.hearth/agent.log" 2>&1 &
+      echo $! >"$HOME_DIR/.hearth/agent.pid"
     EOT
     environment = {
-      DIR               = self.input.dir
+      HOME_DIR          = self.input.home
       INIT              = coder_agent.main.init_script
       CODER_AGENT_TOKEN = coder_agent.main.token
     }
@@ -99,9 +136,18 @@ resource "terraform_data" "workspace" {
 
   provisioner "local-exec" {
     when    = destroy
-    command = "if [ -f \"$DIR/agent.pid\" ]; then kill \"$(cat \"$DIR/agent.pid\")\" 2>/dev/null || true; rm -f \"$DIR/agent.pid\"; fi"
+    command = <<-EOT
+      pidfile="$HOME_DIR/.hearth/agent.pid"
+      [ -f "$pidfile" ] || exit 0
+      pid=$(cat "$pidfile")
+      kill "$pid" 2>/dev/null || true
+      i=0
+      while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+      kill -9 "$pid" 2>/dev/null || true
+      rm -f "$pidfile"
+    EOT
     environment = {
-      DIR = self.input.dir
+      HOME_DIR = self.input.home
     }
   }
 }

@@ -763,6 +763,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/workspaceagents/me/manifest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the calling agent's manifest
+         * @description For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.
+         */
+        get: operations["get-workspace-agent-manifest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/workspacebuilds/{build}": {
         parameters: {
             query?: never;
@@ -1674,6 +1694,21 @@ export interface components {
         };
         WorkspaceLogsBody: {
             logs: components["schemas"]["TemplateLogLine"][];
+        };
+        WorkspaceManifest: {
+            agent_id: string;
+            agent_name: string;
+            apps: components["schemas"]["ProvisionerApp"][];
+            directory: string;
+            env: {
+                [key: string]: string;
+            };
+            metadata: components["schemas"]["ProvisionerAgentMetadata"][];
+            motd_file: string;
+            owner_id: string;
+            scripts: components["schemas"]["ProvisionerScript"][];
+            workspace_id: string;
+            workspace_name: string;
         };
         WorkspaceResource: {
             agents: components["schemas"]["WorkspaceAgent"][];
@@ -4456,6 +4491,56 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-workspace-agent-manifest": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The agent's token. */
+                "Hearth-Agent-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceManifest"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
