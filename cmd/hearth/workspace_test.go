@@ -88,7 +88,9 @@ func TestLocalTemplateWorkspaceLifecycle(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	ended := func(v map[string]any) bool { return v["status"] == "succeeded" || v["status"] == "failed" || v["status"] == "canceled" }
+	ended := func(v map[string]any) bool {
+		return v["status"] == "succeeded" || v["status"] == "failed" || v["status"] == "canceled"
+	}
 
 	root := filepath.Join(dir, "workspaces")
 	file := callAPI(t, "POST", srv.url+"/api/v2/files", session.Token, "application/x-tar", tarDir(t, "../../examples/templates/local"))
