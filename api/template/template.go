@@ -305,18 +305,7 @@ func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*V
 			TemplateID: templateID, Name: name, Message: in.Body.Message, VariableValues: sealed}); err != nil {
 			return err
 		}
-		queue := jobargs.ProvisionerQueue(tags)
-		meta, _ := json.Marshal(jobargs.ProvisionerMetadata{Tags: tags})
-		res, err := h.River.InsertTx(ctx, tx.Raw, jobargs.TemplateVersionImport{VersionID: v.ID.String()},
-			&river.InsertOpts{Queue: queue, MaxAttempts: 3, Metadata: meta})
-		if err != nil {
-			return err
-		}
-		if err := tx.SetTemplateVersionJob(ctx, dbsqlc.SetTemplateVersionJobParams{ID: v.ID, JobID: &res.Job.ID}); err != nil {
-			return err
-		}
-		v.JobID = &res.Job.ID
-		if err := pgnotify.Notify(ctx, tx.Raw, provisioner.NotifyChannel, queue); err != nil {
+		if err := enqueueImport(ctx, h.River, tx, &v, tags); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "template_version", ID: v.ID.String()}, audit.Diff(nil, h.toVersion(v)))
@@ -325,6 +314,22 @@ func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*V
 		return nil, err
 	}
 	return &VersionOutput{Body: h.toVersion(v)}, nil
+}
+
+// enqueueImport inserts a version's import job and wakes the workers that take it.
+func enqueueImport(ctx context.Context, r *river.Client[pgx.Tx], tx db.Tx, v *dbsqlc.TemplateVersion, tags map[string]string) error {
+	queue := jobargs.ProvisionerQueue(tags)
+	meta, _ := json.Marshal(jobargs.ProvisionerMetadata{Tags: tags})
+	res, err := r.InsertTx(ctx, tx.Raw, jobargs.TemplateVersionImport{VersionID: v.ID.String()},
+		&river.InsertOpts{Queue: queue, MaxAttempts: 3, Metadata: meta})
+	if err != nil {
+		return err
+	}
+	if err := tx.SetTemplateVersionJob(ctx, dbsqlc.SetTemplateVersionJobParams{ID: v.ID, JobID: &res.Job.ID}); err != nil {
+		return err
+	}
+	v.JobID = &res.Job.ID
+	return pgnotify.Notify(ctx, tx.Raw, provisioner.NotifyChannel, queue)
 }
 
 // VersionPath names a template version.

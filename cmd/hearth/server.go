@@ -22,7 +22,7 @@ func serverCommand() *cobra.Command {
 		logFormat, logLevel string
 		oidc                users.OIDCConfig
 		pskFile             string
-		psks                []string
+		psks, templates     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -51,6 +51,14 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 				}
 				cfg.OIDC = &oidc
 			}
+			cfg.Templates = map[string]string{}
+			for _, t := range templates {
+				name, dir, ok := strings.Cut(t, "=")
+				if st, err := os.Stat(dir); !ok || name == "" || err != nil || !st.IsDir() {
+					return usageError{fmt.Errorf("--template %q: want NAME=DIR with a directory of Terraform files", t)}
+				}
+				cfg.Templates[name] = dir
+			}
 			cfg.Ready = func(_ net.Addr, accessURL string) {
 				fmt.Fprintf(cmd.OutOrStdout(), "\nHearth is ready at %s\n  API docs: %s/api/v2/docs\n  Health:   %s/api/v2/health\n\n",
 					accessURL, accessURL, accessURL)
@@ -72,6 +80,7 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.DurationVar(&cfg.CancelGrace, "provisioner-cancel-grace", 60*time.Second, "how long Terraform gets between SIGINT and SIGKILL when a job is canceled")
 	f.DurationVar(&cfg.UnmatchedAfter, "provisioner-unmatched-after", time.Minute, "log a provisioner job that waits this long with no worker that has its tags")
 	f.StringVar(&cfg.TerraformPath, "terraform-path", "", "the built-in workers' terraform (default: terraform on PATH)")
+	f.StringArrayVar(&templates, "template", nil, "NAME=DIR: make template NAME from the Terraform files in DIR at start, unless it exists (repeatable)")
 	f.StringVar(&cfg.ProviderMirror, "provider-mirror", "", "the built-in workers' Terraform provider filesystem mirror (see go tool task providers)")
 	f.StringVar(&oidc.IssuerURL, "oidc-issuer-url", "", "OIDC provider to sign users in with (its issuer URL); empty turns OIDC sign-in off")
 	f.StringVar(&oidc.ClientID, "oidc-client-id", "", "OIDC client ID; register ACCESS_URL/api/v2/users/oidc/callback as its redirect URL")

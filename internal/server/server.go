@@ -21,6 +21,7 @@ import (
 
 	"github.com/hearthdev/hearth/api"
 	"github.com/hearthdev/hearth/api/provisioner"
+	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
@@ -62,6 +63,9 @@ type Config struct {
 	ProviderMirror string
 	// OIDC, when its issuer is set, turns on OIDC sign-in.
 	OIDC *users.OIDCConfig
+	// Templates are made at start, by name, from directories of Terraform files, unless a template
+	// of that name exists (NAME -> DIR).
+	Templates map[string]string
 	// ShutdownTimeout bounds the graceful drain of requests and jobs.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -200,6 +204,16 @@ func Run(ctx context.Context, cfg Config) error {
 		stopWorkers()
 		<-workersDone
 	}()
+	for name, dir := range cfg.Templates {
+		go func() {
+			tdeps := template.Deps{DB: database, River: queue.Client, Boxes: boxes}
+			if err := template.Seed(workersCtx, tdeps, name, dir); err != nil && workersCtx.Err() == nil {
+				log.Warn("the template could not be made", "template", name, "dir", dir, "error", err)
+				return
+			}
+			log.Info("template ready", "template", name, "dir", dir)
+		}()
+	}
 
 	var runErr error
 	select {

@@ -142,7 +142,8 @@ resource "terraform_data" "agent" {
       pid=$(cat "$pidfile")
       kill "$pid" 2>/dev/null || true
       i=0
-      while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+      # Wait for it to exit (a zombie waiting to be reaped has exited).
+      while s=$(ps -o stat= -p "$pid" 2>/dev/null) && [ "$${s#Z}" = "$s" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
       kill -9 "$pid" 2>/dev/null || true
       rm -f "$pidfile"
     EOT
