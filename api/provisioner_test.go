@@ -129,9 +129,10 @@ func TestTemplateImportOnAWorker(t *testing.T) {
 
 	// The agent belongs to the resource that runs it, found from the configuration's references.
 	res := v["resources"].([]any)
-	require.Len(t, res, 1)
+	require.Len(t, res, 2, "the agent's process and the home directory")
 	r := res[0].(map[string]any)
-	require.Equal(t, "terraform_data", r["type"])
+	require.Equal(t, "terraform_data.agent", r["type"].(string)+"."+r["name"].(string))
+	require.Empty(t, res[1].(map[string]any)["agents"])
 	agent := r["agents"].([]any)[0].(map[string]any)
 	require.Equal(t, "main", agent["name"])
 	require.Equal(t, "files", agent["apps"].([]any)[0].(map[string]any)["slug"])

@@ -323,3 +323,64 @@ func lifecycleTemplateNoWorkerWait(t *testing.T, b bundle, admin []string) {
 	cancel()
 	<-done
 }
+
+// A template written as Coder users write them imports and builds unchanged: every parameter type,
+// the agent with its env, metadata, legacy scripts and display apps, coder_env, coder_script,
+// coder_app with a healthcheck, and coder_metadata on the resource.
+func TestCoderTemplateRunsUnchanged(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w1")
+	file := upload(t, b, admin, tarDir(t, "testdata/coder-compat"))
+	res, v := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+file+`"}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, v)
+	v = waitVersion(t, b, admin, v["id"].(string))
+	require.Equal(t, "succeeded", v["status"], v)
+	types := map[string]string{}
+	for _, p := range v["parameters"].([]any) {
+		types[p.(map[string]any)["name"].(string)] = p.(map[string]any)["type"].(string)
+	}
+	require.Equal(t, map[string]string{"cpu": "number", "dotfiles_uri": "string", "gpu": "bool", "ides": "list(string)", "reset": "bool"}, types)
+	res, tpl := call(t, "POST", b.srv.URL+"/api/v2/templates", `{"name":"coder","version_id":"`+v["id"].(string)+`"}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, tpl)
+
+	res, p := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"c","template":"coder","parameters":[{"name":"dotfiles_uri","value":"git@x"}]}`, admin...)
+	require.Equal(t, http.StatusBadRequest, res.StatusCode)
+	require.Contains(t, p["detail"], "Use an https:// URL.", "the template's own validation message")
+	res, ws := call(t, "POST", b.srv.URL+"/api/v2/workspaces",
+		`{"name":"c","template":"coder","parameters":[{"name":"ides","value":"[\"vscode\",\"jetbrains\"]"},{"name":"gpu","value":"true"}]}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, ws)
+	done := waitBuild(t, b, admin, ws["latest_build"].(map[string]any)["id"].(string))
+	require.Equal(t, "succeeded", done["status"], done)
+
+	resources := done["resources"].([]any)
+	require.Len(t, resources, 1, "%v", resources)
+	machine := resources[0].(map[string]any)
+	require.Equal(t, "terraform_data", machine["type"])
+	require.EqualValues(t, 10, machine["daily_cost"], "%v", machine)
+	require.Equal(t, []any{map[string]any{"key": "cpu", "value": "2"}, map[string]any{"key": "secret", "value": "", "sensitive": true}}, machine["metadata"])
+	agent := machine["agents"].([]any)[0].(map[string]any)
+	require.Equal(t, "dev", agent["name"])
+	require.EqualValues(t, 300, agent["connection_timeout_seconds"])
+	require.Equal(t, "https://example.com/help", agent["troubleshooting_url"])
+	scripts := map[string]map[string]any{}
+	for _, s := range agent["scripts"].([]any) {
+		scripts[s.(map[string]any)["display_name"].(string)] = s.(map[string]any)
+	}
+	require.Equal(t, true, scripts["Startup Script"]["start_blocks_login"])
+	require.Equal(t, true, scripts["Shutdown Script"]["run_on_stop"])
+	require.Equal(t, "echo ", scripts["Dotfiles"]["script"])
+	require.Equal(t, "0 0 22 * * *", scripts["Backup"]["cron"])
+	require.Len(t, agent["metadata"], 2)
+	apps := map[string]map[string]any{}
+	for _, a := range agent["apps"].([]any) {
+		apps[a.(map[string]any)["slug"].(string)] = a.(map[string]any)
+	}
+	require.EqualValues(t, 6, apps["code-server"]["healthcheck"].(map[string]any)["threshold"])
+	require.Equal(t, true, apps["docs"]["external"])
+
+	var env []byte
+	require.NoError(t, b.db.Pool.QueryRow(context.Background(), "SELECT env FROM workspace_agents WHERE name = 'dev'").Scan(&env))
+	require.JSONEq(t, `{"EDITOR":"vim","GIT_AUTHOR_EMAIL":"ada@example.com","GIT_AUTHOR_NAME":"ada"}`, string(env))
+}

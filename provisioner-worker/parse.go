@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -199,7 +200,7 @@ func agent(name string, v map[string]any) *client.ProvisionerAgent {
 	}
 	var md []client.ProvisionerAgentMetadata
 	for _, m := range list(v["metadata"]) {
-		interval, _ := m["interval"].(float64)
+		interval, _ := num(m["interval"])
 		md = append(md, client.ProvisionerAgentMetadata{Key: str(m["key"]), DisplayName: optStr(m["display_name"]), Script: str(m["script"]),
 			IntervalSeconds: int64(interval), TimeoutSeconds: optInt(m["timeout"]), Order: optInt(m["order"])})
 	}
@@ -214,8 +215,8 @@ func app(v map[string]any) client.ProvisionerApp {
 		Url: optStr(v["url"]), Command: optStr(v["command"]), Share: optStr(v["share"]), Icon: optStr(v["icon"]),
 		External: optBool(v["external"]), Hidden: optBool(v["hidden"]), Order: optInt(v["order"])}
 	if hc := list(v["healthcheck"]); len(hc) > 0 {
-		interval, _ := hc[0]["interval"].(float64)
-		threshold, _ := hc[0]["threshold"].(float64)
+		interval, _ := num(hc[0]["interval"])
+		threshold, _ := num(hc[0]["threshold"])
 		a.Healthcheck = &client.ProvisionerHealthcheck{Url: str(hc[0]["url"]), IntervalSeconds: int64(interval), Threshold: int64(threshold)}
 	}
 	return a
@@ -236,11 +237,23 @@ func optBool(v any) *bool {
 }
 
 func optInt(v any) *int64 {
-	if f, ok := v.(float64); ok && f != 0 {
+	if f, ok := num(v); ok && f != 0 {
 		i := int64(f)
 		return &i
 	}
 	return nil
+}
+
+// num reads a number, which Terraform's JSON gives as float64 or json.Number depending on the decoder.
+func num(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
 }
 
 // allResources lists the root module's resources from the prior state (data sources read during
@@ -329,7 +342,7 @@ func parameter(v map[string]any) client.ProvisionerParameter {
 		p.Default = &d
 	}
 	p.Required = p.Default == nil && v["optional"] != true
-	if o, ok := v["order"].(float64); ok {
+	if o, ok := num(v["order"]); ok {
 		p.Order = int64(o)
 	}
 	for _, raw := range list(v["option"]) {
@@ -343,11 +356,11 @@ func parameter(v map[string]any) client.ProvisionerParameter {
 			mono := client.ProvisionerValidationMonotonic(m)
 			pv.Monotonic = &mono
 		}
-		if n, ok := val["min"].(float64); ok && val["min_disabled"] != true {
+		if n, ok := num(val["min"]); ok && val["min_disabled"] != true {
 			i := int64(n)
 			pv.Min = &i
 		}
-		if n, ok := val["max"].(float64); ok && val["max_disabled"] != true {
+		if n, ok := num(val["max"]); ok && val["max_disabled"] != true {
 			i := int64(n)
 			pv.Max = &i
 		}

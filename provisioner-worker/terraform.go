@@ -73,6 +73,36 @@ type job struct {
 	tf    *tfexec.Terraform
 	log   logFunc
 	grace time.Duration
+	// errs are the last error lines Terraform printed, for the job's error message.
+	mu   sync.Mutex
+	errs []string
+}
+
+// logError records an error line for the job's error message, keeping the last few.
+func (x *job) logError(line string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if line = strings.TrimSpace(line); line != "" {
+		x.errs = append(x.errs, line)
+		if len(x.errs) > 5 {
+			x.errs = x.errs[1:]
+		}
+	}
+}
+
+// stageError says which Terraform stage failed and, when Terraform said why, why.
+func (x *job) stageError(ctx context.Context, stage string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("terraform %s was interrupted: %w", stage, context.Cause(ctx))
+	}
+	x.mu.Lock()
+	why := strings.Join(x.errs, "; ")
+	x.errs = nil
+	x.mu.Unlock()
+	if why != "" {
+		return fmt.Errorf("terraform %s failed: %s (%w)", stage, why, err)
+	}
+	return fmt.Errorf("terraform %s failed: %w", stage, err)
 }
 
 func (r *Runner) prepare(j *client.ProvisionerJob, log logFunc) (*job, error) {
@@ -223,7 +253,7 @@ func (r *Runner) Build(ctx context.Context, j *client.ProvisionerJob, log logFun
 		st, err = nil, nil // nothing was ever created
 	}
 	if err != nil {
-		return nil, state, stageError(ctx, "apply", err)
+		return nil, state, x.stageError(ctx, "apply", err)
 	}
 	return &client.ProvisionerBuildResult{State: orEmpty(state), Resources: parseBuild(st, plan, string(j.Build.Transition))}, nil, nil
 }
@@ -244,7 +274,7 @@ func (x *job) apply(ctx context.Context) error {
 	flushErr()
 	x.tf.SetStderr(io.Discard)
 	if err != nil {
-		return stageError(ctx, "apply", err)
+		return x.stageError(ctx, "apply", err)
 	}
 	return nil
 }
@@ -260,7 +290,7 @@ func (x *job) init(ctx context.Context) error {
 	x.tf.SetStdout(io.Discard)
 	x.tf.SetStderr(io.Discard)
 	if err != nil {
-		return stageError(ctx, "init", err)
+		return x.stageError(ctx, "init", err)
 	}
 	return nil
 }
@@ -294,25 +324,23 @@ func (x *job) plan(ctx context.Context, vars []client.ProvisionerVariable, env m
 	flushErr()
 	x.tf.SetStderr(io.Discard)
 	if err != nil {
-		return nil, stageError(ctx, "plan", err)
+		return nil, x.stageError(ctx, "plan", err)
 	}
 	plan, err := x.tf.ShowPlanFile(ctx, planFile)
 	if err != nil {
-		return nil, stageError(ctx, "plan", err)
+		return nil, x.stageError(ctx, "plan", err)
 	}
 	return plan, nil
 }
 
-func stageError(ctx context.Context, stage string, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("terraform %s was interrupted: %w", stage, context.Cause(ctx))
-	}
-	return fmt.Errorf("terraform %s failed: %w", stage, err)
-}
-
 // lines turns a stream into log lines of one stage and level.
 func (x *job) lines(stage, level string) (io.Writer, func()) {
-	return lineWriter(func(line string) { x.log(stage, level, line) })
+	return lineWriter(func(line string) {
+		if level == "error" {
+			x.logError(line)
+		}
+		x.log(stage, level, line)
+	})
 }
 
 // jsonLines turns Terraform's -json output into log lines with Terraform's own levels.
@@ -335,6 +363,9 @@ func (x *job) jsonLines(stage string) (io.Writer, func()) {
 		case "trace", "debug", "info", "warn", "error":
 		default:
 			level = "info"
+		}
+		if level == "error" {
+			x.logError(m.Message)
 		}
 		x.log(stage, level, m.Message)
 	})

@@ -75,6 +75,10 @@ func (h handlers) claimBuild(ctx context.Context, tx db.Tx, row *riverclaim.Job,
 
 // buildEnv is the environment the coder/coder provider reads a workspace from.
 func buildEnv(in dbsqlc.GetBuildJobInputRow, values, previous []parameter.Value) map[string]string {
+	fullName := in.OwnerFullName
+	if fullName == "" { // the provider would say "default"
+		fullName = in.OwnerName
+	}
 	env := bootstrap.Env()
 	maps.Copy(env, parameter.Env(values, previous))
 	maps.Copy(env, map[string]string{
@@ -84,7 +88,7 @@ func buildEnv(in dbsqlc.GetBuildJobInputRow, values, previous []parameter.Value)
 		"CODER_WORKSPACE_BUILD_ID":         in.ID.String(),
 		"CODER_WORKSPACE_OWNER":            in.OwnerName,
 		"CODER_WORKSPACE_OWNER_ID":         in.OwnerID.String(),
-		"CODER_WORKSPACE_OWNER_NAME":       in.OwnerFullName,
+		"CODER_WORKSPACE_OWNER_NAME":       fullName,
 		"CODER_WORKSPACE_OWNER_EMAIL":      in.OwnerEmail,
 		"CODER_WORKSPACE_OWNER_GROUPS":     "[]",
 		"CODER_WORKSPACE_TEMPLATE_ID":      in.TemplateID.String(),
