@@ -18,7 +18,7 @@ import (
 
 // lifecycleTemplate makes the template in testdata/lifecycle, with its workspaces under root, and
 // returns the template's name.
-func lifecycleTemplate(t *testing.T, b bundle, admin []string, root, name string) string {
+func lifecycleTemplate(t testing.TB, b bundle, admin []string, root, name string) string {
 	t.Helper()
 	file := upload(t, b, admin, tarDir(t, "testdata/lifecycle"))
 	vars := `[{"name":"root","value":"` + root + `"},{"name":"greeting","value":"secret-greeting"}]`
@@ -31,7 +31,7 @@ func lifecycleTemplate(t *testing.T, b bundle, admin []string, root, name string
 	return name
 }
 
-func upload(t *testing.T, b bundle, admin []string, archive []byte) string {
+func upload(t testing.TB, b bundle, admin []string, archive []byte) string {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), "POST", b.srv.URL+"/api/v2/files", strings.NewReader(string(archive)))
 	require.NoError(t, err)
@@ -47,7 +47,7 @@ func upload(t *testing.T, b bundle, admin []string, archive []byte) string {
 }
 
 // waitBuild polls a build until it ends.
-func waitBuild(t *testing.T, b bundle, auth []string, id string) map[string]any {
+func waitBuild(t testing.TB, b bundle, auth []string, id string) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkWorkspaceBuilds measures, on one worker with the lifecycle test template (a persistent
+// and an ephemeral terraform_data with local-exec provisioners), the time from the request to the
+// build's success for: create (the first start), stop, and start. Reported: the median of each.
+func BenchmarkWorkspaceBuilds(b *testing.B) {
+	bb := setup(b)
+	admin := []string{"Authorization", "Bearer " + owner(b, bb)}
+	startWorker(b, bb, "w1")
+	lifecycleTemplate(b, bb, admin, b.TempDir(), "files")
+	var create, stop, start []time.Duration
+	timed := func(method, path, body string) (time.Duration, map[string]any) {
+		t0 := time.Now()
+		res, v := call(b, method, bb.srv.URL+path, body, admin...)
+		require.Less(b, res.StatusCode, 300, v)
+		build := v
+		if lb, ok := v["latest_build"].(map[string]any); ok {
+			build = lb
+		}
+		done := waitBuild(b, bb, admin, build["id"].(string))
+		require.Equal(b, "succeeded", done["status"], done)
+		return time.Since(t0), v
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		d, ws := timed("POST", "/api/v2/workspaces", fmt.Sprintf(`{"name":"b%d","template":"files","parameters":[{"name":"region","value":"eu"}]}`, i))
+		create = append(create, d)
+		id := ws["id"].(string)
+		d, _ = timed("POST", "/api/v2/workspaces/"+id+"/builds", `{"transition":"stop"}`)
+		stop = append(stop, d)
+		d, _ = timed("POST", "/api/v2/workspaces/"+id+"/builds", `{"transition":"start"}`)
+		start = append(start, d)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(median(create).Milliseconds()), "create-ms")
+	b.ReportMetric(float64(median(stop).Milliseconds()), "stop-ms")
+	b.ReportMetric(float64(median(start).Milliseconds()), "start-ms")
+}
+
+// BenchmarkConcurrentCreates creates 20 workspaces at once with 3 workers and reports how long until
+// all succeeded; every one must.
+func BenchmarkConcurrentCreates(b *testing.B) {
+	bb := setup(b)
+	admin := []string{"Authorization", "Bearer " + owner(b, bb)}
+	for i := range 3 {
+		startWorker(b, bb, fmt.Sprintf("w%d", i))
+	}
+	lifecycleTemplate(b, bb, admin, b.TempDir(), "files")
+	b.ResetTimer()
+	for n := range b.N {
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		failed := make(chan string, 20)
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, ws := call(b, "POST", bb.srv.URL+"/api/v2/workspaces",
+					fmt.Sprintf(`{"name":"c%d-%d","template":"files","parameters":[{"name":"region","value":"eu"}]}`, n, i), admin...)
+				if res.StatusCode != http.StatusCreated {
+					failed <- fmt.Sprint(ws)
+					return
+				}
+				if done := waitBuild(b, bb, admin, ws["latest_build"].(map[string]any)["id"].(string)); done["status"] != "succeeded" {
+					failed <- fmt.Sprint(done)
+				}
+			}()
+		}
+		wg.Wait()
+		close(failed)
+		for f := range failed {
+			b.Fatalf("a workspace failed: %s", f)
+		}
+		b.ReportMetric(time.Since(t0).Seconds(), "s-for-20")
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration{}, d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
