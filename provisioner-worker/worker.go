@@ -48,6 +48,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Runner.WorkDir == "" {
 		cfg.Runner.WorkDir = filepath.Join(os.TempDir(), "hearth-provisioner")
 	}
+	if cfg.Runner.Mirror != "" {
+		// Terraform runs in each job's directory: a relative mirror would point nowhere.
+		abs, err := filepath.Abs(cfg.Runner.Mirror)
+		if err != nil {
+			return err
+		}
+		cfg.Runner.Mirror = abs
+	}
 	if cfg.Runner.AccessURL == "" {
 		cfg.Runner.AccessURL = cfg.URL
 	}
