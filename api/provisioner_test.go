@@ -25,17 +25,6 @@ import (
 )
 
 // mirror is the provider mirror that go tool task providers fills (task test sets the variable).
-func mirror(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("HEARTH_PROVIDER_MIRROR")
-	if dir == "" {
-		dir, _ = filepath.Abs("../.cache/terraform-mirror")
-	}
-	_, err := os.Stat(filepath.Join(dir, "registry.terraform.io", "coder", "coder"))
-	require.NoError(t, err, "no coder provider in %s: run go tool task providers", dir)
-	return dir
-}
-
 // tarDir archives a directory's files.
 func tarDir(t testing.TB, dir string) []byte {
 	t.Helper()
@@ -103,7 +92,7 @@ func runWorker(ctx context.Context, t testing.TB, b bundle, name string) error {
 		return err
 	}
 	return worker.Run(ctx, worker.Config{URL: b.srv.URL, Key: testPSK, Name: name, Logger: testLogger(),
-		Runner: worker.Runner{Terraform: tf, Mirror: mirror(t), WorkDir: t.TempDir()}})
+		Runner: worker.Runner{Terraform: tf, Mirror: tftest.Mirror(t), WorkDir: t.TempDir()}})
 }
 
 func TestTemplateImportOnAWorker(t *testing.T) {

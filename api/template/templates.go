@@ -232,6 +232,11 @@ func (h handlers) getTemplate(ctx context.Context, in *TemplatePath) (*TemplateO
 	if err != nil {
 		return nil, err
 	}
+	return h.output(ctx, t)
+}
+
+// output answers a template with its count of workspaces.
+func (h handlers) output(ctx context.Context, t dbsqlc.Template) (*TemplateOutput, error) {
 	n, err := h.DB.CountTemplateWorkspaces(ctx, t.ID)
 	if err != nil {
 		return nil, err
@@ -289,11 +294,7 @@ func (h handlers) updateTemplate(ctx context.Context, in *updateTemplateInput) (
 	if err != nil {
 		return nil, err
 	}
-	n, err := h.DB.CountTemplateWorkspaces(ctx, t.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &TemplateOutput{Body: toTemplate(t, n)}, nil
+	return h.output(ctx, t)
 }
 
 type promoteInput struct {
@@ -325,11 +326,7 @@ func (h handlers) promote(ctx context.Context, in *promoteInput) (*TemplateOutpu
 	if err != nil {
 		return nil, err
 	}
-	n, err := h.DB.CountTemplateWorkspaces(ctx, t.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &TemplateOutput{Body: toTemplate(t, n)}, nil
+	return h.output(ctx, t)
 }
 
 func (h handlers) deleteTemplate(ctx context.Context, in *TemplatePath) (*struct{}, error) {

@@ -15,18 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tftest"
 )
-
-func providerMirror(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("HEARTH_PROVIDER_MIRROR")
-	if dir == "" {
-		dir, _ = filepath.Abs("../../.cache/terraform-mirror")
-	}
-	_, err := os.Stat(filepath.Join(dir, "registry.terraform.io", "coder", "coder"))
-	require.NoError(t, err, "no coder provider in %s: run go tool task providers", dir)
-	return dir
-}
 
 func tarDir(t *testing.T, dir string) []byte {
 	t.Helper()
@@ -66,7 +56,7 @@ func TestLocalTemplateWorkspaceLifecycle(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "data"), "--provisioners", "2",
-		"--provider-mirror", providerMirror(t))
+		"--provider-mirror", tftest.Mirror(t))
 	c := cli{t: t, dir: filepath.Join(dir, "cli")}
 	_, errOut, code := c.run("", "login", srv.url, "--first-user-username", "ada", "--first-user-email", "ada@example.com", "--first-user-password", "correct-horse")
 	require.Equal(t, 0, code, errOut)

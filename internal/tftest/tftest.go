@@ -5,8 +5,26 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 )
+
+// Mirror is the provider filesystem mirror the tests' Terraform runs with: HEARTH_PROVIDER_MIRROR
+// (go tool task test sets it), else the repository's .cache/terraform-mirror.
+func Mirror(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("HEARTH_PROVIDER_MIRROR")
+	if dir == "" {
+		_, file, _, _ := runtime.Caller(0)
+		dir = filepath.Join(filepath.Dir(file), "..", "..", ".cache", "terraform-mirror")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "registry.terraform.io", "coder", "coder")); err != nil {
+		t.Fatalf("no coder provider in %s: run go tool task providers", dir)
+	}
+	return dir
+}
 
 // SlowModule returns a main.tf whose terraform init hangs downloading a module from a loopback
 // server until the test ends (then the download fails): a job that runs for as long as a test
