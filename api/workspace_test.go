@@ -384,3 +384,51 @@ func TestCoderTemplateRunsUnchanged(t *testing.T) {
 	require.NoError(t, b.db.Pool.QueryRow(context.Background(), "SELECT env FROM workspace_agents WHERE name = 'dev'").Scan(&env))
 	require.JSONEq(t, `{"EDITOR":"vim","GIT_AUTHOR_EMAIL":"ada@example.com","GIT_AUTHOR_NAME":"ada"}`, string(env))
 }
+
+// When apply fails midway, the state it left is kept, so the next build (here a delete) knows what
+// exists and removes it.
+func TestAFailedApplyKeepsItsState(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w1")
+	root := t.TempDir()
+	file := upload(t, b, admin, tarDir(t, "testdata/half-fails"))
+	res, v := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+file+`","variables":[{"name":"root","value":"`+root+`"}]}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, v)
+	v = waitVersion(t, b, admin, v["id"].(string))
+	require.Equal(t, "succeeded", v["status"], v)
+	call(t, "POST", b.srv.URL+"/api/v2/templates", `{"name":"half","version_id":"`+v["id"].(string)+`"}`, admin...)
+	_, ws := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"w","template":"half"}`, admin...)
+	done := waitBuild(t, b, admin, ws["latest_build"].(map[string]any)["id"].(string))
+	require.Equal(t, "failed", done["status"])
+	require.Contains(t, done["error"], "local-exec provisioner error", "Terraform's own words")
+	require.FileExists(t, filepath.Join(root, "made"))
+	_, ws = call(t, "GET", b.srv.URL+"/api/v2/workspaces/"+ws["id"].(string), "", admin...)
+	require.Equal(t, "failed", ws["status"])
+
+	res, del := call(t, "DELETE", b.srv.URL+"/api/v2/workspaces/"+ws["id"].(string), "", admin...)
+	require.Equal(t, http.StatusAccepted, res.StatusCode, del)
+	done = waitBuild(t, b, admin, del["id"].(string))
+	require.Equal(t, "succeeded", done["status"], done)
+	require.NoFileExists(t, filepath.Join(root, "made"), "the delete destroyed what the failed build made")
+}
+
+// A build nobody has picked up yet is canceled at once; the workspace can then be built again.
+func TestCancelingAPendingBuild(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	lifecycleTemplateNoWorkerWait(t, b, admin)
+	_, ws := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"ws","template":"files","parameters":[{"name":"region","value":"eu"}]}`, admin...)
+	first := ws["latest_build"].(map[string]any)["id"].(string)
+	res, c := call(t, "POST", b.srv.URL+"/api/v2/workspacebuilds/"+first+"/cancel", "", admin...)
+	require.Equal(t, http.StatusOK, res.StatusCode, c)
+	require.Equal(t, "canceled", c["status"])
+	_, ws = call(t, "GET", b.srv.URL+"/api/v2/workspaces/"+ws["id"].(string), "", admin...)
+	require.Equal(t, "canceled", ws["status"])
+	res, _ = call(t, "POST", b.srv.URL+"/api/v2/workspacebuilds/"+first+"/cancel", "", admin...)
+	require.Equal(t, http.StatusConflict, res.StatusCode, "only once")
+	startWorker(t, b, "w1")
+	build(t, b, admin, ws["id"].(string), `{"transition":"start"}`)
+}
