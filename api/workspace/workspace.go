@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -256,7 +257,7 @@ func (h handlers) list(ctx context.Context, in *listInput) (*WorkspacesOutput, e
 		case key == "template":
 			p.TemplateName = value
 		case key == "status":
-			if !contains(statuses, value) {
+			if !slices.Contains(statuses, value) {
 				return nil, huma.Error400BadRequest("Unknown status "+value+"; one of "+strings.Join(statuses, ", ")+".",
 					&huma.ErrorDetail{Location: "query.q", Message: "unknown status", Value: value})
 			}
@@ -288,15 +289,6 @@ func (h handlers) list(ctx context.Context, in *listInput) (*WorkspacesOutput, e
 		}
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (h handlers) get(ctx context.Context, in *WorkspacePath) (*WorkspaceOutput, error) {
