@@ -6,8 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/client"
 )
 
@@ -17,56 +21,203 @@ type Config struct {
 	URL   string
 	Token string
 	// Ready, when set, is called once the agent has its manifest.
-	Ready  func(client.WorkspaceManifest)
-	Logger *slog.Logger
+	Ready func(client.WorkspaceManifest)
+	// PTYReconnectWindow is how long a web terminal's shell outlives its last connection, waiting
+	// to be reattached; 5 minutes when zero.
+	PTYReconnectWindow time.Duration
+	// ShutdownTimeout bounds the shutdown scripts; 5 minutes when zero.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+}
+
+// agent is a running agent.
+type agent struct {
+	cfg      Config
+	api      *client.ClientWithResponses
+	manifest client.WorkspaceManifest
+	// env is the environment of sessions and scripts; dir their working directory.
+	env []string
+	dir string
+	log *logUploader
+
+	// loginReady is closed when the startup scripts that block login are done.
+	loginReady chan struct{}
+	ptys       *ptys
+	stats      stats
+}
+
+// stats counts connections for the stats report.
+type stats struct {
+	sessionsSSH, sessionsPTY, sessionsTCP atomic.Int64
+	rx, tx, total                         atomic.Int64
 }
 
 // Run authenticates with the agent's token, fetches its manifest (retrying with backoff: the agent
-// usually starts while its build is still applying, before the server knows its token), prepares
-// its directory, and then runs until ctx ends. SSH, terminals, apps, scripts and metadata come with
-// the tunnel (see the package documentation).
+// usually starts while its build is still applying, before the server knows its token), opens its
+// tunnel, runs its startup scripts and reports its lifecycle, metadata, app health and statistics;
+// when ctx ends (SIGTERM), it runs the shutdown scripts and returns.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Token == "" {
 		return errors.New("agent: no token: set CODER_AGENT_TOKEN or HEARTH_AGENT_TOKEN")
 	}
-	c, err := client.Dial(cfg.URL, "", "agent")
+	if cfg.PTYReconnectWindow == 0 {
+		cfg.PTYReconnectWindow = 5 * time.Minute
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 5 * time.Minute
+	}
+	c, err := client.NewClientWithResponses(strings.TrimSuffix(cfg.URL, "/"),
+		client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+		client.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+			r.Header.Set("User-Agent", "hearth-agent/"+buildinfo.Version())
+			r.Header.Set("Hearth-Agent-Token", cfg.Token)
+			return nil
+		}))
 	if err != nil {
 		return err
 	}
-	backoff := 500 * time.Millisecond
-	var m *client.WorkspaceManifest
-	for m == nil {
-		res, err := c.GetWorkspaceAgentManifestWithResponse(ctx, &client.GetWorkspaceAgentManifestParams{HearthAgentToken: &cfg.Token})
-		switch {
-		case ctx.Err() != nil:
-			return nil //nolint:nilerr // stopped while waiting
-		case err != nil:
-			cfg.Logger.Warn("agent: cannot reach the control plane; retrying", "error", err, "in", backoff)
-		case res.StatusCode() == http.StatusUnauthorized:
-			cfg.Logger.Info("agent: the token is not accepted yet (the build may still be running); retrying", "in", backoff)
-		case res.JSON200 != nil:
-			m = res.JSON200
-			continue
-		default:
-			cfg.Logger.Warn("agent: the manifest could not be fetched; retrying", "error", client.Check(res.HTTPResponse, res.Body), "in", backoff)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 30*time.Second)
+	a := &agent{cfg: cfg, api: c, loginReady: make(chan struct{})}
+	m, err := a.fetchManifest(ctx)
+	if m == nil {
+		return err
 	}
-	if m.Directory != "" {
-		if err := os.MkdirAll(os.ExpandEnv(m.Directory), 0o755); err != nil { //nolint:gosec // the workspace's own directory
-			cfg.Logger.Warn("agent: cannot make the directory", "directory", m.Directory, "error", err)
+	a.manifest = *m
+	a.env = sessionEnv(*m)
+	a.dir = expandDir(m.Directory)
+	if a.dir != "" {
+		if err := os.MkdirAll(a.dir, 0o755); err != nil { //nolint:gosec // the workspace's own directory
+			cfg.Logger.Warn("agent: cannot make the directory", "directory", a.dir, "error", err)
+			a.dir = ""
 		}
 	}
+	a.ptys = newPTYs(a, cfg.PTYReconnectWindow)
 	cfg.Logger.Info("agent: ready", "agent", m.AgentName, "workspace", m.WorkspaceName, "agent_id", m.AgentId)
 	if cfg.Ready != nil {
 		cfg.Ready(*m)
 	}
+
+	var wg sync.WaitGroup
+	loops, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	a.log = newLogUploader(a)
+	wg.Go(func() { a.log.run(loops) })
+	wg.Go(func() { a.tunnelLoop(loops) })
+	wg.Go(func() { a.metadataLoop(loops) })
+	wg.Go(func() { a.appHealthLoop(loops) })
+	wg.Go(func() { a.statsLoop(loops) })
+	wg.Go(func() { a.cronLoop(loops) })
+	a.startup(ctx)
+
 	<-ctx.Done()
 	cfg.Logger.Info("agent: stopping")
+	a.shutdown(context.WithoutCancel(ctx))
+	a.ptys.closeAll()
+	stopLoops()
+	wg.Wait()
+	a.log.flush(context.WithoutCancel(ctx))
 	return nil
+}
+
+// fetchManifest asks for the manifest until it comes or ctx ends (nil, nil).
+func (a *agent) fetchManifest(ctx context.Context) (*client.WorkspaceManifest, error) {
+	backoff := newBackoff()
+	for {
+		res, err := a.api.GetWorkspaceAgentManifestWithResponse(ctx, &client.GetWorkspaceAgentManifestParams{})
+		switch {
+		case ctx.Err() != nil:
+			return nil, nil //nolint:nilerr // stopped while waiting: not an error
+		case err != nil:
+			a.cfg.Logger.Warn("agent: cannot reach the control plane; retrying", "error", err, "in", backoff.d)
+		case res.StatusCode() == http.StatusUnauthorized:
+			a.cfg.Logger.Info("agent: the token is not accepted (yet: the build may still be running); retrying", "in", backoff.d)
+		case res.JSON200 != nil:
+			return res.JSON200, nil
+		default:
+			a.cfg.Logger.Warn("agent: the manifest could not be fetched; retrying", "error", client.Check(res.HTTPResponse, res.Body), "in", backoff.d)
+		}
+		if !backoff.wait(ctx) {
+			return nil, nil
+		}
+	}
+}
+
+// reportLifecycle tells the control plane the agent's state, retrying a few times.
+func (a *agent) reportLifecycle(ctx context.Context, state client.LifecycleInputBodyState) {
+	a.cfg.Logger.Info("agent: lifecycle", "state", state)
+	for range 5 {
+		res, err := a.api.ReportWorkspaceAgentLifecycleWithResponse(ctx, &client.ReportWorkspaceAgentLifecycleParams{},
+			client.ReportWorkspaceAgentLifecycleJSONRequestBody{State: state})
+		if err == nil && res.StatusCode() < 300 {
+			return
+		}
+		if err == nil {
+			err = client.Check(res.HTTPResponse, res.Body)
+		}
+		a.cfg.Logger.Warn("agent: reporting the lifecycle failed", "state", state, "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// backoff doubles a delay from 500 ms up to 30 s.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 500 * time.Millisecond} }
+
+func (b *backoff) reset() { b.d = 500 * time.Millisecond }
+
+// wait sleeps the current delay and doubles it; false if ctx ended first.
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	b.d = min(2*b.d, 30*time.Second)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// sessionEnv is the environment of sessions and scripts: the agent's own without its token, the
+// template's env, and the variables Coder's agents set.
+func sessionEnv(m client.WorkspaceManifest) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "CODER_AGENT_TOKEN", "HEARTH_AGENT_TOKEN", "CODER_AGENT_TOKEN_FILE":
+			continue
+		}
+		env = append(env, kv)
+	}
+	for k, v := range m.Env {
+		env = append(env, k+"="+v)
+	}
+	return append(env, "CODER=true", "HEARTH=true", "CODER_WORKSPACE_NAME="+m.WorkspaceName,
+		"CODER_WORKSPACE_AGENT_NAME="+m.AgentName)
+}
+
+// expandDir expands ~ and environment variables in the agent's directory.
+func expandDir(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(dir, "~"); ok {
+		home, _ := os.UserHomeDir()
+		dir = home + rest
+	}
+	return os.ExpandEnv(dir)
+}
+
+// workDir is where sessions start: the agent's directory, else the home directory.
+func (a *agent) workDir() string {
+	if a.dir != "" {
+		return a.dir
+	}
+	home, _ := os.UserHomeDir()
+	return home
 }

@@ -1,5 +1,9 @@
-// Package agent will run inside each workspace, giving SSH, terminals, port forwarding, apps, scripts
-// and metadata over one tunnel to the control plane. It talks to the control plane only through the
-// generated client (internal/client) and never imports the database, River or huma: deps_test.go at
-// the repository root checks it.
+// Package agent runs inside each workspace. It fetches its manifest with its token, holds one tunnel
+// to the control plane (a websocket with yamux over it) through which the server opens a stream per
+// SSH connection, web terminal, port forward or app request, runs the template's scripts and
+// reports its lifecycle, script output, metadata, app health and statistics.
+//
+// It talks to the control plane only through the generated client (internal/client) and the tunnel
+// protocol (internal/tunnel), and never imports the database, River or huma: deps_test.go at the
+// repository root checks it.
 package agent

@@ -127,8 +127,20 @@ var accessTable = map[string]access{
 	"get-workspace-build":             {want: deny(200, 404, 200, 200, 404, 200)},
 	"cancel-workspace-build":          {want: deny(409, 404, 403, 403, 404, 409)},
 	"get-workspace-build-logs":        {want: deny(200, 404, 200, 200, 404, 200)},
+	// {agent} is an agent of {build}, never connected: connections get 503 from those who may make them.
+	"get-workspace-agent":         {want: deny(200, 404, 200, 200, 404, 200)},
+	"get-workspace-agent-logs":    {want: deny(200, 404, 200, 200, 404, 200)},
+	"connect-workspace-agent":     {params: map[string]string{"/connect": "/connect?kind=ssh"}, want: deny(503, 404, 403, 403, 404, 503)},
+	"connect-workspace-agent-pty": {params: map[string]string{"/pty": "/pty?reconnect=6c7a9a8e-1f7e-4a43-9a4e-2f1f2b3c4d5e"}, want: deny(503, 404, 403, 403, 404, 503)},
+	"relay-to-workspace-agent":    {want: []int{400, 400, 400, 400, 400, 400, 400, 400, 400}},
 	// Agents authenticate with their own token, never a user's.
-	"get-workspace-agent-manifest": {want: all401},
+	"get-workspace-agent-manifest":      {want: all401},
+	"connect-workspace-agent-tunnel":    {want: all401},
+	"report-workspace-agent-lifecycle":  {body: `{"state":"ready"}`, want: all401},
+	"upload-workspace-agent-logs":       {body: `{"logs":[]}`, want: all401},
+	"report-workspace-agent-metadata":   {body: `{"items":[]}`, want: all401},
+	"report-workspace-agent-app-health": {body: `{"apps":{}}`, want: all401},
+	"report-workspace-agent-stats":      {body: `{"sessions_ssh":0,"sessions_pty":0,"sessions_tcp":0,"rx_bytes":0,"tx_bytes":0,"connections_total":0}`, want: all401},
 }
 
 var victimHash = sync.OnceValue(func() string { return password.Hash("victim-password") })
@@ -231,10 +243,10 @@ func (w *walker) call(t *testing.T, method, path string, row access, caller stri
 		_, _, token = w.user(t, []string{caller}, later)
 	}
 	fresh := w.name("n")
-	if strings.Contains(path+row.body, "{template}") || strings.Contains(path+row.body, "{workspace}") || strings.Contains(path+row.body, "{build}") ||
+	if strings.Contains(path+row.body, "{template}") || strings.Contains(path+row.body, "{workspace}") || strings.Contains(path+row.body, "{build}") || strings.Contains(path, "{agent}") ||
 		strings.Contains(path+row.body, "{name}") || strings.Contains(row.body, "{version}") || strings.Contains(row.body, "{active}") {
 		f := w.fixture(t, victim.ID)
-		r := strings.NewReplacer("{template}", f.template, "{workspace}", f.workspace, "{name}", f.name, "{build}", f.build,
+		r := strings.NewReplacer("{agent}", f.agent, "{template}", f.template, "{workspace}", f.workspace, "{name}", f.name, "{build}", f.build,
 			"{version}", f.version, "{active}", f.active)
 		path = r.Replace(path)
 		row.body = r.Replace(row.body)
@@ -256,13 +268,13 @@ func (w *walker) call(t *testing.T, method, path string, row access, caller stri
 		headers = append(headers, "Content-Type", row.contentType)
 	}
 	res, p := call(t, method, w.b.srv.URL+path, body, headers...)
-	if res.StatusCode >= 500 || res.StatusCode == 422 {
+	if (res.StatusCode >= 500 && res.StatusCode != http.StatusServiceUnavailable) || res.StatusCode == 422 {
 		t.Fatalf("%s %s as %s: %d %v", method, path, caller, res.StatusCode, p)
 	}
 	return res.StatusCode
 }
 
-type fixture struct{ template, workspace, name, build, version, active string }
+type fixture struct{ template, workspace, name, build, version, active, agent string }
 
 // fixture makes, straight in the database, a template and a workspace of owner's on it.
 func (w *walker) fixture(t *testing.T, owner uuid.UUID) fixture {
@@ -287,6 +299,11 @@ func (w *walker) fixture(t *testing.T, owner uuid.UUID) fixture {
 	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id", owner, tpl, f.name).Scan(&f.workspace))
 	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, status)
 		VALUES ($1, 1, $2, 'start', 'succeeded') RETURNING id`, f.workspace, f.active).Scan(&f.build))
+	var resource string
+	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_resources (build_id, type, name) VALUES ($1, 'null_resource', 'dev') RETURNING id`,
+		f.build).Scan(&resource))
+	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, token_hash)
+		VALUES ($1, $2, 'main', 'linux', 'amd64', $3) RETURNING id`, resource, f.build, hash[:]).Scan(&f.agent))
 	return f
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 
+	"github.com/hearthdev/hearth/api/app"
 	"github.com/hearthdev/hearth/api/audit"
 	"github.com/hearthdev/hearth/api/docs"
 	"github.com/hearthdev/hearth/api/health"
@@ -26,10 +27,12 @@ import (
 	"github.com/hearthdev/hearth/api/ticket"
 	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/api/workspace"
+	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
+	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/riverclaim"
 	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
@@ -66,6 +69,9 @@ type Deps struct {
 	// AgentBinary is the binary served to workspaces as their agent (the server's own, normally);
 	// empty serves none.
 	AgentBinary string
+	// Relay holds this replica's agent tunnels and reaches the others'; Activity records workspace use.
+	Relay    *relay.Relay
+	Activity *activity.Recorder
 	// Web serves the dashboard for every path the API does not own; nil serves 404s.
 	Web http.Handler
 }
@@ -99,7 +105,20 @@ func New(deps Deps) http.Handler {
 	}
 	mux.Handle("/", named("web", web))
 
-	return observe(mux, deps.Logger, newHTTPMetrics(deps.Registry))
+	var root http.Handler = mux
+	if deps.Relay != nil {
+		// Workspace apps live at /@OWNER/WORKSPACE/apps/SLUG/, a prefix ServeMux patterns cannot express.
+		apps := named("app", app.Handler(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay,
+			Activity: deps.Activity, Logger: deps.Logger, SecureCookies: deps.SecureCookies}))
+		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/@") {
+				apps.ServeHTTP(w, r)
+				return
+			}
+			mux.ServeHTTP(w, r)
+		})
+	}
+	return observe(root, deps.Logger, newHTTPMetrics(deps.Registry))
 }
 
 func init() {
@@ -145,7 +164,8 @@ func register(hapi huma.API, deps Deps) {
 		Tickets: deps.Tickets, Logger: deps.Logger, Keys: deps.ProvisionerKeys, LeaseTime: deps.LeaseTime,
 		CancelGrace: deps.CancelGrace, Security: security, Boxes: deps.Boxes})
 	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes})
-	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Logs: deps.Logs, Security: security, Logger: deps.Logger})
+	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Logs: deps.Logs, Security: security, Logger: deps.Logger,
+		Relay: deps.Relay, Activity: deps.Activity})
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
 		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC})
 }

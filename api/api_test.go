@@ -23,6 +23,7 @@ import (
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
+	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/jobs"
@@ -62,7 +63,10 @@ func setupWith(t testing.TB, change func(*Deps)) bundle {
 	boxes, err := seal.NewBoxes(make([]byte, 32))
 	require.NoError(t, err)
 	srv := httptest.NewUnstartedServer(nil)
-	deps := Deps{Boxes: boxes, Logs: logs, DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth, Tickets: signer,
+	relays := relay.New(relay.Config{DB: d, Tickets: signer, Address: "http://" + srv.Listener.Addr().String(), Hostname: "test", Logger: dbtest.Logger()})
+	require.NoError(t, relays.Start(context.Background()))
+	t.Cleanup(func() { _ = relays.Stop(context.Background()) })
+	deps := Deps{Relay: relays, Boxes: boxes, Logs: logs, DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth, Tickets: signer,
 		AccessURL: "http://" + srv.Listener.Addr().String(), River: q.Client, Listener: listener,
 		ProvisionerKeys: provisioning.NewKeys(testPSK), LeaseTime: 2 * time.Second}
 	if change != nil {

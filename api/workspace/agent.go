@@ -6,33 +6,63 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
 	"github.com/hearthdev/hearth/api/provisioner"
+	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/relay"
 )
 
 // AgentTokenHeader carries a workspace agent's token: the coder_agent token of its build.
 const AgentTokenHeader = "Hearth-Agent-Token"
 
-func registerAgent(api huma.API, h handlers) {
-	huma.Register(api, huma.Operation{
-		OperationID: "get-workspace-agent-manifest",
-		Method:      http.MethodGet,
-		Path:        "/api/v2/workspaceagents/me/manifest",
-		Summary:     "Get the calling agent's manifest",
-		Description: "For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.",
-		Tags:        []string{"Agents"},
-		Security:    []map[string][]string{{"agent-token": {}}},
-		Errors:      []int{http.StatusUnauthorized},
-		Metadata:    map[string]any{"audit": false},
-	}, h.manifest)
+func registerAgent(api huma.API, h handlers, op func(id, method, path, summary, desc string, extra ...int) huma.Operation) {
+	agentOp := func(id, method, path, summary, desc string) huma.Operation {
+		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Description: desc,
+			Tags: []string{"Agents"}, Security: []map[string][]string{{"agent-token": {}}},
+			Errors: []int{http.StatusUnauthorized}, Metadata: map[string]any{"audit": false}, DefaultStatus: http.StatusNoContent}
+	}
+	manifest := agentOp("get-workspace-agent-manifest", http.MethodGet, "/api/v2/workspaceagents/me/manifest", "Get the calling agent's manifest",
+		"For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.")
+	manifest.DefaultStatus = http.StatusOK
+	huma.Register(api, manifest, h.manifest)
+	huma.Register(api, agentOp("report-workspace-agent-lifecycle", http.MethodPost, "/api/v2/workspaceagents/me/lifecycle", "Report the agent's lifecycle",
+		"created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout."), h.reportLifecycle)
+	huma.Register(api, agentOp("upload-workspace-agent-logs", http.MethodPost, "/api/v2/workspaceagents/me/logs", "Upload script output",
+		"A batch of lines from the agent's scripts, each with its source (the script's display name)."), h.uploadLogs)
+	huma.Register(api, agentOp("report-workspace-agent-metadata", http.MethodPost, "/api/v2/workspaceagents/me/metadata", "Report metadata values",
+		"The latest value (or error) of metadata items, keyed as in the manifest."), h.reportMetadata)
+	huma.Register(api, agentOp("report-workspace-agent-app-health", http.MethodPost, "/api/v2/workspaceagents/me/app-health", "Report app health",
+		"The health of each app with a health check, by slug."), h.reportAppHealth)
+	huma.Register(api, agentOp("report-workspace-agent-stats", http.MethodPost, "/api/v2/workspaceagents/me/stats", "Report connection statistics",
+		"Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace."), h.reportStats)
+
+	huma.Register(api, op("get-workspace-agent", http.MethodGet, "/api/v2/workspaceagents/{agent}", "Get a workspace agent",
+		"Its connection status (connecting, connected, disconnected, timeout), lifecycle, app health, statistics and latest metadata values. Agents of builds that are no longer their workspace's latest are not found."), h.getAgent)
+	huma.Register(api, op("get-workspace-agent-logs", http.MethodGet, "/api/v2/workspaceagents/{agent}/logs", "Get an agent's script output",
+		"The lines after `after`, oldest first, at most 1,000."), h.agentLogs)
 }
 
-type manifestInput struct {
+type agentTokenInput struct {
 	Token string `header:"Hearth-Agent-Token" doc:"The agent's token."`
+}
+
+// callingAgent finds the agent a token belongs to, or answers 401.
+func (h handlers) callingAgent(ctx context.Context, token string) (dbsqlc.GetWorkspaceAgentByTokenRow, error) {
+	if token == "" {
+		return dbsqlc.GetWorkspaceAgentByTokenRow{}, huma.Error401Unauthorized("Send the agent's token as " + AgentTokenHeader + ".")
+	}
+	sum := sha256.Sum256([]byte(token))
+	a, err := h.DB.GetWorkspaceAgentByToken(ctx, sum[:])
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
+		return a, huma.Error401Unauthorized("The agent token is not one of a current workspace build's agents.")
+	}
+	return a, err
 }
 
 // Manifest is what an agent needs to know about itself.
@@ -55,19 +85,13 @@ type ManifestOutput struct {
 	Body Manifest
 }
 
-func (h handlers) manifest(ctx context.Context, in *manifestInput) (*ManifestOutput, error) {
-	if in.Token == "" {
-		return nil, huma.Error401Unauthorized("Send the agent's token as " + AgentTokenHeader + ".")
-	}
-	sum := sha256.Sum256([]byte(in.Token))
-	a, err := h.DB.GetWorkspaceAgentByToken(ctx, sum[:])
-	if errors.Is(db.Translate(err), db.ErrNotFound) {
-		return nil, huma.Error401Unauthorized("The agent token is not one of a current workspace build's agents.")
-	}
+func (h handlers) manifest(ctx context.Context, in *agentTokenInput) (*ManifestOutput, error) {
+	row, err := h.callingAgent(ctx, in.Token)
 	if err != nil {
 		return nil, err
 	}
-	m := Manifest{AgentID: a.ID, AgentName: a.Name, WorkspaceID: a.WorkspaceID, WorkspaceName: a.WorkspaceName, OwnerID: a.OwnerID,
+	a := row.WorkspaceAgent
+	m := Manifest{AgentID: a.ID, AgentName: a.Name, WorkspaceID: row.WorkspaceID, WorkspaceName: row.WorkspaceName, OwnerID: row.OwnerID,
 		Directory: a.Directory, Env: map[string]string{}, Scripts: []provisioner.Script{}, Apps: []provisioner.App{},
 		Metadata: []provisioner.AgentMetadata{}, MOTDFile: a.MotdFile}
 	// All written by us.
@@ -76,4 +100,240 @@ func (h handlers) manifest(ctx context.Context, in *manifestInput) (*ManifestOut
 	_ = json.Unmarshal(a.Apps, &m.Apps)
 	_ = json.Unmarshal(a.Metadata, &m.Metadata)
 	return &ManifestOutput{Body: m}, nil
+}
+
+type lifecycleInput struct {
+	Token string `header:"Hearth-Agent-Token" doc:"The agent's token."`
+	Body  struct {
+		State string `json:"state" enum:"created,starting,ready,start_error,start_timeout,shutting_down,shutdown_error,shutdown_timeout,off"`
+	}
+}
+
+func (h handlers) reportLifecycle(ctx context.Context, in *lifecycleInput) (*struct{}, error) {
+	a, err := h.callingAgent(ctx, in.Token)
+	if err != nil {
+		return nil, err
+	}
+	return nil, h.DB.SetAgentLifecycle(ctx, dbsqlc.SetAgentLifecycleParams{ID: a.WorkspaceAgent.ID, State: in.Body.State})
+}
+
+// AgentLog is a line of a script's output.
+type AgentLog struct {
+	ID        int64     `json:"id,omitempty" readOnly:"true"`
+	CreatedAt time.Time `json:"created_at"`
+	Source    string    `json:"source" maxLength:"128" doc:"The script's display name."`
+	Level     string    `json:"level" enum:"debug,info,warn,error"`
+	Output    string    `json:"output" maxLength:"65536"`
+}
+
+type uploadLogsInput struct {
+	Token string `header:"Hearth-Agent-Token" doc:"The agent's token."`
+	Body  struct {
+		Logs []AgentLog `json:"logs" maxItems:"1000"`
+	}
+}
+
+func (h handlers) uploadLogs(ctx context.Context, in *uploadLogsInput) (*struct{}, error) {
+	a, err := h.callingAgent(ctx, in.Token)
+	if err != nil {
+		return nil, err
+	}
+	p := dbsqlc.InsertAgentLogsParams{AgentID: a.WorkspaceAgent.ID}
+	for _, l := range in.Body.Logs {
+		p.CreatedAt = append(p.CreatedAt, l.CreatedAt)
+		p.Source = append(p.Source, l.Source)
+		p.Level = append(p.Level, l.Level)
+		p.Output = append(p.Output, l.Output)
+	}
+	return nil, h.DB.InsertAgentLogs(ctx, p)
+}
+
+// MetadataValue is the latest measurement of an agent metadata item.
+type MetadataValue struct {
+	Key         string    `json:"key" maxLength:"128"`
+	Value       string    `json:"value" maxLength:"65536"`
+	Error       string    `json:"error,omitempty" maxLength:"4096"`
+	CollectedAt time.Time `json:"collected_at"`
+}
+
+type metadataInput struct {
+	Token string `header:"Hearth-Agent-Token" doc:"The agent's token."`
+	Body  struct {
+		Items []MetadataValue `json:"items" maxItems:"100"`
+	}
+}
+
+func (h handlers) reportMetadata(ctx context.Context, in *metadataInput) (*struct{}, error) {
+	a, err := h.callingAgent(ctx, in.Token)
+	if err != nil {
+		return nil, err
+	}
+	p := dbsqlc.UpsertAgentMetadataParams{AgentID: a.WorkspaceAgent.ID}
+	for _, m := range in.Body.Items {
+		p.Key = append(p.Key, m.Key)
+		p.Value = append(p.Value, m.Value)
+		p.Error = append(p.Error, m.Error)
+		p.CollectedAt = append(p.CollectedAt, m.CollectedAt)
+	}
+	return nil, h.DB.UpsertAgentMetadata(ctx, p)
+}
+
+type appHealthInput struct {
+	Token string `header:"Hearth-Agent-Token" doc:"The agent's token."`
+	Body  struct {
+		Apps map[string]string `json:"apps" doc:"Slug to initializing, healthy or unhealthy."`
+	}
+}
+
+func (h handlers) reportAppHealth(ctx context.Context, in *appHealthInput) (*struct{}, error) {
+	a, err := h.callingAgent(ctx, in.Token)
+	if err != nil {
+		return nil, err
+	}
+	for slug, v := range in.Body.Apps {
+		if v != "initializing" && v != "healthy" && v != "unhealthy" {
+			return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "body.apps." + slug,
+				Message: "must be initializing, healthy or unhealthy", Value: v})
+		}
+	}
+	data, _ := json.Marshal(in.Body.Apps)
+	return nil, h.DB.SetAgentAppHealth(ctx, dbsqlc.SetAgentAppHealthParams{ID: a.WorkspaceAgent.ID, AppHealth: data})
+}
+
+// AgentStats counts an agent's connections since it started.
+type AgentStats struct {
+	SessionsSSH    int64 `json:"sessions_ssh" minimum:"0" doc:"Open SSH sessions."`
+	SessionsPTY    int64 `json:"sessions_pty" minimum:"0" doc:"Open web terminals."`
+	SessionsTCP    int64 `json:"sessions_tcp" minimum:"0" doc:"Open forwarded connections (port forwarding, apps)."`
+	RxBytes        int64 `json:"rx_bytes" minimum:"0" doc:"Bytes received through the tunnel."`
+	TxBytes        int64 `json:"tx_bytes" minimum:"0" doc:"Bytes sent through the tunnel."`
+	ConnectionsAll int64 `json:"connections_total" minimum:"0" doc:"Connections opened since the agent started."`
+}
+
+type statsInput struct {
+	Token string `header:"Hearth-Agent-Token" doc:"The agent's token."`
+	Body  AgentStats
+}
+
+func (h handlers) reportStats(ctx context.Context, in *statsInput) (*struct{}, error) {
+	a, err := h.callingAgent(ctx, in.Token)
+	if err != nil {
+		return nil, err
+	}
+	if in.Body.SessionsSSH+in.Body.SessionsPTY+in.Body.SessionsTCP > 0 && h.Activity != nil {
+		h.Activity.Touch(a.WorkspaceID)
+	}
+	data, _ := json.Marshal(in.Body)
+	return nil, h.DB.SetAgentStats(ctx, dbsqlc.SetAgentStatsParams{ID: a.WorkspaceAgent.ID, Stats: data})
+}
+
+// AgentPath names an agent by ID.
+type AgentPath struct {
+	Agent uuid.UUID `path:"agent" doc:"The agent's ID."`
+}
+
+// AgentDetail is an agent with what it reports.
+type AgentDetail struct {
+	Agent
+	WorkspaceID   uuid.UUID       `json:"workspace_id"`
+	WorkspaceName string          `json:"workspace_name"`
+	OwnerName     string          `json:"owner_name"`
+	MetadataNow   []MetadataValue `json:"metadata_values"`
+	Stats         AgentStats      `json:"stats"`
+}
+
+// AgentOutput is one agent.
+type AgentOutput struct {
+	Body AgentDetail
+}
+
+// findAgent loads an agent of a workspace the caller may see, or answers 404.
+func (h handlers) findAgent(ctx context.Context, id uuid.UUID) (dbsqlc.GetWorkspaceAgentRow, error) {
+	a, err := h.DB.GetWorkspaceAgent(ctx, id)
+	if errors.Is(db.Translate(err), db.ErrNotFound) || (err == nil && !visible(ctx, a.OwnerID)) {
+		return a, huma.Error404NotFound("No agent " + id.String() + " of a current workspace build.")
+	}
+	return a, err
+}
+
+func (h handlers) getAgent(ctx context.Context, in *AgentPath) (*AgentOutput, error) {
+	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
+		return nil, err
+	}
+	a, err := h.findAgent(ctx, in.Agent)
+	if err != nil {
+		return nil, err
+	}
+	values, err := h.DB.ListAgentMetadata(ctx, a.WorkspaceAgent.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := AgentDetail{Agent: toAgent(a.WorkspaceAgent, a.ReplicaLastSeenAt), WorkspaceID: a.WorkspaceID, WorkspaceName: a.WorkspaceName,
+		OwnerName: a.OwnerName, MetadataNow: []MetadataValue{}}
+	for _, v := range values {
+		out.MetadataNow = append(out.MetadataNow, MetadataValue{Key: v.Key, Value: v.Value, Error: v.Error, CollectedAt: v.CollectedAt})
+	}
+	_ = json.Unmarshal(a.WorkspaceAgent.Stats, &out.Stats)
+	return &AgentOutput{Body: out}, nil
+}
+
+type agentLogsInput struct {
+	AgentPath
+	After int64 `query:"after" minimum:"0" doc:"Only lines after this line ID."`
+}
+
+// AgentLogsOutput is a page of an agent's script output.
+type AgentLogsOutput struct {
+	Body struct {
+		Logs []AgentLog `json:"logs"`
+	}
+}
+
+func (h handlers) agentLogs(ctx context.Context, in *agentLogsInput) (*AgentLogsOutput, error) {
+	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
+		return nil, err
+	}
+	a, err := h.findAgent(ctx, in.Agent)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := h.DB.ListAgentLogs(ctx, dbsqlc.ListAgentLogsParams{AgentID: a.WorkspaceAgent.ID, ID: in.After, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	out := &AgentLogsOutput{}
+	out.Body.Logs = []AgentLog{}
+	for _, l := range rows {
+		out.Body.Logs = append(out.Body.Logs, AgentLog{ID: l.ID, CreatedAt: l.CreatedAt, Source: l.Source, Level: l.Level, Output: l.Output})
+	}
+	return out, nil
+}
+
+// agentStatus says whether an agent's tunnel is up: connected while a live replica holds it;
+// connecting until it first connects, and timeout once that took longer than its connection timeout;
+// disconnected after it was connected and is no longer.
+func agentStatus(a dbsqlc.WorkspaceAgent, replicaSeen *time.Time, now time.Time) string {
+	switch {
+	case a.ReplicaID != nil && replicaSeen != nil && now.Sub(*replicaSeen) < relay.Fresh:
+		return "connected"
+	case a.FirstConnectedAt != nil:
+		return "disconnected"
+	case a.ConnectionTimeoutSeconds > 0 && now.Sub(a.CreatedAt) > time.Duration(a.ConnectionTimeoutSeconds)*time.Second:
+		return "timeout"
+	default:
+		return "connecting"
+	}
+}
+
+func toAgent(a dbsqlc.WorkspaceAgent, replicaSeen *time.Time) Agent {
+	ag := Agent{ID: a.ID, Name: a.Name, OS: a.Os, Arch: a.Arch, Directory: a.Directory, Apps: []provisioner.App{},
+		Scripts: []provisioner.Script{}, Metadata: []provisioner.AgentMetadata{}, ConnectionTimeoutSeconds: a.ConnectionTimeoutSeconds,
+		TroubleshootingURL: a.TroubleshootingUrl, Status: agentStatus(a, replicaSeen, time.Now()), LifecycleState: a.LifecycleState,
+		Version: a.Version, FirstConnectedAt: a.FirstConnectedAt, LastConnectedAt: a.LastConnectedAt, DisconnectedAt: a.DisconnectedAt,
+		StartedAt: a.StartedAt, ReadyAt: a.ReadyAt, AppHealth: map[string]string{}}
+	_ = json.Unmarshal(a.Apps, &ag.Apps)
+	_ = json.Unmarshal(a.Scripts, &ag.Scripts)
+	_ = json.Unmarshal(a.Metadata, &ag.Metadata)
+	_ = json.Unmarshal(a.AppHealth, &ag.AppHealth)
+	return ag
 }

@@ -82,6 +82,18 @@ type Agent struct {
 	Metadata                 []provisioner.AgentMetadata `json:"metadata"`
 	ConnectionTimeoutSeconds int32                       `json:"connection_timeout_seconds"`
 	TroubleshootingURL       string                      `json:"troubleshooting_url"`
+	// Status is the tunnel's: connecting, connected, disconnected, or timeout (never connected
+	// within the connection timeout).
+	Status         string            `json:"status" enum:"connecting,connected,disconnected,timeout"`
+	LifecycleState string            `json:"lifecycle_state" enum:"created,starting,ready,start_error,start_timeout,shutting_down,shutdown_error,shutdown_timeout,off"`
+	Version        string            `json:"version"`
+	AppHealth      map[string]string `json:"app_health" doc:"Health of apps with a health check, by slug."`
+	// When the agent connected first and last, disconnected, started its scripts and became ready.
+	FirstConnectedAt *time.Time `json:"first_connected_at,omitempty"`
+	LastConnectedAt  *time.Time `json:"last_connected_at,omitempty"`
+	DisconnectedAt   *time.Time `json:"disconnected_at,omitempty"`
+	StartedAt        *time.Time `json:"started_at,omitempty"`
+	ReadyAt          *time.Time `json:"ready_at,omitempty"`
 }
 
 func (h handlers) toBuild(ctx context.Context, b dbsqlc.WorkspaceBuild) (Build, error) {
@@ -104,16 +116,9 @@ func (h handlers) toBuild(ctx context.Context, b dbsqlc.WorkspaceBuild) (Build, 
 			}
 		}
 		for _, a := range agents {
-			if a.ResourceID != r.ID {
-				continue
+			if a.WorkspaceAgent.ResourceID == r.ID {
+				res.Agents = append(res.Agents, toAgent(a.WorkspaceAgent, a.ReplicaLastSeenAt))
 			}
-			ag := Agent{ID: a.ID, Name: a.Name, OS: a.Os, Arch: a.Arch, Directory: a.Directory, Apps: []provisioner.App{},
-				Scripts: []provisioner.Script{}, Metadata: []provisioner.AgentMetadata{}, ConnectionTimeoutSeconds: a.ConnectionTimeoutSeconds,
-				TroubleshootingURL: a.TroubleshootingUrl}
-			_ = json.Unmarshal(a.Apps, &ag.Apps)
-			_ = json.Unmarshal(a.Scripts, &ag.Scripts)
-			_ = json.Unmarshal(a.Metadata, &ag.Metadata)
-			res.Agents = append(res.Agents, ag)
 		}
 		out.Resources = append(out.Resources, res)
 	}

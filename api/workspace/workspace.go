@@ -21,12 +21,14 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/hearthdev/hearth/api/template"
+	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/parameter"
 	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/relay"
 )
 
 // Deps are what the resource needs.
@@ -37,6 +39,11 @@ type Deps struct {
 	Logs     *pgnotify.Listener
 	Security []map[string][]string
 	Logger   *slog.Logger
+	// Relay reaches agents through their tunnels; Activity records workspace use.
+	Relay    *relay.Relay
+	Activity *activity.Recorder
+	// Version is the server's, reported by agents for comparison.
+	Version string
 }
 
 type handlers struct{ Deps }
@@ -68,7 +75,8 @@ func Register(api huma.API, d Deps) {
 	del.DefaultStatus = http.StatusAccepted
 	huma.Register(api, del, h.delete)
 	registerBuilds(api, h, op)
-	registerAgent(api, h)
+	registerAgent(api, h, op)
+	registerConnect(api, h, op)
 }
 
 // Workspace is a workspace with its latest build.

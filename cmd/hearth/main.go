@@ -26,6 +26,11 @@ func main() {
 	defer stop()
 	root := rootCommand()
 	if err := root.ExecuteContext(ctx); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			stop()
+			os.Exit(int(code)) //nolint:gocritic // nothing left to clean up
+		}
 		fmt.Fprintln(os.Stderr, "hearth: "+err.Error())
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -44,7 +49,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(serverCommand(), agentCommand(), provisionerCommand(), loginCommand(), logoutCommand(), whoamiCommand(), tokensCommand(), openapiCommand(), versionCommand())
+	root.AddCommand(serverCommand(), agentCommand(), provisionerCommand(), loginCommand(), logoutCommand(), whoamiCommand(), tokensCommand(), sshCommand(), configSSHCommand(), portForwardCommand(), openapiCommand(), versionCommand())
 	return root
 }
 

@@ -243,6 +243,45 @@ func (e JobTemplateStructContentType) Valid() bool {
 	}
 }
 
+// Defines values for LifecycleInputBodyState.
+const (
+	LifecycleInputBodyStateCreated         LifecycleInputBodyState = "created"
+	LifecycleInputBodyStateOff             LifecycleInputBodyState = "off"
+	LifecycleInputBodyStateReady           LifecycleInputBodyState = "ready"
+	LifecycleInputBodyStateShutdownError   LifecycleInputBodyState = "shutdown_error"
+	LifecycleInputBodyStateShutdownTimeout LifecycleInputBodyState = "shutdown_timeout"
+	LifecycleInputBodyStateShuttingDown    LifecycleInputBodyState = "shutting_down"
+	LifecycleInputBodyStateStartError      LifecycleInputBodyState = "start_error"
+	LifecycleInputBodyStateStartTimeout    LifecycleInputBodyState = "start_timeout"
+	LifecycleInputBodyStateStarting        LifecycleInputBodyState = "starting"
+)
+
+// Valid indicates whether the value is a known member of the LifecycleInputBodyState enum.
+func (e LifecycleInputBodyState) Valid() bool {
+	switch e {
+	case LifecycleInputBodyStateCreated:
+		return true
+	case LifecycleInputBodyStateOff:
+		return true
+	case LifecycleInputBodyStateReady:
+		return true
+	case LifecycleInputBodyStateShutdownError:
+		return true
+	case LifecycleInputBodyStateShutdownTimeout:
+		return true
+	case LifecycleInputBodyStateShuttingDown:
+		return true
+	case LifecycleInputBodyStateStartError:
+		return true
+	case LifecycleInputBodyStateStartTimeout:
+		return true
+	case LifecycleInputBodyStateStarting:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProvisionerBuildJobTransition.
 const (
 	ProvisionerBuildJobTransitionDelete ProvisionerBuildJobTransition = "delete"
@@ -597,6 +636,156 @@ func (e WorkspaceStatus) Valid() bool {
 	}
 }
 
+// Defines values for WorkspaceAgentLifecycleState.
+const (
+	WorkspaceAgentLifecycleStateCreated         WorkspaceAgentLifecycleState = "created"
+	WorkspaceAgentLifecycleStateOff             WorkspaceAgentLifecycleState = "off"
+	WorkspaceAgentLifecycleStateReady           WorkspaceAgentLifecycleState = "ready"
+	WorkspaceAgentLifecycleStateShutdownError   WorkspaceAgentLifecycleState = "shutdown_error"
+	WorkspaceAgentLifecycleStateShutdownTimeout WorkspaceAgentLifecycleState = "shutdown_timeout"
+	WorkspaceAgentLifecycleStateShuttingDown    WorkspaceAgentLifecycleState = "shutting_down"
+	WorkspaceAgentLifecycleStateStartError      WorkspaceAgentLifecycleState = "start_error"
+	WorkspaceAgentLifecycleStateStartTimeout    WorkspaceAgentLifecycleState = "start_timeout"
+	WorkspaceAgentLifecycleStateStarting        WorkspaceAgentLifecycleState = "starting"
+)
+
+// Valid indicates whether the value is a known member of the WorkspaceAgentLifecycleState enum.
+func (e WorkspaceAgentLifecycleState) Valid() bool {
+	switch e {
+	case WorkspaceAgentLifecycleStateCreated:
+		return true
+	case WorkspaceAgentLifecycleStateOff:
+		return true
+	case WorkspaceAgentLifecycleStateReady:
+		return true
+	case WorkspaceAgentLifecycleStateShutdownError:
+		return true
+	case WorkspaceAgentLifecycleStateShutdownTimeout:
+		return true
+	case WorkspaceAgentLifecycleStateShuttingDown:
+		return true
+	case WorkspaceAgentLifecycleStateStartError:
+		return true
+	case WorkspaceAgentLifecycleStateStartTimeout:
+		return true
+	case WorkspaceAgentLifecycleStateStarting:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WorkspaceAgentStatus.
+const (
+	WorkspaceAgentStatusConnected    WorkspaceAgentStatus = "connected"
+	WorkspaceAgentStatusConnecting   WorkspaceAgentStatus = "connecting"
+	WorkspaceAgentStatusDisconnected WorkspaceAgentStatus = "disconnected"
+	WorkspaceAgentStatusTimeout      WorkspaceAgentStatus = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the WorkspaceAgentStatus enum.
+func (e WorkspaceAgentStatus) Valid() bool {
+	switch e {
+	case WorkspaceAgentStatusConnected:
+		return true
+	case WorkspaceAgentStatusConnecting:
+		return true
+	case WorkspaceAgentStatusDisconnected:
+		return true
+	case WorkspaceAgentStatusTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WorkspaceAgentDetailLifecycleState.
+const (
+	WorkspaceAgentDetailLifecycleStateCreated         WorkspaceAgentDetailLifecycleState = "created"
+	WorkspaceAgentDetailLifecycleStateOff             WorkspaceAgentDetailLifecycleState = "off"
+	WorkspaceAgentDetailLifecycleStateReady           WorkspaceAgentDetailLifecycleState = "ready"
+	WorkspaceAgentDetailLifecycleStateShutdownError   WorkspaceAgentDetailLifecycleState = "shutdown_error"
+	WorkspaceAgentDetailLifecycleStateShutdownTimeout WorkspaceAgentDetailLifecycleState = "shutdown_timeout"
+	WorkspaceAgentDetailLifecycleStateShuttingDown    WorkspaceAgentDetailLifecycleState = "shutting_down"
+	WorkspaceAgentDetailLifecycleStateStartError      WorkspaceAgentDetailLifecycleState = "start_error"
+	WorkspaceAgentDetailLifecycleStateStartTimeout    WorkspaceAgentDetailLifecycleState = "start_timeout"
+	WorkspaceAgentDetailLifecycleStateStarting        WorkspaceAgentDetailLifecycleState = "starting"
+)
+
+// Valid indicates whether the value is a known member of the WorkspaceAgentDetailLifecycleState enum.
+func (e WorkspaceAgentDetailLifecycleState) Valid() bool {
+	switch e {
+	case WorkspaceAgentDetailLifecycleStateCreated:
+		return true
+	case WorkspaceAgentDetailLifecycleStateOff:
+		return true
+	case WorkspaceAgentDetailLifecycleStateReady:
+		return true
+	case WorkspaceAgentDetailLifecycleStateShutdownError:
+		return true
+	case WorkspaceAgentDetailLifecycleStateShutdownTimeout:
+		return true
+	case WorkspaceAgentDetailLifecycleStateShuttingDown:
+		return true
+	case WorkspaceAgentDetailLifecycleStateStartError:
+		return true
+	case WorkspaceAgentDetailLifecycleStateStartTimeout:
+		return true
+	case WorkspaceAgentDetailLifecycleStateStarting:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WorkspaceAgentDetailStatus.
+const (
+	WorkspaceAgentDetailStatusConnected    WorkspaceAgentDetailStatus = "connected"
+	WorkspaceAgentDetailStatusConnecting   WorkspaceAgentDetailStatus = "connecting"
+	WorkspaceAgentDetailStatusDisconnected WorkspaceAgentDetailStatus = "disconnected"
+	WorkspaceAgentDetailStatusTimeout      WorkspaceAgentDetailStatus = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the WorkspaceAgentDetailStatus enum.
+func (e WorkspaceAgentDetailStatus) Valid() bool {
+	switch e {
+	case WorkspaceAgentDetailStatusConnected:
+		return true
+	case WorkspaceAgentDetailStatusConnecting:
+		return true
+	case WorkspaceAgentDetailStatusDisconnected:
+		return true
+	case WorkspaceAgentDetailStatusTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WorkspaceAgentLogLevel.
+const (
+	WorkspaceAgentLogLevelDebug WorkspaceAgentLogLevel = "debug"
+	WorkspaceAgentLogLevelError WorkspaceAgentLogLevel = "error"
+	WorkspaceAgentLogLevelInfo  WorkspaceAgentLogLevel = "info"
+	WorkspaceAgentLogLevelWarn  WorkspaceAgentLogLevel = "warn"
+)
+
+// Valid indicates whether the value is a known member of the WorkspaceAgentLogLevel enum.
+func (e WorkspaceAgentLogLevel) Valid() bool {
+	switch e {
+	case WorkspaceAgentLogLevelDebug:
+		return true
+	case WorkspaceAgentLogLevelError:
+		return true
+	case WorkspaceAgentLogLevelInfo:
+		return true
+	case WorkspaceAgentLogLevelWarn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WorkspaceBuildStatus.
 const (
 	WorkspaceBuildStatusCanceled  WorkspaceBuildStatus = "canceled"
@@ -702,6 +891,24 @@ func (e ListUsersParamsStatus) Valid() bool {
 	}
 }
 
+// Defines values for ConnectWorkspaceAgentParamsKind.
+const (
+	Ssh ConnectWorkspaceAgentParamsKind = "ssh"
+	Tcp ConnectWorkspaceAgentParamsKind = "tcp"
+)
+
+// Valid indicates whether the value is a known member of the ConnectWorkspaceAgentParamsKind enum.
+func (e ConnectWorkspaceAgentParamsKind) Valid() bool {
+	switch e {
+	case Ssh:
+		return true
+	case Tcp:
+		return true
+	default:
+		return false
+	}
+}
+
 // AcquireInputBody defines model for AcquireInputBody.
 type AcquireInputBody struct {
 	// Builtin Set by the server's built-in workers.
@@ -716,6 +923,17 @@ type AcquireInputBody struct {
 
 	// WaitSeconds How long to wait for a job; 0 answers at once.
 	WaitSeconds *int64 `json:"wait_seconds,omitempty"`
+}
+
+// AgentLogsOutputBody defines model for AgentLogsOutputBody.
+type AgentLogsOutputBody struct {
+	Logs []WorkspaceAgentLog `json:"logs"`
+}
+
+// AppHealthInputBody defines model for AppHealthInputBody.
+type AppHealthInputBody struct {
+	// Apps Slug to initializing, healthy or unhealthy.
+	Apps map[string]string `json:"apps"`
 }
 
 // AuditEntry defines model for AuditEntry.
@@ -1054,6 +1272,14 @@ type KeysOutputBody struct {
 	Keys []JWK `json:"keys"`
 }
 
+// LifecycleInputBody defines model for LifecycleInputBody.
+type LifecycleInputBody struct {
+	State LifecycleInputBodyState `json:"state"`
+}
+
+// LifecycleInputBodyState defines model for LifecycleInputBody.State.
+type LifecycleInputBodyState string
+
 // ListOutputBody defines model for ListOutputBody.
 type ListOutputBody struct {
 	Entries []AuditEntry `json:"entries"`
@@ -1076,6 +1302,11 @@ type LogsInputBody struct {
 // LogsOutputBody defines model for LogsOutputBody.
 type LogsOutputBody struct {
 	Logs []TemplateLogLine `json:"logs"`
+}
+
+// MetadataInputBody defines model for MetadataInputBody.
+type MetadataInputBody struct {
+	Items []WorkspaceMetadataValue `json:"items"`
 }
 
 // Problem defines model for Problem.
@@ -1486,6 +1717,11 @@ type UpdateUserInputBody struct {
 	Username *string              `json:"username,omitempty"`
 }
 
+// UploadLogsInputBody defines model for UploadLogsInputBody.
+type UploadLogsInputBody struct {
+	Logs []WorkspaceAgentLog `json:"logs"`
+}
+
 // UsersOutputBody defines model for UsersOutputBody.
 type UsersOutputBody struct {
 	// Count How many users match, on all pages.
@@ -1578,16 +1814,102 @@ type WorkspaceStatus string
 
 // WorkspaceAgent defines model for WorkspaceAgent.
 type WorkspaceAgent struct {
-	Apps                     []ProvisionerApp           `json:"apps"`
-	Arch                     string                     `json:"arch"`
-	ConnectionTimeoutSeconds int32                      `json:"connection_timeout_seconds"`
-	Directory                string                     `json:"directory"`
-	Id                       string                     `json:"id"`
-	Metadata                 []ProvisionerAgentMetadata `json:"metadata"`
-	Name                     string                     `json:"name"`
-	Os                       string                     `json:"os"`
-	Scripts                  []ProvisionerScript        `json:"scripts"`
-	TroubleshootingUrl       string                     `json:"troubleshooting_url"`
+	// AppHealth Health of apps with a health check, by slug.
+	AppHealth                map[string]string            `json:"app_health"`
+	Apps                     []ProvisionerApp             `json:"apps"`
+	Arch                     string                       `json:"arch"`
+	ConnectionTimeoutSeconds int32                        `json:"connection_timeout_seconds"`
+	Directory                string                       `json:"directory"`
+	DisconnectedAt           *time.Time                   `json:"disconnected_at,omitempty"`
+	FirstConnectedAt         *time.Time                   `json:"first_connected_at,omitempty"`
+	Id                       string                       `json:"id"`
+	LastConnectedAt          *time.Time                   `json:"last_connected_at,omitempty"`
+	LifecycleState           WorkspaceAgentLifecycleState `json:"lifecycle_state"`
+	Metadata                 []ProvisionerAgentMetadata   `json:"metadata"`
+	Name                     string                       `json:"name"`
+	Os                       string                       `json:"os"`
+	ReadyAt                  *time.Time                   `json:"ready_at,omitempty"`
+	Scripts                  []ProvisionerScript          `json:"scripts"`
+	StartedAt                *time.Time                   `json:"started_at,omitempty"`
+	Status                   WorkspaceAgentStatus         `json:"status"`
+	TroubleshootingUrl       string                       `json:"troubleshooting_url"`
+	Version                  string                       `json:"version"`
+}
+
+// WorkspaceAgentLifecycleState defines model for WorkspaceAgent.LifecycleState.
+type WorkspaceAgentLifecycleState string
+
+// WorkspaceAgentStatus defines model for WorkspaceAgent.Status.
+type WorkspaceAgentStatus string
+
+// WorkspaceAgentDetail defines model for WorkspaceAgentDetail.
+type WorkspaceAgentDetail struct {
+	// AppHealth Health of apps with a health check, by slug.
+	AppHealth                map[string]string                  `json:"app_health"`
+	Apps                     []ProvisionerApp                   `json:"apps"`
+	Arch                     string                             `json:"arch"`
+	ConnectionTimeoutSeconds int32                              `json:"connection_timeout_seconds"`
+	Directory                string                             `json:"directory"`
+	DisconnectedAt           *time.Time                         `json:"disconnected_at,omitempty"`
+	FirstConnectedAt         *time.Time                         `json:"first_connected_at,omitempty"`
+	Id                       string                             `json:"id"`
+	LastConnectedAt          *time.Time                         `json:"last_connected_at,omitempty"`
+	LifecycleState           WorkspaceAgentDetailLifecycleState `json:"lifecycle_state"`
+	Metadata                 []ProvisionerAgentMetadata         `json:"metadata"`
+	MetadataValues           []WorkspaceMetadataValue           `json:"metadata_values"`
+	Name                     string                             `json:"name"`
+	Os                       string                             `json:"os"`
+	OwnerName                string                             `json:"owner_name"`
+	ReadyAt                  *time.Time                         `json:"ready_at,omitempty"`
+	Scripts                  []ProvisionerScript                `json:"scripts"`
+	StartedAt                *time.Time                         `json:"started_at,omitempty"`
+	Stats                    WorkspaceAgentStats                `json:"stats"`
+	Status                   WorkspaceAgentDetailStatus         `json:"status"`
+	TroubleshootingUrl       string                             `json:"troubleshooting_url"`
+	Version                  string                             `json:"version"`
+	WorkspaceId              string                             `json:"workspace_id"`
+	WorkspaceName            string                             `json:"workspace_name"`
+}
+
+// WorkspaceAgentDetailLifecycleState defines model for WorkspaceAgentDetail.LifecycleState.
+type WorkspaceAgentDetailLifecycleState string
+
+// WorkspaceAgentDetailStatus defines model for WorkspaceAgentDetail.Status.
+type WorkspaceAgentDetailStatus string
+
+// WorkspaceAgentLog defines model for WorkspaceAgentLog.
+type WorkspaceAgentLog struct {
+	CreatedAt time.Time              `json:"created_at"`
+	Id        *int64                 `json:"id,omitempty"`
+	Level     WorkspaceAgentLogLevel `json:"level"`
+	Output    string                 `json:"output"`
+
+	// Source The script's display name.
+	Source string `json:"source"`
+}
+
+// WorkspaceAgentLogLevel defines model for WorkspaceAgentLog.Level.
+type WorkspaceAgentLogLevel string
+
+// WorkspaceAgentStats defines model for WorkspaceAgentStats.
+type WorkspaceAgentStats struct {
+	// ConnectionsTotal Connections opened since the agent started.
+	ConnectionsTotal int64 `json:"connections_total"`
+
+	// RxBytes Bytes received through the tunnel.
+	RxBytes int64 `json:"rx_bytes"`
+
+	// SessionsPty Open web terminals.
+	SessionsPty int64 `json:"sessions_pty"`
+
+	// SessionsSsh Open SSH sessions.
+	SessionsSsh int64 `json:"sessions_ssh"`
+
+	// SessionsTcp Open forwarded connections (port forwarding, apps).
+	SessionsTcp int64 `json:"sessions_tcp"`
+
+	// TxBytes Bytes sent through the tunnel.
+	TxBytes int64 `json:"tx_bytes"`
 }
 
 // WorkspaceBuild defines model for WorkspaceBuild.
@@ -1637,6 +1959,14 @@ type WorkspaceManifest struct {
 	Scripts       []ProvisionerScript        `json:"scripts"`
 	WorkspaceId   string                     `json:"workspace_id"`
 	WorkspaceName string                     `json:"workspace_name"`
+}
+
+// WorkspaceMetadataValue defines model for WorkspaceMetadataValue.
+type WorkspaceMetadataValue struct {
+	CollectedAt time.Time `json:"collected_at"`
+	Error       *string   `json:"error,omitempty"`
+	Key         string    `json:"key"`
+	Value       string    `json:"value"`
 }
 
 // WorkspaceResource defines model for WorkspaceResource.
@@ -1721,6 +2051,12 @@ type AppendProvisionerJobLogsParams struct {
 	Authorization *string `json:"Authorization,omitempty"`
 }
 
+// RelayToWorkspaceAgentParams defines parameters for RelayToWorkspaceAgent.
+type RelayToWorkspaceAgentParams struct {
+	// Agent The agent's ID.
+	Agent *string `form:"agent,omitempty" json:"agent,omitempty"`
+}
+
 // GetTemplateVersionLogsParams defines parameters for GetTemplateVersionLogs.
 type GetTemplateVersionLogsParams struct {
 	// After Only lines after this line ID.
@@ -1762,10 +2098,82 @@ type OidcLoginParams struct {
 	Redirect *string `form:"redirect,omitempty" json:"redirect,omitempty"`
 }
 
+// ReportWorkspaceAgentAppHealthParams defines parameters for ReportWorkspaceAgentAppHealth.
+type ReportWorkspaceAgentAppHealthParams struct {
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
+// ReportWorkspaceAgentLifecycleParams defines parameters for ReportWorkspaceAgentLifecycle.
+type ReportWorkspaceAgentLifecycleParams struct {
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
+// UploadWorkspaceAgentLogsParams defines parameters for UploadWorkspaceAgentLogs.
+type UploadWorkspaceAgentLogsParams struct {
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
 // GetWorkspaceAgentManifestParams defines parameters for GetWorkspaceAgentManifest.
 type GetWorkspaceAgentManifestParams struct {
 	// HearthAgentToken The agent's token.
 	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
+// ReportWorkspaceAgentMetadataParams defines parameters for ReportWorkspaceAgentMetadata.
+type ReportWorkspaceAgentMetadataParams struct {
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
+// ReportWorkspaceAgentStatsParams defines parameters for ReportWorkspaceAgentStats.
+type ReportWorkspaceAgentStatsParams struct {
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
+// ConnectWorkspaceAgentTunnelParams defines parameters for ConnectWorkspaceAgentTunnel.
+type ConnectWorkspaceAgentTunnelParams struct {
+	// Version The agent's version.
+	Version *string `form:"version,omitempty" json:"version,omitempty"`
+
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
+// ConnectWorkspaceAgentParams defines parameters for ConnectWorkspaceAgent.
+type ConnectWorkspaceAgentParams struct {
+	// Kind ssh: the agent's SSH server; tcp: a port in the workspace.
+	Kind ConnectWorkspaceAgentParamsKind `form:"kind" json:"kind"`
+
+	// Port With kind=tcp: the port, on the workspace's loopback.
+	Port *int64 `form:"port,omitempty" json:"port,omitempty"`
+}
+
+// ConnectWorkspaceAgentParamsKind defines parameters for ConnectWorkspaceAgent.
+type ConnectWorkspaceAgentParamsKind string
+
+// GetWorkspaceAgentLogsParams defines parameters for GetWorkspaceAgentLogs.
+type GetWorkspaceAgentLogsParams struct {
+	// After Only lines after this line ID.
+	After *int64 `form:"after,omitempty" json:"after,omitempty"`
+}
+
+// ConnectWorkspaceAgentPtyParams defines parameters for ConnectWorkspaceAgentPty.
+type ConnectWorkspaceAgentPtyParams struct {
+	// Reconnect The session's ID, chosen by the client; the same ID reattaches.
+	Reconnect string `form:"reconnect" json:"reconnect"`
+
+	// Height Rows.
+	Height *int32 `form:"height,omitempty" json:"height,omitempty"`
+
+	// Width Columns.
+	Width *int32 `form:"width,omitempty" json:"width,omitempty"`
+
+	// Command The command to run instead of the login shell (for a new session).
+	Command *string `form:"command,omitempty" json:"command,omitempty"`
 }
 
 // GetWorkspaceBuildLogsParams defines parameters for GetWorkspaceBuildLogs.
@@ -1842,6 +2250,21 @@ type UpdateUserRolesJSONRequestBody = SetRolesInputBody
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = CreateTokenInputBody
+
+// ReportWorkspaceAgentAppHealthJSONRequestBody defines body for ReportWorkspaceAgentAppHealth for application/json ContentType.
+type ReportWorkspaceAgentAppHealthJSONRequestBody = AppHealthInputBody
+
+// ReportWorkspaceAgentLifecycleJSONRequestBody defines body for ReportWorkspaceAgentLifecycle for application/json ContentType.
+type ReportWorkspaceAgentLifecycleJSONRequestBody = LifecycleInputBody
+
+// UploadWorkspaceAgentLogsJSONRequestBody defines body for UploadWorkspaceAgentLogs for application/json ContentType.
+type UploadWorkspaceAgentLogsJSONRequestBody = UploadLogsInputBody
+
+// ReportWorkspaceAgentMetadataJSONRequestBody defines body for ReportWorkspaceAgentMetadata for application/json ContentType.
+type ReportWorkspaceAgentMetadataJSONRequestBody = MetadataInputBody
+
+// ReportWorkspaceAgentStatsJSONRequestBody defines body for ReportWorkspaceAgentStats for application/json ContentType.
+type ReportWorkspaceAgentStatsJSONRequestBody = WorkspaceAgentStats
 
 // CreateWorkspaceJSONRequestBody defines body for CreateWorkspace for application/json ContentType.
 type CreateWorkspaceJSONRequestBody = CreateInputBody
@@ -2048,6 +2471,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
 	AppendProvisionerJobLogs(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, body AppendProvisionerJobLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RelayToWorkspaceAgent Relay a stream to an agent held by this replica
+	//
+	// Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
+	//
+	// Corresponds with GET /api/v2/replicas/relay (the `RelayToWorkspaceAgent` operationId).
+	RelayToWorkspaceAgent(ctx context.Context, params *RelayToWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateTemplateVersionWithBody Create a template version
 	//
@@ -2395,12 +2825,137 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v2/users/{user}/workspaces/{name} (the `GetWorkspaceByOwnerAndName` operationId).
 	GetWorkspaceByOwnerAndName(ctx context.Context, user string, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ReportWorkspaceAgentAppHealthWithBody Report app health
+	//
+	// The health of each app with a health check, by slug.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/app-health (the `ReportWorkspaceAgentAppHealth` operationId).
+	ReportWorkspaceAgentAppHealthWithBody(ctx context.Context, params *ReportWorkspaceAgentAppHealthParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportWorkspaceAgentAppHealth Report app health
+	//
+	// The health of each app with a health check, by slug.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/app-health (the `ReportWorkspaceAgentAppHealth` operationId).
+	ReportWorkspaceAgentAppHealth(ctx context.Context, params *ReportWorkspaceAgentAppHealthParams, body ReportWorkspaceAgentAppHealthJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportWorkspaceAgentLifecycleWithBody Report the agent's lifecycle
+	//
+	// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/lifecycle (the `ReportWorkspaceAgentLifecycle` operationId).
+	ReportWorkspaceAgentLifecycleWithBody(ctx context.Context, params *ReportWorkspaceAgentLifecycleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportWorkspaceAgentLifecycle Report the agent's lifecycle
+	//
+	// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/lifecycle (the `ReportWorkspaceAgentLifecycle` operationId).
+	ReportWorkspaceAgentLifecycle(ctx context.Context, params *ReportWorkspaceAgentLifecycleParams, body ReportWorkspaceAgentLifecycleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UploadWorkspaceAgentLogsWithBody Upload script output
+	//
+	// A batch of lines from the agent's scripts, each with its source (the script's display name).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/logs (the `UploadWorkspaceAgentLogs` operationId).
+	UploadWorkspaceAgentLogsWithBody(ctx context.Context, params *UploadWorkspaceAgentLogsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UploadWorkspaceAgentLogs Upload script output
+	//
+	// A batch of lines from the agent's scripts, each with its source (the script's display name).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/logs (the `UploadWorkspaceAgentLogs` operationId).
+	UploadWorkspaceAgentLogs(ctx context.Context, params *UploadWorkspaceAgentLogsParams, body UploadWorkspaceAgentLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetWorkspaceAgentManifest Get the calling agent's manifest
 	//
 	// For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.
 	//
 	// Corresponds with GET /api/v2/workspaceagents/me/manifest (the `GetWorkspaceAgentManifest` operationId).
 	GetWorkspaceAgentManifest(ctx context.Context, params *GetWorkspaceAgentManifestParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportWorkspaceAgentMetadataWithBody Report metadata values
+	//
+	// The latest value (or error) of metadata items, keyed as in the manifest.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
+	ReportWorkspaceAgentMetadataWithBody(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportWorkspaceAgentMetadata Report metadata values
+	//
+	// The latest value (or error) of metadata items, keyed as in the manifest.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
+	ReportWorkspaceAgentMetadata(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, body ReportWorkspaceAgentMetadataJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportWorkspaceAgentStatsWithBody Report connection statistics
+	//
+	// Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/stats (the `ReportWorkspaceAgentStats` operationId).
+	ReportWorkspaceAgentStatsWithBody(ctx context.Context, params *ReportWorkspaceAgentStatsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportWorkspaceAgentStats Report connection statistics
+	//
+	// Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/stats (the `ReportWorkspaceAgentStats` operationId).
+	ReportWorkspaceAgentStats(ctx context.Context, params *ReportWorkspaceAgentStatsParams, body ReportWorkspaceAgentStatsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConnectWorkspaceAgentTunnel Open the agent's tunnel
+	//
+	// A websocket (binary messages) carrying yamux, over which the server opens a stream per connection. The server pings every 10 s and drops a tunnel whose pings go unanswered for 10 s more.
+	//
+	// Corresponds with GET /api/v2/workspaceagents/me/tunnel (the `ConnectWorkspaceAgentTunnel` operationId).
+	ConnectWorkspaceAgentTunnel(ctx context.Context, params *ConnectWorkspaceAgentTunnelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWorkspaceAgent Get a workspace agent
+	//
+	// Its connection status (connecting, connected, disconnected, timeout), lifecycle, app health, statistics and latest metadata values. Agents of builds that are no longer their workspace's latest are not found.
+	//
+	// Corresponds with GET /api/v2/workspaceagents/{agent} (the `GetWorkspaceAgent` operationId).
+	GetWorkspaceAgent(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConnectWorkspaceAgent Connect to a workspace agent
+	//
+	// A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
+	//
+	// Corresponds with GET /api/v2/workspaceagents/{agent}/connect (the `ConnectWorkspaceAgent` operationId).
+	ConnectWorkspaceAgent(ctx context.Context, agent string, params *ConnectWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWorkspaceAgentLogs Get an agent's script output
+	//
+	// The lines after `after`, oldest first, at most 1,000.
+	//
+	// Corresponds with GET /api/v2/workspaceagents/{agent}/logs (the `GetWorkspaceAgentLogs` operationId).
+	GetWorkspaceAgentLogs(ctx context.Context, agent string, params *GetWorkspaceAgentLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConnectWorkspaceAgentPty Open a web terminal
+	//
+	// A websocket: the server sends the terminal's output as binary messages; the client sends text messages {"data": "input", "height": rows, "width": cols} (either part optional; a size resizes). reconnect names the session: connecting again with the same ID within the agent's reconnect window (5 minutes by default) reattaches to the same shell and replays its recent output.
+	//
+	// Corresponds with GET /api/v2/workspaceagents/{agent}/pty (the `ConnectWorkspaceAgentPty` operationId).
+	ConnectWorkspaceAgentPty(ctx context.Context, agent string, params *ConnectWorkspaceAgentPtyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspaceBuild Get a workspace build
 	//
@@ -2769,6 +3324,23 @@ func (c *Client) AppendProvisionerJobLogsWithBody(ctx context.Context, job int64
 // Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
 func (c *Client) AppendProvisionerJobLogs(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, body AppendProvisionerJobLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAppendProvisionerJobLogsRequest(c.Server, job, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RelayToWorkspaceAgent Relay a stream to an agent held by this replica
+//
+// Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
+//
+// Corresponds with GET /api/v2/replicas/relay (the `RelayToWorkspaceAgent` operationId).
+func (c *Client) RelayToWorkspaceAgent(ctx context.Context, params *RelayToWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRelayToWorkspaceAgentRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3565,6 +4137,120 @@ func (c *Client) GetWorkspaceByOwnerAndName(ctx context.Context, user string, na
 	return c.Client.Do(req)
 }
 
+// ReportWorkspaceAgentAppHealthWithBody Report app health
+//
+// The health of each app with a health check, by slug.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/app-health (the `ReportWorkspaceAgentAppHealth` operationId).
+func (c *Client) ReportWorkspaceAgentAppHealthWithBody(ctx context.Context, params *ReportWorkspaceAgentAppHealthParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportWorkspaceAgentAppHealthRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportWorkspaceAgentAppHealth Report app health
+//
+// The health of each app with a health check, by slug.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/app-health (the `ReportWorkspaceAgentAppHealth` operationId).
+func (c *Client) ReportWorkspaceAgentAppHealth(ctx context.Context, params *ReportWorkspaceAgentAppHealthParams, body ReportWorkspaceAgentAppHealthJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportWorkspaceAgentAppHealthRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportWorkspaceAgentLifecycleWithBody Report the agent's lifecycle
+//
+// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/lifecycle (the `ReportWorkspaceAgentLifecycle` operationId).
+func (c *Client) ReportWorkspaceAgentLifecycleWithBody(ctx context.Context, params *ReportWorkspaceAgentLifecycleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportWorkspaceAgentLifecycleRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportWorkspaceAgentLifecycle Report the agent's lifecycle
+//
+// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/lifecycle (the `ReportWorkspaceAgentLifecycle` operationId).
+func (c *Client) ReportWorkspaceAgentLifecycle(ctx context.Context, params *ReportWorkspaceAgentLifecycleParams, body ReportWorkspaceAgentLifecycleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportWorkspaceAgentLifecycleRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UploadWorkspaceAgentLogsWithBody Upload script output
+//
+// A batch of lines from the agent's scripts, each with its source (the script's display name).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/logs (the `UploadWorkspaceAgentLogs` operationId).
+func (c *Client) UploadWorkspaceAgentLogsWithBody(ctx context.Context, params *UploadWorkspaceAgentLogsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUploadWorkspaceAgentLogsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UploadWorkspaceAgentLogs Upload script output
+//
+// A batch of lines from the agent's scripts, each with its source (the script's display name).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/logs (the `UploadWorkspaceAgentLogs` operationId).
+func (c *Client) UploadWorkspaceAgentLogs(ctx context.Context, params *UploadWorkspaceAgentLogsParams, body UploadWorkspaceAgentLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUploadWorkspaceAgentLogsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetWorkspaceAgentManifest Get the calling agent's manifest
 //
 // For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.
@@ -3572,6 +4258,167 @@ func (c *Client) GetWorkspaceByOwnerAndName(ctx context.Context, user string, na
 // Corresponds with GET /api/v2/workspaceagents/me/manifest (the `GetWorkspaceAgentManifest` operationId).
 func (c *Client) GetWorkspaceAgentManifest(ctx context.Context, params *GetWorkspaceAgentManifestParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWorkspaceAgentManifestRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportWorkspaceAgentMetadataWithBody Report metadata values
+//
+// The latest value (or error) of metadata items, keyed as in the manifest.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
+func (c *Client) ReportWorkspaceAgentMetadataWithBody(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportWorkspaceAgentMetadataRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportWorkspaceAgentMetadata Report metadata values
+//
+// The latest value (or error) of metadata items, keyed as in the manifest.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
+func (c *Client) ReportWorkspaceAgentMetadata(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, body ReportWorkspaceAgentMetadataJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportWorkspaceAgentMetadataRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportWorkspaceAgentStatsWithBody Report connection statistics
+//
+// Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/stats (the `ReportWorkspaceAgentStats` operationId).
+func (c *Client) ReportWorkspaceAgentStatsWithBody(ctx context.Context, params *ReportWorkspaceAgentStatsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportWorkspaceAgentStatsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportWorkspaceAgentStats Report connection statistics
+//
+// Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/stats (the `ReportWorkspaceAgentStats` operationId).
+func (c *Client) ReportWorkspaceAgentStats(ctx context.Context, params *ReportWorkspaceAgentStatsParams, body ReportWorkspaceAgentStatsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportWorkspaceAgentStatsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConnectWorkspaceAgentTunnel Open the agent's tunnel
+//
+// A websocket (binary messages) carrying yamux, over which the server opens a stream per connection. The server pings every 10 s and drops a tunnel whose pings go unanswered for 10 s more.
+//
+// Corresponds with GET /api/v2/workspaceagents/me/tunnel (the `ConnectWorkspaceAgentTunnel` operationId).
+func (c *Client) ConnectWorkspaceAgentTunnel(ctx context.Context, params *ConnectWorkspaceAgentTunnelParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConnectWorkspaceAgentTunnelRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWorkspaceAgent Get a workspace agent
+//
+// Its connection status (connecting, connected, disconnected, timeout), lifecycle, app health, statistics and latest metadata values. Agents of builds that are no longer their workspace's latest are not found.
+//
+// Corresponds with GET /api/v2/workspaceagents/{agent} (the `GetWorkspaceAgent` operationId).
+func (c *Client) GetWorkspaceAgent(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWorkspaceAgentRequest(c.Server, agent)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConnectWorkspaceAgent Connect to a workspace agent
+//
+// A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
+//
+// Corresponds with GET /api/v2/workspaceagents/{agent}/connect (the `ConnectWorkspaceAgent` operationId).
+func (c *Client) ConnectWorkspaceAgent(ctx context.Context, agent string, params *ConnectWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConnectWorkspaceAgentRequest(c.Server, agent, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWorkspaceAgentLogs Get an agent's script output
+//
+// The lines after `after`, oldest first, at most 1,000.
+//
+// Corresponds with GET /api/v2/workspaceagents/{agent}/logs (the `GetWorkspaceAgentLogs` operationId).
+func (c *Client) GetWorkspaceAgentLogs(ctx context.Context, agent string, params *GetWorkspaceAgentLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWorkspaceAgentLogsRequest(c.Server, agent, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConnectWorkspaceAgentPty Open a web terminal
+//
+// A websocket: the server sends the terminal's output as binary messages; the client sends text messages {"data": "input", "height": rows, "width": cols} (either part optional; a size resizes). reconnect names the session: connecting again with the same ID within the agent's reconnect window (5 minutes by default) reattaches to the same shell and replays its recent output.
+//
+// Corresponds with GET /api/v2/workspaceagents/{agent}/pty (the `ConnectWorkspaceAgentPty` operationId).
+func (c *Client) ConnectWorkspaceAgentPty(ctx context.Context, agent string, params *ConnectWorkspaceAgentPtyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConnectWorkspaceAgentPtyRequest(c.Server, agent, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4409,6 +5256,60 @@ func NewAppendProvisionerJobLogsRequestWithBody(server string, job int64, params
 			req.Header.Set("Authorization", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewRelayToWorkspaceAgentRequest constructs an http.Request for the RelayToWorkspaceAgent method
+func NewRelayToWorkspaceAgentRequest(server string, params *RelayToWorkspaceAgentParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/replicas/relay")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Agent != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "agent", *params.Agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -5826,6 +6727,171 @@ func NewGetWorkspaceByOwnerAndNameRequest(server string, user string, name strin
 	return req, nil
 }
 
+// NewReportWorkspaceAgentAppHealthRequest calls the generic ReportWorkspaceAgentAppHealth builder with application/json body
+func NewReportWorkspaceAgentAppHealthRequest(server string, params *ReportWorkspaceAgentAppHealthParams, body ReportWorkspaceAgentAppHealthJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReportWorkspaceAgentAppHealthRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewReportWorkspaceAgentAppHealthRequestWithBody constructs an http.Request for the ReportWorkspaceAgentAppHealth method, with any body, and a specified content type
+func NewReportWorkspaceAgentAppHealthRequestWithBody(server string, params *ReportWorkspaceAgentAppHealthParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/app-health")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewReportWorkspaceAgentLifecycleRequest calls the generic ReportWorkspaceAgentLifecycle builder with application/json body
+func NewReportWorkspaceAgentLifecycleRequest(server string, params *ReportWorkspaceAgentLifecycleParams, body ReportWorkspaceAgentLifecycleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReportWorkspaceAgentLifecycleRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewReportWorkspaceAgentLifecycleRequestWithBody constructs an http.Request for the ReportWorkspaceAgentLifecycle method, with any body, and a specified content type
+func NewReportWorkspaceAgentLifecycleRequestWithBody(server string, params *ReportWorkspaceAgentLifecycleParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/lifecycle")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewUploadWorkspaceAgentLogsRequest calls the generic UploadWorkspaceAgentLogs builder with application/json body
+func NewUploadWorkspaceAgentLogsRequest(server string, params *UploadWorkspaceAgentLogsParams, body UploadWorkspaceAgentLogsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUploadWorkspaceAgentLogsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewUploadWorkspaceAgentLogsRequestWithBody constructs an http.Request for the UploadWorkspaceAgentLogs method, with any body, and a specified content type
+func NewUploadWorkspaceAgentLogsRequestWithBody(server string, params *UploadWorkspaceAgentLogsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/logs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetWorkspaceAgentManifestRequest constructs an http.Request for the GetWorkspaceAgentManifest method
 func NewGetWorkspaceAgentManifestRequest(server string, params *GetWorkspaceAgentManifestParams) (*http.Request, error) {
 	var err error
@@ -5863,6 +6929,442 @@ func NewGetWorkspaceAgentManifestRequest(server string, params *GetWorkspaceAgen
 			req.Header.Set("Hearth-Agent-Token", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewReportWorkspaceAgentMetadataRequest calls the generic ReportWorkspaceAgentMetadata builder with application/json body
+func NewReportWorkspaceAgentMetadataRequest(server string, params *ReportWorkspaceAgentMetadataParams, body ReportWorkspaceAgentMetadataJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReportWorkspaceAgentMetadataRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewReportWorkspaceAgentMetadataRequestWithBody constructs an http.Request for the ReportWorkspaceAgentMetadata method, with any body, and a specified content type
+func NewReportWorkspaceAgentMetadataRequestWithBody(server string, params *ReportWorkspaceAgentMetadataParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/metadata")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewReportWorkspaceAgentStatsRequest calls the generic ReportWorkspaceAgentStats builder with application/json body
+func NewReportWorkspaceAgentStatsRequest(server string, params *ReportWorkspaceAgentStatsParams, body ReportWorkspaceAgentStatsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReportWorkspaceAgentStatsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewReportWorkspaceAgentStatsRequestWithBody constructs an http.Request for the ReportWorkspaceAgentStats method, with any body, and a specified content type
+func NewReportWorkspaceAgentStatsRequestWithBody(server string, params *ReportWorkspaceAgentStatsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/stats")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewConnectWorkspaceAgentTunnelRequest constructs an http.Request for the ConnectWorkspaceAgentTunnel method
+func NewConnectWorkspaceAgentTunnelRequest(server string, params *ConnectWorkspaceAgentTunnelParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/tunnel")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Version != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "version", *params.Version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetWorkspaceAgentRequest constructs an http.Request for the GetWorkspaceAgent method
+func NewGetWorkspaceAgentRequest(server string, agent string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "agent", agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewConnectWorkspaceAgentRequest constructs an http.Request for the ConnectWorkspaceAgent method
+func NewConnectWorkspaceAgentRequest(server string, agent string, params *ConnectWorkspaceAgentParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "agent", agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/%s/connect", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "kind", params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Port != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "port", *params.Port, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetWorkspaceAgentLogsRequest constructs an http.Request for the GetWorkspaceAgentLogs method
+func NewGetWorkspaceAgentLogsRequest(server string, agent string, params *GetWorkspaceAgentLogsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "agent", agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/%s/logs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewConnectWorkspaceAgentPtyRequest constructs an http.Request for the ConnectWorkspaceAgentPty method
+func NewConnectWorkspaceAgentPtyRequest(server string, agent string, params *ConnectWorkspaceAgentPtyParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "agent", agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/%s/pty", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "reconnect", params.Reconnect, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Height != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "height", *params.Height, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Width != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "width", *params.Width, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Command != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "command", *params.Command, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -6583,6 +8085,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v2/provisioners/jobs/{job}/logs (the `AppendProvisionerJobLogs` operationId).
 	AppendProvisionerJobLogsWithResponse(ctx context.Context, job int64, params *AppendProvisionerJobLogsParams, body AppendProvisionerJobLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*AppendProvisionerJobLogsResponse, error)
 
+	// RelayToWorkspaceAgentWithResponse Relay a stream to an agent held by this replica
+	//
+	// Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/replicas/relay (the `RelayToWorkspaceAgent` operationId).
+	RelayToWorkspaceAgentWithResponse(ctx context.Context, params *RelayToWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*RelayToWorkspaceAgentResponse, error)
+
 	// CreateTemplateVersionWithBodyWithResponse Create a template version
 	//
 	// From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
@@ -6973,6 +8484,60 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v2/users/{user}/workspaces/{name} (the `GetWorkspaceByOwnerAndName` operationId).
 	GetWorkspaceByOwnerAndNameWithResponse(ctx context.Context, user string, name string, reqEditors ...RequestEditorFn) (*GetWorkspaceByOwnerAndNameResponse, error)
 
+	// ReportWorkspaceAgentAppHealthWithBodyWithResponse Report app health
+	//
+	// The health of each app with a health check, by slug.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/app-health (the `ReportWorkspaceAgentAppHealth` operationId).
+	ReportWorkspaceAgentAppHealthWithBodyWithResponse(ctx context.Context, params *ReportWorkspaceAgentAppHealthParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentAppHealthResponse, error)
+
+	// ReportWorkspaceAgentAppHealthWithResponse Report app health
+	//
+	// The health of each app with a health check, by slug.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/app-health (the `ReportWorkspaceAgentAppHealth` operationId).
+	ReportWorkspaceAgentAppHealthWithResponse(ctx context.Context, params *ReportWorkspaceAgentAppHealthParams, body ReportWorkspaceAgentAppHealthJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentAppHealthResponse, error)
+
+	// ReportWorkspaceAgentLifecycleWithBodyWithResponse Report the agent's lifecycle
+	//
+	// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/lifecycle (the `ReportWorkspaceAgentLifecycle` operationId).
+	ReportWorkspaceAgentLifecycleWithBodyWithResponse(ctx context.Context, params *ReportWorkspaceAgentLifecycleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentLifecycleResponse, error)
+
+	// ReportWorkspaceAgentLifecycleWithResponse Report the agent's lifecycle
+	//
+	// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/lifecycle (the `ReportWorkspaceAgentLifecycle` operationId).
+	ReportWorkspaceAgentLifecycleWithResponse(ctx context.Context, params *ReportWorkspaceAgentLifecycleParams, body ReportWorkspaceAgentLifecycleJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentLifecycleResponse, error)
+
+	// UploadWorkspaceAgentLogsWithBodyWithResponse Upload script output
+	//
+	// A batch of lines from the agent's scripts, each with its source (the script's display name).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/logs (the `UploadWorkspaceAgentLogs` operationId).
+	UploadWorkspaceAgentLogsWithBodyWithResponse(ctx context.Context, params *UploadWorkspaceAgentLogsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadWorkspaceAgentLogsResponse, error)
+
+	// UploadWorkspaceAgentLogsWithResponse Upload script output
+	//
+	// A batch of lines from the agent's scripts, each with its source (the script's display name).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/logs (the `UploadWorkspaceAgentLogs` operationId).
+	UploadWorkspaceAgentLogsWithResponse(ctx context.Context, params *UploadWorkspaceAgentLogsParams, body UploadWorkspaceAgentLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*UploadWorkspaceAgentLogsResponse, error)
+
 	// GetWorkspaceAgentManifestWithResponse Get the calling agent's manifest
 	//
 	// For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.
@@ -6981,6 +8546,87 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v2/workspaceagents/me/manifest (the `GetWorkspaceAgentManifest` operationId).
 	GetWorkspaceAgentManifestWithResponse(ctx context.Context, params *GetWorkspaceAgentManifestParams, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentManifestResponse, error)
+
+	// ReportWorkspaceAgentMetadataWithBodyWithResponse Report metadata values
+	//
+	// The latest value (or error) of metadata items, keyed as in the manifest.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
+	ReportWorkspaceAgentMetadataWithBodyWithResponse(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentMetadataResponse, error)
+
+	// ReportWorkspaceAgentMetadataWithResponse Report metadata values
+	//
+	// The latest value (or error) of metadata items, keyed as in the manifest.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
+	ReportWorkspaceAgentMetadataWithResponse(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, body ReportWorkspaceAgentMetadataJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentMetadataResponse, error)
+
+	// ReportWorkspaceAgentStatsWithBodyWithResponse Report connection statistics
+	//
+	// Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/stats (the `ReportWorkspaceAgentStats` operationId).
+	ReportWorkspaceAgentStatsWithBodyWithResponse(ctx context.Context, params *ReportWorkspaceAgentStatsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentStatsResponse, error)
+
+	// ReportWorkspaceAgentStatsWithResponse Report connection statistics
+	//
+	// Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/stats (the `ReportWorkspaceAgentStats` operationId).
+	ReportWorkspaceAgentStatsWithResponse(ctx context.Context, params *ReportWorkspaceAgentStatsParams, body ReportWorkspaceAgentStatsJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentStatsResponse, error)
+
+	// ConnectWorkspaceAgentTunnelWithResponse Open the agent's tunnel
+	//
+	// A websocket (binary messages) carrying yamux, over which the server opens a stream per connection. The server pings every 10 s and drops a tunnel whose pings go unanswered for 10 s more.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/me/tunnel (the `ConnectWorkspaceAgentTunnel` operationId).
+	ConnectWorkspaceAgentTunnelWithResponse(ctx context.Context, params *ConnectWorkspaceAgentTunnelParams, reqEditors ...RequestEditorFn) (*ConnectWorkspaceAgentTunnelResponse, error)
+
+	// GetWorkspaceAgentWithResponse Get a workspace agent
+	//
+	// Its connection status (connecting, connected, disconnected, timeout), lifecycle, app health, statistics and latest metadata values. Agents of builds that are no longer their workspace's latest are not found.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/{agent} (the `GetWorkspaceAgent` operationId).
+	GetWorkspaceAgentWithResponse(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentResponse, error)
+
+	// ConnectWorkspaceAgentWithResponse Connect to a workspace agent
+	//
+	// A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/{agent}/connect (the `ConnectWorkspaceAgent` operationId).
+	ConnectWorkspaceAgentWithResponse(ctx context.Context, agent string, params *ConnectWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*ConnectWorkspaceAgentResponse, error)
+
+	// GetWorkspaceAgentLogsWithResponse Get an agent's script output
+	//
+	// The lines after `after`, oldest first, at most 1,000.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/{agent}/logs (the `GetWorkspaceAgentLogs` operationId).
+	GetWorkspaceAgentLogsWithResponse(ctx context.Context, agent string, params *GetWorkspaceAgentLogsParams, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentLogsResponse, error)
+
+	// ConnectWorkspaceAgentPtyWithResponse Open a web terminal
+	//
+	// A websocket: the server sends the terminal's output as binary messages; the client sends text messages {"data": "input", "height": rows, "width": cols} (either part optional; a size resizes). reconnect names the session: connecting again with the same ID within the agent's reconnect window (5 minutes by default) reattaches to the same shell and replays its recent output.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/{agent}/pty (the `ConnectWorkspaceAgentPty` operationId).
+	ConnectWorkspaceAgentPtyWithResponse(ctx context.Context, agent string, params *ConnectWorkspaceAgentPtyParams, reqEditors ...RequestEditorFn) (*ConnectWorkspaceAgentPtyResponse, error)
 
 	// GetWorkspaceBuildWithResponse Get a workspace build
 	//
@@ -7811,6 +9457,96 @@ func (r AppendProvisionerJobLogsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AppendProvisionerJobLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RelayToWorkspaceAgentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RelayToWorkspaceAgentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RelayToWorkspaceAgentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RelayToWorkspaceAgentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RelayToWorkspaceAgentResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10208,6 +11944,171 @@ func (r GetWorkspaceByOwnerAndNameResponse) ContentType() string {
 	return ""
 }
 
+type ReportWorkspaceAgentAppHealthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ReportWorkspaceAgentAppHealthResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ReportWorkspaceAgentAppHealthResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ReportWorkspaceAgentAppHealthResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ReportWorkspaceAgentAppHealthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReportWorkspaceAgentAppHealthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReportWorkspaceAgentAppHealthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReportWorkspaceAgentAppHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReportWorkspaceAgentLifecycleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ReportWorkspaceAgentLifecycleResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ReportWorkspaceAgentLifecycleResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ReportWorkspaceAgentLifecycleResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ReportWorkspaceAgentLifecycleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReportWorkspaceAgentLifecycleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReportWorkspaceAgentLifecycleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReportWorkspaceAgentLifecycleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UploadWorkspaceAgentLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UploadWorkspaceAgentLogsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UploadWorkspaceAgentLogsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UploadWorkspaceAgentLogsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UploadWorkspaceAgentLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UploadWorkspaceAgentLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UploadWorkspaceAgentLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UploadWorkspaceAgentLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetWorkspaceAgentManifestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10264,6 +12165,538 @@ func (r GetWorkspaceAgentManifestResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetWorkspaceAgentManifestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReportWorkspaceAgentMetadataResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ReportWorkspaceAgentMetadataResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ReportWorkspaceAgentMetadataResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ReportWorkspaceAgentMetadataResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ReportWorkspaceAgentMetadataResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReportWorkspaceAgentMetadataResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReportWorkspaceAgentMetadataResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReportWorkspaceAgentMetadataResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReportWorkspaceAgentStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ReportWorkspaceAgentStatsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ReportWorkspaceAgentStatsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ReportWorkspaceAgentStatsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ReportWorkspaceAgentStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReportWorkspaceAgentStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReportWorkspaceAgentStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReportWorkspaceAgentStatsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ConnectWorkspaceAgentTunnelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ConnectWorkspaceAgentTunnelResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ConnectWorkspaceAgentTunnelResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ConnectWorkspaceAgentTunnelResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ConnectWorkspaceAgentTunnelResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ConnectWorkspaceAgentTunnelResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ConnectWorkspaceAgentTunnelResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ConnectWorkspaceAgentTunnelResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ConnectWorkspaceAgentTunnelResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ConnectWorkspaceAgentTunnelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ConnectWorkspaceAgentTunnelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ConnectWorkspaceAgentTunnelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ConnectWorkspaceAgentTunnelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetWorkspaceAgentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceAgentDetail
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWorkspaceAgentResponse) GetJSON200() *WorkspaceAgentDetail {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWorkspaceAgentResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWorkspaceAgentResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetWorkspaceAgentResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetWorkspaceAgentResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetWorkspaceAgentResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWorkspaceAgentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWorkspaceAgentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWorkspaceAgentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWorkspaceAgentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ConnectWorkspaceAgentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ConnectWorkspaceAgentResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ConnectWorkspaceAgentResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ConnectWorkspaceAgentResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ConnectWorkspaceAgentResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ConnectWorkspaceAgentResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ConnectWorkspaceAgentResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ConnectWorkspaceAgentResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ConnectWorkspaceAgentResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ConnectWorkspaceAgentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ConnectWorkspaceAgentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ConnectWorkspaceAgentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ConnectWorkspaceAgentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetWorkspaceAgentLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AgentLogsOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWorkspaceAgentLogsResponse) GetJSON200() *AgentLogsOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWorkspaceAgentLogsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWorkspaceAgentLogsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetWorkspaceAgentLogsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetWorkspaceAgentLogsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetWorkspaceAgentLogsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWorkspaceAgentLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWorkspaceAgentLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWorkspaceAgentLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWorkspaceAgentLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ConnectWorkspaceAgentPtyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ConnectWorkspaceAgentPtyResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ConnectWorkspaceAgentPtyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ConnectWorkspaceAgentPtyResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ConnectWorkspaceAgentPtyResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ConnectWorkspaceAgentPtyResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ConnectWorkspaceAgentPtyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ConnectWorkspaceAgentPtyResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ConnectWorkspaceAgentPtyResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ConnectWorkspaceAgentPtyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ConnectWorkspaceAgentPtyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ConnectWorkspaceAgentPtyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ConnectWorkspaceAgentPtyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11304,6 +13737,21 @@ func (c *ClientWithResponses) AppendProvisionerJobLogsWithResponse(ctx context.C
 	return ParseAppendProvisionerJobLogsResponse(rsp)
 }
 
+// RelayToWorkspaceAgentWithResponse Relay a stream to an agent held by this replica
+//
+// Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/replicas/relay (the `RelayToWorkspaceAgent` operationId).
+func (c *ClientWithResponses) RelayToWorkspaceAgentWithResponse(ctx context.Context, params *RelayToWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*RelayToWorkspaceAgentResponse, error) {
+	rsp, err := c.RelayToWorkspaceAgent(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRelayToWorkspaceAgentResponse(rsp)
+}
+
 // CreateTemplateVersionWithBodyWithResponse Create a template version
 //
 // From an uploaded file. Enqueues its import on a provisioner worker whose tags match; poll get-template-version for the result.
@@ -11958,6 +14406,96 @@ func (c *ClientWithResponses) GetWorkspaceByOwnerAndNameWithResponse(ctx context
 	return ParseGetWorkspaceByOwnerAndNameResponse(rsp)
 }
 
+// ReportWorkspaceAgentAppHealthWithBodyWithResponse Report app health
+//
+// The health of each app with a health check, by slug.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/app-health (the `ReportWorkspaceAgentAppHealth` operationId).
+func (c *ClientWithResponses) ReportWorkspaceAgentAppHealthWithBodyWithResponse(ctx context.Context, params *ReportWorkspaceAgentAppHealthParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentAppHealthResponse, error) {
+	rsp, err := c.ReportWorkspaceAgentAppHealthWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportWorkspaceAgentAppHealthResponse(rsp)
+}
+
+// ReportWorkspaceAgentAppHealthWithResponse Report app health
+//
+// The health of each app with a health check, by slug.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/app-health (the `ReportWorkspaceAgentAppHealth` operationId).
+func (c *ClientWithResponses) ReportWorkspaceAgentAppHealthWithResponse(ctx context.Context, params *ReportWorkspaceAgentAppHealthParams, body ReportWorkspaceAgentAppHealthJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentAppHealthResponse, error) {
+	rsp, err := c.ReportWorkspaceAgentAppHealth(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportWorkspaceAgentAppHealthResponse(rsp)
+}
+
+// ReportWorkspaceAgentLifecycleWithBodyWithResponse Report the agent's lifecycle
+//
+// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/lifecycle (the `ReportWorkspaceAgentLifecycle` operationId).
+func (c *ClientWithResponses) ReportWorkspaceAgentLifecycleWithBodyWithResponse(ctx context.Context, params *ReportWorkspaceAgentLifecycleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentLifecycleResponse, error) {
+	rsp, err := c.ReportWorkspaceAgentLifecycleWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportWorkspaceAgentLifecycleResponse(rsp)
+}
+
+// ReportWorkspaceAgentLifecycleWithResponse Report the agent's lifecycle
+//
+// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/lifecycle (the `ReportWorkspaceAgentLifecycle` operationId).
+func (c *ClientWithResponses) ReportWorkspaceAgentLifecycleWithResponse(ctx context.Context, params *ReportWorkspaceAgentLifecycleParams, body ReportWorkspaceAgentLifecycleJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentLifecycleResponse, error) {
+	rsp, err := c.ReportWorkspaceAgentLifecycle(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportWorkspaceAgentLifecycleResponse(rsp)
+}
+
+// UploadWorkspaceAgentLogsWithBodyWithResponse Upload script output
+//
+// A batch of lines from the agent's scripts, each with its source (the script's display name).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/logs (the `UploadWorkspaceAgentLogs` operationId).
+func (c *ClientWithResponses) UploadWorkspaceAgentLogsWithBodyWithResponse(ctx context.Context, params *UploadWorkspaceAgentLogsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadWorkspaceAgentLogsResponse, error) {
+	rsp, err := c.UploadWorkspaceAgentLogsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUploadWorkspaceAgentLogsResponse(rsp)
+}
+
+// UploadWorkspaceAgentLogsWithResponse Upload script output
+//
+// A batch of lines from the agent's scripts, each with its source (the script's display name).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/logs (the `UploadWorkspaceAgentLogs` operationId).
+func (c *ClientWithResponses) UploadWorkspaceAgentLogsWithResponse(ctx context.Context, params *UploadWorkspaceAgentLogsParams, body UploadWorkspaceAgentLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*UploadWorkspaceAgentLogsResponse, error) {
+	rsp, err := c.UploadWorkspaceAgentLogs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUploadWorkspaceAgentLogsResponse(rsp)
+}
+
 // GetWorkspaceAgentManifestWithResponse Get the calling agent's manifest
 //
 // For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.
@@ -11971,6 +14509,141 @@ func (c *ClientWithResponses) GetWorkspaceAgentManifestWithResponse(ctx context.
 		return nil, err
 	}
 	return ParseGetWorkspaceAgentManifestResponse(rsp)
+}
+
+// ReportWorkspaceAgentMetadataWithBodyWithResponse Report metadata values
+//
+// The latest value (or error) of metadata items, keyed as in the manifest.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
+func (c *ClientWithResponses) ReportWorkspaceAgentMetadataWithBodyWithResponse(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentMetadataResponse, error) {
+	rsp, err := c.ReportWorkspaceAgentMetadataWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportWorkspaceAgentMetadataResponse(rsp)
+}
+
+// ReportWorkspaceAgentMetadataWithResponse Report metadata values
+//
+// The latest value (or error) of metadata items, keyed as in the manifest.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
+func (c *ClientWithResponses) ReportWorkspaceAgentMetadataWithResponse(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, body ReportWorkspaceAgentMetadataJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentMetadataResponse, error) {
+	rsp, err := c.ReportWorkspaceAgentMetadata(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportWorkspaceAgentMetadataResponse(rsp)
+}
+
+// ReportWorkspaceAgentStatsWithBodyWithResponse Report connection statistics
+//
+// Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/stats (the `ReportWorkspaceAgentStats` operationId).
+func (c *ClientWithResponses) ReportWorkspaceAgentStatsWithBodyWithResponse(ctx context.Context, params *ReportWorkspaceAgentStatsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentStatsResponse, error) {
+	rsp, err := c.ReportWorkspaceAgentStatsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportWorkspaceAgentStatsResponse(rsp)
+}
+
+// ReportWorkspaceAgentStatsWithResponse Report connection statistics
+//
+// Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/stats (the `ReportWorkspaceAgentStats` operationId).
+func (c *ClientWithResponses) ReportWorkspaceAgentStatsWithResponse(ctx context.Context, params *ReportWorkspaceAgentStatsParams, body ReportWorkspaceAgentStatsJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentStatsResponse, error) {
+	rsp, err := c.ReportWorkspaceAgentStats(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportWorkspaceAgentStatsResponse(rsp)
+}
+
+// ConnectWorkspaceAgentTunnelWithResponse Open the agent's tunnel
+//
+// A websocket (binary messages) carrying yamux, over which the server opens a stream per connection. The server pings every 10 s and drops a tunnel whose pings go unanswered for 10 s more.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceagents/me/tunnel (the `ConnectWorkspaceAgentTunnel` operationId).
+func (c *ClientWithResponses) ConnectWorkspaceAgentTunnelWithResponse(ctx context.Context, params *ConnectWorkspaceAgentTunnelParams, reqEditors ...RequestEditorFn) (*ConnectWorkspaceAgentTunnelResponse, error) {
+	rsp, err := c.ConnectWorkspaceAgentTunnel(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConnectWorkspaceAgentTunnelResponse(rsp)
+}
+
+// GetWorkspaceAgentWithResponse Get a workspace agent
+//
+// Its connection status (connecting, connected, disconnected, timeout), lifecycle, app health, statistics and latest metadata values. Agents of builds that are no longer their workspace's latest are not found.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceagents/{agent} (the `GetWorkspaceAgent` operationId).
+func (c *ClientWithResponses) GetWorkspaceAgentWithResponse(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentResponse, error) {
+	rsp, err := c.GetWorkspaceAgent(ctx, agent, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWorkspaceAgentResponse(rsp)
+}
+
+// ConnectWorkspaceAgentWithResponse Connect to a workspace agent
+//
+// A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceagents/{agent}/connect (the `ConnectWorkspaceAgent` operationId).
+func (c *ClientWithResponses) ConnectWorkspaceAgentWithResponse(ctx context.Context, agent string, params *ConnectWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*ConnectWorkspaceAgentResponse, error) {
+	rsp, err := c.ConnectWorkspaceAgent(ctx, agent, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConnectWorkspaceAgentResponse(rsp)
+}
+
+// GetWorkspaceAgentLogsWithResponse Get an agent's script output
+//
+// The lines after `after`, oldest first, at most 1,000.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceagents/{agent}/logs (the `GetWorkspaceAgentLogs` operationId).
+func (c *ClientWithResponses) GetWorkspaceAgentLogsWithResponse(ctx context.Context, agent string, params *GetWorkspaceAgentLogsParams, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentLogsResponse, error) {
+	rsp, err := c.GetWorkspaceAgentLogs(ctx, agent, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWorkspaceAgentLogsResponse(rsp)
+}
+
+// ConnectWorkspaceAgentPtyWithResponse Open a web terminal
+//
+// A websocket: the server sends the terminal's output as binary messages; the client sends text messages {"data": "input", "height": rows, "width": cols} (either part optional; a size resizes). reconnect names the session: connecting again with the same ID within the agent's reconnect window (5 minutes by default) reattaches to the same shell and replays its recent output.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceagents/{agent}/pty (the `ConnectWorkspaceAgentPty` operationId).
+func (c *ClientWithResponses) ConnectWorkspaceAgentPtyWithResponse(ctx context.Context, agent string, params *ConnectWorkspaceAgentPtyParams, reqEditors ...RequestEditorFn) (*ConnectWorkspaceAgentPtyResponse, error) {
+	rsp, err := c.ConnectWorkspaceAgentPty(ctx, agent, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConnectWorkspaceAgentPtyResponse(rsp)
 }
 
 // GetWorkspaceBuildWithResponse Get a workspace build
@@ -12726,6 +15399,87 @@ func ParseAppendProvisionerJobLogsResponse(rsp *http.Response) (*AppendProvision
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRelayToWorkspaceAgentResponse parses an HTTP response from a RelayToWorkspaceAgentWithResponse call
+func ParseRelayToWorkspaceAgentResponse(rsp *http.Response) (*RelayToWorkspaceAgentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RelayToWorkspaceAgentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 101:
+		break // No content-type
+
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -14691,6 +17445,135 @@ func ParseGetWorkspaceByOwnerAndNameResponse(rsp *http.Response) (*GetWorkspaceB
 	return response, nil
 }
 
+// ParseReportWorkspaceAgentAppHealthResponse parses an HTTP response from a ReportWorkspaceAgentAppHealthWithResponse call
+func ParseReportWorkspaceAgentAppHealthResponse(rsp *http.Response) (*ReportWorkspaceAgentAppHealthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReportWorkspaceAgentAppHealthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReportWorkspaceAgentLifecycleResponse parses an HTTP response from a ReportWorkspaceAgentLifecycleWithResponse call
+func ParseReportWorkspaceAgentLifecycleResponse(rsp *http.Response) (*ReportWorkspaceAgentLifecycleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReportWorkspaceAgentLifecycleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUploadWorkspaceAgentLogsResponse parses an HTTP response from a UploadWorkspaceAgentLogsWithResponse call
+func ParseUploadWorkspaceAgentLogsResponse(rsp *http.Response) (*UploadWorkspaceAgentLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UploadWorkspaceAgentLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetWorkspaceAgentManifestResponse parses an HTTP response from a GetWorkspaceAgentManifestWithResponse call
 func ParseGetWorkspaceAgentManifestResponse(rsp *http.Response) (*GetWorkspaceAgentManifestResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14732,6 +17615,457 @@ func ParseGetWorkspaceAgentManifestResponse(rsp *http.Response) (*GetWorkspaceAg
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReportWorkspaceAgentMetadataResponse parses an HTTP response from a ReportWorkspaceAgentMetadataWithResponse call
+func ParseReportWorkspaceAgentMetadataResponse(rsp *http.Response) (*ReportWorkspaceAgentMetadataResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReportWorkspaceAgentMetadataResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReportWorkspaceAgentStatsResponse parses an HTTP response from a ReportWorkspaceAgentStatsWithResponse call
+func ParseReportWorkspaceAgentStatsResponse(rsp *http.Response) (*ReportWorkspaceAgentStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReportWorkspaceAgentStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseConnectWorkspaceAgentTunnelResponse parses an HTTP response from a ConnectWorkspaceAgentTunnelWithResponse call
+func ParseConnectWorkspaceAgentTunnelResponse(rsp *http.Response) (*ConnectWorkspaceAgentTunnelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ConnectWorkspaceAgentTunnelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 101:
+		break // No content-type
+
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetWorkspaceAgentResponse parses an HTTP response from a GetWorkspaceAgentWithResponse call
+func ParseGetWorkspaceAgentResponse(rsp *http.Response) (*GetWorkspaceAgentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWorkspaceAgentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceAgentDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseConnectWorkspaceAgentResponse parses an HTTP response from a ConnectWorkspaceAgentWithResponse call
+func ParseConnectWorkspaceAgentResponse(rsp *http.Response) (*ConnectWorkspaceAgentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ConnectWorkspaceAgentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 101:
+		break // No content-type
+
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetWorkspaceAgentLogsResponse parses an HTTP response from a GetWorkspaceAgentLogsWithResponse call
+func ParseGetWorkspaceAgentLogsResponse(rsp *http.Response) (*GetWorkspaceAgentLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWorkspaceAgentLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AgentLogsOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseConnectWorkspaceAgentPtyResponse parses an HTTP response from a ConnectWorkspaceAgentPtyWithResponse call
+func ParseConnectWorkspaceAgentPtyResponse(rsp *http.Response) (*ConnectWorkspaceAgentPtyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ConnectWorkspaceAgentPtyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 101:
+		break // No content-type
+
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 

@@ -23,11 +23,14 @@ import (
 	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/api/users"
+	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/authn"
+	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/pgembed"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
+	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/jobs"
@@ -66,6 +69,9 @@ type Config struct {
 	// Templates are made at start, by name, from directories of Terraform files, unless a template
 	// of that name exists (NAME -> DIR).
 	Templates map[string]string
+	// RelayAddress is where other replicas reach this one to relay agent connections; default
+	// http://HOST:PORT of the listener (the hostname when listening on every interface).
+	RelayAddress string
 	// ShutdownTimeout bounds the graceful drain of requests and jobs.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -172,6 +178,28 @@ func Run(ctx context.Context, cfg Config) error {
 	builtinKey := rand.Text()
 	keys := provisioning.NewKeys(append([]string{builtinKey}, cfg.ProvisionerKeys...)...)
 
+	hostname, _ := os.Hostname()
+	relays := relay.New(relay.Config{DB: database, Tickets: signer, Address: relayAddress(cfg.RelayAddress, ln.Addr(), hostname),
+		Hostname: hostname, Version: buildinfo.Version(), Logger: log})
+	if err := relays.Start(ctx); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		if err := relays.Stop(c); err != nil {
+			log.Warn("the relay did not stop cleanly", "error", err)
+		}
+	}()
+	recorder := activity.New(database, 10*time.Second, log)
+	recorder.Start(ctx)
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		recorder.Stop(c)
+	}()
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.New(api.Deps{
@@ -179,6 +207,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Auth: authn.New(database), Tickets: signer, SecureCookies: strings.HasPrefix(accessURL, "https://"),
 		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
 		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: self,
+		Relay: relays, Activity: recorder,
 	})
 
 	srv := &http.Server{
@@ -256,4 +285,17 @@ func runBuiltinWorkers(ctx context.Context, cfg Config, addr net.Addr, key strin
 	if err != nil {
 		log.Error("built-in provisioner workers stopped", "error", err)
 	}
+}
+
+// relayAddress is where other replicas reach this one: the configured address, or the listener's
+// (with the hostname in place of an unspecified IP).
+func relayAddress(configured string, addr net.Addr, hostname string) string {
+	if configured != "" {
+		return configured
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() && hostname != "" {
+		host = hostname
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

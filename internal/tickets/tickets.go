@@ -40,6 +40,7 @@ const (
 	KindApp        Kind = "app"        // a browser's access to one workspace app, checked by a proxy
 	KindConnection Kind = "connection" // an SSH, PTY or port-forward connection to one agent
 	KindOIDCState  Kind = "oidc-state" // a browser's OIDC sign-in in progress
+	KindRelay      Kind = "relay"      // a replica forwarding a stream to the replica holding an agent's tunnel
 )
 
 // Claims are a ticket's contents: the standard ones (subject, expiry, ID) and what it grants.

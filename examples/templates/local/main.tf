@@ -55,6 +55,8 @@ data "coder_parameter" "history_lines" {
 
 locals {
   home = "${var.workspaces_dir}/${data.coder_workspace_owner.me.name}/${data.coder_workspace.me.name}"
+  # Workspaces of this template share the machine's network: each gets its own port for the Files app.
+  files_port = 20000 + parseint(substr(md5(data.coder_workspace.me.id), 0, 4), 16) % 10000
 }
 
 resource "coder_agent" "main" {
@@ -80,13 +82,36 @@ resource "coder_app" "files" {
   agent_id     = coder_agent.main.id
   slug         = "files"
   display_name = "Files"
-  url          = "http://localhost:8000"
+  url          = "http://127.0.0.1:${local.files_port}"
   share        = "owner"
   healthcheck {
-    url       = "http://localhost:8000"
+    url       = "http://127.0.0.1:${local.files_port}"
     interval  = 10
     threshold = 6
   }
+}
+
+# The Files app: the home directory over HTTP (when python3 is installed), stopped with the workspace.
+resource "coder_script" "files" {
+  agent_id     = coder_agent.main.id
+  display_name = "Files"
+  run_on_start = true
+  script       = <<-EOT
+    if ! command -v python3 >/dev/null; then
+      echo "python3 is not installed: the Files app stays down"
+      exit 0
+    fi
+    setsid nohup python3 -m http.server ${local.files_port} --bind 127.0.0.1 >.files.log 2>&1 &
+    echo $! >.files.pid
+    echo "Files app on port ${local.files_port}"
+  EOT
+}
+
+resource "coder_script" "files_stop" {
+  agent_id     = coder_agent.main.id
+  display_name = "Files (stop)"
+  run_on_stop  = true
+  script       = "test -f .files.pid && kill $(cat .files.pid) 2>/dev/null; rm -f .files.pid"
 }
 
 # The home directory: made with the workspace, kept while it is stopped, removed when it is deleted.

@@ -75,6 +75,16 @@ type ProvisionerWorker struct {
 	LastSeenAt time.Time
 }
 
+type Replica struct {
+	ID           uuid.UUID
+	Hostname     string
+	RelayAddress string
+	Version      string
+	StartedAt    time.Time
+	LastSeenAt   time.Time
+	StoppedAt    *time.Time
+}
+
 type SigningKey struct {
 	Kid       string
 	Algorithm string
@@ -171,6 +181,34 @@ type WorkspaceAgent struct {
 	TroubleshootingUrl       string
 	ConnectionTimeoutSeconds int32
 	CreatedAt                time.Time
+	LifecycleState           string
+	StartedAt                *time.Time
+	ReadyAt                  *time.Time
+	ReplicaID                *uuid.UUID
+	ConnectionID             *uuid.UUID
+	FirstConnectedAt         *time.Time
+	LastConnectedAt          *time.Time
+	DisconnectedAt           *time.Time
+	Version                  string
+	AppHealth                []byte
+	Stats                    []byte
+}
+
+type WorkspaceAgentLog struct {
+	ID        int64
+	AgentID   uuid.UUID
+	CreatedAt time.Time
+	Source    string
+	Level     string
+	Output    string
+}
+
+type WorkspaceAgentMetadatum struct {
+	AgentID     uuid.UUID
+	Key         string
+	Value       string
+	Error       string
+	CollectedAt time.Time
 }
 
 type WorkspaceBuild struct {

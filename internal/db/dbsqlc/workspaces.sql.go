@@ -155,7 +155,7 @@ func (q *Queries) GetWorkspace(ctx context.Context, id uuid.UUID) (WorkspaceOver
 }
 
 const getWorkspaceAgentByToken = `-- name: GetWorkspaceAgentByToken :one
-SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, w.id AS workspace_id, w.name AS workspace_name, w.owner_id
+SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, w.id AS workspace_id, w.name AS workspace_name, w.owner_id
 FROM workspace_agents a
 JOIN workspace_builds b ON b.id = a.build_id
 JOIN workspaces w ON w.id = b.workspace_id
@@ -164,25 +164,10 @@ WHERE a.token_hash = $1 AND NOT w.deleted
 `
 
 type GetWorkspaceAgentByTokenRow struct {
-	ID                       uuid.UUID
-	ResourceID               uuid.UUID
-	BuildID                  uuid.UUID
-	Name                     string
-	Os                       string
-	Arch                     string
-	Directory                string
-	TokenHash                []byte
-	Env                      []byte
-	Scripts                  []byte
-	Metadata                 []byte
-	Apps                     []byte
-	MotdFile                 string
-	TroubleshootingUrl       string
-	ConnectionTimeoutSeconds int32
-	CreatedAt                time.Time
-	WorkspaceID              uuid.UUID
-	WorkspaceName            string
-	OwnerID                  uuid.UUID
+	WorkspaceAgent WorkspaceAgent
+	WorkspaceID    uuid.UUID
+	WorkspaceName  string
+	OwnerID        uuid.UUID
 }
 
 // The agent a token belongs to, if its build is its workspace's latest.
@@ -190,22 +175,33 @@ func (q *Queries) GetWorkspaceAgentByToken(ctx context.Context, tokenHash []byte
 	row := q.db.QueryRow(ctx, getWorkspaceAgentByToken, tokenHash)
 	var i GetWorkspaceAgentByTokenRow
 	err := row.Scan(
-		&i.ID,
-		&i.ResourceID,
-		&i.BuildID,
-		&i.Name,
-		&i.Os,
-		&i.Arch,
-		&i.Directory,
-		&i.TokenHash,
-		&i.Env,
-		&i.Scripts,
-		&i.Metadata,
-		&i.Apps,
-		&i.MotdFile,
-		&i.TroubleshootingUrl,
-		&i.ConnectionTimeoutSeconds,
-		&i.CreatedAt,
+		&i.WorkspaceAgent.ID,
+		&i.WorkspaceAgent.ResourceID,
+		&i.WorkspaceAgent.BuildID,
+		&i.WorkspaceAgent.Name,
+		&i.WorkspaceAgent.Os,
+		&i.WorkspaceAgent.Arch,
+		&i.WorkspaceAgent.Directory,
+		&i.WorkspaceAgent.TokenHash,
+		&i.WorkspaceAgent.Env,
+		&i.WorkspaceAgent.Scripts,
+		&i.WorkspaceAgent.Metadata,
+		&i.WorkspaceAgent.Apps,
+		&i.WorkspaceAgent.MotdFile,
+		&i.WorkspaceAgent.TroubleshootingUrl,
+		&i.WorkspaceAgent.ConnectionTimeoutSeconds,
+		&i.WorkspaceAgent.CreatedAt,
+		&i.WorkspaceAgent.LifecycleState,
+		&i.WorkspaceAgent.StartedAt,
+		&i.WorkspaceAgent.ReadyAt,
+		&i.WorkspaceAgent.ReplicaID,
+		&i.WorkspaceAgent.ConnectionID,
+		&i.WorkspaceAgent.FirstConnectedAt,
+		&i.WorkspaceAgent.LastConnectedAt,
+		&i.WorkspaceAgent.DisconnectedAt,
+		&i.WorkspaceAgent.Version,
+		&i.WorkspaceAgent.AppHealth,
+		&i.WorkspaceAgent.Stats,
 		&i.WorkspaceID,
 		&i.WorkspaceName,
 		&i.OwnerID,
@@ -336,7 +332,7 @@ func (q *Queries) InsertWorkspace(ctx context.Context, arg InsertWorkspaceParams
 const insertWorkspaceAgent = `-- name: InsertWorkspaceAgent :one
 INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata,
     apps, motd_file, troubleshooting_url, connection_timeout_seconds)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id, resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata, apps, motd_file, troubleshooting_url, connection_timeout_seconds, created_at
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id, resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata, apps, motd_file, troubleshooting_url, connection_timeout_seconds, created_at, lifecycle_state, started_at, ready_at, replica_id, connection_id, first_connected_at, last_connected_at, disconnected_at, version, app_health, stats
 `
 
 type InsertWorkspaceAgentParams struct {
@@ -391,6 +387,17 @@ func (q *Queries) InsertWorkspaceAgent(ctx context.Context, arg InsertWorkspaceA
 		&i.TroubleshootingUrl,
 		&i.ConnectionTimeoutSeconds,
 		&i.CreatedAt,
+		&i.LifecycleState,
+		&i.StartedAt,
+		&i.ReadyAt,
+		&i.ReplicaID,
+		&i.ConnectionID,
+		&i.FirstConnectedAt,
+		&i.LastConnectedAt,
+		&i.DisconnectedAt,
+		&i.Version,
+		&i.AppHealth,
+		&i.Stats,
 	)
 	return i, err
 }
@@ -521,35 +528,55 @@ func (q *Queries) LatestBuildWithParameters(ctx context.Context, arg LatestBuild
 }
 
 const listWorkspaceAgents = `-- name: ListWorkspaceAgents :many
-SELECT id, resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata, apps, motd_file, troubleshooting_url, connection_timeout_seconds, created_at FROM workspace_agents WHERE build_id = $1 ORDER BY name
+SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, r.last_seen_at AS replica_last_seen_at
+FROM workspace_agents a LEFT JOIN replicas r ON r.id = a.replica_id AND r.stopped_at IS NULL
+WHERE a.build_id = $1 ORDER BY a.name
 `
 
-func (q *Queries) ListWorkspaceAgents(ctx context.Context, buildID uuid.UUID) ([]WorkspaceAgent, error) {
+type ListWorkspaceAgentsRow struct {
+	WorkspaceAgent    WorkspaceAgent
+	ReplicaLastSeenAt *time.Time
+}
+
+// A build's agents, with when the replica holding each one's tunnel was last seen (NULL: none).
+func (q *Queries) ListWorkspaceAgents(ctx context.Context, buildID uuid.UUID) ([]ListWorkspaceAgentsRow, error) {
 	rows, err := q.db.Query(ctx, listWorkspaceAgents, buildID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []WorkspaceAgent{}
+	items := []ListWorkspaceAgentsRow{}
 	for rows.Next() {
-		var i WorkspaceAgent
+		var i ListWorkspaceAgentsRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.ResourceID,
-			&i.BuildID,
-			&i.Name,
-			&i.Os,
-			&i.Arch,
-			&i.Directory,
-			&i.TokenHash,
-			&i.Env,
-			&i.Scripts,
-			&i.Metadata,
-			&i.Apps,
-			&i.MotdFile,
-			&i.TroubleshootingUrl,
-			&i.ConnectionTimeoutSeconds,
-			&i.CreatedAt,
+			&i.WorkspaceAgent.ID,
+			&i.WorkspaceAgent.ResourceID,
+			&i.WorkspaceAgent.BuildID,
+			&i.WorkspaceAgent.Name,
+			&i.WorkspaceAgent.Os,
+			&i.WorkspaceAgent.Arch,
+			&i.WorkspaceAgent.Directory,
+			&i.WorkspaceAgent.TokenHash,
+			&i.WorkspaceAgent.Env,
+			&i.WorkspaceAgent.Scripts,
+			&i.WorkspaceAgent.Metadata,
+			&i.WorkspaceAgent.Apps,
+			&i.WorkspaceAgent.MotdFile,
+			&i.WorkspaceAgent.TroubleshootingUrl,
+			&i.WorkspaceAgent.ConnectionTimeoutSeconds,
+			&i.WorkspaceAgent.CreatedAt,
+			&i.WorkspaceAgent.LifecycleState,
+			&i.WorkspaceAgent.StartedAt,
+			&i.WorkspaceAgent.ReadyAt,
+			&i.WorkspaceAgent.ReplicaID,
+			&i.WorkspaceAgent.ConnectionID,
+			&i.WorkspaceAgent.FirstConnectedAt,
+			&i.WorkspaceAgent.LastConnectedAt,
+			&i.WorkspaceAgent.DisconnectedAt,
+			&i.WorkspaceAgent.Version,
+			&i.WorkspaceAgent.AppHealth,
+			&i.WorkspaceAgent.Stats,
+			&i.ReplicaLastSeenAt,
 		); err != nil {
 			return nil, err
 		}

@@ -99,11 +99,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *
 SELECT * FROM workspace_resources WHERE build_id = $1 ORDER BY created_at, type, name;
 
 -- name: ListWorkspaceAgents :many
-SELECT * FROM workspace_agents WHERE build_id = $1 ORDER BY name;
+-- A build's agents, with when the replica holding each one's tunnel was last seen (NULL: none).
+SELECT sqlc.embed(a), r.last_seen_at AS replica_last_seen_at
+FROM workspace_agents a LEFT JOIN replicas r ON r.id = a.replica_id AND r.stopped_at IS NULL
+WHERE a.build_id = $1 ORDER BY a.name;
 
 -- name: GetWorkspaceAgentByToken :one
 -- The agent a token belongs to, if its build is its workspace's latest.
-SELECT a.*, w.id AS workspace_id, w.name AS workspace_name, w.owner_id
+SELECT sqlc.embed(a), w.id AS workspace_id, w.name AS workspace_name, w.owner_id
 FROM workspace_agents a
 JOIN workspace_builds b ON b.id = a.build_id
 JOIN workspaces w ON w.id = b.workspace_id

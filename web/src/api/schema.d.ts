@@ -224,6 +224,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/replicas/relay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Relay a stream to an agent held by this replica
+         * @description Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
+         */
+        get: operations["relay-to-workspace-agent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/template-versions": {
         parameters: {
             query?: never;
@@ -763,6 +783,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/workspaceagents/me/app-health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report app health
+         * @description The health of each app with a health check, by slug.
+         */
+        post: operations["report-workspace-agent-app-health"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceagents/me/lifecycle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report the agent's lifecycle
+         * @description created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
+         */
+        post: operations["report-workspace-agent-lifecycle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceagents/me/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload script output
+         * @description A batch of lines from the agent's scripts, each with its source (the script's display name).
+         */
+        post: operations["upload-workspace-agent-logs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/workspaceagents/me/manifest": {
         parameters: {
             query?: never;
@@ -775,6 +855,146 @@ export interface paths {
          * @description For workspace agents, with their token: who they are and what to run (directory, environment, scripts, apps, metadata). A token of a build that is no longer its workspace's latest is refused.
          */
         get: operations["get-workspace-agent-manifest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceagents/me/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report metadata values
+         * @description The latest value (or error) of metadata items, keyed as in the manifest.
+         */
+        post: operations["report-workspace-agent-metadata"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceagents/me/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report connection statistics
+         * @description Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace.
+         */
+        post: operations["report-workspace-agent-stats"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceagents/me/tunnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open the agent's tunnel
+         * @description A websocket (binary messages) carrying yamux, over which the server opens a stream per connection. The server pings every 10 s and drops a tunnel whose pings go unanswered for 10 s more.
+         */
+        get: operations["connect-workspace-agent-tunnel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceagents/{agent}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a workspace agent
+         * @description Its connection status (connecting, connected, disconnected, timeout), lifecycle, app health, statistics and latest metadata values. Agents of builds that are no longer their workspace's latest are not found.
+         */
+        get: operations["get-workspace-agent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceagents/{agent}/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Connect to a workspace agent
+         * @description A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
+         */
+        get: operations["connect-workspace-agent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceagents/{agent}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an agent's script output
+         * @description The lines after `after`, oldest first, at most 1,000.
+         */
+        get: operations["get-workspace-agent-logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceagents/{agent}/pty": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open a web terminal
+         * @description A websocket: the server sends the terminal's output as binary messages; the client sends text messages {"data": "input", "height": rows, "width": cols} (either part optional; a size resizes). reconnect names the session: connecting again with the same ID within the agent's reconnect window (5 minutes by default) reattaches to the same shell and replays its recent output.
+         */
+        get: operations["connect-workspace-agent-pty"];
         put?: never;
         post?: never;
         delete?: never;
@@ -938,6 +1158,15 @@ export interface components {
              * @description How long to wait for a job; 0 answers at once.
              */
             wait_seconds?: number;
+        };
+        AgentLogsOutputBody: {
+            logs: components["schemas"]["WorkspaceAgentLog"][];
+        };
+        AppHealthInputBody: {
+            /** @description Slug to initializing, healthy or unhealthy. */
+            apps: {
+                [key: string]: string;
+            };
         };
         AuditEntry: {
             /**
@@ -1198,6 +1427,10 @@ export interface components {
         KeysOutputBody: {
             keys: components["schemas"]["JWK"][];
         };
+        LifecycleInputBody: {
+            /** @enum {string} */
+            state: "created" | "starting" | "ready" | "start_error" | "start_timeout" | "shutting_down" | "shutdown_error" | "shutdown_timeout" | "off";
+        };
         ListOutputBody: {
             entries: components["schemas"]["AuditEntry"][];
         };
@@ -1214,6 +1447,9 @@ export interface components {
         };
         LogsOutputBody: {
             logs: components["schemas"]["TemplateLogLine"][];
+        };
+        MetadataInputBody: {
+            items: components["schemas"]["WorkspaceMetadataValue"][];
         };
         Problem: {
             /**
@@ -1576,6 +1812,9 @@ export interface components {
             name?: string;
             username?: string;
         };
+        UploadLogsInputBody: {
+            logs: components["schemas"]["WorkspaceAgentLog"][];
+        };
         UsersOutputBody: {
             /**
              * Format: int64
@@ -1652,17 +1891,116 @@ export interface components {
             updated_at: string;
         };
         WorkspaceAgent: {
+            /** @description Health of apps with a health check, by slug. */
+            app_health: {
+                [key: string]: string;
+            };
             apps: components["schemas"]["ProvisionerApp"][];
             arch: string;
             /** Format: int32 */
             connection_timeout_seconds: number;
             directory: string;
+            /** Format: date-time */
+            disconnected_at?: string;
+            /** Format: date-time */
+            first_connected_at?: string;
             id: string;
+            /** Format: date-time */
+            last_connected_at?: string;
+            /** @enum {string} */
+            lifecycle_state: "created" | "starting" | "ready" | "start_error" | "start_timeout" | "shutting_down" | "shutdown_error" | "shutdown_timeout" | "off";
             metadata: components["schemas"]["ProvisionerAgentMetadata"][];
             name: string;
             os: string;
+            /** Format: date-time */
+            ready_at?: string;
             scripts: components["schemas"]["ProvisionerScript"][];
+            /** Format: date-time */
+            started_at?: string;
+            /** @enum {string} */
+            status: "connecting" | "connected" | "disconnected" | "timeout";
             troubleshooting_url: string;
+            version: string;
+        };
+        WorkspaceAgentDetail: {
+            /** @description Health of apps with a health check, by slug. */
+            app_health: {
+                [key: string]: string;
+            };
+            apps: components["schemas"]["ProvisionerApp"][];
+            arch: string;
+            /** Format: int32 */
+            connection_timeout_seconds: number;
+            directory: string;
+            /** Format: date-time */
+            disconnected_at?: string;
+            /** Format: date-time */
+            first_connected_at?: string;
+            id: string;
+            /** Format: date-time */
+            last_connected_at?: string;
+            /** @enum {string} */
+            lifecycle_state: "created" | "starting" | "ready" | "start_error" | "start_timeout" | "shutting_down" | "shutdown_error" | "shutdown_timeout" | "off";
+            metadata: components["schemas"]["ProvisionerAgentMetadata"][];
+            metadata_values: components["schemas"]["WorkspaceMetadataValue"][];
+            name: string;
+            os: string;
+            owner_name: string;
+            /** Format: date-time */
+            ready_at?: string;
+            scripts: components["schemas"]["ProvisionerScript"][];
+            /** Format: date-time */
+            started_at?: string;
+            stats: components["schemas"]["WorkspaceAgentStats"];
+            /** @enum {string} */
+            status: "connecting" | "connected" | "disconnected" | "timeout";
+            troubleshooting_url: string;
+            version: string;
+            workspace_id: string;
+            workspace_name: string;
+        };
+        WorkspaceAgentLog: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            readonly id?: number;
+            /** @enum {string} */
+            level: "debug" | "info" | "warn" | "error";
+            output: string;
+            /** @description The script's display name. */
+            source: string;
+        };
+        WorkspaceAgentStats: {
+            /**
+             * Format: int64
+             * @description Connections opened since the agent started.
+             */
+            connections_total: number;
+            /**
+             * Format: int64
+             * @description Bytes received through the tunnel.
+             */
+            rx_bytes: number;
+            /**
+             * Format: int64
+             * @description Open web terminals.
+             */
+            sessions_pty: number;
+            /**
+             * Format: int64
+             * @description Open SSH sessions.
+             */
+            sessions_ssh: number;
+            /**
+             * Format: int64
+             * @description Open forwarded connections (port forwarding, apps).
+             */
+            sessions_tcp: number;
+            /**
+             * Format: int64
+             * @description Bytes sent through the tunnel.
+             */
+            tx_bytes: number;
         };
         WorkspaceBuild: {
             /** Format: date-time */
@@ -1709,6 +2047,13 @@ export interface components {
             scripts: components["schemas"]["ProvisionerScript"][];
             workspace_id: string;
             workspace_name: string;
+        };
+        WorkspaceMetadataValue: {
+            /** Format: date-time */
+            collected_at: string;
+            error?: string;
+            key: string;
+            value: string;
         };
         WorkspaceResource: {
             agents: components["schemas"]["WorkspaceAgent"][];
@@ -2381,6 +2726,106 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "relay-to-workspace-agent": {
+        parameters: {
+            query?: {
+                /** @description The agent's ID. */
+                agent?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to a websocket. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4518,6 +4963,162 @@ export interface operations {
             };
         };
     };
+    "report-workspace-agent-app-health": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The agent's token. */
+                "Hearth-Agent-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppHealthInputBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "report-workspace-agent-lifecycle": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The agent's token. */
+                "Hearth-Agent-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LifecycleInputBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "upload-workspace-agent-logs": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The agent's token. */
+                "Hearth-Agent-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadLogsInputBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "get-workspace-agent-manifest": {
         parameters: {
             query?: never;
@@ -4559,6 +5160,566 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "report-workspace-agent-metadata": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The agent's token. */
+                "Hearth-Agent-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetadataInputBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "report-workspace-agent-stats": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The agent's token. */
+                "Hearth-Agent-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkspaceAgentStats"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "connect-workspace-agent-tunnel": {
+        parameters: {
+            query?: {
+                /** @description The agent's version. */
+                version?: string;
+            };
+            header?: {
+                /** @description The agent's token. */
+                "Hearth-Agent-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to a websocket. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-workspace-agent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The agent's ID. */
+                agent: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceAgentDetail"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "connect-workspace-agent": {
+        parameters: {
+            query: {
+                /** @description ssh: the agent's SSH server; tcp: a port in the workspace. */
+                kind: "ssh" | "tcp";
+                /** @description With kind=tcp: the port, on the workspace's loopback. */
+                port?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The agent's ID. */
+                agent: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to a websocket. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-workspace-agent-logs": {
+        parameters: {
+            query?: {
+                /** @description Only lines after this line ID. */
+                after?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The agent's ID. */
+                agent: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentLogsOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "connect-workspace-agent-pty": {
+        parameters: {
+            query: {
+                /** @description The session's ID, chosen by the client; the same ID reattaches. */
+                reconnect: string;
+                /** @description Rows. */
+                height?: number;
+                /** @description Columns. */
+                width?: number;
+                /** @description The command to run instead of the login shell (for a new session). */
+                command?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The agent's ID. */
+                agent: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to a websocket. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

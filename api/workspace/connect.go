@@ -1,0 +1,213 @@
+package workspace
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/google/uuid"
+
+	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/relay"
+	"github.com/hearthdev/hearth/internal/tunnel"
+)
+
+func registerConnect(api huma.API, h handlers, op func(id, method, path, summary, desc string, extra ...int) huma.Operation) {
+	upgrade := map[string]*huma.Response{"101": {Description: "Switching to a websocket."}}
+	tun := huma.Operation{OperationID: "connect-workspace-agent-tunnel", Method: http.MethodGet, Path: "/api/v2/workspaceagents/me/tunnel",
+		Summary: "Open the agent's tunnel", Tags: []string{"Agents"}, Security: []map[string][]string{{"agent-token": {}}},
+		Description: "A websocket (binary messages) carrying yamux, over which the server opens a stream per connection. " +
+			"The server pings every 10 s and drops a tunnel whose pings go unanswered for 10 s more.",
+		Errors: []int{http.StatusUnauthorized}, Metadata: map[string]any{"audit": false}, Responses: upgrade}
+	huma.Register(api, tun, h.tunnel)
+
+	c := op("connect-workspace-agent", http.MethodGet, "/api/v2/workspaceagents/{agent}/connect", "Connect to a workspace agent",
+		"A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.",
+		http.StatusBadGateway, http.StatusServiceUnavailable)
+	c.Responses = upgrade
+	huma.Register(api, c, h.connect)
+
+	p := op("connect-workspace-agent-pty", http.MethodGet, "/api/v2/workspaceagents/{agent}/pty", "Open a web terminal",
+		"A websocket: the server sends the terminal's output as binary messages; the client sends text messages {\"data\": \"input\", \"height\": rows, \"width\": cols} (either part optional; a size resizes). "+
+			"reconnect names the session: connecting again with the same ID within the agent's reconnect window (5 minutes by default) reattaches to the same shell and replays its recent output.",
+		http.StatusBadGateway, http.StatusServiceUnavailable)
+	p.Responses = upgrade
+	huma.Register(api, p, h.pty)
+
+	huma.Register(api, huma.Operation{OperationID: "relay-to-workspace-agent", Method: http.MethodGet, Path: relay.PeerPath,
+		Summary: "Relay a stream to an agent held by this replica", Tags: []string{"Agents"},
+		Description: "Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (" + relay.TicketHeader + ") signed by another replica; the stream's header in " + relay.StreamHeader + ".",
+		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusBadGateway, http.StatusServiceUnavailable},
+		Metadata:    map[string]any{"audit": false}, Responses: upgrade}, h.relayPeer)
+}
+
+type tunnelInput struct {
+	Token   string `header:"Hearth-Agent-Token" doc:"The agent's token."`
+	Version string `query:"version" maxLength:"64" doc:"The agent's version."`
+}
+
+func (h handlers) tunnel(ctx context.Context, in *tunnelInput) (*huma.StreamResponse, error) {
+	a, err := h.callingAgent(ctx, in.Token)
+	if err != nil {
+		return nil, err
+	}
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		r, w := humago.Unwrap(hctx)
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.SetReadLimit(-1)
+		conn := websocket.NetConn(r.Context(), c, websocket.MessageBinary)
+		if err := h.Relay.Serve(r.Context(), a.WorkspaceAgent.ID, conn, in.Version); err != nil {
+			h.Logger.Warn("workspace: agent tunnel failed", "agent", a.WorkspaceAgent.ID, "error", err)
+		}
+		_ = conn.Close()
+	}}, nil
+}
+
+type connectInput struct {
+	AgentPath
+	Kind string `query:"kind" enum:"ssh,tcp" required:"true" doc:"ssh: the agent's SSH server; tcp: a port in the workspace."`
+	Port int    `query:"port" minimum:"0" maximum:"65535" doc:"With kind=tcp: the port, on the workspace's loopback."`
+}
+
+// dial authorizes a connection to an agent and opens the stream, answering what went wrong as a
+// problem before any websocket is accepted.
+func (h handlers) dial(ctx context.Context, id uuid.UUID, hdr tunnel.Header) (net.Conn, error) {
+	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
+		return nil, err
+	}
+	a, err := h.findAgent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := manageable(ctx, a.OwnerID); err != nil {
+		return nil, huma.Error403Forbidden("Only the workspace's owner may connect to its agents.")
+	}
+	st, err := h.Relay.Dial(ctx, a.WorkspaceAgent.ID, hdr)
+	var refused *tunnel.RefusedError
+	switch {
+	case errors.Is(err, relay.ErrNotConnected):
+		return nil, huma.Error503ServiceUnavailable(fmt.Sprintf("The agent %s of workspace %s is not connected (%s).", a.WorkspaceAgent.Name, a.WorkspaceName,
+			agentStatus(a.WorkspaceAgent, a.ReplicaLastSeenAt, time.Now())))
+	case errors.As(err, &refused):
+		return nil, huma.Error502BadGateway(refused.Reason)
+	case err != nil:
+		return nil, err
+	}
+	if h.Activity != nil {
+		h.Activity.Touch(a.WorkspaceID)
+	}
+	return st, nil
+}
+
+func (h handlers) connect(ctx context.Context, in *connectInput) (*huma.StreamResponse, error) {
+	hdr := tunnel.Header{Kind: in.Kind}
+	if in.Kind == tunnel.KindTCP {
+		if in.Port == 0 {
+			return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "query.port", Message: "kind=tcp needs a port"})
+		}
+		hdr.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(in.Port))
+	}
+	st, err := h.dial(ctx, in.Agent, hdr)
+	if err != nil {
+		return nil, err
+	}
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		defer func() { _ = st.Close() }()
+		r, w := humago.Unwrap(hctx)
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.SetReadLimit(-1)
+		tunnel.Pipe(websocket.NetConn(r.Context(), c, websocket.MessageBinary), st)
+	}}, nil
+}
+
+type ptyInput struct {
+	AgentPath
+	Reconnect uuid.UUID `query:"reconnect" required:"true" doc:"The session's ID, chosen by the client; the same ID reattaches."`
+	Height    uint16    `query:"height" doc:"Rows."`
+	Width     uint16    `query:"width" doc:"Columns."`
+	Command   string    `query:"command" maxLength:"4096" doc:"The command to run instead of the login shell (for a new session)."`
+}
+
+// PTYInput is a message from a web terminal's client.
+type PTYInput struct {
+	Data   string `json:"data,omitempty"`
+	Height uint16 `json:"height,omitempty"`
+	Width  uint16 `json:"width,omitempty"`
+}
+
+func (h handlers) pty(ctx context.Context, in *ptyInput) (*huma.StreamResponse, error) {
+	st, err := h.dial(ctx, in.Agent, tunnel.Header{Kind: tunnel.KindPTY,
+		PTY: &tunnel.PTY{ID: in.Reconnect.String(), Command: in.Command, Rows: in.Height, Cols: in.Width}})
+	if err != nil {
+		return nil, err
+	}
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		defer func() { _ = st.Close() }()
+		r, w := humago.Unwrap(hctx)
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer func() { _ = c.CloseNow() }()
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		go func() {
+			defer cancel()
+			for {
+				_, data, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				var m PTYInput
+				if json.Unmarshal(data, &m) != nil {
+					continue
+				}
+				if tunnel.Write(st, tunnel.PTYInput(m)) != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			<-ctx.Done()
+			_ = st.Close()
+		}()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := st.Read(buf)
+			if n > 0 {
+				if c.Write(ctx, websocket.MessageBinary, buf[:n]) != nil {
+					return
+				}
+			}
+			if err != nil {
+				_ = c.Close(websocket.StatusNormalClosure, "the terminal ended")
+				return
+			}
+		}
+	}}, nil
+}
+
+type relayInput struct {
+	Agent string `query:"agent" doc:"The agent's ID."`
+}
+
+func (h handlers) relayPeer(_ context.Context, _ *relayInput) (*huma.StreamResponse, error) {
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		r, w := humago.Unwrap(hctx)
+		h.Relay.ServePeer(w, r)
+	}}, nil
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tftest"
+)
+
+// Connecting to a workspace the way a new user does, through a replica that does not hold the
+// agent's tunnel: hearth ssh, OpenSSH after config-ssh (scp both ways), port forwarding, the path
+// app proxy, the web terminal with reconnection; then the agent is killed and restarted.
+func TestConnectThroughAnotherReplica(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pg := dbtest.NewURL(t)
+	// Replica A runs the workers, so workspaces' agents connect to it; the user talks to B.
+	a := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "a"), "--provisioners", "2",
+		"--provider-mirror", tftest.Mirror(t))
+	b := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "b"), "--provisioners", "0",
+		"--secret-key-file", filepath.Join(dir, "a", "secret.key"))
+	c := cli{t: t, dir: filepath.Join(dir, "cli")}
+	_, errOut, code := c.run("", "login", b.url, "--first-user-username", "ada", "--first-user-email", "ada@example.com", "--first-user-password", "correct-horse")
+	require.Equal(t, 0, code, errOut)
+	raw, err := os.ReadFile(filepath.Join(c.dir, "session.json"))
+	require.NoError(t, err)
+	var session struct{ Token string }
+	require.NoError(t, json.Unmarshal(raw, &session))
+	api := func(method, path, body string) map[string]any {
+		return callAPI(t, method, b.url+path, session.Token, "application/json", []byte(body))
+	}
+	until := func(what string, done func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !done() {
+			require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	root := filepath.Join(dir, "workspaces")
+	file := callAPI(t, "POST", b.url+"/api/v2/files", session.Token, "application/x-tar", tarDir(t, "../../examples/templates/local"))
+	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[{"name":"workspaces_dir","value":"`+root+`"}]}`)
+	until("the import", func() bool {
+		return api("GET", "/api/v2/template-versions/"+v["id"].(string), "")["status"] == "succeeded"
+	})
+	api("POST", "/api/v2/templates", `{"name":"local","version_id":"`+v["id"].(string)+`"}`)
+	ws := api("POST", "/api/v2/workspaces", `{"name":"dev","template":"local"}`)
+	agent := func() map[string]any {
+		w := api("GET", "/api/v2/workspaces/"+ws["id"].(string), "")
+		for _, r := range w["latest_build"].(map[string]any)["resources"].([]any) {
+			if ags := r.(map[string]any)["agents"].([]any); len(ags) > 0 {
+				return ags[0].(map[string]any)
+			}
+		}
+		return nil
+	}
+	until("the agent to be ready", func() bool {
+		a := agent()
+		return a != nil && a["status"] == "connected" && a["lifecycle_state"] == "ready"
+	})
+	agentID := agent()["id"].(string)
+	home := filepath.Join(root, "ada", "dev")
+
+	// The startup script's output was uploaded.
+	logs := api("GET", "/api/v2/workspaceagents/"+agentID+"/logs", "")
+	require.Contains(t, mustJSON(t, logs), "workspace ready in "+home)
+
+	// hearth ssh, through replica B, exit codes and stdin included.
+	out, errOut, code := c.run("", "ssh", "dev", "--", "echo", "hi")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "hi\n", out)
+	_, _, code = c.run("", "ssh", "dev", "--", "exit 7")
+	require.Equal(t, 7, code)
+	out, _, code = c.run("from stdin", "ssh", "dev", "cat")
+	require.Equal(t, 0, code)
+	require.Equal(t, "from stdin", out)
+	_, errOut, code = c.run("", "ssh", "nope", "--", "true")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "No workspace")
+
+	// OpenSSH after config-ssh: ssh and scp of 100 MB both ways.
+	sshConfig := filepath.Join(dir, "ssh_config")
+	_, errOut, code = c.run("", "config-ssh", "--ssh-config-file", sshConfig)
+	require.Equal(t, 0, code, errOut)
+	openssh := func(name string, args ...string) string {
+		cmd := exec.Command(name, append([]string{"-F", sshConfig}, args...)...)
+		cmd.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s %v: %s", name, args, out)
+		return string(out)
+	}
+	require.Equal(t, "hi\n", openssh("ssh", "dev.hearth", "echo hi"))
+	big := filepath.Join(dir, "big")
+	data := make([]byte, 100<<20)
+	_, _ = rand.Read(data)
+	require.NoError(t, os.WriteFile(big, data, 0o600))
+	openssh("scp", "-q", big, "dev.hearth:big")
+	openssh("scp", "-q", "dev.hearth:big", big+".back")
+	for _, f := range []string{filepath.Join(home, "big"), big + ".back"} {
+		got, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.Equal(t, sha256.Sum256(data), sha256.Sum256(got), f)
+	}
+	require.NoError(t, os.Remove(filepath.Join(home, "big")))
+
+	// The Files app (python's http.server, started by a coder_script) through port-forward and the
+	// path proxy.
+	require.NoError(t, os.WriteFile(filepath.Join(home, "notes.txt"), []byte("keep me"), 0o600))
+	appURL := agent()["apps"].([]any)[0].(map[string]any)["url"].(string)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(appURL, "http://"))
+	local := freePort(t)
+	pf := exec.Command(binary, "port-forward", "dev", "--tcp", strconv.Itoa(local)+":"+port)
+	pf.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir)
+	require.NoError(t, pf.Start())
+	t.Cleanup(func() { _ = pf.Process.Kill(); _ = pf.Wait() })
+	until("the forwarded app", func() bool {
+		body, status := get(t, "http://127.0.0.1:"+strconv.Itoa(local)+"/notes.txt", "")
+		return status == 200 && body == "keep me"
+	})
+	body, status := get(t, b.url+"/@ada/dev/apps/files/notes.txt", session.Token)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, "keep me", body)
+	_, status = get(t, b.url+"/@ada/dev/apps/files/notes.txt", "")
+	require.Equal(t, http.StatusUnauthorized, status, "an owner-only app needs a signed-in owner")
+	api("POST", "/api/v2/users", `{"username":"bob","email":"bob@example.com","password":"bobs-password"}`)
+	bob := callAPI(t, "POST", b.url+"/api/v2/users/login", "", "application/json", []byte(`{"login":"bob","password":"bobs-password"}`))["session_token"].(string)
+	_, status = get(t, b.url+"/@ada/dev/apps/files/notes.txt", bob)
+	require.Equal(t, http.StatusNotFound, status, "another member does not see a private app")
+	require.Equal(t, http.StatusNotFound, dialStatus(t, b.url, "/api/v2/workspaceagents/"+agentID+"/pty?reconnect=0b1d7a5e-8f33-4f4b-9d0f-6a8a8f0c0a11", bob),
+		"nor can they open its terminal")
+
+	// The web terminal survives a dropped connection.
+	pty := b.url + "/api/v2/workspaceagents/" + agentID + "/pty?reconnect=6c7a9a8e-1f7e-4a43-9a4e-2f1f2b3c4d5e&width=80&height=24"
+	term := dialWS(t, pty, session.Token)
+	writePTY(t, term, "export MARK=remembered\r")
+	_ = term.CloseNow()
+	term = dialWS(t, pty, session.Token)
+	writePTY(t, term, "echo $MARK-again\r")
+	readUntil(t, term, "remembered-again")
+	_ = term.CloseNow()
+
+	// Killing the agent marks it disconnected; a new agent with the same token reconnects.
+	pid, ok := alive(t, filepath.Join(home, ".hearth", "agent.pid"))
+	require.True(t, ok)
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	until("the agent to be disconnected", func() bool { return agent()["status"] == "disconnected" })
+	_, _, code = c.run("", "ssh", "dev", "--", "true")
+	require.Equal(t, 1, code, "no connection to a disconnected agent")
+	restarted := exec.Command(binary, "agent")
+	restarted.Env = strings.Split(strings.TrimRight(string(env), "\x00"), "\x00")
+	restarted.Dir = home
+	require.NoError(t, restarted.Start())
+	t.Cleanup(func() { _ = restarted.Process.Signal(syscall.SIGTERM); _ = restarted.Wait() })
+	until("the agent to reconnect", func() bool { return agent()["status"] == "connected" })
+	out, _, code = c.run("", "ssh", "dev", "--", "echo", "back")
+	require.Equal(t, 0, code)
+	require.Equal(t, "back\n", out)
+
+	// A wrong agent token is refused.
+	res, err := http.Get(b.url + "/api/v2/workspaceagents/me/manifest")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	_ = a
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(raw)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// get fetches url (with a bearer token when given) and returns the body and status.
+func get(t *testing.T, url, token string) (string, int) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error(), 0
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return string(raw), res.StatusCode
+}
+
+func dialWS(t *testing.T, url, token string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.Dial(context.Background(), url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	require.NoError(t, err)
+	return c
+}
+
+// dialStatus is the HTTP status a websocket dial is refused with.
+func dialStatus(t *testing.T, base, path, token string) int {
+	t.Helper()
+	c, res, err := websocket.Dial(context.Background(), base+path, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	if err == nil {
+		_ = c.CloseNow()
+		return http.StatusSwitchingProtocols
+	}
+	require.NotNil(t, res, err)
+	return res.StatusCode
+}
+
+func writePTY(t *testing.T, c *websocket.Conn, data string) {
+	t.Helper()
+	msg, _ := json.Marshal(map[string]string{"data": data})
+	require.NoError(t, c.Write(context.Background(), websocket.MessageText, msg))
+}
+
+// readUntil reads terminal output until it contains want.
+func readUntil(t *testing.T, c *websocket.Conn, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), want) {
+		_, data, err := c.Read(ctx)
+		require.NoError(t, err, "terminal output so far: %q", seen.String())
+		seen.Write(data)
+	}
+}

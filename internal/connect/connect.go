@@ -1,0 +1,113 @@
+// Package connect is the client side of connections to workspaces: it finds a workspace's agent,
+// opens a connection to it through the control plane (a websocket to connect-workspace-agent, which
+// any server replica relays to the agent's tunnel), and runs SSH sessions over it. The CLI's ssh,
+// config-ssh and port-forward commands are built on it.
+package connect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/coder/websocket"
+
+	"github.com/hearthdev/hearth/internal/buildinfo"
+	"github.com/hearthdev/hearth/internal/cliconfig"
+	"github.com/hearthdev/hearth/internal/client"
+)
+
+// Target is a workspace agent to connect to.
+type Target struct {
+	Owner, Workspace, Agent string
+	AgentID                 string
+}
+
+// Parse reads [OWNER/]WORKSPACE[.AGENT]; a trailing ".hearth" (the config-ssh host suffix) is dropped.
+func Parse(ref string) (Target, error) {
+	ref = strings.TrimSuffix(ref, ".hearth")
+	t := Target{Owner: "me"}
+	if owner, rest, ok := strings.Cut(ref, "/"); ok {
+		t.Owner, ref = owner, rest
+	}
+	t.Workspace, t.Agent, _ = strings.Cut(ref, ".")
+	if t.Workspace == "" || t.Owner == "" {
+		return t, fmt.Errorf("%q: want [OWNER/]WORKSPACE[.AGENT]", ref)
+	}
+	return t, nil
+}
+
+// Resolve finds the target's agent, and says clearly why there is none to connect to.
+func Resolve(ctx context.Context, c *client.ClientWithResponses, t Target) (Target, error) {
+	res, err := c.GetWorkspaceByOwnerAndNameWithResponse(ctx, t.Owner, t.Workspace)
+	if err != nil {
+		return t, err
+	}
+	if err := client.Check(res.HTTPResponse, res.Body); err != nil {
+		return t, err
+	}
+	w := res.JSON200
+	var agents []client.WorkspaceAgent
+	for _, r := range w.LatestBuild.Resources {
+		agents = append(agents, r.Agents...)
+	}
+	if w.Status != "running" {
+		return t, fmt.Errorf("workspace %s is %s, not running", w.Name, w.Status)
+	}
+	var names []string
+	for _, a := range agents {
+		names = append(names, a.Name)
+		if t.Agent == "" && len(agents) == 1 || a.Name == t.Agent {
+			t.AgentID, t.Agent = a.Id, a.Name
+		}
+	}
+	switch {
+	case len(agents) == 0:
+		return t, fmt.Errorf("workspace %s has no agent", w.Name)
+	case t.AgentID == "" && t.Agent == "":
+		return t, fmt.Errorf("workspace %s has several agents (%s): name one as %s.AGENT", w.Name, strings.Join(names, ", "), w.Name)
+	case t.AgentID == "":
+		return t, fmt.Errorf("workspace %s has no agent %q (it has %s)", w.Name, t.Agent, strings.Join(names, ", "))
+	}
+	return t, nil
+}
+
+// Dial opens a connection to an agent: kind "ssh" reaches its SSH server, "tcp" a port on the
+// workspace's loopback.
+func Dial(ctx context.Context, s cliconfig.Session, agentID, kind string, port int) (net.Conn, error) {
+	u, err := url.Parse(strings.TrimSuffix(s.URL, "/") + "/api/v2/workspaceagents/" + url.PathEscape(agentID) + "/connect")
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{"kind": {kind}}
+	if port > 0 {
+		q.Set("port", strconv.Itoa(port))
+	}
+	u.RawQuery = q.Encode()
+	c, res, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPHeader: http.Header{ //nolint:bodyclose // read and closed below
+		"Authorization": {"Bearer " + s.Token}, "User-Agent": {"hearth-cli/" + buildinfo.Version()}}})
+	if err != nil {
+		if res != nil && res.StatusCode != http.StatusSwitchingProtocols {
+			body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+			_ = res.Body.Close()
+			e := client.Check(res, body)
+			var p struct {
+				Detail string `json:"detail"`
+			}
+			if json.Unmarshal(body, &p) == nil && p.Detail != "" {
+				return nil, errors.New(p.Detail)
+			}
+			return nil, e
+		}
+		return nil, fmt.Errorf("reach %s: %w", s.URL, err)
+	}
+	c.SetReadLimit(-1)
+	// The connection outlives this call: its context is the caller's, without the deadline.
+	return websocket.NetConn(context.WithoutCancel(ctx), c, websocket.MessageBinary), nil
+}

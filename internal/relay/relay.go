@@ -1,0 +1,289 @@
+// Package relay holds agents' tunnels on a server replica and reaches any agent from any replica.
+// Each replica registers itself in PostgreSQL (id, relay address, last seen) and records, on the
+// agent's row, that it holds the agent's tunnel. A replica asked for a connection to an agent whose
+// tunnel another replica holds forwards it there: a websocket to the other replica's relay address,
+// authenticated with a short-lived relay ticket signed with the deployment's keys.
+package relay
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	"github.com/hashicorp/yamux"
+
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/tickets"
+	"github.com/hearthdev/hearth/internal/tunnel"
+)
+
+// Timings of the replica registry: a replica touches its row every HeartbeatInterval and is taken
+// for gone (with every tunnel it held) once unseen for Fresh.
+const (
+	HeartbeatInterval = 10 * time.Second
+	Fresh             = 30 * time.Second
+)
+
+// Headers of a replica-to-replica request.
+const (
+	TicketHeader = "Hearth-Relay-Ticket"
+	StreamHeader = "Hearth-Relay-Stream"
+)
+
+// PeerPath is where a replica accepts streams forwarded by other replicas.
+const PeerPath = "/api/v2/replicas/relay"
+
+// ErrNotConnected means no replica holds a tunnel of the agent.
+var ErrNotConnected = errors.New("the agent is not connected")
+
+// Config configures a replica's relay.
+type Config struct {
+	DB      *db.DB
+	Tickets *tickets.Signer
+	// Address is the base URL where other replicas reach this one (http://10.0.0.5:3000).
+	Address  string
+	Hostname string
+	Version  string
+	Logger   *slog.Logger
+	// Touch, when set, is called with an agent's ID whenever a connection to it opens (activity).
+	Touch func(agentID uuid.UUID)
+}
+
+// Relay is one replica's end of every tunnel it holds.
+type Relay struct {
+	cfg Config
+	// ID is the replica's ID, new at every start.
+	ID uuid.UUID
+
+	mu      sync.Mutex
+	tunnels map[uuid.UUID]*held
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type held struct {
+	session *yamux.Session
+	conn    uuid.UUID
+}
+
+// New makes a relay; Start registers it.
+func New(cfg Config) *Relay {
+	return &Relay{cfg: cfg, ID: uuid.New(), tunnels: map[uuid.UUID]*held{}, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Start registers the replica and keeps its row fresh until Stop.
+func (r *Relay) Start(ctx context.Context) error {
+	if err := r.cfg.DB.UpsertReplica(ctx, dbsqlc.UpsertReplicaParams{ID: r.ID, Hostname: r.cfg.Hostname,
+		RelayAddress: r.cfg.Address, Version: r.cfg.Version}); err != nil {
+		return fmt.Errorf("relay: register replica: %w", err)
+	}
+	go func() {
+		defer close(r.done)
+		t := time.NewTicker(HeartbeatInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.stop:
+				return
+			case <-t.C:
+				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), HeartbeatInterval)
+				if err := r.cfg.DB.TouchReplica(c, r.ID); err != nil {
+					r.cfg.Logger.Warn("relay: replica heartbeat failed", "error", err)
+				}
+				_ = r.cfg.DB.DeleteOldReplicas(c)
+				cancel()
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop marks the replica stopped and closes every tunnel it holds; agents reconnect to another.
+func (r *Relay) Stop(ctx context.Context) error {
+	close(r.stop)
+	<-r.done
+	r.mu.Lock()
+	for _, h := range r.tunnels {
+		_ = h.session.Close()
+	}
+	r.mu.Unlock()
+	if err := r.cfg.DB.StopReplica(ctx, r.ID); err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
+	return nil
+}
+
+// Serve holds an agent's tunnel over conn until it closes or ctx ends. A second tunnel of the same
+// agent replaces the first.
+func (r *Relay) Serve(ctx context.Context, agentID uuid.UUID, conn net.Conn, version string) error {
+	session, err := yamux.Client(conn, tunnel.Config())
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
+	h := &held{session: session, conn: uuid.New()}
+	r.mu.Lock()
+	old := r.tunnels[agentID]
+	r.tunnels[agentID] = h
+	r.mu.Unlock()
+	if old != nil {
+		_ = old.session.Close()
+	}
+	defer func() {
+		r.mu.Lock()
+		if r.tunnels[agentID] == h {
+			delete(r.tunnels, agentID)
+		}
+		r.mu.Unlock()
+		_ = session.Close()
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := r.cfg.DB.DisconnectAgent(c, dbsqlc.DisconnectAgentParams{ID: agentID, ConnectionID: &h.conn}); err != nil {
+			r.cfg.Logger.Warn("relay: recording a disconnection failed", "agent", agentID, "error", err)
+		}
+		r.cfg.Logger.Info("relay: agent disconnected", "agent", agentID)
+	}()
+	if err := r.cfg.DB.ConnectAgent(ctx, dbsqlc.ConnectAgentParams{ID: agentID, ReplicaID: &r.ID, ConnectionID: &h.conn, Version: version}); err != nil {
+		return fmt.Errorf("relay: record connection: %w", err)
+	}
+	r.cfg.Logger.Info("relay: agent connected", "agent", agentID)
+	select {
+	case <-session.CloseChan():
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// Dial opens a stream to an agent asking for h, through whichever replica holds its tunnel.
+func (r *Relay) Dial(ctx context.Context, agentID uuid.UUID, h tunnel.Header) (net.Conn, error) {
+	if r.cfg.Touch != nil {
+		r.cfg.Touch(agentID)
+	}
+	if st, err := r.dialLocal(agentID, h); !errors.Is(err, ErrNotConnected) {
+		return st, err
+	}
+	peer, err := r.cfg.DB.GetAgentRelay(ctx, dbsqlc.GetAgentRelayParams{ID: agentID, FreshSeconds: Fresh.Seconds()})
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
+		return nil, ErrNotConnected
+	}
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	if peer.ID == r.ID {
+		// Our own row, but the tunnel is gone (closed an instant ago).
+		return nil, ErrNotConnected
+	}
+	return r.dialPeer(ctx, peer.RelayAddress, agentID, h)
+}
+
+func (r *Relay) dialLocal(agentID uuid.UUID, h tunnel.Header) (net.Conn, error) {
+	r.mu.Lock()
+	t := r.tunnels[agentID]
+	r.mu.Unlock()
+	if t == nil {
+		return nil, ErrNotConnected
+	}
+	st, err := tunnel.Open(t.session, h)
+	var refused *tunnel.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		return nil, err
+	case err != nil:
+		return nil, ErrNotConnected
+	}
+	return st, nil
+}
+
+func (r *Relay) dialPeer(ctx context.Context, address string, agentID uuid.UUID, h tunnel.Header) (net.Conn, error) {
+	ticket, err := r.cfg.Tickets.Sign(ctx, tickets.KindRelay, r.ID.String(), agentID.String(), time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	head, _ := json.Marshal(h)
+	url := strings.TrimSuffix(address, "/") + PeerPath + "?agent=" + agentID.String()
+	// The websocket lives as long as the stream, not as long as this call.
+	c, res, err := websocket.Dial(context.WithoutCancel(ctx), url, &websocket.DialOptions{HTTPHeader: http.Header{ //nolint:bodyclose // closed below
+		TicketHeader: {ticket}, StreamHeader: {base64.RawURLEncoding.EncodeToString(head)}}})
+	if err != nil {
+		if res != nil && res.Body != nil {
+			defer func() { _ = res.Body.Close() }()
+			var p struct {
+				Detail string `json:"detail"`
+			}
+			body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+			if json.Unmarshal(body, &p) == nil && p.Detail != "" {
+				if res.StatusCode == http.StatusBadGateway {
+					return nil, &tunnel.RefusedError{Reason: p.Detail}
+				}
+				if res.StatusCode == http.StatusServiceUnavailable {
+					return nil, ErrNotConnected
+				}
+			}
+		}
+		return nil, fmt.Errorf("relay: reach replica %s: %w", address, err)
+	}
+	c.SetReadLimit(-1)
+	return websocket.NetConn(context.WithoutCancel(ctx), c, websocket.MessageBinary), nil
+}
+
+// ServePeer accepts a stream forwarded by another replica (PeerPath).
+func (r *Relay) ServePeer(w http.ResponseWriter, req *http.Request) {
+	fail := func(status int, detail string) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"title": http.StatusText(status), "status": status, "detail": detail})
+	}
+	agentID, err := uuid.Parse(req.URL.Query().Get("agent"))
+	if err != nil {
+		fail(http.StatusBadRequest, "agent must be an agent's ID.")
+		return
+	}
+	keys, err := r.cfg.Tickets.KeySet(req.Context())
+	if err != nil {
+		r.cfg.Logger.Error("relay: loading keys failed", "error", err)
+		fail(http.StatusInternalServerError, "The signing keys could not be loaded.")
+		return
+	}
+	claims, err := keys.Verify(req.Header.Get(TicketHeader), tickets.KindRelay)
+	if err != nil || claims.Resource != agentID.String() {
+		fail(http.StatusUnauthorized, "A valid relay ticket for this agent is required in "+TicketHeader+".")
+		return
+	}
+	var h tunnel.Header
+	raw, err := base64.RawURLEncoding.DecodeString(req.Header.Get(StreamHeader))
+	if err != nil || json.Unmarshal(raw, &h) != nil {
+		fail(http.StatusBadRequest, StreamHeader+" must be a base64url JSON stream header.")
+		return
+	}
+	st, err := r.dialLocal(agentID, h)
+	var refused *tunnel.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		fail(http.StatusBadGateway, refused.Reason)
+		return
+	case err != nil:
+		fail(http.StatusServiceUnavailable, ErrNotConnected.Error())
+		return
+	}
+	defer func() { _ = st.Close() }()
+	c, err := websocket.Accept(w, req, nil)
+	if err != nil {
+		return
+	}
+	c.SetReadLimit(-1)
+	ws := websocket.NetConn(req.Context(), c, websocket.MessageBinary)
+	defer func() { _ = ws.Close() }()
+	tunnel.Pipe(ws, st)
+}
