@@ -24,11 +24,21 @@ import (
 	"github.com/hearthdev/hearth/internal/tftest"
 )
 
-// Connecting to a workspace the way a new user does, through a replica that does not hold the
-// agent's tunnel: hearth ssh, OpenSSH after config-ssh (scp both ways), port forwarding, the path
-// app proxy, the web terminal with reconnection; then the agent is killed and restarted.
-func TestConnectThroughAnotherReplica(t *testing.T) {
-	t.Parallel()
+// connected is a running local-template workspace whose agent's tunnel replica A holds, and a
+// signed-in CLI talking to replica B.
+type connected struct {
+	a, b    *running
+	c       cli
+	token   string
+	agentID string
+	home    string
+	api     func(method, path, body string) map[string]any
+	agent   func() map[string]any
+	until   func(what string, done func() bool)
+	dir     string
+}
+
+func connectedWorkspace(t testing.TB) *connected {
 	dir := t.TempDir()
 	pg := dbtest.NewURL(t)
 	// Replica A runs the workers, so workspaces' agents connect to it; the user talks to B.
@@ -76,8 +86,18 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 		a := agent()
 		return a != nil && a["status"] == "connected" && a["lifecycle_state"] == "ready"
 	})
-	agentID := agent()["id"].(string)
-	home := filepath.Join(root, "ada", "dev")
+	return &connected{a: a, b: b, c: c, token: session.Token, agentID: agent()["id"].(string), home: filepath.Join(root, "ada", "dev"),
+		api: api, agent: agent, until: until, dir: dir}
+}
+
+// Connecting to a workspace the way a new user does, through a replica that does not hold the
+// agent's tunnel: hearth ssh, OpenSSH after config-ssh (scp both ways), port forwarding, the path
+// app proxy, the web terminal with reconnection; then the agent is killed and restarted.
+func TestConnectThroughAnotherReplica(t *testing.T) {
+	t.Parallel()
+	w := connectedWorkspace(t)
+	b, c, api, agent, until, agentID, home, dir := w.b, w.c, w.api, w.agent, w.until, w.agentID, w.home, w.dir
+	session := struct{ Token string }{w.token}
 
 	// The startup script's output was uploaded.
 	logs := api("GET", "/api/v2/workspaceagents/"+agentID+"/logs", "")
@@ -181,17 +201,16 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
-	_ = a
 }
 
-func mustJSON(t *testing.T, v any) string {
+func mustJSON(t testing.TB, v any) string {
 	t.Helper()
 	raw, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(raw)
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -200,7 +219,7 @@ func freePort(t *testing.T) int {
 }
 
 // get fetches url (with a bearer token when given) and returns the body and status.
-func get(t *testing.T, url, token string) (string, int) {
+func get(t testing.TB, url, token string) (string, int) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	require.NoError(t, err)
@@ -216,7 +235,7 @@ func get(t *testing.T, url, token string) (string, int) {
 	return string(raw), res.StatusCode
 }
 
-func dialWS(t *testing.T, url, token string) *websocket.Conn {
+func dialWS(t testing.TB, url, token string) *websocket.Conn {
 	t.Helper()
 	c, _, err := websocket.Dial(context.Background(), url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
 	require.NoError(t, err)
@@ -224,7 +243,7 @@ func dialWS(t *testing.T, url, token string) *websocket.Conn {
 }
 
 // dialStatus is the HTTP status a websocket dial is refused with.
-func dialStatus(t *testing.T, base, path, token string) int {
+func dialStatus(t testing.TB, base, path, token string) int {
 	t.Helper()
 	c, res, err := websocket.Dial(context.Background(), base+path, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
 	if err == nil {
@@ -235,14 +254,14 @@ func dialStatus(t *testing.T, base, path, token string) int {
 	return res.StatusCode
 }
 
-func writePTY(t *testing.T, c *websocket.Conn, data string) {
+func writePTY(t testing.TB, c *websocket.Conn, data string) {
 	t.Helper()
 	msg, _ := json.Marshal(map[string]string{"data": data})
 	require.NoError(t, c.Write(context.Background(), websocket.MessageText, msg))
 }
 
 // readUntil reads terminal output until it contains want.
-func readUntil(t *testing.T, c *websocket.Conn, want string) {
+func readUntil(t testing.TB, c *websocket.Conn, want string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -17,7 +17,7 @@ import (
 
 // cli runs the real binary as a user would, with its own config directory.
 type cli struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 

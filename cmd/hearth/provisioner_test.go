@@ -23,7 +23,7 @@ import (
 )
 
 // callAPI sends a request with a token and decodes the answer.
-func callAPI(t *testing.T, method, url, token, contentType string, body []byte) map[string]any {
+func callAPI(t testing.TB, method, url, token, contentType string, body []byte) map[string]any {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(body))
 	require.NoError(t, err)

@@ -40,7 +40,7 @@ type running struct {
 }
 
 // startServer runs the real binary and waits for it to print where it is ready.
-func startServer(t *testing.T, args ...string) *running {
+func startServer(t testing.TB, args ...string) *running {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"server", "--http-address", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "HEARTH_LOG_LEVEL=warn")

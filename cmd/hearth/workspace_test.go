@@ -18,7 +18,7 @@ import (
 	"github.com/hearthdev/hearth/internal/tftest"
 )
 
-func tarDir(t *testing.T, dir string) []byte {
+func tarDir(t testing.TB, dir string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
@@ -39,7 +39,7 @@ func tarDir(t *testing.T, dir string) []byte {
 }
 
 // alive reports whether the process in a pid file runs.
-func alive(t *testing.T, pidFile string) (int, bool) {
+func alive(t testing.TB, pidFile string) (int, bool) {
 	t.Helper()
 	raw, err := os.ReadFile(pidFile)
 	if err != nil {

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/cliconfig"
+	"github.com/hearthdev/hearth/internal/connect"
+	"github.com/hearthdev/hearth/internal/tunnel"
+)
+
+// BenchmarkConnections measures connecting to a local-template workspace through replica B, which
+// relays to replica A holding the agent's tunnel (and through A directly, for comparison):
+//
+//	go test ./cmd/hearth -run '^$' -bench Connections -benchtime 20x
+func BenchmarkConnections(b *testing.B) {
+	w := connectedWorkspace(b)
+	pid, ok := alive(b, filepath.Join(w.home, ".hearth", "agent.pid"))
+	require.True(b, ok)
+
+	b.Run("agent-idle-rss", func(b *testing.B) {
+		for range b.N {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.ReportMetric(rssMiB(b, pid), "MiB")
+	})
+
+	b.Run("ssh-echo", func(b *testing.B) {
+		var times []time.Duration
+		for range b.N {
+			start := time.Now()
+			out, errOut, code := w.c.run("", "ssh", "dev", "--", "echo", "hi")
+			times = append(times, time.Since(start))
+			require.Equal(b, 0, code, errOut)
+			require.Equal(b, "hi\n", out)
+		}
+		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+		b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
+	})
+
+	// A bulk copy to a sink in the workspace (this process: the local template shares its network).
+	sink, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	defer sink.Close()
+	received := make(chan int64, 1)
+	go func() {
+		for {
+			c, err := sink.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				n, _ := io.Copy(io.Discard, c)
+				_ = c.Close()
+				received <- n
+			}()
+		}
+	}()
+	port := sink.Addr().(*net.TCPAddr).Port
+	const chunk = 64 << 20
+	buf := make([]byte, 1<<20)
+	for _, via := range []*running{w.b, w.a} {
+		name := "relay-throughput-via-B"
+		if via == w.a {
+			name = "relay-throughput-via-A"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(chunk)
+			for range b.N {
+				conn, err := connect.Dial(context.Background(), cliconfig.Session{URL: via.url, Token: w.token}, w.agentID, tunnel.KindTCP, port)
+				require.NoError(b, err)
+				for sent := 0; sent < chunk; sent += len(buf) {
+					_, err := conn.Write(buf)
+					require.NoError(b, err)
+				}
+				_ = conn.Close()
+				for n := <-received; n != chunk; n = <-received {
+					require.Equal(b, int64(chunk), n, "the sink got everything")
+				}
+			}
+		})
+	}
+
+	// The first byte of a terminal's echo: through the relay (a web terminal running cat), and
+	// directly (cat on a local terminal).
+	b.Run("terminal-echo-relay", func(b *testing.B) {
+		term := dialWS(b, w.b.url+"/api/v2/workspaceagents/"+w.agentID+"/pty?reconnect=3d5b1a2c-9e8f-4d7c-8b6a-5f4e3d2c1b0a&command=cat", w.token)
+		defer term.CloseNow() //nolint:errcheck // benchmark cleanup
+		ctx := context.Background()
+		for range b.N {
+			writePTY(b, term, "x")
+			_, data, err := term.Read(ctx)
+			require.NoError(b, err)
+			require.Contains(b, string(data), "x")
+		}
+	})
+	b.Run("terminal-echo-direct", func(b *testing.B) {
+		f, err := pty.Start(exec.Command("cat"))
+		require.NoError(b, err)
+		defer f.Close()
+		one := make([]byte, 64)
+		for range b.N {
+			_, err := f.WriteString("x")
+			require.NoError(b, err)
+			_, err = f.Read(one)
+			require.NoError(b, err)
+		}
+	})
+}
+
+// rssMiB is a process's resident set size.
+func rssMiB(t testing.TB, pid int) float64 {
+	t.Helper()
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			require.NoError(t, err)
+			return float64(kb) / 1024
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
