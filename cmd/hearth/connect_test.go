@@ -46,13 +46,8 @@ func connectedWorkspace(t testing.TB) *connected {
 		"--provider-mirror", tftest.Mirror(t))
 	b := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "b"), "--provisioners", "0",
 		"--secret-key-file", filepath.Join(dir, "a", "secret.key"))
-	c := cli{t: t, dir: filepath.Join(dir, "cli")}
-	_, errOut, code := c.run("", "login", b.url, "--first-user-username", "ada", "--first-user-email", "ada@example.com", "--first-user-password", "correct-horse")
-	require.Equal(t, 0, code, errOut)
-	raw, err := os.ReadFile(filepath.Join(c.dir, "session.json"))
-	require.NoError(t, err)
-	var session struct{ Token string }
-	require.NoError(t, json.Unmarshal(raw, &session))
+	c, token := signIn(t, b.url, filepath.Join(dir, "cli"))
+	session := struct{ Token string }{token}
 	api := func(method, path, body string) map[string]any {
 		return callAPI(t, method, b.url+path, session.Token, "application/json", []byte(body))
 	}

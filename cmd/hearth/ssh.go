@@ -32,15 +32,8 @@ func sshCommand() *cobra.Command {
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, s, err := session()
+			s, t, err := target(ctx, args[0])
 			if err != nil {
-				return err
-			}
-			t, err := connect.Parse(args[0])
-			if err != nil {
-				return usageError{err}
-			}
-			if t, err = connect.Resolve(ctx, c, t); err != nil {
 				return err
 			}
 			conn, err := connect.Dial(ctx, s, t.AgentID, tunnel.KindSSH, 0)
@@ -76,6 +69,20 @@ func sshCommand() *cobra.Command {
 	cmd.Flags().BoolVarP(&noTTY, "no-tty", "T", false, "never ask for a terminal")
 	cmd.Flags().StringArrayVarP(&env, "env", "e", nil, "KEY=VALUE to set in the session (repeatable)")
 	return cmd
+}
+
+// target finds the agent [OWNER/]WORKSPACE[.AGENT] names, for the signed-in session.
+func target(ctx context.Context, ref string) (cliconfig.Session, connect.Target, error) {
+	c, s, err := session()
+	if err != nil {
+		return s, connect.Target{}, err
+	}
+	t, err := connect.Parse(ref)
+	if err != nil {
+		return s, t, usageError{err}
+	}
+	t, err = connect.Resolve(ctx, c, t)
+	return s, t, err
 }
 
 // exitCode carries a remote command's exit status out of hearth ssh, printed by nobody.
@@ -221,15 +228,8 @@ func portForwardCommand() *cobra.Command {
 				}
 				pairs = append(pairs, pair{lp, rp})
 			}
-			c, s, err := session()
+			s, t, err := target(ctx, args[0])
 			if err != nil {
-				return err
-			}
-			t, err := connect.Parse(args[0])
-			if err != nil {
-				return usageError{err}
-			}
-			if t, err = connect.Resolve(ctx, c, t); err != nil {
 				return err
 			}
 			var lns []net.Listener

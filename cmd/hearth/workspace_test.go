@@ -38,6 +38,19 @@ func tarDir(t testing.TB, dir string) []byte {
 	return b.Bytes()
 }
 
+// signIn creates the first user, ada, with the CLI and returns the CLI and her session token.
+func signIn(t testing.TB, url, dir string) (cli, string) {
+	t.Helper()
+	c := cli{t: t, dir: dir}
+	_, errOut, code := c.run("", "login", url, "--first-user-username", "ada", "--first-user-email", "ada@example.com", "--first-user-password", "correct-horse")
+	require.Equal(t, 0, code, errOut)
+	raw, err := os.ReadFile(filepath.Join(c.dir, "session.json"))
+	require.NoError(t, err)
+	var session struct{ Token string }
+	require.NoError(t, json.Unmarshal(raw, &session))
+	return c, session.Token
+}
+
 // alive reports whether the process in a pid file runs.
 func alive(t testing.TB, pidFile string) (int, bool) {
 	t.Helper()
@@ -57,15 +70,9 @@ func TestLocalTemplateWorkspaceLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "data"), "--provisioners", "2",
 		"--provider-mirror", tftest.Mirror(t))
-	c := cli{t: t, dir: filepath.Join(dir, "cli")}
-	_, errOut, code := c.run("", "login", srv.url, "--first-user-username", "ada", "--first-user-email", "ada@example.com", "--first-user-password", "correct-horse")
-	require.Equal(t, 0, code, errOut)
-	raw, err := os.ReadFile(filepath.Join(c.dir, "session.json"))
-	require.NoError(t, err)
-	var session struct{ Token string }
-	require.NoError(t, json.Unmarshal(raw, &session))
+	_, token := signIn(t, srv.url, filepath.Join(dir, "cli"))
 	api := func(method, path, body string) map[string]any {
-		return callAPI(t, method, srv.url+path, session.Token, "application/json", []byte(body))
+		return callAPI(t, method, srv.url+path, token, "application/json", []byte(body))
 	}
 	wait := func(path string, done func(map[string]any) bool) map[string]any {
 		deadline := time.Now().Add(60 * time.Second)
@@ -83,7 +90,7 @@ func TestLocalTemplateWorkspaceLifecycle(t *testing.T) {
 	}
 
 	root := filepath.Join(dir, "workspaces")
-	file := callAPI(t, "POST", srv.url+"/api/v2/files", session.Token, "application/x-tar", tarDir(t, "../../examples/templates/local"))
+	file := callAPI(t, "POST", srv.url+"/api/v2/files", token, "application/x-tar", tarDir(t, "../../examples/templates/local"))
 	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[{"name":"workspaces_dir","value":"`+root+`"}]}`)
 	v = wait("/api/v2/template-versions/"+v["id"].(string), ended)
 	require.Equal(t, "succeeded", v["status"], v)
