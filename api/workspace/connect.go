@@ -30,9 +30,9 @@ func registerConnect(api huma.API, h handlers, op func(id, method, path, summary
 	huma.Register(api, tun, h.tunnel)
 
 	c := op("connect-workspace-agent", http.MethodGet, "/api/v2/workspaceagents/{agent}/connect", "Connect to a workspace agent",
-		"A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.",
+		"An HTTP/1.1 upgrade (Connection: Upgrade, Upgrade: "+tunnel.Protocol+"; after 101 the connection carries raw bytes) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.",
 		http.StatusBadGateway, http.StatusServiceUnavailable)
-	c.Responses = upgrade
+	c.Responses = map[string]*huma.Response{"101": {Description: "Switching to the raw stream (Upgrade: " + tunnel.Protocol + ")."}}
 	huma.Register(api, c, h.connect)
 
 	p := op("connect-workspace-agent-pty", http.MethodGet, "/api/v2/workspaceagents/{agent}/pty", "Open a web terminal",
@@ -44,9 +44,9 @@ func registerConnect(api huma.API, h handlers, op func(id, method, path, summary
 
 	huma.Register(api, huma.Operation{OperationID: "relay-to-workspace-agent", Method: http.MethodGet, Path: relay.PeerPath,
 		Summary: "Relay a stream to an agent held by this replica", Tags: []string{"Agents"},
-		Description: "Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (" + relay.TicketHeader + ") signed by another replica; the stream's header in " + relay.StreamHeader + ".",
+		Description: "Replica to replica: an upgrade to " + tunnel.Protocol + " (raw bytes after 101, as connect-workspace-agent) joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (" + relay.TicketHeader + ") signed by another replica; the stream's header in " + relay.StreamHeader + ".",
 		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusBadGateway, http.StatusServiceUnavailable},
-		Metadata:    map[string]any{"audit": false}, Responses: upgrade}, h.relayPeer)
+		Metadata:    map[string]any{"audit": false}, Responses: map[string]*huma.Response{"101": {Description: "Switching to the raw stream."}}}, h.relayPeer)
 }
 
 type tunnelInput struct {
@@ -125,12 +125,11 @@ func (h handlers) connect(ctx context.Context, in *connectInput) (*huma.StreamRe
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
 		defer func() { _ = st.Close() }()
 		r, w := humago.Unwrap(hctx)
-		c, err := websocket.Accept(w, r, nil)
+		c, err := tunnel.Accept(w, r)
 		if err != nil {
 			return
 		}
-		c.SetReadLimit(-1)
-		tunnel.Pipe(websocket.NetConn(r.Context(), c, websocket.MessageBinary), st)
+		tunnel.Pipe(c, st)
 	}}, nil
 }
 

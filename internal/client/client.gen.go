@@ -2474,7 +2474,7 @@ type ClientInterface interface {
 
 	// RelayToWorkspaceAgent Relay a stream to an agent held by this replica
 	//
-	// Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
+	// Replica to replica: an upgrade to hearth-stream (raw bytes after 101, as connect-workspace-agent) joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
 	//
 	// Corresponds with GET /api/v2/replicas/relay (the `RelayToWorkspaceAgent` operationId).
 	RelayToWorkspaceAgent(ctx context.Context, params *RelayToWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2938,7 +2938,7 @@ type ClientInterface interface {
 
 	// ConnectWorkspaceAgent Connect to a workspace agent
 	//
-	// A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
+	// An HTTP/1.1 upgrade (Connection: Upgrade, Upgrade: hearth-stream; after 101 the connection carries raw bytes) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
 	//
 	// Corresponds with GET /api/v2/workspaceagents/{agent}/connect (the `ConnectWorkspaceAgent` operationId).
 	ConnectWorkspaceAgent(ctx context.Context, agent string, params *ConnectWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3336,7 +3336,7 @@ func (c *Client) AppendProvisionerJobLogs(ctx context.Context, job int64, params
 
 // RelayToWorkspaceAgent Relay a stream to an agent held by this replica
 //
-// Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
+// Replica to replica: an upgrade to hearth-stream (raw bytes after 101, as connect-workspace-agent) joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
 //
 // Corresponds with GET /api/v2/replicas/relay (the `RelayToWorkspaceAgent` operationId).
 func (c *Client) RelayToWorkspaceAgent(ctx context.Context, params *RelayToWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4380,7 +4380,7 @@ func (c *Client) GetWorkspaceAgent(ctx context.Context, agent string, reqEditors
 
 // ConnectWorkspaceAgent Connect to a workspace agent
 //
-// A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
+// An HTTP/1.1 upgrade (Connection: Upgrade, Upgrade: hearth-stream; after 101 the connection carries raw bytes) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
 //
 // Corresponds with GET /api/v2/workspaceagents/{agent}/connect (the `ConnectWorkspaceAgent` operationId).
 func (c *Client) ConnectWorkspaceAgent(ctx context.Context, agent string, params *ConnectWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8087,7 +8087,7 @@ type ClientWithResponsesInterface interface {
 
 	// RelayToWorkspaceAgentWithResponse Relay a stream to an agent held by this replica
 	//
-	// Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
+	// Replica to replica: an upgrade to hearth-stream (raw bytes after 101, as connect-workspace-agent) joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8603,7 +8603,7 @@ type ClientWithResponsesInterface interface {
 
 	// ConnectWorkspaceAgentWithResponse Connect to a workspace agent
 	//
-	// A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
+	// An HTTP/1.1 upgrade (Connection: Upgrade, Upgrade: hearth-stream; after 101 the connection carries raw bytes) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9470,10 +9470,6 @@ type RelayToWorkspaceAgentResponse struct {
 	ApplicationproblemJSON400 *Problem
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Problem
-	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
-	ApplicationproblemJSON403 *Problem
-	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
-	ApplicationproblemJSON404 *Problem
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Problem
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -9492,16 +9488,6 @@ func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON400() *Problem {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON401() *Problem {
 	return r.ApplicationproblemJSON401
-}
-
-// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
-func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON403() *Problem {
-	return r.ApplicationproblemJSON403
-}
-
-// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
-func (r RelayToWorkspaceAgentResponse) GetApplicationproblemJSON404() *Problem {
-	return r.ApplicationproblemJSON404
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -12284,8 +12270,6 @@ func (r ReportWorkspaceAgentStatsResponse) ContentType() string {
 type ConnectWorkspaceAgentTunnelResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *Problem
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Problem
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -12300,11 +12284,6 @@ type ConnectWorkspaceAgentTunnelResponse struct {
 	ApplicationproblemJSON502 *Problem
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Problem
-}
-
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r ConnectWorkspaceAgentTunnelResponse) GetApplicationproblemJSON400() *Problem {
-	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -12450,8 +12429,6 @@ func (r GetWorkspaceAgentResponse) ContentType() string {
 type ConnectWorkspaceAgentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *Problem
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Problem
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -12466,11 +12443,6 @@ type ConnectWorkspaceAgentResponse struct {
 	ApplicationproblemJSON502 *Problem
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Problem
-}
-
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r ConnectWorkspaceAgentResponse) GetApplicationproblemJSON400() *Problem {
-	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -12616,8 +12588,6 @@ func (r GetWorkspaceAgentLogsResponse) ContentType() string {
 type ConnectWorkspaceAgentPtyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *Problem
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Problem
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -12632,11 +12602,6 @@ type ConnectWorkspaceAgentPtyResponse struct {
 	ApplicationproblemJSON502 *Problem
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Problem
-}
-
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r ConnectWorkspaceAgentPtyResponse) GetApplicationproblemJSON400() *Problem {
-	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -13739,7 +13704,7 @@ func (c *ClientWithResponses) AppendProvisionerJobLogsWithResponse(ctx context.C
 
 // RelayToWorkspaceAgentWithResponse Relay a stream to an agent held by this replica
 //
-// Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
+// Replica to replica: an upgrade to hearth-stream (raw bytes after 101, as connect-workspace-agent) joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14603,7 +14568,7 @@ func (c *ClientWithResponses) GetWorkspaceAgentWithResponse(ctx context.Context,
 
 // ConnectWorkspaceAgentWithResponse Connect to a workspace agent
 //
-// A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
+// An HTTP/1.1 upgrade (Connection: Upgrade, Upgrade: hearth-stream; after 101 the connection carries raw bytes) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -15438,20 +15403,6 @@ func ParseRelayToWorkspaceAgentResponse(rsp *http.Response) (*RelayToWorkspaceAg
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Problem
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON403 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest Problem
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem
@@ -17727,13 +17678,6 @@ func ParseConnectWorkspaceAgentTunnelResponse(rsp *http.Response) (*ConnectWorks
 	case rsp.StatusCode == 200:
 		break // No content-type
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest Problem
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON400 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17869,13 +17813,6 @@ func ParseConnectWorkspaceAgentResponse(rsp *http.Response) (*ConnectWorkspaceAg
 	case rsp.StatusCode == 200:
 		break // No content-type
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest Problem
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON400 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18010,13 +17947,6 @@ func ParseConnectWorkspaceAgentPtyResponse(rsp *http.Response) (*ConnectWorkspac
 
 	case rsp.StatusCode == 200:
 		break // No content-type
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest Problem
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Problem

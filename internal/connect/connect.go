@@ -16,7 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/coder/websocket"
+	"github.com/hearthdev/hearth/internal/tunnel"
 
 	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/cliconfig"
@@ -90,24 +90,21 @@ func Dial(ctx context.Context, s cliconfig.Session, agentID, kind string, port i
 		q.Set("port", strconv.Itoa(port))
 	}
 	u.RawQuery = q.Encode()
-	c, res, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPHeader: http.Header{ //nolint:bodyclose // read and closed below
-		"Authorization": {"Bearer " + s.Token}, "User-Agent": {"hearth-cli/" + buildinfo.Version()}}})
-	if err != nil {
-		if res != nil && res.StatusCode != http.StatusSwitchingProtocols {
-			body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-			_ = res.Body.Close()
-			e := client.Check(res, body)
-			var p struct {
-				Detail string `json:"detail"`
-			}
-			if json.Unmarshal(body, &p) == nil && p.Detail != "" {
-				return nil, errors.New(p.Detail)
-			}
-			return nil, e
+	c, res, err := tunnel.Dial(ctx, u.String(), http.Header{"Authorization": {"Bearer " + s.Token}, "User-Agent": {"hearth-cli/" + buildinfo.Version()}})
+	if res != nil && res.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		_ = res.Body.Close()
+		e := client.Check(res, body)
+		var p struct {
+			Detail string `json:"detail"`
 		}
+		if json.Unmarshal(body, &p) == nil && p.Detail != "" {
+			return nil, errors.New(p.Detail)
+		}
+		return nil, e
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reach %s: %w", s.URL, err)
 	}
-	c.SetReadLimit(-1)
-	// The connection outlives this call: its context is the caller's, without the deadline.
-	return websocket.NetConn(context.WithoutCancel(ctx), c, websocket.MessageBinary), nil
+	return c, nil
 }

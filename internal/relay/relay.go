@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/hashicorp/yamux"
 
@@ -213,29 +212,25 @@ func (r *Relay) dialPeer(ctx context.Context, address string, agentID uuid.UUID,
 	}
 	head, _ := json.Marshal(h)
 	url := strings.TrimSuffix(address, "/") + PeerPath + "?agent=" + agentID.String()
-	// The websocket lives as long as the stream, not as long as this call.
-	c, res, err := websocket.Dial(context.WithoutCancel(ctx), url, &websocket.DialOptions{HTTPHeader: http.Header{ //nolint:bodyclose // closed below
-		TicketHeader: {ticket}, StreamHeader: {base64.RawURLEncoding.EncodeToString(head)}}})
-	if err != nil {
-		if res != nil && res.Body != nil {
-			defer func() { _ = res.Body.Close() }()
-			var p struct {
-				Detail string `json:"detail"`
-			}
-			body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-			if json.Unmarshal(body, &p) == nil && p.Detail != "" {
-				if res.StatusCode == http.StatusBadGateway {
-					return nil, &tunnel.RefusedError{Reason: p.Detail}
-				}
-				if res.StatusCode == http.StatusServiceUnavailable {
-					return nil, ErrNotConnected
-				}
-			}
+	c, res, err := tunnel.Dial(ctx, url, http.Header{TicketHeader: {ticket}, StreamHeader: {base64.RawURLEncoding.EncodeToString(head)}})
+	if res != nil && res.StatusCode != http.StatusSwitchingProtocols {
+		defer func() { _ = res.Body.Close() }()
+		var p struct {
+			Detail string `json:"detail"`
 		}
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		_ = json.Unmarshal(body, &p)
+		switch {
+		case res.StatusCode == http.StatusBadGateway && p.Detail != "":
+			return nil, &tunnel.RefusedError{Reason: p.Detail}
+		case res.StatusCode == http.StatusServiceUnavailable:
+			return nil, ErrNotConnected
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("relay: reach replica %s: %w", address, err)
 	}
-	c.SetReadLimit(-1)
-	return websocket.NetConn(context.WithoutCancel(ctx), c, websocket.MessageBinary), nil
+	return c, nil
 }
 
 // ServePeer accepts a stream forwarded by another replica (PeerPath).
@@ -278,12 +273,9 @@ func (r *Relay) ServePeer(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer func() { _ = st.Close() }()
-	c, err := websocket.Accept(w, req, nil)
+	c, err := tunnel.Accept(w, req)
 	if err != nil {
 		return
 	}
-	c.SetReadLimit(-1)
-	ws := websocket.NetConn(req.Context(), c, websocket.MessageBinary)
-	defer func() { _ = ws.Close() }()
-	tunnel.Pipe(ws, st)
+	tunnel.Pipe(c, st)
 }

@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -148,7 +150,7 @@ type PTYInput struct {
 func Pipe(a, b io.ReadWriteCloser) {
 	done := make(chan struct{}, 2)
 	copyTo := func(dst, src io.ReadWriteCloser) {
-		_, _ = io.Copy(dst, src)
+		_, _ = copyLarge(dst, src)
 		if !halfClose(dst) {
 			_ = a.Close()
 			_ = b.Close()
@@ -161,6 +163,87 @@ func Pipe(a, b io.ReadWriteCloser) {
 	<-done
 	_ = a.Close()
 	_ = b.Close()
+}
+
+// Bulk buffers: io.Copy's 32 KiB makes a yamux frame and a websocket message per 32 KiB, and the
+// per-frame wake-ups and system calls, not the copying, then bound a bulk transfer (about 250 MB/s
+// against 750 MB/s with 1 MiB on this project's 2-core machine). An idle connection must not pin a
+// large buffer, so a copy reads into a small one and takes a large one from the pool only while the
+// source keeps filling it.
+const (
+	smallBuffer = 16 << 10
+	largeBuffer = 1 << 20
+)
+
+var largeBuffers = sync.Pool{New: func() any { b := make([]byte, largeBuffer); return &b }}
+
+// copyLarge copies src to dst until src ends, as io.Copy does, except between two TCP connections,
+// where io.Copy lets the kernel splice.
+func copyLarge(dst io.Writer, src io.Reader) (written int64, err error) {
+	if c, ok := src.(*Conn); ok && c.r != nil {
+		// What HTTP read past an upgrade's headers goes first.
+		b, _ := c.r.Peek(c.r.Buffered())
+		n, err := dst.Write(b)
+		written += int64(n)
+		_, _ = c.r.Discard(n)
+		if err != nil {
+			return written, err
+		}
+		c.r = nil
+	}
+	if d, s := rawTCP(dst), rawTCP(src); d != nil && s != nil {
+		n, err := io.Copy(d, s)
+		return written + n, err
+	}
+	small := make([]byte, smallBuffer)
+	var large *[]byte
+	defer func() {
+		if large != nil {
+			largeBuffers.Put(large)
+		}
+	}()
+	for {
+		buf := small
+		if large != nil {
+			buf = *large
+		}
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			w, werr := dst.Write(buf[:n])
+			written += int64(w)
+			if werr != nil {
+				return written, werr
+			}
+			if w != n {
+				return written, io.ErrShortWrite
+			}
+		}
+		if rerr == io.EOF {
+			return written, nil
+		}
+		if rerr != nil {
+			return written, rerr
+		}
+		switch {
+		case large == nil && n == len(small):
+			large = largeBuffers.Get().(*[]byte)
+		case large != nil && n < smallBuffer:
+			largeBuffers.Put(large)
+			large = nil
+		}
+	}
+}
+
+// rawTCP is the TCP connection under x, or nil. (A Conn's buffer is drained before this is asked.)
+func rawTCP(x any) *net.TCPConn {
+	switch c := x.(type) {
+	case *net.TCPConn:
+		return c
+	case *Conn:
+		t, _ := c.Conn.(*net.TCPConn)
+		return t
+	}
+	return nil
 }
 
 func halfClose(c io.ReadWriteCloser) bool {

@@ -233,7 +233,7 @@ export interface paths {
         };
         /**
          * Relay a stream to an agent held by this replica
-         * @description Replica to replica: a websocket joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
+         * @description Replica to replica: an upgrade to hearth-stream (raw bytes after 101, as connect-workspace-agent) joined to a stream of an agent whose tunnel this replica holds. Authenticated with a relay ticket (Hearth-Relay-Ticket) signed by another replica; the stream's header in Hearth-Relay-Stream.
          */
         get: operations["relay-to-workspace-agent"];
         put?: never;
@@ -952,7 +952,7 @@ export interface paths {
         };
         /**
          * Connect to a workspace agent
-         * @description A websocket (binary messages) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
+         * @description An HTTP/1.1 upgrade (Connection: Upgrade, Upgrade: hearth-stream; after 101 the connection carries raw bytes) joined to the agent's SSH server (kind=ssh: speak SSH over it, as `hearth ssh --stdio` does) or to a TCP port in the workspace (kind=tcp). Only the workspace's owner (and deployment owners) may connect. 503 while the agent is not connected; 502 when the agent cannot reach the port.
          */
         get: operations["connect-workspace-agent"];
         put?: never;
@@ -2747,7 +2747,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Switching to a websocket. */
+            /** @description Switching to the raw stream. */
             101: {
                 headers: {
                     [name: string]: unknown;
@@ -2772,24 +2772,6 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Forbidden */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not Found */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5302,15 +5284,6 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -5461,7 +5434,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Switching to a websocket. */
+            /** @description Switching to the raw stream (Upgrade: hearth-stream). */
             101: {
                 headers: {
                     [name: string]: unknown;
@@ -5474,15 +5447,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Bad Request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
             };
             /** @description Unauthorized */
             401: {
@@ -5654,15 +5618,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Bad Request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
             };
             /** @description Unauthorized */
             401: {
