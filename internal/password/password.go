@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -71,7 +72,9 @@ func Check(hash, pw string) (bool, error) {
 }
 
 // dummy is checked against when a user is unknown, so that answers take as long as for known users.
-var dummy = Hash("unknown-user-placeholder")
+// It is made on first use, not at start: a hash costs ~66 ms and ~19 MB, which every command of the
+// binary (the CLI, the agent) would otherwise pay.
+var dummy = sync.OnceValue(func() string { return Hash("unknown-user-placeholder") })
 
 // CheckNothing spends the time of one Check, for unknown users.
-func CheckNothing(pw string) { _, _ = Check(dummy, pw) }
+func CheckNothing(pw string) { _, _ = Check(dummy(), pw) }
