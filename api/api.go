@@ -62,6 +62,8 @@ type Deps struct {
 	OIDC *users.OIDCConfig
 	// SecureCookies marks cookies Secure; set when the access URL is https.
 	SecureCookies bool
+	// AppsHost is the wildcard host of subdomain apps (*.apps.example.com); empty turns them off.
+	AppsHost string
 	// Boxes seal Terraform state and template variable values.
 	Boxes seal.Boxes
 	// Logs wakes followers of build logs.
@@ -83,7 +85,7 @@ func New(deps Deps) http.Handler {
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
 	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth), recordAudit(deps.DB, deps.Logger))
-	register(hapi, deps)
+	apps := register(hapi, deps)
 
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -107,12 +109,12 @@ func New(deps Deps) http.Handler {
 
 	var root http.Handler = mux
 	if deps.Relay != nil {
-		// Workspace apps live at /@OWNER/WORKSPACE/apps/SLUG/, a prefix ServeMux patterns cannot express.
-		apps := named("app", app.Handler(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay,
-			Activity: deps.Activity, Logger: deps.Logger, SecureCookies: deps.SecureCookies}))
+		// Workspace apps live on their own hosts and at /@OWNER/WORKSPACE/apps/SLUG/, which ServeMux
+		// patterns cannot express.
+		named := named("app", apps)
 		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasPrefix(r.URL.Path, "/@") {
-				apps.ServeHTTP(w, r)
+			if apps.Owns(r) {
+				named.ServeHTTP(w, r)
 				return
 			}
 			mux.ServeHTTP(w, r)
@@ -151,8 +153,9 @@ func Spec() *huma.OpenAPI {
 	return hapi.OpenAPI()
 }
 
-// register adds every resource's operations. A new resource is added here, and nowhere else.
-func register(hapi huma.API, deps Deps) {
+// register adds every resource's operations. A new resource is added here, and nowhere else. It
+// returns the app proxy, which also serves requests outside the API.
+func register(hapi huma.API, deps Deps) *app.Proxy {
 	health.Register(hapi, health.Deps{DB: deps.DB, Queue: deps.Queue, Logger: deps.Logger})
 	audit.Register(hapi, audit.Deps{DB: deps.DB, Security: security})
 	ticket.Register(hapi, ticket.Deps{Signer: deps.Tickets})
@@ -168,6 +171,10 @@ func register(hapi huma.API, deps Deps) {
 		Relay: deps.Relay, Activity: deps.Activity})
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
 		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC})
+	apps := app.New(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay, Activity: deps.Activity,
+		Logger: deps.Logger, SecureCookies: deps.SecureCookies, AccessURL: deps.AccessURL, AppsHost: deps.AppsHost})
+	apps.Register(hapi)
+	return apps
 }
 
 func config() huma.Config {

@@ -1,14 +1,21 @@
-// Package app proxies workspace apps (coder_app with a url) through the agent's tunnel, at
-// /@OWNER/WORKSPACE[.AGENT]/apps/SLUG/. Access follows the app's sharing level: owner (only the
-// workspace's owner), authenticated (anyone signed in) or public (anyone).
+// Package app proxies workspace apps (coder_app with a url) through the agent's tunnel, at a path,
+// /@OWNER/WORKSPACE[.AGENT]/apps/SLUG/, or at a host of their own under the deployment's wildcard
+// apps host, SLUG--AGENT--WORKSPACE--OWNER.APPS_HOST (hearth server --apps-host). Access follows
+// the app's sharing level: owner (only the workspace's owner), authenticated (anyone signed in) or
+// public (anyone). A command app (coder_app with a command) opens the dashboard's terminal instead.
 //
 // The first request is decided with the database; its answer is an app ticket, a JWT naming the
-// agent, the app and its target, kept in a cookie scoped to the app's path. Later requests are
-// decided by the ticket's signature alone, the way a regional proxy without database access will.
+// agent, the app and its target, kept in a cookie scoped to the app (its path, or its host). Later
+// requests are decided by the ticket's signature alone, the way a regional proxy without database
+// access will.
 //
-// Apps run on the dashboard's origin, so their reach is narrowed: the caller's Hearth credentials
-// (session cookie, token headers, app tickets) are never forwarded, and cookies an app sets are
-// confined to the app's path.
+// A subdomain app's host does not see the dashboard's session cookie, so a browser that is not yet
+// allowed in is sent to the dashboard (authorize-app), which decides with the session and sends it
+// back with a short-lived ticket in the query; the app host swaps it for its cookie at once.
+//
+// Path apps run on the dashboard's origin, so their reach is narrowed: the caller's Hearth
+// credentials (session cookie, token headers, app tickets) are never forwarded, and cookies an app
+// sets are confined to the app's path; a subdomain app's cookies are confined to its own host.
 package app
 
 import (
@@ -42,8 +49,15 @@ import (
 // ticketTTL is how long an app ticket lets requests through without asking the database again.
 const ticketTTL = 5 * time.Minute
 
-// TicketCookie holds an app ticket, scoped to the app's path.
-const TicketCookie = "hearth_app_ticket"
+// TicketCookie holds an app ticket, scoped to the app's path or host; TicketParam brings one to a
+// subdomain app's host from the dashboard.
+const (
+	TicketCookie = "hearth_app_ticket"
+	TicketParam  = "hearth_app_ticket"
+)
+
+// AuthorizePath is the dashboard-origin endpoint that sends browsers on to subdomain apps.
+const AuthorizePath = "/api/v2/applications/authorize"
 
 // Deps are what the proxy needs.
 type Deps struct {
@@ -55,58 +69,197 @@ type Deps struct {
 	Logger   *slog.Logger
 	// SecureCookies marks ticket cookies Secure (an https access URL).
 	SecureCookies bool
+	// AccessURL is the dashboard's URL (where browsers sign in).
+	AccessURL string
+	// AppsHost is the wildcard host of subdomain apps, such as *.apps.example.com; empty turns
+	// subdomain apps off.
+	AppsHost string
 }
 
-// Handler serves /@OWNER/WORKSPACE[.AGENT]/apps/SLUG/...
-func Handler(d Deps) http.Handler {
-	return &proxy{d}
+// Proxy serves workspace apps.
+type Proxy struct {
+	Deps
+	suffix string // ".apps.example.com", from AppsHost
 }
 
-type proxy struct{ Deps }
+// New makes the proxy. Check AppsHost with CheckHost first: one that is not *.DOMAIN is ignored.
+func New(d Deps) *Proxy {
+	p := &Proxy{Deps: d}
+	if CheckHost(d.AppsHost) == nil && d.AppsHost != "" {
+		p.suffix = "." + strings.ToLower(strings.TrimPrefix(d.AppsHost, "*."))
+	}
+	return p
+}
+
+// CheckHost checks a wildcard apps host: empty, or *.DOMAIN with no port.
+func CheckHost(h string) error {
+	if h == "" {
+		return nil
+	}
+	rest, ok := strings.CutPrefix(h, "*.")
+	if !ok || rest == "" || strings.ContainsAny(rest, "*/:") {
+		return fmt.Errorf("the apps host %q must look like *.apps.example.com (no scheme or port)", h)
+	}
+	return nil
+}
+
+// Owns reports whether a request is for an app: a subdomain app's host, or an app path.
+func (p *Proxy) Owns(r *http.Request) bool {
+	if _, ok := p.parseHost(r.Host); ok {
+		return true
+	}
+	return strings.HasPrefix(r.URL.Path, "/@")
+}
 
 // grant is what a ticket carries: where the app is and whose workspace it is in.
 type grant struct {
 	Agent     uuid.UUID `json:"agent"`
 	Workspace uuid.UUID `json:"workspace"`
 	Slug      string    `json:"slug"`
-	Target    string    `json:"target"` // the app's URL, as seen from the workspace
+	AgentName string    `json:"agent_name"`
+	Target    string    `json:"target,omitempty"`  // a web app's URL, as seen from the workspace
+	Command   string    `json:"command,omitempty"` // a command app's command
 	Share     string    `json:"share"`
 }
 
-func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ref, ok := parsePath(r.URL.Path)
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f, ok := p.parseHost(r.Host); ok {
+		p.serveSubdomain(w, r, f)
+		return
+	}
+	f, ok := parsePath(r.URL.Path)
 	if !ok {
-		p.fail(w, http.StatusNotFound, "Not an app path: want /@OWNER/WORKSPACE[.AGENT]/apps/SLUG/.")
+		p.fail(w, http.StatusNotFound, "Not an app path: want /@OWNER/WORKSPACE[.AGENT]/apps/SLUG/")
 		return
 	}
-	if r.URL.Path == ref.prefix[:len(ref.prefix)-1] {
-		http.Redirect(w, r, ref.prefix+query(r), http.StatusTemporaryRedirect)
+	if r.URL.Path == f.prefix[:len(f.prefix)-1] {
+		http.Redirect(w, r, f.prefix+query(r), http.StatusTemporaryRedirect)
 		return
 	}
-	g, err := p.fromTicket(r, ref)
+	g, err := p.fromTicket(r, f)
 	if err != nil {
 		var status int
-		g, status, err = p.decide(r, ref)
+		actor, authErr := p.caller(r)
+		g, status, err = p.decide(r.Context(), f, actor, authErr)
 		if err != nil {
-			if status == http.StatusUnauthorized && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			if status == http.StatusUnauthorized && wantsHTML(r) {
 				http.Redirect(w, r, "/login?redirect="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			p.fail(w, status, err.Error())
 			return
 		}
-		p.setTicket(w, r, ref, g)
+		p.setTicket(w, r, f, g)
+	}
+	p.open(w, r, f, g)
+}
+
+// serveSubdomain serves an app on its own host.
+func (p *Proxy) serveSubdomain(w http.ResponseWriter, r *http.Request, f ref) {
+	if t := r.URL.Query().Get(TicketParam); t != "" {
+		p.exchange(w, r, f, t)
+		return
+	}
+	g, err := p.fromTicket(r, f)
+	if err != nil {
+		var status int
+		actor, authErr := p.caller(r)
+		g, status, err = p.decide(r.Context(), f, actor, authErr)
+		if err != nil {
+			if status == http.StatusUnauthorized && wantsHTML(r) {
+				// The dashboard knows the browser: it decides and sends it back with a ticket.
+				here := p.scheme() + "://" + r.Host + r.URL.RequestURI()
+				http.Redirect(w, r, strings.TrimSuffix(p.AccessURL, "/")+AuthorizePath+"?redirect_uri="+url.QueryEscape(here), http.StatusSeeOther)
+				return
+			}
+			p.fail(w, status, err.Error())
+			return
+		}
+		p.setTicket(w, r, f, g)
+	}
+	p.open(w, r, f, g)
+}
+
+// exchange turns a ticket brought in the query into the app host's cookie, and sends the browser to
+// the same address without it (so it stays out of the app's logs and the browser's history).
+func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, f ref, ticket string) {
+	g, err := p.verify(r.Context(), ticket, f)
+	if err != nil {
+		p.fail(w, http.StatusUnauthorized, "The app ticket is not valid for this app (expired, or for another app): open the app again")
+		return
+	}
+	p.setTicket(w, r, f, g)
+	u := *r.URL
+	q := u.Query()
+	q.Del(TicketParam)
+	u.RawQuery = q.Encode()
+	http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+}
+
+// open proxies to a web app, or sends a command app to the dashboard's terminal running its command.
+func (p *Proxy) open(w http.ResponseWriter, r *http.Request, f ref, g grant) {
+	if g.Command != "" {
+		q := url.Values{"command": {g.Command}}
+		http.Redirect(w, r, strings.TrimSuffix(p.AccessURL, "/")+"/@"+f.owner+"/"+f.workspace+"."+g.AgentName+"/terminal?"+q.Encode(), http.StatusSeeOther)
+		return
 	}
 	if p.Activity != nil {
 		p.Activity.Touch(g.Workspace)
 	}
-	p.forward(w, r, ref, g)
+	p.forward(w, r, f, g)
 }
 
-// ref is an app path, parsed.
+func (p *Proxy) scheme() string {
+	if strings.HasPrefix(p.AccessURL, "https:") {
+		return "https"
+	}
+	return "http"
+}
+
+func wantsHTML(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// ref names an app, from its path or its host.
 type ref struct {
 	owner, workspace, agent, slug string
-	prefix                        string // /@owner/workspace/apps/slug/
+	// prefix is the path the app is mounted at: /@owner/workspace/apps/slug/, or / on its own host.
+	prefix string
+	// subject is what its tickets are for: the prefix, or //host for a subdomain app.
+	subject string
+	// host is a subdomain app's host name (no port); empty for a path app.
+	host string
+}
+
+// parseHost parses a subdomain app's host, SLUG--AGENT--WORKSPACE--OWNER.APPS_HOST (the agent may be
+// left out when the workspace has one).
+func (p *Proxy) parseHost(host string) (ref, bool) {
+	if p.suffix == "" {
+		return ref{}, false
+	}
+	name := strings.ToLower(host)
+	if h, _, err := net.SplitHostPort(name); err == nil {
+		name = h
+	}
+	label, ok := strings.CutSuffix(name, p.suffix)
+	if !ok || label == "" || strings.Contains(label, ".") {
+		return ref{}, false
+	}
+	parts := strings.Split(label, "--")
+	var f ref
+	switch len(parts) {
+	case 4:
+		f = ref{slug: parts[0], agent: parts[1], workspace: parts[2], owner: parts[3]}
+	case 3:
+		f = ref{slug: parts[0], workspace: parts[1], owner: parts[2]}
+	default:
+		return ref{}, false
+	}
+	if f.slug == "" || f.workspace == "" || f.owner == "" || len(parts) == 4 && f.agent == "" {
+		return ref{}, false
+	}
+	f.prefix, f.subject, f.host = "/", "//"+name, name
+	return f, true
 }
 
 func parsePath(path string) (ref, bool) {
@@ -121,6 +274,7 @@ func parsePath(path string) (ref, bool) {
 	f := ref{owner: parts[0], slug: parts[3]}
 	f.workspace, f.agent, _ = strings.Cut(parts[1], ".")
 	f.prefix = "/@" + parts[0] + "/" + parts[1] + "/apps/" + parts[3] + "/"
+	f.subject = f.prefix
 	return f, true
 }
 
@@ -131,30 +285,34 @@ func query(r *http.Request) string {
 	return "?" + r.URL.RawQuery
 }
 
-// fromTicket accepts a valid ticket of this app without the database.
-func (p *proxy) fromTicket(r *http.Request, f ref) (grant, error) {
+// fromTicket accepts a valid ticket cookie of this app without the database.
+func (p *Proxy) fromTicket(r *http.Request, f ref) (grant, error) {
 	c, err := r.Cookie(TicketCookie)
 	if err != nil {
 		return grant{}, err
 	}
-	keys, err := p.Tickets.KeySet(r.Context())
+	return p.verify(r.Context(), c.Value, f)
+}
+
+func (p *Proxy) verify(ctx context.Context, ticket string, f ref) (grant, error) {
+	keys, err := p.Tickets.KeySet(ctx)
 	if err != nil {
 		return grant{}, err
 	}
-	claims, err := keys.Verify(c.Value, tickets.KindApp)
+	claims, err := keys.Verify(ticket, tickets.KindApp)
 	if err != nil {
 		return grant{}, err
 	}
 	var g grant
-	if err := json.Unmarshal([]byte(claims.Resource), &g); err != nil || claims.Subject != f.prefix {
+	if err := json.Unmarshal([]byte(claims.Resource), &g); err != nil || claims.Subject != f.subject {
 		return grant{}, errors.New("the ticket is for another app")
 	}
 	return g, nil
 }
 
-// decide looks the app up and checks the caller against its sharing level.
-func (p *proxy) decide(r *http.Request, f ref) (grant, int, error) {
-	ctx := r.Context()
+// decide looks the app up and checks the caller (or authErr, when the request names nobody) against
+// its sharing level.
+func (p *Proxy) decide(ctx context.Context, f ref, actor authz.Actor, authErr error) (grant, int, error) {
 	agents, err := p.DB.ListAgentsByOwnerAndWorkspace(ctx, dbsqlc.ListAgentsByOwnerAndWorkspaceParams{OwnerName: f.owner, WorkspaceName: f.workspace})
 	if err != nil {
 		p.Logger.ErrorContext(ctx, "app: looking up the workspace failed", "error", err)
@@ -182,7 +340,6 @@ func (p *proxy) decide(r *http.Request, f ref) (grant, int, error) {
 	if app != nil && app.Share != "" {
 		share = app.Share
 	}
-	actor, authErr := p.caller(r)
 	// Until the caller may see the app, it does not exist for them.
 	switch {
 	case share == "public":
@@ -195,14 +352,19 @@ func (p *proxy) decide(r *http.Request, f ref) (grant, int, error) {
 	if app == nil {
 		return grant{}, http.StatusNotFound, notFound
 	}
+	g := grant{Agent: found.WorkspaceAgent.ID, AgentName: found.WorkspaceAgent.Name, Workspace: found.WorkspaceID, Slug: app.Slug, Target: app.URL, Share: share}
 	if app.URL == "" {
-		return grant{}, http.StatusNotFound, fmt.Errorf("app %s runs a command, not a web server: open it in a terminal", f.slug)
+		// A terminal is the owner's alone, whatever the sharing level says.
+		if authErr != nil || actor.UserID != found.OwnerID {
+			return grant{}, http.StatusNotFound, notFound
+		}
+		g.Command = app.Command
 	}
-	return grant{Agent: found.WorkspaceAgent.ID, Workspace: found.WorkspaceID, Slug: app.Slug, Target: app.URL, Share: share}, 0, nil
+	return g, 0, nil
 }
 
 // caller authenticates the request with the dashboard's session cookie or a token header.
-func (p *proxy) caller(r *http.Request) (authz.Actor, error) {
+func (p *Proxy) caller(r *http.Request) (authz.Actor, error) {
 	token := ""
 	if c, err := r.Cookie(users.CookieName); err == nil {
 		token = c.Value
@@ -219,19 +381,24 @@ func (p *proxy) caller(r *http.Request) (authz.Actor, error) {
 	return p.Auth.Authenticate(r.Context(), token)
 }
 
-func (p *proxy) setTicket(w http.ResponseWriter, r *http.Request, f ref, g grant) {
-	res, _ := json.Marshal(g)
-	t, err := p.Tickets.Sign(r.Context(), tickets.KindApp, f.prefix, string(res), ticketTTL)
+func (p *Proxy) setTicket(w http.ResponseWriter, r *http.Request, f ref, g grant) {
+	t, err := p.sign(r.Context(), f, g, ticketTTL)
 	if err != nil {
 		p.Logger.WarnContext(r.Context(), "app: signing a ticket failed", "error", err)
 		return
 	}
+	// No Domain: a subdomain app's cookie stays on its own host.
 	http.SetCookie(w, &http.Cookie{Name: TicketCookie, Value: t, Path: f.prefix, HttpOnly: true, Secure: p.SecureCookies,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(ticketTTL.Seconds())})
 }
 
+func (p *Proxy) sign(ctx context.Context, f ref, g grant, ttl time.Duration) (string, error) {
+	res, _ := json.Marshal(g)
+	return p.Tickets.Sign(ctx, tickets.KindApp, f.subject, string(res), ttl)
+}
+
 // forward proxies the request (HTTP or a websocket upgrade) to the app through the agent's tunnel.
-func (p *proxy) forward(w http.ResponseWriter, r *http.Request, f ref, g grant) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f ref, g grant) {
 	target, err := url.Parse(g.Target)
 	if err != nil || target.Host == "" {
 		p.fail(w, http.StatusBadGateway, "the app's URL "+g.Target+" is not a URL")
@@ -252,7 +419,9 @@ func (p *proxy) forward(w http.ResponseWriter, r *http.Request, f ref, g grant) 
 			pr.Out.URL.RawPath = ""
 			pr.Out.Host = target.Host
 			pr.SetXForwarded()
-			pr.Out.Header.Set("X-Forwarded-Prefix", strings.TrimSuffix(f.prefix, "/"))
+			if f.host == "" {
+				pr.Out.Header.Set("X-Forwarded-Prefix", strings.TrimSuffix(f.prefix, "/"))
+			}
 			stripCredentials(pr.Out)
 		},
 		Transport: &http.Transport{
@@ -300,8 +469,8 @@ func stripCredentials(r *http.Request) {
 	}
 }
 
-// confineCookies keeps an app's cookies on the app's path, without a Domain, so they never reach the
-// dashboard or other apps.
+// confineCookies keeps an app's cookies on the app's path (/ for a subdomain app), without a Domain,
+// so they never reach the dashboard or other apps.
 func confineCookies(h http.Header, prefix string) {
 	raw := h.Values("Set-Cookie")
 	if len(raw) == 0 {
@@ -321,7 +490,7 @@ func confineCookies(h http.Header, prefix string) {
 	}
 }
 
-func (p *proxy) fail(w http.ResponseWriter, status int, msg string) {
+func (p *Proxy) fail(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

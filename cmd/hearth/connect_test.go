@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +47,7 @@ func connectedWorkspace(t testing.TB) *connected {
 	a := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "a"), "--provisioners", "2",
 		"--provider-mirror", tftest.Mirror(t))
 	b := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "b"), "--provisioners", "0",
-		"--secret-key-file", filepath.Join(dir, "a", "secret.key"))
+		"--secret-key-file", filepath.Join(dir, "a", "secret.key"), "--apps-host", "*.apps.localhost")
 	c, token := signIn(t, b.url, filepath.Join(dir, "cli"))
 	session := struct{ Token string }{token}
 	api := func(method, path, body string) map[string]any {
@@ -162,6 +164,30 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, dialStatus(t, b.url, "/api/v2/workspaceagents/"+agentID+"/pty?reconnect=0b1d7a5e-8f33-4f4b-9d0f-6a8a8f0c0a11", bob),
 		"nor can they open its terminal")
 
+	// The same app on its own host, the way a browser opens it: the app's host sends it to the
+	// dashboard, which sends it back with a ticket once it is signed in.
+	_, bPort, _ := net.SplitHostPort(strings.TrimPrefix(b.url, "http://"))
+	appHost := "http://files--main--dev--ada.apps.localhost:" + bPort
+	ada := newBrowser(t, b.url)
+	res := ada.get(t, appHost+"/notes.txt")
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	require.Contains(t, res.Header.Get("Location"), "/login?redirect=", "not signed in: to the sign-in page, by way of the dashboard")
+	ada.signIn(t, "ada", "correct-horse")
+	res = ada.get(t, appHost+"/notes.txt")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, "keep me", ada.body)
+	require.Equal(t, appHost+"/notes.txt", res.Request.URL.String(), "the ticket was swapped for a cookie and left the address")
+	bobs := newBrowser(t, b.url)
+	bobs.signIn(t, "bob", "bobs-password")
+	res = bobs.get(t, appHost+"/notes.txt")
+	require.Equal(t, http.StatusNotFound, res.StatusCode, "another member does not see a private app on its host either")
+	res, err := newBrowser(t, b.url).Get(appHost + "/notes.txt")
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "a client that is not a browser is told to authenticate")
+	body, status = get(t, b.url+"/api/v2/applications/authorize?redirect_uri="+url.QueryEscape("http://evil.example.com/"), session.Token)
+	require.Equal(t, http.StatusUnprocessableEntity, status, "only app hosts are redirected to: %s", body)
+
 	// The web terminal survives a dropped connection.
 	pty := b.url + "/api/v2/workspaceagents/" + agentID + "/pty?reconnect=6c7a9a8e-1f7e-4a43-9a4e-2f1f2b3c4d5e&width=80&height=24"
 	term := dialWS(t, pty, session.Token)
@@ -192,7 +218,7 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	require.Equal(t, "back\n", out)
 
 	// A wrong agent token is refused.
-	res, err := http.Get(b.url + "/api/v2/workspaceagents/me/manifest")
+	res, err = http.Get(b.url + "/api/v2/workspaceagents/me/manifest")
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
@@ -211,6 +237,51 @@ func freePort(t testing.TB) int {
 	require.NoError(t, err)
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// browser is a client with a cookie jar that reaches every host at the server's address, the way a
+// browser reaches a wildcard apps host whose DNS points at the deployment.
+type browser struct {
+	http.Client
+	base string
+	body string // of the last response
+}
+
+func newBrowser(t testing.TB, base string) *browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	addr := strings.TrimPrefix(base, "http://")
+	dial := (&net.Dialer{}).DialContext
+	return &browser{base: base, Client: http.Client{Jar: jar, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) { return dial(ctx, network, addr) },
+	}, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if req.URL.Path == "/login" {
+			return http.ErrUseLastResponse // no dashboard to sign in with here
+		}
+		return nil
+	}}}
+}
+
+func (b *browser) get(t testing.TB, url string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "text/html,*/*")
+	res, err := b.Do(req)
+	require.NoError(t, err)
+	raw, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	b.body = string(raw)
+	return res
+}
+
+func (b *browser) signIn(t testing.TB, login, password string) {
+	t.Helper()
+	res, err := b.Post(b.base+"/api/v2/users/login", "application/json", strings.NewReader(`{"login":"`+login+`","password":"`+password+`"}`))
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
 }
 
 // get fetches url (with a bearer token when given) and returns the body and status.

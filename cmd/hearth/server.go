@@ -83,6 +83,7 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringArrayVar(&templates, "template", nil, "NAME=DIR: make template NAME from the Terraform files in DIR at start, unless it exists (repeatable)")
 	f.StringVar(&cfg.ProviderMirror, "provider-mirror", "", "the built-in workers' Terraform provider filesystem mirror (see go tool task providers)")
 	f.StringVar(&cfg.RelayAddress, "relay-address", "", "where other server replicas reach this one to relay agent connections (default: http://HOST:PORT of --http-address)")
+	f.StringVar(&cfg.AppsHost, "apps-host", "", "wildcard host for subdomain apps, such as *.apps.example.com (a wildcard DNS record to this deployment; *.localhost works locally); empty serves apps at paths only")
 	f.StringVar(&oidc.IssuerURL, "oidc-issuer-url", "", "OIDC provider to sign users in with (its issuer URL); empty turns OIDC sign-in off")
 	f.StringVar(&oidc.ClientID, "oidc-client-id", "", "OIDC client ID; register ACCESS_URL/api/v2/users/oidc/callback as its redirect URL")
 	f.StringVar(&oidc.ClientSecret, "oidc-client-secret", "", "OIDC client secret; prefer the environment variable over the flag, which other users can see in the process list")

@@ -1988,6 +1988,15 @@ type WorkspacesOutputBody struct {
 	Workspaces []Workspace `json:"workspaces"`
 }
 
+// AuthorizeAppParams defines parameters for AuthorizeApp.
+type AuthorizeAppParams struct {
+	// RedirectUri The app address to go on to, on the apps host.
+	RedirectUri string `form:"redirect_uri" json:"redirect_uri"`
+
+	// HearthSession The dashboard's session cookie.
+	HearthSession *string `form:"hearth_session,omitempty" json:"hearth_session,omitempty"`
+}
+
 // ListAuditEntriesParams defines parameters for ListAuditEntries.
 type ListAuditEntriesParams struct {
 	// Username Only what this user did.
@@ -2348,6 +2357,13 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// AuthorizeApp Send a browser on to a subdomain app
+	//
+	// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
+	//
+	// Corresponds with GET /api/v2/applications/authorize (the `AuthorizeApp` operationId).
+	AuthorizeApp(ctx context.Context, params *AuthorizeAppParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAuditEntries Read the audit log
 	//
@@ -3059,6 +3075,23 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaces/{workspace}/builds (the `CreateWorkspaceBuild` operationId).
 	CreateWorkspaceBuild(ctx context.Context, workspace string, body CreateWorkspaceBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// AuthorizeApp Send a browser on to a subdomain app
+//
+// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
+//
+// Corresponds with GET /api/v2/applications/authorize (the `AuthorizeApp` operationId).
+func (c *Client) AuthorizeApp(ctx context.Context, params *AuthorizeAppParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAuthorizeAppRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListAuditEntries Read the audit log
@@ -4660,6 +4693,73 @@ func (c *Client) CreateWorkspaceBuild(ctx context.Context, workspace string, bod
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewAuthorizeAppRequest constructs an http.Request for the AuthorizeApp method
+func NewAuthorizeAppRequest(server string, params *AuthorizeAppParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/applications/authorize")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "redirect_uri", params.RedirectUri, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.HearthSession != nil {
+			var cookieParam0 string
+
+			cookieParam0, err = runtime.StyleParamWithOptions("simple", true, "hearth_session", *params.HearthSession, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationCookie, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			cookie0 := &http.Cookie{
+				Name:  "hearth_session",
+				Value: cookieParam0,
+			}
+			req.AddCookie(cookie0)
+		}
+	}
+	return req, nil
 }
 
 // NewListAuditEntriesRequest constructs an http.Request for the ListAuditEntries method
@@ -7950,6 +8050,15 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// AuthorizeAppWithResponse Send a browser on to a subdomain app
+	//
+	// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/applications/authorize (the `AuthorizeApp` operationId).
+	AuthorizeAppWithResponse(ctx context.Context, params *AuthorizeAppParams, reqEditors ...RequestEditorFn) (*AuthorizeAppResponse, error)
+
 	// ListAuditEntriesWithResponse Read the audit log
 	//
 	// Every change made through the API, newest first, for owners and auditors. Page with before: the id of the last entry you have.
@@ -8744,6 +8853,75 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaces/{workspace}/builds (the `CreateWorkspaceBuild` operationId).
 	CreateWorkspaceBuildWithResponse(ctx context.Context, workspace string, body CreateWorkspaceBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceBuildResponse, error)
+}
+
+// AuthorizeAppResponse303Headers the declared response headers of an HTTP 303 response for AuthorizeApp
+type AuthorizeAppResponse303Headers struct {
+	Location *string
+}
+
+type AuthorizeAppResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers303 the parsed response headers for an HTTP 303 response
+	Headers303 *AuthorizeAppResponse303Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AuthorizeAppResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AuthorizeAppResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AuthorizeAppResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AuthorizeAppResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AuthorizeAppResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AuthorizeAppResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AuthorizeAppResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AuthorizeAppResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type ListAuditEntriesResponse struct {
@@ -13477,6 +13655,21 @@ func (r CreateWorkspaceBuildResponse) ContentType() string {
 	return ""
 }
 
+// AuthorizeAppWithResponse Send a browser on to a subdomain app
+//
+// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/applications/authorize (the `AuthorizeApp` operationId).
+func (c *ClientWithResponses) AuthorizeAppWithResponse(ctx context.Context, params *AuthorizeAppParams, reqEditors ...RequestEditorFn) (*AuthorizeAppResponse, error) {
+	rsp, err := c.AuthorizeApp(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAuthorizeAppResponse(rsp)
+}
+
 // ListAuditEntriesWithResponse Read the audit log
 //
 // Every change made through the API, newest first, for owners and auditors. Page with before: the id of the last entry you have.
@@ -14804,6 +14997,69 @@ func (c *ClientWithResponses) CreateWorkspaceBuildWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseCreateWorkspaceBuildResponse(rsp)
+}
+
+// ParseAuthorizeAppResponse parses an HTTP response from a AuthorizeAppWithResponse call
+func ParseAuthorizeAppResponse(rsp *http.Response) (*AuthorizeAppResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AuthorizeAppResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 303:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 303:
+		var headers AuthorizeAppResponse303Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers303 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseListAuditEntriesResponse parses an HTTP response from a ListAuditEntriesWithResponse call

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hearthdev/hearth/api"
+	"github.com/hearthdev/hearth/api/app"
 	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/api/users"
@@ -72,6 +73,9 @@ type Config struct {
 	// RelayAddress is where other replicas reach this one to relay agent connections; default
 	// http://HOST:PORT of the listener (the hostname when listening on every interface).
 	RelayAddress string
+	// AppsHost is the wildcard host of subdomain apps (*.apps.example.com, resolving to this
+	// deployment); empty serves apps at paths only.
+	AppsHost string
 	// ShutdownTimeout bounds the graceful drain of requests and jobs.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -84,6 +88,9 @@ func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if err := app.CheckHost(cfg.AppsHost); err != nil {
+		return err
 	}
 	// Everything stopped on the way out gets its own deadline: ctx is already done by then.
 	stopCtx := func() (context.Context, context.CancelFunc) {
@@ -207,7 +214,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Auth: authn.New(database), Tickets: signer, SecureCookies: strings.HasPrefix(accessURL, "https://"),
 		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
 		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: self,
-		Relay: relays, Activity: recorder,
+		Relay: relays, Activity: recorder, AppsHost: cfg.AppsHost,
 	})
 
 	srv := &http.Server{

@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api/v2/applications/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Send a browser on to a subdomain app
+         * @description A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
+         */
+        get: operations["authorize-app"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/audit": {
         parameters: {
             query?: never;
@@ -2083,6 +2103,67 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "authorize-app": {
+        parameters: {
+            query: {
+                /** @description The app address to go on to, on the apps host. */
+                redirect_uri: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: {
+                /** @description The dashboard's session cookie. */
+                hearth_session?: string;
+            };
+        };
+        requestBody?: never;
+        responses: {
+            /** @description See Other */
+            303: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "list-audit-entries": {
         parameters: {
             query?: {
