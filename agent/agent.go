@@ -76,6 +76,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if dir, ok := os.LookupEnv("TMPDIR"); ok {
+		// A TMPDIR that is gone (a provisioner's job directory) breaks everything that makes a
+		// temporary file, here (SSH agent forwarding) and in sessions; without it they use /tmp.
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			_ = os.Unsetenv("TMPDIR")
+		}
+	}
 	a := &agent{cfg: cfg, api: c, loginReady: make(chan struct{})}
 	m, err := a.fetchManifest(ctx)
 	if m == nil {

@@ -70,7 +70,9 @@ func (a *agent) sshSession(s ssh.Session) {
 	cmd.Env = append(cmd.Env, s.Environ()...)
 	if ssh.AgentRequested(s) {
 		l, err := ssh.NewAgentListener()
-		if err == nil {
+		if err != nil {
+			a.cfg.Logger.Warn("agent: cannot forward the SSH agent", "error", err)
+		} else {
 			defer func() { _ = l.Close() }()
 			go ssh.ForwardAgentConnections(l, s)
 			cmd.Env = append(cmd.Env, "SSH_AUTH_SOCK="+l.Addr().String())

@@ -138,6 +138,64 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	}
 	require.NoError(t, os.Remove(filepath.Join(home, "big")))
 
+	// Local (-L) and remote (-R) forwards to an echo server (the local template's workspace shares
+	// this machine's network, so the test listens "in the workspace" too).
+	echoLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = echoLn.Close() })
+	go func() {
+		for {
+			conn, err := echoLn.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(conn, conn); _ = conn.Close() }()
+		}
+	}()
+	echoPort := strconv.Itoa(echoLn.Addr().(*net.TCPAddr).Port)
+	forward := func(flag string) int {
+		port := freePort(t)
+		cmd := exec.Command("ssh", "-F", sshConfig, "-N", "-o", "ExitOnForwardFailure=yes", flag, strconv.Itoa(port)+":127.0.0.1:"+echoPort, "dev.hearth")
+		cmd.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir)
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		until("the "+flag+" forward", func() bool {
+			conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+			if err != nil {
+				return false
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			_, _ = conn.Write([]byte("ping"))
+			got := make([]byte, 4)
+			_, err = io.ReadFull(conn, got)
+			return err == nil && string(got) == "ping"
+		})
+		return port
+	}
+	forward("-L")
+	forward("-R")
+
+	// Agent forwarding (-A): the workspace sees this side's keys.
+	agentDir := t.TempDir()
+	sock := filepath.Join(agentDir, "agent.sock")
+	sshAgent := exec.Command("ssh-agent", "-D", "-a", sock)
+	require.NoError(t, sshAgent.Start())
+	t.Cleanup(func() { _ = sshAgent.Process.Kill(); _ = sshAgent.Wait() })
+	until("ssh-agent", func() bool { _, err := os.Stat(sock); return err == nil })
+	key := filepath.Join(agentDir, "id_ed25519")
+	raw, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "forwarded-key", "-f", key).CombinedOutput()
+	require.NoError(t, err, string(raw))
+	add := exec.Command("ssh-add", key)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	raw, err = add.CombinedOutput()
+	require.NoError(t, err, string(raw))
+	listKeys := exec.Command("ssh", "-F", sshConfig, "-A", "dev.hearth", "ssh-add -l")
+	listKeys.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir, "SSH_AUTH_SOCK="+sock)
+	raw, err = listKeys.CombinedOutput()
+	require.NoError(t, err, string(raw))
+	require.Contains(t, string(raw), "forwarded-key")
+
 	// The Files app (python's http.server, started by a coder_script) through port-forward and the
 	// path proxy.
 	require.NoError(t, os.WriteFile(filepath.Join(home, "notes.txt"), []byte("keep me"), 0o600))
@@ -181,7 +239,7 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	bobs.signIn(t, "bob", "bobs-password")
 	res = bobs.get(t, appHost+"/notes.txt")
 	require.Equal(t, http.StatusNotFound, res.StatusCode, "another member does not see a private app on its host either")
-	res, err := newBrowser(t, b.url).Get(appHost + "/notes.txt")
+	res, err = newBrowser(t, b.url).Get(appHost + "/notes.txt")
 	require.NoError(t, err)
 	_ = res.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "a client that is not a browser is told to authenticate")

@@ -149,7 +149,8 @@ resource "terraform_data" "agent" {
     command = <<-EOT
       mkdir -p "$HOME_DIR/.hearth"
       cd "$HOME_DIR"
-      HOME="$HOME_DIR" HEARTH_AGENT_BINARY_DIR="$HOME_DIR/.hearth" setsid nohup sh -c "$INIT" </dev/null >"$HOME_DIR/.hearth/agent.log" 2>&1 &
+      # The provisioner's TMPDIR is its job directory, gone after the build: the workspace uses /tmp.
+      TMPDIR=/tmp HOME="$HOME_DIR" HEARTH_AGENT_BINARY_DIR="$HOME_DIR/.hearth" setsid nohup sh -c "$INIT" </dev/null >"$HOME_DIR/.hearth/agent.log" 2>&1 &
       echo $! >"$HOME_DIR/.hearth/agent.pid"
     EOT
     environment = {
