@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/tftest"
+)
+
+// The harness's smoke run, so it cannot rot: 20 simulated agents against a server it starts itself
+// (the real binary, embedded PostgreSQL, built-in workers, real Terraform), held for 10 seconds.
+// Run fails on any error or dropped tunnel; the figures are not judged here.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and builds 20 workspaces")
+	}
+	bin := filepath.Join(t.TempDir(), "hearth")
+	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/hearth").CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	rep, err := Run(context.Background(), Config{Local: true, Binary: bin, Mirror: tftest.Mirror(t), Provisioners: 3,
+		Agents: 20, Duration: 10 * time.Second, Interval: 2 * time.Second, Concurrency: 8, Timeout: 5 * time.Minute}, os.Stderr)
+	require.NoError(t, err)
+	require.Equal(t, int64(0), rep.Drops)
+	stages := map[string]Stage{}
+	for _, s := range rep.Stages {
+		stages[s.Name] = s
+	}
+	require.Contains(t, stages, "cleanup")
+	ops := map[string]OpStats{}
+	for _, o := range stages["steady"].Ops {
+		ops[o.Op] = o
+	}
+	// 20 agents reporting every 2 s for 10 s: about 100 reports, all answered.
+	require.Greater(t, ops["agent.metadata"].Count, 60)
+	require.Zero(t, ops["agent.metadata"].Errors)
+	require.Greater(t, stages["steady"].Usage.ServerRSSMiB, 0.0, "the server was sampled")
+}
+
+func TestRefusesRemoteTargets(t *testing.T) {
+	require.NoError(t, checkTarget("http://127.0.0.1:3000", false))
+	require.NoError(t, checkTarget("http://[::1]:3000", false))
+	require.NoError(t, checkTarget("http://localhost:3000", false))
+	require.ErrorContains(t, checkTarget("https://hearth.example.com", false), "--allow-remote")
+	require.ErrorContains(t, checkTarget("http://10.0.0.5:3000", false), "--allow-remote")
+	require.NoError(t, checkTarget("https://hearth.example.com", true))
+	_, err := Run(context.Background(), Config{URL: "https://hearth.example.com", Token: "x", Agents: 1, Timeout: time.Minute}, os.Stderr)
+	require.ErrorContains(t, err, "not on loopback")
+}
