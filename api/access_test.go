@@ -102,6 +102,7 @@ var accessTable = map[string]access{
 	"list-provisioners":           {want: deny(200, 403, 200, 403, 403, 403)},
 	"list-provisioner-jobs":       {want: deny(200, 403, 200, 403, 403, 403)},
 	"cancel-provisioner-job":      {params: noSuchJob, want: deny(404, 403, 404, 403, 403, 403)},
+	"download-file":               {params: map[string]string{"{id}": strings.Repeat("ab", 32)}, want: deny(404, 403, 404, 403, 403, 403)},
 	"upload-file":                 {body: tinyTar, contentType: "application/x-tar", want: deny(201, 403, 201, 403, 403, 403)},
 	"create-template-version":     {body: unknownFile, want: deny(404, 403, 404, 403, 403, 403)},
 	"get-template-version":        {params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},

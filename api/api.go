@@ -174,7 +174,20 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	apps := app.New(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay, Activity: deps.Activity,
 		Logger: deps.Logger, SecureCookies: deps.SecureCookies, AccessURL: deps.AccessURL, AppsHost: deps.AppsHost})
 	apps.Register(hapi)
+	declarePublic(hapi.OpenAPI())
 	return apps
+}
+
+// declarePublic marks operations that take no credentials (health, sign-in, the ticket keys...) with
+// the empty security requirement, so the document says "anyone" rather than leaving it unsaid.
+func declarePublic(doc *huma.OpenAPI) {
+	for _, item := range doc.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+			if op != nil && len(op.Security) == 0 {
+				op.Security = []map[string][]string{{}}
+			}
+		}
+	}
 }
 
 func config() huma.Config {
@@ -184,6 +197,7 @@ func config() huma.Config {
 	cfg.Info.Description = "The API of Hearth, a self-hosted platform for remote development environments. " +
 		"Every error is an RFC 9457 problem document (application/problem+json)."
 	cfg.OpenAPIPath = Prefix + "/openapi"
+	cfg.Servers = []*huma.Server{{URL: "/", Description: "The deployment serving this document."}}
 	cfg.SchemasPath = Prefix + "/schemas"
 	// Docs are served from embedded assets (docs.Handler), so they work without internet access.
 	cfg.DocsPath = ""

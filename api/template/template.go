@@ -63,6 +63,20 @@ func Register(api huma.API, d Deps) {
 		Errors:        []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest, http.StatusRequestEntityTooLarge},
 	}, h.upload)
 	huma.Register(api, huma.Operation{
+		OperationID: "download-file",
+		Method:      http.MethodGet,
+		Path:        "/api/v2/files/{id}",
+		Summary:     "Download a template archive",
+		Description: "The archive as uploaded, with its content type: what hearth templates pull fetches for a version's file_id.",
+		Tags:        []string{"Templates"},
+		Security:    d.Security,
+		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
+		Responses: map[string]*huma.Response{"200": {Description: "The archive.", Content: map[string]*huma.MediaType{
+			"application/x-tar": {Schema: &huma.Schema{Type: "string", Format: "binary"}},
+			"application/zip":   {Schema: &huma.Schema{Type: "string", Format: "binary"}},
+		}}},
+	}, h.download)
+	huma.Register(api, huma.Operation{
 		OperationID:   "create-template-version",
 		Method:        http.MethodPost,
 		Path:          "/api/v2/template-versions",
@@ -149,6 +163,35 @@ func (h handlers) upload(ctx context.Context, in *uploadInput) (*FileOutput, err
 	out := &FileOutput{}
 	out.Body.ID = hex.EncodeToString(sum[:])
 	return out, nil
+}
+
+type downloadInput struct {
+	ID string `path:"id" pattern:"^[0-9a-f]{64}$" doc:"The file's ID (its SHA-256, hex)."`
+}
+
+type downloadOutput struct {
+	ContentType        string `header:"Content-Type"`
+	ContentDisposition string `header:"Content-Disposition"`
+	Body               []byte
+}
+
+func (h handlers) download(ctx context.Context, in *downloadInput) (*downloadOutput, error) {
+	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+		return nil, err
+	}
+	hash, _ := hex.DecodeString(in.ID) // the pattern made sure
+	f, err := h.DB.GetFile(ctx, hash)
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
+		return nil, huma.Error404NotFound("No file " + in.ID + ".")
+	}
+	if err != nil {
+		return nil, err
+	}
+	ext := ".tar"
+	if f.ContentType == "application/zip" {
+		ext = ".zip"
+	}
+	return &downloadOutput{ContentType: f.ContentType, ContentDisposition: `attachment; filename="` + in.ID[:12] + ext + `"`, Body: f.Data}, nil
 }
 
 // checkArchive reads an archive's index, so a corrupt upload is refused now rather than by a worker.

@@ -33,6 +33,7 @@ func Register(api huma.API, d Deps) {
 		Summary:     "Get the ticket verification keys",
 		Description: "The public keys (a JWKS) that verify tickets this deployment signs: job tokens, app and connection tickets. Public; cache for at most a minute.",
 		Tags:        []string{"Tickets"},
+		Errors:      []int{http.StatusInternalServerError},
 	}, func(ctx context.Context, _ *struct{}) (*KeysOutput, error) {
 		set, err := d.Signer.KeySet(ctx)
 		if err != nil {

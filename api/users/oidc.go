@@ -85,6 +85,7 @@ func registerOIDC(api huma.API, h handlers) {
 		Path:        "/api/v2/users/auth-methods",
 		Summary:     "How users can sign in",
 		Tags:        []string{"Users"},
+		Errors:      []int{http.StatusInternalServerError},
 	}, h.authMethods)
 	huma.Register(api, huma.Operation{
 		OperationID:   "oidc-login",

@@ -63,7 +63,7 @@ func connectedWorkspace(t testing.TB) *connected {
 	}
 
 	root := filepath.Join(dir, "workspaces")
-	file := callAPI(t, "POST", b.url+"/api/v2/files", session.Token, "application/x-tar", tarDir(t, "../../examples/templates/local"))
+	file := callAPI(t, "POST", b.url+"/api/v2/files", session.Token, "application/x-tar", tarTemplate(t, "../../examples/templates/local"))
 	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[{"name":"workspaces_dir","value":"`+root+`"}]}`)
 	until("the import", func() bool {
 		return api("GET", "/api/v2/template-versions/"+v["id"].(string), "")["status"] == "succeeded"

@@ -22,7 +22,7 @@ import (
 )
 
 func loginCommand() *cobra.Command {
-	var username, password, token string
+	var username, password, token, name string
 	var first struct{ username, email, name, password string }
 	cmd := &cobra.Command{
 		Use:   "login URL",
@@ -42,8 +42,11 @@ Without --password, the password is asked for on the terminal (or read from HEAR
 			}
 			out := cmd.OutOrStdout()
 			ctx := cmd.Context()
+			if name == "" {
+				name = cliconfig.DefaultName(base)
+			}
 			if token != "" {
-				return remember(ctx, out, base, token)
+				return remember(ctx, out, name, base, token)
 			}
 			c, err := client.Dial(base, "", "cli")
 			if err != nil {
@@ -89,13 +92,14 @@ Without --password, the password is asked for on the terminal (or read from HEAR
 			if err := client.Check(res.HTTPResponse, res.Body); err != nil {
 				return err
 			}
-			return remember(ctx, out, base, res.JSON200.SessionToken)
+			return remember(ctx, out, name, base, res.JSON200.SessionToken)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&username, "username", "", "username or email to sign in as")
 	f.StringVar(&password, "password", "", "password; prefer the prompt or HEARTH_PASSWORD, since flags show in the process list")
 	f.StringVar(&token, "token", "", "use this API token instead of signing in")
+	f.StringVar(&name, "name", "", "remember the deployment under this name (default: its host:port); hearth deployments switches between them")
 	f.StringVar(&first.username, "first-user-username", "", "on a new deployment: the owner's username")
 	f.StringVar(&first.email, "first-user-email", "", "on a new deployment: the owner's email")
 	f.StringVar(&first.name, "first-user-name", "", "on a new deployment: the owner's full name")
@@ -116,8 +120,8 @@ func deploymentURL(raw string) (string, error) {
 	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
-// remember checks a token against the deployment and saves it as the session.
-func remember(ctx context.Context, out io.Writer, base, token string) error {
+// remember checks a token against the deployment and saves it as the named deployment, now current.
+func remember(ctx context.Context, out io.Writer, name, base, token string) error {
 	c, err := client.Dial(base, token, "cli")
 	if err != nil {
 		return err
@@ -129,10 +133,10 @@ func remember(ctx context.Context, out io.Writer, base, token string) error {
 	if err := client.Check(res.HTTPResponse, res.Body); err != nil {
 		return err
 	}
-	if err := cliconfig.Save(cliconfig.Session{URL: base, Token: token}); err != nil {
+	if err := cliconfig.Save(cliconfig.Session{Name: name, URL: base, Token: token}); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Signed in to %s as %s.\n", base, res.JSON200.Username)
+	fmt.Fprintf(out, "Signed in to %s as %s (deployment %q).\n", base, res.JSON200.Username, name)
 	return nil
 }
 
@@ -188,8 +192,10 @@ func logoutCommand() *cobra.Command {
 					return err
 				}
 			}
-			if err := cliconfig.Remove(); err != nil {
-				return err
+			if s.Name != "" {
+				if err := cliconfig.Remove(s.Name); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Signed out of %s.\n", s.URL)
 			return nil
@@ -294,9 +300,10 @@ func tokensCommand() *cobra.Command {
 		},
 	}
 	remove := &cobra.Command{
-		Use:   "remove ID",
-		Short: "Revoke an API token",
-		Args:  cobra.ExactArgs(1),
+		Use:     "revoke ID",
+		Aliases: []string{"remove"},
+		Short:   "Revoke an API token",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, s, err := session()
 			if err != nil {

@@ -59,8 +59,8 @@ func TestFirstUserTokenAndRevocationWithTheCLI(t *testing.T) {
 		"--first-user-password", "correct-horse")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "Created ada")
-	require.Contains(t, out, "Signed in to "+srv.url+" as ada.")
-	fi, err := os.Stat(filepath.Join(c.dir, "session.json"))
+	require.Contains(t, out, "Signed in to "+srv.url+" as ada")
+	fi, err := os.Stat(filepath.Join(c.dir, "config.json"))
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 

@@ -51,10 +51,7 @@ func TestAKilledWorkersJobIsRetried(t *testing.T) {
 	c := cli{t: t, dir: filepath.Join(dir, "cli")}
 	_, errOut, code := c.run("", "login", srv.url, "--first-user-username", "ada", "--first-user-email", "ada@example.com", "--first-user-password", "correct-horse")
 	require.Equal(t, 0, code, errOut)
-	raw, err := os.ReadFile(filepath.Join(c.dir, "session.json"))
-	require.NoError(t, err)
-	var session struct{ Token string }
-	require.NoError(t, json.Unmarshal(raw, &session))
+	session := struct{ Token string }{savedToken(t, c.dir)}
 
 	worker := exec.Command(binary, "provisioner", "start", "--url", srv.url, "--psk-file", psk, "--name", "doomed", "--work-dir", filepath.Join(dir, "work"))
 	worker.Env = append(os.Environ(), "HEARTH_LOG_LEVEL=warn")

@@ -37,6 +37,9 @@ Every flag can also be set in the environment (HEARTH_ and the flag name, for ex
 HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.DataDir == "" {
+				cfg.DataDir = defaultDataDir()
+			}
 			log, err := logging.New(os.Stderr, logFormat, logLevel)
 			if err != nil {
 				return usageError{err}
@@ -70,7 +73,7 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringVar(&cfg.AccessURL, "access-url", "", "URL users and workspaces reach this deployment at (default http:// and the listening address)")
 	f.StringVar(&cfg.HTTPAddress, "http-address", "127.0.0.1:3000", "address to serve HTTP on")
 	f.StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL connection URL; empty runs an embedded PostgreSQL under --data-dir")
-	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the embedded PostgreSQL and other local state")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the embedded PostgreSQL and other local state (default /var/lib/hearth for root, else ~/.config/hearth)")
 	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file with the deployment's secret key (64 hex digits, e.g. from openssl rand -hex 32); every replica needs the same one (default DATA_DIR/secret.key, made on first start)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests and jobs to drain on shutdown")
 	f.IntVar(&cfg.Provisioners, "provisioners", 3, "built-in provisioner workers to run (0 leaves all jobs to external workers)")

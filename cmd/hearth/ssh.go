@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/hearthdev/hearth/internal/cliconfig"
+	"github.com/hearthdev/hearth/internal/client"
 	"github.com/hearthdev/hearth/internal/connect"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
@@ -81,8 +83,31 @@ func target(ctx context.Context, ref string) (cliconfig.Session, connect.Target,
 	if err != nil {
 		return s, t, usageError{err}
 	}
-	t, err = connect.Resolve(ctx, c, t)
-	return s, t, err
+	if t, err = connect.Resolve(ctx, c, t); err != nil {
+		return s, t, err
+	}
+	// A workspace that was just started has an agent still on its way: wait for it, as people run
+	// hearth create and hearth ssh back to back. An agent that was connected and is gone is an error.
+	waited := false
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		a, err := client.Ok(c.GetWorkspaceAgentWithResponse(ctx, t.AgentID))
+		if err != nil {
+			return s, t, remote(s.URL, err)
+		}
+		if a.JSON200.Status != "connecting" || time.Now().After(deadline) {
+			return s, t, nil // connect says what is wrong, if anything
+		}
+		if !waited {
+			fmt.Fprintf(os.Stderr, "Waiting for the agent %s of %s to connect...\n", t.Agent, t.Workspace)
+			waited = true
+		}
+		select {
+		case <-ctx.Done():
+			return s, t, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // exitCode carries a remote command's exit status out of hearth ssh, printed by nobody.
@@ -134,14 +159,15 @@ func configSSHCommand() *cobra.Command {
 			}
 			block := ""
 			if !remove {
-				if _, err := cliconfig.Load(); err != nil {
+				s, err := cliconfig.Load()
+				if err != nil {
 					return err
 				}
 				self, err := os.Executable()
 				if err != nil {
 					return err
 				}
-				block = sshBlock(self, os.Getenv("HEARTH_CONFIG_DIR"))
+				block = sshBlock(self, os.Getenv("HEARTH_CONFIG_DIR"), s.Name)
 			}
 			updated := replaceBlock(string(old), block)
 			if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
@@ -163,9 +189,13 @@ func configSSHCommand() *cobra.Command {
 	return cmd
 }
 
-// sshBlock is the managed block: every *.hearth host goes through hearth ssh --stdio.
-func sshBlock(self, configDir string) string {
+// sshBlock is the managed block: every *.hearth host goes through hearth ssh --stdio, on the named
+// deployment when there is one.
+func sshBlock(self, configDir, deployment string) string {
 	proxy := strconv.Quote(self) + " ssh --stdio %h"
+	if deployment != "" {
+		proxy = strconv.Quote(self) + " ssh --deployment " + strconv.Quote(deployment) + " --stdio %h"
+	}
 	if configDir != "" {
 		proxy = "env HEARTH_CONFIG_DIR=" + strconv.Quote(configDir) + " " + proxy
 	}

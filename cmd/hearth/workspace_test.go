@@ -1,8 +1,6 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -18,24 +16,12 @@ import (
 	"github.com/hearthdev/hearth/internal/tftest"
 )
 
-func tarDir(t testing.TB, dir string) []byte {
+// tarTemplate packs a template directory the way templates push does.
+func tarTemplate(t testing.TB, dir string) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	entries, err := os.ReadDir(dir)
+	b, err := tarDir(dir)
 	require.NoError(t, err)
-	for _, e := range entries {
-		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		require.NoError(t, err)
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: e.Name(), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}))
-		_, err = tw.Write(data)
-		require.NoError(t, err)
-	}
-	require.NoError(t, tw.Close())
-	return b.Bytes()
+	return b
 }
 
 // signIn creates the first user, ada, with the CLI and returns the CLI and her session token.
@@ -44,11 +30,21 @@ func signIn(t testing.TB, url, dir string) (cli, string) {
 	c := cli{t: t, dir: dir}
 	_, errOut, code := c.run("", "login", url, "--first-user-username", "ada", "--first-user-email", "ada@example.com", "--first-user-password", "correct-horse")
 	require.Equal(t, 0, code, errOut)
-	raw, err := os.ReadFile(filepath.Join(c.dir, "session.json"))
+	return c, savedToken(t, c.dir)
+}
+
+// savedToken is the session token of the current deployment in a CLI config directory.
+func savedToken(t testing.TB, dir string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	require.NoError(t, err)
-	var session struct{ Token string }
-	require.NoError(t, json.Unmarshal(raw, &session))
-	return c, session.Token
+	var f struct {
+		Current     string
+		Deployments map[string]struct{ Token string }
+	}
+	require.NoError(t, json.Unmarshal(raw, &f))
+	require.NotEmpty(t, f.Deployments[f.Current].Token)
+	return f.Deployments[f.Current].Token
 }
 
 // alive reports whether the process in a pid file runs.
@@ -90,7 +86,7 @@ func TestLocalTemplateWorkspaceLifecycle(t *testing.T) {
 	}
 
 	root := filepath.Join(dir, "workspaces")
-	file := callAPI(t, "POST", srv.url+"/api/v2/files", token, "application/x-tar", tarDir(t, "../../examples/templates/local"))
+	file := callAPI(t, "POST", srv.url+"/api/v2/files", token, "application/x-tar", tarTemplate(t, "../../examples/templates/local"))
 	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[{"name":"workspaces_dir","value":"`+root+`"}]}`)
 	v = wait("/api/v2/template-versions/"+v["id"].(string), ended)
 	require.Equal(t, "succeeded", v["status"], v)

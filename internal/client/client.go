@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -67,4 +68,18 @@ func Check(res *http.Response, body []byte) error {
 		e.Problem.Title = fmt.Sprintf("%d %s", res.StatusCode, http.StatusText(res.StatusCode))
 	}
 	return e
+}
+
+// Ok checks a generated client's answer: the transport's error, or an *Error for a status that is
+// not 2xx. res is any *XxxResponse of this package (they all have HTTPResponse and Body).
+func Ok[R any](res *R, err error) (*R, error) {
+	if err != nil {
+		return nil, err
+	}
+	v := reflect.ValueOf(res).Elem()
+	hr, _ := v.FieldByName("HTTPResponse").Interface().(*http.Response)
+	if hr == nil {
+		return nil, fmt.Errorf("client: %T has no HTTPResponse", res)
+	}
+	return res, Check(hr, v.FieldByName("Body").Bytes())
 }

@@ -1,5 +1,5 @@
 // Package connect is the client side of connections to workspaces: it finds a workspace's agent,
-// opens a connection to it through the control plane (a websocket to connect-workspace-agent, which
+// opens a connection to it through the control plane (an HTTP upgrade of connect-workspace-agent, which
 // any server replica relays to the agent's tunnel), and runs SSH sessions over it. The CLI's ssh,
 // config-ssh and port-forward commands are built on it.
 package connect
@@ -16,11 +16,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hearthdev/hearth/internal/tunnel"
-
 	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/cliconfig"
 	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/internal/tunnel"
 )
 
 // Target is a workspace agent to connect to.

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tftest"
+)
+
+// The CLI the way a new user meets it, with nothing but the binary: login, templates init and
+// push, create, list, show, ssh, stop, start, logs, delete; templates, users and provisioners for
+// admins; saved deployments; and each command's errors as one line with the right exit code.
+func TestCLIWorkflow(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
+		"--provider-mirror", tftest.Mirror(t))
+	c := cli{t: t, dir: filepath.Join(dir, "cli")}
+	ok := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := c.run("", args...)
+		require.Equal(t, 0, code, "hearth %v: %s%s", args, out, errOut)
+		return out
+	}
+	fails := func(wantCode int, wantErr string, args ...string) {
+		t.Helper()
+		out, errOut, code := c.run("", args...)
+		require.Equal(t, wantCode, code, "hearth %v: %s%s", args, out, errOut)
+		require.Contains(t, errOut, wantErr)
+		require.Equal(t, 1, strings.Count(strings.TrimSpace(errOut), "\n")+1, "one line: %q", errOut)
+	}
+
+	fails(1, "not signed in", "list")
+	ok("login", srv.url, "--first-user-username", "ada", "--first-user-email", "ada@example.com", "--first-user-password", "correct-horse")
+
+	// A template from the built-in examples, pushed as a new template and then as a second version.
+	tmplDir := filepath.Join(dir, "local")
+	require.Contains(t, ok("templates", "init", tmplDir, "--example", "local"), "hearth templates push")
+	fails(2, "no example", "templates", "init", filepath.Join(dir, "x"), "--example", "nope")
+	home := filepath.Join(dir, "workspaces")
+	out, errOut, code := c.run("", "templates", "push", tmplDir, "--name", "local", "--variable", "workspaces_dir="+home)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "Template local created")
+	require.Contains(t, errOut, "==> ", "the import's output streamed by stage")
+	require.Contains(t, errOut, "history_lines (number) default 1000")
+	out, _, code = c.run("", "templates", "push", tmplDir, "--name", "local", "--variable", "workspaces_dir="+home, "--activate", "-m", "again")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "is now the active version of local")
+	var versions []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(ok("templates", "versions", "local", "-o", "json")), &versions))
+	require.Len(t, versions, 2)
+	require.Contains(t, ok("templates", "list"), "local")
+	pulled := filepath.Join(dir, "pulled")
+	ok("templates", "pull", "local", pulled)
+	orig, _ := os.ReadFile(filepath.Join(tmplDir, "main.tf"))
+	got, err := os.ReadFile(filepath.Join(pulled, "main.tf"))
+	require.NoError(t, err)
+	require.Equal(t, string(orig), string(got))
+	fails(2, "is not a template directory", "templates", "push", filepath.Join(dir, "missing"))
+
+	// Parameters are checked before anything is submitted.
+	fails(2, `unknown parameter "colour"`, "create", "bad", "-t", "local", "--parameter", "colour=red")
+	fails(2, "parameter history_lines", "create", "bad", "-t", "local", "--parameter", "history_lines=lots")
+	fails(2, "above the maximum 100000", "create", "bad", "-t", "local", "--parameter", "history_lines=200000")
+	fails(2, `"zsh" is not one of bash or sh`, "create", "bad", "-t", "local", "--parameter", "shell=zsh")
+
+	// The workspace's life, the template left to the CLI (there is only one).
+	out, errOut, code = c.run("", "create", "dev", "--parameter", "shell=sh")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "Using template local")
+	require.Contains(t, errOut, "succeeded in")
+	require.Contains(t, out, "Workspace dev is running")
+	require.Contains(t, ok("list"), "running")
+	var listed []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(ok("list", "-o", "json")), &listed))
+	require.Len(t, listed, 1)
+	require.Equal(t, "dev", listed[0]["name"])
+	var asYAML []map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(ok("list", "-o", "yaml")), &asYAML))
+	require.Equal(t, "dev", asYAML[0]["name"])
+	require.Contains(t, ok("list", "-o", "wide"), "OUTDATED")
+	fails(2, "unknown output format", "list", "-o", "xml")
+	show := ok("show", "dev")
+	require.Contains(t, show, "ada/dev")
+	require.Contains(t, show, "App:")
+	require.Contains(t, ok("ssh", "dev", "--", "uname", "-a"), "Linux")
+	require.Contains(t, ok("open", "app", "dev", "files", "--no-open"), "/@ada/dev.main/apps/files/")
+	fails(1, `no app "nope"`, "open", "app", "dev", "nope", "--no-open")
+
+	_, errOut, code = c.run("", "stop", "dev")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "(stop) succeeded")
+	require.Contains(t, ok("list"), "stopped")
+	require.Contains(t, ok("logs", "dev"), "==> ")
+	_, errOut, code = c.run("", "start", "dev")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, ok("logs", "dev", "--build", "1"), "==> ")
+	fails(1, "has no build #9", "logs", "dev", "--build", "9")
+
+	// Admin commands.
+	ok("users", "create", "bob", "--email", "bob@example.com", "--password", "bobs-password")
+	require.Contains(t, ok("users", "list"), "bob")
+	ok("users", "suspend", "bob")
+	require.Contains(t, ok("users", "list", "--status", "suspended"), "bob")
+	ok("users", "activate", "bob")
+	fails(2, "pass --yes", "users", "delete", "bob")
+	ok("users", "delete", "bob", "--yes")
+	require.Contains(t, ok("provisioners", "list"), "true", "the built-in workers")
+	ok("provisioners", "jobs")
+
+	// Errors: one line each.
+	fails(1, "No workspace", "show", "nope")
+	fails(1, "No workspace", "stop", "nope")
+	fails(2, "want [OWNER/]WORKSPACE", "show", "a/b/c")
+	fails(1, "reach http://127.0.0.1:1", "list", "--url", "http://127.0.0.1:1")
+	fails(1, "token", "list", "--token", "hrt_bad")
+	fails(2, "unknown flag", "list", "--colour")
+
+	// Saved deployments: a second sign-in, then switching back.
+	ok("login", srv.url, "--name", "again", "--username", "ada", "--password", "correct-horse")
+	var deployments []struct {
+		Name    string
+		Current bool
+	}
+	require.NoError(t, json.Unmarshal([]byte(ok("deployments", "list", "-o", "json")), &deployments))
+	require.Len(t, deployments, 2)
+	for _, d := range deployments {
+		require.Equal(t, d.Name == "again", d.Current, d.Name)
+	}
+	require.Contains(t, ok("list", "--deployment", "127.0.0.1:"+strings.Split(srv.url, ":")[2]), "dev")
+	ok("deployments", "use", "127.0.0.1:"+strings.Split(srv.url, ":")[2])
+	fails(1, `no deployment named "gone"`, "list", "--deployment", "gone")
+
+	fails(2, "pass --yes", "delete", "dev")
+	_, errOut, code = c.run("", "delete", "dev", "--yes")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "(delete) succeeded")
+	require.Contains(t, ok("list"), "No workspaces")
+	ok("templates", "delete", "local", "--yes")
+}

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hearthdev/hearth/internal/cliconfig"
+	"github.com/hearthdev/hearth/internal/client"
+)
+
+// workspaceRef reads [OWNER/]NAME.
+func workspaceRef(ref string) (owner, name string, err error) {
+	owner, name = "me", ref
+	if o, n, ok := strings.Cut(ref, "/"); ok {
+		owner, name = o, n
+	}
+	if owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", usageError{fmt.Errorf("%q: want [OWNER/]WORKSPACE", ref)}
+	}
+	return owner, name, nil
+}
+
+// findWorkspace looks a workspace up by [OWNER/]NAME.
+func findWorkspace(ctx context.Context, c *client.ClientWithResponses, s cliconfig.Session, ref string) (*client.Workspace, error) {
+	owner, name, err := workspaceRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	res, err := client.Ok(c.GetWorkspaceByOwnerAndNameWithResponse(ctx, owner, name))
+	if err != nil {
+		return nil, remote(s.URL, err)
+	}
+	return res.JSON200, nil
+}
+
+func createCommand() *cobra.Command {
+	var tmpl string
+	var params []string
+	var noWait bool
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a workspace from a template and wait until it runs",
+		Long: `Create a workspace and follow its first build until it is running.
+
+Parameters come from --parameter NAME=VALUE; a required one that is missing is asked for when a
+terminal is attached (with its options and rules), and is an error otherwise. Values are checked
+against the template's rules before anything is submitted.`,
+		Example: `  hearth create dev --template local
+  hearth create dev --template local --parameter shell=sh --parameter history_lines=5000`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			given, err := parseParameters(params)
+			if err != nil {
+				return err
+			}
+			c, s, err := session()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if tmpl == "" {
+				// With one template there is nothing to choose.
+				list, err := client.Ok(c.ListTemplatesWithResponse(ctx))
+				if err != nil {
+					return remote(s.URL, err)
+				}
+				var names []string
+				for _, t := range list.JSON200.Templates {
+					names = append(names, t.Name)
+				}
+				if len(names) != 1 {
+					return usageError{fmt.Errorf("choose a template with --template: %s", listOr(names))}
+				}
+				tmpl = names[0]
+				fmt.Fprintf(cmd.ErrOrStderr(), "Using template %s.\n", tmpl)
+			}
+			t, err := client.Ok(c.GetTemplateWithResponse(ctx, tmpl))
+			if err != nil {
+				return remote(s.URL, err)
+			}
+			v, err := client.Ok(c.GetTemplateVersionWithResponse(ctx, t.JSON200.ActiveVersionId))
+			if err != nil {
+				return remote(s.URL, err)
+			}
+			values, err := chooseParameters(cmd, v.JSON200.Parameters, given, nil)
+			if err != nil {
+				return err
+			}
+			res, err := client.Ok(c.CreateWorkspaceWithResponse(ctx, client.CreateWorkspaceJSONRequestBody{Name: args[0], Template: tmpl, Parameters: &values}))
+			if err != nil {
+				return remote(s.URL, err)
+			}
+			w := res.JSON201
+			out := cmd.ErrOrStderr()
+			fmt.Fprintf(out, "Creating %s from %s (build #%d)...\n", w.Name, w.TemplateName, w.LatestBuild.Number)
+			if noWait {
+				return nil
+			}
+			if err := followBuild(ctx, c, out, w.LatestBuild.Id); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Workspace %s is running: hearth ssh %s\n", w.Name, w.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&tmpl, "template", "t", "", "the template (name or ID); may be left out when there is only one")
+	cmd.Flags().StringArrayVarP(&params, "parameter", "p", nil, "a parameter value, NAME=VALUE (repeatable)")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the build is queued")
+	return cmd
+}
+
+func listCommand() *cobra.Command {
+	var all bool
+	var search string
+	var limit int64
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List your workspaces (--all: everyone's you may see)",
+		Example: `  hearth list
+  hearth list --all --search template:local -o json`,
+		Args: cobra.NoArgs,
+	}
+	format := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, s, err := session()
+		if err != nil {
+			return err
+		}
+		q := strings.TrimSpace(search)
+		if !all {
+			q = strings.TrimSpace("owner:me " + q)
+		}
+		res, err := client.Ok(c.ListWorkspacesWithResponse(cmd.Context(), &client.ListWorkspacesParams{Q: &q, Limit: &limit}))
+		if err != nil {
+			return remote(s.URL, err)
+		}
+		list := res.JSON200.Workspaces
+		return render(cmd, *format, list, func(w io.Writer, wide bool) {
+			if len(list) == 0 {
+				fmt.Fprintln(w, "No workspaces. Create one with: hearth create NAME --template TEMPLATE")
+				return
+			}
+			if wide {
+				fmt.Fprintln(w, "NAME\tOWNER\tTEMPLATE\tSTATUS\tLAST USED\tBUILD\tOUTDATED\tID")
+			} else {
+				fmt.Fprintln(w, "NAME\tOWNER\tTEMPLATE\tSTATUS\tLAST USED")
+			}
+			for _, ws := range list {
+				line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", ws.Name, ws.OwnerName, ws.TemplateName, paint(cmd.OutOrStdout(), string(ws.Status)), ago(&ws.LastUsedAt))
+				if wide {
+					line += fmt.Sprintf("\t#%d %s\t%v\t%s", ws.LatestBuild.Number, ws.LatestBuild.Transition, ws.Outdated, ws.Id)
+				}
+				fmt.Fprintln(w, line)
+			}
+			if int64(len(list)) < res.JSON200.Count {
+				fmt.Fprintf(w, "(%d of %d; --limit shows more)\n", len(list), res.JSON200.Count)
+			}
+		})
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "everyone's workspaces you may see, not only yours")
+	cmd.Flags().StringVar(&search, "search", "", "filters: owner:NAME, template:NAME, status:STATUS, or words in the name")
+	cmd.Flags().Int64Var(&limit, "limit", 100, "at most this many (1-200)")
+	return cmd
+}
+
+func showCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show WORKSPACE",
+		Short: "Show a workspace: status, latest build, resources, agents and apps",
+		Args:  cobra.ExactArgs(1),
+	}
+	format := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, s, err := session()
+		if err != nil {
+			return err
+		}
+		w, err := findWorkspace(cmd.Context(), c, s, args[0])
+		if err != nil {
+			return err
+		}
+		return render(cmd, *format, w, func(out io.Writer, _ bool) {
+			b := w.LatestBuild
+			fmt.Fprintf(out, "Workspace:\t%s/%s\n", w.OwnerName, w.Name)
+			fmt.Fprintf(out, "Template:\t%s%s\n", w.TemplateName, map[bool]string{true: " (outdated: hearth update " + w.Name + ")"}[w.Outdated])
+			fmt.Fprintf(out, "Status:\t%s\n", paint(cmd.OutOrStdout(), string(w.Status)))
+			fmt.Fprintf(out, "Build:\t#%d %s, %s\n", b.Number, b.Transition, b.Status)
+			if b.Error != nil {
+				fmt.Fprintf(out, "Error:\t%s\n", *b.Error)
+			}
+			fmt.Fprintf(out, "Last used:\t%s\n", ago(&w.LastUsedAt))
+			for _, r := range b.Resources {
+				if r.Hide {
+					continue
+				}
+				fmt.Fprintf(out, "Resource:\t%s %s\n", r.Type, r.Name)
+				for _, a := range r.Agents {
+					fmt.Fprintf(out, "  Agent:\t%s: %s, %s\n", a.Name, paint(cmd.OutOrStdout(), string(a.Status)), a.LifecycleState)
+					for _, app := range a.Apps {
+						where := "/@" + w.OwnerName + "/" + w.Name + "." + a.Name + "/apps/" + app.Slug + "/"
+						if app.Url == nil || *app.Url == "" {
+							where = "command: " + deref(app.Command)
+						}
+						fmt.Fprintf(out, "    App:\t%s %s\n", app.Slug, where)
+					}
+				}
+			}
+		})
+	}
+	return cmd
+}
+
+// buildCommand makes start, stop, restart and update: a build of a transition, followed to its end.
+func buildCommand(use, short string, transitions []string, update bool) *cobra.Command {
+	var params []string
+	var noWait bool
+	cmd := &cobra.Command{
+		Use:   use + " WORKSPACE",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			given, err := parseParameters(params)
+			if err != nil {
+				return err
+			}
+			c, s, err := session()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			w, err := findWorkspace(ctx, c, s, args[0])
+			if err != nil {
+				return err
+			}
+			body := client.CreateWorkspaceBuildJSONRequestBody{}
+			if update || len(given) > 0 {
+				versionID := w.LatestBuild.TemplateVersionId
+				if update {
+					t, err := client.Ok(c.GetTemplateWithResponse(ctx, w.TemplateId))
+					if err != nil {
+						return remote(s.URL, err)
+					}
+					versionID = t.JSON200.ActiveVersionId
+					body.TemplateVersionId = &versionID
+				}
+				v, err := client.Ok(c.GetTemplateVersionWithResponse(ctx, versionID))
+				if err != nil {
+					return remote(s.URL, err)
+				}
+				// An update asks only for required parameters the workspace does not have yet.
+				have := map[string]bool{}
+				for _, p := range w.LatestBuild.Parameters {
+					have[p.Name] = true
+				}
+				values, err := chooseParameters(cmd, v.JSON200.Parameters, given, func(p client.ProvisionerParameter) bool { return !have[p.Name] })
+				if err != nil {
+					return err
+				}
+				if len(values) > 0 {
+					body.Parameters = &values
+				}
+			}
+			out := cmd.ErrOrStderr()
+			for _, tr := range transitions {
+				body.Transition = client.CreateBuildInputBodyTransition(tr)
+				res, err := client.Ok(c.CreateWorkspaceBuildWithResponse(ctx, w.Id, body))
+				if err != nil {
+					return remote(s.URL, err)
+				}
+				fmt.Fprintf(out, "%s %s (build #%d)...\n", strings.ToUpper(tr[:1])+tr[1:]+"ing", w.Name, res.JSON201.Number)
+				if noWait {
+					return nil
+				}
+				if err := followBuild(ctx, c, out, res.JSON201.Id); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	if transitions[len(transitions)-1] == "start" {
+		cmd.Flags().StringArrayVarP(&params, "parameter", "p", nil, "a new parameter value, NAME=VALUE (repeatable)")
+	}
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the build is queued")
+	return cmd
+}
+
+func deleteCommand() *cobra.Command {
+	var orphan, yes, noWait bool
+	cmd := &cobra.Command{
+		Use:   "delete WORKSPACE",
+		Short: "Delete a workspace and its resources",
+		Long: `Delete a workspace: a build that destroys its resources, then the workspace is gone.
+--orphan removes it without running Terraform, for a workspace whose resources are already gone.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, s, err := session()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			w, err := findWorkspace(ctx, c, s, args[0])
+			if err != nil {
+				return err
+			}
+			if err := confirm(cmd, yes, fmt.Sprintf("Delete workspace %s/%s and everything in it?", w.OwnerName, w.Name)); err != nil {
+				return err
+			}
+			res, err := client.Ok(c.DeleteWorkspaceWithResponse(ctx, w.Id, &client.DeleteWorkspaceParams{Orphan: &orphan}))
+			if err != nil {
+				return remote(s.URL, err)
+			}
+			out := cmd.ErrOrStderr()
+			b := res.JSON202
+			if b == nil || b.JobId == nil || noWait {
+				fmt.Fprintf(out, "Deleting %s.\n", w.Name)
+				return nil
+			}
+			fmt.Fprintf(out, "Deleting %s (build #%d)...\n", w.Name, b.Number)
+			return followBuild(ctx, c, out, b.Id)
+		},
+	}
+	cmd.Flags().BoolVar(&orphan, "orphan", false, "remove without running Terraform (the resources are already gone)")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the build is queued")
+	return cmd
+}
+
+func logsCommand() *cobra.Command {
+	var follow bool
+	var number int32
+	cmd := &cobra.Command{
+		Use:   "logs WORKSPACE",
+		Short: "Show a workspace build's logs (the latest, or --build N); -f follows a running one",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, s, err := session()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			w, err := findWorkspace(ctx, c, s, args[0])
+			if err != nil {
+				return err
+			}
+			buildID := w.LatestBuild.Id
+			if number > 0 {
+				limit := int64(200)
+				res, err := client.Ok(c.ListWorkspaceBuildsWithResponse(ctx, w.Id, &client.ListWorkspaceBuildsParams{Limit: &limit}))
+				if err != nil {
+					return remote(s.URL, err)
+				}
+				buildID = ""
+				for _, b := range res.JSON200.Builds {
+					if b.Number == number {
+						buildID = b.Id
+					}
+				}
+				if buildID == "" {
+					return fmt.Errorf("workspace %s has no build #%d", w.Name, number)
+				}
+			}
+			if follow {
+				return followBuild(ctx, c, cmd.OutOrStdout(), buildID)
+			}
+			res, err := client.Ok(c.GetWorkspaceBuildLogsWithResponse(ctx, buildID, &client.GetWorkspaceBuildLogsParams{}))
+			if err != nil {
+				return remote(s.URL, err)
+			}
+			stage := ""
+			for _, l := range res.JSON200.Logs {
+				if string(l.Stage) != stage {
+					stage = string(l.Stage)
+					fmt.Fprintf(cmd.OutOrStdout(), "==> %s\n", stage)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", l.Time.Format("15:04:05"), l.Output)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the build until it ends")
+	cmd.Flags().Int32Var(&number, "build", 0, "the build's number (default the latest)")
+	return cmd
+}
