@@ -72,6 +72,34 @@ func TestCLIWorkflow(t *testing.T) {
 	fails(2, `"zsh" is not one of bash or sh`, "create", "bad", "-t", "local", "--parameter", "shell=zsh")
 
 	// The workspace's life, the template left to the CLI (there is only one).
+	defer func() {
+		// A template whose parameter has no default: without a terminal, leaving it out is an error.
+		req := filepath.Join(dir, "required")
+		require.NoError(t, os.MkdirAll(req, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(req, "main.tf"), []byte(`terraform {
+  required_providers {
+    coder = { source = "coder/coder" }
+  }
+}
+data "coder_parameter" "region" {
+  name = "region"
+  type = "string"
+  option {
+    name  = "Europe"
+    value = "eu"
+  }
+  option {
+    name  = "America"
+    value = "us"
+  }
+}
+`), 0o644))
+		_, errOut, code := c.run("", "templates", "push", req, "--yes")
+		require.Equal(t, 0, code, errOut)
+		require.Contains(t, errOut, "region (string) required")
+		fails(2, "parameter region is required: pass --parameter region=VALUE (one of eu or us)", "create", "x", "-t", "required")
+		ok("templates", "delete", "required", "--yes")
+	}()
 	out, errOut, code = c.run("", "create", "dev", "--parameter", "shell=sh")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, errOut, "Using template local")
@@ -102,6 +130,21 @@ func TestCLIWorkflow(t *testing.T) {
 	_, errOut, code = c.run("", "start", "dev")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, ok("logs", "dev", "--build", "1"), "==> ")
+	_, errOut, code = c.run("", "restart", "dev")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, 2, strings.Count(errOut, "succeeded in"), "a stop and a start: %s", errOut)
+	_, errOut, code = c.run("", "update", "dev", "--parameter", "history_lines=50")
+	require.Equal(t, 0, code, errOut)
+	var shown struct {
+		LatestBuild struct {
+			Number     int
+			Parameters []struct{ Name, Value string }
+		} `json:"latest_build"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(ok("show", "dev", "-o", "json")), &shown))
+	require.Equal(t, 6, shown.LatestBuild.Number, "create, stop, start, restart's two, update")
+	require.Contains(t, shown.LatestBuild.Parameters, struct{ Name, Value string }{"history_lines", "50"})
+	require.Contains(t, ok("completion", "bash"), "__start_hearth")
 	fails(1, "has no build #9", "logs", "dev", "--build", "9")
 
 	// Admin commands.
