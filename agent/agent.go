@@ -161,6 +161,9 @@ func (a *agent) reportLifecycle(ctx context.Context, state client.LifecycleInput
 			err = client.Check(res.HTTPResponse, res.Body)
 		}
 		a.cfg.Logger.Warn("agent: reporting the lifecycle failed", "state", state, "error", err)
+		if err != nil && res != nil && res.StatusCode() == http.StatusUnauthorized {
+			return // the token is no longer accepted: asking again will not change that
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -123,6 +123,10 @@ func TestLocalTemplateWorkspaceLifecycle(t *testing.T) {
 	}
 	transition("stop")
 	require.False(t, processRuns(pid), "stopping ends the agent")
+	out, _ := os.ReadFile(agentLog)
+	require.Contains(t, string(out), `msg="agent: lifecycle" state=off`)
+	require.NotContains(t, string(out), "reporting the lifecycle failed",
+		"the agent's token still works while the stop build runs, so it reports its shutdown")
 	require.FileExists(t, filepath.Join(home, "notes.txt"), "the home directory survives a stop")
 	ws = api("GET", "/api/v2/workspaces/"+id, "")
 	require.Equal(t, "stopped", ws["status"])

@@ -159,8 +159,12 @@ SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.tok
 FROM workspace_agents a
 JOIN workspace_builds b ON b.id = a.build_id
 JOIN workspaces w ON w.id = b.workspace_id
+JOIN LATERAL (SELECT number, transition, status FROM workspace_builds
+              WHERE workspace_id = w.id ORDER BY number DESC LIMIT 1) latest ON true
 WHERE a.token_hash = $1 AND NOT w.deleted
-  AND b.number = (SELECT max(number) FROM workspace_builds WHERE workspace_id = w.id)
+  AND (b.number = latest.number
+       OR (b.number = latest.number - 1 AND latest.transition IN ('stop', 'delete')
+           AND latest.status IN ('pending', 'running', 'canceling')))
 `
 
 type GetWorkspaceAgentByTokenRow struct {
@@ -170,7 +174,8 @@ type GetWorkspaceAgentByTokenRow struct {
 	OwnerID        uuid.UUID
 }
 
-// The agent a token belongs to, if its build is its workspace's latest.
+// The agent a token belongs to, if its build is its workspace's latest, or the one before a stop or
+// delete that is under way (whose agent reports its shutdown while the build tears it down).
 func (q *Queries) GetWorkspaceAgentByToken(ctx context.Context, tokenHash []byte) (GetWorkspaceAgentByTokenRow, error) {
 	row := q.db.QueryRow(ctx, getWorkspaceAgentByToken, tokenHash)
 	var i GetWorkspaceAgentByTokenRow

@@ -105,13 +105,18 @@ FROM workspace_agents a LEFT JOIN replicas r ON r.id = a.replica_id AND r.stoppe
 WHERE a.build_id = $1 ORDER BY a.name;
 
 -- name: GetWorkspaceAgentByToken :one
--- The agent a token belongs to, if its build is its workspace's latest.
+-- The agent a token belongs to, if its build is its workspace's latest, or the one before a stop or
+-- delete that is under way (whose agent reports its shutdown while the build tears it down).
 SELECT sqlc.embed(a), w.id AS workspace_id, w.name AS workspace_name, w.owner_id
 FROM workspace_agents a
 JOIN workspace_builds b ON b.id = a.build_id
 JOIN workspaces w ON w.id = b.workspace_id
+JOIN LATERAL (SELECT number, transition, status FROM workspace_builds
+              WHERE workspace_id = w.id ORDER BY number DESC LIMIT 1) latest ON true
 WHERE a.token_hash = $1 AND NOT w.deleted
-  AND b.number = (SELECT max(number) FROM workspace_builds WHERE workspace_id = w.id);
+  AND (b.number = latest.number
+       OR (b.number = latest.number - 1 AND latest.transition IN ('stop', 'delete')
+           AND latest.status IN ('pending', 'running', 'canceling')));
 
 -- name: GetBuildJobInput :one
 -- Everything a worker needs to run a build, besides the previous state and variable values.
