@@ -103,12 +103,14 @@ func CheckHost(h string) error {
 	return nil
 }
 
-// Owns reports whether a request is for an app: a subdomain app's host, or an app path.
+// Owns reports whether a request is for an app: a subdomain app's host, or an app path. Other
+// /@OWNER/... paths are the dashboard's (a workspace's page, its terminal).
 func (p *Proxy) Owns(r *http.Request) bool {
 	if _, ok := p.parseHost(r.Host); ok {
 		return true
 	}
-	return strings.HasPrefix(r.URL.Path, "/@")
+	_, ok := parsePath(r.URL.Path)
+	return ok
 }
 
 // grant is what a ticket carries: where the app is and whose workspace it is in.

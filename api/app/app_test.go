@@ -54,3 +54,21 @@ func TestConfineCookies(t *testing.T) {
 	confineCookies(h, "/")
 	require.Equal(t, []string{"theme=dark; Path=/"}, h.Values("Set-Cookie"), "a subdomain app's cookie stays on its host")
 }
+
+// Only app paths and app hosts are the proxy's; the dashboard's /@OWNER/... pages are not.
+func TestOwns(t *testing.T) {
+	p := New(Deps{AppsHost: "*.apps.example.com"})
+	for path, want := range map[string]bool{
+		"/@ada/dev/apps/files/":     true,
+		"/@ada/dev.main/apps/files": true,
+		"/@ada/dev":                 false,
+		"/@ada/dev.main/terminal":   false,
+		"/workspaces":               false,
+		"/api/v2/workspaces":        false,
+	} {
+		r, _ := http.NewRequest(http.MethodGet, "http://hearth.example.com"+path, nil)
+		require.Equal(t, want, p.Owns(r), path)
+	}
+	r, _ := http.NewRequest(http.MethodGet, "http://files--dev--ada.apps.example.com/anything", nil)
+	require.True(t, p.Owns(r))
+}

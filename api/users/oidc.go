@@ -115,12 +115,19 @@ type AuthMethodsOutput struct {
 	Body struct {
 		Password bool `json:"password"`
 		OIDC     bool `json:"oidc" doc:"Start at /api/v2/users/oidc/login."`
+		// SetupNeeded lets the dashboard offer the first-user set-up.
+		SetupNeeded bool `json:"setup_needed" doc:"No user exists yet: create the owner with create-first-user."`
 	}
 }
 
-func (h handlers) authMethods(context.Context, *struct{}) (*AuthMethodsOutput, error) {
+func (h handlers) authMethods(ctx context.Context, _ *struct{}) (*AuthMethodsOutput, error) {
 	out := &AuthMethodsOutput{}
 	out.Body.Password, out.Body.OIDC = true, h.oidc != nil
+	n, err := h.DB.CountUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Body.SetupNeeded = n == 0
 	return out, nil
 }
 

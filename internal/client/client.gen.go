@@ -975,6 +975,9 @@ type AuthMethodsOutputBody struct {
 	// Oidc Start at /api/v2/users/oidc/login.
 	Oidc     bool `json:"oidc"`
 	Password bool `json:"password"`
+
+	// SetupNeeded No user exists yet: create the owner with create-first-user.
+	SetupNeeded bool `json:"setup_needed"`
 }
 
 // BuildsOutputBody defines model for BuildsOutputBody.

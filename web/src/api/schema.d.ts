@@ -1245,6 +1245,8 @@ export interface components {
             /** @description Start at /api/v2/users/oidc/login. */
             oidc: boolean;
             password: boolean;
+            /** @description No user exists yet: create the owner with create-first-user. */
+            setup_needed: boolean;
         };
         BuildsOutputBody: {
             builds: components["schemas"]["WorkspaceBuild"][];

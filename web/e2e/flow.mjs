@@ -1,0 +1,119 @@
+// The dashboard's end-to-end flow in real Chromium (Debian's, through playwright-core), against a
+// real server: first-user set-up, sign out and in, a template pushed through the API, a workspace
+// created through the form, watched until running, `echo` in its web terminal, stopped, deleted.
+// Screenshots of each page go to the directory in argv[4]. Run by cmd/hearth's TestDashboard.
+//
+//   node e2e/flow.mjs URL TEMPLATE.tar WORKSPACES_DIR SCREENSHOT_DIR
+import { readFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const [url, tarPath, workspacesDir, shots] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+const step = (name) => console.log(`e2e: ${name}`);
+const timeout = 60_000;
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const page = await context.newPage();
+try {
+  page.setDefaultTimeout(timeout);
+  page.on("pageerror", (e) => console.log(`e2e: page error: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && console.log(`e2e: console: ${m.text()}`));
+
+  step("first-user set-up");
+  await page.goto(url + "/");
+  await page.waitForURL(/\/setup$/);
+  await page.screenshot({ path: `${shots}/setup.png` });
+  await page.getByLabel("Username").fill("ada");
+  await page.getByLabel("Email").fill("ada@example.com");
+  await page.getByLabel(/^Password/).fill("correct-horse");
+  await page.getByRole("button", { name: "Create the owner" }).click();
+  await page.getByText("Create your first workspace").waitFor();
+
+  step("sign out and in");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/login/);
+  await page.getByLabel("Username or email").fill("ada");
+  await page.getByLabel("Password").fill("wrong-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").waitFor();
+  await page.screenshot({ path: `${shots}/login-error.png` });
+  await page.getByLabel("Password").fill("correct-horse");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Workspaces" }).waitFor();
+  await page.screenshot({ path: `${shots}/workspaces-empty.png` });
+
+  step("push the template through the API");
+  const headers = { "Hearth-Csrf": "1" };
+  const file = await (await page.request.post(`${url}/api/v2/files`, { headers: { ...headers, "Content-Type": "application/x-tar" }, data: readFileSync(tarPath) })).json();
+  const version = await (await page.request.post(`${url}/api/v2/template-versions`, {
+    headers, data: { file_id: file.id, variables: [{ name: "workspaces_dir", value: workspacesDir }] },
+  })).json();
+  for (let i = 0; ; i++) {
+    const v = await (await page.request.get(`${url}/api/v2/template-versions/${version.id}`)).json();
+    if (v.status === "succeeded") break;
+    if (v.status === "failed" || i > 600) throw new Error(`import ${v.status}: ${v.error}`);
+    await page.waitForTimeout(100);
+  }
+  const made = await page.request.post(`${url}/api/v2/templates`, { headers, data: { name: "local", version_id: version.id } });
+  if (!made.ok()) throw new Error(`create template: ${made.status()} ${await made.text()}`);
+  await page.getByRole("link", { name: "Templates" }).click();
+  await page.getByRole("cell", { name: "local" }).waitFor();
+  await page.screenshot({ path: `${shots}/templates.png` });
+
+  step("create a workspace through the form");
+  await page.getByRole("link", { name: "Create workspace" }).click();
+  await page.getByLabel("Name").fill("dev");
+  await page.getByLabel("Shell history").fill("-5");
+  await page.getByText("At least 0.").waitFor(); // the template's rule, before submitting
+  await page.getByLabel("Shell history").fill("500");
+  await page.getByLabel("POSIX sh").check();
+  await page.screenshot({ path: `${shots}/create.png` });
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await page.waitForURL(/\/@ada\/dev$/);
+  await page.locator(".log .stage").first().waitFor(); // the build's log, live
+  await page.locator("h1 + .badge", { hasText: "running" }).waitFor();
+  await page.getByRole("link", { name: "Terminal" }).waitFor(); // shown once the agent is connected
+  await page.screenshot({ path: `${shots}/workspace.png`, fullPage: true });
+
+  step("echo in the web terminal");
+  const [term] = await Promise.all([context.waitForEvent("page"), page.getByRole("link", { name: "Terminal" }).click()]);
+  term.setDefaultTimeout(timeout);
+  term.on("pageerror", (e) => console.log(`e2e: terminal error: ${e.message}`));
+  term.on("console", (m) => m.type() === "error" && console.log(`e2e: terminal console: ${m.text()}`));
+  await term.locator(".xterm-rows").waitFor();
+  await term.waitForFunction(() => !document.querySelector(".terminal-page .status"));
+  await term.locator(".xterm-helper-textarea").focus();
+  await term.keyboard.type("echo hi-$((40+2))\n");
+  await term.locator(".xterm-rows", { hasText: "hi-42" }).waitFor();
+  await term.screenshot({ path: `${shots}/terminal.png` });
+  await term.close();
+
+  step("stop");
+  await page.getByRole("button", { name: "Stop" }).click();
+  await page.locator("h1 + .badge", { hasText: "stopped" }).waitFor();
+
+  step("delete");
+  await page.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete workspace" }).click();
+  await page.waitForURL(/\/workspaces$/);
+  for (let i = 0; ; i++) {
+    const list = await (await page.request.get(`${url}/api/v2/workspaces?q=owner:me`)).json();
+    if (list.workspaces.length === 0) break;
+    if (i > 600) throw new Error("the workspace was not deleted");
+    await page.waitForTimeout(100);
+  }
+  await page.getByText("Create your first workspace").waitFor();
+  await page.screenshot({ path: `${shots}/workspaces-after.png` });
+  step("done");
+} catch (e) {
+  // What the page showed when it went wrong.
+  for (const [i, p] of context.pages().entries()) {
+    await p.screenshot({ path: `${shots}/failure-${i}.png`, fullPage: true }).catch(() => {});
+  }
+  console.log(`e2e: failed at ${page.url()}: ${(await page.locator("main").innerText().catch(() => "")).slice(0, 2000)}`);
+  throw e;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,133 @@
+import { useEffect, useRef, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { api, problemText, type Workspace, type WorkspaceBuild } from "../api/client";
+import { ago, Badge, Confirm, usePoll } from "../ui";
+
+type Line = { id: number; stage: string; output: string; time: string };
+
+// BuildLog follows a build's log over Server-Sent Events while it runs: a header per stage with the
+// time since the build started.
+function BuildLog({ build }: { build: WorkspaceBuild }) {
+  const [lines, setLines] = useState<Line[]>([]);
+  const end = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    setLines([]);
+    const es = new EventSource(`/api/v2/workspacebuilds/${build.id}/logs?follow=true`);
+    es.addEventListener("log", (e) => setLines((l) => [...l, JSON.parse((e as MessageEvent).data)]));
+    es.addEventListener("end", () => es.close());
+    es.onerror = () => es.close();
+    return () => es.close();
+  }, [build.id]);
+  useEffect(() => {
+    end.current?.scrollIntoView({ block: "nearest" });
+  }, [lines.length]);
+  const start = new Date(build.started_at ?? build.created_at).getTime();
+  let stage = "";
+  return (
+    <div className="log" role="log" aria-label={`Build ${build.number} log`}>
+      {lines.map((l) => {
+        const header = l.stage !== stage ? <div className="stage">{(stage = l.stage)}</div> : null;
+        return (
+          <div key={l.id}>
+            {header}
+            <span className="t">{((new Date(l.time).getTime() - start) / 1000).toFixed(1)}s</span> {l.output}
+          </div>
+        );
+      })}
+      <div ref={end} />
+    </div>
+  );
+}
+
+// WorkspacePage shows one workspace: status, actions, its latest build's log, agents, apps and the
+// build history; it refreshes every two seconds.
+export function WorkspacePage() {
+  const { owner = "me", name = "" } = useParams();
+  const navigate = useNavigate();
+  const [error, setError] = useState("");
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [ws, refresh] = usePoll(
+    async () => {
+      const { data, error } = await api.GET("/api/v2/users/{user}/workspaces/{name}", { params: { path: { user: owner.replace(/^@/, ""), name } } });
+      if (error) setError(problemText(error));
+      return data;
+    },
+    2000,
+    [owner, name],
+  );
+  const [builds] = usePoll(
+    async () => ws && (await api.GET("/api/v2/workspaces/{workspace}/builds", { params: { path: { workspace: ws.id }, query: { limit: 10 } } })).data,
+    5000,
+    [ws?.id, ws?.latest_build.id, ws?.latest_build.status],
+  );
+  if (!ws) return error ? <p className="error" role="alert">{error}</p> : <p role="status">Loading…</p>;
+  const b = ws.latest_build;
+  const act = async (transition: "start" | "stop") => {
+    setError("");
+    const res = await api.POST("/api/v2/workspaces/{workspace}/builds", { params: { path: { workspace: ws.id } }, body: { transition } });
+    if (res.error) setError(problemText(res.error));
+    refresh();
+  };
+  const remove = async () => {
+    setConfirmDelete(false);
+    const res = await api.DELETE("/api/v2/workspaces/{workspace}", { params: { path: { workspace: ws.id } } });
+    if (res.error) return setError(problemText(res.error));
+    navigate("/workspaces");
+  };
+  const busy = ["pending", "starting", "stopping", "deleting", "canceling"].includes(ws.status);
+  const agents = b.resources.flatMap((r) => r.agents);
+  return (
+    <section>
+      <div className="row">
+        <h1>{ws.owner_name}/{ws.name}</h1>
+        <Badge status={ws.status} />
+        <span className="grow" />
+        {(ws.status === "stopped" || ws.status === "failed" || ws.status === "canceled") && <button onClick={() => act("start")}>Start</button>}
+        {ws.status === "running" && <button className="secondary" onClick={() => act("stop")}>Stop</button>}
+        <button className="danger" disabled={busy} onClick={() => setConfirmDelete(true)}>Delete</button>
+      </div>
+      <p className="hint">Template {ws.template_display_name || ws.template_name}{ws.outdated && " (a newer version is active)"} · last used {ago(ws.last_used_at)}</p>
+      {error && <p className="error" role="alert">{error}</p>}
+      {b.error && <p className="error">Build #{b.number} failed: {b.error}</p>}
+      {agents.map((a) => (
+        <div key={a.id} className="card">
+          <div className="row">
+            <h2>Agent {a.name}</h2>
+            <Badge status={a.status} />
+            <Badge status={a.lifecycle_state} />
+            <span className="grow" />
+            {a.status === "connected" && (
+              <a className="button" href={`/@${ws.owner_name}/${ws.name}.${a.name}/terminal`} target="_blank" rel="noreferrer">Terminal</a>
+            )}
+          </div>
+          {a.apps.filter((app) => !app.hidden).length > 0 && (
+            <ul className="apps" aria-label="Apps">
+              {a.apps.filter((app) => !app.hidden).map((app) => (
+                <li key={app.slug}>
+                  <a href={app.url ? `/@${ws.owner_name}/${ws.name}.${a.name}/apps/${app.slug}/` : `/@${ws.owner_name}/${ws.name}.${a.name}/terminal?command=${encodeURIComponent(app.command ?? "")}`}
+                    target="_blank" rel="noreferrer">{app.display_name || app.slug}</a>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      ))}
+      <h2>Build #{b.number} ({b.transition}) <Badge status={b.status} /></h2>
+      <BuildLog build={b} />
+      <h2>History</h2>
+      <table>
+        <thead><tr><th>#</th><th>Transition</th><th>Status</th><th>Started</th></tr></thead>
+        <tbody>
+          {(builds?.builds ?? []).map((x) => (
+            <tr key={x.id}><td>{x.number}</td><td>{x.transition}</td><td><Badge status={x.status} /></td><td>{ago(x.created_at)}</td></tr>
+          ))}
+        </tbody>
+      </table>
+      <p><Link to="/workspaces">All workspaces</Link></p>
+      {confirmDelete && <Confirm title={`Delete ${ws.name}?`} body="Its resources are destroyed and it cannot be brought back." action="Delete workspace"
+        onCancel={() => setConfirmDelete(false)} onConfirm={remove} />}
+    </section>
+  );
+}
+
+export type { Workspace };

@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import type { Parameter } from "./api/client";
+import { checkParameter } from "./params";
+
+const base: Parameter = { name: "p", type: "string", mutable: true, ephemeral: false, required: false, order: 0, options: [] };
+
+describe("checkParameter", () => {
+  it("requires a value only for required parameters", () => {
+    expect(checkParameter({ ...base, required: true }, "")).toBe("Required.");
+    expect(checkParameter(base, "")).toBe("");
+  });
+  it("checks numbers and their bounds, with the template's own message", () => {
+    const n: Parameter = { ...base, type: "number", validation: { min: 0, max: 10 } };
+    expect(checkParameter(n, "abc")).toBe("Enter a number.");
+    expect(checkParameter(n, "11")).toBe("At most 10.");
+    expect(checkParameter(n, "-1")).toBe("At least 0.");
+    expect(checkParameter(n, "5")).toBe("");
+    expect(checkParameter({ ...n, validation: { max: 10, error: "Too many." } }, "11")).toBe("Too many.");
+  });
+  it("checks options, booleans, lists and patterns", () => {
+    expect(checkParameter({ ...base, options: [{ name: "A", value: "a" }] }, "b")).toBe("Choose one of a.");
+    expect(checkParameter({ ...base, type: "bool" }, "yes")).toBe("Choose true or false.");
+    expect(checkParameter({ ...base, type: "list(string)" }, '["a"]')).toBe("");
+    expect(checkParameter({ ...base, type: "list(string)" }, "[1]")).not.toBe("");
+    expect(checkParameter({ ...base, validation: { regex: "^[a-z]+$" } }, "A1")).toBe("Must match ^[a-z]+$.");
+  });
+});

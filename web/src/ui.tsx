@@ -1,0 +1,58 @@
+import { useEffect, useRef, useState } from "react";
+
+// Badge shows a status with a colour that also reads without colour (the word itself).
+export function Badge({ status }: { status: string }) {
+  const tone =
+    ["running", "succeeded", "connected", "ready", "active"].includes(status) ? "good"
+    : ["failed", "canceled", "disconnected", "timeout", "start_error", "suspended"].includes(status) ? "bad"
+    : ["pending", "starting", "stopping", "deleting", "canceling", "connecting"].includes(status) ? "busy"
+    : "idle";
+  return <span className={`badge ${tone}`}>{status.replace("_", " ")}</span>;
+}
+
+export function ago(iso?: string | null): string {
+  if (!iso) return "never";
+  const s = (Date.now() - new Date(iso).getTime()) / 1000;
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 172800) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} days ago`;
+}
+
+// usePoll calls load now and every ms while the page is open; load's answer is kept.
+export function usePoll<T>(load: () => Promise<T | undefined>, ms: number, deps: unknown[]): [T | undefined, () => void] {
+  const [value, setValue] = useState<T>();
+  const [tick, setTick] = useState(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  useEffect(() => {
+    let live = true;
+    const run = () => loadRef.current().then((v) => live && v !== undefined && setValue(v));
+    run();
+    const t = setInterval(run, ms);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [ms, tick, ...deps]);
+  return [value, () => setTick((t) => t + 1)];
+}
+
+// Confirm is a dialog for destructive actions: it names what will happen and needs an explicit yes.
+export function Confirm(props: { title: string; body: string; action: string; onConfirm: () => void; onCancel: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+  return (
+    <dialog ref={ref} onCancel={props.onCancel} aria-labelledby="confirm-title">
+      <h2 id="confirm-title">{props.title}</h2>
+      <p>{props.body}</p>
+      <div className="row end">
+        <button className="secondary" onClick={props.onCancel} autoFocus>Cancel</button>
+        <button className="danger" onClick={props.onConfirm}>{props.action}</button>
+      </div>
+    </dialog>
+  );
+}
