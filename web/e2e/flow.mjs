@@ -106,6 +106,29 @@ try {
   }
   await page.getByText("Create your first workspace").waitFor();
   await page.screenshot({ path: `${shots}/workspaces-after.png` });
+
+  step("admin pages");
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByLabel("Username").fill("Bob Smith");
+  await page.getByLabel("Email").fill("bob@example.com");
+  await page.getByRole("button", { name: "Add user" }).click();
+  await page.getByText("lowercase letters, digits or dashes").first().waitFor(); // the field at fault, from the API
+  await page.getByLabel("Username").fill("bob");
+  await page.getByRole("button", { name: "Add user" }).click();
+  await page.getByRole("cell", { name: "bob", exact: true }).waitFor();
+  await page.screenshot({ path: `${shots}/users.png` });
+  await page.getByRole("link", { name: "Tokens" }).click();
+  await page.getByLabel("Name").fill("ci");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await page.getByText("shown only now").waitFor();
+  await page.getByRole("cell", { name: "ci", exact: true }).waitFor();
+  await page.screenshot({ path: `${shots}/tokens.png` });
+  await page.getByRole("link", { name: "Provisioners" }).click();
+  await page.getByText("(built-in)").first().waitFor();
+  await page.screenshot({ path: `${shots}/provisioners.png` });
+  await page.getByRole("link", { name: "Audit" }).click();
+  await page.getByRole("cell", { name: "create-workspace" }).first().waitFor();
+  await page.screenshot({ path: `${shots}/audit.png` });
   step("done");
 } catch (e) {
   // What the page showed when it went wrong.

@@ -33,6 +33,10 @@ export function Layout() {
         <nav aria-label="Main">
           <NavLink to="/workspaces">Workspaces</NavLink>
           <NavLink to="/templates">Templates</NavLink>
+          {user.roles.some((r) => ["owner", "user-admin", "auditor"].includes(r)) && <NavLink to="/users">Users</NavLink>}
+          {user.roles.some((r) => ["owner", "template-admin"].includes(r)) && <NavLink to="/provisioners">Provisioners</NavLink>}
+          {user.roles.some((r) => ["owner", "auditor"].includes(r)) && <NavLink to="/audit">Audit</NavLink>}
+          <NavLink to="/tokens">Tokens</NavLink>
         </nav>
         <span className="who">{user.username}</span>
         <button className="link" onClick={signOut}>Sign out</button>

@@ -3,6 +3,7 @@ import { createRoot } from "react-dom/client";
 import { createBrowserRouter, RouterProvider } from "react-router";
 import "./style.css";
 import { Layout } from "./Layout";
+import { Audit, Provisioners, Tokens, Users } from "./pages/Admin";
 import { Login, Setup } from "./pages/Auth";
 import { CreateWorkspace } from "./pages/CreateWorkspace";
 import { Templates } from "./pages/Templates";
@@ -34,6 +35,10 @@ const router = createBrowserRouter([
       { path: "/workspaces", element: <Workspaces /> },
       { path: "/workspaces/new", element: <CreateWorkspace /> },
       { path: "/templates", element: <Templates /> },
+      { path: "/users", element: <Users /> },
+      { path: "/tokens", element: <Tokens /> },
+      { path: "/provisioners", element: <Provisioners /> },
+      { path: "/audit", element: <Audit /> },
       { path: "/:owner/:name", element: <WorkspacePage /> },
       { path: "*", element: <NotFound /> },
     ],
