@@ -61,6 +61,11 @@ try {
   await page.getByRole("link", { name: "Templates" }).click();
   await page.getByRole("cell", { name: "local" }).waitFor();
   await page.screenshot({ path: `${shots}/templates.png` });
+  await page.getByRole("link", { name: "local", exact: true }).click();
+  await page.getByRole("heading", { name: "Parameters of v1" }).waitFor();
+  await page.getByRole("log").getByText("Plan:").waitFor();
+  await page.screenshot({ path: `${shots}/template.png`, fullPage: true });
+  await page.getByRole("link", { name: "Templates" }).click();
 
   step("create a workspace through the form");
   await page.getByRole("link", { name: "Create workspace" }).click();
@@ -75,6 +80,7 @@ try {
   await page.locator(".log .stage").first().waitFor(); // the build's log, live
   await page.locator("h1 + .badge", { hasText: "running" }).waitFor();
   await page.getByRole("link", { name: "Terminal" }).waitFor(); // shown once the agent is connected
+  await page.locator(".metadata dd", { hasText: /\d/ }).first().waitFor(); // a metadata script's value
   await page.screenshot({ path: `${shots}/workspace.png`, fullPage: true });
 
   step("echo in the web terminal");

@@ -6,6 +6,7 @@ import { Layout } from "./Layout";
 import { Audit, Provisioners, Tokens, Users } from "./pages/Admin";
 import { Login, Setup } from "./pages/Auth";
 import { CreateWorkspace } from "./pages/CreateWorkspace";
+import { TemplatePage } from "./pages/Template";
 import { Templates } from "./pages/Templates";
 // The terminal (xterm.js) loads only when opened, keeping it out of the first page's script.
 const Terminal = lazy(() => import("./pages/Terminal").then((m) => ({ default: m.Terminal })));
@@ -35,6 +36,7 @@ const router = createBrowserRouter([
       { path: "/workspaces", element: <Workspaces /> },
       { path: "/workspaces/new", element: <CreateWorkspace /> },
       { path: "/templates", element: <Templates /> },
+      { path: "/templates/:name", element: <TemplatePage /> },
       { path: "/users", element: <Users /> },
       { path: "/tokens", element: <Tokens /> },
       { path: "/provisioners", element: <Provisioners /> },

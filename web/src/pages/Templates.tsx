@@ -16,7 +16,7 @@ export function Templates() {
           <tbody>
             {list.templates.map((t) => (
               <tr key={t.id}>
-                <td>{t.display_name || t.name}</td>
+                <td><Link to={`/templates/${encodeURIComponent(t.name)}`}>{t.display_name || t.name}</Link></td>
                 <td>{t.workspace_count}</td>
                 <td>{ago(t.updated_at)}</td>
                 <td><Link className="button small" to={`/workspaces/new?template=${encodeURIComponent(t.name)}`}>Create workspace</Link></td>

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
-import { api, problemText, type Workspace, type WorkspaceBuild } from "../api/client";
+import { api, problemText, type Workspace, type WorkspaceAgent, type WorkspaceBuild } from "../api/client";
 import { ago, Badge, Confirm, usePoll } from "../ui";
 
 type Line = { id: number; stage: string; output: string; time: string };
@@ -36,6 +36,26 @@ function BuildLog({ build }: { build: WorkspaceBuild }) {
       })}
       <div ref={end} />
     </div>
+  );
+}
+
+// AgentMetadata shows an agent's metadata values as its scripts report them, refreshed every 5 s.
+function AgentMetadata({ agent }: { agent: WorkspaceAgent }) {
+  const [detail] = usePoll(async () => (await api.GET("/api/v2/workspaceagents/{agent}", { params: { path: { agent: agent.id } } })).data, 5000, [agent.id]);
+  if (!agent.metadata?.length) return null;
+  const values = new Map((detail?.metadata_values ?? []).map((v) => [v.key, v]));
+  return (
+    <dl className="metadata" aria-label="Metadata">
+      {agent.metadata.map((m) => {
+        const v = values.get(m.key);
+        return (
+          <div key={m.key}>
+            <dt>{m.display_name || m.key}</dt>
+            <dd title={v ? `collected ${ago(v.collected_at)}` : undefined}>{v ? (v.error ? <span className="error">{v.error}</span> : v.value) : "…"}</dd>
+          </div>
+        );
+      })}
+    </dl>
   );
 }
 
@@ -100,6 +120,7 @@ export function WorkspacePage() {
               <a className="button" href={`/@${ws.owner_name}/${ws.name}.${a.name}/terminal`} target="_blank" rel="noreferrer">Terminal</a>
             )}
           </div>
+          <AgentMetadata agent={a} />
           {a.apps.filter((app) => !app.hidden).length > 0 && (
             <ul className="apps" aria-label="Apps">
               {a.apps.filter((app) => !app.hidden).map((app) => (
