@@ -138,22 +138,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, f.prefix+query(r), http.StatusTemporaryRedirect)
 		return
 	}
-	g, err := p.fromTicket(r, f)
-	if err != nil {
-		var status int
-		actor, authErr := p.caller(r)
-		g, status, err = p.decide(r.Context(), f, actor, authErr)
-		if err != nil {
-			if status == http.StatusUnauthorized && wantsHTML(r) {
-				http.Redirect(w, r, "/login?redirect="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-				return
-			}
-			p.fail(w, status, err.Error())
-			return
-		}
-		p.setTicket(w, r, f, g)
+	if g, ok := p.admit(w, r, f, "/login?redirect="+url.QueryEscape(r.URL.RequestURI())); ok {
+		p.open(w, r, f, g)
 	}
-	p.open(w, r, f, g)
 }
 
 // serveSubdomain serves an app on its own host.
@@ -162,24 +149,31 @@ func (p *Proxy) serveSubdomain(w http.ResponseWriter, r *http.Request, f ref) {
 		p.exchange(w, r, f, t)
 		return
 	}
-	g, err := p.fromTicket(r, f)
-	if err != nil {
-		var status int
-		actor, authErr := p.caller(r)
-		g, status, err = p.decide(r.Context(), f, actor, authErr)
-		if err != nil {
-			if status == http.StatusUnauthorized && wantsHTML(r) {
-				// The dashboard knows the browser: it decides and sends it back with a ticket.
-				here := p.scheme() + "://" + r.Host + r.URL.RequestURI()
-				http.Redirect(w, r, strings.TrimSuffix(p.AccessURL, "/")+AuthorizePath+"?redirect_uri="+url.QueryEscape(here), http.StatusSeeOther)
-				return
-			}
-			p.fail(w, status, err.Error())
-			return
-		}
-		p.setTicket(w, r, f, g)
+	// The dashboard knows the browser: it decides and sends it back with a ticket.
+	here := p.scheme() + "://" + r.Host + r.URL.RequestURI()
+	if g, ok := p.admit(w, r, f, strings.TrimSuffix(p.AccessURL, "/")+AuthorizePath+"?redirect_uri="+url.QueryEscape(here)); ok {
+		p.open(w, r, f, g)
 	}
-	p.open(w, r, f, g)
+}
+
+// admit finds what a request may open: its ticket, or else a decision, answered with a ticket
+// cookie. A browser that must sign in first is sent to signIn. ok is false when admit has answered.
+func (p *Proxy) admit(w http.ResponseWriter, r *http.Request, f ref, signIn string) (grant, bool) {
+	if g, err := p.fromTicket(r, f); err == nil {
+		return g, true
+	}
+	actor, authErr := p.caller(r)
+	g, status, err := p.decide(r.Context(), f, actor, authErr)
+	switch {
+	case err != nil && status == http.StatusUnauthorized && wantsHTML(r):
+		http.Redirect(w, r, signIn, http.StatusSeeOther)
+		return grant{}, false
+	case err != nil:
+		p.fail(w, status, err.Error())
+		return grant{}, false
+	}
+	p.setTicket(w, r, f, g)
+	return g, true
 }
 
 // exchange turns a ticket brought in the query into the app host's cookie, and sends the browser to
