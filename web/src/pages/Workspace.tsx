@@ -133,6 +133,16 @@ export function WorkspacePage() {
           )}
         </div>
       ))}
+      {b.resources.filter((r) => !r.hide).length > 0 && (
+        <>
+          <h2>Resources</h2>
+          <ul className="resources">
+            {b.resources.filter((r) => !r.hide).map((r) => (
+              <li key={r.id}><code>{r.type}.{r.name}</code>{r.metadata.filter((m) => !m.sensitive).map((m) => <span key={m.key} className="hint"> · {m.key}: {m.value}</span>)}</li>
+            ))}
+          </ul>
+        </>
+      )}
       <h2>Build #{b.number} ({b.transition}) <Badge status={b.status} /></h2>
       <BuildLog build={b} />
       <h2>History</h2>
