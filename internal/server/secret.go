@@ -19,7 +19,9 @@ func secretKey(path string, create bool) ([]byte, error) {
 	if errors.Is(err, fs.ErrNotExist) && create {
 		key := make([]byte, 32)
 		_, _ = rand.Read(key)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		// The data directory must stay traversable (not listable) by others: an embedded PostgreSQL
+		// started as root runs as another user and keeps its cluster inside it. The key is 0600.
+		if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil { //nolint:gosec // traversal only, see above
 			return nil, fmt.Errorf("secret key: %w", err)
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

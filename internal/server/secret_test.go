@@ -19,6 +19,10 @@ func TestSecretKeyIsMadeOnceAndKept(t *testing.T) {
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	dir, err := os.Stat(filepath.Dir(path))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o711), dir.Mode().Perm()&^0o022,
+		"the data directory stays traversable for an embedded PostgreSQL running as another user")
 	again, err := secretKey(path, true)
 	require.NoError(t, err)
 	require.Equal(t, first, again)
