@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/creack/pty"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
@@ -76,24 +79,7 @@ func TestCLIWorkflow(t *testing.T) {
 		// A template whose parameter has no default: without a terminal, leaving it out is an error.
 		req := filepath.Join(dir, "required")
 		require.NoError(t, os.MkdirAll(req, 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(req, "main.tf"), []byte(`terraform {
-  required_providers {
-    coder = { source = "coder/coder" }
-  }
-}
-data "coder_parameter" "region" {
-  name = "region"
-  type = "string"
-  option {
-    name  = "Europe"
-    value = "eu"
-  }
-  option {
-    name  = "America"
-    value = "us"
-  }
-}
-`), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(req, "main.tf"), []byte(requiredParameterTemplate), 0o644))
 		_, errOut, code := c.run("", "templates", "push", req, "--yes")
 		require.Equal(t, 0, code, errOut)
 		require.Contains(t, errOut, "region (string) required")
@@ -187,4 +173,87 @@ data "coder_parameter" "region" {
 	require.Contains(t, errOut, "(delete) succeeded")
 	require.Contains(t, ok("list"), "No workspaces")
 	ok("templates", "delete", "local", "--yes")
+}
+
+// requiredParameterTemplate has one parameter without a default: creating a workspace needs a value.
+const requiredParameterTemplate = `terraform {
+  required_providers {
+    coder = { source = "coder/coder" }
+  }
+}
+data "coder_parameter" "region" {
+  name = "region"
+  type = "string"
+  option {
+    name  = "Europe"
+    value = "eu"
+  }
+  option {
+    name  = "America"
+    value = "us"
+  }
+}
+`
+
+// On a terminal, a missing required parameter is asked for (with its options, until the answer is
+// valid) and a deletion asks for confirmation.
+func TestCLIPromptsOnATerminal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "server"), "--provisioners", "1",
+		"--provider-mirror", tftest.Mirror(t))
+	c, _ := signIn(t, srv.url, filepath.Join(dir, "cli"))
+	req := filepath.Join(dir, "required")
+	require.NoError(t, os.MkdirAll(req, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(req, "main.tf"), []byte(requiredParameterTemplate), 0o644))
+	_, errOut, code := c.run("", "templates", "push", req)
+	require.Equal(t, 0, code, errOut)
+
+	term := func(args ...string) (*os.File, *exec.Cmd) {
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir, "NO_COLOR=1")
+		f, err := pty.Start(cmd)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = f.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return f, cmd
+	}
+	var seen strings.Builder
+	expect := func(f *os.File, want string) {
+		t.Helper()
+		buf := make([]byte, 4096)
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(seen.String(), want) {
+			require.True(t, time.Now().Before(deadline), "waiting for %q in %q", want, seen.String())
+			_ = f.SetReadDeadline(time.Now().Add(time.Second))
+			n, _ := f.Read(buf)
+			seen.Write(buf[:n])
+		}
+	}
+	exitOf := func(cmd *exec.Cmd) int {
+		_ = cmd.Wait()
+		return cmd.ProcessState.ExitCode()
+	}
+
+	f, cmd := term("create", "x", "-t", "required")
+	expect(f, "eu  (Europe)")
+	expect(f, "region: ")
+	_, _ = f.WriteString("mars\r")
+	expect(f, `"mars" is not one of eu or us`)
+	_, _ = f.WriteString("eu\r")
+	expect(f, "Workspace x is running")
+	require.Equal(t, 0, exitOf(cmd), seen.String())
+	require.Contains(t, seen.String(), "(start) succeeded")
+
+	seen.Reset()
+	f, cmd = term("delete", "x")
+	expect(f, "Delete workspace ada/x and everything in it? [y/N]")
+	_, _ = f.WriteString("n\r")
+	require.Equal(t, 2, exitOf(cmd), "declined: %s", seen.String())
+
+	seen.Reset()
+	f, cmd = term("delete", "x")
+	expect(f, "[y/N]")
+	_, _ = f.WriteString("y\r")
+	expect(f, "(delete) succeeded")
+	require.Equal(t, 0, exitOf(cmd), seen.String())
 }
