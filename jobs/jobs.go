@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -40,6 +41,9 @@ type Config struct {
 	// UnmatchedAfter is how long a provisioner job may wait with no worker that takes it before
 	// that is logged (default a minute).
 	UnmatchedAfter time.Duration
+	// Stop starts a stop build of a locked workspace, on behalf of its schedule (api/workspace
+	// owns builds); without it, autostop jobs fail.
+	Stop func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error
 }
 
 // HeartbeatInterval is how often the queue heartbeat job runs; the health check calls the queue
@@ -64,6 +68,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UnmatchedAfter <= 0 {
 		cfg.UnmatchedAfter = time.Minute
 	}
+	river.AddWorker(workers, &autostopWorker{db: cfg.DB, stop: cfg.Stop, log: cfg.Logger})
 	river.AddWorker(workers, &reapWorker{db: cfg.DB, claimer: claimer, log: cfg.Logger, after: cfg.UnmatchedAfter, warned: map[int64]bool{}})
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ReapEvery), func() (river.JobArgs, *river.InsertOpts) {
 		return jobargs.ReapProvisionerLeases{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 1}
@@ -214,4 +219,58 @@ func (w *reapWorker) Work(ctx context.Context, _ *river.Job[jobargs.ReapProvisio
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return provisioning.WarnUnmatched(ctx, w.db, w.log, w.after, w.warned)
+}
+
+// autostopWorker stops a workspace at its deadline, re-checking everything under the workspace's
+// row lock: a job whose start build is no longer the latest succeeded one does nothing, and one that
+// runs before a deadline that moved later snoozes until it.
+type autostopWorker struct {
+	river.WorkerDefaults[jobargs.WorkspaceAutostop]
+	db   *db.DB
+	stop func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error
+	log  *slog.Logger
+}
+
+func (w *autostopWorker) Work(ctx context.Context, job *river.Job[jobargs.WorkspaceAutostop]) error {
+	id, err1 := uuid.Parse(job.Args.WorkspaceID)
+	build, err2 := uuid.Parse(job.Args.BuildID)
+	if err := errors.Join(err1, err2); err != nil {
+		return river.JobCancel(err)
+	}
+	var wait time.Duration
+	err := w.db.InTx(ctx, func(tx db.Tx) error {
+		ws, err := tx.LockWorkspace(ctx, id)
+		if errors.Is(db.Translate(err), db.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if ws.Deleted || ws.Deadline == nil {
+			return nil
+		}
+		latest, err := tx.LatestBuildWithParameters(ctx, dbsqlc.LatestBuildWithParametersParams{WorkspaceID: id, Before: 1 << 30})
+		if err != nil {
+			return err
+		}
+		if latest.ID != build || latest.Transition != "start" || latest.Status != "succeeded" {
+			return nil // stopped, restarted or failed since: this deadline is not the workspace's any more
+		}
+		if until := time.Until(*ws.Deadline); until > 100*time.Millisecond {
+			wait = until
+			return nil
+		}
+		if w.stop == nil {
+			return errors.New("jobs: autostop: no way to stop workspaces configured")
+		}
+		w.log.Info("jobs: autostop: the workspace reached its deadline", "workspace", id, "deadline", ws.Deadline)
+		return w.stop(ctx, tx, ws)
+	})
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	return nil
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
 
 	"github.com/hearthdev/hearth/internal/bootstrap"
 	"github.com/hearthdev/hearth/internal/db"
@@ -134,7 +136,40 @@ func (h handlers) completeBuild(ctx context.Context, tx db.Tx, a jobAuth, res *B
 			return err
 		}
 	}
+	if err := h.scheduleAutostop(ctx, tx, b); err != nil {
+		return err
+	}
 	return pgnotify.Notify(ctx, tx.Raw, provisioning.LogsChannel, fmt.Sprint(a.job))
+}
+
+// scheduleAutostop gives a workspace that just started its deadline (its TTL, else its template's
+// default; none for 0) and the job that stops it then, in the build's transaction; a stop or delete
+// clears the deadline.
+func (h handlers) scheduleAutostop(ctx context.Context, tx db.Tx, b dbsqlc.WorkspaceBuild) error {
+	w, err := tx.GetWorkspace(ctx, b.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	ttl := w.TemplateDefaultTtlSeconds
+	if w.TtlSeconds != nil {
+		ttl = *w.TtlSeconds
+	}
+	if b.Transition != "start" || ttl <= 0 {
+		return tx.SetWorkspaceDeadline(ctx, dbsqlc.SetWorkspaceDeadlineParams{ID: w.ID})
+	}
+	now := time.Now()
+	deadline := now.Add(time.Duration(ttl) * time.Second)
+	p := dbsqlc.SetWorkspaceDeadlineParams{ID: w.ID, Deadline: &deadline}
+	if w.TemplateMaxTtlSeconds > 0 {
+		most := now.Add(time.Duration(w.TemplateMaxTtlSeconds) * time.Second)
+		p.MaxDeadline = &most
+	}
+	if err := tx.SetWorkspaceDeadline(ctx, p); err != nil {
+		return err
+	}
+	_, err = h.River.InsertTx(ctx, tx.Raw, jobargs.WorkspaceAutostop{WorkspaceID: w.ID.String(), BuildID: b.ID.String()},
+		&river.InsertOpts{Queue: jobargs.QueueLifecycle, ScheduledAt: deadline, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	return err
 }
 
 func storeResources(ctx context.Context, tx db.Tx, build uuid.UUID, resources []Resource) error {

@@ -195,6 +195,21 @@ func (h handlers) newBuild(ctx context.Context, id uuid.UUID, req buildRequest) 
 	return &BuildOutput{Body: buildSummary(b)}, nil
 }
 
+// ScheduledStop starts a stop build of a locked workspace for its schedule (the autostop job), with
+// an audit entry by system:scheduler.
+func ScheduledStop(d Deps) func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
+	h := handlers{d}
+	return func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
+		ctx = audit.Start(authz.AsScheduler(ctx), audit.Request{Action: "workspace-autostop", Status: http.StatusCreated})
+		b, err := h.startBuild(ctx, tx, w, buildRequest{Transition: "stop"}, false)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "workspace_build", ID: b.ID.String(), Name: w.Name + " stop"},
+			audit.Diff(nil, buildSummary(b)))
+	}
+}
+
 // startBuild inserts a build of w (locked by the caller, or new) and its job. creating is true for
 // a workspace's first build.
 func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, req buildRequest, creating bool) (dbsqlc.WorkspaceBuild, error) {
@@ -237,9 +252,11 @@ func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, 
 		return dbsqlc.WorkspaceBuild{}, err
 	}
 	raw, _ := json.Marshal(values)
-	a, _ := authz.ActorFrom(ctx)
-	p := dbsqlc.InsertWorkspaceBuildParams{WorkspaceID: w.ID, TemplateVersionID: v.ID, Transition: req.Transition, InitiatorID: &a.UserID,
+	p := dbsqlc.InsertWorkspaceBuildParams{WorkspaceID: w.ID, TemplateVersionID: v.ID, Transition: req.Transition,
 		Parameters: raw, Orphan: req.Orphan, Status: "pending"}
+	if a, err := authz.ActorFrom(ctx); err == nil && a.UserID != uuid.Nil {
+		p.InitiatorID = &a.UserID // none for the scheduler's builds
+	}
 	if req.Orphan {
 		now := time.Now()
 		p.Status, p.CompletedAt = "succeeded", &now

@@ -76,6 +76,7 @@ func Register(api huma.API, d Deps) {
 	huma.Register(api, del, h.delete)
 	registerBuilds(api, h, op)
 	registerAgent(api, h, op)
+	registerSchedule(api, h, op)
 	registerConnect(api, h, op)
 }
 
@@ -96,13 +97,20 @@ type Workspace struct {
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 	LastUsedAt  time.Time `json:"last_used_at"`
+	// Autostop: the workspace's own TTL (null: the template's default), the deadline of a running
+	// workspace and the latest it may be moved to.
+	TTLSeconds                *int64     `json:"ttl_seconds" nullable:"true" doc:"Seconds a start lasts; null: the template's default (template_default_ttl_seconds); 0: until stopped."`
+	TemplateDefaultTTLSeconds int64      `json:"template_default_ttl_seconds"`
+	Deadline                  *time.Time `json:"deadline,omitempty" doc:"When the running workspace stops by itself; activity moves it later."`
+	MaxDeadline               *time.Time `json:"max_deadline,omitempty" doc:"The latest the deadline may move to (the template's maximum)."`
 }
 
 func toWorkspace(w dbsqlc.WorkspaceOverview) Workspace {
 	return Workspace{ID: w.ID, Name: w.Name, OwnerID: w.OwnerID, OwnerName: w.OwnerName, TemplateID: w.TemplateID,
 		TemplateName: w.TemplateName, TemplateDisplayName: w.TemplateDisplayName, TemplateIcon: w.TemplateIcon,
 		Status: w.Status, Outdated: w.TemplateVersionID != w.TemplateActiveVersionID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
-		LastUsedAt: w.LastUsedAt,
+		LastUsedAt: w.LastUsedAt, TTLSeconds: w.TtlSeconds, TemplateDefaultTTLSeconds: w.TemplateDefaultTtlSeconds,
+		Deadline: w.Deadline, MaxDeadline: w.MaxDeadline,
 		LatestBuild: Build{ID: w.BuildID, WorkspaceID: w.ID, Number: w.BuildNumber, Transition: w.BuildTransition,
 			Status: w.BuildStatus, TemplateVersionID: w.TemplateVersionID, JobID: w.BuildJobID, Error: w.BuildError,
 			CreatedAt: w.BuildCreatedAt, CompletedAt: w.BuildCompletedAt, Parameters: []parameter.Value{}, Resources: []Resource{}}}

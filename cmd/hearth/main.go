@@ -57,7 +57,7 @@ func rootCommand() *cobra.Command {
 		buildCommand("stop", "Stop a workspace and wait until it has stopped", []string{"stop"}, false),
 		buildCommand("restart", "Stop and start a workspace", []string{"stop", "start"}, false),
 		buildCommand("update", "Rebuild a workspace on its template's active version", []string{"start"}, true),
-		deleteCommand(), logsCommand(), templatesCommand(), usersCommand(), provisionersCommand(), openCommand(),
+		deleteCommand(), logsCommand(), scheduleCommand(), templatesCommand(), usersCommand(), provisionersCommand(), openCommand(),
 		sshCommand(), configSSHCommand(), portForwardCommand())...)
 	return root
 }

@@ -1142,6 +1142,14 @@ type ErrorDetail struct {
 	Value interface{} `json:"value,omitempty"`
 }
 
+// ExtendInputBody defines model for ExtendInputBody.
+type ExtendInputBody struct {
+	// DurationSeconds The new deadline, in seconds from now.
+	//
+	// Examples: 3600
+	DurationSeconds int64 `json:"duration_seconds"`
+}
+
 // FailInputBody defines model for FailInputBody.
 type FailInputBody struct {
 	// Canceled The job stopped because it was canceled.
@@ -1697,6 +1705,14 @@ type TokensOutputBody struct {
 	Tokens []UsersToken `json:"tokens"`
 }
 
+// TtlInputBody defines model for TtlInputBody.
+type TtlInputBody struct {
+	// TtlSeconds Seconds; 0 never stops; null uses the template's default.
+	//
+	// Examples: 28800
+	TtlSeconds *int64 `json:"ttl_seconds,omitempty"`
+}
+
 // UpdateTemplateInputBody defines model for UpdateTemplateInputBody.
 type UpdateTemplateInputBody struct {
 	AllowUserAutostart *bool                                   `json:"allow_user_autostart,omitempty"`
@@ -1796,20 +1812,30 @@ type WorkersOutputBody struct {
 
 // Workspace defines model for Workspace.
 type Workspace struct {
-	CreatedAt           time.Time       `json:"created_at"`
-	Id                  string          `json:"id"`
-	LastUsedAt          time.Time       `json:"last_used_at"`
-	LatestBuild         WorkspaceBuild  `json:"latest_build"`
-	Name                string          `json:"name"`
-	Outdated            bool            `json:"outdated"`
-	OwnerId             string          `json:"owner_id"`
-	OwnerName           string          `json:"owner_name"`
-	Status              WorkspaceStatus `json:"status"`
-	TemplateDisplayName string          `json:"template_display_name"`
-	TemplateIcon        string          `json:"template_icon"`
-	TemplateId          string          `json:"template_id"`
-	TemplateName        string          `json:"template_name"`
-	UpdatedAt           time.Time       `json:"updated_at"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// Deadline When the running workspace stops by itself; activity moves it later.
+	Deadline    *time.Time     `json:"deadline,omitempty"`
+	Id          string         `json:"id"`
+	LastUsedAt  time.Time      `json:"last_used_at"`
+	LatestBuild WorkspaceBuild `json:"latest_build"`
+
+	// MaxDeadline The latest the deadline may move to (the template's maximum).
+	MaxDeadline               *time.Time      `json:"max_deadline,omitempty"`
+	Name                      string          `json:"name"`
+	Outdated                  bool            `json:"outdated"`
+	OwnerId                   string          `json:"owner_id"`
+	OwnerName                 string          `json:"owner_name"`
+	Status                    WorkspaceStatus `json:"status"`
+	TemplateDefaultTtlSeconds int64           `json:"template_default_ttl_seconds"`
+	TemplateDisplayName       string          `json:"template_display_name"`
+	TemplateIcon              string          `json:"template_icon"`
+	TemplateId                string          `json:"template_id"`
+	TemplateName              string          `json:"template_name"`
+
+	// TtlSeconds Seconds a start lasts; null: the template's default (template_default_ttl_seconds); 0: until stopped.
+	TtlSeconds *int64    `json:"ttl_seconds"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // WorkspaceStatus defines model for Workspace.Status.
@@ -2286,6 +2312,12 @@ type UpdateWorkspaceJSONRequestBody = RenameInputBody
 
 // CreateWorkspaceBuildJSONRequestBody defines body for CreateWorkspaceBuild for application/json ContentType.
 type CreateWorkspaceBuildJSONRequestBody = CreateBuildInputBody
+
+// ExtendWorkspaceJSONRequestBody defines body for ExtendWorkspace for application/json ContentType.
+type ExtendWorkspaceJSONRequestBody = ExtendInputBody
+
+// UpdateWorkspaceTtlJSONRequestBody defines body for UpdateWorkspaceTtl for application/json ContentType.
+type UpdateWorkspaceTtlJSONRequestBody = TtlInputBody
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -3085,6 +3117,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaces/{workspace}/builds (the `CreateWorkspaceBuild` operationId).
 	CreateWorkspaceBuild(ctx context.Context, workspace string, body CreateWorkspaceBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExtendWorkspaceWithBody Extend a running workspace's deadline
+	//
+	// Moves the deadline to this long from now, at most to the template's maximum after the start.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaces/{workspace}/extend (the `ExtendWorkspace` operationId).
+	ExtendWorkspaceWithBody(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExtendWorkspace Extend a running workspace's deadline
+	//
+	// Moves the deadline to this long from now, at most to the template's maximum after the start.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaces/{workspace}/extend (the `ExtendWorkspace` operationId).
+	ExtendWorkspace(ctx context.Context, workspace string, body ExtendWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWorkspaceTtlWithBody Set a workspace's autostop
+	//
+	// How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
+	UpdateWorkspaceTtlWithBody(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWorkspaceTtl Set a workspace's autostop
+	//
+	// How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
+	UpdateWorkspaceTtl(ctx context.Context, workspace string, body UpdateWorkspaceTtlJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // AuthorizeApp Send a browser on to a subdomain app
@@ -4712,6 +4780,82 @@ func (c *Client) CreateWorkspaceBuildWithBody(ctx context.Context, workspace str
 // Corresponds with POST /api/v2/workspaces/{workspace}/builds (the `CreateWorkspaceBuild` operationId).
 func (c *Client) CreateWorkspaceBuild(ctx context.Context, workspace string, body CreateWorkspaceBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateWorkspaceBuildRequest(c.Server, workspace, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExtendWorkspaceWithBody Extend a running workspace's deadline
+//
+// Moves the deadline to this long from now, at most to the template's maximum after the start.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaces/{workspace}/extend (the `ExtendWorkspace` operationId).
+func (c *Client) ExtendWorkspaceWithBody(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExtendWorkspaceRequestWithBody(c.Server, workspace, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExtendWorkspace Extend a running workspace's deadline
+//
+// Moves the deadline to this long from now, at most to the template's maximum after the start.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaces/{workspace}/extend (the `ExtendWorkspace` operationId).
+func (c *Client) ExtendWorkspace(ctx context.Context, workspace string, body ExtendWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExtendWorkspaceRequest(c.Server, workspace, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWorkspaceTtlWithBody Set a workspace's autostop
+//
+// How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
+func (c *Client) UpdateWorkspaceTtlWithBody(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWorkspaceTtlRequestWithBody(c.Server, workspace, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWorkspaceTtl Set a workspace's autostop
+//
+// How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
+func (c *Client) UpdateWorkspaceTtl(ctx context.Context, workspace string, body UpdateWorkspaceTtlJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWorkspaceTtlRequest(c.Server, workspace, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8067,6 +8211,100 @@ func NewCreateWorkspaceBuildRequestWithBody(server string, workspace string, con
 	return req, nil
 }
 
+// NewExtendWorkspaceRequest calls the generic ExtendWorkspace builder with application/json body
+func NewExtendWorkspaceRequest(server string, workspace string, body ExtendWorkspaceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExtendWorkspaceRequestWithBody(server, workspace, "application/json", bodyReader)
+}
+
+// NewExtendWorkspaceRequestWithBody constructs an http.Request for the ExtendWorkspace method, with any body, and a specified content type
+func NewExtendWorkspaceRequestWithBody(server string, workspace string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspace", workspace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaces/%s/extend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateWorkspaceTtlRequest calls the generic UpdateWorkspaceTtl builder with application/json body
+func NewUpdateWorkspaceTtlRequest(server string, workspace string, body UpdateWorkspaceTtlJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWorkspaceTtlRequestWithBody(server, workspace, "application/json", bodyReader)
+}
+
+// NewUpdateWorkspaceTtlRequestWithBody constructs an http.Request for the UpdateWorkspaceTtl method, with any body, and a specified content type
+func NewUpdateWorkspaceTtlRequestWithBody(server string, workspace string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspace", workspace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaces/%s/ttl", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -8923,6 +9161,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaces/{workspace}/builds (the `CreateWorkspaceBuild` operationId).
 	CreateWorkspaceBuildWithResponse(ctx context.Context, workspace string, body CreateWorkspaceBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceBuildResponse, error)
+
+	// ExtendWorkspaceWithBodyWithResponse Extend a running workspace's deadline
+	//
+	// Moves the deadline to this long from now, at most to the template's maximum after the start.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaces/{workspace}/extend (the `ExtendWorkspace` operationId).
+	ExtendWorkspaceWithBodyWithResponse(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExtendWorkspaceResponse, error)
+
+	// ExtendWorkspaceWithResponse Extend a running workspace's deadline
+	//
+	// Moves the deadline to this long from now, at most to the template's maximum after the start.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaces/{workspace}/extend (the `ExtendWorkspace` operationId).
+	ExtendWorkspaceWithResponse(ctx context.Context, workspace string, body ExtendWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*ExtendWorkspaceResponse, error)
+
+	// UpdateWorkspaceTtlWithBodyWithResponse Set a workspace's autostop
+	//
+	// How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
+	UpdateWorkspaceTtlWithBodyWithResponse(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceTtlResponse, error)
+
+	// UpdateWorkspaceTtlWithResponse Set a workspace's autostop
+	//
+	// How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
+	UpdateWorkspaceTtlWithResponse(ctx context.Context, workspace string, body UpdateWorkspaceTtlJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceTtlResponse, error)
 }
 
 // AuthorizeAppResponse303Headers the declared response headers of an HTTP 303 response for AuthorizeApp
@@ -13802,6 +14076,186 @@ func (r CreateWorkspaceBuildResponse) ContentType() string {
 	return ""
 }
 
+type ExtendWorkspaceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Workspace
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExtendWorkspaceResponse) GetJSON200() *Workspace {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExtendWorkspaceResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExtendWorkspaceResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExtendWorkspaceResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ExtendWorkspaceResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ExtendWorkspaceResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ExtendWorkspaceResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExtendWorkspaceResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ExtendWorkspaceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExtendWorkspaceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExtendWorkspaceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExtendWorkspaceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateWorkspaceTtlResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Workspace
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWorkspaceTtlResponse) GetJSON200() *Workspace {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateWorkspaceTtlResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateWorkspaceTtlResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateWorkspaceTtlResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateWorkspaceTtlResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateWorkspaceTtlResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateWorkspaceTtlResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateWorkspaceTtlResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWorkspaceTtlResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWorkspaceTtlResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWorkspaceTtlResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWorkspaceTtlResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AuthorizeAppWithResponse Send a browser on to a subdomain app
 //
 // A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
@@ -15159,6 +15613,66 @@ func (c *ClientWithResponses) CreateWorkspaceBuildWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseCreateWorkspaceBuildResponse(rsp)
+}
+
+// ExtendWorkspaceWithBodyWithResponse Extend a running workspace's deadline
+//
+// Moves the deadline to this long from now, at most to the template's maximum after the start.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaces/{workspace}/extend (the `ExtendWorkspace` operationId).
+func (c *ClientWithResponses) ExtendWorkspaceWithBodyWithResponse(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExtendWorkspaceResponse, error) {
+	rsp, err := c.ExtendWorkspaceWithBody(ctx, workspace, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExtendWorkspaceResponse(rsp)
+}
+
+// ExtendWorkspaceWithResponse Extend a running workspace's deadline
+//
+// Moves the deadline to this long from now, at most to the template's maximum after the start.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaces/{workspace}/extend (the `ExtendWorkspace` operationId).
+func (c *ClientWithResponses) ExtendWorkspaceWithResponse(ctx context.Context, workspace string, body ExtendWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*ExtendWorkspaceResponse, error) {
+	rsp, err := c.ExtendWorkspace(ctx, workspace, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExtendWorkspaceResponse(rsp)
+}
+
+// UpdateWorkspaceTtlWithBodyWithResponse Set a workspace's autostop
+//
+// How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
+func (c *ClientWithResponses) UpdateWorkspaceTtlWithBodyWithResponse(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceTtlResponse, error) {
+	rsp, err := c.UpdateWorkspaceTtlWithBody(ctx, workspace, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWorkspaceTtlResponse(rsp)
+}
+
+// UpdateWorkspaceTtlWithResponse Set a workspace's autostop
+//
+// How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
+func (c *ClientWithResponses) UpdateWorkspaceTtlWithResponse(ctx context.Context, workspace string, body UpdateWorkspaceTtlJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceTtlResponse, error) {
+	rsp, err := c.UpdateWorkspaceTtl(ctx, workspace, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWorkspaceTtlResponse(rsp)
 }
 
 // ParseAuthorizeAppResponse parses an HTTP response from a AuthorizeAppWithResponse call
@@ -19101,6 +19615,156 @@ func ParseCreateWorkspaceBuildResponse(rsp *http.Response) (*CreateWorkspaceBuil
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExtendWorkspaceResponse parses an HTTP response from a ExtendWorkspaceWithResponse call
+func ParseExtendWorkspaceResponse(rsp *http.Response) (*ExtendWorkspaceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExtendWorkspaceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Workspace
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWorkspaceTtlResponse parses an HTTP response from a UpdateWorkspaceTtlWithResponse call
+func ParseUpdateWorkspaceTtlResponse(rsp *http.Response) (*UpdateWorkspaceTtlResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWorkspaceTtlResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Workspace
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest Problem

@@ -24,10 +24,12 @@ import (
 	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/api/users"
+	"github.com/hearthdev/hearth/api/workspace"
 	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/pgembed"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
@@ -141,7 +143,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	queue, err := jobs.New(jobs.Config{DB: database, Logger: log, Tickets: signer, UnmatchedAfter: cfg.UnmatchedAfter})
+	var queue *jobs.Client
+	// The scheduler's stop builds go through the same code as the API's, on this River client.
+	stop := func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
+		return workspace.ScheduledStop(workspace.Deps{DB: database, River: queue.Client, Logger: log})(ctx, tx, w)
+	}
+	queue, err = jobs.New(jobs.Config{DB: database, Logger: log, Tickets: signer, UnmatchedAfter: cfg.UnmatchedAfter, Stop: stop})
 	if err != nil {
 		return err
 	}

@@ -123,3 +123,14 @@ type ReapProvisionerLeases struct{}
 
 // Kind implements river.JobArgs.
 func (ReapProvisionerLeases) Kind() string { return "reap_provisioner_leases" }
+
+// WorkspaceAutostop stops a workspace at its deadline. There is one for each start build (unique by
+// its arguments); a deadline moved later by activity or an extension snoozes it, and anything that
+// changed the workspace since (a stop, another start, a deletion) makes it do nothing.
+type WorkspaceAutostop struct {
+	WorkspaceID string `json:"workspace_id"`
+	BuildID     string `json:"build_id"`
+}
+
+// Kind implements river.JobArgs.
+func (WorkspaceAutostop) Kind() string { return "workspace_autostop" }

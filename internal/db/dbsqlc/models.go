@@ -154,14 +154,17 @@ type User struct {
 }
 
 type Workspace struct {
-	ID         uuid.UUID
-	OwnerID    uuid.UUID
-	TemplateID uuid.UUID
-	Name       string
-	Deleted    bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	LastUsedAt time.Time
+	ID          uuid.UUID
+	OwnerID     uuid.UUID
+	TemplateID  uuid.UUID
+	Name        string
+	Deleted     bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	LastUsedAt  time.Time
+	TtlSeconds  *int64
+	Deadline    *time.Time
+	MaxDeadline *time.Time
 }
 
 type WorkspaceAgent struct {
@@ -230,29 +233,35 @@ type WorkspaceBuild struct {
 }
 
 type WorkspaceOverview struct {
-	ID                      uuid.UUID
-	OwnerID                 uuid.UUID
-	TemplateID              uuid.UUID
-	Name                    string
-	Deleted                 bool
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
-	LastUsedAt              time.Time
-	OwnerName               string
-	TemplateName            string
-	TemplateDisplayName     string
-	TemplateIcon            string
-	TemplateActiveVersionID uuid.UUID
-	BuildID                 uuid.UUID
-	BuildNumber             int32
-	BuildTransition         string
-	BuildStatus             string
-	TemplateVersionID       uuid.UUID
-	BuildJobID              *int64
-	BuildError              string
-	BuildCreatedAt          time.Time
-	BuildCompletedAt        *time.Time
-	Status                  string
+	ID                        uuid.UUID
+	OwnerID                   uuid.UUID
+	TemplateID                uuid.UUID
+	Name                      string
+	Deleted                   bool
+	CreatedAt                 time.Time
+	UpdatedAt                 time.Time
+	LastUsedAt                time.Time
+	OwnerName                 string
+	TemplateName              string
+	TemplateDisplayName       string
+	TemplateIcon              string
+	TemplateActiveVersionID   uuid.UUID
+	BuildID                   uuid.UUID
+	BuildNumber               int32
+	BuildTransition           string
+	BuildStatus               string
+	TemplateVersionID         uuid.UUID
+	BuildJobID                *int64
+	BuildError                string
+	BuildCreatedAt            time.Time
+	BuildCompletedAt          *time.Time
+	Status                    string
+	TtlSeconds                *int64
+	Deadline                  *time.Time
+	MaxDeadline               *time.Time
+	TemplateDefaultTtlSeconds int64
+	TemplateMaxTtlSeconds     int64
+	TemplateAllowUserAutostop bool
 }
 
 type WorkspaceResource struct {

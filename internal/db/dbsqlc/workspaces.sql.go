@@ -120,7 +120,7 @@ func (q *Queries) GetBuildJobInput(ctx context.Context, id uuid.UUID) (GetBuildJ
 }
 
 const getWorkspace = `-- name: GetWorkspace :one
-SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status FROM workspace_overview WHERE id = $1
+SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status, ttl_seconds, deadline, max_deadline, template_default_ttl_seconds, template_max_ttl_seconds, template_allow_user_autostop FROM workspace_overview WHERE id = $1
 `
 
 func (q *Queries) GetWorkspace(ctx context.Context, id uuid.UUID) (WorkspaceOverview, error) {
@@ -150,6 +150,12 @@ func (q *Queries) GetWorkspace(ctx context.Context, id uuid.UUID) (WorkspaceOver
 		&i.BuildCreatedAt,
 		&i.BuildCompletedAt,
 		&i.Status,
+		&i.TtlSeconds,
+		&i.Deadline,
+		&i.MaxDeadline,
+		&i.TemplateDefaultTtlSeconds,
+		&i.TemplateMaxTtlSeconds,
+		&i.TemplateAllowUserAutostop,
 	)
 	return i, err
 }
@@ -269,7 +275,7 @@ func (q *Queries) GetWorkspaceBuildByJob(ctx context.Context, jobID *int64) (Wor
 }
 
 const getWorkspaceByOwnerAndName = `-- name: GetWorkspaceByOwnerAndName :one
-SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status FROM workspace_overview WHERE owner_name = lower($1::text) AND lower(name) = lower($2::text) AND NOT deleted
+SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status, ttl_seconds, deadline, max_deadline, template_default_ttl_seconds, template_max_ttl_seconds, template_allow_user_autostop FROM workspace_overview WHERE owner_name = lower($1::text) AND lower(name) = lower($2::text) AND NOT deleted
 `
 
 type GetWorkspaceByOwnerAndNameParams struct {
@@ -304,12 +310,18 @@ func (q *Queries) GetWorkspaceByOwnerAndName(ctx context.Context, arg GetWorkspa
 		&i.BuildCreatedAt,
 		&i.BuildCompletedAt,
 		&i.Status,
+		&i.TtlSeconds,
+		&i.Deadline,
+		&i.MaxDeadline,
+		&i.TemplateDefaultTtlSeconds,
+		&i.TemplateMaxTtlSeconds,
+		&i.TemplateAllowUserAutostop,
 	)
 	return i, err
 }
 
 const insertWorkspace = `-- name: InsertWorkspace :one
-INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at
+INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline
 `
 
 type InsertWorkspaceParams struct {
@@ -330,6 +342,9 @@ func (q *Queries) InsertWorkspace(ctx context.Context, arg InsertWorkspaceParams
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastUsedAt,
+		&i.TtlSeconds,
+		&i.Deadline,
+		&i.MaxDeadline,
 	)
 	return i, err
 }
@@ -674,7 +689,7 @@ func (q *Queries) ListWorkspaceResources(ctx context.Context, buildID uuid.UUID)
 }
 
 const listWorkspaces = `-- name: ListWorkspaces :many
-SELECT workspace_overview.id, workspace_overview.owner_id, workspace_overview.template_id, workspace_overview.name, workspace_overview.deleted, workspace_overview.created_at, workspace_overview.updated_at, workspace_overview.last_used_at, workspace_overview.owner_name, workspace_overview.template_name, workspace_overview.template_display_name, workspace_overview.template_icon, workspace_overview.template_active_version_id, workspace_overview.build_id, workspace_overview.build_number, workspace_overview.build_transition, workspace_overview.build_status, workspace_overview.template_version_id, workspace_overview.build_job_id, workspace_overview.build_error, workspace_overview.build_created_at, workspace_overview.build_completed_at, workspace_overview.status, count(*) OVER () AS total
+SELECT workspace_overview.id, workspace_overview.owner_id, workspace_overview.template_id, workspace_overview.name, workspace_overview.deleted, workspace_overview.created_at, workspace_overview.updated_at, workspace_overview.last_used_at, workspace_overview.owner_name, workspace_overview.template_name, workspace_overview.template_display_name, workspace_overview.template_icon, workspace_overview.template_active_version_id, workspace_overview.build_id, workspace_overview.build_number, workspace_overview.build_transition, workspace_overview.build_status, workspace_overview.template_version_id, workspace_overview.build_job_id, workspace_overview.build_error, workspace_overview.build_created_at, workspace_overview.build_completed_at, workspace_overview.status, workspace_overview.ttl_seconds, workspace_overview.deadline, workspace_overview.max_deadline, workspace_overview.template_default_ttl_seconds, workspace_overview.template_max_ttl_seconds, workspace_overview.template_allow_user_autostop, count(*) OVER () AS total
 FROM workspace_overview
 WHERE NOT deleted
   AND ($1::uuid IS NULL OR owner_id = $1)
@@ -743,6 +758,12 @@ func (q *Queries) ListWorkspaces(ctx context.Context, arg ListWorkspacesParams) 
 			&i.WorkspaceOverview.BuildCreatedAt,
 			&i.WorkspaceOverview.BuildCompletedAt,
 			&i.WorkspaceOverview.Status,
+			&i.WorkspaceOverview.TtlSeconds,
+			&i.WorkspaceOverview.Deadline,
+			&i.WorkspaceOverview.MaxDeadline,
+			&i.WorkspaceOverview.TemplateDefaultTtlSeconds,
+			&i.WorkspaceOverview.TemplateMaxTtlSeconds,
+			&i.WorkspaceOverview.TemplateAllowUserAutostop,
 			&i.Total,
 		); err != nil {
 			return nil, err
@@ -756,7 +777,7 @@ func (q *Queries) ListWorkspaces(ctx context.Context, arg ListWorkspacesParams) 
 }
 
 const lockWorkspace = `-- name: LockWorkspace :one
-SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at FROM workspaces WHERE id = $1 FOR UPDATE
+SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline FROM workspaces WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockWorkspace(ctx context.Context, id uuid.UUID) (Workspace, error) {
@@ -771,6 +792,9 @@ func (q *Queries) LockWorkspace(ctx context.Context, id uuid.UUID) (Workspace, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastUsedAt,
+		&i.TtlSeconds,
+		&i.Deadline,
+		&i.MaxDeadline,
 	)
 	return i, err
 }
@@ -884,6 +908,35 @@ type SetWorkspaceBuildStatusParams struct {
 
 func (q *Queries) SetWorkspaceBuildStatus(ctx context.Context, arg SetWorkspaceBuildStatusParams) error {
 	_, err := q.db.Exec(ctx, setWorkspaceBuildStatus, arg.Status, arg.Error, arg.ID)
+	return err
+}
+
+const setWorkspaceDeadline = `-- name: SetWorkspaceDeadline :exec
+UPDATE workspaces SET deadline = $2, max_deadline = $3 WHERE id = $1
+`
+
+type SetWorkspaceDeadlineParams struct {
+	ID          uuid.UUID
+	Deadline    *time.Time
+	MaxDeadline *time.Time
+}
+
+func (q *Queries) SetWorkspaceDeadline(ctx context.Context, arg SetWorkspaceDeadlineParams) error {
+	_, err := q.db.Exec(ctx, setWorkspaceDeadline, arg.ID, arg.Deadline, arg.MaxDeadline)
+	return err
+}
+
+const setWorkspaceTTL = `-- name: SetWorkspaceTTL :exec
+UPDATE workspaces SET ttl_seconds = $2, updated_at = now() WHERE id = $1
+`
+
+type SetWorkspaceTTLParams struct {
+	ID         uuid.UUID
+	TtlSeconds *int64
+}
+
+func (q *Queries) SetWorkspaceTTL(ctx context.Context, arg SetWorkspaceTTLParams) error {
+	_, err := q.db.Exec(ctx, setWorkspaceTTL, arg.ID, arg.TtlSeconds)
 	return err
 }
 

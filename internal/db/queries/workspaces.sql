@@ -134,3 +134,9 @@ WHERE b.id = $1;
 -- name: PurgeDeletedWorkspaces :exec
 -- Removes a user's deleted workspaces (and their builds), before the user is deleted.
 DELETE FROM workspaces WHERE owner_id = $1 AND deleted;
+
+-- name: SetWorkspaceDeadline :exec
+UPDATE workspaces SET deadline = $2, max_deadline = $3 WHERE id = $1;
+
+-- name: SetWorkspaceTTL :exec
+UPDATE workspaces SET ttl_seconds = $2, updated_at = now() WHERE id = $1;

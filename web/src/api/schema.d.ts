@@ -1179,6 +1179,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/workspaces/{workspace}/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extend a running workspace's deadline
+         * @description Moves the deadline to this long from now, at most to the template's maximum after the start.
+         */
+        post: operations["extend-workspace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaces/{workspace}/ttl": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a workspace's autostop
+         * @description How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.
+         */
+        put: operations["update-workspace-ttl"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1366,6 +1406,14 @@ export interface components {
             message?: string;
             /** @description The value at the given location */
             value?: unknown;
+        };
+        ExtendInputBody: {
+            /**
+             * Format: int64
+             * @description The new deadline, in seconds from now.
+             * @example 3600
+             */
+            duration_seconds: number;
         };
         FailInputBody: {
             /** @description The job stopped because it was canceled. */
@@ -1835,6 +1883,14 @@ export interface components {
         TokensOutputBody: {
             tokens: components["schemas"]["UsersToken"][];
         };
+        TtlInputBody: {
+            /**
+             * Format: int64
+             * @description Seconds; 0 never stops; null uses the template's default.
+             * @example 28800
+             */
+            ttl_seconds?: number | null;
+        };
         UpdateTemplateInputBody: {
             allow_user_autostart?: boolean;
             allow_user_autostop?: boolean;
@@ -1915,20 +1971,37 @@ export interface components {
         Workspace: {
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: date-time
+             * @description When the running workspace stops by itself; activity moves it later.
+             */
+            deadline?: string;
             id: string;
             /** Format: date-time */
             last_used_at: string;
             latest_build: components["schemas"]["WorkspaceBuild"];
+            /**
+             * Format: date-time
+             * @description The latest the deadline may move to (the template's maximum).
+             */
+            max_deadline?: string;
             name: string;
             outdated: boolean;
             owner_id: string;
             owner_name: string;
             /** @enum {string} */
             status: "pending" | "starting" | "running" | "stopping" | "stopped" | "failed" | "canceling" | "canceled" | "deleting" | "deleted";
+            /** Format: int64 */
+            template_default_ttl_seconds: number;
             template_display_name: string;
             template_icon: string;
             template_id: string;
             template_name: string;
+            /**
+             * Format: int64
+             * @description Seconds a start lasts; null: the template's default (template_default_ttl_seconds); 0: until stopped.
+             */
+            ttl_seconds: number | null;
             /** Format: date-time */
             updated_at: string;
         };
@@ -6559,6 +6632,186 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WorkspaceBuild"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "extend-workspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace's ID. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExtendInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "update-workspace-ttl": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace's ID. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TtlInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
                 };
             };
             /** @description Bad Request */

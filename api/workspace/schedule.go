@@ -1,0 +1,103 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"github.com/hearthdev/hearth/internal/audit"
+	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+)
+
+func registerSchedule(api huma.API, h handlers, op func(id, method, path, summary, desc string, extra ...int) huma.Operation) {
+	huma.Register(api, op("update-workspace-ttl", http.MethodPut, "/api/v2/workspaces/{workspace}/ttl", "Set a workspace's autostop",
+		"How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. "+
+			"It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.",
+		http.StatusBadRequest, http.StatusConflict), h.setTTL)
+	huma.Register(api, op("extend-workspace", http.MethodPost, "/api/v2/workspaces/{workspace}/extend", "Extend a running workspace's deadline",
+		"Moves the deadline to this long from now, at most to the template's maximum after the start.",
+		http.StatusBadRequest, http.StatusConflict), h.extend)
+}
+
+type ttlInput struct {
+	WorkspacePath
+	Body struct {
+		TTLSeconds *int64 `json:"ttl_seconds" required:"false" minimum:"0" maximum:"31536000" nullable:"true" doc:"Seconds; 0 never stops; null uses the template's default." example:"28800"`
+	}
+}
+
+func (h handlers) setTTL(ctx context.Context, in *ttlInput) (*WorkspaceOutput, error) {
+	return h.changeSchedule(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
+		if !w.TemplateAllowUserAutostop && authz.Authorize(ctx, authz.ManageTemplates) != nil {
+			return huma.Error403Forbidden("The template " + w.TemplateName + " does not let owners change autostop.")
+		}
+		if t := in.Body.TTLSeconds; t != nil && w.TemplateMaxTtlSeconds > 0 && (*t == 0 || *t > w.TemplateMaxTtlSeconds) {
+			return huma.Error400BadRequest(fmt.Sprintf("The template %s allows at most %s.", w.TemplateName, time.Duration(w.TemplateMaxTtlSeconds)*time.Second),
+				&huma.ErrorDetail{Location: "body.ttl_seconds", Message: "above the template's maximum", Value: *t})
+		}
+		return tx.SetWorkspaceTTL(ctx, dbsqlc.SetWorkspaceTTLParams{ID: w.ID, TtlSeconds: in.Body.TTLSeconds})
+	})
+}
+
+type extendInput struct {
+	WorkspacePath
+	Body struct {
+		DurationSeconds int64 `json:"duration_seconds" minimum:"1" maximum:"31536000" doc:"The new deadline, in seconds from now." example:"3600"`
+	}
+}
+
+func (h handlers) extend(ctx context.Context, in *extendInput) (*WorkspaceOutput, error) {
+	return h.changeSchedule(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
+		if w.Status != "running" || w.Deadline == nil {
+			return huma.Error409Conflict("Workspace " + w.Name + " has no deadline to extend: it is " + w.Status + " or does not stop by itself.")
+		}
+		deadline := time.Now().Add(time.Duration(in.Body.DurationSeconds) * time.Second)
+		if w.MaxDeadline != nil && deadline.After(*w.MaxDeadline) {
+			return huma.Error400BadRequest(fmt.Sprintf("The template %s lets %s run until %s at the latest.", w.TemplateName, w.Name, w.MaxDeadline.Format(time.RFC3339)),
+				&huma.ErrorDetail{Location: "body.duration_seconds", Message: "past the template's maximum", Value: in.Body.DurationSeconds})
+		}
+		// The autostop job snoozes until the new deadline when it finds it moved.
+		return tx.SetWorkspaceDeadline(ctx, dbsqlc.SetWorkspaceDeadlineParams{ID: w.ID, Deadline: &deadline, MaxDeadline: w.MaxDeadline})
+	})
+}
+
+// changeSchedule runs change on a workspace the caller may change, locked, and answers with it.
+func (h handlers) changeSchedule(ctx context.Context, id uuid.UUID, change func(tx db.Tx, w dbsqlc.WorkspaceOverview) error) (*WorkspaceOutput, error) {
+	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
+		return nil, err
+	}
+	var out dbsqlc.WorkspaceOverview
+	err := h.DB.InTx(ctx, func(tx db.Tx) error {
+		before, err := h.find(ctx, tx.Queries, id)
+		if err != nil {
+			return err
+		}
+		if err := manageable(ctx, before.OwnerID); err != nil {
+			return err
+		}
+		if before.Deleted {
+			return huma.Error409Conflict("The workspace is deleted.")
+		}
+		if _, err := tx.LockWorkspace(ctx, before.ID); err != nil {
+			return err
+		}
+		if err := change(tx, before); err != nil {
+			return err
+		}
+		if out, err = tx.GetWorkspace(ctx, before.ID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "workspace", ID: out.ID.String(), Name: out.Name},
+			audit.Diff(toWorkspace(before), toWorkspace(out)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &WorkspaceOutput{Body: toWorkspace(out)}, nil
+}

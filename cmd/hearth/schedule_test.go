@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tftest"
+)
+
+// Autostop in real time: a workspace with a 5-second TTL stops a few seconds after its deadline; an
+// extension keeps it up; the template's maximum bounds both; and a deadline that passes while the
+// server is down is kept once it is back.
+func TestAutostop(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pg := dbtest.NewURL(t)
+	args := []string{"--postgres-url", pg, "--data-dir", filepath.Join(dir, "server"), "--provisioners", "1", "--provider-mirror", tftest.Mirror(t)}
+	srv := startServer(t, args...)
+	c, token := signIn(t, srv.url, filepath.Join(dir, "cli"))
+	ok := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := c.run("", args...)
+		require.Equal(t, 0, code, "hearth %v: %s%s", args, out, errOut)
+		return out
+	}
+	status := func() (string, map[string]any) {
+		var w map[string]any
+		require.NoError(t, json.Unmarshal([]byte(ok("show", "dev", "-o", "json")), &w))
+		return w["status"].(string), w
+	}
+	waitStopped := func(deadline time.Time) time.Duration {
+		t.Helper()
+		for {
+			if s, _ := status(); s == "stopped" {
+				return time.Since(deadline)
+			}
+			require.True(t, time.Since(deadline) < 30*time.Second, "still not stopped 30 s after its deadline")
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	deadlineOf := func() time.Time {
+		_, w := status()
+		d, err := time.Parse(time.RFC3339Nano, w["deadline"].(string))
+		require.NoError(t, err)
+		return d
+	}
+
+	_, errOut, code := c.run("", "templates", "push", "../../examples/templates/local", "--name", "local", "--variable", "workspaces_dir="+filepath.Join(dir, "ws"))
+	require.Equal(t, 0, code, errOut)
+	ok("create", "dev")
+	_, w := status()
+	require.Nil(t, w["deadline"], "the template has no default TTL: it runs until stopped")
+	require.Contains(t, ok("schedule", "show", "dev"), "never stops by itself")
+
+	// A 5-second TTL from the next start.
+	ok("schedule", "stop", "dev", "5s")
+	ok("restart", "dev")
+	deadline := deadlineOf()
+	require.Contains(t, ok("schedule", "show", "dev"), "Stops:")
+	late := waitStopped(deadline)
+	t.Logf("stopped %s after its deadline", late.Round(10*time.Millisecond))
+
+	// Extended right after the start, it outlives its TTL.
+	ok("start", "dev")
+	ok("schedule", "extend", "dev", "1m")
+	time.Sleep(7 * time.Second)
+	s, _ := status()
+	require.Equal(t, "running", s, "extended by a minute, it is still running after its 5-second TTL")
+
+	// The template's maximum bounds the TTL and extensions (its row in access_test covers who).
+	callAPI(t, "PATCH", srv.url+"/api/v2/templates/local", token, "application/json", []byte(`{"max_ttl_seconds":120}`))
+	out, errOut, code := c.run("", "schedule", "stop", "dev", "5m")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, errOut, "allows at most 2m0s")
+	ok("restart", "dev")
+	out, errOut, code = c.run("", "schedule", "extend", "dev", "10m")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, errOut, "at the latest")
+	_, _, code = c.run("", "schedule", "stop", "dev", "soon")
+	require.Equal(t, 2, code)
+
+	// A deadline that passes while the server is down: the job is in PostgreSQL and runs after.
+	ok("schedule", "stop", "dev", "6s")
+	ok("restart", "dev")
+	deadline = deadlineOf()
+	srv.interrupt(t)
+	time.Sleep(time.Until(deadline) + 2*time.Second)
+	srv = startServer(t, args...)
+	ok("login", srv.url, "--token", token) // the new server listens on another port
+	late = waitStopped(deadline)
+	t.Logf("stopped %s after its deadline, which passed while the server was down", late.Round(10*time.Millisecond))
+	require.True(t, strings.Contains(ok("schedule", "show", "dev"), "stopped"))
+}
