@@ -21,6 +21,7 @@ import (
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/riverclaim"
+	"github.com/hearthdev/hearth/internal/schedule"
 	"github.com/hearthdev/hearth/jobs/jobargs"
 )
 
@@ -41,9 +42,9 @@ type Config struct {
 	// UnmatchedAfter is how long a provisioner job may wait with no worker that takes it before
 	// that is logged (default a minute).
 	UnmatchedAfter time.Duration
-	// Stop starts a stop build of a locked workspace, on behalf of its schedule (api/workspace
-	// owns builds); without it, autostop jobs fail.
-	Stop func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error
+	// Stop and Start start a stop or start build of a locked workspace, on behalf of its schedule
+	// (api/workspace owns builds); without them, autostop and autostart jobs fail.
+	Stop, Start func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error
 }
 
 // HeartbeatInterval is how often the queue heartbeat job runs; the health check calls the queue
@@ -69,6 +70,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.UnmatchedAfter = time.Minute
 	}
 	river.AddWorker(workers, &autostopWorker{db: cfg.DB, stop: cfg.Stop, log: cfg.Logger})
+	river.AddWorker(workers, &autostartWorker{db: cfg.DB, start: cfg.Start, log: cfg.Logger})
 	river.AddWorker(workers, &reapWorker{db: cfg.DB, claimer: claimer, log: cfg.Logger, after: cfg.UnmatchedAfter, warned: map[int64]bool{}})
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ReapEvery), func() (river.JobArgs, *river.InsertOpts) {
 		return jobargs.ReapProvisionerLeases{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 1}
@@ -273,4 +275,51 @@ func (w *autostopWorker) Work(ctx context.Context, job *river.Job[jobargs.Worksp
 		return river.JobSnooze(wait)
 	}
 	return nil
+}
+
+// autostartWorker starts a stopped workspace at an occurrence of its schedule and queues the next
+// occurrence, in one transaction under the workspace's row lock. A workspace that is not stopped
+// (running, failed, mid-build) is left alone: that occurrence is skipped, and logged.
+type autostartWorker struct {
+	river.WorkerDefaults[jobargs.WorkspaceAutostart]
+	db    *db.DB
+	start func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error
+	log   *slog.Logger
+}
+
+func (w *autostartWorker) Work(ctx context.Context, job *river.Job[jobargs.WorkspaceAutostart]) error {
+	id, err := uuid.Parse(job.Args.WorkspaceID)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	return w.db.InTx(ctx, func(tx db.Tx) error {
+		ws, err := tx.LockWorkspace(ctx, id)
+		if errors.Is(db.Translate(err), db.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if ws.Deleted || ws.AutostartSchedule == "" || ws.NextAutostartAt == nil || ws.NextAutostartAt.Unix() != job.Args.At {
+			return nil // the schedule changed (or went) since this occurrence was queued
+		}
+		latest, err := tx.LatestBuildWithParameters(ctx, dbsqlc.LatestBuildWithParametersParams{WorkspaceID: id, Before: 1 << 30})
+		if err != nil {
+			return err
+		}
+		switch {
+		case latest.Transition == "stop" && latest.Status == "succeeded":
+			if w.start == nil {
+				return errors.New("jobs: autostart: no way to start workspaces configured")
+			}
+			w.log.Info("jobs: autostart: starting the workspace on its schedule", "workspace", id, "schedule", ws.AutostartSchedule)
+			if err := w.start(ctx, tx, ws); err != nil {
+				return err
+			}
+		default:
+			w.log.Info("jobs: autostart: skipped, the workspace is not stopped", "workspace", id,
+				"last_build", latest.Transition, "status", latest.Status)
+		}
+		return schedule.QueueAutostart(ctx, tx, river.ClientFromContext[pgx.Tx](ctx), id, ws.AutostartSchedule, time.Now())
+	})
 }

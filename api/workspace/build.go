@@ -195,17 +195,17 @@ func (h handlers) newBuild(ctx context.Context, id uuid.UUID, req buildRequest) 
 	return &BuildOutput{Body: buildSummary(b)}, nil
 }
 
-// ScheduledStop starts a stop build of a locked workspace for its schedule (the autostop job), with
+// ScheduledBuild starts a build of a locked workspace for its schedule (autostart, autostop), with
 // an audit entry by system:scheduler.
-func ScheduledStop(d Deps) func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
+func ScheduledBuild(d Deps, transition string) func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
 	h := handlers{d}
 	return func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
-		ctx = audit.Start(authz.AsScheduler(ctx), audit.Request{Action: "workspace-autostop", Status: http.StatusCreated})
-		b, err := h.startBuild(ctx, tx, w, buildRequest{Transition: "stop"}, false)
+		ctx = audit.Start(authz.AsScheduler(ctx), audit.Request{Action: "workspace-auto" + transition, Status: http.StatusCreated})
+		b, err := h.startBuild(ctx, tx, w, buildRequest{Transition: transition}, false)
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "workspace_build", ID: b.ID.String(), Name: w.Name + " stop"},
+		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "workspace_build", ID: b.ID.String(), Name: w.Name + " " + transition},
 			audit.Diff(nil, buildSummary(b)))
 	}
 }

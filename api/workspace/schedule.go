@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/schedule"
 )
 
 func registerSchedule(api huma.API, h handlers, op func(id, method, path, summary, desc string, extra ...int) huma.Operation) {
@@ -20,6 +22,10 @@ func registerSchedule(api huma.API, h handlers, op func(id, method, path, summar
 		"How long the workspace runs after each start before it stops by itself (0: never; null: the template's default), at most the template's maximum. "+
 			"It applies from the next start; activity (SSH, terminal, port forwarding, apps) pushes the deadline to this long from the last use, never past the maximum.",
 		http.StatusBadRequest, http.StatusConflict), h.setTTL)
+	huma.Register(api, op("update-workspace-autostart", http.MethodPut, "/api/v2/workspaces/{workspace}/autostart", "Set a workspace's autostart",
+		"A cron schedule (minute hour day-of-month month day-of-week; a CRON_TZ=Zone prefix sets the time zone, UTC otherwise; a sixth field in front gives seconds) at whose times a stopped workspace starts; "+
+			"an empty schedule turns autostart off. Occurrences on days the template does not allow are passed over; one that finds the workspace running, failed or mid-build is skipped.",
+		http.StatusBadRequest, http.StatusConflict), h.setAutostart)
 	huma.Register(api, op("extend-workspace", http.MethodPost, "/api/v2/workspaces/{workspace}/extend", "Extend a running workspace's deadline",
 		"Moves the deadline to this long from now, at most to the template's maximum after the start.",
 		http.StatusBadRequest, http.StatusConflict), h.extend)
@@ -43,6 +49,35 @@ func (h handlers) setTTL(ctx context.Context, in *ttlInput) (*WorkspaceOutput, e
 		}
 		return tx.SetWorkspaceTTL(ctx, dbsqlc.SetWorkspaceTTLParams{ID: w.ID, TtlSeconds: in.Body.TTLSeconds})
 	})
+}
+
+type autostartInput struct {
+	WorkspacePath
+	Body struct {
+		Schedule string `json:"schedule" maxLength:"256" doc:"A cron schedule, or empty for none." example:"CRON_TZ=Europe/Berlin 30 8 * * 1-5"`
+	}
+}
+
+func (h handlers) setAutostart(ctx context.Context, in *autostartInput) (*WorkspaceOutput, error) {
+	spec := strings.TrimSpace(in.Body.Schedule)
+	return h.changeSchedule(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
+		if spec != "" && !w.TemplateAllowUserAutostart && authz.Authorize(ctx, authz.ManageTemplates) != nil {
+			return huma.Error403Forbidden("The template " + w.TemplateName + " does not let owners set autostart.")
+		}
+		if spec != "" {
+			if _, err := schedule.Next(spec, time.Now(), w.TemplateAutostartDays); err != nil {
+				return huma.Error400BadRequest(capitalize(err.Error())+".", &huma.ErrorDetail{Location: "body.schedule", Message: err.Error(), Value: spec})
+			}
+		}
+		return schedule.QueueAutostart(ctx, tx, h.River, w.ID, spec, time.Now())
+	})
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 type extendInput struct {

@@ -103,6 +103,8 @@ type Workspace struct {
 	TemplateDefaultTTLSeconds int64      `json:"template_default_ttl_seconds"`
 	Deadline                  *time.Time `json:"deadline,omitempty" doc:"When the running workspace stops by itself; activity moves it later."`
 	MaxDeadline               *time.Time `json:"max_deadline,omitempty" doc:"The latest the deadline may move to (the template's maximum)."`
+	AutostartSchedule         string     `json:"autostart_schedule" doc:"The cron schedule a stopped workspace starts at; empty for none."`
+	NextAutostartAt           *time.Time `json:"next_autostart_at,omitempty" doc:"The schedule's next time."`
 }
 
 func toWorkspace(w dbsqlc.WorkspaceOverview) Workspace {
@@ -110,7 +112,7 @@ func toWorkspace(w dbsqlc.WorkspaceOverview) Workspace {
 		TemplateName: w.TemplateName, TemplateDisplayName: w.TemplateDisplayName, TemplateIcon: w.TemplateIcon,
 		Status: w.Status, Outdated: w.TemplateVersionID != w.TemplateActiveVersionID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 		LastUsedAt: w.LastUsedAt, TTLSeconds: w.TtlSeconds, TemplateDefaultTTLSeconds: w.TemplateDefaultTtlSeconds,
-		Deadline: w.Deadline, MaxDeadline: w.MaxDeadline,
+		Deadline: w.Deadline, MaxDeadline: w.MaxDeadline, AutostartSchedule: w.AutostartSchedule, NextAutostartAt: w.NextAutostartAt,
 		LatestBuild: Build{ID: w.BuildID, WorkspaceID: w.ID, Number: w.BuildNumber, Transition: w.BuildTransition,
 			Status: w.BuildStatus, TemplateVersionID: w.TemplateVersionID, JobID: w.BuildJobID, Error: w.BuildError,
 			CreatedAt: w.BuildCreatedAt, CompletedAt: w.BuildCompletedAt, Parameters: []parameter.Value{}, Resources: []Resource{}}}

@@ -11,7 +11,7 @@ import (
 )
 
 func scheduleCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "schedule", Short: "See and change when a workspace stops by itself"}
+	cmd := &cobra.Command{Use: "schedule", Short: "See and change when a workspace starts and stops by itself"}
 
 	show := &cobra.Command{Use: "show WORKSPACE", Short: "Show a workspace's autostop: its TTL and, while running, its deadline", Args: cobra.ExactArgs(1)}
 	format := outputFlag(show)
@@ -25,12 +25,15 @@ func scheduleCommand() *cobra.Command {
 			return err
 		}
 		type schedule struct {
-			TTLSeconds   int64      `json:"ttl_seconds"`
-			FromTemplate bool       `json:"ttl_from_template"`
-			Deadline     *time.Time `json:"deadline,omitempty"`
-			MaxDeadline  *time.Time `json:"max_deadline,omitempty"`
+			Autostart     string     `json:"autostart_schedule"`
+			NextAutostart *time.Time `json:"next_autostart_at,omitempty"`
+			TTLSeconds    int64      `json:"ttl_seconds"`
+			FromTemplate  bool       `json:"ttl_from_template"`
+			Deadline      *time.Time `json:"deadline,omitempty"`
+			MaxDeadline   *time.Time `json:"max_deadline,omitempty"`
 		}
-		sc := schedule{TTLSeconds: w.TemplateDefaultTtlSeconds, FromTemplate: w.TtlSeconds == nil, Deadline: w.Deadline, MaxDeadline: w.MaxDeadline}
+		sc := schedule{Autostart: w.AutostartSchedule, NextAutostart: w.NextAutostartAt, TTLSeconds: w.TemplateDefaultTtlSeconds,
+			FromTemplate: w.TtlSeconds == nil, Deadline: w.Deadline, MaxDeadline: w.MaxDeadline}
 		if w.TtlSeconds != nil {
 			sc.TTLSeconds = *w.TtlSeconds
 		}
@@ -41,6 +44,15 @@ func scheduleCommand() *cobra.Command {
 			}
 			if sc.FromTemplate {
 				ttl += " (the template's default)"
+			}
+			if sc.Autostart == "" {
+				fmt.Fprintln(out, "Autostart:\toff")
+			} else {
+				next := ""
+				if sc.NextAutostart != nil {
+					next = ", next at " + sc.NextAutostart.Local().Format(time.RFC3339)
+				}
+				fmt.Fprintf(out, "Autostart:\t%s%s\n", sc.Autostart, next)
 			}
 			fmt.Fprintf(out, "Autostop:\t%s\n", ttl)
 			switch {
@@ -119,6 +131,37 @@ func scheduleCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(show, stop, extend)
+	start := &cobra.Command{
+		Use:   "start WORKSPACE CRON|off",
+		Short: "Start a stopped workspace on a cron schedule (\"CRON_TZ=Europe/Berlin 30 8 * * 1-5\"; off: never)",
+		Long: "Minute, hour, day of month, month, day of week; a CRON_TZ=Zone prefix sets the time zone (UTC otherwise). " +
+			"Quote the schedule. At each time, a stopped workspace starts; a running, failed or busy one is left alone.",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec := args[1]
+			if spec == "off" {
+				spec = ""
+			}
+			c, s, err := session()
+			if err != nil {
+				return err
+			}
+			w, err := findWorkspace(cmd.Context(), c, s, args[0])
+			if err != nil {
+				return err
+			}
+			res, err := client.Ok(c.UpdateWorkspaceAutostartWithResponse(cmd.Context(), w.Id, client.UpdateWorkspaceAutostartJSONRequestBody{Schedule: spec}))
+			if err != nil {
+				return remote(s.URL, err)
+			}
+			if next := res.JSON200.NextAutostartAt; next != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s starts on %q; next at %s.\n", w.Name, spec, next.Local().Format(time.RFC3339))
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "Autostart of %s is off.\n", w.Name)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(show, start, stop, extend)
 	return cmd
 }

@@ -13,10 +13,10 @@ import (
 	"github.com/hearthdev/hearth/internal/tftest"
 )
 
-// Autostop in real time: a workspace with a 5-second TTL stops a few seconds after its deadline; an
+// Schedules in real time: a workspace with a 5-second TTL stops a few seconds after its deadline; an
 // extension keeps it up; the template's maximum bounds both; and a deadline that passes while the
-// server is down is kept once it is back.
-func TestAutostop(t *testing.T) {
+// server is down is kept once it is back; autostart starts a stopped workspace at its cron time.
+func TestAutostopAndAutostart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	pg := dbtest.NewURL(t)
@@ -96,4 +96,27 @@ func TestAutostop(t *testing.T) {
 	late = waitStopped(deadline)
 	t.Logf("stopped %s after its deadline, which passed while the server was down", late.Round(10*time.Millisecond))
 	require.True(t, strings.Contains(ok("schedule", "show", "dev"), "stopped"))
+
+	// Autostart: a stopped workspace starts at its schedule's next time (every 5 seconds here, with
+	// the optional seconds field); turning it off leaves it alone.
+	ok("schedule", "stop", "dev", "default") // off would be above the template's maximum; its default is 0
+	out, errOut, code = c.run("", "schedule", "start", "dev", "CRON_TZ=Mars/Olympus 30 8 * * 1-5")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, errOut, `unknown time zone "Mars/Olympus"`)
+	out, errOut, code = c.run("", "schedule", "start", "dev", "30 8 * *")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, errOut, "is not a cron schedule")
+	require.Contains(t, ok("schedule", "start", "dev", "*/5 * * * * *"), "next at")
+	require.Contains(t, ok("schedule", "show", "dev"), "*/5 * * * * *, next at")
+	started := time.Now()
+	for s, _ := status(); s != "running"; s, _ = status() {
+		require.True(t, time.Since(started) < 30*time.Second, "not started by its schedule within 30 s (%s)", s)
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("started by its schedule %s after it was set", time.Since(started).Round(10*time.Millisecond))
+	require.Contains(t, ok("schedule", "start", "dev", "off"), "off")
+	ok("stop", "dev")
+	time.Sleep(6 * time.Second)
+	s, _ = status()
+	require.Equal(t, "stopped", s, "with autostart off it stays stopped")
 }

@@ -980,6 +980,14 @@ type AuthMethodsOutputBody struct {
 	SetupNeeded bool `json:"setup_needed"`
 }
 
+// AutostartInputBody defines model for AutostartInputBody.
+type AutostartInputBody struct {
+	// Schedule A cron schedule, or empty for none.
+	//
+	// Examples: CRON_TZ=Europe/Berlin 30 8 * * 1-5
+	Schedule string `json:"schedule"`
+}
+
 // BuildsOutputBody defines model for BuildsOutputBody.
 type BuildsOutputBody struct {
 	Builds []WorkspaceBuild `json:"builds"`
@@ -1812,7 +1820,9 @@ type WorkersOutputBody struct {
 
 // Workspace defines model for Workspace.
 type Workspace struct {
-	CreatedAt time.Time `json:"created_at"`
+	// AutostartSchedule The cron schedule a stopped workspace starts at; empty for none.
+	AutostartSchedule string    `json:"autostart_schedule"`
+	CreatedAt         time.Time `json:"created_at"`
 
 	// Deadline When the running workspace stops by itself; activity moves it later.
 	Deadline    *time.Time     `json:"deadline,omitempty"`
@@ -1821,8 +1831,11 @@ type Workspace struct {
 	LatestBuild WorkspaceBuild `json:"latest_build"`
 
 	// MaxDeadline The latest the deadline may move to (the template's maximum).
-	MaxDeadline               *time.Time      `json:"max_deadline,omitempty"`
-	Name                      string          `json:"name"`
+	MaxDeadline *time.Time `json:"max_deadline,omitempty"`
+	Name        string     `json:"name"`
+
+	// NextAutostartAt The schedule's next time.
+	NextAutostartAt           *time.Time      `json:"next_autostart_at,omitempty"`
 	Outdated                  bool            `json:"outdated"`
 	OwnerId                   string          `json:"owner_id"`
 	OwnerName                 string          `json:"owner_name"`
@@ -2309,6 +2322,9 @@ type CreateWorkspaceJSONRequestBody = CreateInputBody
 
 // UpdateWorkspaceJSONRequestBody defines body for UpdateWorkspace for application/json ContentType.
 type UpdateWorkspaceJSONRequestBody = RenameInputBody
+
+// UpdateWorkspaceAutostartJSONRequestBody defines body for UpdateWorkspaceAutostart for application/json ContentType.
+type UpdateWorkspaceAutostartJSONRequestBody = AutostartInputBody
 
 // CreateWorkspaceBuildJSONRequestBody defines body for CreateWorkspaceBuild for application/json ContentType.
 type CreateWorkspaceBuildJSONRequestBody = CreateBuildInputBody
@@ -3092,6 +3108,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /api/v2/workspaces/{workspace} (the `UpdateWorkspace` operationId).
 	UpdateWorkspace(ctx context.Context, workspace string, body UpdateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWorkspaceAutostartWithBody Set a workspace's autostart
+	//
+	// A cron schedule (minute hour day-of-month month day-of-week; a CRON_TZ=Zone prefix sets the time zone, UTC otherwise; a sixth field in front gives seconds) at whose times a stopped workspace starts; an empty schedule turns autostart off. Occurrences on days the template does not allow are passed over; one that finds the workspace running, failed or mid-build is skipped.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/autostart (the `UpdateWorkspaceAutostart` operationId).
+	UpdateWorkspaceAutostartWithBody(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWorkspaceAutostart Set a workspace's autostart
+	//
+	// A cron schedule (minute hour day-of-month month day-of-week; a CRON_TZ=Zone prefix sets the time zone, UTC otherwise; a sixth field in front gives seconds) at whose times a stopped workspace starts; an empty schedule turns autostart off. Occurrences on days the template does not allow are passed over; one that finds the workspace running, failed or mid-build is skipped.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/autostart (the `UpdateWorkspaceAutostart` operationId).
+	UpdateWorkspaceAutostart(ctx context.Context, workspace string, body UpdateWorkspaceAutostartJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWorkspaceBuilds List a workspace's builds
 	//
@@ -4725,6 +4759,44 @@ func (c *Client) UpdateWorkspaceWithBody(ctx context.Context, workspace string, 
 // Corresponds with PATCH /api/v2/workspaces/{workspace} (the `UpdateWorkspace` operationId).
 func (c *Client) UpdateWorkspace(ctx context.Context, workspace string, body UpdateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateWorkspaceRequest(c.Server, workspace, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWorkspaceAutostartWithBody Set a workspace's autostart
+//
+// A cron schedule (minute hour day-of-month month day-of-week; a CRON_TZ=Zone prefix sets the time zone, UTC otherwise; a sixth field in front gives seconds) at whose times a stopped workspace starts; an empty schedule turns autostart off. Occurrences on days the template does not allow are passed over; one that finds the workspace running, failed or mid-build is skipped.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/autostart (the `UpdateWorkspaceAutostart` operationId).
+func (c *Client) UpdateWorkspaceAutostartWithBody(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWorkspaceAutostartRequestWithBody(c.Server, workspace, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWorkspaceAutostart Set a workspace's autostart
+//
+// A cron schedule (minute hour day-of-month month day-of-week; a CRON_TZ=Zone prefix sets the time zone, UTC otherwise; a sixth field in front gives seconds) at whose times a stopped workspace starts; an empty schedule turns autostart off. Occurrences on days the template does not allow are passed over; one that finds the workspace running, failed or mid-build is skipped.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/autostart (the `UpdateWorkspaceAutostart` operationId).
+func (c *Client) UpdateWorkspaceAutostart(ctx context.Context, workspace string, body UpdateWorkspaceAutostartJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWorkspaceAutostartRequest(c.Server, workspace, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8091,6 +8163,53 @@ func NewUpdateWorkspaceRequestWithBody(server string, workspace string, contentT
 	return req, nil
 }
 
+// NewUpdateWorkspaceAutostartRequest calls the generic UpdateWorkspaceAutostart builder with application/json body
+func NewUpdateWorkspaceAutostartRequest(server string, workspace string, body UpdateWorkspaceAutostartJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWorkspaceAutostartRequestWithBody(server, workspace, "application/json", bodyReader)
+}
+
+// NewUpdateWorkspaceAutostartRequestWithBody constructs an http.Request for the UpdateWorkspaceAutostart method, with any body, and a specified content type
+func NewUpdateWorkspaceAutostartRequestWithBody(server string, workspace string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspace", workspace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaces/%s/autostart", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListWorkspaceBuildsRequest constructs an http.Request for the ListWorkspaceBuilds method
 func NewListWorkspaceBuildsRequest(server string, workspace string, params *ListWorkspaceBuildsParams) (*http.Request, error) {
 	var err error
@@ -9134,6 +9253,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /api/v2/workspaces/{workspace} (the `UpdateWorkspace` operationId).
 	UpdateWorkspaceWithResponse(ctx context.Context, workspace string, body UpdateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceResponse, error)
+
+	// UpdateWorkspaceAutostartWithBodyWithResponse Set a workspace's autostart
+	//
+	// A cron schedule (minute hour day-of-month month day-of-week; a CRON_TZ=Zone prefix sets the time zone, UTC otherwise; a sixth field in front gives seconds) at whose times a stopped workspace starts; an empty schedule turns autostart off. Occurrences on days the template does not allow are passed over; one that finds the workspace running, failed or mid-build is skipped.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/autostart (the `UpdateWorkspaceAutostart` operationId).
+	UpdateWorkspaceAutostartWithBodyWithResponse(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceAutostartResponse, error)
+
+	// UpdateWorkspaceAutostartWithResponse Set a workspace's autostart
+	//
+	// A cron schedule (minute hour day-of-month month day-of-week; a CRON_TZ=Zone prefix sets the time zone, UTC otherwise; a sixth field in front gives seconds) at whose times a stopped workspace starts; an empty schedule turns autostart off. Occurrences on days the template does not allow are passed over; one that finds the workspace running, failed or mid-build is skipped.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/autostart (the `UpdateWorkspaceAutostart` operationId).
+	UpdateWorkspaceAutostartWithResponse(ctx context.Context, workspace string, body UpdateWorkspaceAutostartJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceAutostartResponse, error)
 
 	// ListWorkspaceBuildsWithResponse List a workspace's builds
 	//
@@ -13910,6 +14047,96 @@ func (r UpdateWorkspaceResponse) ContentType() string {
 	return ""
 }
 
+type UpdateWorkspaceAutostartResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Workspace
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWorkspaceAutostartResponse) GetJSON200() *Workspace {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateWorkspaceAutostartResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateWorkspaceAutostartResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateWorkspaceAutostartResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateWorkspaceAutostartResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateWorkspaceAutostartResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateWorkspaceAutostartResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateWorkspaceAutostartResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWorkspaceAutostartResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWorkspaceAutostartResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWorkspaceAutostartResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWorkspaceAutostartResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListWorkspaceBuildsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15568,6 +15795,36 @@ func (c *ClientWithResponses) UpdateWorkspaceWithResponse(ctx context.Context, w
 		return nil, err
 	}
 	return ParseUpdateWorkspaceResponse(rsp)
+}
+
+// UpdateWorkspaceAutostartWithBodyWithResponse Set a workspace's autostart
+//
+// A cron schedule (minute hour day-of-month month day-of-week; a CRON_TZ=Zone prefix sets the time zone, UTC otherwise; a sixth field in front gives seconds) at whose times a stopped workspace starts; an empty schedule turns autostart off. Occurrences on days the template does not allow are passed over; one that finds the workspace running, failed or mid-build is skipped.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/autostart (the `UpdateWorkspaceAutostart` operationId).
+func (c *ClientWithResponses) UpdateWorkspaceAutostartWithBodyWithResponse(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceAutostartResponse, error) {
+	rsp, err := c.UpdateWorkspaceAutostartWithBody(ctx, workspace, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWorkspaceAutostartResponse(rsp)
+}
+
+// UpdateWorkspaceAutostartWithResponse Set a workspace's autostart
+//
+// A cron schedule (minute hour day-of-month month day-of-week; a CRON_TZ=Zone prefix sets the time zone, UTC otherwise; a sixth field in front gives seconds) at whose times a stopped workspace starts; an empty schedule turns autostart off. Occurrences on days the template does not allow are passed over; one that finds the workspace running, failed or mid-build is skipped.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/autostart (the `UpdateWorkspaceAutostart` operationId).
+func (c *ClientWithResponses) UpdateWorkspaceAutostartWithResponse(ctx context.Context, workspace string, body UpdateWorkspaceAutostartJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceAutostartResponse, error) {
+	rsp, err := c.UpdateWorkspaceAutostart(ctx, workspace, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWorkspaceAutostartResponse(rsp)
 }
 
 // ListWorkspaceBuildsWithResponse List a workspace's builds
@@ -19486,6 +19743,81 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWorkspaceAutostartResponse parses an HTTP response from a UpdateWorkspaceAutostartWithResponse call
+func ParseUpdateWorkspaceAutostartResponse(rsp *http.Response) (*UpdateWorkspaceAutostartResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWorkspaceAutostartResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Workspace
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Problem

@@ -145,10 +145,13 @@ func Run(ctx context.Context, cfg Config) error {
 
 	var queue *jobs.Client
 	// The scheduler's stop builds go through the same code as the API's, on this River client.
-	stop := func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
-		return workspace.ScheduledStop(workspace.Deps{DB: database, River: queue.Client, Logger: log})(ctx, tx, w)
+	scheduled := func(transition string) func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
+		return func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
+			return workspace.ScheduledBuild(workspace.Deps{DB: database, River: queue.Client, Logger: log}, transition)(ctx, tx, w)
+		}
 	}
-	queue, err = jobs.New(jobs.Config{DB: database, Logger: log, Tickets: signer, UnmatchedAfter: cfg.UnmatchedAfter, Stop: stop})
+	queue, err = jobs.New(jobs.Config{DB: database, Logger: log, Tickets: signer, UnmatchedAfter: cfg.UnmatchedAfter,
+		Stop: scheduled("stop"), Start: scheduled("start")})
 	if err != nil {
 		return err
 	}

@@ -134,3 +134,13 @@ type WorkspaceAutostop struct {
 
 // Kind implements river.JobArgs.
 func (WorkspaceAutostop) Kind() string { return "workspace_autostop" }
+
+// WorkspaceAutostart starts a stopped workspace at one occurrence of its autostart schedule (At, Unix
+// seconds), then schedules the next; a schedule changed since makes it do nothing.
+type WorkspaceAutostart struct {
+	WorkspaceID string `json:"workspace_id"`
+	At          int64  `json:"at"`
+}
+
+// Kind implements river.JobArgs.
+func (WorkspaceAutostart) Kind() string { return "workspace_autostart" }

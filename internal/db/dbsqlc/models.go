@@ -154,17 +154,19 @@ type User struct {
 }
 
 type Workspace struct {
-	ID          uuid.UUID
-	OwnerID     uuid.UUID
-	TemplateID  uuid.UUID
-	Name        string
-	Deleted     bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	LastUsedAt  time.Time
-	TtlSeconds  *int64
-	Deadline    *time.Time
-	MaxDeadline *time.Time
+	ID                uuid.UUID
+	OwnerID           uuid.UUID
+	TemplateID        uuid.UUID
+	Name              string
+	Deleted           bool
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	LastUsedAt        time.Time
+	TtlSeconds        *int64
+	Deadline          *time.Time
+	MaxDeadline       *time.Time
+	AutostartSchedule string
+	NextAutostartAt   *time.Time
 }
 
 type WorkspaceAgent struct {
@@ -233,35 +235,39 @@ type WorkspaceBuild struct {
 }
 
 type WorkspaceOverview struct {
-	ID                        uuid.UUID
-	OwnerID                   uuid.UUID
-	TemplateID                uuid.UUID
-	Name                      string
-	Deleted                   bool
-	CreatedAt                 time.Time
-	UpdatedAt                 time.Time
-	LastUsedAt                time.Time
-	OwnerName                 string
-	TemplateName              string
-	TemplateDisplayName       string
-	TemplateIcon              string
-	TemplateActiveVersionID   uuid.UUID
-	BuildID                   uuid.UUID
-	BuildNumber               int32
-	BuildTransition           string
-	BuildStatus               string
-	TemplateVersionID         uuid.UUID
-	BuildJobID                *int64
-	BuildError                string
-	BuildCreatedAt            time.Time
-	BuildCompletedAt          *time.Time
-	Status                    string
-	TtlSeconds                *int64
-	Deadline                  *time.Time
-	MaxDeadline               *time.Time
-	TemplateDefaultTtlSeconds int64
-	TemplateMaxTtlSeconds     int64
-	TemplateAllowUserAutostop bool
+	ID                         uuid.UUID
+	OwnerID                    uuid.UUID
+	TemplateID                 uuid.UUID
+	Name                       string
+	Deleted                    bool
+	CreatedAt                  time.Time
+	UpdatedAt                  time.Time
+	LastUsedAt                 time.Time
+	OwnerName                  string
+	TemplateName               string
+	TemplateDisplayName        string
+	TemplateIcon               string
+	TemplateActiveVersionID    uuid.UUID
+	BuildID                    uuid.UUID
+	BuildNumber                int32
+	BuildTransition            string
+	BuildStatus                string
+	TemplateVersionID          uuid.UUID
+	BuildJobID                 *int64
+	BuildError                 string
+	BuildCreatedAt             time.Time
+	BuildCompletedAt           *time.Time
+	Status                     string
+	TtlSeconds                 *int64
+	Deadline                   *time.Time
+	MaxDeadline                *time.Time
+	TemplateDefaultTtlSeconds  int64
+	TemplateMaxTtlSeconds      int64
+	TemplateAllowUserAutostop  bool
+	AutostartSchedule          string
+	NextAutostartAt            *time.Time
+	TemplateAllowUserAutostart bool
+	TemplateAutostartDays      []string
 }
 
 type WorkspaceResource struct {

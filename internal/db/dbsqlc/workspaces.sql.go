@@ -120,7 +120,7 @@ func (q *Queries) GetBuildJobInput(ctx context.Context, id uuid.UUID) (GetBuildJ
 }
 
 const getWorkspace = `-- name: GetWorkspace :one
-SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status, ttl_seconds, deadline, max_deadline, template_default_ttl_seconds, template_max_ttl_seconds, template_allow_user_autostop FROM workspace_overview WHERE id = $1
+SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status, ttl_seconds, deadline, max_deadline, template_default_ttl_seconds, template_max_ttl_seconds, template_allow_user_autostop, autostart_schedule, next_autostart_at, template_allow_user_autostart, template_autostart_days FROM workspace_overview WHERE id = $1
 `
 
 func (q *Queries) GetWorkspace(ctx context.Context, id uuid.UUID) (WorkspaceOverview, error) {
@@ -156,6 +156,10 @@ func (q *Queries) GetWorkspace(ctx context.Context, id uuid.UUID) (WorkspaceOver
 		&i.TemplateDefaultTtlSeconds,
 		&i.TemplateMaxTtlSeconds,
 		&i.TemplateAllowUserAutostop,
+		&i.AutostartSchedule,
+		&i.NextAutostartAt,
+		&i.TemplateAllowUserAutostart,
+		&i.TemplateAutostartDays,
 	)
 	return i, err
 }
@@ -275,7 +279,7 @@ func (q *Queries) GetWorkspaceBuildByJob(ctx context.Context, jobID *int64) (Wor
 }
 
 const getWorkspaceByOwnerAndName = `-- name: GetWorkspaceByOwnerAndName :one
-SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status, ttl_seconds, deadline, max_deadline, template_default_ttl_seconds, template_max_ttl_seconds, template_allow_user_autostop FROM workspace_overview WHERE owner_name = lower($1::text) AND lower(name) = lower($2::text) AND NOT deleted
+SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status, ttl_seconds, deadline, max_deadline, template_default_ttl_seconds, template_max_ttl_seconds, template_allow_user_autostop, autostart_schedule, next_autostart_at, template_allow_user_autostart, template_autostart_days FROM workspace_overview WHERE owner_name = lower($1::text) AND lower(name) = lower($2::text) AND NOT deleted
 `
 
 type GetWorkspaceByOwnerAndNameParams struct {
@@ -316,12 +320,16 @@ func (q *Queries) GetWorkspaceByOwnerAndName(ctx context.Context, arg GetWorkspa
 		&i.TemplateDefaultTtlSeconds,
 		&i.TemplateMaxTtlSeconds,
 		&i.TemplateAllowUserAutostop,
+		&i.AutostartSchedule,
+		&i.NextAutostartAt,
+		&i.TemplateAllowUserAutostart,
+		&i.TemplateAutostartDays,
 	)
 	return i, err
 }
 
 const insertWorkspace = `-- name: InsertWorkspace :one
-INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline
+INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline, autostart_schedule, next_autostart_at
 `
 
 type InsertWorkspaceParams struct {
@@ -345,6 +353,8 @@ func (q *Queries) InsertWorkspace(ctx context.Context, arg InsertWorkspaceParams
 		&i.TtlSeconds,
 		&i.Deadline,
 		&i.MaxDeadline,
+		&i.AutostartSchedule,
+		&i.NextAutostartAt,
 	)
 	return i, err
 }
@@ -689,7 +699,7 @@ func (q *Queries) ListWorkspaceResources(ctx context.Context, buildID uuid.UUID)
 }
 
 const listWorkspaces = `-- name: ListWorkspaces :many
-SELECT workspace_overview.id, workspace_overview.owner_id, workspace_overview.template_id, workspace_overview.name, workspace_overview.deleted, workspace_overview.created_at, workspace_overview.updated_at, workspace_overview.last_used_at, workspace_overview.owner_name, workspace_overview.template_name, workspace_overview.template_display_name, workspace_overview.template_icon, workspace_overview.template_active_version_id, workspace_overview.build_id, workspace_overview.build_number, workspace_overview.build_transition, workspace_overview.build_status, workspace_overview.template_version_id, workspace_overview.build_job_id, workspace_overview.build_error, workspace_overview.build_created_at, workspace_overview.build_completed_at, workspace_overview.status, workspace_overview.ttl_seconds, workspace_overview.deadline, workspace_overview.max_deadline, workspace_overview.template_default_ttl_seconds, workspace_overview.template_max_ttl_seconds, workspace_overview.template_allow_user_autostop, count(*) OVER () AS total
+SELECT workspace_overview.id, workspace_overview.owner_id, workspace_overview.template_id, workspace_overview.name, workspace_overview.deleted, workspace_overview.created_at, workspace_overview.updated_at, workspace_overview.last_used_at, workspace_overview.owner_name, workspace_overview.template_name, workspace_overview.template_display_name, workspace_overview.template_icon, workspace_overview.template_active_version_id, workspace_overview.build_id, workspace_overview.build_number, workspace_overview.build_transition, workspace_overview.build_status, workspace_overview.template_version_id, workspace_overview.build_job_id, workspace_overview.build_error, workspace_overview.build_created_at, workspace_overview.build_completed_at, workspace_overview.status, workspace_overview.ttl_seconds, workspace_overview.deadline, workspace_overview.max_deadline, workspace_overview.template_default_ttl_seconds, workspace_overview.template_max_ttl_seconds, workspace_overview.template_allow_user_autostop, workspace_overview.autostart_schedule, workspace_overview.next_autostart_at, workspace_overview.template_allow_user_autostart, workspace_overview.template_autostart_days, count(*) OVER () AS total
 FROM workspace_overview
 WHERE NOT deleted
   AND ($1::uuid IS NULL OR owner_id = $1)
@@ -764,6 +774,10 @@ func (q *Queries) ListWorkspaces(ctx context.Context, arg ListWorkspacesParams) 
 			&i.WorkspaceOverview.TemplateDefaultTtlSeconds,
 			&i.WorkspaceOverview.TemplateMaxTtlSeconds,
 			&i.WorkspaceOverview.TemplateAllowUserAutostop,
+			&i.WorkspaceOverview.AutostartSchedule,
+			&i.WorkspaceOverview.NextAutostartAt,
+			&i.WorkspaceOverview.TemplateAllowUserAutostart,
+			&i.WorkspaceOverview.TemplateAutostartDays,
 			&i.Total,
 		); err != nil {
 			return nil, err
@@ -777,7 +791,7 @@ func (q *Queries) ListWorkspaces(ctx context.Context, arg ListWorkspacesParams) 
 }
 
 const lockWorkspace = `-- name: LockWorkspace :one
-SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline FROM workspaces WHERE id = $1 FOR UPDATE
+SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline, autostart_schedule, next_autostart_at FROM workspaces WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockWorkspace(ctx context.Context, id uuid.UUID) (Workspace, error) {
@@ -795,6 +809,8 @@ func (q *Queries) LockWorkspace(ctx context.Context, id uuid.UUID) (Workspace, e
 		&i.TtlSeconds,
 		&i.Deadline,
 		&i.MaxDeadline,
+		&i.AutostartSchedule,
+		&i.NextAutostartAt,
 	)
 	return i, err
 }
@@ -866,6 +882,21 @@ func (q *Queries) RenameWorkspace(ctx context.Context, arg RenameWorkspaceParams
 	return err
 }
 
+const setWorkspaceAutostart = `-- name: SetWorkspaceAutostart :exec
+UPDATE workspaces SET autostart_schedule = $2, next_autostart_at = $3, updated_at = now() WHERE id = $1
+`
+
+type SetWorkspaceAutostartParams struct {
+	ID                uuid.UUID
+	AutostartSchedule string
+	NextAutostartAt   *time.Time
+}
+
+func (q *Queries) SetWorkspaceAutostart(ctx context.Context, arg SetWorkspaceAutostartParams) error {
+	_, err := q.db.Exec(ctx, setWorkspaceAutostart, arg.ID, arg.AutostartSchedule, arg.NextAutostartAt)
+	return err
+}
+
 const setWorkspaceBuildJob = `-- name: SetWorkspaceBuildJob :exec
 UPDATE workspace_builds SET job_id = $2 WHERE id = $1
 `
@@ -923,6 +954,20 @@ type SetWorkspaceDeadlineParams struct {
 
 func (q *Queries) SetWorkspaceDeadline(ctx context.Context, arg SetWorkspaceDeadlineParams) error {
 	_, err := q.db.Exec(ctx, setWorkspaceDeadline, arg.ID, arg.Deadline, arg.MaxDeadline)
+	return err
+}
+
+const setWorkspaceNextAutostart = `-- name: SetWorkspaceNextAutostart :exec
+UPDATE workspaces SET next_autostart_at = $2 WHERE id = $1
+`
+
+type SetWorkspaceNextAutostartParams struct {
+	ID              uuid.UUID
+	NextAutostartAt *time.Time
+}
+
+func (q *Queries) SetWorkspaceNextAutostart(ctx context.Context, arg SetWorkspaceNextAutostartParams) error {
+	_, err := q.db.Exec(ctx, setWorkspaceNextAutostart, arg.ID, arg.NextAutostartAt)
 	return err
 }
 

@@ -140,3 +140,9 @@ UPDATE workspaces SET deadline = $2, max_deadline = $3 WHERE id = $1;
 
 -- name: SetWorkspaceTTL :exec
 UPDATE workspaces SET ttl_seconds = $2, updated_at = now() WHERE id = $1;
+
+-- name: SetWorkspaceAutostart :exec
+UPDATE workspaces SET autostart_schedule = $2, next_autostart_at = $3, updated_at = now() WHERE id = $1;
+
+-- name: SetWorkspaceNextAutostart :exec
+UPDATE workspaces SET next_autostart_at = $2 WHERE id = $1;

@@ -1155,6 +1155,26 @@ export interface paths {
         patch: operations["update-workspace"];
         trace?: never;
     };
+    "/api/v2/workspaces/{workspace}/autostart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a workspace's autostart
+         * @description A cron schedule (minute hour day-of-month month day-of-week; a CRON_TZ=Zone prefix sets the time zone, UTC otherwise; a sixth field in front gives seconds) at whose times a stopped workspace starts; an empty schedule turns autostart off. Occurrences on days the template does not allow are passed over; one that finds the workspace running, failed or mid-build is skipped.
+         */
+        put: operations["update-workspace-autostart"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/workspaces/{workspace}/builds": {
         parameters: {
             query?: never;
@@ -1287,6 +1307,13 @@ export interface components {
             password: boolean;
             /** @description No user exists yet: create the owner with create-first-user. */
             setup_needed: boolean;
+        };
+        AutostartInputBody: {
+            /**
+             * @description A cron schedule, or empty for none.
+             * @example CRON_TZ=Europe/Berlin 30 8 * * 1-5
+             */
+            schedule: string;
         };
         BuildsOutputBody: {
             builds: components["schemas"]["WorkspaceBuild"][];
@@ -1969,6 +1996,8 @@ export interface components {
             workers: components["schemas"]["ProvisionerWorker"][];
         };
         Workspace: {
+            /** @description The cron schedule a stopped workspace starts at; empty for none. */
+            autostart_schedule: string;
             /** Format: date-time */
             created_at: string;
             /**
@@ -1986,6 +2015,11 @@ export interface components {
              */
             max_deadline?: string;
             name: string;
+            /**
+             * Format: date-time
+             * @description The schedule's next time.
+             */
+            next_autostart_at?: string;
             outdated: boolean;
             owner_id: string;
             owner_name: string;
@@ -6480,6 +6514,96 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "update-workspace-autostart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace's ID. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AutostartInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
