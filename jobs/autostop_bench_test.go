@@ -65,7 +65,7 @@ func BenchmarkAutostopAtScale(b *testing.B) {
 			var deadline time.Time
 			require.NoError(b, rows.Scan(&ws, &build, &deadline))
 			params = append(params, river.InsertManyParams{
-				Args: jobargs.WorkspaceAutostop{WorkspaceID: ws.String(), BuildID: build.String()},
+				Args:       jobargs.WorkspaceAutostop{WorkspaceID: ws.String(), BuildID: build.String()},
 				InsertOpts: &river.InsertOpts{Queue: jobargs.QueueLifecycle, ScheduledAt: deadline, MaxAttempts: 10}})
 		}
 		require.NoError(b, rows.Err())
