@@ -36,25 +36,13 @@ func BenchmarkAutostopAtScale(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		d := dbtest.New(b)
-		_, err := d.Pool.Exec(ctx, `
-			WITH u AS (INSERT INTO users (username, email) VALUES ('ada', 'ada@example.com') RETURNING id),
-			f AS (INSERT INTO files (hash, content_type, data) VALUES (sha256('x'), 'application/x-tar', 'x') RETURNING hash),
-			v AS (INSERT INTO template_versions (file_hash, status) SELECT hash, 'succeeded' FROM f RETURNING id),
-			t AS (INSERT INTO templates (name, active_version_id) SELECT 'sim', id FROM v RETURNING id, active_version_id),
-			w AS (INSERT INTO workspaces (owner_id, template_id, name, deadline)
-			      SELECT u.id, t.id, 'ws-' || g, now() + interval '10 seconds' + random() * interval '60 seconds'
-			      FROM u, t, generate_series(1, $1) g RETURNING id)
-			INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, status, completed_at)
-			SELECT w.id, 1, t.active_version_id, 'start', 'succeeded', now() FROM w, t`, n)
-		require.NoError(b, err)
-		// A statement's parts do not see each other's rows: the version joins its template here.
-		_, err = d.Pool.Exec(ctx, `UPDATE template_versions v SET template_id = t.id FROM templates t WHERE t.active_version_id = v.id`)
-		require.NoError(b, err)
+		simWorkspaces(b, d, n, "now() + interval '10 seconds' + random() * interval '60 seconds'")
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		var queue *Client
 		stop := func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
 			return workspace.ScheduledBuild(workspace.Deps{DB: d, River: queue.Client, Logger: log}, "stop")(ctx, tx, w)
 		}
+		var err error
 		queue, err = New(Config{DB: d, Logger: log, Stop: stop})
 		require.NoError(b, err)
 		rows, err := d.Pool.Query(ctx, `SELECT w.id, b.id, w.deadline FROM workspaces w JOIN workspace_builds b ON b.workspace_id = w.id`)
@@ -103,4 +91,25 @@ func BenchmarkAutostopAtScale(b *testing.B) {
 		b.ReportMetric(lags[len(lags)-1]*1000, "max-lag-ms")
 		b.ReportMetric(lags[0]*1000, "min-lag-ms")
 	}
+}
+
+// simWorkspaces makes n running workspaces in SQL (a user, a template, a succeeded start build each;
+// no Terraform) with their deadline set by the SQL expression deadline.
+func simWorkspaces(t testing.TB, d *db.DB, n int, deadline string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := d.Pool.Exec(ctx, `
+		WITH u AS (INSERT INTO users (username, email) VALUES ('ada', 'ada@example.com') RETURNING id),
+		f AS (INSERT INTO files (hash, content_type, data) VALUES (sha256('x'), 'application/x-tar', 'x') RETURNING hash),
+		v AS (INSERT INTO template_versions (file_hash, status) SELECT hash, 'succeeded' FROM f RETURNING id),
+		t AS (INSERT INTO templates (name, active_version_id) SELECT 'sim', id FROM v RETURNING id, active_version_id),
+		w AS (INSERT INTO workspaces (owner_id, template_id, name, deadline)
+		      SELECT u.id, t.id, 'ws-' || g, `+deadline+`
+		      FROM u, t, generate_series(1, $1) g RETURNING id)
+		INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, status, completed_at)
+		SELECT w.id, 1, t.active_version_id, 'start', 'succeeded', now() FROM w, t`, n)
+	require.NoError(t, err)
+	// A statement's parts do not see each other's rows: the version joins its template here.
+	_, err = d.Pool.Exec(ctx, `UPDATE template_versions v SET template_id = t.id FROM templates t WHERE t.active_version_id = v.id`)
+	require.NoError(t, err)
 }

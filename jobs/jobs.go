@@ -69,7 +69,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UnmatchedAfter <= 0 {
 		cfg.UnmatchedAfter = time.Minute
 	}
-	river.AddWorker(workers, &autostopWorker{db: cfg.DB, stop: cfg.Stop, log: cfg.Logger})
+	autostop := &autostopWorker{db: cfg.DB, stop: cfg.Stop, log: cfg.Logger}
+	river.AddWorker(workers, autostop)
+	river.AddWorker(workers, &reconcileWorker{db: cfg.DB, autostop: autostop, log: cfg.Logger})
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ReconcileEvery), func() (river.JobArgs, *river.InsertOpts) {
+		return jobargs.ReconcileSchedules{}, &river.InsertOpts{Queue: jobargs.QueueLifecycle, MaxAttempts: 1}
+	}, &river.PeriodicJobOpts{RunOnStart: true}))
 	river.AddWorker(workers, &autostartWorker{db: cfg.DB, start: cfg.Start, log: cfg.Logger})
 	river.AddWorker(workers, &reapWorker{db: cfg.DB, claimer: claimer, log: cfg.Logger, after: cfg.UnmatchedAfter, warned: map[int64]bool{}})
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ReapEvery), func() (river.JobArgs, *river.InsertOpts) {
@@ -239,8 +244,20 @@ func (w *autostopWorker) Work(ctx context.Context, job *river.Job[jobargs.Worksp
 	if err := errors.Join(err1, err2); err != nil {
 		return river.JobCancel(err)
 	}
-	var wait time.Duration
-	err := w.db.InTx(ctx, func(tx db.Tx) error {
+	wait, err := w.stopIfDue(ctx, id, &build)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	return nil
+}
+
+// stopIfDue stops a workspace whose deadline has come, under its row lock, if its latest build is a
+// succeeded start (build, when given: that one). A deadline still ahead is returned as wait.
+func (w *autostopWorker) stopIfDue(ctx context.Context, id uuid.UUID, build *uuid.UUID) (wait time.Duration, err error) {
+	err = w.db.InTx(ctx, func(tx db.Tx) error {
 		ws, err := tx.LockWorkspace(ctx, id)
 		if errors.Is(db.Translate(err), db.ErrNotFound) {
 			return nil
@@ -255,7 +272,7 @@ func (w *autostopWorker) Work(ctx context.Context, job *river.Job[jobargs.Worksp
 		if err != nil {
 			return err
 		}
-		if latest.ID != build || latest.Transition != "start" || latest.Status != "succeeded" {
+		if (build != nil && latest.ID != *build) || latest.Transition != "start" || latest.Status != "succeeded" {
 			return nil // stopped, restarted or failed since: this deadline is not the workspace's any more
 		}
 		if until := time.Until(*ws.Deadline); until > 100*time.Millisecond {
@@ -268,13 +285,62 @@ func (w *autostopWorker) Work(ctx context.Context, job *river.Job[jobargs.Worksp
 		w.log.Info("jobs: autostop: the workspace reached its deadline", "workspace", id, "deadline", ws.Deadline)
 		return w.stop(ctx, tx, ws)
 	})
+	return wait, err
+}
+
+// ReconcileEvery is how often the reconciler looks for schedules whose jobs went missing.
+const ReconcileEvery = time.Minute
+
+// reconcileWorker is the safety net under the schedule jobs (a periodic job, so the leader runs it):
+// a running workspace more than a minute past its deadline is stopped, and an autostart whose
+// occurrence passed more than a minute ago without its job is queued again for its next time.
+// Jobs survive restarts; this catches ones lost some other way (deleted, discarded after retries).
+type reconcileWorker struct {
+	river.WorkerDefaults[jobargs.ReconcileSchedules]
+	db       *db.DB
+	autostop *autostopWorker
+	log      *slog.Logger
+}
+
+func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[jobargs.ReconcileSchedules]) error {
+	overdue, err := w.db.ListOverdueWorkspaces(ctx)
 	if err != nil {
 		return err
 	}
-	if wait > 0 {
-		return river.JobSnooze(wait)
+	for _, id := range overdue {
+		if pending, err := w.pending(ctx, jobargs.WorkspaceAutostop{}.Kind(), id); err != nil || pending {
+			continue // its job is still to run (a server that was down catches up)
+		}
+		w.log.Warn("jobs: reconciler: a workspace is past its deadline without its autostop job", "workspace", id)
+		if _, err := w.autostop.stopIfDue(ctx, id, nil); err != nil {
+			w.log.Error("jobs: reconciler: stopping failed", "workspace", id, "error", err)
+		}
+	}
+	missed, err := w.db.ListMissedAutostarts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range missed {
+		if pending, err := w.pending(ctx, jobargs.WorkspaceAutostart{}.Kind(), m.ID); err != nil || pending {
+			continue
+		}
+		w.log.Warn("jobs: reconciler: an autostart passed without its job; queueing the next", "workspace", m.ID)
+		err := w.db.InTx(ctx, func(tx db.Tx) error {
+			return schedule.QueueAutostart(ctx, tx, river.ClientFromContext[pgx.Tx](ctx), m.ID, m.AutostartSchedule, time.Now())
+		})
+		if err != nil {
+			w.log.Error("jobs: reconciler: queueing an autostart failed", "workspace", m.ID, "error", err)
+		}
 	}
 	return nil
+}
+
+// pending reports whether a workspace has a job of kind still to run.
+func (w *reconcileWorker) pending(ctx context.Context, kind string, id uuid.UUID) (bool, error) {
+	var found bool
+	err := w.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE kind = $1 AND args->>'workspace_id' = $2
+		AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled'))`, kind, id.String()).Scan(&found)
+	return found, err
 }
 
 // autostartWorker starts a stopped workspace at an occurrence of its schedule and queues the next

@@ -144,3 +144,9 @@ type WorkspaceAutostart struct {
 
 // Kind implements river.JobArgs.
 func (WorkspaceAutostart) Kind() string { return "workspace_autostart" }
+
+// ReconcileSchedules looks for schedules whose jobs went missing (periodic, on the leader).
+type ReconcileSchedules struct{}
+
+// Kind implements river.JobArgs.
+func (ReconcileSchedules) Kind() string { return "reconcile_schedules" }

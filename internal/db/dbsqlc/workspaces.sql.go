@@ -557,6 +557,67 @@ func (q *Queries) LatestBuildWithParameters(ctx context.Context, arg LatestBuild
 	return i, err
 }
 
+const listMissedAutostarts = `-- name: ListMissedAutostarts :many
+SELECT id, autostart_schedule FROM workspaces
+WHERE NOT deleted AND autostart_schedule <> '' AND next_autostart_at < now() - interval '1 minute'
+ORDER BY next_autostart_at LIMIT 500
+`
+
+type ListMissedAutostartsRow struct {
+	ID                uuid.UUID
+	AutostartSchedule string
+}
+
+// Autostarts whose occurrence passed more than a minute ago (their job went missing).
+func (q *Queries) ListMissedAutostarts(ctx context.Context) ([]ListMissedAutostartsRow, error) {
+	rows, err := q.db.Query(ctx, listMissedAutostarts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListMissedAutostartsRow{}
+	for rows.Next() {
+		var i ListMissedAutostartsRow
+		if err := rows.Scan(&i.ID, &i.AutostartSchedule); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listOverdueWorkspaces = `-- name: ListOverdueWorkspaces :many
+SELECT w.id FROM workspaces w
+WHERE NOT w.deleted AND w.deadline < now() - interval '1 minute'
+  AND EXISTS (SELECT 1 FROM workspace_builds b WHERE b.workspace_id = w.id AND b.transition = 'start' AND b.status = 'succeeded'
+              AND b.number = (SELECT max(number) FROM workspace_builds WHERE workspace_id = w.id))
+ORDER BY w.deadline LIMIT 500
+`
+
+// Running workspaces more than a minute past their deadline (their autostop job went missing).
+func (q *Queries) ListOverdueWorkspaces(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, listOverdueWorkspaces)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listWorkspaceAgents = `-- name: ListWorkspaceAgents :many
 SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, r.last_seen_at AS replica_last_seen_at
 FROM workspace_agents a LEFT JOIN replicas r ON r.id = a.replica_id AND r.stopped_at IS NULL

@@ -146,3 +146,17 @@ UPDATE workspaces SET autostart_schedule = $2, next_autostart_at = $3, updated_a
 
 -- name: SetWorkspaceNextAutostart :exec
 UPDATE workspaces SET next_autostart_at = $2 WHERE id = $1;
+
+-- name: ListOverdueWorkspaces :many
+-- Running workspaces more than a minute past their deadline (their autostop job went missing).
+SELECT w.id FROM workspaces w
+WHERE NOT w.deleted AND w.deadline < now() - interval '1 minute'
+  AND EXISTS (SELECT 1 FROM workspace_builds b WHERE b.workspace_id = w.id AND b.transition = 'start' AND b.status = 'succeeded'
+              AND b.number = (SELECT max(number) FROM workspace_builds WHERE workspace_id = w.id))
+ORDER BY w.deadline LIMIT 500;
+
+-- name: ListMissedAutostarts :many
+-- Autostarts whose occurrence passed more than a minute ago (their job went missing).
+SELECT id, autostart_schedule FROM workspaces
+WHERE NOT deleted AND autostart_schedule <> '' AND next_autostart_at < now() - interval '1 minute'
+ORDER BY next_autostart_at LIMIT 500;
