@@ -44,7 +44,7 @@ func TestDashboard(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "e2e: done")
-	for _, shot := range []string{"setup", "workspaces-empty", "templates", "template", "create", "workspace", "terminal", "workspaces-after", "users", "tokens", "provisioners", "audit"} {
+	for _, shot := range []string{"setup", "workspaces-empty", "templates", "template", "create", "workspace", "terminal", "workspace-schedule", "workspaces-after", "users", "tokens", "provisioners", "audit"} {
 		require.FileExists(t, filepath.Join(shots, shot+".png"))
 	}
 }

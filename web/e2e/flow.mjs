@@ -96,12 +96,24 @@ try {
   await term.screenshot({ path: `${shots}/terminal.png` });
   await term.close();
 
+  step("schedule settings");
+  await page.getByLabel(/^Autostart/).fill("CRON_TZ=Mars/Olympus 0 8 * * *");
+  await page.getByRole("button", { name: "Save autostart" }).click();
+  await page.getByRole("alert").filter({ hasText: "unknown time zone" }).waitFor();
+  await page.getByLabel(/^Autostart/).fill("CRON_TZ=Europe/Berlin 30 8 * * 1-5");
+  await page.getByRole("button", { name: "Save autostart" }).click();
+  await page.getByText("Next start:").waitFor();
+  await page.getByLabel(/^Autostop/).fill("8");
+  await page.getByRole("button", { name: "Save autostop" }).click();
+  await page.getByText("Autostop saved").waitFor();
+  await page.screenshot({ path: `${shots}/workspace-schedule.png`, fullPage: true });
+
   step("stop");
-  await page.getByRole("button", { name: "Stop" }).click();
+  await page.getByRole("button", { name: "Stop", exact: true }).click();
   await page.locator("h1 + .badge", { hasText: "stopped" }).waitFor();
 
   step("delete");
-  await page.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("button", { name: "Delete", exact: true }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Delete workspace" }).click();
   await page.waitForURL(/\/workspaces$/);
   for (let i = 0; ; i++) {
@@ -115,6 +127,7 @@ try {
 
   step("admin pages");
   await page.getByRole("link", { name: "Users" }).click();
+  await page.getByRole("heading", { name: "Users" }).waitFor();
   await page.getByLabel("Username").fill("Bob Smith");
   await page.getByLabel("Email").fill("bob@example.com");
   await page.getByRole("button", { name: "Add user" }).click();
@@ -124,12 +137,14 @@ try {
   await page.getByRole("cell", { name: "bob", exact: true }).waitFor();
   await page.screenshot({ path: `${shots}/users.png` });
   await page.getByRole("link", { name: "Tokens" }).click();
-  await page.getByLabel("Name").fill("ci");
+  await page.getByRole("heading", { name: "API tokens" }).waitFor();
+  await page.getByLabel("Name", { exact: true }).fill("ci");
   await page.getByRole("button", { name: "Create token" }).click();
   await page.getByText("shown only now").waitFor();
   await page.getByRole("cell", { name: "ci", exact: true }).waitFor();
   await page.screenshot({ path: `${shots}/tokens.png` });
   await page.getByRole("link", { name: "Provisioners" }).click();
+  await page.getByRole("heading", { name: "Provisioners" }).waitFor();
   await page.getByText("(built-in)").first().waitFor();
   await page.screenshot({ path: `${shots}/provisioners.png` });
   await page.getByRole("link", { name: "Audit" }).click();

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, problemText, type Workspace, type WorkspaceAgent, type WorkspaceBuild } from "../api/client";
 import { ago, Badge, Confirm, usePoll } from "../ui";
@@ -56,6 +56,59 @@ function AgentMetadata({ agent }: { agent: WorkspaceAgent }) {
         );
       })}
     </dl>
+  );
+}
+
+// Schedule shows and changes when the workspace starts and stops by itself.
+function Schedule({ ws, onChange }: { ws: Workspace; onChange: () => void }) {
+  const [error, setError] = useState("");
+  const [saved, setSaved] = useState("");
+  const ttl = ws.ttl_seconds ?? ws.template_default_ttl_seconds;
+  const done = (res: { error?: unknown }, what: string) => {
+    setError(res.error ? problemText(res.error) : "");
+    setSaved(res.error ? "" : what);
+    onChange();
+  };
+  const saveAutostart = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const schedule = String(new FormData(e.currentTarget).get("autostart") ?? "");
+    done(await api.PUT("/api/v2/workspaces/{workspace}/autostart", { params: { path: { workspace: ws.id } }, body: { schedule } }), "Autostart saved.");
+  };
+  const saveTTL = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const hours = String(new FormData(e.currentTarget).get("ttl") ?? "");
+    const ttl_seconds = hours === "" ? null : Math.round(Number(hours) * 3600);
+    done(await api.PUT("/api/v2/workspaces/{workspace}/ttl", { params: { path: { workspace: ws.id } }, body: { ttl_seconds } }), "Autostop saved; it applies from the next start.");
+  };
+  const extend = async () =>
+    done(await api.POST("/api/v2/workspaces/{workspace}/extend", { params: { path: { workspace: ws.id } }, body: { duration_seconds: 3600 } }), "Extended.");
+  const minutes = ws.deadline ? Math.max(0, Math.round((new Date(ws.deadline).getTime() - Date.now()) / 60000)) : null;
+  return (
+    <div className="card">
+      <h2>Schedule</h2>
+      {ws.status === "running" && (
+        <p className="row">
+          {minutes === null ? "Runs until stopped." : <span role="status">Stops in {minutes < 60 ? `${minutes} min` : `${(minutes / 60).toFixed(1)} h`}.</span>}
+          {minutes !== null && <button className="small secondary" onClick={extend}>Keep it up 1 more hour</button>}
+        </p>
+      )}
+      <form className="row" onSubmit={saveAutostart}>
+        <label className="field grow">Autostart (cron, e.g. CRON_TZ=Europe/Berlin 30 8 * * 1-5; empty: off)
+          <input name="autostart" defaultValue={ws.autostart_schedule} placeholder="off" />
+          {ws.next_autostart_at && <small>Next start: {new Date(ws.next_autostart_at).toLocaleString()}</small>}
+        </label>
+        <button type="submit" className="secondary">Save autostart</button>
+      </form>
+      <form className="row" onSubmit={saveTTL}>
+        <label className="field grow">Autostop: hours after each start (empty: the template's default{ws.template_default_ttl_seconds ? `, ${ws.template_default_ttl_seconds / 3600} h` : ", none"})
+          <input name="ttl" type="number" min="0" step="0.25" defaultValue={ws.ttl_seconds == null ? "" : String(ws.ttl_seconds / 3600)} />
+          <small>{ttl ? `Stops ${ttl / 3600} h after a start; activity keeps it up.` : "Does not stop by itself."}</small>
+        </label>
+        <button type="submit" className="secondary">Save autostop</button>
+      </form>
+      {error && <p className="error" role="alert">{error}</p>}
+      {saved && <p className="hint" role="status">{saved}</p>}
+    </div>
   );
 }
 
@@ -133,6 +186,7 @@ export function WorkspacePage() {
           )}
         </div>
       ))}
+      <Schedule ws={ws} onChange={refresh} />
       {b.resources.filter((r) => !r.hide).length > 0 && (
         <>
           <h2>Resources</h2>
