@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/google/uuid"
 
-	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
@@ -39,7 +37,7 @@ type ttlInput struct {
 }
 
 func (h handlers) setTTL(ctx context.Context, in *ttlInput) (*WorkspaceOutput, error) {
-	return h.changeSchedule(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
+	return h.change(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
 		if !w.TemplateAllowUserAutostop && authz.Authorize(ctx, authz.ManageTemplates) != nil {
 			return huma.Error403Forbidden("The template " + w.TemplateName + " does not let owners change autostop.")
 		}
@@ -60,7 +58,7 @@ type autostartInput struct {
 
 func (h handlers) setAutostart(ctx context.Context, in *autostartInput) (*WorkspaceOutput, error) {
 	spec := strings.TrimSpace(in.Body.Schedule)
-	return h.changeSchedule(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
+	return h.change(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
 		if spec != "" && !w.TemplateAllowUserAutostart && authz.Authorize(ctx, authz.ManageTemplates) != nil {
 			return huma.Error403Forbidden("The template " + w.TemplateName + " does not let owners set autostart.")
 		}
@@ -88,7 +86,7 @@ type extendInput struct {
 }
 
 func (h handlers) extend(ctx context.Context, in *extendInput) (*WorkspaceOutput, error) {
-	return h.changeSchedule(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
+	return h.change(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
 		if w.Status != "running" || w.Deadline == nil {
 			return huma.Error409Conflict("Workspace " + w.Name + " has no deadline to extend: it is " + w.Status + " or does not stop by itself.")
 		}
@@ -100,39 +98,4 @@ func (h handlers) extend(ctx context.Context, in *extendInput) (*WorkspaceOutput
 		// The autostop job snoozes until the new deadline when it finds it moved.
 		return tx.SetWorkspaceDeadline(ctx, dbsqlc.SetWorkspaceDeadlineParams{ID: w.ID, Deadline: &deadline, MaxDeadline: w.MaxDeadline})
 	})
-}
-
-// changeSchedule runs change on a workspace the caller may change, locked, and answers with it.
-func (h handlers) changeSchedule(ctx context.Context, id uuid.UUID, change func(tx db.Tx, w dbsqlc.WorkspaceOverview) error) (*WorkspaceOutput, error) {
-	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
-		return nil, err
-	}
-	var out dbsqlc.WorkspaceOverview
-	err := h.DB.InTx(ctx, func(tx db.Tx) error {
-		before, err := h.find(ctx, tx.Queries, id)
-		if err != nil {
-			return err
-		}
-		if err := manageable(ctx, before.OwnerID); err != nil {
-			return err
-		}
-		if before.Deleted {
-			return huma.Error409Conflict("The workspace is deleted.")
-		}
-		if _, err := tx.LockWorkspace(ctx, before.ID); err != nil {
-			return err
-		}
-		if err := change(tx, before); err != nil {
-			return err
-		}
-		if out, err = tx.GetWorkspace(ctx, before.ID); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "workspace", ID: out.ID.String(), Name: out.Name},
-			audit.Diff(toWorkspace(before), toWorkspace(out)))
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &WorkspaceOutput{Body: toWorkspace(out)}, nil
 }

@@ -370,12 +370,33 @@ type renameInput struct {
 }
 
 func (h handlers) rename(ctx context.Context, in *renameInput) (*WorkspaceOutput, error) {
+	return h.change(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
+		err := tx.RenameWorkspace(ctx, dbsqlc.RenameWorkspaceParams{ID: w.ID, Name: in.Body.Name})
+		if db.IsUniqueViolation(err, "workspaces_owner_name") {
+			return huma.Error409Conflict(w.OwnerName+" already has a workspace named "+in.Body.Name+".",
+				&huma.ErrorDetail{Location: "body.name", Message: "taken", Value: in.Body.Name})
+		}
+		return err
+	})
+}
+
+type deleteInput struct {
+	WorkspacePath
+	Orphan bool `query:"orphan" doc:"Delete without running Terraform: for a workspace whose infrastructure is already gone."`
+}
+
+func (h handlers) delete(ctx context.Context, in *deleteInput) (*BuildOutput, error) {
+	return h.newBuild(ctx, in.Workspace, buildRequest{Transition: "delete", Orphan: in.Orphan})
+}
+
+// change runs change on a workspace the caller may change, locked, audits it and answers with it.
+func (h handlers) change(ctx context.Context, id uuid.UUID, change func(tx db.Tx, w dbsqlc.WorkspaceOverview) error) (*WorkspaceOutput, error) {
 	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
 		return nil, err
 	}
 	var out dbsqlc.WorkspaceOverview
 	err := h.DB.InTx(ctx, func(tx db.Tx) error {
-		before, err := h.find(ctx, tx.Queries, in.Workspace)
+		before, err := h.find(ctx, tx.Queries, id)
 		if err != nil {
 			return err
 		}
@@ -385,12 +406,10 @@ func (h handlers) rename(ctx context.Context, in *renameInput) (*WorkspaceOutput
 		if before.Deleted {
 			return huma.Error409Conflict("The workspace is deleted.")
 		}
-		err = tx.RenameWorkspace(ctx, dbsqlc.RenameWorkspaceParams{ID: before.ID, Name: in.Body.Name})
-		if db.IsUniqueViolation(err, "workspaces_owner_name") {
-			return huma.Error409Conflict(before.OwnerName+" already has a workspace named "+in.Body.Name+".",
-				&huma.ErrorDetail{Location: "body.name", Message: "taken", Value: in.Body.Name})
+		if _, err := tx.LockWorkspace(ctx, before.ID); err != nil {
+			return err
 		}
-		if err != nil {
+		if err := change(tx, before); err != nil {
 			return err
 		}
 		if out, err = tx.GetWorkspace(ctx, before.ID); err != nil {
@@ -403,13 +422,4 @@ func (h handlers) rename(ctx context.Context, in *renameInput) (*WorkspaceOutput
 		return nil, err
 	}
 	return &WorkspaceOutput{Body: toWorkspace(out)}, nil
-}
-
-type deleteInput struct {
-	WorkspacePath
-	Orphan bool `query:"orphan" doc:"Delete without running Terraform: for a workspace whose infrastructure is already gone."`
-}
-
-func (h handlers) delete(ctx context.Context, in *deleteInput) (*BuildOutput, error) {
-	return h.newBuild(ctx, in.Workspace, buildRequest{Transition: "delete", Orphan: in.Orphan})
 }

@@ -16,11 +16,7 @@ func scheduleCommand() *cobra.Command {
 	show := &cobra.Command{Use: "show WORKSPACE", Short: "Show a workspace's autostop: its TTL and, while running, its deadline", Args: cobra.ExactArgs(1)}
 	format := outputFlag(show)
 	show.RunE = func(cmd *cobra.Command, args []string) error {
-		c, s, err := session()
-		if err != nil {
-			return err
-		}
-		w, err := findWorkspace(cmd.Context(), c, s, args[0])
+		_, _, w, err := workspaceSession(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
@@ -88,11 +84,7 @@ func scheduleCommand() *cobra.Command {
 				secs := int64(d.Seconds())
 				body.TtlSeconds = &secs
 			}
-			c, s, err := session()
-			if err != nil {
-				return err
-			}
-			w, err := findWorkspace(cmd.Context(), c, s, args[0])
+			c, s, w, err := workspaceSession(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -113,11 +105,7 @@ func scheduleCommand() *cobra.Command {
 			if err != nil || d < time.Second {
 				return usageError{fmt.Errorf("%q is not a duration of a second or more, such as 2h or 30m", args[1])}
 			}
-			c, s, err := session()
-			if err != nil {
-				return err
-			}
-			w, err := findWorkspace(cmd.Context(), c, s, args[0])
+			c, s, w, err := workspaceSession(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -142,11 +130,7 @@ func scheduleCommand() *cobra.Command {
 			if spec == "off" {
 				spec = ""
 			}
-			c, s, err := session()
-			if err != nil {
-				return err
-			}
-			w, err := findWorkspace(cmd.Context(), c, s, args[0])
+			c, s, w, err := workspaceSession(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

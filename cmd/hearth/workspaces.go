@@ -24,17 +24,21 @@ func workspaceRef(ref string) (owner, name string, err error) {
 	return owner, name, nil
 }
 
-// findWorkspace looks a workspace up by [OWNER/]NAME.
-func findWorkspace(ctx context.Context, c *client.ClientWithResponses, s cliconfig.Session, ref string) (*client.Workspace, error) {
+// workspaceSession is the signed-in session and the workspace [OWNER/]NAME names in it.
+func workspaceSession(ctx context.Context, ref string) (*client.ClientWithResponses, cliconfig.Session, *client.Workspace, error) {
 	owner, name, err := workspaceRef(ref)
 	if err != nil {
-		return nil, err
+		return nil, cliconfig.Session{}, nil, err
+	}
+	c, s, err := session()
+	if err != nil {
+		return nil, s, nil, err
 	}
 	res, err := client.Ok(c.GetWorkspaceByOwnerAndNameWithResponse(ctx, owner, name))
 	if err != nil {
-		return nil, remote(s.URL, err)
+		return nil, s, nil, remote(s.URL, err)
 	}
-	return res.JSON200, nil
+	return c, s, res.JSON200, nil
 }
 
 func createCommand() *cobra.Command {
@@ -176,11 +180,7 @@ func showCommand() *cobra.Command {
 	}
 	format := outputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, s, err := session()
-		if err != nil {
-			return err
-		}
-		w, err := findWorkspace(cmd.Context(), c, s, args[0])
+		_, _, w, err := workspaceSession(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
@@ -228,12 +228,8 @@ func buildCommand(use, short string, transitions []string, update bool) *cobra.C
 			if err != nil {
 				return err
 			}
-			c, s, err := session()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			w, err := findWorkspace(ctx, c, s, args[0])
+			c, s, w, err := workspaceSession(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -299,12 +295,8 @@ func deleteCommand() *cobra.Command {
 --orphan removes it without running Terraform, for a workspace whose resources are already gone.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, s, err := session()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			w, err := findWorkspace(ctx, c, s, args[0])
+			c, s, w, err := workspaceSession(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -339,12 +331,8 @@ func logsCommand() *cobra.Command {
 		Short: "Show a workspace build's logs (the latest, or --build N); -f follows a running one",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, s, err := session()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			w, err := findWorkspace(ctx, c, s, args[0])
+			c, s, w, err := workspaceSession(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
