@@ -12,7 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// call sends a JSON request and decodes the JSON answer.
+// call sends a JSON request and decodes the JSON answer (other answers, such as event streams, are
+// returned as the text under "body").
 func call(t testing.TB, method, url, body string, headers ...string) (*http.Response, map[string]any) {
 	t.Helper()
 	var r io.Reader
@@ -32,8 +33,12 @@ func call(t testing.TB, method, url, body string, headers ...string) (*http.Resp
 	defer res.Body.Close()
 	out := map[string]any{}
 	raw, _ := io.ReadAll(res.Body)
-	if len(raw) > 0 {
+	switch {
+	case len(raw) == 0:
+	case strings.Contains(res.Header.Get("Content-Type"), "json"):
 		require.NoError(t, json.Unmarshal(raw, &out), string(raw))
+	default:
+		out["body"] = string(raw)
 	}
 	return res, out
 }

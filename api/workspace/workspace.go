@@ -77,6 +77,7 @@ func Register(api huma.API, d Deps) {
 	registerBuilds(api, h, op)
 	registerAgent(api, h, op)
 	registerSchedule(api, h, op)
+	registerWatch(api, h, op)
 	registerConnect(api, h, op)
 }
 
@@ -105,6 +106,25 @@ type Workspace struct {
 	MaxDeadline               *time.Time `json:"max_deadline,omitempty" doc:"The latest the deadline may move to (the template's maximum)."`
 	AutostartSchedule         string     `json:"autostart_schedule" doc:"The cron schedule a stopped workspace starts at; empty for none."`
 	NextAutostartAt           *time.Time `json:"next_autostart_at,omitempty" doc:"The schedule's next time."`
+	// NextTransition is what the schedule does next, for "stops in 23 min".
+	NextTransition *NextTransition `json:"next_transition,omitempty"`
+}
+
+// NextTransition is the next build a workspace's schedule will start.
+type NextTransition struct {
+	Transition string    `json:"transition" enum:"start,stop"`
+	At         time.Time `json:"at"`
+}
+
+// nextTransition is a running workspace's autostop, or a stopped one's autostart.
+func nextTransition(w dbsqlc.WorkspaceOverview) *NextTransition {
+	switch {
+	case w.Status == "running" && w.Deadline != nil:
+		return &NextTransition{Transition: "stop", At: *w.Deadline}
+	case w.Status == "stopped" && w.NextAutostartAt != nil:
+		return &NextTransition{Transition: "start", At: *w.NextAutostartAt}
+	}
+	return nil
 }
 
 func toWorkspace(w dbsqlc.WorkspaceOverview) Workspace {
@@ -113,6 +133,7 @@ func toWorkspace(w dbsqlc.WorkspaceOverview) Workspace {
 		Status: w.Status, Outdated: w.TemplateVersionID != w.TemplateActiveVersionID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 		LastUsedAt: w.LastUsedAt, TTLSeconds: w.TtlSeconds, TemplateDefaultTTLSeconds: w.TemplateDefaultTtlSeconds,
 		Deadline: w.Deadline, MaxDeadline: w.MaxDeadline, AutostartSchedule: w.AutostartSchedule, NextAutostartAt: w.NextAutostartAt,
+		NextTransition: nextTransition(w),
 		LatestBuild: Build{ID: w.BuildID, WorkspaceID: w.ID, Number: w.BuildNumber, Transition: w.BuildTransition,
 			Status: w.BuildStatus, TemplateVersionID: w.TemplateVersionID, JobID: w.BuildJobID, Error: w.BuildError,
 			CreatedAt: w.BuildCreatedAt, CompletedAt: w.BuildCompletedAt, Parameters: []parameter.Value{}, Resources: []Resource{}}}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,8 +66,46 @@ func TestAutostopAndAutostart(t *testing.T) {
 	ok("restart", "dev")
 	deadline := deadlineOf()
 	require.Contains(t, ok("schedule", "show", "dev"), "Stops:")
-	late := waitStopped(deadline)
-	t.Logf("stopped %s after its deadline", late.Round(10*time.Millisecond))
+	// Watched as the dashboard does: the next transition at once, then each change until stopped.
+	_, w = status()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.url+"/api/v2/workspaces/"+w["id"].(string)+"/watch", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, "text/event-stream", res.Header.Get("Content-Type"))
+	events := bufio.NewScanner(res.Body)
+	events.Buffer(make([]byte, 1<<20), 1<<20)
+	var seen []string
+	for events.Scan() {
+		data, found := strings.CutPrefix(events.Text(), "data: ")
+		if !found {
+			continue
+		}
+		var ev struct {
+			Status         string
+			NextTransition *struct {
+				Transition string
+				At         time.Time
+			} `json:"next_transition"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(data), &ev))
+		if len(seen) == 0 {
+			require.NotNil(t, ev.NextTransition, "the first event says what comes next")
+			require.Equal(t, "stop", ev.NextTransition.Transition)
+			require.WithinDuration(t, deadline, ev.NextTransition.At, time.Millisecond)
+		}
+		seen = append(seen, ev.Status)
+		if ev.Status == "stopped" {
+			break
+		}
+		require.Less(t, time.Since(deadline), 30*time.Second, "not stopped 30 s after its deadline: %v", seen)
+	}
+	_ = res.Body.Close()
+	require.Equal(t, "stopped", seen[len(seen)-1], "events: %v", seen)
+	require.GreaterOrEqual(t, len(seen), 2, "the state at once, then its changes: %v", seen)
+	t.Logf("stopped %s after its deadline (events: %v)", time.Since(deadline).Round(10*time.Millisecond), seen)
 
 	// Extended right after the start, it outlives its TTL.
 	ok("start", "dev")
@@ -93,7 +134,7 @@ func TestAutostopAndAutostart(t *testing.T) {
 	time.Sleep(time.Until(deadline) + 2*time.Second)
 	srv = startServer(t, args...)
 	ok("login", srv.url, "--token", token) // the new server listens on another port
-	late = waitStopped(deadline)
+	late := waitStopped(deadline)
 	t.Logf("stopped %s after its deadline, which passed while the server was down", late.Round(10*time.Millisecond))
 	require.True(t, strings.Contains(ok("schedule", "show", "dev"), "stopped"))
 

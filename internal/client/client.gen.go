@@ -837,6 +837,24 @@ func (e WorkspaceBuildTransition) Valid() bool {
 	}
 }
 
+// Defines values for WorkspaceNextTransitionTransition.
+const (
+	WorkspaceNextTransitionTransitionStart WorkspaceNextTransitionTransition = "start"
+	WorkspaceNextTransitionTransitionStop  WorkspaceNextTransitionTransition = "stop"
+)
+
+// Valid indicates whether the value is a known member of the WorkspaceNextTransitionTransition enum.
+func (e WorkspaceNextTransitionTransition) Valid() bool {
+	switch e {
+	case WorkspaceNextTransitionTransitionStart:
+		return true
+	case WorkspaceNextTransitionTransitionStop:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListAuditEntriesParamsResult.
 const (
 	ListAuditEntriesParamsResultFailure ListAuditEntriesParamsResult = "failure"
@@ -1835,16 +1853,17 @@ type Workspace struct {
 	Name        string     `json:"name"`
 
 	// NextAutostartAt The schedule's next time.
-	NextAutostartAt           *time.Time      `json:"next_autostart_at,omitempty"`
-	Outdated                  bool            `json:"outdated"`
-	OwnerId                   string          `json:"owner_id"`
-	OwnerName                 string          `json:"owner_name"`
-	Status                    WorkspaceStatus `json:"status"`
-	TemplateDefaultTtlSeconds int64           `json:"template_default_ttl_seconds"`
-	TemplateDisplayName       string          `json:"template_display_name"`
-	TemplateIcon              string          `json:"template_icon"`
-	TemplateId                string          `json:"template_id"`
-	TemplateName              string          `json:"template_name"`
+	NextAutostartAt           *time.Time               `json:"next_autostart_at,omitempty"`
+	NextTransition            *WorkspaceNextTransition `json:"next_transition,omitempty"`
+	Outdated                  bool                     `json:"outdated"`
+	OwnerId                   string                   `json:"owner_id"`
+	OwnerName                 string                   `json:"owner_name"`
+	Status                    WorkspaceStatus          `json:"status"`
+	TemplateDefaultTtlSeconds int64                    `json:"template_default_ttl_seconds"`
+	TemplateDisplayName       string                   `json:"template_display_name"`
+	TemplateIcon              string                   `json:"template_icon"`
+	TemplateId                string                   `json:"template_id"`
+	TemplateName              string                   `json:"template_name"`
 
 	// TtlSeconds Seconds a start lasts; null: the template's default (template_default_ttl_seconds); 0: until stopped.
 	TtlSeconds *int64    `json:"ttl_seconds"`
@@ -2010,6 +2029,15 @@ type WorkspaceMetadataValue struct {
 	Key         string    `json:"key"`
 	Value       string    `json:"value"`
 }
+
+// WorkspaceNextTransition defines model for WorkspaceNextTransition.
+type WorkspaceNextTransition struct {
+	At         time.Time                         `json:"at"`
+	Transition WorkspaceNextTransitionTransition `json:"transition"`
+}
+
+// WorkspaceNextTransitionTransition defines model for WorkspaceNextTransition.Transition.
+type WorkspaceNextTransitionTransition string
 
 // WorkspaceResource defines model for WorkspaceResource.
 type WorkspaceResource struct {
@@ -2255,6 +2283,12 @@ type DeleteWorkspaceParams struct {
 type ListWorkspaceBuildsParams struct {
 	Limit  *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 	Offset *int64 `form:"offset,omitempty" json:"offset,omitempty"`
+}
+
+// WatchWorkspaceParams defines parameters for WatchWorkspace.
+type WatchWorkspaceParams struct {
+	// Once Send the current state and end.
+	Once *bool `form:"once,omitempty" json:"once,omitempty"`
 }
 
 // AcquireProvisionerJobJSONRequestBody defines body for AcquireProvisionerJob for application/json ContentType.
@@ -3187,6 +3221,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
 	UpdateWorkspaceTtl(ctx context.Context, workspace string, body UpdateWorkspaceTtlJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WatchWorkspace Watch a workspace
+	//
+	// Server-Sent Events: event workspace with the workspace (as get-workspace, without resources) at once and whenever it changes — status, builds, deadline, next_transition — checked every second; event deleted when it is gone. A comment every 15 s keeps idle connections open; the stream ends after an hour (reconnect), or after the first event with once=true.
+	//
+	// Corresponds with GET /api/v2/workspaces/{workspace}/watch (the `WatchWorkspace` operationId).
+	WatchWorkspace(ctx context.Context, workspace string, params *WatchWorkspaceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // AuthorizeApp Send a browser on to a subdomain app
@@ -4928,6 +4969,23 @@ func (c *Client) UpdateWorkspaceTtlWithBody(ctx context.Context, workspace strin
 // Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
 func (c *Client) UpdateWorkspaceTtl(ctx context.Context, workspace string, body UpdateWorkspaceTtlJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateWorkspaceTtlRequest(c.Server, workspace, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WatchWorkspace Watch a workspace
+//
+// Server-Sent Events: event workspace with the workspace (as get-workspace, without resources) at once and whenever it changes — status, builds, deadline, next_transition — checked every second; event deleted when it is gone. A comment every 15 s keeps idle connections open; the stream ends after an hour (reconnect), or after the first event with once=true.
+//
+// Corresponds with GET /api/v2/workspaces/{workspace}/watch (the `WatchWorkspace` operationId).
+func (c *Client) WatchWorkspace(ctx context.Context, workspace string, params *WatchWorkspaceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWatchWorkspaceRequest(c.Server, workspace, params)
 	if err != nil {
 		return nil, err
 	}
@@ -8424,6 +8482,67 @@ func NewUpdateWorkspaceTtlRequestWithBody(server string, workspace string, conte
 	return req, nil
 }
 
+// NewWatchWorkspaceRequest constructs an http.Request for the WatchWorkspace method
+func NewWatchWorkspaceRequest(server string, workspace string, params *WatchWorkspaceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspace", workspace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaces/%s/watch", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Once != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "once", *params.Once, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -9334,6 +9453,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/v2/workspaces/{workspace}/ttl (the `UpdateWorkspaceTtl` operationId).
 	UpdateWorkspaceTtlWithResponse(ctx context.Context, workspace string, body UpdateWorkspaceTtlJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceTtlResponse, error)
+
+	// WatchWorkspaceWithResponse Watch a workspace
+	//
+	// Server-Sent Events: event workspace with the workspace (as get-workspace, without resources) at once and whenever it changes — status, builds, deadline, next_transition — checked every second; event deleted when it is gone. A comment every 15 s keeps idle connections open; the stream ends after an hour (reconnect), or after the first event with once=true.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaces/{workspace}/watch (the `WatchWorkspace` operationId).
+	WatchWorkspaceWithResponse(ctx context.Context, workspace string, params *WatchWorkspaceParams, reqEditors ...RequestEditorFn) (*WatchWorkspaceResponse, error)
 }
 
 // AuthorizeAppResponse303Headers the declared response headers of an HTTP 303 response for AuthorizeApp
@@ -14483,6 +14611,75 @@ func (r UpdateWorkspaceTtlResponse) ContentType() string {
 	return ""
 }
 
+type WatchWorkspaceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r WatchWorkspaceResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r WatchWorkspaceResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r WatchWorkspaceResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r WatchWorkspaceResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r WatchWorkspaceResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r WatchWorkspaceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WatchWorkspaceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WatchWorkspaceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WatchWorkspaceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AuthorizeAppWithResponse Send a browser on to a subdomain app
 //
 // A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
@@ -15930,6 +16127,21 @@ func (c *ClientWithResponses) UpdateWorkspaceTtlWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseUpdateWorkspaceTtlResponse(rsp)
+}
+
+// WatchWorkspaceWithResponse Watch a workspace
+//
+// Server-Sent Events: event workspace with the workspace (as get-workspace, without resources) at once and whenever it changes — status, builds, deadline, next_transition — checked every second; event deleted when it is gone. A comment every 15 s keeps idle connections open; the stream ends after an hour (reconnect), or after the first event with once=true.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaces/{workspace}/watch (the `WatchWorkspace` operationId).
+func (c *ClientWithResponses) WatchWorkspaceWithResponse(ctx context.Context, workspace string, params *WatchWorkspaceParams, reqEditors ...RequestEditorFn) (*WatchWorkspaceResponse, error) {
+	rsp, err := c.WatchWorkspace(ctx, workspace, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWatchWorkspaceResponse(rsp)
 }
 
 // ParseAuthorizeAppResponse parses an HTTP response from a AuthorizeAppWithResponse call
@@ -20132,6 +20344,60 @@ func ParseUpdateWorkspaceTtlResponse(rsp *http.Response) (*UpdateWorkspaceTtlRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseWatchWorkspaceResponse parses an HTTP response from a WatchWorkspaceWithResponse call
+func ParseWatchWorkspaceResponse(rsp *http.Response) (*WatchWorkspaceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WatchWorkspaceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem

@@ -1239,6 +1239,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/workspaces/{workspace}/watch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Watch a workspace
+         * @description Server-Sent Events: event workspace with the workspace (as get-workspace, without resources) at once and whenever it changes — status, builds, deadline, next_transition — checked every second; event deleted when it is gone. A comment every 15 s keeps idle connections open; the stream ends after an hour (reconnect), or after the first event with once=true.
+         */
+        get: operations["watch-workspace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2020,6 +2040,7 @@ export interface components {
              * @description The schedule's next time.
              */
             next_autostart_at?: string;
+            next_transition?: components["schemas"]["WorkspaceNextTransition"];
             outdated: boolean;
             owner_id: string;
             owner_name: string;
@@ -2203,6 +2224,12 @@ export interface components {
             error?: string;
             key: string;
             value: string;
+        };
+        WorkspaceNextTransition: {
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            transition: "start" | "stop";
         };
         WorkspaceResource: {
             agents: components["schemas"]["WorkspaceAgent"][];
@@ -6976,6 +7003,77 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "watch-workspace": {
+        parameters: {
+            query?: {
+                /** @description Send the current state and end. */
+                once?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The workspace's ID. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
