@@ -127,6 +127,7 @@ var accessTable = map[string]access{
 	"update-workspace-autostart":      {body: `{"schedule":"30 8 * * 1-5"}`, want: deny(200, 404, 403, 403, 404, 200)},
 	"watch-workspace":                 {params: map[string]string{"/watch": "/watch?once=true"}, want: deny(200, 404, 200, 200, 404, 200)},
 	"update-workspace-ttl":            {body: `{"ttl_seconds":3600}`, want: deny(200, 404, 403, 403, 404, 200)},
+	"update-workspace-dormancy":       {body: `{"dormant":false}`, want: deny(200, 404, 403, 403, 404, 200)},
 	// The fixture's workspace is not running with a deadline.
 	"extend-workspace":         {body: `{"duration_seconds":3600}`, want: deny(409, 404, 403, 403, 404, 409)},
 	"delete-workspace":         {want: deny(202, 404, 403, 403, 404, 202)},

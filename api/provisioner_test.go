@@ -194,7 +194,7 @@ func TestASilentWorkerLosesItsJob(t *testing.T) {
 		if v["status"] == "pending" {
 			break
 		}
-		_, _ = provisioning.ReapLeases(ctx, b.db, claimer, testLogger()) // as the periodic job does
+		_, _ = provisioning.ReapLeases(ctx, b.db, claimer, nil, testLogger()) // as the periodic job does
 		require.True(t, time.Now().Before(deadline), "the job was not taken back: %v", v)
 		time.Sleep(100 * time.Millisecond)
 	}

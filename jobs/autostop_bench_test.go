@@ -39,11 +39,11 @@ func BenchmarkAutostopAtScale(b *testing.B) {
 		simWorkspaces(b, d, n, "now() + interval '10 seconds' + random() * interval '60 seconds'")
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		var queue *Client
-		stop := func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
-			return workspace.ScheduledBuild(workspace.Deps{DB: d, River: queue.Client, Logger: log}, "stop")(ctx, tx, w)
+		build := func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, transition, action string) error {
+			return workspace.ScheduledBuild(workspace.Deps{DB: d, River: queue.Client, Logger: log})(ctx, tx, w, transition, action)
 		}
 		var err error
-		queue, err = New(Config{DB: d, Logger: log, Stop: stop})
+		queue, err = New(Config{DB: d, Logger: log, Build: build})
 		require.NoError(b, err)
 		rows, err := d.Pool.Query(ctx, `SELECT w.id, b.id, w.deadline FROM workspaces w JOIN workspace_builds b ON b.workspace_id = w.id`)
 		require.NoError(b, err)

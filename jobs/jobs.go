@@ -42,9 +42,23 @@ type Config struct {
 	// UnmatchedAfter is how long a provisioner job may wait with no worker that takes it before
 	// that is logged (default a minute).
 	UnmatchedAfter time.Duration
-	// Stop and Start start a stop or start build of a locked workspace, on behalf of its schedule
-	// (api/workspace owns builds); without them, autostop and autostart jobs fail.
-	Stop, Start func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error
+	// Build starts a build of a locked workspace (start, stop or delete) on behalf of its schedule or
+	// its template's policies, audited as action (api/workspace owns builds); without it, the jobs
+	// that change workspaces fail.
+	Build BuildFunc
+	// Retention says how long what the maintenance jobs clean up is kept.
+	Retention Retention
+}
+
+// BuildFunc starts a build of a locked workspace for the scheduler.
+type BuildFunc func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, transition, action string) error
+
+// build starts one, or says none can be started.
+func (f BuildFunc) build(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, transition, action string) error {
+	if f == nil {
+		return errors.New("jobs: no way to start workspace builds configured")
+	}
+	return f(ctx, tx, w, transition, action)
 }
 
 // HeartbeatInterval is how often the queue heartbeat job runs; the health check calls the queue
@@ -69,13 +83,14 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UnmatchedAfter <= 0 {
 		cfg.UnmatchedAfter = time.Minute
 	}
-	autostop := &autostopWorker{db: cfg.DB, stop: cfg.Stop, log: cfg.Logger}
+	autostop := &autostopWorker{db: cfg.DB, build: cfg.Build, log: cfg.Logger}
 	river.AddWorker(workers, autostop)
 	river.AddWorker(workers, &reconcileWorker{db: cfg.DB, autostop: autostop, log: cfg.Logger})
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ReconcileEvery), func() (river.JobArgs, *river.InsertOpts) {
 		return jobargs.ReconcileSchedules{}, &river.InsertOpts{Queue: jobargs.QueueLifecycle, MaxAttempts: 1}
 	}, &river.PeriodicJobOpts{RunOnStart: true}))
-	river.AddWorker(workers, &autostartWorker{db: cfg.DB, start: cfg.Start, log: cfg.Logger})
+	river.AddWorker(workers, &autostartWorker{db: cfg.DB, build: cfg.Build, log: cfg.Logger})
+	periodic = append(periodic, addPolicyWorkers(workers, cfg)...)
 	river.AddWorker(workers, &reapWorker{db: cfg.DB, claimer: claimer, log: cfg.Logger, after: cfg.UnmatchedAfter, warned: map[int64]bool{}})
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ReapEvery), func() (river.JobArgs, *river.InsertOpts) {
 		return jobargs.ReapProvisionerLeases{}, &river.InsertOpts{Queue: jobargs.QueueMaintenance, MaxAttempts: 1}
@@ -220,7 +235,7 @@ type reapWorker struct {
 }
 
 func (w *reapWorker) Work(ctx context.Context, _ *river.Job[jobargs.ReapProvisionerLeases]) error {
-	if _, err := provisioning.ReapLeases(ctx, w.db, w.claimer, w.log); err != nil {
+	if _, err := provisioning.ReapLeases(ctx, w.db, w.claimer, river.ClientFromContext[pgx.Tx](ctx), w.log); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -233,9 +248,9 @@ func (w *reapWorker) Work(ctx context.Context, _ *river.Job[jobargs.ReapProvisio
 // runs before a deadline that moved later snoozes until it.
 type autostopWorker struct {
 	river.WorkerDefaults[jobargs.WorkspaceAutostop]
-	db   *db.DB
-	stop func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error
-	log  *slog.Logger
+	db    *db.DB
+	build BuildFunc
+	log   *slog.Logger
 }
 
 func (w *autostopWorker) Work(ctx context.Context, job *river.Job[jobargs.WorkspaceAutostop]) error {
@@ -279,11 +294,8 @@ func (w *autostopWorker) stopIfDue(ctx context.Context, id uuid.UUID, build *uui
 			wait = until
 			return nil
 		}
-		if w.stop == nil {
-			return errors.New("jobs: autostop: no way to stop workspaces configured")
-		}
 		w.log.Info("jobs: autostop: the workspace reached its deadline", "workspace", id, "deadline", ws.Deadline)
-		return w.stop(ctx, tx, ws)
+		return w.build.build(ctx, tx, ws, "stop", "workspace-autostop")
 	})
 	return wait, err
 }
@@ -308,7 +320,7 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[jobargs.Reconci
 		return err
 	}
 	for _, id := range overdue {
-		if pending, err := w.pending(ctx, jobargs.WorkspaceAutostop{}.Kind(), id); err != nil || pending {
+		if pending, err := pendingJob(ctx, w.db, jobargs.WorkspaceAutostop{}.Kind(), id); err != nil || pending {
 			continue // its job is still to run (a server that was down catches up)
 		}
 		w.log.Warn("jobs: reconciler: a workspace is past its deadline without its autostop job", "workspace", id)
@@ -321,7 +333,7 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[jobargs.Reconci
 		return err
 	}
 	for _, m := range missed {
-		if pending, err := w.pending(ctx, jobargs.WorkspaceAutostart{}.Kind(), m.ID); err != nil || pending {
+		if pending, err := pendingJob(ctx, w.db, jobargs.WorkspaceAutostart{}.Kind(), m.ID); err != nil || pending {
 			continue
 		}
 		w.log.Warn("jobs: reconciler: an autostart passed without its job; queueing the next", "workspace", m.ID)
@@ -335,21 +347,13 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[jobargs.Reconci
 	return nil
 }
 
-// pending reports whether a workspace has a job of kind still to run.
-func (w *reconcileWorker) pending(ctx context.Context, kind string, id uuid.UUID) (bool, error) {
-	var found bool
-	err := w.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE kind = $1 AND args->>'workspace_id' = $2
-		AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled'))`, kind, id.String()).Scan(&found)
-	return found, err
-}
-
 // autostartWorker starts a stopped workspace at an occurrence of its schedule and queues the next
 // occurrence, in one transaction under the workspace's row lock. A workspace that is not stopped
 // (running, failed, mid-build) is left alone: that occurrence is skipped, and logged.
 type autostartWorker struct {
 	river.WorkerDefaults[jobargs.WorkspaceAutostart]
 	db    *db.DB
-	start func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error
+	build BuildFunc
 	log   *slog.Logger
 }
 
@@ -373,18 +377,29 @@ func (w *autostartWorker) Work(ctx context.Context, job *river.Job[jobargs.Works
 		if err != nil {
 			return err
 		}
+		ov, err := tx.GetWorkspace(ctx, id)
+		if err != nil {
+			return err
+		}
 		switch {
-		case latest.Transition == "stop" && latest.Status == "succeeded":
-			if w.start == nil {
-				return errors.New("jobs: autostart: no way to start workspaces configured")
+		case !ov.TemplateAllowUserAutostart:
+			if err := skipped(ctx, tx, w.log, ws, "workspace-autostart", "its template "+ov.TemplateName+" does not allow autostart"); err != nil {
+				return err
 			}
+		case ws.DormantAt != nil:
+			if err := skipped(ctx, tx, w.log, ws, "workspace-autostart", "the workspace is dormant"); err != nil {
+				return err
+			}
+		case latest.Transition == "stop" && latest.Status == "succeeded":
 			w.log.Info("jobs: autostart: starting the workspace on its schedule", "workspace", id, "schedule", ws.AutostartSchedule)
-			if err := w.start(ctx, tx, ws); err != nil {
+			if err := w.build.build(ctx, tx, ws, "start", "workspace-autostart"); err != nil {
 				return err
 			}
 		default:
-			w.log.Info("jobs: autostart: skipped, the workspace is not stopped", "workspace", id,
-				"last_build", latest.Transition, "status", latest.Status)
+			state := workspaceState(latest.Transition, latest.Status)
+			if err := skipped(ctx, tx, w.log, ws, "workspace-autostart", "the workspace is "+state); err != nil {
+				return err
+			}
 		}
 		return schedule.QueueAutostart(ctx, tx, river.ClientFromContext[pgx.Tx](ctx), id, ws.AutostartSchedule, time.Now())
 	})

@@ -31,10 +31,10 @@ func TestReconcilerCatchesLostScheduleJobs(t *testing.T) {
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	var queue *Client
-	stop := func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
-		return workspace.ScheduledBuild(workspace.Deps{DB: d, River: queue.Client, Logger: log}, "stop")(ctx, tx, w)
+	build := func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, transition, action string) error {
+		return workspace.ScheduledBuild(workspace.Deps{DB: d, River: queue.Client, Logger: log})(ctx, tx, w, transition, action)
 	}
-	queue, err = New(Config{DB: d, Logger: log, Stop: stop})
+	queue, err = New(Config{DB: d, Logger: log, Build: build})
 	require.NoError(t, err)
 	// The waiting workspace's job is scheduled for later (a server catching up would run it).
 	_, err = queue.Insert(ctx, jobargs.WorkspaceAutostop{WorkspaceID: waiting, BuildID: "00000000-0000-4000-8000-000000000000"},

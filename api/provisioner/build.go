@@ -19,6 +19,7 @@ import (
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/riverclaim"
+	"github.com/hearthdev/hearth/internal/schedule"
 	"github.com/hearthdev/hearth/jobs/jobargs"
 )
 
@@ -144,33 +145,43 @@ func (h handlers) completeBuild(ctx context.Context, tx db.Tx, a jobAuth, res *B
 
 // scheduleAutostop gives a workspace that just started its deadline (its TTL, else its template's
 // default; none for 0) and the job that stops it then, in the build's transaction; a stop or delete
-// clears the deadline.
+// clears the deadline. The maximum is the template's maximum TTL or its required stop at the
+// owner's quiet hours, whichever comes first; neither activity nor extensions go past it.
 func (h handlers) scheduleAutostop(ctx context.Context, tx db.Tx, b dbsqlc.WorkspaceBuild) error {
 	w, err := tx.GetWorkspace(ctx, b.WorkspaceID)
 	if err != nil {
 		return err
 	}
+	if b.Transition != "start" {
+		return tx.SetWorkspaceDeadline(ctx, dbsqlc.SetWorkspaceDeadlineParams{ID: w.ID})
+	}
 	ttl := w.TemplateDefaultTtlSeconds
 	if w.TtlSeconds != nil {
 		ttl = *w.TtlSeconds
 	}
-	if b.Transition != "start" || ttl <= 0 {
-		return tx.SetWorkspaceDeadline(ctx, dbsqlc.SetWorkspaceDeadlineParams{ID: w.ID})
-	}
 	now := time.Now()
-	deadline := now.Add(time.Duration(ttl) * time.Second)
-	p := dbsqlc.SetWorkspaceDeadlineParams{ID: w.ID, Deadline: &deadline}
-	if w.TemplateMaxTtlSeconds > 0 {
-		most := now.Add(time.Duration(w.TemplateMaxTtlSeconds) * time.Second)
-		p.MaxDeadline = &most
+	p := dbsqlc.SetWorkspaceDeadlineParams{ID: w.ID}
+	if ttl > 0 {
+		p.Deadline = ptr(now.Add(time.Duration(ttl) * time.Second))
 	}
-	if err := tx.SetWorkspaceDeadline(ctx, p); err != nil {
+	if w.TemplateMaxTtlSeconds > 0 {
+		p.MaxDeadline = ptr(now.Add(time.Duration(w.TemplateMaxTtlSeconds) * time.Second))
+	}
+	if at, ok := schedule.RequiredStop(w.OwnerQuietHoursSchedule, w.TemplateAutostopRequirementDays, now); ok && (p.MaxDeadline == nil || at.Before(*p.MaxDeadline)) {
+		p.MaxDeadline = &at
+	}
+	if p.MaxDeadline != nil && (p.Deadline == nil || p.Deadline.After(*p.MaxDeadline)) {
+		p.Deadline = p.MaxDeadline
+	}
+	if err := tx.SetWorkspaceDeadline(ctx, p); err != nil || p.Deadline == nil {
 		return err
 	}
 	_, err = h.River.InsertTx(ctx, tx.Raw, jobargs.WorkspaceAutostop{WorkspaceID: w.ID.String(), BuildID: b.ID.String()},
-		&river.InsertOpts{Queue: jobargs.QueueLifecycle, ScheduledAt: deadline, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+		&river.InsertOpts{Queue: jobargs.QueueLifecycle, ScheduledAt: *p.Deadline, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}})
 	return err
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func storeResources(ctx context.Context, tx db.Tx, build uuid.UUID, resources []Resource) error {
 	for _, r := range resources {

@@ -461,7 +461,7 @@ func (h handlers) fail(ctx context.Context, in *failInput) (*struct{}, error) {
 		outcome = riverclaim.Cancelled
 	}
 	err = h.DB.InTx(ctx, func(tx db.Tx) error {
-		if err := provisioning.EndJob(ctx, tx, h.Claimer, a.job, a.attempt, outcome, in.Body.Error); err != nil {
+		if err := provisioning.EndJob(ctx, tx, h.Claimer, h.River, a.job, a.attempt, outcome, in.Body.Error); err != nil {
 			return err
 		}
 		if len(in.Body.State) == 0 {

@@ -61,8 +61,9 @@ func Seed(ctx context.Context, d Deps, name, dir string) error {
 		return fmt.Errorf("template %s: the import %s: %s", name, v.Status, v.Error)
 	}
 	return d.DB.InTx(ctx, func(tx db.Tx) error {
-		t, err := tx.InsertTemplate(ctx, dbsqlc.InsertTemplateParams{Name: name, DisplayName: name, ActiveVersionID: v.ID,
-			AllowUserAutostart: true, AllowUserAutostop: true, AutostartDays: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}})
+		t := NewTemplate(name, v.ID)
+		t.DisplayName = name
+		t, err := insert(ctx, tx, t)
 		if db.IsUniqueViolation(err, "templates_name") {
 			return nil // made meanwhile, by another replica or a person
 		}

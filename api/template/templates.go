@@ -54,16 +54,29 @@ type Template struct {
 	AllowUserAutostart bool      `json:"allow_user_autostart"`
 	AllowUserAutostop  bool      `json:"allow_user_autostop"`
 	AutostartDays      []string  `json:"autostart_days" doc:"Days autostart may start workspaces: mon ... sun."`
-	WorkspaceCount     int64     `json:"workspace_count"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	Policies
+	WorkspaceCount int64     `json:"workspace_count"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 func toTemplate(t dbsqlc.Template, workspaces int64) Template {
 	return Template{ID: t.ID, Name: t.Name, DisplayName: t.DisplayName, Description: t.Description, Icon: t.Icon,
 		ActiveVersionID: t.ActiveVersionID, DefaultTTLSeconds: t.DefaultTtlSeconds, MaxTTLSeconds: t.MaxTtlSeconds,
 		AllowUserAutostart: t.AllowUserAutostart, AllowUserAutostop: t.AllowUserAutostop, AutostartDays: t.AutostartDays,
+		Policies: Policies{ActivityBumpSeconds: t.ActivityBumpSeconds, AutostopRequirementDays: t.AutostopRequirementDays,
+			DormancyThresholdSeconds: t.DormancyThresholdSeconds, DormancyDeleteSeconds: t.DormancyDeleteSeconds, FailureTTLSeconds: t.FailureTtlSeconds},
 		WorkspaceCount: workspaces, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+}
+
+// Policies are what a template decides about its workspaces' lifecycle beyond their TTLs; 0 and an
+// empty list turn a policy off.
+type Policies struct {
+	ActivityBumpSeconds      int64    `json:"activity_bump_seconds" doc:"How far activity (SSH, terminal, port forwarding, apps) pushes a running workspace's deadline from now; 0 uses the workspace's TTL."`
+	AutostopRequirementDays  []string `json:"autostop_requirement_days" doc:"Days on which running workspaces must stop at their owner's quiet hours (default midnight UTC), whatever their deadline and activity."`
+	DormancyThresholdSeconds int64    `json:"dormancy_threshold_seconds" doc:"A workspace unused this long becomes dormant: it is stopped and cannot start until made active again."`
+	DormancyDeleteSeconds    int64    `json:"dormancy_delete_seconds" doc:"A workspace dormant this long is deleted."`
+	FailureTTLSeconds        int64    `json:"failure_ttl_seconds" doc:"A workspace whose start failed this long ago is stopped."`
 }
 
 // TemplateOutput is one template.
@@ -73,14 +86,19 @@ type TemplateOutput struct {
 
 // TemplateFields are a template's settable fields; absent ones keep their value (or default).
 type TemplateFields struct {
-	DisplayName        *string  `json:"display_name,omitempty" maxLength:"64"`
-	Description        *string  `json:"description,omitempty" maxLength:"2048"`
-	Icon               *string  `json:"icon,omitempty" maxLength:"256"`
-	DefaultTTLSeconds  *int64   `json:"default_ttl_seconds,omitempty" minimum:"0" maximum:"31536000"`
-	MaxTTLSeconds      *int64   `json:"max_ttl_seconds,omitempty" minimum:"0" maximum:"31536000"`
-	AllowUserAutostart *bool    `json:"allow_user_autostart,omitempty"`
-	AllowUserAutostop  *bool    `json:"allow_user_autostop,omitempty"`
-	AutostartDays      []string `json:"autostart_days,omitempty" maxItems:"7" uniqueItems:"true" enum:"mon,tue,wed,thu,fri,sat,sun"`
+	DisplayName              *string  `json:"display_name,omitempty" maxLength:"64"`
+	Description              *string  `json:"description,omitempty" maxLength:"2048"`
+	Icon                     *string  `json:"icon,omitempty" maxLength:"256"`
+	DefaultTTLSeconds        *int64   `json:"default_ttl_seconds,omitempty" minimum:"0" maximum:"31536000"`
+	MaxTTLSeconds            *int64   `json:"max_ttl_seconds,omitempty" minimum:"0" maximum:"31536000"`
+	AllowUserAutostart       *bool    `json:"allow_user_autostart,omitempty"`
+	AllowUserAutostop        *bool    `json:"allow_user_autostop,omitempty"`
+	AutostartDays            []string `json:"autostart_days,omitempty" maxItems:"7" uniqueItems:"true" enum:"mon,tue,wed,thu,fri,sat,sun"`
+	ActivityBumpSeconds      *int64   `json:"activity_bump_seconds,omitempty" minimum:"0" maximum:"31536000"`
+	AutostopRequirementDays  []string `json:"autostop_requirement_days,omitempty" maxItems:"7" uniqueItems:"true" enum:"mon,tue,wed,thu,fri,sat,sun" doc:"An empty list turns the required stop off."`
+	DormancyThresholdSeconds *int64   `json:"dormancy_threshold_seconds,omitempty" minimum:"0" maximum:"315360000"`
+	DormancyDeleteSeconds    *int64   `json:"dormancy_delete_seconds,omitempty" minimum:"0" maximum:"315360000"`
+	FailureTTLSeconds        *int64   `json:"failure_ttl_seconds,omitempty" minimum:"0" maximum:"31536000"`
 }
 
 // apply sets the sent fields on t, and checks they agree with each other.
@@ -93,11 +111,10 @@ func (f TemplateFields) apply(t *dbsqlc.Template) error {
 	set(&t.DisplayName, f.DisplayName)
 	set(&t.Description, f.Description)
 	set(&t.Icon, f.Icon)
-	if f.DefaultTTLSeconds != nil {
-		t.DefaultTtlSeconds = *f.DefaultTTLSeconds
-	}
-	if f.MaxTTLSeconds != nil {
-		t.MaxTtlSeconds = *f.MaxTTLSeconds
+	for _, p := range []struct{ dst, v *int64 }{{&t.DefaultTtlSeconds, f.DefaultTTLSeconds}, {&t.MaxTtlSeconds, f.MaxTTLSeconds}} {
+		if p.v != nil {
+			*p.dst = *p.v
+		}
 	}
 	if f.AllowUserAutostart != nil {
 		t.AllowUserAutostart = *f.AllowUserAutostart
@@ -108,11 +125,36 @@ func (f TemplateFields) apply(t *dbsqlc.Template) error {
 	if f.AutostartDays != nil {
 		t.AutostartDays = f.AutostartDays
 	}
+	for _, p := range []struct{ dst, v *int64 }{{&t.ActivityBumpSeconds, f.ActivityBumpSeconds},
+		{&t.DormancyThresholdSeconds, f.DormancyThresholdSeconds}, {&t.DormancyDeleteSeconds, f.DormancyDeleteSeconds},
+		{&t.FailureTtlSeconds, f.FailureTTLSeconds}} {
+		if p.v != nil {
+			*p.dst = *p.v
+		}
+	}
+	if f.AutostopRequirementDays != nil {
+		t.AutostopRequirementDays = f.AutostopRequirementDays
+	}
 	if t.MaxTtlSeconds > 0 && t.DefaultTtlSeconds > t.MaxTtlSeconds {
 		return huma.Error422UnprocessableEntity("The default TTL cannot be longer than the maximum TTL.",
 			&huma.ErrorDetail{Location: "body.default_ttl_seconds", Message: "longer than max_ttl_seconds", Value: t.DefaultTtlSeconds})
 	}
 	return nil
+}
+
+// NewTemplate is a template as it is made: autostart and autostop allowed every day, no other policy.
+func NewTemplate(name string, version uuid.UUID) dbsqlc.Template {
+	return dbsqlc.Template{Name: name, DisplayName: "", ActiveVersionID: version, AllowUserAutostart: true, AllowUserAutostop: true,
+		AutostartDays: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, AutostopRequirementDays: []string{}}
+}
+
+// insert stores a new template.
+func insert(ctx context.Context, tx db.Tx, t dbsqlc.Template) (dbsqlc.Template, error) {
+	return tx.InsertTemplate(ctx, dbsqlc.InsertTemplateParams{Name: t.Name, DisplayName: t.DisplayName, Description: t.Description,
+		Icon: t.Icon, ActiveVersionID: t.ActiveVersionID, DefaultTtlSeconds: t.DefaultTtlSeconds, MaxTtlSeconds: t.MaxTtlSeconds,
+		AllowUserAutostart: t.AllowUserAutostart, AllowUserAutostop: t.AllowUserAutostop, AutostartDays: t.AutostartDays, CreatedBy: t.CreatedBy,
+		ActivityBumpSeconds: t.ActivityBumpSeconds, AutostopRequirementDays: t.AutostopRequirementDays,
+		DormancyThresholdSeconds: t.DormancyThresholdSeconds, DormancyDeleteSeconds: t.DormancyDeleteSeconds, FailureTtlSeconds: t.FailureTtlSeconds})
 }
 
 type createTemplateInput struct {
@@ -128,8 +170,7 @@ func (h handlers) createTemplate(ctx context.Context, in *createTemplateInput) (
 		return nil, err
 	}
 	a, _ := authz.ActorFrom(ctx)
-	t := dbsqlc.Template{Name: in.Body.Name, ActiveVersionID: in.Body.VersionID, AllowUserAutostart: true, AllowUserAutostop: true,
-		AutostartDays: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}}
+	t := NewTemplate(in.Body.Name, in.Body.VersionID)
 	if err := in.Body.apply(&t); err != nil {
 		return nil, err
 	}
@@ -148,9 +189,8 @@ func (h handlers) createTemplate(ctx context.Context, in *createTemplateInput) (
 			return huma.Error409Conflict("The version belongs to another template; push a new version instead.",
 				&huma.ErrorDetail{Location: "body.version_id", Message: "belongs to a template", Value: in.Body.VersionID})
 		}
-		if t, err = tx.InsertTemplate(ctx, dbsqlc.InsertTemplateParams{Name: t.Name, DisplayName: t.DisplayName, Description: t.Description,
-			Icon: t.Icon, ActiveVersionID: t.ActiveVersionID, DefaultTtlSeconds: t.DefaultTtlSeconds, MaxTtlSeconds: t.MaxTtlSeconds,
-			AllowUserAutostart: t.AllowUserAutostart, AllowUserAutostop: t.AllowUserAutostop, AutostartDays: t.AutostartDays, CreatedBy: &a.UserID}); err != nil {
+		t.CreatedBy = &a.UserID
+		if t, err = insert(ctx, tx, t); err != nil {
 			if db.IsUniqueViolation(err, "templates_name") {
 				return huma.Error409Conflict("A template named "+in.Body.Name+" exists.", &huma.ErrorDetail{Location: "body.name", Message: "taken", Value: in.Body.Name})
 			}
@@ -269,7 +309,9 @@ func (h handlers) change(ctx context.Context, ref string, fn func(tx db.Tx, t *d
 		}
 		t, err = tx.UpdateTemplate(ctx, dbsqlc.UpdateTemplateParams{ID: t.ID, Name: t.Name, DisplayName: t.DisplayName, Description: t.Description,
 			Icon: t.Icon, DefaultTtlSeconds: t.DefaultTtlSeconds, MaxTtlSeconds: t.MaxTtlSeconds, AllowUserAutostart: t.AllowUserAutostart,
-			AllowUserAutostop: t.AllowUserAutostop, AutostartDays: t.AutostartDays, ActiveVersionID: t.ActiveVersionID})
+			AllowUserAutostop: t.AllowUserAutostop, AutostartDays: t.AutostartDays, ActiveVersionID: t.ActiveVersionID,
+			ActivityBumpSeconds: t.ActivityBumpSeconds, AutostopRequirementDays: t.AutostopRequirementDays,
+			DormancyThresholdSeconds: t.DormancyThresholdSeconds, DormancyDeleteSeconds: t.DormancyDeleteSeconds, FailureTtlSeconds: t.FailureTtlSeconds})
 		if db.IsUniqueViolation(err, "templates_name") {
 			return huma.Error409Conflict("A template named "+t.Name+" exists.", &huma.ErrorDetail{Location: "body.name", Message: "taken", Value: t.Name})
 		}

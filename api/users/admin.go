@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
@@ -14,6 +15,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/schedule"
 )
 
 func registerAdmin(api huma.API, h handlers) {
@@ -34,7 +36,7 @@ func registerAdmin(api huma.API, h handlers) {
 		0, http.StatusNotFound), h.get)
 	huma.Register(api, op("update-user", http.MethodPatch, one, "Update a user's profile",
 		"Your own, or anyone's for user admins. Only the fields sent change.",
-		0, http.StatusForbidden, http.StatusNotFound, http.StatusConflict), h.update)
+		0, http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusConflict), h.update)
 	huma.Register(api, op("update-user-roles", http.MethodPut, one+"/roles", "Set a user's roles",
 		"For user admins; only owners grant or take away the owner role, and the last active owner keeps it.",
 		0, http.StatusForbidden, http.StatusNotFound, http.StatusConflict), h.setRoles)
@@ -211,6 +213,8 @@ type updateUserInput struct {
 		Username *string `json:"username,omitempty" pattern:"^[a-z0-9-]{1,32}$" patternDescription:"1 to 32 lowercase letters, digits or dashes"`
 		Email    *string `json:"email,omitempty" format:"email" maxLength:"254"`
 		Name     *string `json:"name,omitempty" maxLength:"128"`
+		// QuietHoursSchedule is checked as a cron schedule; empty is midnight UTC.
+		QuietHoursSchedule *string `json:"quiet_hours_schedule,omitempty" maxLength:"256" doc:"When the user's day ends (cron, CRON_TZ= for the zone); templates with an autostop requirement stop workspaces then. Empty: midnight UTC." example:"CRON_TZ=Europe/Berlin 0 22 * * *"`
 	}
 }
 
@@ -229,7 +233,23 @@ func (h handlers) update(ctx context.Context, in *updateUserInput) (*UserOutput,
 	if in.Body.Name != nil {
 		p.Name = *in.Body.Name
 	}
-	updated, err := h.change(ctx, u, func(tx db.Tx) (dbsqlc.User, error) { return tx.UpdateUserProfile(ctx, p) })
+	quiet := u.QuietHoursSchedule
+	if q := in.Body.QuietHoursSchedule; q != nil {
+		quiet = strings.TrimSpace(*q)
+		if quiet != "" {
+			if _, err := schedule.Parse(quiet); err != nil {
+				return nil, huma.Error400BadRequest("The quiet hours are not a valid schedule: "+err.Error()+".",
+					&huma.ErrorDetail{Location: "body.quiet_hours_schedule", Message: err.Error(), Value: quiet})
+			}
+		}
+	}
+	updated, err := h.change(ctx, u, func(tx db.Tx) (dbsqlc.User, error) {
+		updated, err := tx.UpdateUserProfile(ctx, p)
+		if err != nil || quiet == updated.QuietHoursSchedule {
+			return updated, err
+		}
+		return tx.SetUserQuietHours(ctx, dbsqlc.SetUserQuietHoursParams{ID: u.ID, QuietHoursSchedule: quiet})
+	})
 	if err != nil {
 		return nil, conflict(err, p.Username, p.Email)
 	}

@@ -52,11 +52,13 @@ type User struct {
 	CreatedAt time.Time `json:"created_at"`
 	// LoginTypes say how the user can sign in.
 	LoginTypes []string `json:"login_types" enum:"password,oidc" doc:"How the user can sign in."`
+	// QuietHoursSchedule is when the user's day ends.
+	QuietHoursSchedule string `json:"quiet_hours_schedule" doc:"A cron schedule (CRON_TZ= for the time zone) at whose times templates that require a stop stop this user's workspaces; empty is midnight UTC." example:"CRON_TZ=Europe/Berlin 0 22 * * *"`
 }
 
 func toUser(u dbsqlc.User) User {
 	out := User{ID: u.ID, Username: u.Username, Email: u.Email, Name: u.Name, Roles: u.Roles, Status: u.Status,
-		CreatedAt: u.CreatedAt, LoginTypes: []string{}}
+		CreatedAt: u.CreatedAt, LoginTypes: []string{}, QuietHoursSchedule: u.QuietHoursSchedule}
 	if u.PasswordHash != nil {
 		out.LoginTypes = append(out.LoginTypes, "password")
 	}

@@ -195,12 +195,12 @@ func (h handlers) newBuild(ctx context.Context, id uuid.UUID, req buildRequest) 
 	return &BuildOutput{Body: buildSummary(b)}, nil
 }
 
-// ScheduledBuild starts a build of a locked workspace for its schedule (autostart, autostop), with
-// an audit entry by system:scheduler.
-func ScheduledBuild(d Deps, transition string) func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
+// ScheduledBuild starts a build of a locked workspace for its schedule or its template's policies
+// (autostart, autostop, dormancy, failure TTL), with an audit entry by system:scheduler naming action.
+func ScheduledBuild(d Deps) func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, transition, action string) error {
 	h := handlers{d}
-	return func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
-		ctx = audit.Start(authz.AsScheduler(ctx), audit.Request{Action: "workspace-auto" + transition, Status: http.StatusCreated})
+	return func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, transition, action string) error {
+		ctx = audit.Start(authz.AsScheduler(ctx), audit.Request{Action: action, Status: http.StatusCreated})
 		b, err := h.startBuild(ctx, tx, w, buildRequest{Transition: transition}, false)
 		if err != nil {
 			return err
@@ -215,6 +215,10 @@ func ScheduledBuild(d Deps, transition string) func(ctx context.Context, tx db.T
 func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, req buildRequest, creating bool) (dbsqlc.WorkspaceBuild, error) {
 	if w.Deleted {
 		return dbsqlc.WorkspaceBuild{}, huma.Error409Conflict("The workspace is deleted.")
+	}
+	if w.DormantAt != nil && req.Transition == "start" {
+		return dbsqlc.WorkspaceBuild{}, huma.Error409Conflict(fmt.Sprintf("Workspace %s is dormant since %s (unused for longer than its template allows): make it active first (PUT /api/v2/workspaces/%s/dormant with dormant false, or hearth schedule wake).",
+			w.Name, w.DormantAt.UTC().Format(time.DateOnly), w.ID), &huma.ErrorDetail{Location: "path.workspace", Message: "dormant", Value: w.ID})
 	}
 	var previous []parameter.Value
 	versionID := req.VersionID

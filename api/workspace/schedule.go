@@ -27,6 +27,49 @@ func registerSchedule(api huma.API, h handlers, op func(id, method, path, summar
 	huma.Register(api, op("extend-workspace", http.MethodPost, "/api/v2/workspaces/{workspace}/extend", "Extend a running workspace's deadline",
 		"Moves the deadline to this long from now, at most to the template's maximum after the start.",
 		http.StatusBadRequest, http.StatusConflict), h.extend)
+	huma.Register(api, op("update-workspace-dormancy", http.MethodPut, "/api/v2/workspaces/{workspace}/dormant", "Make a workspace dormant or active",
+		"A workspace unused for longer than its template's dormancy threshold becomes dormant by itself: it is stopped, cannot start, and is deleted after the template's time to deletion. "+
+			"dormant=false makes it active again (counting as a use); dormant=true makes it dormant now, stopping it if it runs.",
+		http.StatusConflict), h.setDormant)
+}
+
+type dormantInput struct {
+	WorkspacePath
+	Body struct {
+		Dormant bool `json:"dormant" doc:"true makes the workspace dormant; false makes it active again."`
+	}
+}
+
+func (h handlers) setDormant(ctx context.Context, in *dormantInput) (*WorkspaceOutput, error) {
+	return h.change(ctx, in.Workspace, func(tx db.Tx, w dbsqlc.WorkspaceOverview) error {
+		if !in.Body.Dormant {
+			if w.DormantAt == nil {
+				return nil
+			}
+			return schedule.MarkDormant(ctx, tx, h.River, w.ID, nil)
+		}
+		if w.DormantAt != nil {
+			return nil
+		}
+		switch w.BuildStatus {
+		case "pending", "running", "canceling":
+			return huma.Error409Conflict(fmt.Sprintf("Build #%d (%s) of %s is under way; wait for it or cancel it.", w.BuildNumber, w.BuildTransition, w.Name),
+				&huma.ErrorDetail{Location: "path.workspace", Message: "a build is under way", Value: w.ID})
+		}
+		now := time.Now()
+		if err := schedule.MarkDormant(ctx, tx, h.River, w.ID, &now); err != nil {
+			return err
+		}
+		if w.BuildTransition != "start" {
+			return nil // stopped already
+		}
+		locked, err := tx.LockWorkspace(ctx, w.ID)
+		if err != nil {
+			return err
+		}
+		_, err = h.startBuild(ctx, tx, locked, buildRequest{Transition: "stop"}, false)
+		return err
+	})
 }
 
 type ttlInput struct {

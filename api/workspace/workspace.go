@@ -108,11 +108,13 @@ type Workspace struct {
 	NextAutostartAt           *time.Time `json:"next_autostart_at,omitempty" doc:"The schedule's next time."`
 	// NextTransition is what the schedule does next, for "stops in 23 min".
 	NextTransition *NextTransition `json:"next_transition,omitempty"`
+	DormantAt      *time.Time      `json:"dormant_at,omitempty" doc:"Since when the workspace is dormant (unused longer than its template allows): stopped, and it cannot start until made active again."`
+	DeletingAt     *time.Time      `json:"deleting_at,omitempty" doc:"When the dormant workspace will be deleted, if its template deletes dormant workspaces."`
 }
 
 // NextTransition is the next build a workspace's schedule will start.
 type NextTransition struct {
-	Transition string    `json:"transition" enum:"start,stop"`
+	Transition string    `json:"transition" enum:"start,stop,delete"`
 	At         time.Time `json:"at"`
 }
 
@@ -121,10 +123,23 @@ func nextTransition(w dbsqlc.WorkspaceOverview) *NextTransition {
 	switch {
 	case w.Status == "running" && w.Deadline != nil:
 		return &NextTransition{Transition: "stop", At: *w.Deadline}
+	case w.DormantAt != nil:
+		if at := deletingAt(w); at != nil {
+			return &NextTransition{Transition: "delete", At: *at}
+		}
 	case w.Status == "stopped" && w.NextAutostartAt != nil:
 		return &NextTransition{Transition: "start", At: *w.NextAutostartAt}
 	}
 	return nil
+}
+
+// deletingAt is when a dormant workspace is deleted, if its template deletes them.
+func deletingAt(w dbsqlc.WorkspaceOverview) *time.Time {
+	if w.DormantAt == nil || w.TemplateDormancyDeleteSeconds <= 0 {
+		return nil
+	}
+	at := w.DormantAt.Add(time.Duration(w.TemplateDormancyDeleteSeconds) * time.Second)
+	return &at
 }
 
 func toWorkspace(w dbsqlc.WorkspaceOverview) Workspace {
@@ -133,7 +148,7 @@ func toWorkspace(w dbsqlc.WorkspaceOverview) Workspace {
 		Status: w.Status, Outdated: w.TemplateVersionID != w.TemplateActiveVersionID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 		LastUsedAt: w.LastUsedAt, TTLSeconds: w.TtlSeconds, TemplateDefaultTTLSeconds: w.TemplateDefaultTtlSeconds,
 		Deadline: w.Deadline, MaxDeadline: w.MaxDeadline, AutostartSchedule: w.AutostartSchedule, NextAutostartAt: w.NextAutostartAt,
-		NextTransition: nextTransition(w),
+		NextTransition: nextTransition(w), DormantAt: w.DormantAt, DeletingAt: deletingAt(w),
 		LatestBuild: Build{ID: w.BuildID, WorkspaceID: w.ID, Number: w.BuildNumber, Transition: w.BuildTransition,
 			Status: w.BuildStatus, TemplateVersionID: w.TemplateVersionID, JobID: w.BuildJobID, Error: w.BuildError,
 			CreatedAt: w.BuildCreatedAt, CompletedAt: w.BuildCompletedAt, Parameters: []parameter.Value{}, Resources: []Resource{}}}

@@ -27,9 +27,11 @@ func scheduleCommand() *cobra.Command {
 			FromTemplate  bool       `json:"ttl_from_template"`
 			Deadline      *time.Time `json:"deadline,omitempty"`
 			MaxDeadline   *time.Time `json:"max_deadline,omitempty"`
+			DormantAt     *time.Time `json:"dormant_at,omitempty"`
+			DeletingAt    *time.Time `json:"deleting_at,omitempty"`
 		}
 		sc := schedule{Autostart: w.AutostartSchedule, NextAutostart: w.NextAutostartAt, TTLSeconds: w.TemplateDefaultTtlSeconds,
-			FromTemplate: w.TtlSeconds == nil, Deadline: w.Deadline, MaxDeadline: w.MaxDeadline}
+			FromTemplate: w.TtlSeconds == nil, Deadline: w.Deadline, MaxDeadline: w.MaxDeadline, DormantAt: w.DormantAt, DeletingAt: w.DeletingAt}
 		if w.TtlSeconds != nil {
 			sc.TTLSeconds = *w.TtlSeconds
 		}
@@ -52,6 +54,11 @@ func scheduleCommand() *cobra.Command {
 			}
 			fmt.Fprintf(out, "Autostop:\t%s\n", ttl)
 			switch {
+			case sc.DormantAt != nil:
+				fmt.Fprintf(out, "Now:\tdormant since %s (hearth schedule wake %s makes it active)\n", sc.DormantAt.Local().Format(time.RFC3339), w.Name)
+				if sc.DeletingAt != nil {
+					fmt.Fprintf(out, "Deleted:\tat %s unless made active\n", sc.DeletingAt.Local().Format(time.RFC3339))
+				}
 			case w.Status != "running":
 				fmt.Fprintf(out, "Now:\t%s\n", w.Status)
 			case sc.Deadline != nil:
@@ -146,6 +153,27 @@ func scheduleCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(show, start, stop, extend)
+	wake := &cobra.Command{
+		Use:   "wake WORKSPACE",
+		Short: "Make a dormant workspace active again, so it can start (and is not deleted)",
+		Long:  "A workspace unused for longer than its template allows becomes dormant: stopped, unable to start, and deleted after the template's time to deletion. This makes it active; start it with hearth start.",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, s, w, err := workspaceSession(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if w.DormantAt == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s is not dormant.\n", w.Name)
+				return nil
+			}
+			if _, err := client.Ok(c.UpdateWorkspaceDormancyWithResponse(cmd.Context(), w.Id, client.UpdateWorkspaceDormancyJSONRequestBody{Dormant: false})); err != nil {
+				return remote(s.URL, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is active again; start it with: hearth start %s\n", w.Name, w.Name)
+			return nil
+		},
+	}
+	cmd.AddCommand(show, start, stop, extend, wake)
 	return cmd
 }

@@ -160,4 +160,50 @@ func TestAutostopAndAutostart(t *testing.T) {
 	time.Sleep(6 * time.Second)
 	s, _ = status()
 	require.Equal(t, "stopped", s, "with autostart off it stays stopped")
+
+	// A required stop: the template stops workspaces at their owner's quiet hours, which caps the
+	// deadline whatever the TTL.
+	callAPI(t, "PATCH", srv.url+"/api/v2/templates/local", token, "application/json", []byte(`{"max_ttl_seconds":0,"autostop_requirement_days":["mon","tue","wed","thu","fri","sat","sun"]}`))
+	me := callAPI(t, "PATCH", srv.url+"/api/v2/users/me", token, "application/json", []byte(`{"quiet_hours_schedule":"CRON_TZ=Asia/Tokyo 0 3 * * *"}`))
+	require.Equal(t, "CRON_TZ=Asia/Tokyo 0 3 * * *", me["quiet_hours_schedule"])
+	ok("schedule", "stop", "dev", "off")
+	ok("start", "dev")
+	_, w = status()
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	want := time.Now().In(tokyo).Add(time.Hour)
+	want = time.Date(want.Year(), want.Month(), want.Day(), 3, 0, 0, 0, tokyo)
+	if want.Before(time.Now().Add(time.Hour)) {
+		want = want.AddDate(0, 0, 1)
+	}
+	for _, field := range []string{"deadline", "max_deadline"} {
+		at, err := time.Parse(time.RFC3339Nano, w[field].(string))
+		require.NoError(t, err, field)
+		require.True(t, at.Equal(want), "%s is the next 03:00 in Tokyo at least an hour away (%s), not %s", field, want, at)
+	}
+	res2, err := http.DefaultClient.Do(mustRequest(t, "PATCH", srv.url+"/api/v2/users/me", token, `{"quiet_hours_schedule":"CRON_TZ=Nowhere/Land 0 3 * * *"}`))
+	require.NoError(t, err)
+	_ = res2.Body.Close()
+	require.Equal(t, http.StatusBadRequest, res2.StatusCode, "unknown zones in quiet hours are refused")
+
+	// A dormant workspace is stopped and cannot start until it is woken.
+	callAPI(t, "PUT", srv.url+"/api/v2/workspaces/"+w["id"].(string)+"/dormant", token, "application/json", []byte(`{"dormant":true}`))
+	waitStopped(time.Now())
+	require.Contains(t, ok("schedule", "show", "dev"), "dormant since")
+	out, errOut, code = c.run("", "start", "dev")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, errOut, "is dormant")
+	require.Contains(t, errOut, "hearth schedule wake")
+	require.Contains(t, ok("schedule", "wake", "dev"), "active again")
+	ok("start", "dev")
+	s, _ = status()
+	require.Equal(t, "running", s)
+}
+
+func mustRequest(t *testing.T, method, url, token, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	return req
 }

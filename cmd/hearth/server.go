@@ -14,6 +14,7 @@ import (
 	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/logging"
 	"github.com/hearthdev/hearth/internal/server"
+	"github.com/hearthdev/hearth/jobs"
 )
 
 func serverCommand() *cobra.Command {
@@ -82,6 +83,11 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.DurationVar(&cfg.ProvisionerLease, "provisioner-lease", 30*time.Second, "how long a provisioner job survives its worker's silence before it is retried or failed")
 	f.DurationVar(&cfg.CancelGrace, "provisioner-cancel-grace", 60*time.Second, "how long Terraform gets between SIGINT and SIGKILL when a job is canceled")
 	f.DurationVar(&cfg.UnmatchedAfter, "provisioner-unmatched-after", time.Minute, "log a provisioner job that waits this long with no worker that has its tags")
+	f.DurationVar(&cfg.Retention.BuildLogs, "retention-build-logs", jobs.DefaultRetention.BuildLogs, "keep build and import logs this long (a workspace's latest build's and a template's active version's stay); 0 keeps them forever")
+	f.DurationVar(&cfg.Retention.ExpiredTokens, "retention-expired-tokens", jobs.DefaultRetention.ExpiredTokens, "keep expired sessions and API tokens this long after they expire (to show them as expired); 0 keeps them forever")
+	f.DurationVar(&cfg.Retention.Audit, "retention-audit", jobs.DefaultRetention.Audit, "keep audit log entries this long; 0 keeps them forever")
+	f.DurationVar(&cfg.Retention.OrphanFiles, "retention-unused-uploads", jobs.DefaultRetention.OrphanFiles, "keep uploaded template archives that no template version uses this long; 0 keeps them forever")
+	f.DurationVar(&cfg.Retention.GoneWorkers, "retention-gone-provisioners", jobs.DefaultRetention.GoneWorkers, "forget external provisioner workers not seen for this long; 0 keeps them listed forever")
 	f.StringVar(&cfg.TerraformPath, "terraform-path", "", "the built-in workers' terraform (default: terraform on PATH)")
 	f.StringArrayVar(&templates, "template", nil, "NAME=DIR: make template NAME from the Terraform files in DIR at start, unless it exists (repeatable)")
 	f.StringVar(&cfg.ProviderMirror, "provider-mirror", "", "the built-in workers' Terraform provider filesystem mirror (see go tool task providers)")

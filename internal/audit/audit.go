@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"reflect"
 	"strings"
 	"sync"
@@ -115,6 +116,27 @@ func Actor(ctx context.Context, a authz.Actor) {
 		s.actor = &a
 		s.mu.Unlock()
 	}
+}
+
+// Skipped writes the entry of a change the system chose not to make (an autostart that found the
+// workspace running, say), with why, so it shows in the resource's history.
+func Skipped(ctx context.Context, q *dbsqlc.Queries, r Resource, why string) error {
+	s := from(ctx)
+	if s == nil {
+		return fmt.Errorf("audit: no request to record (%s %s)", r.Type, r.ID)
+	}
+	if a, err := authz.ActorFrom(ctx); err == nil {
+		s.mu.Lock()
+		s.actor = &a
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	s.target = r
+	s.mu.Unlock()
+	if err := q.InsertAuditEntry(ctx, s.params(http.StatusConflict, "failure", map[string]Change{"skipped": {New: why}})); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
 }
 
 // Finish writes the entry of a change that did not succeed, with the status it ended with.

@@ -90,6 +90,39 @@ func (e CreateTemplateInputBodyAutostartDays) Valid() bool {
 	}
 }
 
+// Defines values for CreateTemplateInputBodyAutostopRequirementDays.
+const (
+	CreateTemplateInputBodyAutostopRequirementDaysFri CreateTemplateInputBodyAutostopRequirementDays = "fri"
+	CreateTemplateInputBodyAutostopRequirementDaysMon CreateTemplateInputBodyAutostopRequirementDays = "mon"
+	CreateTemplateInputBodyAutostopRequirementDaysSat CreateTemplateInputBodyAutostopRequirementDays = "sat"
+	CreateTemplateInputBodyAutostopRequirementDaysSun CreateTemplateInputBodyAutostopRequirementDays = "sun"
+	CreateTemplateInputBodyAutostopRequirementDaysThu CreateTemplateInputBodyAutostopRequirementDays = "thu"
+	CreateTemplateInputBodyAutostopRequirementDaysTue CreateTemplateInputBodyAutostopRequirementDays = "tue"
+	CreateTemplateInputBodyAutostopRequirementDaysWed CreateTemplateInputBodyAutostopRequirementDays = "wed"
+)
+
+// Valid indicates whether the value is a known member of the CreateTemplateInputBodyAutostopRequirementDays enum.
+func (e CreateTemplateInputBodyAutostopRequirementDays) Valid() bool {
+	switch e {
+	case CreateTemplateInputBodyAutostopRequirementDaysFri:
+		return true
+	case CreateTemplateInputBodyAutostopRequirementDaysMon:
+		return true
+	case CreateTemplateInputBodyAutostopRequirementDaysSat:
+		return true
+	case CreateTemplateInputBodyAutostopRequirementDaysSun:
+		return true
+	case CreateTemplateInputBodyAutostopRequirementDaysThu:
+		return true
+	case CreateTemplateInputBodyAutostopRequirementDaysTue:
+		return true
+	case CreateTemplateInputBodyAutostopRequirementDaysWed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateTokenInputBodyScopes.
 const (
 	All            CreateTokenInputBodyScopes = "all"
@@ -558,6 +591,39 @@ func (e UpdateTemplateInputBodyAutostartDays) Valid() bool {
 	}
 }
 
+// Defines values for UpdateTemplateInputBodyAutostopRequirementDays.
+const (
+	UpdateTemplateInputBodyAutostopRequirementDaysFri UpdateTemplateInputBodyAutostopRequirementDays = "fri"
+	UpdateTemplateInputBodyAutostopRequirementDaysMon UpdateTemplateInputBodyAutostopRequirementDays = "mon"
+	UpdateTemplateInputBodyAutostopRequirementDaysSat UpdateTemplateInputBodyAutostopRequirementDays = "sat"
+	UpdateTemplateInputBodyAutostopRequirementDaysSun UpdateTemplateInputBodyAutostopRequirementDays = "sun"
+	UpdateTemplateInputBodyAutostopRequirementDaysThu UpdateTemplateInputBodyAutostopRequirementDays = "thu"
+	UpdateTemplateInputBodyAutostopRequirementDaysTue UpdateTemplateInputBodyAutostopRequirementDays = "tue"
+	UpdateTemplateInputBodyAutostopRequirementDaysWed UpdateTemplateInputBodyAutostopRequirementDays = "wed"
+)
+
+// Valid indicates whether the value is a known member of the UpdateTemplateInputBodyAutostopRequirementDays enum.
+func (e UpdateTemplateInputBodyAutostopRequirementDays) Valid() bool {
+	switch e {
+	case UpdateTemplateInputBodyAutostopRequirementDaysFri:
+		return true
+	case UpdateTemplateInputBodyAutostopRequirementDaysMon:
+		return true
+	case UpdateTemplateInputBodyAutostopRequirementDaysSat:
+		return true
+	case UpdateTemplateInputBodyAutostopRequirementDaysSun:
+		return true
+	case UpdateTemplateInputBodyAutostopRequirementDaysThu:
+		return true
+	case UpdateTemplateInputBodyAutostopRequirementDaysTue:
+		return true
+	case UpdateTemplateInputBodyAutostopRequirementDaysWed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UsersUserLoginTypes.
 const (
 	Oidc     UsersUserLoginTypes = "oidc"
@@ -839,13 +905,16 @@ func (e WorkspaceBuildTransition) Valid() bool {
 
 // Defines values for WorkspaceNextTransitionTransition.
 const (
-	WorkspaceNextTransitionTransitionStart WorkspaceNextTransitionTransition = "start"
-	WorkspaceNextTransitionTransitionStop  WorkspaceNextTransitionTransition = "stop"
+	WorkspaceNextTransitionTransitionDelete WorkspaceNextTransitionTransition = "delete"
+	WorkspaceNextTransitionTransitionStart  WorkspaceNextTransitionTransition = "start"
+	WorkspaceNextTransitionTransitionStop   WorkspaceNextTransitionTransition = "stop"
 )
 
 // Valid indicates whether the value is a known member of the WorkspaceNextTransitionTransition enum.
 func (e WorkspaceNextTransitionTransition) Valid() bool {
 	switch e {
+	case WorkspaceNextTransitionTransitionDelete:
+		return true
 	case WorkspaceNextTransitionTransitionStart:
 		return true
 	case WorkspaceNextTransitionTransitionStop:
@@ -1063,15 +1132,22 @@ type CreateInputBody struct {
 
 // CreateTemplateInputBody defines model for CreateTemplateInputBody.
 type CreateTemplateInputBody struct {
-	AllowUserAutostart *bool                                   `json:"allow_user_autostart,omitempty"`
-	AllowUserAutostop  *bool                                   `json:"allow_user_autostop,omitempty"`
-	AutostartDays      *[]CreateTemplateInputBodyAutostartDays `json:"autostart_days,omitempty"`
-	DefaultTtlSeconds  *int64                                  `json:"default_ttl_seconds,omitempty"`
-	Description        *string                                 `json:"description,omitempty"`
-	DisplayName        *string                                 `json:"display_name,omitempty"`
-	Icon               *string                                 `json:"icon,omitempty"`
-	MaxTtlSeconds      *int64                                  `json:"max_ttl_seconds,omitempty"`
-	Name               string                                  `json:"name"`
+	ActivityBumpSeconds *int64                                  `json:"activity_bump_seconds,omitempty"`
+	AllowUserAutostart  *bool                                   `json:"allow_user_autostart,omitempty"`
+	AllowUserAutostop   *bool                                   `json:"allow_user_autostop,omitempty"`
+	AutostartDays       *[]CreateTemplateInputBodyAutostartDays `json:"autostart_days,omitempty"`
+
+	// AutostopRequirementDays An empty list turns the required stop off.
+	AutostopRequirementDays  *[]CreateTemplateInputBodyAutostopRequirementDays `json:"autostop_requirement_days,omitempty"`
+	DefaultTtlSeconds        *int64                                            `json:"default_ttl_seconds,omitempty"`
+	Description              *string                                           `json:"description,omitempty"`
+	DisplayName              *string                                           `json:"display_name,omitempty"`
+	DormancyDeleteSeconds    *int64                                            `json:"dormancy_delete_seconds,omitempty"`
+	DormancyThresholdSeconds *int64                                            `json:"dormancy_threshold_seconds,omitempty"`
+	FailureTtlSeconds        *int64                                            `json:"failure_ttl_seconds,omitempty"`
+	Icon                     *string                                           `json:"icon,omitempty"`
+	MaxTtlSeconds            *int64                                            `json:"max_ttl_seconds,omitempty"`
+	Name                     string                                            `json:"name"`
 
 	// VersionId A version whose import succeeded and that belongs to no template yet.
 	VersionId string `json:"version_id"`
@@ -1079,6 +1155,9 @@ type CreateTemplateInputBody struct {
 
 // CreateTemplateInputBodyAutostartDays defines model for CreateTemplateInputBody.AutostartDays.
 type CreateTemplateInputBodyAutostartDays string
+
+// CreateTemplateInputBodyAutostopRequirementDays defines model for CreateTemplateInputBody.AutostopRequirementDays.
+type CreateTemplateInputBodyAutostopRequirementDays string
 
 // CreateTokenInputBody defines model for CreateTokenInputBody.
 type CreateTokenInputBody struct {
@@ -1154,6 +1233,12 @@ type CreatedTokenOutputBody struct {
 
 	// Token The token to send as Authorization: Bearer. Shown only now.
 	Token string `json:"token"`
+}
+
+// DormantInputBody defines model for DormantInputBody.
+type DormantInputBody struct {
+	// Dormant true makes the workspace dormant; false makes it active again.
+	Dormant bool `json:"dormant"`
 }
 
 // ErrorDetail defines model for ErrorDetail.
@@ -1649,18 +1734,33 @@ type SetRolesInputBodyRoles string
 
 // Template defines model for Template.
 type Template struct {
-	ActiveVersionId    string `json:"active_version_id"`
-	AllowUserAutostart bool   `json:"allow_user_autostart"`
-	AllowUserAutostop  bool   `json:"allow_user_autostop"`
+	ActiveVersionId string `json:"active_version_id"`
+
+	// ActivityBumpSeconds How far activity (SSH, terminal, port forwarding, apps) pushes a running workspace's deadline from now; 0 uses the workspace's TTL.
+	ActivityBumpSeconds int64 `json:"activity_bump_seconds"`
+	AllowUserAutostart  bool  `json:"allow_user_autostart"`
+	AllowUserAutostop   bool  `json:"allow_user_autostop"`
 
 	// AutostartDays Days autostart may start workspaces: mon ... sun.
-	AutostartDays []string  `json:"autostart_days"`
-	CreatedAt     time.Time `json:"created_at"`
+	AutostartDays []string `json:"autostart_days"`
+
+	// AutostopRequirementDays Days on which running workspaces must stop at their owner's quiet hours (default midnight UTC), whatever their deadline and activity.
+	AutostopRequirementDays []string  `json:"autostop_requirement_days"`
+	CreatedAt               time.Time `json:"created_at"`
 
 	// DefaultTtlSeconds How long a started workspace runs before it stops; 0 never stops it.
 	DefaultTtlSeconds int64  `json:"default_ttl_seconds"`
 	Description       string `json:"description"`
 	DisplayName       string `json:"display_name"`
+
+	// DormancyDeleteSeconds A workspace dormant this long is deleted.
+	DormancyDeleteSeconds int64 `json:"dormancy_delete_seconds"`
+
+	// DormancyThresholdSeconds A workspace unused this long becomes dormant: it is stopped and cannot start until made active again.
+	DormancyThresholdSeconds int64 `json:"dormancy_threshold_seconds"`
+
+	// FailureTtlSeconds A workspace whose start failed this long ago is stopped.
+	FailureTtlSeconds int64  `json:"failure_ttl_seconds"`
 	Icon              string `json:"icon"`
 	Id                string `json:"id"`
 
@@ -1741,25 +1841,40 @@ type TtlInputBody struct {
 
 // UpdateTemplateInputBody defines model for UpdateTemplateInputBody.
 type UpdateTemplateInputBody struct {
-	AllowUserAutostart *bool                                   `json:"allow_user_autostart,omitempty"`
-	AllowUserAutostop  *bool                                   `json:"allow_user_autostop,omitempty"`
-	AutostartDays      *[]UpdateTemplateInputBodyAutostartDays `json:"autostart_days,omitempty"`
-	DefaultTtlSeconds  *int64                                  `json:"default_ttl_seconds,omitempty"`
-	Description        *string                                 `json:"description,omitempty"`
-	DisplayName        *string                                 `json:"display_name,omitempty"`
-	Icon               *string                                 `json:"icon,omitempty"`
-	MaxTtlSeconds      *int64                                  `json:"max_ttl_seconds,omitempty"`
-	Name               *string                                 `json:"name,omitempty"`
+	ActivityBumpSeconds *int64                                  `json:"activity_bump_seconds,omitempty"`
+	AllowUserAutostart  *bool                                   `json:"allow_user_autostart,omitempty"`
+	AllowUserAutostop   *bool                                   `json:"allow_user_autostop,omitempty"`
+	AutostartDays       *[]UpdateTemplateInputBodyAutostartDays `json:"autostart_days,omitempty"`
+
+	// AutostopRequirementDays An empty list turns the required stop off.
+	AutostopRequirementDays  *[]UpdateTemplateInputBodyAutostopRequirementDays `json:"autostop_requirement_days,omitempty"`
+	DefaultTtlSeconds        *int64                                            `json:"default_ttl_seconds,omitempty"`
+	Description              *string                                           `json:"description,omitempty"`
+	DisplayName              *string                                           `json:"display_name,omitempty"`
+	DormancyDeleteSeconds    *int64                                            `json:"dormancy_delete_seconds,omitempty"`
+	DormancyThresholdSeconds *int64                                            `json:"dormancy_threshold_seconds,omitempty"`
+	FailureTtlSeconds        *int64                                            `json:"failure_ttl_seconds,omitempty"`
+	Icon                     *string                                           `json:"icon,omitempty"`
+	MaxTtlSeconds            *int64                                            `json:"max_ttl_seconds,omitempty"`
+	Name                     *string                                           `json:"name,omitempty"`
 }
 
 // UpdateTemplateInputBodyAutostartDays defines model for UpdateTemplateInputBody.AutostartDays.
 type UpdateTemplateInputBodyAutostartDays string
 
+// UpdateTemplateInputBodyAutostopRequirementDays defines model for UpdateTemplateInputBody.AutostopRequirementDays.
+type UpdateTemplateInputBodyAutostopRequirementDays string
+
 // UpdateUserInputBody defines model for UpdateUserInputBody.
 type UpdateUserInputBody struct {
-	Email    *openapi_types.Email `json:"email,omitempty"`
-	Name     *string              `json:"name,omitempty"`
-	Username *string              `json:"username,omitempty"`
+	Email *openapi_types.Email `json:"email,omitempty"`
+	Name  *string              `json:"name,omitempty"`
+
+	// QuietHoursSchedule When the user's day ends (cron, CRON_TZ= for the zone); templates with an autostop requirement stop workspaces then. Empty: midnight UTC.
+	//
+	// Examples: CRON_TZ=Europe/Berlin 0 22 * * *
+	QuietHoursSchedule *string `json:"quiet_hours_schedule,omitempty"`
+	Username           *string `json:"username,omitempty"`
 }
 
 // UploadLogsInputBody defines model for UploadLogsInputBody.
@@ -1806,6 +1921,11 @@ type UsersUser struct {
 	// Name Examples: Ada Lovelace
 	Name string `json:"name"`
 
+	// QuietHoursSchedule A cron schedule (CRON_TZ= for the time zone) at whose times templates that require a stop stop this user's workspaces; empty is midnight UTC.
+	//
+	// Examples: CRON_TZ=Europe/Berlin 0 22 * * *
+	QuietHoursSchedule string `json:"quiet_hours_schedule"`
+
 	// Roles Roles beyond member: owner, user-admin, template-admin, auditor.
 	Roles  []string        `json:"roles"`
 	Status UsersUserStatus `json:"status"`
@@ -1843,7 +1963,13 @@ type Workspace struct {
 	CreatedAt         time.Time `json:"created_at"`
 
 	// Deadline When the running workspace stops by itself; activity moves it later.
-	Deadline    *time.Time     `json:"deadline,omitempty"`
+	Deadline *time.Time `json:"deadline,omitempty"`
+
+	// DeletingAt When the dormant workspace will be deleted, if its template deletes dormant workspaces.
+	DeletingAt *time.Time `json:"deleting_at,omitempty"`
+
+	// DormantAt Since when the workspace is dormant (unused longer than its template allows): stopped, and it cannot start until made active again.
+	DormantAt   *time.Time     `json:"dormant_at,omitempty"`
 	Id          string         `json:"id"`
 	LastUsedAt  time.Time      `json:"last_used_at"`
 	LatestBuild WorkspaceBuild `json:"latest_build"`
@@ -2362,6 +2488,9 @@ type UpdateWorkspaceAutostartJSONRequestBody = AutostartInputBody
 
 // CreateWorkspaceBuildJSONRequestBody defines body for CreateWorkspaceBuild for application/json ContentType.
 type CreateWorkspaceBuildJSONRequestBody = CreateBuildInputBody
+
+// UpdateWorkspaceDormancyJSONRequestBody defines body for UpdateWorkspaceDormancy for application/json ContentType.
+type UpdateWorkspaceDormancyJSONRequestBody = DormantInputBody
 
 // ExtendWorkspaceJSONRequestBody defines body for ExtendWorkspace for application/json ContentType.
 type ExtendWorkspaceJSONRequestBody = ExtendInputBody
@@ -3185,6 +3314,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaces/{workspace}/builds (the `CreateWorkspaceBuild` operationId).
 	CreateWorkspaceBuild(ctx context.Context, workspace string, body CreateWorkspaceBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWorkspaceDormancyWithBody Make a workspace dormant or active
+	//
+	// A workspace unused for longer than its template's dormancy threshold becomes dormant by itself: it is stopped, cannot start, and is deleted after the template's time to deletion. dormant=false makes it active again (counting as a use); dormant=true makes it dormant now, stopping it if it runs.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/dormant (the `UpdateWorkspaceDormancy` operationId).
+	UpdateWorkspaceDormancyWithBody(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWorkspaceDormancy Make a workspace dormant or active
+	//
+	// A workspace unused for longer than its template's dormancy threshold becomes dormant by itself: it is stopped, cannot start, and is deleted after the template's time to deletion. dormant=false makes it active again (counting as a use); dormant=true makes it dormant now, stopping it if it runs.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/dormant (the `UpdateWorkspaceDormancy` operationId).
+	UpdateWorkspaceDormancy(ctx context.Context, workspace string, body UpdateWorkspaceDormancyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExtendWorkspaceWithBody Extend a running workspace's deadline
 	//
@@ -4893,6 +5040,44 @@ func (c *Client) CreateWorkspaceBuildWithBody(ctx context.Context, workspace str
 // Corresponds with POST /api/v2/workspaces/{workspace}/builds (the `CreateWorkspaceBuild` operationId).
 func (c *Client) CreateWorkspaceBuild(ctx context.Context, workspace string, body CreateWorkspaceBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateWorkspaceBuildRequest(c.Server, workspace, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWorkspaceDormancyWithBody Make a workspace dormant or active
+//
+// A workspace unused for longer than its template's dormancy threshold becomes dormant by itself: it is stopped, cannot start, and is deleted after the template's time to deletion. dormant=false makes it active again (counting as a use); dormant=true makes it dormant now, stopping it if it runs.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/dormant (the `UpdateWorkspaceDormancy` operationId).
+func (c *Client) UpdateWorkspaceDormancyWithBody(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWorkspaceDormancyRequestWithBody(c.Server, workspace, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWorkspaceDormancy Make a workspace dormant or active
+//
+// A workspace unused for longer than its template's dormancy threshold becomes dormant by itself: it is stopped, cannot start, and is deleted after the template's time to deletion. dormant=false makes it active again (counting as a use); dormant=true makes it dormant now, stopping it if it runs.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/dormant (the `UpdateWorkspaceDormancy` operationId).
+func (c *Client) UpdateWorkspaceDormancy(ctx context.Context, workspace string, body UpdateWorkspaceDormancyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWorkspaceDormancyRequest(c.Server, workspace, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8388,6 +8573,53 @@ func NewCreateWorkspaceBuildRequestWithBody(server string, workspace string, con
 	return req, nil
 }
 
+// NewUpdateWorkspaceDormancyRequest calls the generic UpdateWorkspaceDormancy builder with application/json body
+func NewUpdateWorkspaceDormancyRequest(server string, workspace string, body UpdateWorkspaceDormancyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWorkspaceDormancyRequestWithBody(server, workspace, "application/json", bodyReader)
+}
+
+// NewUpdateWorkspaceDormancyRequestWithBody constructs an http.Request for the UpdateWorkspaceDormancy method, with any body, and a specified content type
+func NewUpdateWorkspaceDormancyRequestWithBody(server string, workspace string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspace", workspace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaces/%s/dormant", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewExtendWorkspaceRequest calls the generic ExtendWorkspace builder with application/json body
 func NewExtendWorkspaceRequest(server string, workspace string, body ExtendWorkspaceJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9417,6 +9649,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaces/{workspace}/builds (the `CreateWorkspaceBuild` operationId).
 	CreateWorkspaceBuildWithResponse(ctx context.Context, workspace string, body CreateWorkspaceBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceBuildResponse, error)
+
+	// UpdateWorkspaceDormancyWithBodyWithResponse Make a workspace dormant or active
+	//
+	// A workspace unused for longer than its template's dormancy threshold becomes dormant by itself: it is stopped, cannot start, and is deleted after the template's time to deletion. dormant=false makes it active again (counting as a use); dormant=true makes it dormant now, stopping it if it runs.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/dormant (the `UpdateWorkspaceDormancy` operationId).
+	UpdateWorkspaceDormancyWithBodyWithResponse(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceDormancyResponse, error)
+
+	// UpdateWorkspaceDormancyWithResponse Make a workspace dormant or active
+	//
+	// A workspace unused for longer than its template's dormancy threshold becomes dormant by itself: it is stopped, cannot start, and is deleted after the template's time to deletion. dormant=false makes it active again (counting as a use); dormant=true makes it dormant now, stopping it if it runs.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v2/workspaces/{workspace}/dormant (the `UpdateWorkspaceDormancy` operationId).
+	UpdateWorkspaceDormancyWithResponse(ctx context.Context, workspace string, body UpdateWorkspaceDormancyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceDormancyResponse, error)
 
 	// ExtendWorkspaceWithBodyWithResponse Extend a running workspace's deadline
 	//
@@ -12115,6 +12365,8 @@ type UpdateUserResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *UsersUser
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Problem
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -12132,6 +12384,11 @@ type UpdateUserResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r UpdateUserResponse) GetJSON200() *UsersUser {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateUserResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -14431,6 +14688,89 @@ func (r CreateWorkspaceBuildResponse) ContentType() string {
 	return ""
 }
 
+type UpdateWorkspaceDormancyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Workspace
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWorkspaceDormancyResponse) GetJSON200() *Workspace {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateWorkspaceDormancyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateWorkspaceDormancyResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateWorkspaceDormancyResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateWorkspaceDormancyResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateWorkspaceDormancyResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateWorkspaceDormancyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWorkspaceDormancyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWorkspaceDormancyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWorkspaceDormancyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWorkspaceDormancyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ExtendWorkspaceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16067,6 +16407,36 @@ func (c *ClientWithResponses) CreateWorkspaceBuildWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseCreateWorkspaceBuildResponse(rsp)
+}
+
+// UpdateWorkspaceDormancyWithBodyWithResponse Make a workspace dormant or active
+//
+// A workspace unused for longer than its template's dormancy threshold becomes dormant by itself: it is stopped, cannot start, and is deleted after the template's time to deletion. dormant=false makes it active again (counting as a use); dormant=true makes it dormant now, stopping it if it runs.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/dormant (the `UpdateWorkspaceDormancy` operationId).
+func (c *ClientWithResponses) UpdateWorkspaceDormancyWithBodyWithResponse(ctx context.Context, workspace string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceDormancyResponse, error) {
+	rsp, err := c.UpdateWorkspaceDormancyWithBody(ctx, workspace, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWorkspaceDormancyResponse(rsp)
+}
+
+// UpdateWorkspaceDormancyWithResponse Make a workspace dormant or active
+//
+// A workspace unused for longer than its template's dormancy threshold becomes dormant by itself: it is stopped, cannot start, and is deleted after the template's time to deletion. dormant=false makes it active again (counting as a use); dormant=true makes it dormant now, stopping it if it runs.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v2/workspaces/{workspace}/dormant (the `UpdateWorkspaceDormancy` operationId).
+func (c *ClientWithResponses) UpdateWorkspaceDormancyWithResponse(ctx context.Context, workspace string, body UpdateWorkspaceDormancyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceDormancyResponse, error) {
+	rsp, err := c.UpdateWorkspaceDormancy(ctx, workspace, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWorkspaceDormancyResponse(rsp)
 }
 
 // ExtendWorkspaceWithBodyWithResponse Extend a running workspace's deadline
@@ -18337,6 +18707,13 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20166,6 +20543,74 @@ func ParseCreateWorkspaceBuildResponse(rsp *http.Response) (*CreateWorkspaceBuil
 			return nil, err
 		}
 		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWorkspaceDormancyResponse parses an HTTP response from a UpdateWorkspaceDormancyWithResponse call
+func ParseUpdateWorkspaceDormancyResponse(rsp *http.Response) (*UpdateWorkspaceDormancyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWorkspaceDormancyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Workspace
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Problem

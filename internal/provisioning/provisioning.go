@@ -15,12 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/riverclaim"
+	"github.com/hearthdev/hearth/internal/schedule"
 	"github.com/hearthdev/hearth/jobs/jobargs"
 )
 
@@ -59,8 +62,9 @@ func (k *Keys) Valid(key string) bool {
 // Empty reports whether no key is accepted.
 func (k *Keys) Empty() bool { return k == nil || len(k.hashes) == 0 }
 
-// EndJob settles a job that did not complete and records that on what it was for.
-func EndJob(ctx context.Context, tx db.Tx, c *riverclaim.Claimer, job int64, attempt int, outcome riverclaim.Outcome, message string) error {
+// EndJob settles a job that did not complete and records that on what it was for. A failed start
+// build gets the job that stops it after its template's failure TTL, inserted through queue.
+func EndJob(ctx context.Context, tx db.Tx, c *riverclaim.Claimer, queue *river.Client[pgx.Tx], job int64, attempt int, outcome riverclaim.Outcome, message string) error {
 	settled, err := c.Settle(ctx, tx.Raw, job, attempt, outcome, message)
 	if err != nil {
 		return err
@@ -98,6 +102,10 @@ func EndJob(ctx context.Context, tx db.Tx, c *riverclaim.Claimer, job int64, att
 	if err := tx.SetWorkspaceBuildStatus(ctx, dbsqlc.SetWorkspaceBuildStatusParams{ID: b.ID, Status: status, Error: message}); err != nil {
 		return err
 	}
+	b.Status = status
+	if err := schedule.QueueFailureStop(ctx, tx, queue, b); err != nil {
+		return err
+	}
 	return pgnotify.Notify(ctx, tx.Raw, LogsChannel, strconv.FormatInt(job, 10))
 }
 
@@ -133,7 +141,7 @@ func MarkCanceled(ctx context.Context, tx db.Tx, job int64, state rivertype.JobS
 
 // ReapLeases ends the jobs whose workers stopped heartbeating: a lost worker's job is retried while it
 // has attempts left, else failed, with a log line naming the worker. It returns how many it ended.
-func ReapLeases(ctx context.Context, d *db.DB, c *riverclaim.Claimer, log *slog.Logger) (int, error) {
+func ReapLeases(ctx context.Context, d *db.DB, c *riverclaim.Claimer, queue *river.Client[pgx.Tx], log *slog.Logger) (int, error) {
 	leases, err := d.ListExpiredLeases(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("provisioning: expired leases: %w", err)
@@ -146,7 +154,7 @@ func ReapLeases(ctx context.Context, d *db.DB, c *riverclaim.Claimer, log *slog.
 				Stages: []string{"cleanup"}, Levels: []string{"error"}, Outputs: []string{msg}}); err != nil {
 				return err
 			}
-			return EndJob(ctx, tx, c, l.JobID, int(l.Attempt), riverclaim.Failed, msg)
+			return EndJob(ctx, tx, c, queue, l.JobID, int(l.Attempt), riverclaim.Failed, msg)
 		})
 		if errors.Is(err, riverclaim.ErrNotRunning) {
 			// Settled meanwhile; the lease is stale.

@@ -49,18 +49,89 @@ func Next(spec string, after time.Time, allowedDays []string) (time.Time, error)
 	if err != nil {
 		return time.Time{}, err
 	}
+	loc := location(spec)
 	t := after
 	for range 10_000 {
 		t = s.Next(t)
 		if t.IsZero() || t.Sub(after) > 366*24*time.Hour {
 			break
 		}
-		day := strings.ToLower(t.Weekday().String()[:3])
+		day := strings.ToLower(t.In(loc).Weekday().String()[:3])
 		if len(allowedDays) == 0 || slices.Contains(allowedDays, day) {
 			return t.Truncate(time.Second), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q never falls on a day the template allows (%s)", spec, strings.Join(allowedDays, ", "))
+}
+
+// location is a schedule's time zone (UTC without a CRON_TZ= prefix); days are counted there.
+func location(spec string) *time.Location {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(spec), "CRON_TZ=")
+	if !ok {
+		return time.UTC
+	}
+	zone, _, _ := strings.Cut(rest, " ")
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// DefaultQuietHours is when an owner's day ends unless they say otherwise.
+const DefaultQuietHours = "CRON_TZ=UTC 0 0 * * *"
+
+// RequiredStop is when a workspace started at start must stop under its template's autostop
+// requirement: the owner's quiet hours (DefaultQuietHours when empty) on one of days, at least an
+// hour after the start so a late start is not cut short. ok is false when days is empty.
+func RequiredStop(quietHours string, days []string, start time.Time) (at time.Time, ok bool) {
+	if len(days) == 0 {
+		return time.Time{}, false
+	}
+	if quietHours == "" {
+		quietHours = DefaultQuietHours
+	}
+	at, err := Next(quietHours, start.Add(time.Hour), days)
+	if err != nil { // stored schedules were checked; fall back rather than never stop
+		at, err = Next(DefaultQuietHours, start.Add(time.Hour), days)
+	}
+	return at, err == nil
+}
+
+// QueueFailureStop queues the stop of a workspace whose start build failed, at its template's
+// failure TTL from now, in tx; nothing when the template has none.
+func QueueFailureStop(ctx context.Context, tx db.Tx, client *river.Client[pgx.Tx], b dbsqlc.WorkspaceBuild) error {
+	if b.Transition != "start" || b.Status != "failed" {
+		return nil
+	}
+	w, err := tx.GetWorkspace(ctx, b.WorkspaceID)
+	if err != nil || w.TemplateFailureTtlSeconds <= 0 {
+		return err
+	}
+	at := time.Now().Add(time.Duration(w.TemplateFailureTtlSeconds) * time.Second)
+	_, err = client.InsertTx(ctx, tx.Raw, jobargs.WorkspaceFailureStop{WorkspaceID: w.ID.String(), BuildID: b.ID.String()},
+		&river.InsertOpts{Queue: jobargs.QueueLifecycle, ScheduledAt: at, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	return err
+}
+
+// MarkDormant makes a workspace dormant since at, or active again when at is nil, in tx. A dormant
+// workspace whose template deletes dormant workspaces gets the job that deletes it.
+func MarkDormant(ctx context.Context, tx db.Tx, client *river.Client[pgx.Tx], id uuid.UUID, at *time.Time) error {
+	if at != nil {
+		t := at.Truncate(time.Second)
+		at = &t
+	}
+	if err := tx.SetWorkspaceDormant(ctx, dbsqlc.SetWorkspaceDormantParams{ID: id, DormantAt: at}); err != nil || at == nil {
+		return err
+	}
+	w, err := tx.GetWorkspace(ctx, id)
+	if err != nil || w.TemplateDormancyDeleteSeconds <= 0 {
+		return err
+	}
+	_, err = client.InsertTx(ctx, tx.Raw, jobargs.WorkspaceDormantDelete{WorkspaceID: id.String(), DormantAt: at.Unix()},
+		&river.InsertOpts{Queue: jobargs.QueueLifecycle, ScheduledAt: at.Add(time.Duration(w.TemplateDormancyDeleteSeconds) * time.Second),
+			MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	return err
 }
 
 // QueueAutostart records a workspace's autostart schedule and its next occurrence after after, and

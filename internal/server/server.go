@@ -64,6 +64,9 @@ type Config struct {
 	CancelGrace      time.Duration
 	// UnmatchedAfter is how long a job may wait for a worker that takes it before that is logged.
 	UnmatchedAfter time.Duration
+	// Retention says how long the maintenance jobs keep logs, expired tokens, audit entries, unused
+	// uploads and gone workers (0: forever).
+	Retention jobs.Retention
 	// TerraformPath and ProviderMirror configure the built-in workers' Terraform.
 	TerraformPath  string
 	ProviderMirror string
@@ -144,14 +147,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	var queue *jobs.Client
-	// The scheduler's stop builds go through the same code as the API's, on this River client.
-	scheduled := func(transition string) func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
-		return func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace) error {
-			return workspace.ScheduledBuild(workspace.Deps{DB: database, River: queue.Client, Logger: log}, transition)(ctx, tx, w)
-		}
+	// The scheduler's builds go through the same code as the API's, on this River client.
+	scheduled := func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, transition, action string) error {
+		return workspace.ScheduledBuild(workspace.Deps{DB: database, River: queue.Client, Logger: log})(ctx, tx, w, transition, action)
 	}
 	queue, err = jobs.New(jobs.Config{DB: database, Logger: log, Tickets: signer, UnmatchedAfter: cfg.UnmatchedAfter,
-		Stop: scheduled("stop"), Start: scheduled("start")})
+		Build: scheduled, Retention: cfg.Retention})
 	if err != nil {
 		return err
 	}

@@ -150,3 +150,39 @@ type ReconcileSchedules struct{}
 
 // Kind implements river.JobArgs.
 func (ReconcileSchedules) Kind() string { return "reconcile_schedules" }
+
+// WorkspacePolicies applies templates' dormancy and failure policies (periodic, on the leader): it
+// makes unused workspaces dormant, and catches dormant deletions and failure stops whose jobs went
+// missing.
+type WorkspacePolicies struct{}
+
+// Kind implements river.JobArgs.
+func (WorkspacePolicies) Kind() string { return "workspace_policies" }
+
+// WorkspaceDormantDelete deletes a workspace that has been dormant for its template's time to
+// deletion. DormantAt (Unix seconds) is the dormancy it was queued for: one that ended since (the
+// workspace was made active, perhaps dormant again later) makes it do nothing.
+type WorkspaceDormantDelete struct {
+	WorkspaceID string `json:"workspace_id"`
+	DormantAt   int64  `json:"dormant_at"`
+}
+
+// Kind implements river.JobArgs.
+func (WorkspaceDormantDelete) Kind() string { return "workspace_dormant_delete" }
+
+// WorkspaceFailureStop stops a workspace whose start build failed, after its template's failure TTL;
+// any build since makes it do nothing.
+type WorkspaceFailureStop struct {
+	WorkspaceID string `json:"workspace_id"`
+	BuildID     string `json:"build_id"`
+}
+
+// Kind implements river.JobArgs.
+func (WorkspaceFailureStop) Kind() string { return "workspace_failure_stop" }
+
+// Retention deletes what is kept only for a while: old build logs, expired tokens, old audit
+// entries, uploads no version uses and workers long gone (periodic, on the leader).
+type Retention struct{}
+
+// Kind implements river.JobArgs.
+func (Retention) Kind() string { return "retention" }

@@ -416,9 +416,10 @@ func (q *Queries) TouchReplica(ctx context.Context, id uuid.UUID) error {
 
 const touchWorkspaces = `-- name: TouchWorkspaces :exec
 UPDATE workspaces w SET last_used_at = now(),
-    -- Activity keeps a running workspace up for its TTL from now, never past its maximum.
+    -- Activity keeps a running workspace up for the template's bump step (else its TTL) from now,
+    -- never past its maximum.
     deadline = CASE WHEN w.deadline IS NULL THEN NULL ELSE LEAST(
-        GREATEST(w.deadline, now() + make_interval(secs => COALESCE(w.ttl_seconds, t.default_ttl_seconds))),
+        GREATEST(w.deadline, now() + make_interval(secs => COALESCE(NULLIF(t.activity_bump_seconds, 0), w.ttl_seconds, t.default_ttl_seconds))),
         COALESCE(w.max_deadline, 'infinity')) END
 FROM templates t WHERE t.id = w.template_id AND w.id = ANY($1::uuid[])
 `

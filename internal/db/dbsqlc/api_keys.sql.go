@@ -30,7 +30,7 @@ func (q *Queries) DeleteAPIKey(ctx context.Context, arg DeleteAPIKeyParams) (int
 }
 
 const getAPIKeyWithUser = `-- name: GetAPIKeyWithUser :one
-SELECT api_keys.id, api_keys.user_id, api_keys.kind, api_keys.name, api_keys.secret_hash, api_keys.scopes, api_keys.expires_at, api_keys.last_used_at, api_keys.created_at, users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at, users.oidc_issuer, users.oidc_subject
+SELECT api_keys.id, api_keys.user_id, api_keys.kind, api_keys.name, api_keys.secret_hash, api_keys.scopes, api_keys.expires_at, api_keys.last_used_at, api_keys.created_at, users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at, users.oidc_issuer, users.oidc_subject, users.quiet_hours_schedule
 FROM api_keys JOIN users ON users.id = api_keys.user_id
 WHERE api_keys.id = $1
 `
@@ -64,6 +64,7 @@ func (q *Queries) GetAPIKeyWithUser(ctx context.Context, id string) (GetAPIKeyWi
 		&i.User.UpdatedAt,
 		&i.User.OidcIssuer,
 		&i.User.OidcSubject,
+		&i.User.QuietHoursSchedule,
 	)
 	return i, err
 }

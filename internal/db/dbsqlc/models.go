@@ -102,21 +102,26 @@ type SiteConfig struct {
 }
 
 type Template struct {
-	ID                 uuid.UUID
-	Name               string
-	DisplayName        string
-	Description        string
-	Icon               string
-	ActiveVersionID    uuid.UUID
-	DefaultTtlSeconds  int64
-	MaxTtlSeconds      int64
-	AllowUserAutostart bool
-	AllowUserAutostop  bool
-	AutostartDays      []string
-	CreatedBy          *uuid.UUID
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	DeletedAt          *time.Time
+	ID                       uuid.UUID
+	Name                     string
+	DisplayName              string
+	Description              string
+	Icon                     string
+	ActiveVersionID          uuid.UUID
+	DefaultTtlSeconds        int64
+	MaxTtlSeconds            int64
+	AllowUserAutostart       bool
+	AllowUserAutostop        bool
+	AutostartDays            []string
+	CreatedBy                *uuid.UUID
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+	DeletedAt                *time.Time
+	ActivityBumpSeconds      int64
+	AutostopRequirementDays  []string
+	DormancyThresholdSeconds int64
+	DormancyDeleteSeconds    int64
+	FailureTtlSeconds        int64
 }
 
 type TemplateVersion struct {
@@ -140,17 +145,18 @@ type TemplateVersion struct {
 }
 
 type User struct {
-	ID           uuid.UUID
-	Username     string
-	Email        string
-	Name         string
-	PasswordHash *string
-	Roles        []string
-	Status       string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	OidcIssuer   *string
-	OidcSubject  *string
+	ID                 uuid.UUID
+	Username           string
+	Email              string
+	Name               string
+	PasswordHash       *string
+	Roles              []string
+	Status             string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	OidcIssuer         *string
+	OidcSubject        *string
+	QuietHoursSchedule string
 }
 
 type Workspace struct {
@@ -167,6 +173,7 @@ type Workspace struct {
 	MaxDeadline       *time.Time
 	AutostartSchedule string
 	NextAutostartAt   *time.Time
+	DormantAt         *time.Time
 }
 
 type WorkspaceAgent struct {
@@ -235,39 +242,45 @@ type WorkspaceBuild struct {
 }
 
 type WorkspaceOverview struct {
-	ID                         uuid.UUID
-	OwnerID                    uuid.UUID
-	TemplateID                 uuid.UUID
-	Name                       string
-	Deleted                    bool
-	CreatedAt                  time.Time
-	UpdatedAt                  time.Time
-	LastUsedAt                 time.Time
-	OwnerName                  string
-	TemplateName               string
-	TemplateDisplayName        string
-	TemplateIcon               string
-	TemplateActiveVersionID    uuid.UUID
-	BuildID                    uuid.UUID
-	BuildNumber                int32
-	BuildTransition            string
-	BuildStatus                string
-	TemplateVersionID          uuid.UUID
-	BuildJobID                 *int64
-	BuildError                 string
-	BuildCreatedAt             time.Time
-	BuildCompletedAt           *time.Time
-	Status                     string
-	TtlSeconds                 *int64
-	Deadline                   *time.Time
-	MaxDeadline                *time.Time
-	TemplateDefaultTtlSeconds  int64
-	TemplateMaxTtlSeconds      int64
-	TemplateAllowUserAutostop  bool
-	AutostartSchedule          string
-	NextAutostartAt            *time.Time
-	TemplateAllowUserAutostart bool
-	TemplateAutostartDays      []string
+	ID                               uuid.UUID
+	OwnerID                          uuid.UUID
+	TemplateID                       uuid.UUID
+	Name                             string
+	Deleted                          bool
+	CreatedAt                        time.Time
+	UpdatedAt                        time.Time
+	LastUsedAt                       time.Time
+	OwnerName                        string
+	TemplateName                     string
+	TemplateDisplayName              string
+	TemplateIcon                     string
+	TemplateActiveVersionID          uuid.UUID
+	BuildID                          uuid.UUID
+	BuildNumber                      int32
+	BuildTransition                  string
+	BuildStatus                      string
+	TemplateVersionID                uuid.UUID
+	BuildJobID                       *int64
+	BuildError                       string
+	BuildCreatedAt                   time.Time
+	BuildCompletedAt                 *time.Time
+	Status                           string
+	TtlSeconds                       *int64
+	Deadline                         *time.Time
+	MaxDeadline                      *time.Time
+	TemplateDefaultTtlSeconds        int64
+	TemplateMaxTtlSeconds            int64
+	TemplateAllowUserAutostop        bool
+	AutostartSchedule                string
+	NextAutostartAt                  *time.Time
+	TemplateAllowUserAutostart       bool
+	TemplateAutostartDays            []string
+	DormantAt                        *time.Time
+	TemplateDormancyThresholdSeconds int64
+	TemplateDormancyDeleteSeconds    int64
+	TemplateFailureTtlSeconds        int64
+	TemplateAutostopRequirementDays  []string
+	OwnerQuietHoursSchedule          string
 }
 
 type WorkspaceResource struct {

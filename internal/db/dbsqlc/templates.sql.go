@@ -71,7 +71,7 @@ func (q *Queries) DeleteTemplate(ctx context.Context, id uuid.UUID) error {
 }
 
 const getTemplate = `-- name: GetTemplate :one
-SELECT id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at FROM templates WHERE id = $1 AND deleted_at IS NULL
+SELECT id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at, activity_bump_seconds, autostop_requirement_days, dormancy_threshold_seconds, dormancy_delete_seconds, failure_ttl_seconds FROM templates WHERE id = $1 AND deleted_at IS NULL
 `
 
 func (q *Queries) GetTemplate(ctx context.Context, id uuid.UUID) (Template, error) {
@@ -93,12 +93,17 @@ func (q *Queries) GetTemplate(ctx context.Context, id uuid.UUID) (Template, erro
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DeletedAt,
+		&i.ActivityBumpSeconds,
+		&i.AutostopRequirementDays,
+		&i.DormancyThresholdSeconds,
+		&i.DormancyDeleteSeconds,
+		&i.FailureTtlSeconds,
 	)
 	return i, err
 }
 
 const getTemplateByName = `-- name: GetTemplateByName :one
-SELECT id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at FROM templates WHERE lower(name) = lower($1::text) AND deleted_at IS NULL
+SELECT id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at, activity_bump_seconds, autostop_requirement_days, dormancy_threshold_seconds, dormancy_delete_seconds, failure_ttl_seconds FROM templates WHERE lower(name) = lower($1::text) AND deleted_at IS NULL
 `
 
 func (q *Queries) GetTemplateByName(ctx context.Context, name string) (Template, error) {
@@ -120,29 +125,40 @@ func (q *Queries) GetTemplateByName(ctx context.Context, name string) (Template,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DeletedAt,
+		&i.ActivityBumpSeconds,
+		&i.AutostopRequirementDays,
+		&i.DormancyThresholdSeconds,
+		&i.DormancyDeleteSeconds,
+		&i.FailureTtlSeconds,
 	)
 	return i, err
 }
 
 const insertTemplate = `-- name: InsertTemplate :one
 INSERT INTO templates (name, display_name, description, icon, active_version_id, default_ttl_seconds,
-    max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-RETURNING id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at
+    max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by,
+    activity_bump_seconds, autostop_requirement_days, dormancy_threshold_seconds, dormancy_delete_seconds, failure_ttl_seconds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+RETURNING id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at, activity_bump_seconds, autostop_requirement_days, dormancy_threshold_seconds, dormancy_delete_seconds, failure_ttl_seconds
 `
 
 type InsertTemplateParams struct {
-	Name               string
-	DisplayName        string
-	Description        string
-	Icon               string
-	ActiveVersionID    uuid.UUID
-	DefaultTtlSeconds  int64
-	MaxTtlSeconds      int64
-	AllowUserAutostart bool
-	AllowUserAutostop  bool
-	AutostartDays      []string
-	CreatedBy          *uuid.UUID
+	Name                     string
+	DisplayName              string
+	Description              string
+	Icon                     string
+	ActiveVersionID          uuid.UUID
+	DefaultTtlSeconds        int64
+	MaxTtlSeconds            int64
+	AllowUserAutostart       bool
+	AllowUserAutostop        bool
+	AutostartDays            []string
+	CreatedBy                *uuid.UUID
+	ActivityBumpSeconds      int64
+	AutostopRequirementDays  []string
+	DormancyThresholdSeconds int64
+	DormancyDeleteSeconds    int64
+	FailureTtlSeconds        int64
 }
 
 func (q *Queries) InsertTemplate(ctx context.Context, arg InsertTemplateParams) (Template, error) {
@@ -158,6 +174,11 @@ func (q *Queries) InsertTemplate(ctx context.Context, arg InsertTemplateParams) 
 		arg.AllowUserAutostop,
 		arg.AutostartDays,
 		arg.CreatedBy,
+		arg.ActivityBumpSeconds,
+		arg.AutostopRequirementDays,
+		arg.DormancyThresholdSeconds,
+		arg.DormancyDeleteSeconds,
+		arg.FailureTtlSeconds,
 	)
 	var i Template
 	err := row.Scan(
@@ -176,6 +197,11 @@ func (q *Queries) InsertTemplate(ctx context.Context, arg InsertTemplateParams) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DeletedAt,
+		&i.ActivityBumpSeconds,
+		&i.AutostopRequirementDays,
+		&i.DormancyThresholdSeconds,
+		&i.DormancyDeleteSeconds,
+		&i.FailureTtlSeconds,
 	)
 	return i, err
 }
@@ -230,7 +256,7 @@ func (q *Queries) ListTemplateVersions(ctx context.Context, arg ListTemplateVers
 }
 
 const listTemplates = `-- name: ListTemplates :many
-SELECT t.id, t.name, t.display_name, t.description, t.icon, t.active_version_id, t.default_ttl_seconds, t.max_ttl_seconds, t.allow_user_autostart, t.allow_user_autostop, t.autostart_days, t.created_by, t.created_at, t.updated_at, t.deleted_at, (SELECT count(*) FROM workspaces w WHERE w.template_id = t.id AND NOT w.deleted) AS workspace_count
+SELECT t.id, t.name, t.display_name, t.description, t.icon, t.active_version_id, t.default_ttl_seconds, t.max_ttl_seconds, t.allow_user_autostart, t.allow_user_autostop, t.autostart_days, t.created_by, t.created_at, t.updated_at, t.deleted_at, t.activity_bump_seconds, t.autostop_requirement_days, t.dormancy_threshold_seconds, t.dormancy_delete_seconds, t.failure_ttl_seconds, (SELECT count(*) FROM workspaces w WHERE w.template_id = t.id AND NOT w.deleted) AS workspace_count
 FROM templates t WHERE t.deleted_at IS NULL ORDER BY t.name
 `
 
@@ -265,6 +291,11 @@ func (q *Queries) ListTemplates(ctx context.Context) ([]ListTemplatesRow, error)
 			&i.Template.CreatedAt,
 			&i.Template.UpdatedAt,
 			&i.Template.DeletedAt,
+			&i.Template.ActivityBumpSeconds,
+			&i.Template.AutostopRequirementDays,
+			&i.Template.DormancyThresholdSeconds,
+			&i.Template.DormancyDeleteSeconds,
+			&i.Template.FailureTtlSeconds,
 			&i.WorkspaceCount,
 		); err != nil {
 			return nil, err
@@ -278,7 +309,7 @@ func (q *Queries) ListTemplates(ctx context.Context) ([]ListTemplatesRow, error)
 }
 
 const lockTemplate = `-- name: LockTemplate :one
-SELECT id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at FROM templates WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
+SELECT id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at, activity_bump_seconds, autostop_requirement_days, dormancy_threshold_seconds, dormancy_delete_seconds, failure_ttl_seconds FROM templates WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
 `
 
 func (q *Queries) LockTemplate(ctx context.Context, id uuid.UUID) (Template, error) {
@@ -300,6 +331,11 @@ func (q *Queries) LockTemplate(ctx context.Context, id uuid.UUID) (Template, err
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DeletedAt,
+		&i.ActivityBumpSeconds,
+		&i.AutostopRequirementDays,
+		&i.DormancyThresholdSeconds,
+		&i.DormancyDeleteSeconds,
+		&i.FailureTtlSeconds,
 	)
 	return i, err
 }
@@ -339,7 +375,7 @@ func (q *Queries) SetTemplateVersionArchived(ctx context.Context, arg SetTemplat
 }
 
 const shareLockTemplate = `-- name: ShareLockTemplate :one
-SELECT id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at FROM templates WHERE id = $1 AND deleted_at IS NULL FOR SHARE
+SELECT id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at, activity_bump_seconds, autostop_requirement_days, dormancy_threshold_seconds, dormancy_delete_seconds, failure_ttl_seconds FROM templates WHERE id = $1 AND deleted_at IS NULL FOR SHARE
 `
 
 // Held while a workspace is created from the template, so the template cannot be deleted meanwhile.
@@ -362,6 +398,11 @@ func (q *Queries) ShareLockTemplate(ctx context.Context, id uuid.UUID) (Template
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DeletedAt,
+		&i.ActivityBumpSeconds,
+		&i.AutostopRequirementDays,
+		&i.DormancyThresholdSeconds,
+		&i.DormancyDeleteSeconds,
+		&i.FailureTtlSeconds,
 	)
 	return i, err
 }
@@ -369,23 +410,29 @@ func (q *Queries) ShareLockTemplate(ctx context.Context, id uuid.UUID) (Template
 const updateTemplate = `-- name: UpdateTemplate :one
 UPDATE templates SET name = $2, display_name = $3, description = $4, icon = $5, default_ttl_seconds = $6,
     max_ttl_seconds = $7, allow_user_autostart = $8, allow_user_autostop = $9, autostart_days = $10,
-    active_version_id = $11, updated_at = now()
+    active_version_id = $11, activity_bump_seconds = $12, autostop_requirement_days = $13,
+    dormancy_threshold_seconds = $14, dormancy_delete_seconds = $15, failure_ttl_seconds = $16, updated_at = now()
 WHERE id = $1 AND deleted_at IS NULL
-RETURNING id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at
+RETURNING id, name, display_name, description, icon, active_version_id, default_ttl_seconds, max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by, created_at, updated_at, deleted_at, activity_bump_seconds, autostop_requirement_days, dormancy_threshold_seconds, dormancy_delete_seconds, failure_ttl_seconds
 `
 
 type UpdateTemplateParams struct {
-	ID                 uuid.UUID
-	Name               string
-	DisplayName        string
-	Description        string
-	Icon               string
-	DefaultTtlSeconds  int64
-	MaxTtlSeconds      int64
-	AllowUserAutostart bool
-	AllowUserAutostop  bool
-	AutostartDays      []string
-	ActiveVersionID    uuid.UUID
+	ID                       uuid.UUID
+	Name                     string
+	DisplayName              string
+	Description              string
+	Icon                     string
+	DefaultTtlSeconds        int64
+	MaxTtlSeconds            int64
+	AllowUserAutostart       bool
+	AllowUserAutostop        bool
+	AutostartDays            []string
+	ActiveVersionID          uuid.UUID
+	ActivityBumpSeconds      int64
+	AutostopRequirementDays  []string
+	DormancyThresholdSeconds int64
+	DormancyDeleteSeconds    int64
+	FailureTtlSeconds        int64
 }
 
 func (q *Queries) UpdateTemplate(ctx context.Context, arg UpdateTemplateParams) (Template, error) {
@@ -401,6 +448,11 @@ func (q *Queries) UpdateTemplate(ctx context.Context, arg UpdateTemplateParams) 
 		arg.AllowUserAutostop,
 		arg.AutostartDays,
 		arg.ActiveVersionID,
+		arg.ActivityBumpSeconds,
+		arg.AutostopRequirementDays,
+		arg.DormancyThresholdSeconds,
+		arg.DormancyDeleteSeconds,
+		arg.FailureTtlSeconds,
 	)
 	var i Template
 	err := row.Scan(
@@ -419,6 +471,11 @@ func (q *Queries) UpdateTemplate(ctx context.Context, arg UpdateTemplateParams) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.DeletedAt,
+		&i.ActivityBumpSeconds,
+		&i.AutostopRequirementDays,
+		&i.DormancyThresholdSeconds,
+		&i.DormancyDeleteSeconds,
+		&i.FailureTtlSeconds,
 	)
 	return i, err
 }

@@ -47,7 +47,7 @@ func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject FROM users WHERE id = $1
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -65,12 +65,13 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.UpdatedAt,
 		&i.OidcIssuer,
 		&i.OidcSubject,
+		&i.QuietHoursSchedule,
 	)
 	return i, err
 }
 
 const getUserByLogin = `-- name: GetUserByLogin :one
-SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject FROM users WHERE username = lower($1::text) OR lower(email) = lower($1::text)
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule FROM users WHERE username = lower($1::text) OR lower(email) = lower($1::text)
 LIMIT 1
 `
 
@@ -89,12 +90,13 @@ func (q *Queries) GetUserByLogin(ctx context.Context, login string) (User, error
 		&i.UpdatedAt,
 		&i.OidcIssuer,
 		&i.OidcSubject,
+		&i.QuietHoursSchedule,
 	)
 	return i, err
 }
 
 const getUserByOIDC = `-- name: GetUserByOIDC :one
-SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2
 `
 
 type GetUserByOIDCParams struct {
@@ -117,12 +119,13 @@ func (q *Queries) GetUserByOIDC(ctx context.Context, arg GetUserByOIDCParams) (U
 		&i.UpdatedAt,
 		&i.OidcIssuer,
 		&i.OidcSubject,
+		&i.QuietHoursSchedule,
 	)
 	return i, err
 }
 
 const getUserByUsername = `-- name: GetUserByUsername :one
-SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject FROM users WHERE username = $1
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule FROM users WHERE username = $1
 `
 
 func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User, error) {
@@ -140,6 +143,7 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User,
 		&i.UpdatedAt,
 		&i.OidcIssuer,
 		&i.OidcSubject,
+		&i.QuietHoursSchedule,
 	)
 	return i, err
 }
@@ -147,7 +151,7 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User,
 const insertOIDCUser = `-- name: InsertOIDCUser :one
 INSERT INTO users (username, email, name, roles, oidc_issuer, oidc_subject)
 VALUES ($1, $2, $3, '{}', $4, $5)
-RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
 `
 
 type InsertOIDCUserParams struct {
@@ -179,6 +183,7 @@ func (q *Queries) InsertOIDCUser(ctx context.Context, arg InsertOIDCUserParams) 
 		&i.UpdatedAt,
 		&i.OidcIssuer,
 		&i.OidcSubject,
+		&i.QuietHoursSchedule,
 	)
 	return i, err
 }
@@ -186,7 +191,7 @@ func (q *Queries) InsertOIDCUser(ctx context.Context, arg InsertOIDCUserParams) 
 const insertUser = `-- name: InsertUser :one
 INSERT INTO users (username, email, name, password_hash, roles)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
 `
 
 type InsertUserParams struct {
@@ -218,12 +223,13 @@ func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) (User, e
 		&i.UpdatedAt,
 		&i.OidcIssuer,
 		&i.OidcSubject,
+		&i.QuietHoursSchedule,
 	)
 	return i, err
 }
 
 const linkUserOIDC = `-- name: LinkUserOIDC :one
-UPDATE users SET oidc_issuer = $2, oidc_subject = $3, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+UPDATE users SET oidc_issuer = $2, oidc_subject = $3, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
 `
 
 type LinkUserOIDCParams struct {
@@ -247,12 +253,13 @@ func (q *Queries) LinkUserOIDC(ctx context.Context, arg LinkUserOIDCParams) (Use
 		&i.UpdatedAt,
 		&i.OidcIssuer,
 		&i.OidcSubject,
+		&i.QuietHoursSchedule,
 	)
 	return i, err
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at, users.oidc_issuer, users.oidc_subject, count(*) OVER () AS total
+SELECT users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at, users.oidc_issuer, users.oidc_subject, users.quiet_hours_schedule, count(*) OVER () AS total
 FROM users
 WHERE ($1::text = '' OR username ILIKE '%' || $1 || '%' OR email ILIKE '%' || $1 || '%'
        OR name ILIKE '%' || $1 || '%')
@@ -301,6 +308,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUse
 			&i.User.UpdatedAt,
 			&i.User.OidcIssuer,
 			&i.User.OidcSubject,
+			&i.User.QuietHoursSchedule,
 			&i.Total,
 		); err != nil {
 			return nil, err
@@ -323,6 +331,35 @@ func (q *Queries) LockUserCreation(ctx context.Context) error {
 	return err
 }
 
+const setUserQuietHours = `-- name: SetUserQuietHours :one
+UPDATE users SET quiet_hours_schedule = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
+`
+
+type SetUserQuietHoursParams struct {
+	ID                 uuid.UUID
+	QuietHoursSchedule string
+}
+
+func (q *Queries) SetUserQuietHours(ctx context.Context, arg SetUserQuietHoursParams) (User, error) {
+	row := q.db.QueryRow(ctx, setUserQuietHours, arg.ID, arg.QuietHoursSchedule)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Username,
+		&i.Email,
+		&i.Name,
+		&i.PasswordHash,
+		&i.Roles,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.OidcIssuer,
+		&i.OidcSubject,
+		&i.QuietHoursSchedule,
+	)
+	return i, err
+}
+
 const updateUserPassword = `-- name: UpdateUserPassword :exec
 UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1
 `
@@ -338,7 +375,7 @@ func (q *Queries) UpdateUserPassword(ctx context.Context, arg UpdateUserPassword
 }
 
 const updateUserProfile = `-- name: UpdateUserProfile :one
-UPDATE users SET username = $2, email = $3, name = $4, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+UPDATE users SET username = $2, email = $3, name = $4, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
 `
 
 type UpdateUserProfileParams struct {
@@ -368,12 +405,13 @@ func (q *Queries) UpdateUserProfile(ctx context.Context, arg UpdateUserProfilePa
 		&i.UpdatedAt,
 		&i.OidcIssuer,
 		&i.OidcSubject,
+		&i.QuietHoursSchedule,
 	)
 	return i, err
 }
 
 const updateUserRoles = `-- name: UpdateUserRoles :one
-UPDATE users SET roles = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+UPDATE users SET roles = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
 `
 
 type UpdateUserRolesParams struct {
@@ -396,12 +434,13 @@ func (q *Queries) UpdateUserRoles(ctx context.Context, arg UpdateUserRolesParams
 		&i.UpdatedAt,
 		&i.OidcIssuer,
 		&i.OidcSubject,
+		&i.QuietHoursSchedule,
 	)
 	return i, err
 }
 
 const updateUserStatus = `-- name: UpdateUserStatus :one
-UPDATE users SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject
+UPDATE users SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
 `
 
 type UpdateUserStatusParams struct {
@@ -424,6 +463,7 @@ func (q *Queries) UpdateUserStatus(ctx context.Context, arg UpdateUserStatusPara
 		&i.UpdatedAt,
 		&i.OidcIssuer,
 		&i.OidcSubject,
+		&i.QuietHoursSchedule,
 	)
 	return i, err
 }

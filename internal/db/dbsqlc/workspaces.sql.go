@@ -120,7 +120,7 @@ func (q *Queries) GetBuildJobInput(ctx context.Context, id uuid.UUID) (GetBuildJ
 }
 
 const getWorkspace = `-- name: GetWorkspace :one
-SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status, ttl_seconds, deadline, max_deadline, template_default_ttl_seconds, template_max_ttl_seconds, template_allow_user_autostop, autostart_schedule, next_autostart_at, template_allow_user_autostart, template_autostart_days FROM workspace_overview WHERE id = $1
+SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status, ttl_seconds, deadline, max_deadline, template_default_ttl_seconds, template_max_ttl_seconds, template_allow_user_autostop, autostart_schedule, next_autostart_at, template_allow_user_autostart, template_autostart_days, dormant_at, template_dormancy_threshold_seconds, template_dormancy_delete_seconds, template_failure_ttl_seconds, template_autostop_requirement_days, owner_quiet_hours_schedule FROM workspace_overview WHERE id = $1
 `
 
 func (q *Queries) GetWorkspace(ctx context.Context, id uuid.UUID) (WorkspaceOverview, error) {
@@ -160,6 +160,12 @@ func (q *Queries) GetWorkspace(ctx context.Context, id uuid.UUID) (WorkspaceOver
 		&i.NextAutostartAt,
 		&i.TemplateAllowUserAutostart,
 		&i.TemplateAutostartDays,
+		&i.DormantAt,
+		&i.TemplateDormancyThresholdSeconds,
+		&i.TemplateDormancyDeleteSeconds,
+		&i.TemplateFailureTtlSeconds,
+		&i.TemplateAutostopRequirementDays,
+		&i.OwnerQuietHoursSchedule,
 	)
 	return i, err
 }
@@ -279,7 +285,7 @@ func (q *Queries) GetWorkspaceBuildByJob(ctx context.Context, jobID *int64) (Wor
 }
 
 const getWorkspaceByOwnerAndName = `-- name: GetWorkspaceByOwnerAndName :one
-SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status, ttl_seconds, deadline, max_deadline, template_default_ttl_seconds, template_max_ttl_seconds, template_allow_user_autostop, autostart_schedule, next_autostart_at, template_allow_user_autostart, template_autostart_days FROM workspace_overview WHERE owner_name = lower($1::text) AND lower(name) = lower($2::text) AND NOT deleted
+SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, owner_name, template_name, template_display_name, template_icon, template_active_version_id, build_id, build_number, build_transition, build_status, template_version_id, build_job_id, build_error, build_created_at, build_completed_at, status, ttl_seconds, deadline, max_deadline, template_default_ttl_seconds, template_max_ttl_seconds, template_allow_user_autostop, autostart_schedule, next_autostart_at, template_allow_user_autostart, template_autostart_days, dormant_at, template_dormancy_threshold_seconds, template_dormancy_delete_seconds, template_failure_ttl_seconds, template_autostop_requirement_days, owner_quiet_hours_schedule FROM workspace_overview WHERE owner_name = lower($1::text) AND lower(name) = lower($2::text) AND NOT deleted
 `
 
 type GetWorkspaceByOwnerAndNameParams struct {
@@ -324,12 +330,18 @@ func (q *Queries) GetWorkspaceByOwnerAndName(ctx context.Context, arg GetWorkspa
 		&i.NextAutostartAt,
 		&i.TemplateAllowUserAutostart,
 		&i.TemplateAutostartDays,
+		&i.DormantAt,
+		&i.TemplateDormancyThresholdSeconds,
+		&i.TemplateDormancyDeleteSeconds,
+		&i.TemplateFailureTtlSeconds,
+		&i.TemplateAutostopRequirementDays,
+		&i.OwnerQuietHoursSchedule,
 	)
 	return i, err
 }
 
 const insertWorkspace = `-- name: InsertWorkspace :one
-INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline, autostart_schedule, next_autostart_at
+INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline, autostart_schedule, next_autostart_at, dormant_at
 `
 
 type InsertWorkspaceParams struct {
@@ -355,6 +367,7 @@ func (q *Queries) InsertWorkspace(ctx context.Context, arg InsertWorkspaceParams
 		&i.MaxDeadline,
 		&i.AutostartSchedule,
 		&i.NextAutostartAt,
+		&i.DormantAt,
 	)
 	return i, err
 }
@@ -555,6 +568,98 @@ func (q *Queries) LatestBuildWithParameters(ctx context.Context, arg LatestBuild
 		&i.CompletedAt,
 	)
 	return i, err
+}
+
+const listDormantDue = `-- name: ListDormantDue :many
+SELECT w.id FROM workspaces w JOIN templates t ON t.id = w.template_id
+WHERE NOT w.deleted AND w.dormant_at IS NOT NULL AND t.dormancy_delete_seconds > 0
+  AND w.dormant_at < now() - make_interval(secs => t.dormancy_delete_seconds) - interval '1 minute'
+ORDER BY w.dormant_at LIMIT 500
+`
+
+// Dormant workspaces more than a minute past their template's time to deletion (their job went missing).
+func (q *Queries) ListDormantDue(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, listDormantDue)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listFailedDue = `-- name: ListFailedDue :many
+SELECT w.id, b.id AS build_id FROM workspaces w
+JOIN templates t ON t.id = w.template_id
+JOIN LATERAL (SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at FROM workspace_builds wb WHERE wb.workspace_id = w.id ORDER BY wb.number DESC LIMIT 1) b ON true
+WHERE NOT w.deleted AND t.failure_ttl_seconds > 0 AND b.transition = 'start' AND b.status = 'failed'
+  AND b.completed_at < now() - make_interval(secs => t.failure_ttl_seconds) - interval '1 minute'
+ORDER BY b.completed_at LIMIT 500
+`
+
+type ListFailedDueRow struct {
+	ID      uuid.UUID
+	BuildID uuid.UUID
+}
+
+// Workspaces whose latest build is a start that failed longer ago than the template's failure TTL,
+// plus a minute (their job went missing).
+func (q *Queries) ListFailedDue(ctx context.Context) ([]ListFailedDueRow, error) {
+	rows, err := q.db.Query(ctx, listFailedDue)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListFailedDueRow{}
+	for rows.Next() {
+		var i ListFailedDueRow
+		if err := rows.Scan(&i.ID, &i.BuildID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listInactiveWorkspaces = `-- name: ListInactiveWorkspaces :many
+SELECT w.id FROM workspaces w JOIN templates t ON t.id = w.template_id
+WHERE NOT w.deleted AND w.dormant_at IS NULL AND t.dormancy_threshold_seconds > 0
+  AND w.last_used_at < now() - make_interval(secs => t.dormancy_threshold_seconds)
+ORDER BY w.last_used_at LIMIT 500
+`
+
+// Workspaces unused for longer than their template's dormancy threshold that are not dormant yet.
+func (q *Queries) ListInactiveWorkspaces(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, listInactiveWorkspaces)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listMissedAutostarts = `-- name: ListMissedAutostarts :many
@@ -760,7 +865,7 @@ func (q *Queries) ListWorkspaceResources(ctx context.Context, buildID uuid.UUID)
 }
 
 const listWorkspaces = `-- name: ListWorkspaces :many
-SELECT workspace_overview.id, workspace_overview.owner_id, workspace_overview.template_id, workspace_overview.name, workspace_overview.deleted, workspace_overview.created_at, workspace_overview.updated_at, workspace_overview.last_used_at, workspace_overview.owner_name, workspace_overview.template_name, workspace_overview.template_display_name, workspace_overview.template_icon, workspace_overview.template_active_version_id, workspace_overview.build_id, workspace_overview.build_number, workspace_overview.build_transition, workspace_overview.build_status, workspace_overview.template_version_id, workspace_overview.build_job_id, workspace_overview.build_error, workspace_overview.build_created_at, workspace_overview.build_completed_at, workspace_overview.status, workspace_overview.ttl_seconds, workspace_overview.deadline, workspace_overview.max_deadline, workspace_overview.template_default_ttl_seconds, workspace_overview.template_max_ttl_seconds, workspace_overview.template_allow_user_autostop, workspace_overview.autostart_schedule, workspace_overview.next_autostart_at, workspace_overview.template_allow_user_autostart, workspace_overview.template_autostart_days, count(*) OVER () AS total
+SELECT workspace_overview.id, workspace_overview.owner_id, workspace_overview.template_id, workspace_overview.name, workspace_overview.deleted, workspace_overview.created_at, workspace_overview.updated_at, workspace_overview.last_used_at, workspace_overview.owner_name, workspace_overview.template_name, workspace_overview.template_display_name, workspace_overview.template_icon, workspace_overview.template_active_version_id, workspace_overview.build_id, workspace_overview.build_number, workspace_overview.build_transition, workspace_overview.build_status, workspace_overview.template_version_id, workspace_overview.build_job_id, workspace_overview.build_error, workspace_overview.build_created_at, workspace_overview.build_completed_at, workspace_overview.status, workspace_overview.ttl_seconds, workspace_overview.deadline, workspace_overview.max_deadline, workspace_overview.template_default_ttl_seconds, workspace_overview.template_max_ttl_seconds, workspace_overview.template_allow_user_autostop, workspace_overview.autostart_schedule, workspace_overview.next_autostart_at, workspace_overview.template_allow_user_autostart, workspace_overview.template_autostart_days, workspace_overview.dormant_at, workspace_overview.template_dormancy_threshold_seconds, workspace_overview.template_dormancy_delete_seconds, workspace_overview.template_failure_ttl_seconds, workspace_overview.template_autostop_requirement_days, workspace_overview.owner_quiet_hours_schedule, count(*) OVER () AS total
 FROM workspace_overview
 WHERE NOT deleted
   AND ($1::uuid IS NULL OR owner_id = $1)
@@ -839,6 +944,12 @@ func (q *Queries) ListWorkspaces(ctx context.Context, arg ListWorkspacesParams) 
 			&i.WorkspaceOverview.NextAutostartAt,
 			&i.WorkspaceOverview.TemplateAllowUserAutostart,
 			&i.WorkspaceOverview.TemplateAutostartDays,
+			&i.WorkspaceOverview.DormantAt,
+			&i.WorkspaceOverview.TemplateDormancyThresholdSeconds,
+			&i.WorkspaceOverview.TemplateDormancyDeleteSeconds,
+			&i.WorkspaceOverview.TemplateFailureTtlSeconds,
+			&i.WorkspaceOverview.TemplateAutostopRequirementDays,
+			&i.WorkspaceOverview.OwnerQuietHoursSchedule,
 			&i.Total,
 		); err != nil {
 			return nil, err
@@ -852,7 +963,7 @@ func (q *Queries) ListWorkspaces(ctx context.Context, arg ListWorkspacesParams) 
 }
 
 const lockWorkspace = `-- name: LockWorkspace :one
-SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline, autostart_schedule, next_autostart_at FROM workspaces WHERE id = $1 FOR UPDATE
+SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline, autostart_schedule, next_autostart_at, dormant_at FROM workspaces WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockWorkspace(ctx context.Context, id uuid.UUID) (Workspace, error) {
@@ -872,6 +983,7 @@ func (q *Queries) LockWorkspace(ctx context.Context, id uuid.UUID) (Workspace, e
 		&i.MaxDeadline,
 		&i.AutostartSchedule,
 		&i.NextAutostartAt,
+		&i.DormantAt,
 	)
 	return i, err
 }
@@ -1015,6 +1127,23 @@ type SetWorkspaceDeadlineParams struct {
 
 func (q *Queries) SetWorkspaceDeadline(ctx context.Context, arg SetWorkspaceDeadlineParams) error {
 	_, err := q.db.Exec(ctx, setWorkspaceDeadline, arg.ID, arg.Deadline, arg.MaxDeadline)
+	return err
+}
+
+const setWorkspaceDormant = `-- name: SetWorkspaceDormant :exec
+UPDATE workspaces SET dormant_at = $2::timestamptz, updated_at = now(),
+    last_used_at = CASE WHEN $2::timestamptz IS NULL THEN now() ELSE last_used_at END
+WHERE id = $1
+`
+
+type SetWorkspaceDormantParams struct {
+	ID        uuid.UUID
+	DormantAt *time.Time
+}
+
+// Marks a workspace dormant (a time) or active again (NULL); waking it counts as a use.
+func (q *Queries) SetWorkspaceDormant(ctx context.Context, arg SetWorkspaceDormantParams) error {
+	_, err := q.db.Exec(ctx, setWorkspaceDormant, arg.ID, arg.DormantAt)
 	return err
 }
 

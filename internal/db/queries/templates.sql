@@ -1,7 +1,8 @@
 -- name: InsertTemplate :one
 INSERT INTO templates (name, display_name, description, icon, active_version_id, default_ttl_seconds,
-    max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    max_ttl_seconds, allow_user_autostart, allow_user_autostop, autostart_days, created_by,
+    activity_bump_seconds, autostop_requirement_days, dormancy_threshold_seconds, dormancy_delete_seconds, failure_ttl_seconds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING *;
 
 -- name: GetTemplate :one
@@ -21,7 +22,8 @@ SELECT * FROM templates WHERE id = $1 AND deleted_at IS NULL FOR UPDATE;
 -- name: UpdateTemplate :one
 UPDATE templates SET name = $2, display_name = $3, description = $4, icon = $5, default_ttl_seconds = $6,
     max_ttl_seconds = $7, allow_user_autostart = $8, allow_user_autostop = $9, autostart_days = $10,
-    active_version_id = $11, updated_at = now()
+    active_version_id = $11, activity_bump_seconds = $12, autostop_requirement_days = $13,
+    dormancy_threshold_seconds = $14, dormancy_delete_seconds = $15, failure_ttl_seconds = $16, updated_at = now()
 WHERE id = $1 AND deleted_at IS NULL
 RETURNING *;
 

@@ -60,3 +60,6 @@ RETURNING *;
 
 -- name: LinkUserOIDC :one
 UPDATE users SET oidc_issuer = $2, oidc_subject = $3, updated_at = now() WHERE id = $1 RETURNING *;
+
+-- name: SetUserQuietHours :one
+UPDATE users SET quiet_hours_schedule = $2, updated_at = now() WHERE id = $1 RETURNING *;

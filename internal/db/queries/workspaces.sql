@@ -160,3 +160,33 @@ ORDER BY w.deadline LIMIT 500;
 SELECT id, autostart_schedule FROM workspaces
 WHERE NOT deleted AND autostart_schedule <> '' AND next_autostart_at < now() - interval '1 minute'
 ORDER BY next_autostart_at LIMIT 500;
+
+-- name: ListInactiveWorkspaces :many
+-- Workspaces unused for longer than their template's dormancy threshold that are not dormant yet.
+SELECT w.id FROM workspaces w JOIN templates t ON t.id = w.template_id
+WHERE NOT w.deleted AND w.dormant_at IS NULL AND t.dormancy_threshold_seconds > 0
+  AND w.last_used_at < now() - make_interval(secs => t.dormancy_threshold_seconds)
+ORDER BY w.last_used_at LIMIT 500;
+
+-- name: SetWorkspaceDormant :exec
+-- Marks a workspace dormant (a time) or active again (NULL); waking it counts as a use.
+UPDATE workspaces SET dormant_at = sqlc.narg(dormant_at)::timestamptz, updated_at = now(),
+    last_used_at = CASE WHEN sqlc.narg(dormant_at)::timestamptz IS NULL THEN now() ELSE last_used_at END
+WHERE id = $1;
+
+-- name: ListDormantDue :many
+-- Dormant workspaces more than a minute past their template's time to deletion (their job went missing).
+SELECT w.id FROM workspaces w JOIN templates t ON t.id = w.template_id
+WHERE NOT w.deleted AND w.dormant_at IS NOT NULL AND t.dormancy_delete_seconds > 0
+  AND w.dormant_at < now() - make_interval(secs => t.dormancy_delete_seconds) - interval '1 minute'
+ORDER BY w.dormant_at LIMIT 500;
+
+-- name: ListFailedDue :many
+-- Workspaces whose latest build is a start that failed longer ago than the template's failure TTL,
+-- plus a minute (their job went missing).
+SELECT w.id, b.id AS build_id FROM workspaces w
+JOIN templates t ON t.id = w.template_id
+JOIN LATERAL (SELECT * FROM workspace_builds wb WHERE wb.workspace_id = w.id ORDER BY wb.number DESC LIMIT 1) b ON true
+WHERE NOT w.deleted AND t.failure_ttl_seconds > 0 AND b.transition = 'start' AND b.status = 'failed'
+  AND b.completed_at < now() - make_interval(secs => t.failure_ttl_seconds) - interval '1 minute'
+ORDER BY b.completed_at LIMIT 500;

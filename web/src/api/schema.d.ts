@@ -1199,6 +1199,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/workspaces/{workspace}/dormant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Make a workspace dormant or active
+         * @description A workspace unused for longer than its template's dormancy threshold becomes dormant by itself: it is stopped, cannot start, and is deleted after the template's time to deletion. dormant=false makes it active again (counting as a use); dormant=true makes it dormant now, stopping it if it runs.
+         */
+        put: operations["update-workspace-dormancy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/workspaces/{workspace}/extend": {
         parameters: {
             query?: never;
@@ -1372,13 +1392,23 @@ export interface components {
             template_version_id?: string;
         };
         CreateTemplateInputBody: {
+            /** Format: int64 */
+            activity_bump_seconds?: number;
             allow_user_autostart?: boolean;
             allow_user_autostop?: boolean;
             autostart_days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+            /** @description An empty list turns the required stop off. */
+            autostop_requirement_days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
             /** Format: int64 */
             default_ttl_seconds?: number;
             description?: string;
             display_name?: string;
+            /** Format: int64 */
+            dormancy_delete_seconds?: number;
+            /** Format: int64 */
+            dormancy_threshold_seconds?: number;
+            /** Format: int64 */
+            failure_ttl_seconds?: number;
             icon?: string;
             /** Format: int64 */
             max_ttl_seconds?: number;
@@ -1445,6 +1475,10 @@ export interface components {
             scopes: string[];
             /** @description The token to send as Authorization: Bearer. Shown only now. */
             token: string;
+        };
+        DormantInputBody: {
+            /** @description true makes the workspace dormant; false makes it active again. */
+            dormant: boolean;
         };
         ErrorDetail: {
             /** @description Where the error occurred, e.g. 'body.items[3].tags' or 'path.thing-id' */
@@ -1853,10 +1887,17 @@ export interface components {
         };
         Template: {
             active_version_id: string;
+            /**
+             * Format: int64
+             * @description How far activity (SSH, terminal, port forwarding, apps) pushes a running workspace's deadline from now; 0 uses the workspace's TTL.
+             */
+            activity_bump_seconds: number;
             allow_user_autostart: boolean;
             allow_user_autostop: boolean;
             /** @description Days autostart may start workspaces: mon ... sun. */
             autostart_days: string[];
+            /** @description Days on which running workspaces must stop at their owner's quiet hours (default midnight UTC), whatever their deadline and activity. */
+            autostop_requirement_days: string[];
             /** Format: date-time */
             created_at: string;
             /**
@@ -1866,6 +1907,21 @@ export interface components {
             default_ttl_seconds: number;
             description: string;
             display_name: string;
+            /**
+             * Format: int64
+             * @description A workspace dormant this long is deleted.
+             */
+            dormancy_delete_seconds: number;
+            /**
+             * Format: int64
+             * @description A workspace unused this long becomes dormant: it is stopped and cannot start until made active again.
+             */
+            dormancy_threshold_seconds: number;
+            /**
+             * Format: int64
+             * @description A workspace whose start failed this long ago is stopped.
+             */
+            failure_ttl_seconds: number;
             icon: string;
             id: string;
             /**
@@ -1939,13 +1995,23 @@ export interface components {
             ttl_seconds?: number | null;
         };
         UpdateTemplateInputBody: {
+            /** Format: int64 */
+            activity_bump_seconds?: number;
             allow_user_autostart?: boolean;
             allow_user_autostop?: boolean;
             autostart_days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+            /** @description An empty list turns the required stop off. */
+            autostop_requirement_days?: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
             /** Format: int64 */
             default_ttl_seconds?: number;
             description?: string;
             display_name?: string;
+            /** Format: int64 */
+            dormancy_delete_seconds?: number;
+            /** Format: int64 */
+            dormancy_threshold_seconds?: number;
+            /** Format: int64 */
+            failure_ttl_seconds?: number;
             icon?: string;
             /** Format: int64 */
             max_ttl_seconds?: number;
@@ -1955,6 +2021,11 @@ export interface components {
             /** Format: email */
             email?: string;
             name?: string;
+            /**
+             * @description When the user's day ends (cron, CRON_TZ= for the zone); templates with an autostop requirement stop workspaces then. Empty: midnight UTC.
+             * @example CRON_TZ=Europe/Berlin 0 22 * * *
+             */
+            quiet_hours_schedule?: string;
             username?: string;
         };
         UploadLogsInputBody: {
@@ -1998,6 +2069,11 @@ export interface components {
             login_types: ("password" | "oidc")[];
             /** @example Ada Lovelace */
             name: string;
+            /**
+             * @description A cron schedule (CRON_TZ= for the time zone) at whose times templates that require a stop stop this user's workspaces; empty is midnight UTC.
+             * @example CRON_TZ=Europe/Berlin 0 22 * * *
+             */
+            quiet_hours_schedule: string;
             /** @description Roles beyond member: owner, user-admin, template-admin, auditor. */
             roles: string[];
             /** @enum {string} */
@@ -2025,6 +2101,16 @@ export interface components {
              * @description When the running workspace stops by itself; activity moves it later.
              */
             deadline?: string;
+            /**
+             * Format: date-time
+             * @description When the dormant workspace will be deleted, if its template deletes dormant workspaces.
+             */
+            deleting_at?: string;
+            /**
+             * Format: date-time
+             * @description Since when the workspace is dormant (unused longer than its template allows): stopped, and it cannot start until made active again.
+             */
+            dormant_at?: string;
             id: string;
             /** Format: date-time */
             last_used_at: string;
@@ -2229,7 +2315,7 @@ export interface components {
             /** Format: date-time */
             at: string;
             /** @enum {string} */
-            transition: "start" | "stop";
+            transition: "start" | "stop" | "delete";
         };
         WorkspaceResource: {
             agents: components["schemas"]["WorkspaceAgent"][];
@@ -4634,6 +4720,15 @@ export interface operations {
                     "application/json": components["schemas"]["UsersUser"];
                 };
             };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -6792,6 +6887,87 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "update-workspace-dormancy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workspace's ID. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DormantInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
                 };
             };
             /** @description Unauthorized */
