@@ -64,6 +64,12 @@ try {
   await page.getByRole("link", { name: "local", exact: true }).click();
   await page.getByRole("heading", { name: "Parameters of v1" }).waitFor();
   await page.getByRole("log").getByText("Plan:").waitFor();
+  const policy = page.getByRole("form", { name: "Lifecycle policy" });
+  await policy.getByLabel(/Dormant when unused for/).fill("30");
+  await policy.getByRole("button", { name: "Save policy" }).click();
+  await policy.getByText("Policy saved.").waitFor();
+  const saved = await (await page.request.get(`${url}/api/v2/templates/local`)).json();
+  if (saved.dormancy_threshold_seconds !== 30 * 86400) throw new Error(`policy not saved: ${JSON.stringify(saved)}`);
   await page.screenshot({ path: `${shots}/template.png`, fullPage: true });
   await page.getByRole("link", { name: "Templates" }).click();
 

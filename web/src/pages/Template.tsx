@@ -1,8 +1,53 @@
-import { useState } from "react";
+import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
-import { api, problemText } from "../api/client";
+import { api, problemText, type Template } from "../api/client";
 import { useUser } from "../Layout";
 import { ago, Badge, usePoll } from "../ui";
+
+const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+
+// Policy shows a template's lifecycle policy, and lets template admins change it: durations are in
+// hours or days here, seconds in the API; 0 or empty turns a policy off.
+function Policy({ tmpl, admin, onChange }: { tmpl: Template; admin: boolean; onChange: () => void }) {
+  const [message, setMessage] = useState<{ error: boolean; text: string }>();
+  const fields: { name: keyof Template; label: string; unit: number; unitName: string }[] = [
+    { name: "default_ttl_seconds", label: "Autostop after a start", unit: 3600, unitName: "hours" },
+    { name: "max_ttl_seconds", label: "Longest run after a start", unit: 3600, unitName: "hours" },
+    { name: "activity_bump_seconds", label: "Activity keeps it up for", unit: 3600, unitName: "hours (0: its autostop)" },
+    { name: "dormancy_threshold_seconds", label: "Dormant when unused for", unit: 86400, unitName: "days" },
+    { name: "dormancy_delete_seconds", label: "Delete when dormant for", unit: 86400, unitName: "days" },
+    { name: "failure_ttl_seconds", label: "Stop a failed start after", unit: 3600, unitName: "hours" },
+  ];
+  const save = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const body: Record<string, unknown> = { autostop_requirement_days: days.filter((d) => form.get(`req-${d}`)) };
+    for (const f of fields) body[f.name] = Math.round(Number(form.get(f.name) || 0) * f.unit);
+    const res = await api.PATCH("/api/v2/templates/{template}", { params: { path: { template: tmpl.name } }, body });
+    setMessage(res.error ? { error: true, text: problemText(res.error) } : { error: false, text: "Policy saved." });
+    onChange();
+  };
+  return (
+    <form className="card" onSubmit={save} aria-label="Lifecycle policy">
+      <h2>Lifecycle policy</h2>
+      <div className="row">
+        {fields.map((f) => (
+          <label key={f.name} className="field">{f.label} ({f.unitName}; 0: never)
+            <input name={f.name} type="number" min="0" step="any" disabled={!admin} defaultValue={String(Number(tmpl[f.name] ?? 0) / f.unit)} />
+          </label>
+        ))}
+      </div>
+      <fieldset className="days" disabled={!admin}>
+        <legend>Required stop at the owner&apos;s quiet hours (default midnight UTC) on</legend>
+        {days.map((d) => (
+          <label key={d}><input type="checkbox" name={`req-${d}`} defaultChecked={tmpl.autostop_requirement_days.includes(d)} /> {d}</label>
+        ))}
+      </fieldset>
+      {admin && <button type="submit" className="secondary">Save policy</button>}
+      {message && <p className={message.error ? "error" : "hint"} role={message.error ? "alert" : "status"}>{message.text}</p>}
+    </form>
+  );
+}
 
 // TemplatePage shows a template: its versions (with promotion for template admins), the chosen
 // version's parameters and import log, and the workspaces built from it.
@@ -69,6 +114,7 @@ export function TemplatePage() {
           <div className="log" role="log">{(logs?.logs ?? []).map((l) => <div key={l.id}><span className="t">{l.stage}</span> {l.output}</div>)}</div>
         </>
       )}
+      <Policy tmpl={tmpl} admin={admin} onChange={refresh} />
       <h2>Workspaces</h2>
       {spaces && (spaces.workspaces.length === 0 ? <p className="hint">No workspace uses this template yet.</p> : (
         <ul>{spaces.workspaces.map((w) => <li key={w.id}><Link to={`/@${w.owner_name}/${w.name}`}>{w.owner_name}/{w.name}</Link> <Badge status={w.status} /></li>)}</ul>

@@ -82,10 +82,21 @@ function Schedule({ ws, onChange }: { ws: Workspace; onChange: () => void }) {
   };
   const extend = async () =>
     done(await api.POST("/api/v2/workspaces/{workspace}/extend", { params: { path: { workspace: ws.id } }, body: { duration_seconds: 3600 } }), "Extended.");
+  const wake = async () =>
+    done(await api.PUT("/api/v2/workspaces/{workspace}/dormant", { params: { path: { workspace: ws.id } }, body: { dormant: false } }), "Active again: you can start it.");
   const minutes = ws.deadline ? Math.max(0, Math.round((new Date(ws.deadline).getTime() - Date.now()) / 60000)) : null;
   return (
     <div className="card">
       <h2>Schedule</h2>
+      {ws.dormant_at && (
+        <p className="row" role="status">
+          <span>
+            Dormant since {new Date(ws.dormant_at).toLocaleString()}: unused for longer than its template allows, it cannot start
+            {ws.deleting_at ? ` and will be deleted ${new Date(ws.deleting_at).toLocaleString()}` : ""}.
+          </span>
+          <button className="small" onClick={wake}>Make it active</button>
+        </p>
+      )}
       {ws.status === "running" && (
         <p className="row">
           {minutes === null ? "Runs until stopped." : <span role="status">Stops in {minutes < 60 ? `${minutes} min` : `${(minutes / 60).toFixed(1)} h`}.</span>}
