@@ -135,3 +135,44 @@ func TestAReplicaWithAnotherSecretKeyIsRefused(t *testing.T) {
 	_, err = tickets.NewSigner(ctx, d, []byte("short"), "x")
 	require.Error(t, err)
 }
+
+// Local tickets (job tokens) verify only on the control plane, only as their kind, only with the same
+// secret key, and are never mistaken for tickets the public keys check (or the other way round).
+func TestLocalTicketsVerifyOnlyWithTheSecretKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := dbtest.New(t)
+	key := secret()
+	s, err := tickets.NewSigner(ctx, d, key, "x")
+	require.NoError(t, err)
+	ticket, err := s.SignLocal(tickets.KindJob, "worker-1", "7/1", time.Minute)
+	require.NoError(t, err)
+	c, err := s.VerifyLocal(ticket, tickets.KindJob)
+	require.NoError(t, err)
+	require.Equal(t, "worker-1", c.Subject)
+	require.Equal(t, "7/1", c.Resource)
+
+	_, err = s.VerifyLocal(ticket, tickets.KindRelay)
+	require.ErrorIs(t, err, tickets.ErrInvalid, "another kind")
+	_, err = s.VerifyLocal(ticket[:len(ticket)-2]+"AA", tickets.KindJob)
+	require.ErrorIs(t, err, tickets.ErrInvalid, "altered")
+	other, err := tickets.NewSigner(ctx, dbtest.New(t), secret(), "x")
+	require.NoError(t, err)
+	_, err = other.VerifyLocal(ticket, tickets.KindJob)
+	require.ErrorIs(t, err, tickets.ErrInvalid, "another deployment's secret key")
+	set, err := s.KeySet(ctx)
+	require.NoError(t, err)
+	_, err = set.Verify(ticket, tickets.KindJob)
+	require.ErrorIs(t, err, tickets.ErrInvalid, "the public keys do not check local tickets")
+	public, err := s.Sign(ctx, tickets.KindJob, "worker-1", "7/1", time.Minute)
+	require.NoError(t, err)
+	_, err = s.VerifyLocal(public, tickets.KindJob)
+	require.ErrorIs(t, err, tickets.ErrInvalid, "nor the secret key public tickets")
+
+	tickets.SetClock(s, func() time.Time { return time.Now().Add(-time.Hour) })
+	old, err := s.SignLocal(tickets.KindJob, "worker-1", "7/1", time.Minute)
+	require.NoError(t, err)
+	tickets.SetClock(s, time.Now)
+	_, err = s.VerifyLocal(old, tickets.KindJob)
+	require.ErrorIs(t, err, tickets.ErrInvalid, "expired")
+}
