@@ -46,7 +46,12 @@ const testPSK = "test-provisioner-key-0123456789"
 // setupWith is setup with a chance to change the API's dependencies, which know the server's URL.
 func setupWith(t testing.TB, change func(*Deps)) bundle {
 	t.Helper()
-	d := dbtest.New(t)
+	return setupOn(t, dbtest.New(t), change)
+}
+
+// setupOn is setupWith on the database d.
+func setupOn(t testing.TB, d *db.DB, change func(*Deps)) bundle {
+	t.Helper()
 	q, err := jobs.New(jobs.Config{DB: d, Logger: dbtest.Logger()})
 	require.NoError(t, err)
 	require.NoError(t, q.Start(context.Background()))

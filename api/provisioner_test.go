@@ -357,3 +357,37 @@ func TestCancelingInterruptsTerraform(t *testing.T) {
 	_, logs := call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id+"/logs", "", admin...)
 	require.Contains(t, fmt.Sprint(logs["logs"]), "the job was canceled")
 }
+
+// A worker that reports a result with next takes its next job in the same request when one waits
+// (204 when none does), with a token of its own; a result for an attempt the worker lost is refused
+// and claims nothing.
+func TestAResultTakesTheNextJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	first := newVersion(t, b, admin, tinyTarBytes())
+	second := newVersion(t, b, admin, tinyTarBytes())
+	status, job := acquire(t, b, testPSK, "busy")
+	require.Equal(t, http.StatusOK, status)
+	complete := func(job map[string]any) (*http.Response, map[string]any) {
+		return call(t, "POST", fmt.Sprintf("%s/api/v2/provisioners/jobs/%d/complete", b.srv.URL, int64(job["id"].(float64))),
+			`{"import":{"parameters":[],"variables":[],"resources":[]},"next":true}`, "Authorization", "Bearer "+job["token"].(string))
+	}
+	res, next := complete(job)
+	require.Equal(t, http.StatusOK, res.StatusCode, next)
+	require.NotEqual(t, job["id"], next["id"])
+	require.ElementsMatch(t, []string{first, second}, []string{job["template_version_id"].(string), next["template_version_id"].(string)})
+	res, again := complete(job)
+	require.Equal(t, http.StatusConflict, res.StatusCode, "the first job is done: %v", again)
+	res, none := complete(next)
+	require.Equal(t, http.StatusNoContent, res.StatusCode, none)
+	for _, id := range []string{first, second} {
+		require.Equal(t, "succeeded", waitVersion(t, b, admin, id)["status"])
+	}
+	var workers []map[string]any
+	_, list := call(t, "GET", b.srv.URL+"/api/v2/provisioners", "", admin...)
+	raw, _ := json.Marshal(list["workers"])
+	require.NoError(t, json.Unmarshal(raw, &workers))
+	require.Len(t, workers, 1, "the worker is listed once, as itself")
+	require.Equal(t, "busy", workers[0]["name"])
+}

@@ -109,7 +109,10 @@ func (w *worker) loop(ctx context.Context, slot int) error {
 			continue
 		case res.JSON200 != nil:
 			backoff = time.Second
-			w.run(ctx, res.JSON200)
+			// Each result asks for the next job, so a busy worker makes one request per job.
+			for job := res.JSON200; job != nil && ctx.Err() == nil; {
+				job = w.run(ctx, job)
+			}
 			continue
 		default:
 			w.log.Warn("provisioner: the server did not hand out work; retrying", "error", client.Check(res.HTTPResponse, res.Body), "in", backoff)
@@ -125,8 +128,9 @@ func (w *worker) loop(ctx context.Context, slot int) error {
 }
 
 // run runs one job: Terraform under a context that heartbeats cancel, logs shipped in batches, and
-// the result reported.
-func (w *worker) run(ctx context.Context, j *client.ProvisionerJob) {
+// the result reported. It returns the next job, which the server hands over with the result when
+// one is waiting.
+func (w *worker) run(ctx context.Context, j *client.ProvisionerJob) *client.ProvisionerJob {
 	log := w.log.With("job", j.Id, "attempt", j.Attempt, "kind", j.Kind)
 	log.Info("provisioner: job started")
 	start := time.Now()
@@ -186,20 +190,22 @@ func (w *worker) run(ctx context.Context, j *client.ProvisionerJob) {
 	mu.Lock()
 	wasCanceled, wasLost := canceled, lost
 	mu.Unlock()
+	var next *client.ProvisionerJob
 	switch {
 	case wasLost || ctx.Err() != nil:
 		log.Warn("provisioner: job abandoned", "lost", wasLost)
-		return
+		return nil
 	case err != nil:
 		log.Info("provisioner: job failed", "error", err, "canceled", wasCanceled, "elapsed", time.Since(start).Round(time.Millisecond))
-		err = s.fail(ctx, err.Error(), wasCanceled, failedState)
+		next, err = s.fail(ctx, err.Error(), wasCanceled, failedState)
 	default:
 		log.Info("provisioner: job succeeded", "elapsed", time.Since(start).Round(time.Millisecond))
-		err = s.complete(ctx, result)
+		next, err = s.complete(ctx, result)
 	}
 	if err != nil {
 		log.Warn("provisioner: reporting the result failed; the server will retry the job when its lease runs out", "error", err)
 	}
+	return next
 }
 
 // jobSession is the job-token-authenticated side of one job.
@@ -243,25 +249,28 @@ func (s *jobSession) sendLogs(ctx context.Context, lines []client.ProvisionerLog
 	return client.Check(res.HTTPResponse, res.Body)
 }
 
-func (s *jobSession) complete(ctx context.Context, result client.CompleteProvisionerJobJSONRequestBody) error {
+// complete reports a success and takes the next job, if one is waiting.
+func (s *jobSession) complete(ctx context.Context, result client.CompleteProvisionerJobJSONRequestBody) (*client.ProvisionerJob, error) {
+	result.Next = ptr(true)
 	res, err := s.w.c.CompleteProvisionerJobWithResponse(ctx, s.job.Id, &client.CompleteProvisionerJobParams{Authorization: s.auth()}, result)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return client.Check(res.HTTPResponse, res.Body)
+	return res.JSON200, client.Check(res.HTTPResponse, res.Body)
 }
 
-// fail reports a failure, with the state a failed apply left, if any.
-func (s *jobSession) fail(ctx context.Context, message string, canceled bool, state []byte) error {
-	body := client.FailProvisionerJobJSONRequestBody{Error: message, Canceled: &canceled}
+// fail reports a failure, with the state a failed apply left, if any, and takes the next job, if
+// one is waiting.
+func (s *jobSession) fail(ctx context.Context, message string, canceled bool, state []byte) (*client.ProvisionerJob, error) {
+	body := client.FailProvisionerJobJSONRequestBody{Error: message, Canceled: &canceled, Next: ptr(true)}
 	if len(state) > 0 {
 		body.State = &state
 	}
 	res, err := s.w.c.FailProvisionerJobWithResponse(ctx, s.job.Id, &client.FailProvisionerJobParams{Authorization: s.auth()}, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return client.Check(res.HTTPResponse, res.Body)
+	return res.JSON200, client.Check(res.HTTPResponse, res.Body)
 }
 
 // shipper batches log lines to the server: every 200 ms, or at 500 lines.

@@ -62,6 +62,7 @@ type handlers struct {
 	seen *struct {
 		mu      sync.Mutex
 		workers map[string]seenWorker
+		byID    map[uuid.UUID]string // worker ID -> key in workers
 	}
 }
 
@@ -83,7 +84,8 @@ func Register(api huma.API, d Deps) {
 	h.seen = &struct {
 		mu      sync.Mutex
 		workers map[string]seenWorker
-	}{workers: map[string]seenWorker{}}
+		byID    map[uuid.UUID]string
+	}{workers: map[string]seenWorker{}, byID: map[uuid.UUID]string{}}
 	keySec := []map[string][]string{{"provisioner-key": {}}}
 	jobSec := []map[string][]string{{"job-token": {}}}
 	huma.Register(api, huma.Operation{
@@ -96,6 +98,7 @@ func Register(api huma.API, d Deps) {
 		Security:    keySec,
 		Errors:      []int{http.StatusUnauthorized},
 		Metadata:    workerTraffic,
+		Responses:   noJob("No job came within wait_seconds."),
 	}, h.acquire)
 	jobOp := func(id, path, summary string) huma.Operation {
 		return huma.Operation{OperationID: id, Method: http.MethodPost, Path: "/api/v2/provisioners/jobs/{job}/" + path,
@@ -104,9 +107,20 @@ func Register(api huma.API, d Deps) {
 	}
 	huma.Register(api, jobOp("heartbeat-provisioner-job", "heartbeat", "Keep a job's lease"), h.heartbeat)
 	huma.Register(api, jobOp("append-provisioner-job-logs", "logs", "Append a job's log lines"), h.appendLogs)
-	huma.Register(api, jobOp("complete-provisioner-job", "complete", "Report a job's result"), h.complete)
-	huma.Register(api, jobOp("fail-provisioner-job", "fail", "Report that a job failed or was canceled"), h.fail)
+	report := func(id, path, summary string) huma.Operation {
+		op := jobOp(id, path, summary)
+		op.Description += " With next, the answer carries the worker's next job when one is waiting (200), as acquire would."
+		op.Responses = noJob("The result is stored; no next job was asked for or waiting.")
+		return op
+	}
+	huma.Register(api, report("complete-provisioner-job", "complete", "Report a job's result"), h.complete)
+	huma.Register(api, report("fail-provisioner-job", "fail", "Report that a job failed or was canceled"), h.fail)
 	registerAdmin(api, h)
+}
+
+// noJob documents the 204 of operations that answer with a job or nothing.
+func noJob(why string) map[string]*huma.Response {
+	return map[string]*huma.Response{"204": {Description: why}}
 }
 
 type acquireInput struct {
@@ -212,10 +226,31 @@ func (h handlers) register(ctx context.Context, name, version string, tagMap map
 	h.seen.mu.Lock()
 	if len(h.seen.workers) > 10_000 {
 		clear(h.seen.workers)
+		clear(h.seen.byID)
 	}
 	h.seen.workers[key] = seenWorker{row: row, at: time.Now()}
+	h.seen.byID[row.ID] = key
 	h.seen.mu.Unlock()
 	return row, nil
+}
+
+// registered is the worker a job token names, as register last saw it (or the database has it),
+// with its last-seen time kept fresh the same way: a busy worker that takes its next job with each
+// result never calls acquire, and must not look gone.
+func (h handlers) registered(ctx context.Context, id uuid.UUID) (dbsqlc.ProvisionerWorker, error) {
+	h.seen.mu.Lock()
+	s, ok := h.seen.workers[h.seen.byID[id]]
+	h.seen.mu.Unlock()
+	row := s.row
+	if !ok {
+		var err error
+		if row, err = h.DB.GetProvisionerWorker(ctx, id); err != nil {
+			return row, db.Translate(err)
+		}
+	}
+	var tags map[string]string
+	_ = json.Unmarshal(row.Tags, &tags)
+	return h.register(ctx, row.Name, row.Version, tags, row.Builtin)
 }
 
 // registerEvery bounds how stale a worker's last-seen time may be.
@@ -230,6 +265,17 @@ type seenWorker struct {
 func (h handlers) claim(ctx context.Context, worker dbsqlc.ProvisionerWorker, queues []string) (*Job, error) {
 	var out *Job
 	err := h.DB.InTx(ctx, func(tx db.Tx) error {
+		var err error
+		out, err = h.claimIn(ctx, tx, worker, queues)
+		return err
+	})
+	return out, err
+}
+
+// claimIn claims a job for worker in tx, if one is available; nil if none.
+func (h handlers) claimIn(ctx context.Context, tx db.Tx, worker dbsqlc.ProvisionerWorker, queues []string) (*Job, error) {
+	var out *Job
+	err := func() error {
 		row, err := h.Claimer.Claim(ctx, tx.Raw, queues)
 		if err != nil || row == nil {
 			return err
@@ -266,17 +312,17 @@ func (h handlers) claim(ctx context.Context, worker dbsqlc.ProvisionerWorker, qu
 		default:
 			return fmt.Errorf("provisioner: job %d has unknown kind %q", row.ID, row.Kind)
 		}
-		if job.Token, err = h.token(ctx, worker.ID, row.ID, row.Attempt); err != nil {
+		if job.Token, err = h.token(worker.ID, row.ID, row.Attempt); err != nil {
 			return err
 		}
 		out = job
 		return nil
-	})
+	}()
 	return out, err
 }
 
-func (h handlers) token(ctx context.Context, worker uuid.UUID, job int64, attempt int) (string, error) {
-	return h.Tickets.Sign(ctx, tickets.KindJob, worker.String(), fmt.Sprintf("%d/%d", job, attempt), tickets.MaxTTL)
+func (h handlers) token(worker uuid.UUID, job int64, attempt int) (string, error) {
+	return h.Tickets.SignLocal(tickets.KindJob, worker.String(), fmt.Sprintf("%d/%d", job, attempt), tickets.MaxTTL)
 }
 
 func orEmpty(m map[string]string) map[string]string {
@@ -300,13 +346,9 @@ type JobPath struct {
 }
 
 // authorize checks the job token against the job in the path.
-func (h handlers) authorize(ctx context.Context, p JobPath) (jobAuth, error) {
+func (h handlers) authorize(p JobPath) (jobAuth, error) {
 	raw, _ := strings.CutPrefix(p.Authorization, "Bearer ")
-	keys, err := h.Tickets.KeySet(ctx)
-	if err != nil {
-		return jobAuth{}, err
-	}
-	c, err := keys.Verify(strings.TrimSpace(raw), tickets.KindJob)
+	c, err := h.Tickets.VerifyLocal(strings.TrimSpace(raw), tickets.KindJob)
 	if err != nil {
 		return jobAuth{}, huma.Error401Unauthorized("Send this job's job token as Authorization: Bearer.")
 	}
@@ -336,7 +378,7 @@ type HeartbeatOutput struct {
 }
 
 func (h handlers) heartbeat(ctx context.Context, in *heartbeatInput) (*HeartbeatOutput, error) {
-	a, err := h.authorize(ctx, in.JobPath)
+	a, err := h.authorize(in.JobPath)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +395,7 @@ func (h handlers) heartbeat(ctx context.Context, in *heartbeatInput) (*Heartbeat
 	}
 	out := &HeartbeatOutput{}
 	out.Body.CancelRequested = len(canceled) > 0
-	if out.Body.Token, err = h.token(ctx, a.worker, a.job, a.attempt); err != nil {
+	if out.Body.Token, err = h.token(a.worker, a.job, a.attempt); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -375,7 +417,7 @@ type logsInput struct {
 }
 
 func (h handlers) appendLogs(ctx context.Context, in *logsInput) (*struct{}, error) {
-	a, err := h.authorize(ctx, in.JobPath)
+	a, err := h.authorize(in.JobPath)
 	if err != nil {
 		return nil, err
 	}
@@ -399,27 +441,66 @@ type completeInput struct {
 	Body struct {
 		Import *ImportResult `json:"import,omitempty" doc:"The result of a template_version_import job."`
 		Build  *BuildResult  `json:"build,omitempty" doc:"The result of a workspace_build job."`
+		Next   bool          `json:"next,omitempty" doc:"Also claim the worker's next job, if one is waiting (the answer is then 200 with it, else 204)."`
 	}
 }
 
-func (h handlers) complete(ctx context.Context, in *completeInput) (*struct{}, error) {
-	a, err := h.authorize(ctx, in.JobPath)
-	if err != nil {
-		return nil, err
-	}
+// ResultOutput answers a job's result: nothing (204), or the worker's next job (200) when it asked.
+type ResultOutput struct {
+	Status int
+	Body   *Job
+}
+
+func (h handlers) complete(ctx context.Context, in *completeInput) (*ResultOutput, error) {
+	var settle func(tx db.Tx, a jobAuth) error
 	switch {
 	case in.Body.Build != nil:
-		err = h.DB.InTx(ctx, func(tx db.Tx) error { return h.completeBuild(ctx, tx, a, in.Body.Build) })
+		settle = func(tx db.Tx, a jobAuth) error { return h.completeBuild(ctx, tx, a, in.Body.Build) }
 	case in.Body.Import != nil:
-		err = h.DB.InTx(ctx, func(tx db.Tx) error { return h.completeImport(ctx, tx, a, in.Body.Import) })
+		settle = func(tx db.Tx, a jobAuth) error { return h.completeImport(ctx, tx, a, in.Body.Import) }
 	default:
+		if _, err := h.authorize(in.JobPath); err != nil {
+			return nil, err
+		}
 		return nil, huma.Error422UnprocessableEntity("Report the job's result: import for a template_version_import job, build for a workspace_build job.",
 			&huma.ErrorDetail{Location: "body", Message: "import or build is required"})
 	}
+	return h.report(ctx, in.JobPath, in.Body.Next, settle)
+}
+
+// report authorizes a job's result, stores it with settle, and, when the worker asked for its next
+// job, claims one for it in the same transaction: a busy worker makes one request per job.
+func (h handlers) report(ctx context.Context, p JobPath, next bool, settle func(tx db.Tx, a jobAuth) error) (*ResultOutput, error) {
+	a, err := h.authorize(p)
+	if err != nil {
+		return nil, err
+	}
+	var worker dbsqlc.ProvisionerWorker
+	if next { // before the transaction: it may need a connection of its own
+		if worker, err = h.registered(ctx, a.worker); err != nil {
+			return nil, err
+		}
+	}
+	var job *Job
+	err = h.DB.InTx(ctx, func(tx db.Tx) error {
+		if err := settle(tx, a); err != nil || !next {
+			return err
+		}
+		var tags map[string]string
+		_ = json.Unmarshal(worker.Tags, &tags)
+		job, err = h.claimIn(ctx, tx, worker, jobargs.ProvisionerQueues(tags))
+		return err
+	})
 	if errors.Is(err, riverclaim.ErrNotRunning) {
 		return nil, errLost()
 	}
-	return nil, err
+	if err != nil {
+		return nil, err
+	}
+	if job == nil {
+		return &ResultOutput{Status: http.StatusNoContent}, nil
+	}
+	return &ResultOutput{Status: http.StatusOK, Body: job}, nil
 }
 
 func (h handlers) completeImport(ctx context.Context, tx db.Tx, a jobAuth, res *ImportResult) error {
@@ -448,19 +529,16 @@ type failInput struct {
 		Error    string `json:"error" maxLength:"65536" doc:"What went wrong, for the user."`
 		Canceled bool   `json:"canceled,omitempty" doc:"The job stopped because it was canceled."`
 		State    []byte `json:"state,omitempty" doc:"A workspace build's Terraform state as the failed apply left it (base64), so the next build starts from what exists."`
+		Next     bool   `json:"next,omitempty" doc:"Also claim the worker's next job, if one is waiting (the answer is then 200 with it, else 204)."`
 	}
 }
 
-func (h handlers) fail(ctx context.Context, in *failInput) (*struct{}, error) {
-	a, err := h.authorize(ctx, in.JobPath)
-	if err != nil {
-		return nil, err
-	}
+func (h handlers) fail(ctx context.Context, in *failInput) (*ResultOutput, error) {
 	outcome := riverclaim.Discarded // Terraform failures are not retried: the same input fails the same way
 	if in.Body.Canceled {
 		outcome = riverclaim.Cancelled
 	}
-	err = h.DB.InTx(ctx, func(tx db.Tx) error {
+	return h.report(ctx, in.JobPath, in.Body.Next, func(tx db.Tx, a jobAuth) error {
 		if err := provisioning.EndJob(ctx, tx, h.Claimer, h.River, a.job, a.attempt, outcome, in.Body.Error); err != nil {
 			return err
 		}
@@ -473,8 +551,4 @@ func (h handlers) fail(ctx context.Context, in *failInput) (*struct{}, error) {
 		}
 		return tx.SetWorkspaceBuildState(ctx, dbsqlc.SetWorkspaceBuildStateParams{ID: b.ID, State: h.Boxes.State.Seal(in.Body.State, b.ID.String())})
 	})
-	if errors.Is(err, riverclaim.ErrNotRunning) {
-		return nil, errLost()
-	}
-	return nil, err
 }

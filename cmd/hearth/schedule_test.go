@@ -197,6 +197,7 @@ func TestAutostopAndAutostart(t *testing.T) {
 	ok("start", "dev")
 	s, _ = status()
 	require.Equal(t, "running", s)
+	ok("stop", "dev") // no agent outlives the test
 }
 
 func mustRequest(t *testing.T, method, url, token, body string) *http.Request {

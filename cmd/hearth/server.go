@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hearthdev/hearth/api/users"
+	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/logging"
 	"github.com/hearthdev/hearth/internal/server"
 	"github.com/hearthdev/hearth/jobs"
@@ -74,6 +75,7 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringVar(&cfg.AccessURL, "access-url", "", "URL users and workspaces reach this deployment at (default http:// and the listening address)")
 	f.StringVar(&cfg.HTTPAddress, "http-address", "127.0.0.1:3000", "address to serve HTTP on")
 	f.StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL connection URL; empty runs an embedded PostgreSQL under --data-dir")
+	f.IntVar(&cfg.PostgresMaxConns, "postgres-max-conns", db.DefaultMaxConns, "PostgreSQL connections this replica opens at most (mind the server's max_connections across replicas)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the embedded PostgreSQL and other local state (default /var/lib/hearth for root, else ~/.config/hearth)")
 	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file with the deployment's secret key (64 hex digits, e.g. from openssl rand -hex 32); every replica needs the same one (default DATA_DIR/secret.key, made on first start)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests and jobs to drain on shutdown")

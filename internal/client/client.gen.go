@@ -1096,6 +1096,9 @@ type CompleteInputBody struct {
 
 	// Import The result of a template_version_import job.
 	Import *ProvisionerImportResult `json:"import,omitempty"`
+
+	// Next Also claim the worker's next job, if one is waiting (the answer is then 200 with it, else 204).
+	Next *bool `json:"next,omitempty"`
 }
 
 // CreateBuildInputBody defines model for CreateBuildInputBody.
@@ -1268,6 +1271,9 @@ type FailInputBody struct {
 
 	// Error What went wrong, for the user.
 	Error string `json:"error"`
+
+	// Next Also claim the worker's next job, if one is waiting (the answer is then 200 with it, else 204).
+	Next *bool `json:"next,omitempty"`
 
 	// State A workspace build's Terraform state as the failed apply left it (base64), so the next build starts from what exists.
 	State *[]byte `json:"state,omitempty"`
@@ -2650,7 +2656,7 @@ type ClientInterface interface {
 
 	// CompleteProvisionerJobWithBody Report a job's result
 	//
-	// For the worker running the job, with its job token.
+	// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2659,7 +2665,7 @@ type ClientInterface interface {
 
 	// CompleteProvisionerJob Report a job's result
 	//
-	// For the worker running the job, with its job token.
+	// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2668,7 +2674,7 @@ type ClientInterface interface {
 
 	// FailProvisionerJobWithBody Report that a job failed or was canceled
 	//
-	// For the worker running the job, with its job token.
+	// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2677,7 +2683,7 @@ type ClientInterface interface {
 
 	// FailProvisionerJob Report that a job failed or was canceled
 	//
-	// For the worker running the job, with its job token.
+	// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3555,7 +3561,7 @@ func (c *Client) CancelProvisionerJob(ctx context.Context, job int64, reqEditors
 
 // CompleteProvisionerJobWithBody Report a job's result
 //
-// For the worker running the job, with its job token.
+// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3574,7 +3580,7 @@ func (c *Client) CompleteProvisionerJobWithBody(ctx context.Context, job int64, 
 
 // CompleteProvisionerJob Report a job's result
 //
-// For the worker running the job, with its job token.
+// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3593,7 +3599,7 @@ func (c *Client) CompleteProvisionerJob(ctx context.Context, job int64, params *
 
 // FailProvisionerJobWithBody Report that a job failed or was canceled
 //
-// For the worker running the job, with its job token.
+// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3612,7 +3618,7 @@ func (c *Client) FailProvisionerJobWithBody(ctx context.Context, job int64, para
 
 // FailProvisionerJob Report that a job failed or was canceled
 //
-// For the worker running the job, with its job token.
+// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8911,7 +8917,7 @@ type ClientWithResponsesInterface interface {
 
 	// CompleteProvisionerJobWithBodyWithResponse Report a job's result
 	//
-	// For the worker running the job, with its job token.
+	// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8920,7 +8926,7 @@ type ClientWithResponsesInterface interface {
 
 	// CompleteProvisionerJobWithResponse Report a job's result
 	//
-	// For the worker running the job, with its job token.
+	// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8929,7 +8935,7 @@ type ClientWithResponsesInterface interface {
 
 	// FailProvisionerJobWithBodyWithResponse Report that a job failed or was canceled
 	//
-	// For the worker running the job, with its job token.
+	// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8938,7 +8944,7 @@ type ClientWithResponsesInterface interface {
 
 	// FailProvisionerJobWithResponse Report that a job failed or was canceled
 	//
-	// For the worker running the job, with its job token.
+	// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10325,6 +10331,8 @@ func (r CancelProvisionerJobResponse) ContentType() string {
 type CompleteProvisionerJobResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProvisionerJob
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Problem
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10333,6 +10341,11 @@ type CompleteProvisionerJobResponse struct {
 	ApplicationproblemJSON422 *Problem
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CompleteProvisionerJobResponse) GetJSON200() *ProvisionerJob {
+	return r.JSON200
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -10387,6 +10400,8 @@ func (r CompleteProvisionerJobResponse) ContentType() string {
 type FailProvisionerJobResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProvisionerJob
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Problem
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10395,6 +10410,11 @@ type FailProvisionerJobResponse struct {
 	ApplicationproblemJSON422 *Problem
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FailProvisionerJobResponse) GetJSON200() *ProvisionerJob {
+	return r.JSON200
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -15172,7 +15192,7 @@ func (c *ClientWithResponses) CancelProvisionerJobWithResponse(ctx context.Conte
 
 // CompleteProvisionerJobWithBodyWithResponse Report a job's result
 //
-// For the worker running the job, with its job token.
+// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15187,7 +15207,7 @@ func (c *ClientWithResponses) CompleteProvisionerJobWithBodyWithResponse(ctx con
 
 // CompleteProvisionerJobWithResponse Report a job's result
 //
-// For the worker running the job, with its job token.
+// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15202,7 +15222,7 @@ func (c *ClientWithResponses) CompleteProvisionerJobWithResponse(ctx context.Con
 
 // FailProvisionerJobWithBodyWithResponse Report that a job failed or was canceled
 //
-// For the worker running the job, with its job token.
+// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15217,7 +15237,7 @@ func (c *ClientWithResponses) FailProvisionerJobWithBodyWithResponse(ctx context
 
 // FailProvisionerJobWithResponse Report that a job failed or was canceled
 //
-// For the worker running the job, with its job token.
+// For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16874,6 +16894,9 @@ func ParseAcquireProvisionerJobResponse(rsp *http.Response) (*AcquireProvisioner
 		}
 		response.JSON200 = &dest
 
+	case rsp.StatusCode == 204:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17025,6 +17048,13 @@ func ParseCompleteProvisionerJobResponse(rsp *http.Response) (*CompleteProvision
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProvisionerJob
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
 	case rsp.StatusCode == 204:
 		break // No content-type
 
@@ -17075,6 +17105,13 @@ func ParseFailProvisionerJobResponse(rsp *http.Response) (*FailProvisionerJobRes
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProvisionerJob
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
 	case rsp.StatusCode == 204:
 		break // No content-type
 

@@ -100,7 +100,14 @@ func NewEmptyURL(t testing.TB) string {
 // New returns an open pool on a fresh, migrated database for t; both are closed when t ends.
 func New(t testing.TB) *db.DB {
 	t.Helper()
-	d, err := db.Open(context.Background(), NewURL(t), db.Options{MaxConns: 8})
+	return NewSized(t, 8)
+}
+
+// NewSized is New with a pool of conns connections, for benchmarks that measure what the server's
+// pool (db.DefaultMaxConns) does.
+func NewSized(t testing.TB, conns int32) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), NewURL(t), db.Options{MaxConns: conns})
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}

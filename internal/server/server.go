@@ -49,6 +49,8 @@ type Config struct {
 	HTTPAddress string
 	// PostgresURL points at an external PostgreSQL; when empty, an embedded one runs under DataDir.
 	PostgresURL string
+	// PostgresMaxConns caps this replica's connections (0: db.DefaultMaxConns).
+	PostgresMaxConns int
 	// DataDir holds the embedded PostgreSQL cluster (DataDir/postgres).
 	DataDir string
 	// SecretKeyFile holds the deployment's secret key, which seals the ticket signing keys in the
@@ -120,7 +122,11 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Info("embedded PostgreSQL ready", "dir", filepath.Join(cfg.DataDir, "postgres"), "elapsed_ms", time.Since(start).Milliseconds())
 	}
 
-	database, err := db.Open(ctx, dbURL, db.Options{ApplicationName: "hearth-server"})
+	conns := int32(db.DefaultMaxConns)
+	if cfg.PostgresMaxConns > 0 {
+		conns = int32(min(cfg.PostgresMaxConns, 10_000)) //nolint:gosec // bounded
+	}
+	database, err := db.Open(ctx, dbURL, db.Options{ApplicationName: "hearth-server", MaxConns: conns})
 	if err != nil {
 		return err
 	}

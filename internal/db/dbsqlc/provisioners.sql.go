@@ -73,6 +73,25 @@ func (q *Queries) GetFile(ctx context.Context, hash []byte) (File, error) {
 	return i, err
 }
 
+const getProvisionerWorker = `-- name: GetProvisionerWorker :one
+SELECT id, name, version, tags, builtin, created_at, last_seen_at FROM provisioner_workers WHERE id = $1
+`
+
+func (q *Queries) GetProvisionerWorker(ctx context.Context, id uuid.UUID) (ProvisionerWorker, error) {
+	row := q.db.QueryRow(ctx, getProvisionerWorker, id)
+	var i ProvisionerWorker
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Version,
+		&i.Tags,
+		&i.Builtin,
+		&i.CreatedAt,
+		&i.LastSeenAt,
+	)
+	return i, err
+}
+
 const getTemplateVersion = `-- name: GetTemplateVersion :one
 SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values FROM template_versions WHERE id = $1
 `

@@ -69,3 +69,6 @@ WITH lease AS (DELETE FROM provisioner_leases WHERE job_id = @job_id::bigint AND
 UPDATE template_versions SET status = 'succeeded', error = '', parameters = @parameters, variables = @variables,
     resources = @resources, updated_at = now()
 WHERE job_id = @job_id::bigint;
+
+-- name: GetProvisionerWorker :one
+SELECT * FROM provisioner_workers WHERE id = $1;

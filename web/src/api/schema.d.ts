@@ -195,7 +195,7 @@ export interface paths {
         put?: never;
         /**
          * Report a job's result
-         * @description For the worker running the job, with its job token.
+         * @description For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
          */
         post: operations["complete-provisioner-job"];
         delete?: never;
@@ -215,7 +215,7 @@ export interface paths {
         put?: never;
         /**
          * Report that a job failed or was canceled
-         * @description For the worker running the job, with its job token.
+         * @description For the worker running the job, with its job token. With next, the answer carries the worker's next job when one is waiting (200), as acquire would.
          */
         post: operations["fail-provisioner-job"];
         delete?: never;
@@ -1369,6 +1369,8 @@ export interface components {
             build?: components["schemas"]["ProvisionerBuildResult"];
             /** @description The result of a template_version_import job. */
             import?: components["schemas"]["ProvisionerImportResult"];
+            /** @description Also claim the worker's next job, if one is waiting (the answer is then 200 with it, else 204). */
+            next?: boolean;
         };
         CreateBuildInputBody: {
             /** @description With delete: remove the workspace without running Terraform. */
@@ -1501,6 +1503,8 @@ export interface components {
             canceled?: boolean;
             /** @description What went wrong, for the user. */
             error: string;
+            /** @description Also claim the worker's next job, if one is waiting (the answer is then 200 with it, else 204). */
+            next?: boolean;
             /** @description A workspace build's Terraform state as the failed apply left it (base64), so the next build starts from what exists. */
             state?: string;
         };
@@ -2729,6 +2733,13 @@ export interface operations {
                     "application/json": components["schemas"]["ProvisionerJob"];
                 };
             };
+            /** @description No job came within wait_seconds. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -2897,7 +2908,16 @@ export interface operations {
             };
         };
         responses: {
-            /** @description No Content */
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionerJob"];
+                };
+            };
+            /** @description The result is stored; no next job was asked for or waiting. */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -2960,7 +2980,16 @@ export interface operations {
             };
         };
         responses: {
-            /** @description No Content */
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionerJob"];
+                };
+            };
+            /** @description The result is stored; no next job was asked for or waiting. */
             204: {
                 headers: {
                     [name: string]: unknown;
