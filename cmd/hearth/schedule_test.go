@@ -161,6 +161,21 @@ func TestAutostopAndAutostart(t *testing.T) {
 	s, _ = status()
 	require.Equal(t, "stopped", s, "with autostart off it stays stopped")
 
+	// Activity keeps it up: an SSH session pushes the deadline one TTL past the use (activity is
+	// written in batches every 10 s), so it outlives the deadline it started with.
+	ok("schedule", "stop", "dev", "20s")
+	ok("start", "dev")
+	first := deadlineOf()
+	ok("ssh", "dev", "--", "true")
+	for !deadlineOf().After(first) {
+		require.True(t, time.Now().Before(first.Add(5*time.Second)), "the SSH session did not move the deadline")
+		time.Sleep(250 * time.Millisecond)
+	}
+	time.Sleep(time.Until(first) + time.Second)
+	s, _ = status()
+	require.Equal(t, "running", s, "used, it runs past its first deadline")
+	ok("stop", "dev")
+
 	// A required stop: the template stops workspaces at their owner's quiet hours, which caps the
 	// deadline whatever the TTL.
 	callAPI(t, "PATCH", srv.url+"/api/v2/templates/local", token, "application/json", []byte(`{"max_ttl_seconds":0,"autostop_requirement_days":["mon","tue","wed","thu","fri","sat","sun"]}`))
