@@ -30,6 +30,7 @@ import (
 	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/relay"
@@ -74,6 +75,8 @@ type Deps struct {
 	// Relay holds this replica's agent tunnels and reaches the others'; Activity records workspace use.
 	Relay    *relay.Relay
 	Activity *activity.Recorder
+	// Metadata buffers agents' metadata reports (nil: written as they come).
+	Metadata *metadata.Buffer
 	// Web serves the dashboard for every path the API does not own; nil serves 404s.
 	Web http.Handler
 }
@@ -81,7 +84,7 @@ type Deps struct {
 // New builds the HTTP handler of the control plane.
 func New(deps Deps) http.Handler {
 	errorLog.Store(deps.Logger)
-	deps.Registry.MustRegister(deps.DB.Collector(), provisioner.NewCollector(deps.DB, deps.Logger))
+	deps.Registry.MustRegister(deps.DB.Collector(), deps.DB.WritesCollector(), provisioner.NewCollector(deps.DB, deps.Logger))
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
 	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth), recordAudit(deps.DB, deps.Logger))
@@ -168,7 +171,7 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 		CancelGrace: deps.CancelGrace, Security: security, Boxes: deps.Boxes})
 	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Logs: deps.Logs, Security: security, Logger: deps.Logger,
-		Relay: deps.Relay, Activity: deps.Activity})
+		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata})
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
 		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC})
 	apps := app.New(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay, Activity: deps.Activity,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/relay"
@@ -71,7 +73,10 @@ func setupOn(t testing.TB, d *db.DB, change func(*Deps)) bundle {
 	relays := relay.New(relay.Config{DB: d, Tickets: signer, Address: "http://" + srv.Listener.Addr().String(), Hostname: "test", Logger: dbtest.Logger()})
 	require.NoError(t, relays.Start(context.Background()))
 	t.Cleanup(func() { _ = relays.Stop(context.Background()) })
-	deps := Deps{Relay: relays, Boxes: boxes, Logs: logs, DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth, Tickets: signer,
+	values := metadata.New(d, 100*time.Millisecond, dbtest.Logger())
+	values.Start(context.Background())
+	t.Cleanup(func() { values.Stop(context.Background()) })
+	deps := Deps{Relay: relays, Metadata: values, Boxes: boxes, Logs: logs, DB: d, Logger: dbtest.Logger(), Registry: prometheus.NewRegistry(), Queue: q, Auth: auth, Tickets: signer,
 		AccessURL: "http://" + srv.Listener.Addr().String(), River: q.Client, Listener: listener,
 		ProvisionerKeys: provisioning.NewKeys(testPSK), LeaseTime: 2 * time.Second}
 	if change != nil {
@@ -170,6 +175,14 @@ func TestLivenessAndMetrics(t *testing.T) {
 	require.Regexp(t, `hearth_http_request_duration_seconds_count\{code="(200|503)",method="GET",operation="get-health"\}`, string(raw))
 	require.Contains(t, string(raw), "hearth_http_requests_in_flight")
 	require.Contains(t, string(raw), "hearth_db_pool_connections")
+	require.Regexp(t, `hearth_postgres_transactions_total [1-9]`, string(raw))
+	owner(t, b)
+	// PostgreSQL publishes a backend's counts within a second or so of its transaction.
+	written := regexp.MustCompile(`hearth_postgres_rows_written_total\{table="users"\} [1-9]`)
+	for deadline := time.Now().Add(20 * time.Second); !written.Match(raw); time.Sleep(200 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "the owner's row is not counted: %s", raw)
+		_, raw = get(t, b.srv.URL+"/metrics")
+	}
 }
 
 // testAPI serves operations registered only for these tests, with the production configuration.

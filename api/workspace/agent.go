@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -15,6 +18,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/relay"
 )
 
@@ -58,11 +62,67 @@ func (h handlers) callingAgent(ctx context.Context, token string) (dbsqlc.GetWor
 		return dbsqlc.GetWorkspaceAgentByTokenRow{}, huma.Error401Unauthorized("Send the agent's token as " + AgentTokenHeader + ".")
 	}
 	sum := sha256.Sum256([]byte(token))
+	if a, ok := h.agents.get(sum); ok {
+		return a, nil
+	}
 	a, err := h.DB.GetWorkspaceAgentByToken(ctx, sum[:])
 	if errors.Is(db.Translate(err), db.ErrNotFound) {
 		return a, huma.Error401Unauthorized("The agent token is not one of a current workspace build's agents.")
 	}
+	if err == nil {
+		h.agents.put(sum, a)
+	}
 	return a, err
+}
+
+// agentCache remembers which agent a token is for a few seconds, so an agent's frequent reports
+// (metadata, stats, logs) do not each look its token up: that lookup joins four tables. A token
+// that stops being valid (a new build) is refused within agentCacheTTL.
+type agentCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]cachedAgent
+}
+
+type cachedAgent struct {
+	row dbsqlc.GetWorkspaceAgentByTokenRow
+	at  time.Time
+}
+
+// agentCacheTTL bounds how long a token's identity is reused.
+const agentCacheTTL = 5 * time.Second
+
+func newAgentCache() *agentCache { return &agentCache{m: map[[32]byte]cachedAgent{}} }
+
+func (c *agentCache) get(sum [32]byte) (dbsqlc.GetWorkspaceAgentByTokenRow, bool) {
+	if c == nil {
+		return dbsqlc.GetWorkspaceAgentByTokenRow{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[sum]
+	if !ok || time.Since(e.at) > agentCacheTTL {
+		return dbsqlc.GetWorkspaceAgentByTokenRow{}, false
+	}
+	return e.row, true
+}
+
+func (c *agentCache) put(sum [32]byte, row dbsqlc.GetWorkspaceAgentByTokenRow) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= 100_000 {
+		for k, e := range c.m {
+			if time.Since(e.at) > agentCacheTTL {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= 100_000 {
+			clear(c.m)
+		}
+	}
+	c.m[sum] = cachedAgent{row: row, at: time.Now()}
 }
 
 // Manifest is what an agent needs to know about itself.
@@ -168,6 +228,14 @@ func (h handlers) reportMetadata(ctx context.Context, in *metadataInput) (*struc
 	if err != nil {
 		return nil, err
 	}
+	if h.Metadata != nil {
+		values := make(map[string]metadata.Value, len(in.Body.Items))
+		for _, m := range in.Body.Items {
+			values[m.Key] = metadata.Value{Value: m.Value, Error: m.Error, CollectedAt: m.CollectedAt}
+		}
+		h.Metadata.Report(a.WorkspaceAgent.ID, values)
+		return nil, nil
+	}
 	p := dbsqlc.UpsertAgentMetadataParams{AgentID: a.WorkspaceAgent.ID}
 	for _, m := range in.Body.Items {
 		p.Key = append(p.Key, m.Key)
@@ -270,9 +338,22 @@ func (h handlers) getAgent(ctx context.Context, in *AgentPath) (*AgentOutput, er
 	}
 	out := AgentDetail{Agent: toAgent(a.WorkspaceAgent, a.ReplicaLastSeenAt), WorkspaceID: a.WorkspaceID, WorkspaceName: a.WorkspaceName,
 		OwnerName: a.OwnerName, MetadataNow: []MetadataValue{}}
-	for _, v := range values {
-		out.MetadataNow = append(out.MetadataNow, MetadataValue{Key: v.Key, Value: v.Value, Error: v.Error, CollectedAt: v.CollectedAt})
+	var pending map[string]metadata.Value // reported to this replica, not written yet
+	if h.Metadata != nil {
+		pending = h.Metadata.Pending(a.WorkspaceAgent.ID)
 	}
+	for _, v := range values {
+		m := MetadataValue{Key: v.Key, Value: v.Value, Error: v.Error, CollectedAt: v.CollectedAt}
+		if p, ok := pending[v.Key]; ok && !p.CollectedAt.Before(v.CollectedAt) {
+			m = MetadataValue{Key: v.Key, Value: p.Value, Error: p.Error, CollectedAt: p.CollectedAt}
+		}
+		delete(pending, v.Key)
+		out.MetadataNow = append(out.MetadataNow, m)
+	}
+	for k, p := range pending {
+		out.MetadataNow = append(out.MetadataNow, MetadataValue{Key: k, Value: p.Value, Error: p.Error, CollectedAt: p.CollectedAt})
+	}
+	slices.SortFunc(out.MetadataNow, func(x, y MetadataValue) int { return strings.Compare(x.Key, y.Key) })
 	_ = json.Unmarshal(a.WorkspaceAgent.Stats, &out.Stats)
 	return &AgentOutput{Body: out}, nil
 }

@@ -198,7 +198,7 @@ func (h handlers) newBuild(ctx context.Context, id uuid.UUID, req buildRequest) 
 // ScheduledBuild starts a build of a locked workspace for its schedule or its template's policies
 // (autostart, autostop, dormancy, failure TTL), with an audit entry by system:scheduler naming action.
 func ScheduledBuild(d Deps) func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, transition, action string) error {
-	h := handlers{d}
+	h := handlers{Deps: d}
 	return func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, transition, action string) error {
 		ctx = audit.Start(authz.AsScheduler(ctx), audit.Request{Action: action, Status: http.StatusCreated})
 		b, err := h.startBuild(ctx, tx, w, buildRequest{Transition: transition}, false)

@@ -26,6 +26,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/parameter"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/relay"
@@ -44,13 +45,19 @@ type Deps struct {
 	Activity *activity.Recorder
 	// Version is the server's, reported by agents for comparison.
 	Version string
+	// Metadata buffers agents' metadata reports; without it they are written one by one.
+	Metadata *metadata.Buffer
 }
 
-type handlers struct{ Deps }
+type handlers struct {
+	Deps
+	// agents caches agent tokens' identities (nil: none).
+	agents *agentCache
+}
 
 // Register adds the operations.
 func Register(api huma.API, d Deps) {
-	h := handlers{d}
+	h := handlers{Deps: d, agents: newAgentCache()}
 	errs := []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound}
 	op := func(id, method, path, summary, desc string, extra ...int) huma.Operation {
 		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Description: desc,

@@ -12,25 +12,26 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/flusher"
 )
 
 // Recorder batches workspace touches.
 type Recorder struct {
-	db       *db.DB
-	interval time.Duration
-	logger   *slog.Logger
+	db     *db.DB
+	logger *slog.Logger
 
 	mu      sync.Mutex
 	pending map[uuid.UUID]struct{}
 
-	stop chan struct{}
-	done chan struct{}
+	// Start and Stop run the writes.
+	*flusher.Loop
 }
 
-// New makes a recorder that writes every interval; Start runs it.
+// New makes a recorder that writes every interval; Start runs it, Stop writes what is left.
 func New(d *db.DB, interval time.Duration, logger *slog.Logger) *Recorder {
-	return &Recorder{db: d, interval: interval, logger: logger, pending: map[uuid.UUID]struct{}{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Recorder{db: d, logger: logger, pending: map[uuid.UUID]struct{}{}}
+	r.Loop = flusher.New(interval, r.flush)
+	return r
 }
 
 // Touch marks a workspace used now; it is written at the next flush.
@@ -38,30 +39,6 @@ func (r *Recorder) Touch(workspace uuid.UUID) {
 	r.mu.Lock()
 	r.pending[workspace] = struct{}{}
 	r.mu.Unlock()
-}
-
-// Start flushes every interval until Stop.
-func (r *Recorder) Start(ctx context.Context) {
-	go func() {
-		defer close(r.done)
-		t := time.NewTicker(r.interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-r.stop:
-				return
-			case <-t.C:
-				r.flush(context.WithoutCancel(ctx))
-			}
-		}
-	}()
-}
-
-// Stop writes what is pending and stops.
-func (r *Recorder) Stop(ctx context.Context) {
-	close(r.stop)
-	<-r.done
-	r.flush(ctx)
 }
 
 func (r *Recorder) flush(ctx context.Context) {

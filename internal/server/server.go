@@ -30,6 +30,7 @@ import (
 	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/pgembed"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
@@ -223,6 +224,13 @@ func Run(ctx context.Context, cfg Config) error {
 		defer cancel()
 		recorder.Stop(c)
 	}()
+	values := metadata.New(database, time.Second, log)
+	values.Start(ctx)
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		values.Stop(c)
+	}()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -231,7 +239,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Auth: authn.New(database), Tickets: signer, SecureCookies: strings.HasPrefix(accessURL, "https://"),
 		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
 		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: self,
-		Relay: relays, Activity: recorder, AppsHost: cfg.AppsHost,
+		Relay: relays, Activity: recorder, Metadata: values, AppsHost: cfg.AppsHost,
 	})
 
 	srv := &http.Server{

@@ -39,7 +39,9 @@ type Config struct {
 	Duration    time.Duration
 	Interval    time.Duration
 	Concurrency int
-	AllowRemote bool
+	// DashboardRPS is the rate of dashboard reads during the steady stage (0: none).
+	DashboardRPS int
+	AllowRemote  bool
 	// ServerPID, when set (or with Local), is sampled for CPU and memory, with the PostgreSQL
 	// processes under it.
 	ServerPID int
@@ -61,6 +63,8 @@ type Stage struct {
 	Seconds float64   `json:"seconds"`
 	Ops     []OpStats `json:"ops"`
 	Usage   Usage     `json:"usage"`
+	// Writes is PostgreSQL's write rate during the stage (from the server's /metrics).
+	Writes *Writes `json:"postgres_writes,omitempty"`
 	// Note says what the stage did, with its rates.
 	Note string `json:"note,omitempty"`
 }
@@ -78,6 +82,7 @@ func main() {
 	flag.DurationVar(&cfg.Duration, "duration", 60*time.Second, "how long to hold the agents connected")
 	flag.DurationVar(&cfg.Interval, "metadata-interval", 10*time.Second, "how often each agent reports its two metadata items")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 16, "requests in flight while preparing and cleaning up")
+	flag.IntVar(&cfg.DashboardRPS, "dashboard-rps", 0, "dashboard reads per second during the steady stage, as the owner (users/me, workspaces, a workspace, templates, a build log)")
 	flag.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target that is not on loopback")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process, to report its CPU and memory (automatic with --local)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound on the whole run")
@@ -157,6 +162,13 @@ func printReport(r *Report) {
 		if s.Usage.ServerRSSMiB > 0 {
 			fmt.Fprintf(os.Stdout, "server: %.1f%% CPU, %.1f MiB RSS; PostgreSQL: %.1f%% CPU, %.1f MiB RSS\n",
 				s.Usage.ServerCPUPercent, s.Usage.ServerRSSMiB, s.Usage.PostgresCPU, s.Usage.PostgresRSSMiB)
+		}
+		if wr := s.Writes; wr != nil {
+			fmt.Fprintf(os.Stdout, "PostgreSQL writes: %.1f transactions/s, %.1f rows/s; agent metadata %.3f rows/s per agent; most written:", wr.TransactionsPerSec, wr.RowsPerSec, wr.MetadataRowsPerAgentPerSec)
+			for _, t := range wr.Top {
+				fmt.Fprintf(os.Stdout, " %s %.1f/s", t.Table, t.RowsPerSec)
+			}
+			fmt.Fprintln(os.Stdout)
 		}
 		fmt.Fprintln(w, "op\tcount\terrors\tp50 ms\tp90 ms\tp95 ms\tp99 ms\tmax ms\t")
 		for _, o := range s.Ops {

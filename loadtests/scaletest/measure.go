@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"cmp"
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -198,3 +202,84 @@ func usage(a, b procStat) Usage {
 }
 
 func round1(f float64) float64 { v, _ := strconv.ParseFloat(fmt.Sprintf("%.1f", f), 64); return v }
+
+// dbCounters are PostgreSQL's write counters as the server exports them on /metrics.
+type dbCounters struct {
+	at    time.Time
+	ok    bool
+	tx    float64
+	rows  float64            // all tables
+	table map[string]float64 // by table
+}
+
+// scrapeDB reads the server's database counters (hearth_postgres_*); ok is false when it cannot.
+func scrapeDB(ctx context.Context, baseURL string) dbCounters {
+	c := dbCounters{at: time.Now(), table: map[string]float64{}}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(baseURL, "/")+"/metrics", nil)
+	if err != nil {
+		return c
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return c
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		name, rest, _ := strings.Cut(line, " ")
+		value, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case name == "hearth_postgres_transactions_total":
+			c.tx, c.ok = value, true
+		case strings.HasPrefix(name, `hearth_postgres_rows_written_total{table="`):
+			t := strings.TrimSuffix(strings.TrimPrefix(name, `hearth_postgres_rows_written_total{table="`), `"}`)
+			c.table[t] = value
+			c.rows += value
+		}
+	}
+	return c
+}
+
+// Writes is the database's write rate over a stage.
+type Writes struct {
+	TransactionsPerSec float64 `json:"transactions_per_sec"`
+	RowsPerSec         float64 `json:"rows_written_per_sec"`
+	// MetadataRowsPerAgentPerSec is the agent metadata table's share, per agent.
+	MetadataRowsPerAgentPerSec float64 `json:"metadata_rows_per_agent_per_sec"`
+	// Top lists the tables written most, with their rows per second.
+	Top []TableWrites `json:"top,omitempty"`
+}
+
+// TableWrites is one table's write rate.
+type TableWrites struct {
+	Table      string  `json:"table"`
+	RowsPerSec float64 `json:"rows_per_sec"`
+}
+
+func writes(a, b dbCounters, agents int) *Writes {
+	secs := b.at.Sub(a.at).Seconds()
+	if !a.ok || !b.ok || secs <= 0 {
+		return nil
+	}
+	w := &Writes{TransactionsPerSec: round1((b.tx - a.tx) / secs), RowsPerSec: round1((b.rows - a.rows) / secs)}
+	if agents > 0 {
+		w.MetadataRowsPerAgentPerSec = round3((b.table["workspace_agent_metadata"] - a.table["workspace_agent_metadata"]) / secs / float64(agents))
+	}
+	for t, n := range b.table {
+		if rate := (n - a.table[t]) / secs; rate >= 0.1 {
+			w.Top = append(w.Top, TableWrites{Table: t, RowsPerSec: round1(rate)})
+		}
+	}
+	slices.SortFunc(w.Top, func(x, y TableWrites) int { return cmp.Compare(y.RowsPerSec, x.RowsPerSec) })
+	w.Top = w.Top[:min(len(w.Top), 5)]
+	return w
+}
+
+func round3(f float64) float64 { v, _ := strconv.ParseFloat(fmt.Sprintf("%.3f", f), 64); return v }

@@ -30,12 +30,15 @@ type run struct {
 	logf func(string, ...any)
 	rec  *recorder
 	api  *client.ClientWithResponses
+	// stageWrites, when a stage sets it, replaces the write rate measured over the whole stage.
+	stageWrites *Writes
 	// id names what the run makes: users st-ID-N, template scaletest-ID.
 	id       string
 	tokenDir string
 	template string
 	users    []string
 	spaces   []string // workspace IDs
+	builds   []string // their first builds' IDs
 	agents   []*simAgent
 	report   Report
 }
@@ -82,10 +85,14 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 func (r *run) stage(name string, f func() (string, error)) error {
 	r.logf("stage %s", name)
 	_ = r.rec.take()
-	before := sampleTree(r.cfg.ServerPID)
+	before, dbBefore := sampleTree(r.cfg.ServerPID), scrapeDB(context.Background(), r.cfg.URL)
 	start := time.Now()
 	note, err := f()
-	s := Stage{Name: name, Seconds: round1(time.Since(start).Seconds()), Note: note, Ops: r.rec.take(), Usage: usage(before, sampleTree(r.cfg.ServerPID))}
+	s := Stage{Name: name, Seconds: round1(time.Since(start).Seconds()), Note: note, Ops: r.rec.take(), Usage: usage(before, sampleTree(r.cfg.ServerPID)),
+		Writes: writes(dbBefore, scrapeDB(context.Background(), r.cfg.URL), len(r.agents))}
+	if r.stageWrites != nil { // the stage measured a window of its own
+		s.Writes, r.stageWrites = r.stageWrites, nil
+	}
 	r.report.Stages = append(r.report.Stages, s)
 	if err != nil {
 		return fmt.Errorf("stage %s: %w", name, err)
@@ -106,6 +113,7 @@ func (r *run) prepare(ctx context.Context) error {
 		}
 		r.users = make([]string, r.cfg.Agents)
 		r.spaces = make([]string, r.cfg.Agents)
+		r.builds = make([]string, r.cfg.Agents)
 		start := time.Now()
 		err := parallel(ctx, r.cfg.Agents, r.cfg.Concurrency, func(i int) error {
 			name := fmt.Sprintf("st-%s-%05d", r.id, i)
@@ -127,7 +135,7 @@ func (r *run) prepare(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				r.spaces[i] = res.JSON201.Id
+				r.spaces[i], r.builds[i] = res.JSON201.Id, res.JSON201.LatestBuild.Id
 				return nil
 			})
 		})
@@ -295,7 +303,20 @@ func (r *run) connect(ctx, agentsCtx context.Context, wg *sync.WaitGroup) error 
 func (r *run) steady(ctx context.Context) error {
 	return r.stage("steady", func() (string, error) {
 		start := time.Now()
-		err := sleep(ctx, r.cfg.Duration)
+		readsCtx, stopReads := context.WithCancel(ctx)
+		sent := make(chan int, 1)
+		go func() { sent <- r.dashboardReads(readsCtx, r.cfg.DashboardRPS) }()
+		// PostgreSQL publishes an idle backend's counts up to 10 s late: the write rate is taken
+		// after that much of the stage, so the connect stage's writes are not counted here.
+		settle := min(10*time.Second, r.cfg.Duration/3)
+		err := sleep(ctx, settle)
+		from := scrapeDB(ctx, r.cfg.URL)
+		if err == nil {
+			err = sleep(ctx, r.cfg.Duration-settle)
+		}
+		r.stageWrites = writes(from, scrapeDB(ctx, r.cfg.URL), len(r.agents))
+		stopReads()
+		reads := <-sent
 		secs := time.Since(start).Seconds()
 		up := 0
 		for _, a := range r.agents {
@@ -303,15 +324,14 @@ func (r *run) steady(ctx context.Context) error {
 				up++
 			}
 		}
-		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected)",
-			up, len(r.agents), r.cfg.Interval, float64(len(r.agents))/r.cfg.Interval.Seconds())
+		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected); %d dashboard reads (%.1f/s)",
+			up, len(r.agents), r.cfg.Interval, float64(len(r.agents))/r.cfg.Interval.Seconds(), reads, float64(reads)/secs)
 		if err != nil {
 			return note, err
 		}
 		if up < len(r.agents) {
 			return note, fmt.Errorf("%d agents were not connected at the end", len(r.agents)-up)
 		}
-		_ = secs
 		return note, nil
 	})
 }

@@ -25,7 +25,7 @@ func TestSmoke(t *testing.T) {
 	require.NoError(t, err, string(out))
 
 	rep, err := Run(context.Background(), Config{Local: true, Binary: bin, Mirror: tftest.Mirror(t), Provisioners: 3,
-		Agents: 20, Duration: 10 * time.Second, Interval: 2 * time.Second, Concurrency: 8, Timeout: 5 * time.Minute}, os.Stderr)
+		Agents: 20, Duration: 10 * time.Second, Interval: 2 * time.Second, Concurrency: 8, DashboardRPS: 20, Timeout: 5 * time.Minute}, os.Stderr)
 	require.NoError(t, err)
 	require.Equal(t, int64(0), rep.Drops)
 	stages := map[string]Stage{}
@@ -41,6 +41,16 @@ func TestSmoke(t *testing.T) {
 	require.Greater(t, ops["agent.metadata"].Count, 60)
 	require.Zero(t, ops["agent.metadata"].Errors)
 	require.Greater(t, stages["steady"].Usage.ServerRSSMiB, 0.0, "the server was sampled")
+	// 20 dashboard reads a second, spread over five kinds, all answered.
+	for _, op := range []string{"dashboard.users-me", "dashboard.workspaces", "dashboard.workspace", "dashboard.templates", "dashboard.build-logs"} {
+		require.Greater(t, ops[op].Count, 10, op)
+		require.Zero(t, ops[op].Errors, op)
+	}
+	// The database's writes were read from the server's metrics: the agents' metadata among them.
+	w := stages["steady"].Writes
+	require.NotNil(t, w)
+	require.Greater(t, w.TransactionsPerSec, 0.0)
+	require.Greater(t, w.MetadataRowsPerAgentPerSec, 0.0)
 }
 
 func TestRefusesRemoteTargets(t *testing.T) {

@@ -455,6 +455,37 @@ func (q *Queries) UpsertAgentMetadata(ctx context.Context, arg UpsertAgentMetada
 	return err
 }
 
+const upsertAgentMetadataBatch = `-- name: UpsertAgentMetadataBatch :exec
+INSERT INTO workspace_agent_metadata (agent_id, key, value, error, collected_at)
+SELECT u.agent_id, u.key, u.value, u.error, u.collected_at
+FROM (SELECT unnest($1::uuid[]) AS agent_id, unnest($2::text[]) AS key, unnest($3::text[]) AS value,
+             unnest($4::text[]) AS error, unnest($5::timestamptz[]) AS collected_at) u
+WHERE EXISTS (SELECT 1 FROM workspace_agents a WHERE a.id = u.agent_id)
+ON CONFLICT (agent_id, key) DO UPDATE SET value = excluded.value, error = excluded.error, collected_at = excluded.collected_at
+WHERE workspace_agent_metadata.collected_at <= excluded.collected_at
+`
+
+type UpsertAgentMetadataBatchParams struct {
+	AgentID     []uuid.UUID
+	Key         []string
+	Value       []string
+	Error       []string
+	CollectedAt []time.Time
+}
+
+// Many agents' latest values in one statement (the metadata buffer's flush); values of agents gone
+// meanwhile are dropped, and an older value never overwrites a newer one.
+func (q *Queries) UpsertAgentMetadataBatch(ctx context.Context, arg UpsertAgentMetadataBatchParams) error {
+	_, err := q.db.Exec(ctx, upsertAgentMetadataBatch,
+		arg.AgentID,
+		arg.Key,
+		arg.Value,
+		arg.Error,
+		arg.CollectedAt,
+	)
+	return err
+}
+
 const upsertReplica = `-- name: UpsertReplica :exec
 INSERT INTO replicas (id, hostname, relay_address, version) VALUES ($1, $2, $3, $4)
 ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, relay_address = excluded.relay_address,

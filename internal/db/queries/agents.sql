@@ -93,3 +93,14 @@ UPDATE workspaces w SET last_used_at = now(),
         GREATEST(w.deadline, now() + make_interval(secs => COALESCE(NULLIF(t.activity_bump_seconds, 0), w.ttl_seconds, t.default_ttl_seconds))),
         COALESCE(w.max_deadline, 'infinity')) END
 FROM templates t WHERE t.id = w.template_id AND w.id = ANY(@ids::uuid[]);
+
+-- name: UpsertAgentMetadataBatch :exec
+-- Many agents' latest values in one statement (the metadata buffer's flush); values of agents gone
+-- meanwhile are dropped, and an older value never overwrites a newer one.
+INSERT INTO workspace_agent_metadata (agent_id, key, value, error, collected_at)
+SELECT u.agent_id, u.key, u.value, u.error, u.collected_at
+FROM (SELECT unnest(@agent_id::uuid[]) AS agent_id, unnest(@key::text[]) AS key, unnest(@value::text[]) AS value,
+             unnest(@error::text[]) AS error, unnest(@collected_at::timestamptz[]) AS collected_at) u
+WHERE EXISTS (SELECT 1 FROM workspace_agents a WHERE a.id = u.agent_id)
+ON CONFLICT (agent_id, key) DO UPDATE SET value = excluded.value, error = excluded.error, collected_at = excluded.collected_at
+WHERE workspace_agent_metadata.collected_at <= excluded.collected_at;
