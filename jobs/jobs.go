@@ -319,32 +319,41 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[jobargs.Reconci
 	if err != nil {
 		return err
 	}
-	for _, id := range overdue {
-		if pending, err := pendingJob(ctx, w.db, jobargs.WorkspaceAutostop{}.Kind(), id); err != nil || pending {
-			continue // its job is still to run (a server that was down catches up)
-		}
-		w.log.Warn("jobs: reconciler: a workspace is past its deadline without its autostop job", "workspace", id)
-		if _, err := w.autostop.stopIfDue(ctx, id, nil); err != nil {
-			w.log.Error("jobs: reconciler: stopping failed", "workspace", id, "error", err)
-		}
-	}
+	catchUp(ctx, w.db, w.log, jobargs.WorkspaceAutostop{}.Kind(), overdue, "a workspace past its deadline has no autostop job; stopping it",
+		func(id uuid.UUID) error {
+			_, err := w.autostop.stopIfDue(ctx, id, nil)
+			return err
+		})
 	missed, err := w.db.ListMissedAutostarts(ctx)
 	if err != nil {
 		return err
 	}
-	for _, m := range missed {
-		if pending, err := pendingJob(ctx, w.db, jobargs.WorkspaceAutostart{}.Kind(), m.ID); err != nil || pending {
+	schedules := map[uuid.UUID]string{}
+	ids := make([]uuid.UUID, len(missed))
+	for i, m := range missed {
+		ids[i], schedules[m.ID] = m.ID, m.AutostartSchedule
+	}
+	catchUp(ctx, w.db, w.log, jobargs.WorkspaceAutostart{}.Kind(), ids, "an autostart passed without its job; queueing the next",
+		func(id uuid.UUID) error {
+			return w.db.InTx(ctx, func(tx db.Tx) error {
+				return schedule.QueueAutostart(ctx, tx, river.ClientFromContext[pgx.Tx](ctx), id, schedules[id], time.Now())
+			})
+		})
+	return nil
+}
+
+// catchUp runs act for each workspace of ids that has no job of kind still to run (one that has is
+// left to it: a server that was down catches up), logging what it does and what fails.
+func catchUp(ctx context.Context, d *db.DB, log *slog.Logger, kind string, ids []uuid.UUID, what string, act func(uuid.UUID) error) {
+	for _, id := range ids {
+		if pending, err := pendingJob(ctx, d, kind, id); err != nil || pending {
 			continue
 		}
-		w.log.Warn("jobs: reconciler: an autostart passed without its job; queueing the next", "workspace", m.ID)
-		err := w.db.InTx(ctx, func(tx db.Tx) error {
-			return schedule.QueueAutostart(ctx, tx, river.ClientFromContext[pgx.Tx](ctx), m.ID, m.AutostartSchedule, time.Now())
-		})
-		if err != nil {
-			w.log.Error("jobs: reconciler: queueing an autostart failed", "workspace", m.ID, "error", err)
+		log.Warn("jobs: "+what, "workspace", id, "job", kind)
+		if err := act(id); err != nil {
+			log.Error("jobs: "+what+": failed", "workspace", id, "job", kind, "error", err)
 		}
 	}
-	return nil
 }
 
 // autostartWorker starts a stopped workspace at an occurrence of its schedule and queues the next

@@ -89,26 +89,22 @@ func (w *policyWorker) Work(ctx context.Context, _ *river.Job[jobargs.WorkspaceP
 	if err != nil {
 		return err
 	}
-	for _, id := range dormant {
-		if pending, err := pendingJob(ctx, w.db, jobargs.WorkspaceDormantDelete{}.Kind(), id); err != nil || pending {
-			continue
-		}
-		if _, err := w.deleteIfDue(ctx, id, nil); err != nil {
-			w.log.Error("jobs: dormancy: deleting a dormant workspace failed", "workspace", id, "error", err)
-		}
-	}
+	catchUp(ctx, w.db, w.log, jobargs.WorkspaceDormantDelete{}.Kind(), dormant, "a workspace dormant past its time to deletion has no job; deleting it",
+		func(id uuid.UUID) error {
+			_, err := w.deleteIfDue(ctx, id, nil)
+			return err
+		})
 	failed, err := w.db.ListFailedDue(ctx)
 	if err != nil {
 		return err
 	}
-	for _, f := range failed {
-		if pending, err := pendingJob(ctx, w.db, jobargs.WorkspaceFailureStop{}.Kind(), f.ID); err != nil || pending {
-			continue
-		}
-		if err := w.stopFailed(ctx, f.ID, f.BuildID); err != nil {
-			w.log.Error("jobs: failure TTL: stopping a failed workspace failed", "workspace", f.ID, "error", err)
-		}
+	builds := map[uuid.UUID]uuid.UUID{}
+	ids := make([]uuid.UUID, len(failed))
+	for i, f := range failed {
+		ids[i], builds[f.ID] = f.ID, f.BuildID
 	}
+	catchUp(ctx, w.db, w.log, jobargs.WorkspaceFailureStop{}.Kind(), ids, "a workspace whose start failed past its template's failure TTL has no job; stopping it",
+		func(id uuid.UUID) error { return w.stopFailed(ctx, id, builds[id]) })
 	return nil
 }
 

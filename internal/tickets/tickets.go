@@ -117,15 +117,7 @@ func (s *Signer) Sign(ctx context.Context, kind Kind, subject, resource string, 
 	s.mu.Lock()
 	k := s.signing
 	s.mu.Unlock()
-	now := s.now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: s.issuer, Subject: subject, Audience: jwt.ClaimStrings{string(kind)},
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)), ID: rand.Text(),
-		},
-		Resource: resource,
-	})
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, s.claims(kind, subject, resource, ttl))
 	tok.Header["kid"] = k.kid
 	return tok.SignedString(k.key)
 }
@@ -138,16 +130,20 @@ func (s *Signer) SignLocal(kind Kind, subject, resource string, ttl time.Duratio
 	if ttl <= 0 || ttl > MaxTTL {
 		return "", errTTLTooLong
 	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, s.claims(kind, subject, resource, ttl)).SignedString(s.local)
+}
+
+// claims are a new ticket's contents, valid from now for ttl.
+func (s *Signer) claims(kind Kind, subject, resource string, ttl time.Duration) Claims {
 	now := s.now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{
+	return Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: s.issuer, Subject: subject, Audience: jwt.ClaimStrings{string(kind)},
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)), ID: rand.Text(),
 		},
 		Resource: resource,
-	})
-	return tok.SignedString(s.local)
+	}
 }
 
 // VerifyLocal checks a ticket that SignLocal made, and that it is of kind.
