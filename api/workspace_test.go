@@ -46,17 +46,23 @@ func upload(t testing.TB, b bundle, admin []string, archive []byte) string {
 	return f.ID
 }
 
-// waitBuild polls a build until it ends.
+// waitBuild polls a build until it ends, for 30 s at most.
 func waitBuild(t testing.TB, b bundle, auth []string, id string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	return waitBuildFor(t, b, auth, id, 30*time.Second)
+}
+
+// waitBuildFor polls a build until it ends, for at most wait.
+func waitBuildFor(t testing.TB, b bundle, auth []string, id string, wait time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(wait)
 	for {
 		_, v := call(t, "GET", b.srv.URL+"/api/v2/workspacebuilds/"+id, "", auth...)
 		if s := v["status"]; s == "succeeded" || s == "failed" || s == "canceled" {
 			return v
 		}
 		require.True(t, time.Now().Before(deadline), "build did not end: %v", v)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
