@@ -118,7 +118,7 @@ func (h handlers) variables(version uuid.UUID, sealed []byte) ([]Variable, error
 // completeBuild stores a successful build: its state, resources and agents (with hashed tokens).
 // A delete build's success deletes the workspace.
 func (h handlers) completeBuild(ctx context.Context, tx db.Tx, a jobAuth, res *BuildResult) error {
-	if _, err := h.Claimer.Settle(ctx, tx.Raw, a.job, a.attempt, riverclaim.Completed, ""); err != nil {
+	if err := h.Claimer.Complete(ctx, tx.Raw, a.job, a.attempt); err != nil {
 		return err
 	}
 	b, err := tx.GetWorkspaceBuildByJob(ctx, &a.job)

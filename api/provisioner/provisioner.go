@@ -59,7 +59,8 @@ type Deps struct {
 
 type handlers struct {
 	Deps
-	seen *struct {
+	claims *claims
+	seen   *struct {
 		mu      sync.Mutex
 		workers map[string]seenWorker
 		byID    map[uuid.UUID]string // worker ID -> key in workers
@@ -81,6 +82,7 @@ func Register(api huma.API, d Deps) {
 		d.CancelGrace = 60 * time.Second
 	}
 	h := handlers{Deps: d}
+	h.claims = &claims{prepare: h.prepare, db: d.DB, claimer: d.Claimer}
 	h.seen = &struct {
 		mu      sync.Mutex
 		workers map[string]seenWorker
@@ -187,7 +189,7 @@ func (h handlers) acquire(ctx context.Context, in *acquireInput) (*AcquireOutput
 	for {
 		// Subscribe before looking, so a job inserted in between still wakes us.
 		sub := h.Listener.Subscribe(queues...)
-		job, err := h.claim(ctx, worker, queues)
+		job, err := h.claims.claim(ctx, worker, queues)
 		if err != nil || job != nil {
 			sub.Close()
 			if err != nil {
@@ -261,64 +263,46 @@ type seenWorker struct {
 	at  time.Time
 }
 
-// claim claims a job for worker and builds what the worker needs, in one transaction.
-func (h handlers) claim(ctx context.Context, worker dbsqlc.ProvisionerWorker, queues []string) (*Job, error) {
-	var out *Job
-	err := h.DB.InTx(ctx, func(tx db.Tx) error {
-		var err error
-		out, err = h.claimIn(ctx, tx, worker, queues)
-		return err
-	})
-	return out, err
-}
-
-// claimIn claims a job for worker in tx, if one is available; nil if none.
-func (h handlers) claimIn(ctx context.Context, tx db.Tx, worker dbsqlc.ProvisionerWorker, queues []string) (*Job, error) {
-	var out *Job
-	err := func() error {
-		row, err := h.Claimer.Claim(ctx, tx.Raw, queues)
-		if err != nil || row == nil {
-			return err
+// prepare starts a claimed job for worker in tx: its lease, its record (the version importing, the
+// build running), and everything the worker needs.
+func (h handlers) prepare(ctx context.Context, tx db.Tx, worker dbsqlc.ProvisionerWorker, row *riverclaim.Job) (*Job, error) {
+	// Each kind's start statement also writes the lease, saving a round trip per job.
+	lease := dbsqlc.StartTemplateVersionImportParams{JobID: row.ID, Attempt: int32(row.Attempt), //nolint:gosec // attempts are small
+		WorkerID: worker.ID, ExpiresAt: time.Now().Add(h.LeaseTime)}
+	job := &Job{ID: row.ID, Attempt: row.Attempt, Kind: row.Kind, Variables: []Variable{},
+		HeartbeatSeconds: max(1, int(h.LeaseTime.Seconds()/3)), CancelGraceSecs: int(h.CancelGrace.Seconds())}
+	switch row.Kind {
+	case jobargs.TemplateVersionImport{}.Kind():
+		var args jobargs.TemplateVersionImport
+		if err := json.Unmarshal(row.EncodedArgs, &args); err != nil {
+			return nil, fmt.Errorf("provisioner: job %d: %w", row.ID, err)
 		}
-		// Each kind's start statement also writes the lease, saving a round trip per job.
-		lease := dbsqlc.StartTemplateVersionImportParams{JobID: row.ID, Attempt: int32(row.Attempt), //nolint:gosec // attempts are small
-			WorkerID: worker.ID, ExpiresAt: time.Now().Add(h.LeaseTime)}
-		job := &Job{ID: row.ID, Attempt: row.Attempt, Kind: row.Kind, Variables: []Variable{},
-			HeartbeatSeconds: max(1, int(h.LeaseTime.Seconds()/3)), CancelGraceSecs: int(h.CancelGrace.Seconds())}
-		switch row.Kind {
-		case jobargs.TemplateVersionImport{}.Kind():
-			var args jobargs.TemplateVersionImport
-			if err := json.Unmarshal(row.EncodedArgs, &args); err != nil {
-				return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
-			}
-			id, err := uuid.Parse(args.VersionID)
-			if err != nil {
-				return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
-			}
-			lease.VersionID = id
-			v, err := tx.StartTemplateVersionImport(ctx, lease)
-			if err != nil {
-				return fmt.Errorf("provisioner: job %d: template version: %w", row.ID, err)
-			}
-			job.TemplateVersionID = v.ID.String()
-			job.Template.Archive, job.Template.ContentType = v.Data, v.ContentType
-			if job.Variables, err = h.variables(v.ID, v.VariableValues); err != nil {
-				return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
-			}
-		case jobargs.WorkspaceBuild{}.Kind():
-			if err := h.claimBuild(ctx, tx, row, lease, job); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("provisioner: job %d has unknown kind %q", row.ID, row.Kind)
+		id, err := uuid.Parse(args.VersionID)
+		if err != nil {
+			return nil, fmt.Errorf("provisioner: job %d: %w", row.ID, err)
 		}
-		if job.Token, err = h.token(worker.ID, row.ID, row.Attempt); err != nil {
-			return err
+		lease.VersionID = id
+		v, err := tx.StartTemplateVersionImport(ctx, lease)
+		if err != nil {
+			return nil, fmt.Errorf("provisioner: job %d: template version: %w", row.ID, err)
 		}
-		out = job
-		return nil
-	}()
-	return out, err
+		job.TemplateVersionID = v.ID.String()
+		job.Template.Archive, job.Template.ContentType = v.Data, v.ContentType
+		if job.Variables, err = h.variables(v.ID, v.VariableValues); err != nil {
+			return nil, fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+		}
+	case jobargs.WorkspaceBuild{}.Kind():
+		if err := h.claimBuild(ctx, tx, row, lease, job); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("provisioner: job %d has unknown kind %q", row.ID, row.Kind)
+	}
+	var err error
+	if job.Token, err = h.token(worker.ID, row.ID, row.Attempt); err != nil {
+		return nil, err
+	}
+	return job, nil
 }
 
 func (h handlers) token(worker uuid.UUID, job int64, attempt int) (string, error) {
@@ -469,33 +453,30 @@ func (h handlers) complete(ctx context.Context, in *completeInput) (*ResultOutpu
 }
 
 // report authorizes a job's result, stores it with settle, and, when the worker asked for its next
-// job, claims one for it in the same transaction: a busy worker makes one request per job.
+// job, claims one for it: a busy worker makes one request per job.
 func (h handlers) report(ctx context.Context, p JobPath, next bool, settle func(tx db.Tx, a jobAuth) error) (*ResultOutput, error) {
 	a, err := h.authorize(p)
 	if err != nil {
 		return nil, err
 	}
-	var worker dbsqlc.ProvisionerWorker
-	if next { // before the transaction: it may need a connection of its own
-		if worker, err = h.registered(ctx, a.worker); err != nil {
-			return nil, err
-		}
-	}
-	var job *Job
-	err = h.DB.InTx(ctx, func(tx db.Tx) error {
-		if err := settle(tx, a); err != nil || !next {
-			return err
-		}
-		var tags map[string]string
-		_ = json.Unmarshal(worker.Tags, &tags)
-		job, err = h.claimIn(ctx, tx, worker, jobargs.ProvisionerQueues(tags))
-		return err
-	})
+	err = h.DB.InTx(ctx, func(tx db.Tx) error { return settle(tx, a) })
 	if errors.Is(err, riverclaim.ErrNotRunning) {
 		return nil, errLost()
 	}
 	if err != nil {
 		return nil, err
+	}
+	var job *Job
+	if next {
+		worker, err := h.registered(ctx, a.worker)
+		if err != nil {
+			return nil, err
+		}
+		var tags map[string]string
+		_ = json.Unmarshal(worker.Tags, &tags)
+		if job, err = h.claims.claim(ctx, worker, jobargs.ProvisionerQueues(tags)); err != nil {
+			return nil, err
+		}
 	}
 	if job == nil {
 		return &ResultOutput{Status: http.StatusNoContent}, nil
@@ -507,7 +488,7 @@ func (h handlers) completeImport(ctx context.Context, tx db.Tx, a jobAuth, res *
 	params, _ := json.Marshal(orEmptySlice(res.Parameters))
 	vars, _ := json.Marshal(orEmptySlice(res.Variables))
 	resources, _ := json.Marshal(orEmptySlice(res.Resources))
-	if _, err := h.Claimer.Settle(ctx, tx.Raw, a.job, a.attempt, riverclaim.Completed, ""); err != nil {
+	if err := h.Claimer.Complete(ctx, tx.Raw, a.job, a.attempt); err != nil {
 		return err
 	}
 	// Ends the lease too.

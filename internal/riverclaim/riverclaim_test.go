@@ -4,9 +4,11 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
@@ -36,8 +38,10 @@ func claim(t *testing.T, d *db.DB, c *riverclaim.Claimer, queues ...string) *riv
 	t.Helper()
 	var job *riverclaim.Job
 	require.NoError(t, d.InTx(context.Background(), func(tx db.Tx) error {
-		var err error
-		job, err = c.Claim(context.Background(), tx.Raw, queues)
+		jobs, err := c.Claim(context.Background(), tx.Raw, queues, 1)
+		if len(jobs) > 0 {
+			job = jobs[0]
+		}
 		return err
 	}))
 	return job
@@ -54,6 +58,46 @@ func settle(d *db.DB, c *riverclaim.Claimer, id int64, attempt int, o riverclaim
 	})
 	return state, err
 }
+
+func complete(d *db.DB, c *riverclaim.Claimer, id int64, attempt int) error {
+	return d.InTx(context.Background(), func(tx db.Tx) error { return c.Complete(context.Background(), tx.Raw, id, attempt) })
+}
+
+// Complete writes River's table itself: it must leave a job exactly as River's own completion does,
+// to the column, so River's maintenance (retention, the UI, JobList) sees an ordinary completed job.
+func TestCompleteMatchesRiver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, rc := setup(t)
+	c := riverclaim.New(d.Pool, "worker")
+	for range 2 {
+		_, err := rc.Insert(ctx, noop{}, &river.InsertOpts{Queue: queue, Metadata: []byte(`{"tags":{"a":"b"}}`)})
+		require.NoError(t, err)
+	}
+	ours, theirs := claim(t, d, c, queue), claim(t, d, c, queue)
+	require.NoError(t, complete(d, c, ours.ID, ours.Attempt))
+	_, err := riverpgxv5.New(d.Pool).GetExecutor().JobSetStateIfRunningMany(ctx, &riverdriver.JobSetStateIfRunningManyParams{
+		ID: []int64{theirs.ID}, Attempt: []*int{nil}, ErrData: [][]byte{nil}, FinalizedAt: []*time.Time{ptr(time.Now().UTC())},
+		MetadataDoMerge: []bool{false}, MetadataUpdates: [][]byte{nil}, ScheduledAt: []*time.Time{nil},
+		State: []rivertype.JobState{rivertype.JobStateCompleted}})
+	require.NoError(t, err)
+	// Every column but the ones that differ by nature (ID, times, args) must match.
+	row := func(id int64) map[string]any {
+		rows, err := d.Pool.Query(ctx, `SELECT to_jsonb(j) - 'id' - 'args' - 'created_at' - 'scheduled_at' - 'attempted_at' - 'finalized_at' - 'unique_key',
+			finalized_at IS NOT NULL AS finalized FROM river_job j WHERE id = $1`, id)
+		require.NoError(t, err)
+		m, err := pgx.CollectExactlyOneRow(rows, pgx.RowToMap)
+		require.NoError(t, err)
+		return m
+	}
+	require.Equal(t, row(theirs.ID), row(ours.ID))
+	require.Equal(t, true, row(ours.ID)["finalized"])
+	jobs, err := rc.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateCompleted).Queues(queue))
+	require.NoError(t, err)
+	require.Len(t, jobs.Jobs, 2, "River lists both as completed")
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // Many claimers racing over many jobs: every job is claimed exactly once.
 func TestEveryJobIsClaimedExactlyOnce(t *testing.T) {
@@ -81,8 +125,7 @@ func TestEveryJobIsClaimedExactlyOnce(t *testing.T) {
 				if job == nil {
 					return
 				}
-				_, err := settle(d, c, job.ID, job.Attempt, riverclaim.Completed)
-				require.NoError(t, err)
+				require.NoError(t, complete(d, c, job.ID, job.Attempt))
 				mu.Lock()
 				seen[job.ID]++
 				mu.Unlock()
@@ -116,13 +159,13 @@ func TestStaleAttemptsAreFenced(t *testing.T) {
 
 	second := claim(t, d, c, queue)
 	require.Equal(t, 2, second.Attempt)
-	_, err = settle(d, c, first.ID, 1, riverclaim.Completed)
-	require.ErrorIs(t, err, riverclaim.ErrNotRunning, "the first attempt's late report")
+	require.ErrorIs(t, complete(d, c, first.ID, 1), riverclaim.ErrNotRunning, "the first attempt's late report")
+	_, err = settle(d, c, first.ID, 1, riverclaim.Failed)
+	require.ErrorIs(t, err, riverclaim.ErrNotRunning, "the first attempt's late failure")
 	state, err = settle(d, c, second.ID, 2, riverclaim.Failed)
 	require.NoError(t, err)
 	require.Equal(t, rivertype.JobStateDiscarded, state, "no attempts left")
-	_, err = settle(d, c, second.ID, 2, riverclaim.Completed)
-	require.ErrorIs(t, err, riverclaim.ErrNotRunning, "settled once")
+	require.ErrorIs(t, complete(d, c, second.ID, 2), riverclaim.ErrNotRunning, "settled once")
 }
 
 func TestCancellationRequestsAreSeen(t *testing.T) {
@@ -170,12 +213,13 @@ func BenchmarkClaimAndComplete(b *testing.B) {
 			for {
 				var job *riverclaim.Job
 				err := d.InTx(ctx, func(tx db.Tx) error {
-					var err error
-					if job, err = c.Claim(ctx, tx.Raw, []string{queue}); err != nil || job == nil {
+					jobs, err := c.Claim(ctx, tx.Raw, []string{queue}, 1)
+					if err != nil || len(jobs) == 0 {
+						job = nil
 						return err
 					}
-					_, err = c.Settle(ctx, tx.Raw, job.ID, job.Attempt, riverclaim.Completed, "")
-					return err
+					job = jobs[0]
+					return c.Complete(ctx, tx.Raw, job.ID, job.Attempt)
 				})
 				if err != nil || job == nil {
 					return
@@ -185,4 +229,31 @@ func BenchmarkClaimAndComplete(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+}
+
+// One claim for several jobs takes them from the queues in order, each once.
+func TestClaimSeveral(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, rc := setup(t)
+	c := riverclaim.New(d.Pool, "worker")
+	for i, q := range []string{"second", queue, queue, "second"} {
+		_, err := rc.Insert(ctx, noop{N: i}, &river.InsertOpts{Queue: q})
+		require.NoError(t, err)
+	}
+	var jobs []*riverclaim.Job
+	require.NoError(t, d.InTx(ctx, func(tx db.Tx) error {
+		var err error
+		jobs, err = c.Claim(ctx, tx.Raw, []string{queue, "second"}, 3)
+		return err
+	}))
+	require.Len(t, jobs, 3)
+	require.Equal(t, []string{queue, queue, "second"}, []string{jobs[0].Queue, jobs[1].Queue, jobs[2].Queue})
+	for _, j := range jobs {
+		require.Equal(t, rivertype.JobStateRunning, j.State)
+	}
+	last := claim(t, d, c, queue, "second")
+	require.NotNil(t, last)
+	require.NotContains(t, []int64{jobs[0].ID, jobs[1].ID, jobs[2].ID}, last.ID)
+	require.Nil(t, claim(t, d, c, queue, "second"), "nothing left")
 }
