@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/hub"
 	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
@@ -35,17 +35,15 @@ const (
 	Fresh             = 30 * time.Second
 )
 
-// Headers of a replica-to-replica request.
+// Headers of a replica-to-replica request, and where a replica (or a workspace proxy) accepts them.
 const (
-	TicketHeader = "Hearth-Relay-Ticket"
-	StreamHeader = "Hearth-Relay-Stream"
+	TicketHeader = hub.TicketHeader
+	StreamHeader = hub.StreamHeader
+	PeerPath     = hub.PeerPath
 )
 
-// PeerPath is where a replica accepts streams forwarded by other replicas.
-const PeerPath = "/api/v2/replicas/relay"
-
 // ErrNotConnected means no replica holds a tunnel of the agent.
-var ErrNotConnected = errors.New("the agent is not connected")
+var ErrNotConnected = hub.ErrNotConnected
 
 // Config configures a replica's relay.
 type Config struct {
@@ -66,21 +64,15 @@ type Relay struct {
 	// ID is the replica's ID, new at every start.
 	ID uuid.UUID
 
-	mu      sync.Mutex
-	tunnels map[uuid.UUID]*held
+	hub hub.Hub
 
 	stop chan struct{}
 	done chan struct{}
 }
 
-type held struct {
-	session *yamux.Session
-	conn    uuid.UUID
-}
-
 // New makes a relay; Start registers it.
 func New(cfg Config) *Relay {
-	return &Relay{cfg: cfg, ID: uuid.New(), tunnels: map[uuid.UUID]*held{}, stop: make(chan struct{}), done: make(chan struct{})}
+	return &Relay{cfg: cfg, ID: uuid.New(), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // Start registers the replica and keeps its row fresh until Stop.
@@ -114,11 +106,7 @@ func (r *Relay) Start(ctx context.Context) error {
 func (r *Relay) Stop(ctx context.Context) error {
 	close(r.stop)
 	<-r.done
-	r.mu.Lock()
-	for _, h := range r.tunnels {
-		_ = h.session.Close()
-	}
-	r.mu.Unlock()
+	r.hub.CloseAll()
 	if err := r.cfg.DB.StopReplica(ctx, r.ID); err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
@@ -132,29 +120,18 @@ func (r *Relay) Serve(ctx context.Context, agentID uuid.UUID, conn net.Conn, ver
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
-	h := &held{session: session, conn: uuid.New()}
-	r.mu.Lock()
-	old := r.tunnels[agentID]
-	r.tunnels[agentID] = h
-	r.mu.Unlock()
-	if old != nil {
-		_ = old.session.Close()
-	}
+	connID := uuid.New()
+	release := r.hub.Hold(agentID, session)
 	defer func() {
-		r.mu.Lock()
-		if r.tunnels[agentID] == h {
-			delete(r.tunnels, agentID)
-		}
-		r.mu.Unlock()
-		_ = session.Close()
+		release()
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := r.cfg.DB.DisconnectAgent(c, dbsqlc.DisconnectAgentParams{ID: agentID, ConnectionID: &h.conn}); err != nil {
+		if err := r.cfg.DB.DisconnectAgent(c, dbsqlc.DisconnectAgentParams{ID: agentID, ConnectionID: &connID}); err != nil {
 			r.cfg.Logger.Warn("relay: recording a disconnection failed", "agent", agentID, "error", err)
 		}
 		r.cfg.Logger.Info("relay: agent disconnected", "agent", agentID)
 	}()
-	if err := r.cfg.DB.ConnectAgent(ctx, dbsqlc.ConnectAgentParams{ID: agentID, ReplicaID: &r.ID, ConnectionID: &h.conn, Version: version}); err != nil {
+	if err := r.cfg.DB.ConnectAgent(ctx, dbsqlc.ConnectAgentParams{ID: agentID, ReplicaID: &r.ID, ConnectionID: &connID, Version: version}); err != nil {
 		return fmt.Errorf("relay: record connection: %w", err)
 	}
 	r.cfg.Logger.Info("relay: agent connected", "agent", agentID)
@@ -170,7 +147,7 @@ func (r *Relay) Dial(ctx context.Context, agentID uuid.UUID, h tunnel.Header) (n
 	if r.cfg.Touch != nil {
 		r.cfg.Touch(agentID)
 	}
-	if st, err := r.dialLocal(agentID, h); !errors.Is(err, ErrNotConnected) {
+	if st, err := r.hub.Open(agentID, h); !errors.Is(err, ErrNotConnected) {
 		return st, err
 	}
 	peer, err := r.cfg.DB.GetAgentRelay(ctx, dbsqlc.GetAgentRelayParams{ID: agentID, FreshSeconds: Fresh.Seconds()})
@@ -185,24 +162,6 @@ func (r *Relay) Dial(ctx context.Context, agentID uuid.UUID, h tunnel.Header) (n
 		return nil, ErrNotConnected
 	}
 	return r.dialPeer(ctx, peer.RelayAddress, agentID, h)
-}
-
-func (r *Relay) dialLocal(agentID uuid.UUID, h tunnel.Header) (net.Conn, error) {
-	r.mu.Lock()
-	t := r.tunnels[agentID]
-	r.mu.Unlock()
-	if t == nil {
-		return nil, ErrNotConnected
-	}
-	st, err := tunnel.Open(t.session, h)
-	var refused *tunnel.RefusedError
-	switch {
-	case errors.As(err, &refused):
-		return nil, err
-	case err != nil:
-		return nil, ErrNotConnected
-	}
-	return st, nil
 }
 
 func (r *Relay) dialPeer(ctx context.Context, address string, agentID uuid.UUID, h tunnel.Header) (net.Conn, error) {
@@ -235,47 +194,5 @@ func (r *Relay) dialPeer(ctx context.Context, address string, agentID uuid.UUID,
 
 // ServePeer accepts a stream forwarded by another replica (PeerPath).
 func (r *Relay) ServePeer(w http.ResponseWriter, req *http.Request) {
-	fail := func(status int, detail string) {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]any{"title": http.StatusText(status), "status": status, "detail": detail})
-	}
-	agentID, err := uuid.Parse(req.URL.Query().Get("agent"))
-	if err != nil {
-		fail(http.StatusBadRequest, "agent must be an agent's ID.")
-		return
-	}
-	keys, err := r.cfg.Tickets.KeySet(req.Context())
-	if err != nil {
-		r.cfg.Logger.Error("relay: loading keys failed", "error", err)
-		fail(http.StatusInternalServerError, "The signing keys could not be loaded.")
-		return
-	}
-	claims, err := keys.Verify(req.Header.Get(TicketHeader), tickets.KindRelay)
-	if err != nil || claims.Resource != agentID.String() {
-		fail(http.StatusUnauthorized, "A valid relay ticket for this agent is required in "+TicketHeader+".")
-		return
-	}
-	var h tunnel.Header
-	raw, err := base64.RawURLEncoding.DecodeString(req.Header.Get(StreamHeader))
-	if err != nil || json.Unmarshal(raw, &h) != nil {
-		fail(http.StatusBadRequest, StreamHeader+" must be a base64url JSON stream header.")
-		return
-	}
-	st, err := r.dialLocal(agentID, h)
-	var refused *tunnel.RefusedError
-	switch {
-	case errors.As(err, &refused):
-		fail(http.StatusBadGateway, refused.Reason)
-		return
-	case err != nil:
-		fail(http.StatusServiceUnavailable, ErrNotConnected.Error())
-		return
-	}
-	defer func() { _ = st.Close() }()
-	c, err := tunnel.Accept(w, req)
-	if err != nil {
-		return
-	}
-	tunnel.Pipe(c, st)
+	r.hub.ServePeer(w, req, r.cfg.Tickets.KeySet, r.cfg.Logger)
 }

@@ -15,7 +15,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/ticketkeys"
 )
 
 // MaxTTL bounds a ticket's lifetime; rotated keys verify for MaxTTL plus the refresh interval.
@@ -33,32 +33,33 @@ const MaxTTL = time.Hour
 // refreshEvery is how often a signer rereads the keys, noticing rotations made by other replicas.
 const refreshEvery = time.Minute
 
-// Kind says what a ticket is for; it is the token's audience, so one kind is never accepted as another.
-type Kind string
+// The ticket kinds and a ticket's contents, as ticketkeys (which verifiers without a database use)
+// defines them.
+type (
+	Kind   = ticketkeys.Kind
+	Claims = ticketkeys.Claims
+	KeySet = ticketkeys.KeySet
+	JWK    = ticketkeys.JWK
+)
 
 // The kinds of ticket.
 const (
-	KindJob        Kind = "job"        // a provisioner worker's authority over one job
-	KindApp        Kind = "app"        // a browser's access to one workspace app, checked by a proxy
-	KindConnection Kind = "connection" // an SSH, PTY or port-forward connection to one agent
-	KindOIDCState  Kind = "oidc-state" // a browser's OIDC sign-in in progress
-	KindRelay      Kind = "relay"      // a replica forwarding a stream to the replica holding an agent's tunnel
+	KindJob        = ticketkeys.KindJob
+	KindApp        = ticketkeys.KindApp
+	KindConnection = ticketkeys.KindConnection
+	KindOIDCState  = ticketkeys.KindOIDCState
+	KindRelay      = ticketkeys.KindRelay
 )
 
-// Claims are a ticket's contents: the standard ones (subject, expiry, ID) and what it grants.
-type Claims struct {
-	jwt.RegisteredClaims
-	// Resource is what the ticket is for: a job ID, a workspace app, an agent ID.
-	Resource string `json:"res"`
-}
+// ParseJWKs builds a key set from JSON Web Keys.
+var ParseJWKs = ticketkeys.ParseJWKs
 
 // Errors.
 var (
-	ErrInvalid      = errors.New("tickets: invalid or expired ticket")
+	ErrInvalid      = ticketkeys.ErrInvalid
 	ErrSecretKey    = errors.New("tickets: the signing keys were sealed with a different secret key; give every replica the same secret key")
 	errShortSecret  = errors.New("tickets: the secret key must be 32 bytes")
 	errTTLTooLong   = fmt.Errorf("tickets: a ticket lives at most %s", MaxTTL)
-	errUnknownKey   = errors.New("unknown key ID")
 	errNoSigningKey = errors.New("tickets: no signing key")
 )
 
@@ -231,10 +232,10 @@ func (s *Signer) refresh(ctx context.Context) error {
 			return fmt.Errorf("tickets: load keys: %w", err)
 		}
 	}
-	set := &KeySet{keys: map[string]ed25519.PublicKey{}}
+	public := map[string]ed25519.PublicKey{}
 	var signing *signingKey
 	for _, r := range rows {
-		set.keys[r.Kid] = ed25519.PublicKey(r.PublicKey)
+		public[r.Kid] = ed25519.PublicKey(r.PublicKey)
 		if r.RotatedAt == nil && signing == nil {
 			seed, err := s.aead.Open(nil, r.SealedKey[:s.aead.NonceSize()], r.SealedKey[s.aead.NonceSize():], []byte(r.Kid))
 			if err != nil {
@@ -244,7 +245,7 @@ func (s *Signer) refresh(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	s.signing, s.public, s.loaded = signing, set, s.now()
+	s.signing, s.public, s.loaded = signing, ticketkeys.New(public), s.now()
 	s.mu.Unlock()
 	return nil
 }
@@ -268,59 +269,4 @@ func (s *Signer) insert(ctx context.Context, q *dbsqlc.Queries) error {
 	_, _ = rand.Read(nonce)
 	sealed := s.aead.Seal(nonce, nonce, priv.Seed(), []byte(kid))
 	return q.InsertSigningKey(ctx, dbsqlc.InsertSigningKeyParams{Kid: kid, Algorithm: "EdDSA", PublicKey: pub, SealedKey: sealed})
-}
-
-// KeySet is a set of public keys by ID: all a verifier needs.
-type KeySet struct {
-	keys map[string]ed25519.PublicKey
-}
-
-// JWK is one public key as a JSON Web Key (RFC 8037, OKP/Ed25519).
-type JWK struct {
-	KeyType   string `json:"kty" enum:"OKP"`
-	Curve     string `json:"crv" enum:"Ed25519"`
-	X         string `json:"x" doc:"The public key, base64url."`
-	KeyID     string `json:"kid"`
-	Algorithm string `json:"alg" enum:"EdDSA"`
-	Use       string `json:"use" enum:"sig"`
-}
-
-// JWKs returns the set as JSON Web Keys.
-func (k *KeySet) JWKs() []JWK {
-	out := make([]JWK, 0, len(k.keys))
-	for kid, pub := range k.keys {
-		out = append(out, JWK{KeyType: "OKP", Curve: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub), KeyID: kid, Algorithm: "EdDSA", Use: "sig"})
-	}
-	return out
-}
-
-// ParseJWKs builds a key set from JSON Web Keys, as fetched by a component without database access.
-func ParseJWKs(keys []JWK) (*KeySet, error) {
-	set := &KeySet{keys: map[string]ed25519.PublicKey{}}
-	for _, k := range keys {
-		x, err := base64.RawURLEncoding.DecodeString(k.X)
-		if k.KeyType != "OKP" || k.Curve != "Ed25519" || err != nil || len(x) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("tickets: key %q is not an Ed25519 public key", k.KeyID)
-		}
-		set.keys[k.KeyID] = ed25519.PublicKey(x)
-	}
-	return set, nil
-}
-
-// Verify checks a ticket's signature, expiry and kind, and returns its claims.
-func (k *KeySet) Verify(ticket string, kind Kind) (*Claims, error) {
-	claims := &Claims{}
-	_, err := jwt.ParseWithClaims(ticket, claims, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		pub, ok := k.keys[kid]
-		if !ok {
-			return nil, errUnknownKey
-		}
-		return pub, nil
-	}, jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithAudience(string(kind)),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(5*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	return claims, nil
 }
