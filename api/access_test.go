@@ -38,6 +38,9 @@ type access struct {
 	params      map[string]string
 }
 
+// someID is an ID of nothing.
+const someID = "6c7a9a8e-1f7e-4a43-9a4e-2f1f2b3c4d5e"
+
 // noSuchJob and noSuchVersion name things that do not exist.
 var (
 	noSuchJob     = map[string]string{"{job}": "999999"}
@@ -142,6 +145,16 @@ var accessTable = map[string]access{
 	"connect-workspace-agent":     {params: map[string]string{"/connect": "/connect?kind=ssh"}, want: deny(503, 404, 403, 403, 404, 503)},
 	"connect-workspace-agent-pty": {params: map[string]string{"/pty": "/pty?reconnect=6c7a9a8e-1f7e-4a43-9a4e-2f1f2b3c4d5e"}, want: deny(503, 404, 403, 403, 404, 503)},
 	"relay-to-workspace-agent":    {want: []int{400, 400, 400, 400, 400, 400, 400, 400, 400}},
+	"create-connection-ticket":    {want: deny(200, 404, 403, 403, 404, 200)},
+	// Workspace proxies: owners register them, members see them; a running proxy authenticates
+	// with its own token, never a user's.
+	"create-workspace-proxy":     {body: `{"name":"%s"}`, want: deny(201, 403, 403, 403, 403, 403)},
+	"list-workspace-proxies":     {want: deny(200, 200, 200, 200, 200, 200)},
+	"delete-workspace-proxy":     {params: map[string]string{"{proxy}": "nope"}, want: deny(404, 403, 403, 403, 403, 403)},
+	"register-workspace-proxy":   {body: `{"instance_id":"` + someID + `","url":"http://127.0.0.1:1"}`, want: all401},
+	"deregister-workspace-proxy": {body: `{"instance_id":"` + someID + `"}`, want: all401},
+	"connect-proxied-agent":      {body: `{"instance_id":"` + someID + `","agent_token":"x"}`, want: all401},
+	"disconnect-proxied-agent":   {body: `{"connection_id":"` + someID + `"}`, params: map[string]string{"{agent}": someID}, want: all401},
 	// Agents authenticate with their own token, never a user's.
 	"get-workspace-agent-manifest":      {want: all401},
 	"connect-workspace-agent-tunnel":    {want: all401},

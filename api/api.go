@@ -23,6 +23,7 @@ import (
 	"github.com/hearthdev/hearth/api/docs"
 	"github.com/hearthdev/hearth/api/health"
 	"github.com/hearthdev/hearth/api/provisioner"
+	"github.com/hearthdev/hearth/api/region"
 	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/api/ticket"
 	"github.com/hearthdev/hearth/api/users"
@@ -171,7 +172,8 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 		CancelGrace: deps.CancelGrace, Security: security, Boxes: deps.Boxes})
 	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Logs: deps.Logs, Security: security, Logger: deps.Logger,
-		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata})
+		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets})
+	region.Register(hapi, region.Deps{DB: deps.DB, Security: security})
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
 		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC})
 	apps := app.New(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay, Activity: deps.Activity,

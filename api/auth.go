@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hearthdev/hearth/api/provisioner"
+	"github.com/hearthdev/hearth/api/region"
 	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/authz"
@@ -25,6 +26,8 @@ var securitySchemes = map[string]*huma.SecurityScheme{
 		Description: "A provisioner worker's pre-shared key (hearth server --provisioner-psk-file)."},
 	"agent-token": {Type: "apiKey", In: "header", Name: "Hearth-Agent-Token",
 		Description: "A workspace agent's token (CODER_AGENT_TOKEN in the workspace), from its build's coder_agent."},
+	"proxy-token": {Type: "apiKey", In: "header", Name: region.TokenHeader,
+		Description: "A workspace proxy's token, from create-workspace-proxy (hearth proxy --token-file)."},
 	"job-token": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
 		Description: "A provisioner job's job token, from acquire-provisioner-job or the last heartbeat."},
 }

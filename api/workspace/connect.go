@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
@@ -80,18 +81,28 @@ type connectInput struct {
 	Port int    `query:"port" minimum:"0" maximum:"65535" doc:"With kind=tcp: the port, on the workspace's loopback."`
 }
 
-// dial authorizes a connection to an agent and opens the stream, answering what went wrong as a
-// problem before any websocket is accepted.
-func (h handlers) dial(ctx context.Context, id uuid.UUID, hdr tunnel.Header) (net.Conn, error) {
+// connectable finds an agent the caller may connect to, and the caller.
+func (h handlers) connectable(ctx context.Context, id uuid.UUID) (dbsqlc.GetWorkspaceAgentRow, uuid.UUID, error) {
 	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
-		return nil, err
+		return dbsqlc.GetWorkspaceAgentRow{}, uuid.Nil, err
 	}
 	a, err := h.findAgent(ctx, id)
 	if err != nil {
-		return nil, err
+		return a, uuid.Nil, err
 	}
 	if err := manageable(ctx, a.OwnerID); err != nil {
-		return nil, huma.Error403Forbidden("Only the workspace's owner may connect to its agents.")
+		return a, uuid.Nil, huma.Error403Forbidden("Only the workspace's owner may connect to its agents.")
+	}
+	actor, err := authz.ActorFrom(ctx)
+	return a, actor.UserID, err
+}
+
+// dial authorizes a connection to an agent and opens the stream, answering what went wrong as a
+// problem before any websocket is accepted.
+func (h handlers) dial(ctx context.Context, id uuid.UUID, hdr tunnel.Header) (net.Conn, error) {
+	a, _, err := h.connectable(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	st, err := h.Relay.Dial(ctx, a.WorkspaceAgent.ID, hdr)
 	var refused *tunnel.RefusedError

@@ -30,6 +30,7 @@ import (
 	"github.com/hearthdev/hearth/internal/parameter"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/relay"
+	"github.com/hearthdev/hearth/internal/tickets"
 )
 
 // Deps are what the resource needs.
@@ -47,6 +48,8 @@ type Deps struct {
 	Version string
 	// Metadata buffers agents' metadata reports; without it they are written one by one.
 	Metadata *metadata.Buffer
+	// Tickets signs connection tickets for workspace proxies.
+	Tickets *tickets.Signer
 }
 
 type handlers struct {
@@ -86,6 +89,7 @@ func Register(api huma.API, d Deps) {
 	registerSchedule(api, h, op)
 	registerWatch(api, h, op)
 	registerConnect(api, h, op)
+	registerProxied(api, h, op)
 }
 
 // Workspace is a workspace with its latest build.

@@ -117,6 +117,8 @@ const (
 	ReadAnyWorkspaces   Action = "workspaces:read-any"
 	ManageOwnWorkspaces Action = "workspaces:manage-own"
 	ManageWorkspaces    Action = "workspaces:manage-any"
+	ReadProxies         Action = "proxies:read"
+	ManageProxies       Action = "proxies:manage"
 )
 
 // policy lists, per action, the roles allowed it. Owners may do everything.
@@ -134,6 +136,8 @@ var policy = map[Action][]Role{
 	ReadAnyWorkspaces:   {RoleTemplateAdmin, RoleAuditor},
 	ManageOwnWorkspaces: {RoleMember},
 	ManageWorkspaces:    {},
+	ReadProxies:         {RoleMember},
+	ManageProxies:       {},
 }
 
 // Scope narrows what an API token may do, whatever its user's roles allow.
@@ -157,8 +161,8 @@ var Scopes = []Scope{ScopeAll, ScopeUserRead, ScopeWorkspaceRead, ScopeWorkspace
 // token can tell whose it is.
 var scopeActions = map[Scope][]Action{
 	ScopeUserRead:       {ReadSelf, ReadUsers},
-	ScopeWorkspaceRead:  {ReadSelf, ReadTemplates, ReadWorkspaces, ReadAnyWorkspaces},
-	ScopeWorkspaceWrite: {ReadSelf, ReadTemplates, ReadWorkspaces, ReadAnyWorkspaces, ManageOwnWorkspaces, ManageWorkspaces},
+	ScopeWorkspaceRead:  {ReadSelf, ReadTemplates, ReadWorkspaces, ReadAnyWorkspaces, ReadProxies},
+	ScopeWorkspaceWrite: {ReadSelf, ReadTemplates, ReadWorkspaces, ReadAnyWorkspaces, ManageOwnWorkspaces, ManageWorkspaces, ReadProxies},
 	ScopeTemplateRead:   {ReadSelf, ReadTemplates},
 	ScopeTemplateWrite:  {ReadSelf, ReadTemplates, ManageTemplates},
 	ScopeAuditRead:      {ReadSelf, ReadAuditLog},

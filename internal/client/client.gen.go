@@ -1101,6 +1101,37 @@ type CompleteInputBody struct {
 	Next *bool `json:"next,omitempty"`
 }
 
+// ConnectProxiedInputBody defines model for ConnectProxiedInputBody.
+type ConnectProxiedInputBody struct {
+	// AgentToken The token the agent opened its tunnel with.
+	AgentToken string `json:"agent_token"`
+
+	// InstanceId The proxy instance holding the tunnel.
+	InstanceId string `json:"instance_id"`
+
+	// Version The agent's version.
+	Version *string `json:"version,omitempty"`
+}
+
+// ConnectProxiedOutputBody defines model for ConnectProxiedOutputBody.
+type ConnectProxiedOutputBody struct {
+	AgentId openapi_types.UUID `json:"agent_id"`
+
+	// ConnectionId For disconnect-proxied-agent.
+	ConnectionId openapi_types.UUID `json:"connection_id"`
+}
+
+// ConnectionTicketOutputBody defines model for ConnectionTicketOutputBody.
+type ConnectionTicketOutputBody struct {
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// ProxyUrl The workspace proxy holding the agent's tunnel; empty when none does (connect through the control plane).
+	ProxyUrl string `json:"proxy_url"`
+
+	// Ticket Send as Hearth-Connection-Ticket to the proxy.
+	Ticket string `json:"ticket"`
+}
+
 // CreateBuildInputBody defines model for CreateBuildInputBody.
 type CreateBuildInputBody struct {
 	// Orphan With delete: remove the workspace without running Terraform.
@@ -1131,6 +1162,22 @@ type CreateInputBody struct {
 
 	// TemplateVersionId A version of the template; defaults to its active version.
 	TemplateVersionId *string `json:"template_version_id,omitempty"`
+}
+
+// CreateProxyInputBody defines model for CreateProxyInputBody.
+type CreateProxyInputBody struct {
+	// Name Lowercase letters, digits and dashes, such as eu-west.
+	//
+	// Examples: eu-west
+	Name string `json:"name"`
+}
+
+// CreateProxyOutputBody defines model for CreateProxyOutputBody.
+type CreateProxyOutputBody struct {
+	Proxy RegionProxy `json:"proxy"`
+
+	// Token The proxy's token (hearth proxy --token-file); it is not shown again.
+	Token string `json:"token"`
 }
 
 // CreateTemplateInputBody defines model for CreateTemplateInputBody.
@@ -1236,6 +1283,16 @@ type CreatedTokenOutputBody struct {
 
 	// Token The token to send as Authorization: Bearer. Shown only now.
 	Token string `json:"token"`
+}
+
+// DeregisterProxyInputBody defines model for DeregisterProxyInputBody.
+type DeregisterProxyInputBody struct {
+	InstanceId string `json:"instance_id"`
+}
+
+// DisconnectProxiedInputBody defines model for DisconnectProxiedInputBody.
+type DisconnectProxiedInputBody struct {
+	ConnectionId string `json:"connection_id"`
 }
 
 // DormantInputBody defines model for DormantInputBody.
@@ -1411,6 +1468,11 @@ type LifecycleInputBodyState string
 // ListOutputBody defines model for ListOutputBody.
 type ListOutputBody struct {
 	Entries []AuditEntry `json:"entries"`
+}
+
+// ListProxiesOutputBody defines model for ListProxiesOutputBody.
+type ListProxiesOutputBody struct {
+	Proxies []RegionProxy `json:"proxies"`
 }
 
 // LoginInputBody defines model for LoginInputBody.
@@ -1713,6 +1775,46 @@ type ProvisionerWorker struct {
 	Name         string            `json:"name"`
 	Tags         map[string]string `json:"tags"`
 	Version      string            `json:"version"`
+}
+
+// RegionProxy defines model for RegionProxy.
+type RegionProxy struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// Healthy At least one instance is running.
+	Healthy bool               `json:"healthy"`
+	Id      openapi_types.UUID `json:"id"`
+
+	// Instances Instances running now.
+	Instances  int64      `json:"instances"`
+	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
+	Name       string     `json:"name"`
+
+	// Url Where users and agents reach it, as its instances registered; empty until one did.
+	Url     string `json:"url"`
+	Version string `json:"version"`
+}
+
+// RegisterProxyInputBody defines model for RegisterProxyInputBody.
+type RegisterProxyInputBody struct {
+	Hostname *string `json:"hostname,omitempty"`
+
+	// InstanceId Chosen by the instance at start, the same in every heartbeat.
+	InstanceId string `json:"instance_id"`
+
+	// Url Where users, agents and server replicas reach this instance.
+	//
+	// Examples: https://eu-west.proxy.example.com
+	Url     string  `json:"url"`
+	Version *string `json:"version,omitempty"`
+}
+
+// RegisterProxyOutputBody defines model for RegisterProxyOutputBody.
+type RegisterProxyOutputBody struct {
+	HeartbeatSeconds int64 `json:"heartbeat_seconds"`
+
+	// Name The proxy's name.
+	Name string `json:"name"`
 }
 
 // RenameInputBody defines model for RenameInputBody.
@@ -2397,6 +2499,30 @@ type GetWorkspaceBuildLogsParams struct {
 	Accept *string `json:"Accept,omitempty"`
 }
 
+// ConnectProxiedAgentParams defines parameters for ConnectProxiedAgent.
+type ConnectProxiedAgentParams struct {
+	// HearthProxyToken The proxy's token.
+	HearthProxyToken *string `json:"Hearth-Proxy-Token,omitempty"`
+}
+
+// DisconnectProxiedAgentParams defines parameters for DisconnectProxiedAgent.
+type DisconnectProxiedAgentParams struct {
+	// HearthProxyToken The proxy's token.
+	HearthProxyToken *string `json:"Hearth-Proxy-Token,omitempty"`
+}
+
+// DeregisterWorkspaceProxyParams defines parameters for DeregisterWorkspaceProxy.
+type DeregisterWorkspaceProxyParams struct {
+	// HearthProxyToken The proxy's token.
+	HearthProxyToken *string `json:"Hearth-Proxy-Token,omitempty"`
+}
+
+// RegisterWorkspaceProxyParams defines parameters for RegisterWorkspaceProxy.
+type RegisterWorkspaceProxyParams struct {
+	// HearthProxyToken The proxy's token.
+	HearthProxyToken *string `json:"Hearth-Proxy-Token,omitempty"`
+}
+
 // ListWorkspacesParams defines parameters for ListWorkspaces.
 type ListWorkspacesParams struct {
 	// Q Filters: owner:me, owner:NAME, template:NAME, status:STATUS; other words are matched against names.
@@ -2482,6 +2608,21 @@ type ReportWorkspaceAgentMetadataJSONRequestBody = MetadataInputBody
 
 // ReportWorkspaceAgentStatsJSONRequestBody defines body for ReportWorkspaceAgentStats for application/json ContentType.
 type ReportWorkspaceAgentStatsJSONRequestBody = WorkspaceAgentStats
+
+// CreateWorkspaceProxyJSONRequestBody defines body for CreateWorkspaceProxy for application/json ContentType.
+type CreateWorkspaceProxyJSONRequestBody = CreateProxyInputBody
+
+// ConnectProxiedAgentJSONRequestBody defines body for ConnectProxiedAgent for application/json ContentType.
+type ConnectProxiedAgentJSONRequestBody = ConnectProxiedInputBody
+
+// DisconnectProxiedAgentJSONRequestBody defines body for DisconnectProxiedAgent for application/json ContentType.
+type DisconnectProxiedAgentJSONRequestBody = DisconnectProxiedInputBody
+
+// DeregisterWorkspaceProxyJSONRequestBody defines body for DeregisterWorkspaceProxy for application/json ContentType.
+type DeregisterWorkspaceProxyJSONRequestBody = DeregisterProxyInputBody
+
+// RegisterWorkspaceProxyJSONRequestBody defines body for RegisterWorkspaceProxy for application/json ContentType.
+type RegisterWorkspaceProxyJSONRequestBody = RegisterProxyInputBody
 
 // CreateWorkspaceJSONRequestBody defines body for CreateWorkspace for application/json ContentType.
 type CreateWorkspaceJSONRequestBody = CreateInputBody
@@ -3186,6 +3327,13 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v2/workspaceagents/{agent}/connect (the `ConnectWorkspaceAgent` operationId).
 	ConnectWorkspaceAgent(ctx context.Context, agent string, params *ConnectWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateConnectionTicket Get a ticket to connect through a workspace proxy
+	//
+	// A one-minute connection ticket for the agent (as connect-workspace-agent allows: the workspace's owner), and the URL of the workspace proxy that holds the agent's tunnel, if one does: connect there (connect-workspace-agent with the ticket in Hearth-Connection-Ticket) and the connection does not pass through the control plane.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/{agent}/connection-ticket (the `CreateConnectionTicket` operationId).
+	CreateConnectionTicket(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetWorkspaceAgentLogs Get an agent's script output
 	//
 	// The lines after `after`, oldest first, at most 1,000.
@@ -3220,6 +3368,110 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v2/workspacebuilds/{build}/logs (the `GetWorkspaceBuildLogs` operationId).
 	GetWorkspaceBuildLogs(ctx context.Context, build string, params *GetWorkspaceBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWorkspaceProxies List workspace proxies
+	//
+	// Every registered proxy, with its address, version, when it was last seen and how many of its instances are running.
+	//
+	// Corresponds with GET /api/v2/workspaceproxies (the `ListWorkspaceProxies` operationId).
+	ListWorkspaceProxies(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWorkspaceProxyWithBody Register a workspace proxy
+	//
+	// For owners. Answers with the proxy's token, shown only this once: start `hearth proxy` with it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies (the `CreateWorkspaceProxy` operationId).
+	CreateWorkspaceProxyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWorkspaceProxy Register a workspace proxy
+	//
+	// For owners. Answers with the proxy's token, shown only this once: start `hearth proxy` with it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies (the `CreateWorkspaceProxy` operationId).
+	CreateWorkspaceProxy(ctx context.Context, body CreateWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConnectProxiedAgentWithBody Record an agent's tunnel held by a proxy instance
+	//
+	// For a workspace proxy, with its token. The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/agents (the `ConnectProxiedAgent` operationId).
+	ConnectProxiedAgentWithBody(ctx context.Context, params *ConnectProxiedAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConnectProxiedAgent Record an agent's tunnel held by a proxy instance
+	//
+	// For a workspace proxy, with its token. The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/agents (the `ConnectProxiedAgent` operationId).
+	ConnectProxiedAgent(ctx context.Context, params *ConnectProxiedAgentParams, body ConnectProxiedAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisconnectProxiedAgentWithBody Record that a proxied agent's tunnel closed
+	//
+	// For a workspace proxy, with its token. With the connection ID connect-proxied-agent gave.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/agents/{agent}/disconnect (the `DisconnectProxiedAgent` operationId).
+	DisconnectProxiedAgentWithBody(ctx context.Context, agent string, params *DisconnectProxiedAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisconnectProxiedAgent Record that a proxied agent's tunnel closed
+	//
+	// For a workspace proxy, with its token. With the connection ID connect-proxied-agent gave.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/agents/{agent}/disconnect (the `DisconnectProxiedAgent` operationId).
+	DisconnectProxiedAgent(ctx context.Context, agent string, params *DisconnectProxiedAgentParams, body DisconnectProxiedAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeregisterWorkspaceProxyWithBody Deregister a stopping proxy instance
+	//
+	// For a workspace proxy, with its token. The instance is gone at once: agents it held are reached again when they reconnect elsewhere.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
+	DeregisterWorkspaceProxyWithBody(ctx context.Context, params *DeregisterWorkspaceProxyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeregisterWorkspaceProxy Deregister a stopping proxy instance
+	//
+	// For a workspace proxy, with its token. The instance is gone at once: agents it held are reached again when they reconnect elsewhere.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
+	DeregisterWorkspaceProxy(ctx context.Context, params *DeregisterWorkspaceProxyParams, body DeregisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegisterWorkspaceProxyWithBody Register a proxy instance (heartbeat)
+	//
+	// For a workspace proxy, with its token. Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/register (the `RegisterWorkspaceProxy` operationId).
+	RegisterWorkspaceProxyWithBody(ctx context.Context, params *RegisterWorkspaceProxyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegisterWorkspaceProxy Register a proxy instance (heartbeat)
+	//
+	// For a workspace proxy, with its token. Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/register (the `RegisterWorkspaceProxy` operationId).
+	RegisterWorkspaceProxy(ctx context.Context, params *RegisterWorkspaceProxyParams, body RegisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteWorkspaceProxy Delete a workspace proxy
+	//
+	// For owners. Its token stops working at once; agents connected through it reconnect when it drops them.
+	//
+	// Corresponds with DELETE /api/v2/workspaceproxies/{proxy} (the `DeleteWorkspaceProxy` operationId).
+	DeleteWorkspaceProxy(ctx context.Context, proxy string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWorkspaces List workspaces
 	//
@@ -4751,6 +5003,23 @@ func (c *Client) ConnectWorkspaceAgent(ctx context.Context, agent string, params
 	return c.Client.Do(req)
 }
 
+// CreateConnectionTicket Get a ticket to connect through a workspace proxy
+//
+// A one-minute connection ticket for the agent (as connect-workspace-agent allows: the workspace's owner), and the URL of the workspace proxy that holds the agent's tunnel, if one does: connect there (connect-workspace-agent with the ticket in Hearth-Connection-Ticket) and the connection does not pass through the control plane.
+//
+// Corresponds with POST /api/v2/workspaceagents/{agent}/connection-ticket (the `CreateConnectionTicket` operationId).
+func (c *Client) CreateConnectionTicket(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateConnectionTicketRequest(c.Server, agent)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetWorkspaceAgentLogs Get an agent's script output
 //
 // The lines after `after`, oldest first, at most 1,000.
@@ -4826,6 +5095,230 @@ func (c *Client) CancelWorkspaceBuild(ctx context.Context, build string, reqEdit
 // Corresponds with GET /api/v2/workspacebuilds/{build}/logs (the `GetWorkspaceBuildLogs` operationId).
 func (c *Client) GetWorkspaceBuildLogs(ctx context.Context, build string, params *GetWorkspaceBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWorkspaceBuildLogsRequest(c.Server, build, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWorkspaceProxies List workspace proxies
+//
+// Every registered proxy, with its address, version, when it was last seen and how many of its instances are running.
+//
+// Corresponds with GET /api/v2/workspaceproxies (the `ListWorkspaceProxies` operationId).
+func (c *Client) ListWorkspaceProxies(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWorkspaceProxiesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWorkspaceProxyWithBody Register a workspace proxy
+//
+// For owners. Answers with the proxy's token, shown only this once: start `hearth proxy` with it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies (the `CreateWorkspaceProxy` operationId).
+func (c *Client) CreateWorkspaceProxyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWorkspaceProxyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWorkspaceProxy Register a workspace proxy
+//
+// For owners. Answers with the proxy's token, shown only this once: start `hearth proxy` with it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies (the `CreateWorkspaceProxy` operationId).
+func (c *Client) CreateWorkspaceProxy(ctx context.Context, body CreateWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWorkspaceProxyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConnectProxiedAgentWithBody Record an agent's tunnel held by a proxy instance
+//
+// For a workspace proxy, with its token. The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/agents (the `ConnectProxiedAgent` operationId).
+func (c *Client) ConnectProxiedAgentWithBody(ctx context.Context, params *ConnectProxiedAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConnectProxiedAgentRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConnectProxiedAgent Record an agent's tunnel held by a proxy instance
+//
+// For a workspace proxy, with its token. The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/agents (the `ConnectProxiedAgent` operationId).
+func (c *Client) ConnectProxiedAgent(ctx context.Context, params *ConnectProxiedAgentParams, body ConnectProxiedAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConnectProxiedAgentRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisconnectProxiedAgentWithBody Record that a proxied agent's tunnel closed
+//
+// For a workspace proxy, with its token. With the connection ID connect-proxied-agent gave.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/agents/{agent}/disconnect (the `DisconnectProxiedAgent` operationId).
+func (c *Client) DisconnectProxiedAgentWithBody(ctx context.Context, agent string, params *DisconnectProxiedAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisconnectProxiedAgentRequestWithBody(c.Server, agent, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisconnectProxiedAgent Record that a proxied agent's tunnel closed
+//
+// For a workspace proxy, with its token. With the connection ID connect-proxied-agent gave.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/agents/{agent}/disconnect (the `DisconnectProxiedAgent` operationId).
+func (c *Client) DisconnectProxiedAgent(ctx context.Context, agent string, params *DisconnectProxiedAgentParams, body DisconnectProxiedAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisconnectProxiedAgentRequest(c.Server, agent, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeregisterWorkspaceProxyWithBody Deregister a stopping proxy instance
+//
+// For a workspace proxy, with its token. The instance is gone at once: agents it held are reached again when they reconnect elsewhere.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
+func (c *Client) DeregisterWorkspaceProxyWithBody(ctx context.Context, params *DeregisterWorkspaceProxyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeregisterWorkspaceProxyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeregisterWorkspaceProxy Deregister a stopping proxy instance
+//
+// For a workspace proxy, with its token. The instance is gone at once: agents it held are reached again when they reconnect elsewhere.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
+func (c *Client) DeregisterWorkspaceProxy(ctx context.Context, params *DeregisterWorkspaceProxyParams, body DeregisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeregisterWorkspaceProxyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegisterWorkspaceProxyWithBody Register a proxy instance (heartbeat)
+//
+// For a workspace proxy, with its token. Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/register (the `RegisterWorkspaceProxy` operationId).
+func (c *Client) RegisterWorkspaceProxyWithBody(ctx context.Context, params *RegisterWorkspaceProxyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegisterWorkspaceProxyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegisterWorkspaceProxy Register a proxy instance (heartbeat)
+//
+// For a workspace proxy, with its token. Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/register (the `RegisterWorkspaceProxy` operationId).
+func (c *Client) RegisterWorkspaceProxy(ctx context.Context, params *RegisterWorkspaceProxyParams, body RegisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegisterWorkspaceProxyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteWorkspaceProxy Delete a workspace proxy
+//
+// For owners. Its token stops working at once; agents connected through it reconnect when it drops them.
+//
+// Corresponds with DELETE /api/v2/workspaceproxies/{proxy} (the `DeleteWorkspaceProxy` operationId).
+func (c *Client) DeleteWorkspaceProxy(ctx context.Context, proxy string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWorkspaceProxyRequest(c.Server, proxy)
 	if err != nil {
 		return nil, err
 	}
@@ -7842,6 +8335,40 @@ func NewConnectWorkspaceAgentRequest(server string, agent string, params *Connec
 	return req, nil
 }
 
+// NewCreateConnectionTicketRequest constructs an http.Request for the CreateConnectionTicket method
+func NewCreateConnectionTicketRequest(server string, agent string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "agent", agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/%s/connection-ticket", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetWorkspaceAgentLogsRequest constructs an http.Request for the GetWorkspaceAgentLogs method
 func NewGetWorkspaceAgentLogsRequest(server string, agent string, params *GetWorkspaceAgentLogsParams) (*http.Request, error) {
 	var err error
@@ -8147,6 +8674,334 @@ func NewGetWorkspaceBuildLogsRequest(server string, build string, params *GetWor
 			req.Header.Set("Accept", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListWorkspaceProxiesRequest constructs an http.Request for the ListWorkspaceProxies method
+func NewListWorkspaceProxiesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceproxies")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateWorkspaceProxyRequest calls the generic CreateWorkspaceProxy builder with application/json body
+func NewCreateWorkspaceProxyRequest(server string, body CreateWorkspaceProxyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateWorkspaceProxyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateWorkspaceProxyRequestWithBody constructs an http.Request for the CreateWorkspaceProxy method, with any body, and a specified content type
+func NewCreateWorkspaceProxyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceproxies")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewConnectProxiedAgentRequest calls the generic ConnectProxiedAgent builder with application/json body
+func NewConnectProxiedAgentRequest(server string, params *ConnectProxiedAgentParams, body ConnectProxiedAgentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewConnectProxiedAgentRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewConnectProxiedAgentRequestWithBody constructs an http.Request for the ConnectProxiedAgent method, with any body, and a specified content type
+func NewConnectProxiedAgentRequestWithBody(server string, params *ConnectProxiedAgentParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceproxies/me/agents")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthProxyToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Proxy-Token", *params.HearthProxyToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Proxy-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDisconnectProxiedAgentRequest calls the generic DisconnectProxiedAgent builder with application/json body
+func NewDisconnectProxiedAgentRequest(server string, agent string, params *DisconnectProxiedAgentParams, body DisconnectProxiedAgentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDisconnectProxiedAgentRequestWithBody(server, agent, params, "application/json", bodyReader)
+}
+
+// NewDisconnectProxiedAgentRequestWithBody constructs an http.Request for the DisconnectProxiedAgent method, with any body, and a specified content type
+func NewDisconnectProxiedAgentRequestWithBody(server string, agent string, params *DisconnectProxiedAgentParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "agent", agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceproxies/me/agents/%s/disconnect", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthProxyToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Proxy-Token", *params.HearthProxyToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Proxy-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeregisterWorkspaceProxyRequest calls the generic DeregisterWorkspaceProxy builder with application/json body
+func NewDeregisterWorkspaceProxyRequest(server string, params *DeregisterWorkspaceProxyParams, body DeregisterWorkspaceProxyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeregisterWorkspaceProxyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewDeregisterWorkspaceProxyRequestWithBody constructs an http.Request for the DeregisterWorkspaceProxy method, with any body, and a specified content type
+func NewDeregisterWorkspaceProxyRequestWithBody(server string, params *DeregisterWorkspaceProxyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceproxies/me/deregister")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthProxyToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Proxy-Token", *params.HearthProxyToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Proxy-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRegisterWorkspaceProxyRequest calls the generic RegisterWorkspaceProxy builder with application/json body
+func NewRegisterWorkspaceProxyRequest(server string, params *RegisterWorkspaceProxyParams, body RegisterWorkspaceProxyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegisterWorkspaceProxyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewRegisterWorkspaceProxyRequestWithBody constructs an http.Request for the RegisterWorkspaceProxy method, with any body, and a specified content type
+func NewRegisterWorkspaceProxyRequestWithBody(server string, params *RegisterWorkspaceProxyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceproxies/me/register")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthProxyToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Proxy-Token", *params.HearthProxyToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Proxy-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteWorkspaceProxyRequest constructs an http.Request for the DeleteWorkspaceProxy method
+func NewDeleteWorkspaceProxyRequest(server string, proxy string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "proxy", proxy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceproxies/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -9503,6 +10358,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v2/workspaceagents/{agent}/connect (the `ConnectWorkspaceAgent` operationId).
 	ConnectWorkspaceAgentWithResponse(ctx context.Context, agent string, params *ConnectWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*ConnectWorkspaceAgentResponse, error)
 
+	// CreateConnectionTicketWithResponse Get a ticket to connect through a workspace proxy
+	//
+	// A one-minute connection ticket for the agent (as connect-workspace-agent allows: the workspace's owner), and the URL of the workspace proxy that holds the agent's tunnel, if one does: connect there (connect-workspace-agent with the ticket in Hearth-Connection-Ticket) and the connection does not pass through the control plane.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/{agent}/connection-ticket (the `CreateConnectionTicket` operationId).
+	CreateConnectionTicketWithResponse(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*CreateConnectionTicketResponse, error)
+
 	// GetWorkspaceAgentLogsWithResponse Get an agent's script output
 	//
 	// The lines after `after`, oldest first, at most 1,000.
@@ -9547,6 +10411,114 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v2/workspacebuilds/{build}/logs (the `GetWorkspaceBuildLogs` operationId).
 	GetWorkspaceBuildLogsWithResponse(ctx context.Context, build string, params *GetWorkspaceBuildLogsParams, reqEditors ...RequestEditorFn) (*GetWorkspaceBuildLogsResponse, error)
+
+	// ListWorkspaceProxiesWithResponse List workspace proxies
+	//
+	// Every registered proxy, with its address, version, when it was last seen and how many of its instances are running.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceproxies (the `ListWorkspaceProxies` operationId).
+	ListWorkspaceProxiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListWorkspaceProxiesResponse, error)
+
+	// CreateWorkspaceProxyWithBodyWithResponse Register a workspace proxy
+	//
+	// For owners. Answers with the proxy's token, shown only this once: start `hearth proxy` with it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies (the `CreateWorkspaceProxy` operationId).
+	CreateWorkspaceProxyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceProxyResponse, error)
+
+	// CreateWorkspaceProxyWithResponse Register a workspace proxy
+	//
+	// For owners. Answers with the proxy's token, shown only this once: start `hearth proxy` with it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies (the `CreateWorkspaceProxy` operationId).
+	CreateWorkspaceProxyWithResponse(ctx context.Context, body CreateWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceProxyResponse, error)
+
+	// ConnectProxiedAgentWithBodyWithResponse Record an agent's tunnel held by a proxy instance
+	//
+	// For a workspace proxy, with its token. The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/agents (the `ConnectProxiedAgent` operationId).
+	ConnectProxiedAgentWithBodyWithResponse(ctx context.Context, params *ConnectProxiedAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConnectProxiedAgentResponse, error)
+
+	// ConnectProxiedAgentWithResponse Record an agent's tunnel held by a proxy instance
+	//
+	// For a workspace proxy, with its token. The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/agents (the `ConnectProxiedAgent` operationId).
+	ConnectProxiedAgentWithResponse(ctx context.Context, params *ConnectProxiedAgentParams, body ConnectProxiedAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*ConnectProxiedAgentResponse, error)
+
+	// DisconnectProxiedAgentWithBodyWithResponse Record that a proxied agent's tunnel closed
+	//
+	// For a workspace proxy, with its token. With the connection ID connect-proxied-agent gave.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/agents/{agent}/disconnect (the `DisconnectProxiedAgent` operationId).
+	DisconnectProxiedAgentWithBodyWithResponse(ctx context.Context, agent string, params *DisconnectProxiedAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DisconnectProxiedAgentResponse, error)
+
+	// DisconnectProxiedAgentWithResponse Record that a proxied agent's tunnel closed
+	//
+	// For a workspace proxy, with its token. With the connection ID connect-proxied-agent gave.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/agents/{agent}/disconnect (the `DisconnectProxiedAgent` operationId).
+	DisconnectProxiedAgentWithResponse(ctx context.Context, agent string, params *DisconnectProxiedAgentParams, body DisconnectProxiedAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*DisconnectProxiedAgentResponse, error)
+
+	// DeregisterWorkspaceProxyWithBodyWithResponse Deregister a stopping proxy instance
+	//
+	// For a workspace proxy, with its token. The instance is gone at once: agents it held are reached again when they reconnect elsewhere.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
+	DeregisterWorkspaceProxyWithBodyWithResponse(ctx context.Context, params *DeregisterWorkspaceProxyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeregisterWorkspaceProxyResponse, error)
+
+	// DeregisterWorkspaceProxyWithResponse Deregister a stopping proxy instance
+	//
+	// For a workspace proxy, with its token. The instance is gone at once: agents it held are reached again when they reconnect elsewhere.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
+	DeregisterWorkspaceProxyWithResponse(ctx context.Context, params *DeregisterWorkspaceProxyParams, body DeregisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*DeregisterWorkspaceProxyResponse, error)
+
+	// RegisterWorkspaceProxyWithBodyWithResponse Register a proxy instance (heartbeat)
+	//
+	// For a workspace proxy, with its token. Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/register (the `RegisterWorkspaceProxy` operationId).
+	RegisterWorkspaceProxyWithBodyWithResponse(ctx context.Context, params *RegisterWorkspaceProxyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterWorkspaceProxyResponse, error)
+
+	// RegisterWorkspaceProxyWithResponse Register a proxy instance (heartbeat)
+	//
+	// For a workspace proxy, with its token. Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/register (the `RegisterWorkspaceProxy` operationId).
+	RegisterWorkspaceProxyWithResponse(ctx context.Context, params *RegisterWorkspaceProxyParams, body RegisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterWorkspaceProxyResponse, error)
+
+	// DeleteWorkspaceProxyWithResponse Delete a workspace proxy
+	//
+	// For owners. Its token stops working at once; agents connected through it reconnect when it drops them.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v2/workspaceproxies/{proxy} (the `DeleteWorkspaceProxy` operationId).
+	DeleteWorkspaceProxyWithResponse(ctx context.Context, proxy string, reqEditors ...RequestEditorFn) (*DeleteWorkspaceProxyResponse, error)
 
 	// ListWorkspacesWithResponse List workspaces
 	//
@@ -13650,6 +14622,82 @@ func (r ConnectWorkspaceAgentResponse) ContentType() string {
 	return ""
 }
 
+type CreateConnectionTicketResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectionTicketOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateConnectionTicketResponse) GetJSON200() *ConnectionTicketOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateConnectionTicketResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateConnectionTicketResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateConnectionTicketResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateConnectionTicketResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateConnectionTicketResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateConnectionTicketResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateConnectionTicketResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateConnectionTicketResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateConnectionTicketResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetWorkspaceAgentLogsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14038,6 +15086,461 @@ func (r GetWorkspaceBuildLogsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetWorkspaceBuildLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListWorkspaceProxiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListProxiesOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWorkspaceProxiesResponse) GetJSON200() *ListProxiesOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWorkspaceProxiesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWorkspaceProxiesResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListWorkspaceProxiesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWorkspaceProxiesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWorkspaceProxiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWorkspaceProxiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWorkspaceProxiesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateWorkspaceProxyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateProxyOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateWorkspaceProxyResponse) GetJSON201() *CreateProxyOutputBody {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateWorkspaceProxyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateWorkspaceProxyResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateWorkspaceProxyResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateWorkspaceProxyResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateWorkspaceProxyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateWorkspaceProxyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateWorkspaceProxyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateWorkspaceProxyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateWorkspaceProxyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ConnectProxiedAgentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConnectProxiedOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ConnectProxiedAgentResponse) GetJSON200() *ConnectProxiedOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ConnectProxiedAgentResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ConnectProxiedAgentResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ConnectProxiedAgentResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ConnectProxiedAgentResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ConnectProxiedAgentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ConnectProxiedAgentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ConnectProxiedAgentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ConnectProxiedAgentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DisconnectProxiedAgentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DisconnectProxiedAgentResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DisconnectProxiedAgentResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DisconnectProxiedAgentResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DisconnectProxiedAgentResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DisconnectProxiedAgentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DisconnectProxiedAgentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DisconnectProxiedAgentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DisconnectProxiedAgentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeregisterWorkspaceProxyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeregisterWorkspaceProxyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeregisterWorkspaceProxyResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeregisterWorkspaceProxyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeregisterWorkspaceProxyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeregisterWorkspaceProxyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeregisterWorkspaceProxyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeregisterWorkspaceProxyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RegisterWorkspaceProxyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RegisterProxyOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegisterWorkspaceProxyResponse) GetJSON200() *RegisterProxyOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RegisterWorkspaceProxyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RegisterWorkspaceProxyResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RegisterWorkspaceProxyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RegisterWorkspaceProxyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegisterWorkspaceProxyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegisterWorkspaceProxyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegisterWorkspaceProxyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteWorkspaceProxyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteWorkspaceProxyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteWorkspaceProxyResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteWorkspaceProxyResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteWorkspaceProxyResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteWorkspaceProxyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteWorkspaceProxyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteWorkspaceProxyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteWorkspaceProxyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteWorkspaceProxyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16174,6 +17677,21 @@ func (c *ClientWithResponses) ConnectWorkspaceAgentWithResponse(ctx context.Cont
 	return ParseConnectWorkspaceAgentResponse(rsp)
 }
 
+// CreateConnectionTicketWithResponse Get a ticket to connect through a workspace proxy
+//
+// A one-minute connection ticket for the agent (as connect-workspace-agent allows: the workspace's owner), and the URL of the workspace proxy that holds the agent's tunnel, if one does: connect there (connect-workspace-agent with the ticket in Hearth-Connection-Ticket) and the connection does not pass through the control plane.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/{agent}/connection-ticket (the `CreateConnectionTicket` operationId).
+func (c *ClientWithResponses) CreateConnectionTicketWithResponse(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*CreateConnectionTicketResponse, error) {
+	rsp, err := c.CreateConnectionTicket(ctx, agent, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateConnectionTicketResponse(rsp)
+}
+
 // GetWorkspaceAgentLogsWithResponse Get an agent's script output
 //
 // The lines after `after`, oldest first, at most 1,000.
@@ -16247,6 +17765,186 @@ func (c *ClientWithResponses) GetWorkspaceBuildLogsWithResponse(ctx context.Cont
 		return nil, err
 	}
 	return ParseGetWorkspaceBuildLogsResponse(rsp)
+}
+
+// ListWorkspaceProxiesWithResponse List workspace proxies
+//
+// Every registered proxy, with its address, version, when it was last seen and how many of its instances are running.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceproxies (the `ListWorkspaceProxies` operationId).
+func (c *ClientWithResponses) ListWorkspaceProxiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListWorkspaceProxiesResponse, error) {
+	rsp, err := c.ListWorkspaceProxies(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWorkspaceProxiesResponse(rsp)
+}
+
+// CreateWorkspaceProxyWithBodyWithResponse Register a workspace proxy
+//
+// For owners. Answers with the proxy's token, shown only this once: start `hearth proxy` with it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies (the `CreateWorkspaceProxy` operationId).
+func (c *ClientWithResponses) CreateWorkspaceProxyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceProxyResponse, error) {
+	rsp, err := c.CreateWorkspaceProxyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWorkspaceProxyResponse(rsp)
+}
+
+// CreateWorkspaceProxyWithResponse Register a workspace proxy
+//
+// For owners. Answers with the proxy's token, shown only this once: start `hearth proxy` with it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies (the `CreateWorkspaceProxy` operationId).
+func (c *ClientWithResponses) CreateWorkspaceProxyWithResponse(ctx context.Context, body CreateWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceProxyResponse, error) {
+	rsp, err := c.CreateWorkspaceProxy(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWorkspaceProxyResponse(rsp)
+}
+
+// ConnectProxiedAgentWithBodyWithResponse Record an agent's tunnel held by a proxy instance
+//
+// For a workspace proxy, with its token. The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/agents (the `ConnectProxiedAgent` operationId).
+func (c *ClientWithResponses) ConnectProxiedAgentWithBodyWithResponse(ctx context.Context, params *ConnectProxiedAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConnectProxiedAgentResponse, error) {
+	rsp, err := c.ConnectProxiedAgentWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConnectProxiedAgentResponse(rsp)
+}
+
+// ConnectProxiedAgentWithResponse Record an agent's tunnel held by a proxy instance
+//
+// For a workspace proxy, with its token. The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/agents (the `ConnectProxiedAgent` operationId).
+func (c *ClientWithResponses) ConnectProxiedAgentWithResponse(ctx context.Context, params *ConnectProxiedAgentParams, body ConnectProxiedAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*ConnectProxiedAgentResponse, error) {
+	rsp, err := c.ConnectProxiedAgent(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConnectProxiedAgentResponse(rsp)
+}
+
+// DisconnectProxiedAgentWithBodyWithResponse Record that a proxied agent's tunnel closed
+//
+// For a workspace proxy, with its token. With the connection ID connect-proxied-agent gave.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/agents/{agent}/disconnect (the `DisconnectProxiedAgent` operationId).
+func (c *ClientWithResponses) DisconnectProxiedAgentWithBodyWithResponse(ctx context.Context, agent string, params *DisconnectProxiedAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DisconnectProxiedAgentResponse, error) {
+	rsp, err := c.DisconnectProxiedAgentWithBody(ctx, agent, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisconnectProxiedAgentResponse(rsp)
+}
+
+// DisconnectProxiedAgentWithResponse Record that a proxied agent's tunnel closed
+//
+// For a workspace proxy, with its token. With the connection ID connect-proxied-agent gave.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/agents/{agent}/disconnect (the `DisconnectProxiedAgent` operationId).
+func (c *ClientWithResponses) DisconnectProxiedAgentWithResponse(ctx context.Context, agent string, params *DisconnectProxiedAgentParams, body DisconnectProxiedAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*DisconnectProxiedAgentResponse, error) {
+	rsp, err := c.DisconnectProxiedAgent(ctx, agent, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisconnectProxiedAgentResponse(rsp)
+}
+
+// DeregisterWorkspaceProxyWithBodyWithResponse Deregister a stopping proxy instance
+//
+// For a workspace proxy, with its token. The instance is gone at once: agents it held are reached again when they reconnect elsewhere.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
+func (c *ClientWithResponses) DeregisterWorkspaceProxyWithBodyWithResponse(ctx context.Context, params *DeregisterWorkspaceProxyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeregisterWorkspaceProxyResponse, error) {
+	rsp, err := c.DeregisterWorkspaceProxyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeregisterWorkspaceProxyResponse(rsp)
+}
+
+// DeregisterWorkspaceProxyWithResponse Deregister a stopping proxy instance
+//
+// For a workspace proxy, with its token. The instance is gone at once: agents it held are reached again when they reconnect elsewhere.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
+func (c *ClientWithResponses) DeregisterWorkspaceProxyWithResponse(ctx context.Context, params *DeregisterWorkspaceProxyParams, body DeregisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*DeregisterWorkspaceProxyResponse, error) {
+	rsp, err := c.DeregisterWorkspaceProxy(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeregisterWorkspaceProxyResponse(rsp)
+}
+
+// RegisterWorkspaceProxyWithBodyWithResponse Register a proxy instance (heartbeat)
+//
+// For a workspace proxy, with its token. Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/register (the `RegisterWorkspaceProxy` operationId).
+func (c *ClientWithResponses) RegisterWorkspaceProxyWithBodyWithResponse(ctx context.Context, params *RegisterWorkspaceProxyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterWorkspaceProxyResponse, error) {
+	rsp, err := c.RegisterWorkspaceProxyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegisterWorkspaceProxyResponse(rsp)
+}
+
+// RegisterWorkspaceProxyWithResponse Register a proxy instance (heartbeat)
+//
+// For a workspace proxy, with its token. Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/register (the `RegisterWorkspaceProxy` operationId).
+func (c *ClientWithResponses) RegisterWorkspaceProxyWithResponse(ctx context.Context, params *RegisterWorkspaceProxyParams, body RegisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterWorkspaceProxyResponse, error) {
+	rsp, err := c.RegisterWorkspaceProxy(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegisterWorkspaceProxyResponse(rsp)
+}
+
+// DeleteWorkspaceProxyWithResponse Delete a workspace proxy
+//
+// For owners. Its token stops working at once; agents connected through it reconnect when it drops them.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v2/workspaceproxies/{proxy} (the `DeleteWorkspaceProxy` operationId).
+func (c *ClientWithResponses) DeleteWorkspaceProxyWithResponse(ctx context.Context, proxy string, reqEditors ...RequestEditorFn) (*DeleteWorkspaceProxyResponse, error) {
+	rsp, err := c.DeleteWorkspaceProxy(ctx, proxy, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteWorkspaceProxyResponse(rsp)
 }
 
 // ListWorkspacesWithResponse List workspaces
@@ -19756,6 +21454,67 @@ func ParseConnectWorkspaceAgentResponse(rsp *http.Response) (*ConnectWorkspaceAg
 	return response, nil
 }
 
+// ParseCreateConnectionTicketResponse parses an HTTP response from a CreateConnectionTicketWithResponse call
+func ParseCreateConnectionTicketResponse(rsp *http.Response) (*CreateConnectionTicketResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateConnectionTicketResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectionTicketOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetWorkspaceAgentLogsResponse parses an HTTP response from a GetWorkspaceAgentLogsWithResponse call
 func ParseGetWorkspaceAgentLogsResponse(rsp *http.Response) (*GetWorkspaceAgentLogsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20078,6 +21837,365 @@ func ParseGetWorkspaceBuildLogsResponse(rsp *http.Response) (*GetWorkspaceBuildL
 
 	case rsp.StatusCode == 200:
 		// Content-type (text/event-stream) unsupported
+
+	}
+
+	return response, nil
+}
+
+// ParseListWorkspaceProxiesResponse parses an HTTP response from a ListWorkspaceProxiesWithResponse call
+func ParseListWorkspaceProxiesResponse(rsp *http.Response) (*ListWorkspaceProxiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWorkspaceProxiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListProxiesOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateWorkspaceProxyResponse parses an HTTP response from a CreateWorkspaceProxyWithResponse call
+func ParseCreateWorkspaceProxyResponse(rsp *http.Response) (*CreateWorkspaceProxyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateWorkspaceProxyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateProxyOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseConnectProxiedAgentResponse parses an HTTP response from a ConnectProxiedAgentWithResponse call
+func ParseConnectProxiedAgentResponse(rsp *http.Response) (*ConnectProxiedAgentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ConnectProxiedAgentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConnectProxiedOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDisconnectProxiedAgentResponse parses an HTTP response from a DisconnectProxiedAgentWithResponse call
+func ParseDisconnectProxiedAgentResponse(rsp *http.Response) (*DisconnectProxiedAgentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DisconnectProxiedAgentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeregisterWorkspaceProxyResponse parses an HTTP response from a DeregisterWorkspaceProxyWithResponse call
+func ParseDeregisterWorkspaceProxyResponse(rsp *http.Response) (*DeregisterWorkspaceProxyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeregisterWorkspaceProxyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRegisterWorkspaceProxyResponse parses an HTTP response from a RegisterWorkspaceProxyWithResponse call
+func ParseRegisterWorkspaceProxyResponse(rsp *http.Response) (*RegisterWorkspaceProxyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegisterWorkspaceProxyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RegisterProxyOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteWorkspaceProxyResponse parses an HTTP response from a DeleteWorkspaceProxyWithResponse call
+func ParseDeleteWorkspaceProxyResponse(rsp *http.Response) (*DeleteWorkspaceProxyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteWorkspaceProxyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 

@@ -319,7 +319,7 @@ func (q *Queries) ListAgentsByOwnerAndWorkspace(ctx context.Context, arg ListAge
 }
 
 const listReplicas = `-- name: ListReplicas :many
-SELECT id, hostname, relay_address, version, started_at, last_seen_at, stopped_at FROM replicas WHERE stopped_at IS NULL AND last_seen_at > now() - make_interval(secs => $1::float8)
+SELECT id, hostname, relay_address, version, started_at, last_seen_at, stopped_at, proxy_id FROM replicas WHERE proxy_id IS NULL AND stopped_at IS NULL AND last_seen_at > now() - make_interval(secs => $1::float8)
 ORDER BY started_at
 `
 
@@ -340,6 +340,7 @@ func (q *Queries) ListReplicas(ctx context.Context, freshSeconds float64) ([]Rep
 			&i.StartedAt,
 			&i.LastSeenAt,
 			&i.StoppedAt,
+			&i.ProxyID,
 		); err != nil {
 			return nil, err
 		}

@@ -83,6 +83,7 @@ type Replica struct {
 	StartedAt    time.Time
 	LastSeenAt   time.Time
 	StoppedAt    *time.Time
+	ProxyID      *uuid.UUID
 }
 
 type SigningKey struct {
@@ -281,6 +282,17 @@ type WorkspaceOverview struct {
 	TemplateFailureTtlSeconds        int64
 	TemplateAutostopRequirementDays  []string
 	OwnerQuietHoursSchedule          string
+}
+
+type WorkspaceProxy struct {
+	ID         uuid.UUID
+	Name       string
+	TokenID    string
+	TokenHash  []byte
+	Url        string
+	Version    string
+	CreatedAt  time.Time
+	LastSeenAt *time.Time
 }
 
 type WorkspaceResource struct {

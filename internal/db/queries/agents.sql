@@ -10,7 +10,7 @@ UPDATE replicas SET last_seen_at = now() WHERE id = $1;
 UPDATE replicas SET stopped_at = now() WHERE id = $1;
 
 -- name: ListReplicas :many
-SELECT * FROM replicas WHERE stopped_at IS NULL AND last_seen_at > now() - make_interval(secs => @fresh_seconds::float8)
+SELECT * FROM replicas WHERE proxy_id IS NULL AND stopped_at IS NULL AND last_seen_at > now() - make_interval(secs => @fresh_seconds::float8)
 ORDER BY started_at;
 
 -- name: DeleteOldReplicas :exec

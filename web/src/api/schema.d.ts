@@ -1003,6 +1003,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/workspaceagents/{agent}/connection-ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a ticket to connect through a workspace proxy
+         * @description A one-minute connection ticket for the agent (as connect-workspace-agent allows: the workspace's owner), and the URL of the workspace proxy that holds the agent's tunnel, if one does: connect there (connect-workspace-agent with the ticket in Hearth-Connection-Ticket) and the connection does not pass through the control plane.
+         */
+        post: operations["create-connection-ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/workspaceagents/{agent}/logs": {
         parameters: {
             query?: never;
@@ -1098,6 +1118,130 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceproxies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List workspace proxies
+         * @description Every registered proxy, with its address, version, when it was last seen and how many of its instances are running.
+         */
+        get: operations["list-workspace-proxies"];
+        put?: never;
+        /**
+         * Register a workspace proxy
+         * @description For owners. Answers with the proxy's token, shown only this once: start `hearth proxy` with it.
+         */
+        post: operations["create-workspace-proxy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceproxies/me/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record an agent's tunnel held by a proxy instance
+         * @description For a workspace proxy, with its token. The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered.
+         */
+        post: operations["connect-proxied-agent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceproxies/me/agents/{agent}/disconnect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record that a proxied agent's tunnel closed
+         * @description For a workspace proxy, with its token. With the connection ID connect-proxied-agent gave.
+         */
+        post: operations["disconnect-proxied-agent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceproxies/me/deregister": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deregister a stopping proxy instance
+         * @description For a workspace proxy, with its token. The instance is gone at once: agents it held are reached again when they reconnect elsewhere.
+         */
+        post: operations["deregister-workspace-proxy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceproxies/me/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a proxy instance (heartbeat)
+         * @description For a workspace proxy, with its token. Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds.
+         */
+        post: operations["register-workspace-proxy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/workspaceproxies/{proxy}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a workspace proxy
+         * @description For owners. Its token stops working at once; agents connected through it reconnect when it drops them.
+         */
+        delete: operations["delete-workspace-proxy"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1372,6 +1516,31 @@ export interface components {
             /** @description Also claim the worker's next job, if one is waiting (the answer is then 200 with it, else 204). */
             next?: boolean;
         };
+        ConnectProxiedInputBody: {
+            /** @description The token the agent opened its tunnel with. */
+            agent_token: string;
+            /** @description The proxy instance holding the tunnel. */
+            instance_id: string;
+            /** @description The agent's version. */
+            version?: string;
+        };
+        ConnectProxiedOutputBody: {
+            /** Format: uuid */
+            agent_id: string;
+            /**
+             * Format: uuid
+             * @description For disconnect-proxied-agent.
+             */
+            connection_id: string;
+        };
+        ConnectionTicketOutputBody: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The workspace proxy holding the agent's tunnel; empty when none does (connect through the control plane). */
+            proxy_url: string;
+            /** @description Send as Hearth-Connection-Ticket to the proxy. */
+            ticket: string;
+        };
         CreateBuildInputBody: {
             /** @description With delete: remove the workspace without running Terraform. */
             orphan?: boolean;
@@ -1392,6 +1561,18 @@ export interface components {
             template: string;
             /** @description A version of the template; defaults to its active version. */
             template_version_id?: string;
+        };
+        CreateProxyInputBody: {
+            /**
+             * @description Lowercase letters, digits and dashes, such as eu-west.
+             * @example eu-west
+             */
+            name: string;
+        };
+        CreateProxyOutputBody: {
+            proxy: components["schemas"]["RegionProxy"];
+            /** @description The proxy's token (hearth proxy --token-file); it is not shown again. */
+            token: string;
         };
         CreateTemplateInputBody: {
             /** Format: int64 */
@@ -1477,6 +1658,12 @@ export interface components {
             scopes: string[];
             /** @description The token to send as Authorization: Bearer. Shown only now. */
             token: string;
+        };
+        DeregisterProxyInputBody: {
+            instance_id: string;
+        };
+        DisconnectProxiedInputBody: {
+            connection_id: string;
         };
         DormantInputBody: {
             /** @description true makes the workspace dormant; false makes it active again. */
@@ -1608,6 +1795,9 @@ export interface components {
         };
         ListOutputBody: {
             entries: components["schemas"]["AuditEntry"][];
+        };
+        ListProxiesOutputBody: {
+            proxies: components["schemas"]["RegionProxy"][];
         };
         LoginInputBody: {
             /**
@@ -1874,6 +2064,42 @@ export interface components {
                 [key: string]: string;
             };
             version: string;
+        };
+        RegionProxy: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description At least one instance is running. */
+            healthy: boolean;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @description Instances running now.
+             */
+            instances: number;
+            /** Format: date-time */
+            last_seen_at?: string;
+            name: string;
+            /** @description Where users and agents reach it, as its instances registered; empty until one did. */
+            url: string;
+            version: string;
+        };
+        RegisterProxyInputBody: {
+            hostname?: string;
+            /** @description Chosen by the instance at start, the same in every heartbeat. */
+            instance_id: string;
+            /**
+             * @description Where users, agents and server replicas reach this instance.
+             * @example https://eu-west.proxy.example.com
+             */
+            url: string;
+            version?: string;
+        };
+        RegisterProxyOutputBody: {
+            /** Format: int64 */
+            heartbeat_seconds: number;
+            /** @description The proxy's name. */
+            name: string;
         };
         RenameInputBody: {
             name: string;
@@ -5945,6 +6171,74 @@ export interface operations {
             };
         };
     };
+    "create-connection-ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The agent's ID. */
+                agent: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionTicketOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "get-workspace-agent-logs": {
         parameters: {
             query?: {
@@ -6289,6 +6583,420 @@ export interface operations {
                     "application/json": components["schemas"]["WorkspaceLogsBody"];
                     "text/event-stream": string;
                 };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-workspace-proxies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListProxiesOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "create-workspace-proxy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateProxyInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateProxyOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "connect-proxied-agent": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The proxy's token. */
+                "Hearth-Proxy-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectProxiedInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectProxiedOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "disconnect-proxied-agent": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The proxy's token. */
+                "Hearth-Proxy-Token"?: string;
+            };
+            path: {
+                agent: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisconnectProxiedInputBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "deregister-workspace-proxy": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The proxy's token. */
+                "Hearth-Proxy-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeregisterProxyInputBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "register-workspace-proxy": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The proxy's token. */
+                "Hearth-Proxy-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterProxyInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisterProxyOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "delete-workspace-proxy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The proxy's name. */
+                proxy: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unauthorized */
             401: {

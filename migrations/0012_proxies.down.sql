@@ -1,0 +1,2 @@
+ALTER TABLE replicas DROP COLUMN proxy_id;
+DROP TABLE workspace_proxies;
