@@ -114,7 +114,9 @@ func TestTemplateImportOnAWorker(t *testing.T) {
 	history := params[1].(map[string]any)
 	require.Equal(t, "number", history["type"])
 	require.EqualValues(t, 100000, history["validation"].(map[string]any)["max"])
-	require.Equal(t, "workspaces_dir", v["variables"].([]any)[0].(map[string]any)["name"])
+	vars := v["variables"].([]any)
+	require.Len(t, vars, 2)
+	require.Equal(t, []any{"agent_url", "workspaces_dir"}, []any{vars[0].(map[string]any)["name"], vars[1].(map[string]any)["name"]})
 
 	// The agent belongs to the resource that runs it, found from the configuration's references.
 	res := v["resources"].([]any)

@@ -50,14 +50,14 @@ func rootCommand() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(loginCommand(), deploymentsCommand(),
-		serverCommand(), agentCommand(), provisionerCommand(), openapiCommand(), versionCommand(), docsCommand())
+		serverCommand(), agentCommand(), provisionerCommand(), proxyCommand(), openapiCommand(), versionCommand(), docsCommand())
 	root.AddCommand(clientFlags(logoutCommand(), whoamiCommand(), tokensCommand(),
 		createCommand(), listCommand(), showCommand(),
 		buildCommand("start", "Start a workspace and wait until it runs", []string{"start"}, false),
 		buildCommand("stop", "Stop a workspace and wait until it has stopped", []string{"stop"}, false),
 		buildCommand("restart", "Stop and start a workspace", []string{"stop", "start"}, false),
 		buildCommand("update", "Rebuild a workspace on its template's active version", []string{"start"}, true),
-		deleteCommand(), logsCommand(), scheduleCommand(), templatesCommand(), usersCommand(), provisionersCommand(), openCommand(),
+		deleteCommand(), logsCommand(), scheduleCommand(), templatesCommand(), usersCommand(), provisionersCommand(), proxiesCommand(), openCommand(),
 		sshCommand(), configSSHCommand(), portForwardCommand())...)
 	return root
 }

@@ -63,7 +63,8 @@ do
 done
 chmod +x hearth.download
 mv hearth.download hearth
-export HEARTH_AGENT_URL="${ACCESS_URL}"
+# A workspace proxy's URL, when the template points its agents at one, wins over the server's.
+export HEARTH_AGENT_URL="${HEARTH_AGENT_URL:-${ACCESS_URL}}"
 export HEARTH_AGENT_AUTH="${AUTH_TYPE}"
 exec ./hearth agent
 `

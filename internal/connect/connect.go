@@ -19,6 +19,7 @@ import (
 	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/cliconfig"
 	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/internal/hub"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
 
@@ -78,9 +79,24 @@ func Resolve(ctx context.Context, c *client.ClientWithResponses, t Target) (Targ
 }
 
 // Dial opens a connection to an agent: kind "ssh" reaches its SSH server, "tcp" a port on the
-// workspace's loopback.
+// workspace's loopback. When a workspace proxy holds the agent's tunnel, the connection goes through
+// the proxy with a connection ticket, not through the control plane; if the proxy cannot be reached,
+// through the control plane (which relays to the proxy).
 func Dial(ctx context.Context, s cliconfig.Session, agentID, kind string, port int) (net.Conn, error) {
-	u, err := url.Parse(strings.TrimSuffix(s.URL, "/") + "/api/v2/workspaceagents/" + url.PathEscape(agentID) + "/connect")
+	if c, err := client.Dial(s.URL, s.Token, "cli"); err == nil {
+		res, err := c.CreateConnectionTicketWithResponse(ctx, agentID)
+		if err == nil && res.JSON200 != nil && res.JSON200.ProxyUrl != "" {
+			if conn, err := dial(ctx, res.JSON200.ProxyUrl, agentID, kind, port, http.Header{hub.ConnectionTicketHeader: {res.JSON200.Ticket}}); err == nil {
+				return conn, nil
+			}
+		}
+	}
+	return dial(ctx, s.URL, agentID, kind, port, http.Header{"Authorization": {"Bearer " + s.Token}})
+}
+
+// dial opens the connection at base (the control plane or a proxy) with the credentials in auth.
+func dial(ctx context.Context, base, agentID, kind string, port int, auth http.Header) (net.Conn, error) {
+	u, err := url.Parse(strings.TrimSuffix(base, "/") + "/api/v2/workspaceagents/" + url.PathEscape(agentID) + "/connect")
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +105,8 @@ func Dial(ctx context.Context, s cliconfig.Session, agentID, kind string, port i
 		q.Set("port", strconv.Itoa(port))
 	}
 	u.RawQuery = q.Encode()
-	c, res, err := tunnel.Dial(ctx, u.String(), http.Header{"Authorization": {"Bearer " + s.Token}, "User-Agent": {"hearth-cli/" + buildinfo.Version()}})
+	auth.Set("User-Agent", "hearth-cli/"+buildinfo.Version())
+	c, res, err := tunnel.Dial(ctx, u.String(), auth)
 	if res != nil && res.StatusCode != http.StatusSwitchingProtocols {
 		body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 		_ = res.Body.Close()
@@ -103,7 +120,7 @@ func Dial(ctx context.Context, s cliconfig.Session, agentID, kind string, port i
 		return nil, e
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reach %s: %w", s.URL, err)
+		return nil, fmt.Errorf("reach %s: %w", base, err)
 	}
 	return c, nil
 }

@@ -17,6 +17,12 @@ variable "workspaces_dir" {
   default     = "/tmp/hearth-workspaces"
 }
 
+variable "agent_url" {
+  description = "Where the agent connects: empty for the server itself, or a workspace proxy's URL (hearth proxy) near the workspaces."
+  type        = string
+  default     = ""
+}
+
 data "coder_provisioner" "me" {}
 data "coder_workspace" "me" {}
 data "coder_workspace_owner" "me" {}
@@ -157,6 +163,8 @@ resource "terraform_data" "agent" {
       HOME_DIR          = self.input.home
       INIT              = coder_agent.main.init_script
       CODER_AGENT_TOKEN = coder_agent.main.token
+      # The agent prefers HEARTH_AGENT_URL to the server's URL in its init script; empty is unset.
+      HEARTH_AGENT_URL = var.agent_url
     }
   }
 

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tftest"
+	"github.com/hearthdev/hearth/internal/tunnel"
+)
+
+// A workspace proxy the way an owner sets one up: register it, start hearth proxy with its token, and
+// point a template's agents at it. The agent's tunnel is then the proxy's: users connect through it
+// with a connection ticket, the server reaches the agent through it, and a deleted proxy's token stops
+// working.
+func TestWorkspaceProxy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
+		"--provider-mirror", tftest.Mirror(t))
+	c, token := signIn(t, srv.url, filepath.Join(dir, "cli"))
+	api := func(method, path, body string) map[string]any {
+		return callAPI(t, method, srv.url+path, token, "application/json", []byte(body))
+	}
+	until := func(what string, done func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !done() {
+			require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	out, errOut, code := c.run("", "proxies", "create", "eu")
+	require.Equal(t, 0, code, errOut)
+	proxyToken := strings.TrimSpace(out)
+	require.True(t, strings.HasPrefix(proxyToken, "hrt_"), out)
+	_, errOut, code = c.run("", "proxies", "create", "eu")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "exists already")
+
+	// A wrong token: the proxy says so and exits.
+	_, errOut, code = c.run("", "proxy", "--primary-url", srv.url, "--http-address", "127.0.0.1:0", "--proxy-token", "hrt_abcdefgh_"+strings.Repeat("a", 32))
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "not valid")
+
+	port := freePort(t)
+	proxyURL := "http://127.0.0.1:" + strconv.Itoa(port)
+	px := startProxy(t, srv.url, proxyToken, port)
+	var proxies []map[string]any
+	until("the proxy to be listed healthy", func() bool {
+		out, _, _ := c.run("", "proxies", "list", "-o", "json")
+		proxies = nil
+		_ = json.Unmarshal([]byte(out), &proxies)
+		return len(proxies) == 1 && proxies[0]["healthy"] == true
+	})
+	require.Equal(t, proxyURL, proxies[0]["url"])
+	require.EqualValues(t, 1, proxies[0]["instances"])
+	res, err := http.Get(proxyURL + "/api/v2/users/me")
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	require.Equal(t, http.StatusNotFound, res.StatusCode, "the proxy serves no API of its own")
+
+	// A template whose agents connect to the proxy.
+	root := filepath.Join(dir, "workspaces")
+	file := callAPI(t, "POST", srv.url+"/api/v2/files", token, "application/x-tar", tarTemplate(t, "../../examples/templates/local"))
+	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[{"name":"workspaces_dir","value":"`+root+
+		`"},{"name":"agent_url","value":"`+proxyURL+`"}]}`)
+	until("the import", func() bool {
+		return api("GET", "/api/v2/template-versions/"+v["id"].(string), "")["status"] == "succeeded"
+	})
+	api("POST", "/api/v2/templates", `{"name":"local","version_id":"`+v["id"].(string)+`"}`)
+	ws := api("POST", "/api/v2/workspaces", `{"name":"dev","template":"local"}`)
+	t.Cleanup(func() { c.run("", "delete", "dev", "--yes") })
+	agent := func() map[string]any {
+		w := api("GET", "/api/v2/workspaces/"+ws["id"].(string), "")
+		for _, r := range w["latest_build"].(map[string]any)["resources"].([]any) {
+			if ags := r.(map[string]any)["agents"].([]any); len(ags) > 0 {
+				return ags[0].(map[string]any)
+			}
+		}
+		return nil
+	}
+	until("the agent to be ready", func() bool {
+		a := agent()
+		return a != nil && a["status"] == "connected" && a["lifecycle_state"] == "ready"
+	})
+	agentID := agent()["id"].(string)
+	// Its reports went through the proxy too: the startup script's output is stored.
+	require.Contains(t, mustJSON(t, api("GET", "/api/v2/workspaceagents/"+agentID+"/logs", "")), "workspace ready in")
+
+	ticket := api("POST", "/api/v2/workspaceagents/"+agentID+"/connection-ticket", "")
+	require.Equal(t, proxyURL, ticket["proxy_url"], "the proxy holds the agent's tunnel")
+
+	// hearth ssh goes through the proxy.
+	out, errOut, code = c.run("", "ssh", "dev", "--", "echo", "hi")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "hi\n", out)
+
+	// Straight to the proxy: a port in the workspace with the ticket; none, or another agent's, is 401.
+	echo := echoServer(t)
+	connect := func(base string, header http.Header) (*tunnel.Conn, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, res, err := tunnel.Dial(ctx, base+"/api/v2/workspaceagents/"+agentID+"/connect?kind=tcp&port="+echo, header)
+		if res != nil && res.Body != nil {
+			_ = res.Body.Close()
+		}
+		if err != nil {
+			return nil, res.StatusCode
+		}
+		return conn, http.StatusSwitchingProtocols
+	}
+	roundTrip := func(conn *tunnel.Conn) {
+		t.Helper()
+		defer conn.Close()
+		_, err := conn.Write([]byte("ping"))
+		require.NoError(t, err)
+		got := make([]byte, 4)
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		_, err = io.ReadFull(conn, got)
+		require.NoError(t, err)
+		require.Equal(t, "ping", string(got))
+	}
+	_, status := connect(proxyURL, http.Header{})
+	require.Equal(t, http.StatusUnauthorized, status)
+	_, status = connect(proxyURL, http.Header{"Hearth-Connection-Ticket": {"not-a-ticket"}})
+	require.Equal(t, http.StatusUnauthorized, status)
+	conn, status := connect(proxyURL, http.Header{"Hearth-Connection-Ticket": {ticket["ticket"].(string)}})
+	require.Equal(t, http.StatusSwitchingProtocols, status)
+	roundTrip(conn)
+	// The server reaches the agent through the proxy, for what comes to it (the dashboard, apps).
+	conn, status = connect(srv.url, http.Header{"Authorization": {"Bearer " + token}})
+	require.Equal(t, http.StatusSwitchingProtocols, status)
+	roundTrip(conn)
+
+	// Stopping the proxy drops the agent's tunnel and the proxy's instance at once.
+	require.NoError(t, px.Process.Signal(syscall.SIGINT))
+	require.NoError(t, px.Wait(), "a clean shutdown exits 0")
+	until("the agent to be disconnected", func() bool { return agent()["status"] != "connected" })
+	out, _, _ = c.run("", "proxies", "list")
+	require.Contains(t, out, "false", "not healthy")
+
+	// A deleted proxy's token is refused.
+	_, errOut, code = c.run("", "proxies", "delete", "eu")
+	require.Equal(t, 0, code, errOut)
+	_, errOut, code = c.run("", "proxy", "--primary-url", srv.url, "--http-address", "127.0.0.1:0", "--proxy-token", proxyToken)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "not valid")
+}
+
+// startProxy runs hearth proxy on port and waits until it serves.
+func startProxy(t *testing.T, primary, token string, port int) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, "proxy", "--primary-url", primary, "--http-address", "127.0.0.1:"+strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "HEARTH_PROXY_TOKEN="+token, "HEARTH_LOG_LEVEL=warn")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, line, "is serving at")
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return cmd
+}
+
+// echoServer listens "in the workspace" (the local template's workspaces share this machine's
+// network) and echoes; it returns the port.
+func echoServer(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(conn, conn); _ = conn.Close() }()
+		}
+	}()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
