@@ -60,17 +60,20 @@ func Register(api huma.API, d Deps) {
 		Summary: "Delete a workspace proxy", Tags: []string{"Workspace proxies"}, Security: d.Security,
 		Description:   "For owners. Its token stops working at once; agents connected through it reconnect when it drops them.",
 		DefaultStatus: http.StatusNoContent, Errors: append(errs, http.StatusNotFound)}, h.delete)
-	proxyOp := func(id, path, summary, desc string) huma.Operation {
-		return huma.Operation{OperationID: id, Method: http.MethodPost, Path: "/api/v2/workspaceproxies/me/" + path, Summary: summary,
-			Description: "For a workspace proxy, with its token. " + desc, Tags: []string{"Workspace proxies"}, Security: ProxySecurity,
-			Errors: []int{http.StatusUnauthorized}, Metadata: map[string]any{"audit": false}}
-	}
-	huma.Register(api, proxyOp("register-workspace-proxy", "register", "Register a proxy instance (heartbeat)",
+	huma.Register(api, Operation("register-workspace-proxy", "register", "Register a proxy instance (heartbeat)",
 		"Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds."), h.register)
-	stop := proxyOp("deregister-workspace-proxy", "deregister", "Deregister a stopping proxy instance",
+	stop := Operation("deregister-workspace-proxy", "deregister", "Deregister a stopping proxy instance",
 		"The instance is gone at once: agents it held are reached again when they reconnect elsewhere.")
 	stop.DefaultStatus = http.StatusNoContent
 	huma.Register(api, stop, h.deregister)
+}
+
+// Operation is an operation a running workspace proxy calls, at /api/v2/workspaceproxies/me/PATH with
+// its token; errors lists what it may answer besides 401.
+func Operation(id, path, summary, desc string, errors ...int) huma.Operation {
+	return huma.Operation{OperationID: id, Method: http.MethodPost, Path: "/api/v2/workspaceproxies/me/" + path, Summary: summary,
+		Description: "For a workspace proxy, with its token. " + desc, Tags: []string{"Workspace proxies"}, Security: ProxySecurity,
+		Errors: append([]int{http.StatusUnauthorized}, errors...), Metadata: map[string]any{"audit": false}}
 }
 
 // Proxy is a workspace proxy as listed.

@@ -28,14 +28,10 @@ func registerProxied(api huma.API, h handlers, op func(id, method, path, summary
 		"A one-minute connection ticket for the agent (as connect-workspace-agent allows: the workspace's owner), and the URL of the workspace proxy that holds the agent's tunnel, if one does: "+
 			"connect there (connect-workspace-agent with the ticket in Hearth-Connection-Ticket) and the connection does not pass through the control plane.")
 	huma.Register(api, ticket, h.connectionTicket)
-	proxyOp := func(id, path, summary, desc string) huma.Operation {
-		return huma.Operation{OperationID: id, Method: http.MethodPost, Path: "/api/v2/workspaceproxies/me/" + path, Summary: summary,
-			Description: "For a workspace proxy, with its token. " + desc, Tags: []string{"Workspace proxies"}, Security: region.ProxySecurity,
-			Errors: []int{http.StatusUnauthorized, http.StatusConflict}, Metadata: map[string]any{"audit": false}}
-	}
-	huma.Register(api, proxyOp("connect-proxied-agent", "agents", "Record an agent's tunnel held by a proxy instance",
-		"The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered."), h.connectProxied)
-	disconnect := proxyOp("disconnect-proxied-agent", "agents/{agent}/disconnect", "Record that a proxied agent's tunnel closed",
+	huma.Register(api, region.Operation("connect-proxied-agent", "agents", "Record an agent's tunnel held by a proxy instance",
+		"The proxy passes on the agent's token, once the agent opened its tunnel to the instance; the answer names the agent. 409 when the instance is not registered.",
+		http.StatusConflict), h.connectProxied)
+	disconnect := region.Operation("disconnect-proxied-agent", "agents/{agent}/disconnect", "Record that a proxied agent's tunnel closed",
 		"With the connection ID connect-proxied-agent gave.")
 	disconnect.DefaultStatus = http.StatusNoContent
 	huma.Register(api, disconnect, h.disconnectProxied)

@@ -53,36 +53,9 @@ func connectedWorkspace(t testing.TB) *connected {
 	api := func(method, path, body string) map[string]any {
 		return callAPI(t, method, b.url+path, session.Token, "application/json", []byte(body))
 	}
-	until := func(what string, done func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !done() {
-			require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-
+	until := func(what string, done func() bool) { t.Helper(); waitUntil(t, what, done) }
 	root := filepath.Join(dir, "workspaces")
-	file := callAPI(t, "POST", b.url+"/api/v2/files", session.Token, "application/x-tar", tarTemplate(t, "../../examples/templates/local"))
-	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[{"name":"workspaces_dir","value":"`+root+`"}]}`)
-	until("the import", func() bool {
-		return api("GET", "/api/v2/template-versions/"+v["id"].(string), "")["status"] == "succeeded"
-	})
-	api("POST", "/api/v2/templates", `{"name":"local","version_id":"`+v["id"].(string)+`"}`)
-	ws := api("POST", "/api/v2/workspaces", `{"name":"dev","template":"local"}`)
-	agent := func() map[string]any {
-		w := api("GET", "/api/v2/workspaces/"+ws["id"].(string), "")
-		for _, r := range w["latest_build"].(map[string]any)["resources"].([]any) {
-			if ags := r.(map[string]any)["agents"].([]any); len(ags) > 0 {
-				return ags[0].(map[string]any)
-			}
-		}
-		return nil
-	}
-	until("the agent to be ready", func() bool {
-		a := agent()
-		return a != nil && a["status"] == "connected" && a["lifecycle_state"] == "ready"
-	})
+	agent := localWorkspace(t, api, b.url, session.Token, "dev", `{"name":"workspaces_dir","value":"`+root+`"}`)
 	return &connected{a: a, b: b, c: c, token: session.Token, agentID: agent()["id"].(string), home: filepath.Join(root, "ada", "dev"),
 		api: api, agent: agent, until: until, dir: dir}
 }
@@ -395,4 +368,42 @@ func readUntil(t testing.TB, c *websocket.Conn, want string) {
 		require.NoError(t, err, "terminal output so far: %q", seen.String())
 		seen.Write(data)
 	}
+}
+
+// waitUntil polls done until it holds, for at most a minute.
+func waitUntil(t testing.TB, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !done() {
+		require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// localWorkspace pushes examples/templates/local as the template "local" with the given variables
+// (JSON objects), creates the workspace name from it and waits until its agent is ready; it returns
+// a function that reads the agent as the API shows it now.
+func localWorkspace(t testing.TB, api func(method, path, body string) map[string]any, server, token, name string, variables ...string) func() map[string]any {
+	t.Helper()
+	file := callAPI(t, "POST", server+"/api/v2/files", token, "application/x-tar", tarTemplate(t, "../../examples/templates/local"))
+	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[`+strings.Join(variables, ",")+`]}`)
+	waitUntil(t, "the import", func() bool {
+		return api("GET", "/api/v2/template-versions/"+v["id"].(string), "")["status"] == "succeeded"
+	})
+	api("POST", "/api/v2/templates", `{"name":"local","version_id":"`+v["id"].(string)+`"}`)
+	ws := api("POST", "/api/v2/workspaces", `{"name":"`+name+`","template":"local"}`)
+	agent := func() map[string]any {
+		w := api("GET", "/api/v2/workspaces/"+ws["id"].(string), "")
+		for _, r := range w["latest_build"].(map[string]any)["resources"].([]any) {
+			if ags := r.(map[string]any)["agents"].([]any); len(ags) > 0 {
+				return ags[0].(map[string]any)
+			}
+		}
+		return nil
+	}
+	waitUntil(t, "the agent to be ready", func() bool {
+		a := agent()
+		return a != nil && a["status"] == "connected" && a["lifecycle_state"] == "ready"
+	})
+	return agent
 }

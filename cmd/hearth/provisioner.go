@@ -43,14 +43,8 @@ workers with region=eu (they may have more tags); untagged jobs go only to untag
 			if cfg.URL, err = deploymentURL(cfg.URL); err != nil {
 				return usageError{err}
 			}
-			if keyFile != "" {
-				keys, err := readKeys(keyFile, nil)
-				if err != nil {
-					return usageError{err}
-				}
-				if len(keys) > 0 {
-					cfg.Key = keys[0]
-				}
+			if cfg.Key, err = secretFrom(keyFile, cfg.Key); err != nil {
+				return err
 			}
 			if cfg.Key == "" {
 				return usageError{errors.New("a pre-shared key is required: --psk-file or HEARTH_PROVISIONER_PSK")}
@@ -89,4 +83,20 @@ workers with region=eu (they may have more tags); untagged jobs go only to untag
 	bindConfig(start)
 	cmd.AddCommand(start)
 	return cmd
+}
+
+// secretFrom is the first line of file when one is named, else value: a key or token given as a file
+// (--psk-file, --token-file) or as a flag or environment variable.
+func secretFrom(file, value string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	keys, err := readKeys(file, nil)
+	if err != nil {
+		return "", usageError{err}
+	}
+	if len(keys) == 0 {
+		return "", nil
+	}
+	return keys[0], nil
 }

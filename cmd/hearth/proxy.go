@@ -46,14 +46,8 @@ with the token that prints (--token-file, or HEARTH_PROXY_TOKEN).`,
 			if cfg.PrimaryURL, err = deploymentURL(cfg.PrimaryURL); err != nil {
 				return usageError{err}
 			}
-			if tokenFile != "" {
-				keys, err := readKeys(tokenFile, nil)
-				if err != nil {
-					return usageError{err}
-				}
-				if len(keys) > 0 {
-					cfg.Token = keys[0]
-				}
+			if cfg.Token, err = secretFrom(tokenFile, cfg.Token); err != nil {
+				return err
 			}
 			if cfg.Token == "" {
 				return usageError{errors.New("the proxy's token is required: --token-file or HEARTH_PROXY_TOKEN (hearth proxies create NAME prints it)")}

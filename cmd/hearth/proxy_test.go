@@ -36,14 +36,7 @@ func TestWorkspaceProxy(t *testing.T) {
 	api := func(method, path, body string) map[string]any {
 		return callAPI(t, method, srv.url+path, token, "application/json", []byte(body))
 	}
-	until := func(what string, done func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !done() {
-			require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	until := func(what string, done func() bool) { t.Helper(); waitUntil(t, what, done) }
 
 	out, errOut, code := c.run("", "proxies", "create", "eu")
 	require.Equal(t, 0, code, errOut)
@@ -77,28 +70,8 @@ func TestWorkspaceProxy(t *testing.T) {
 
 	// A template whose agents connect to the proxy.
 	root := filepath.Join(dir, "workspaces")
-	file := callAPI(t, "POST", srv.url+"/api/v2/files", token, "application/x-tar", tarTemplate(t, "../../examples/templates/local"))
-	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[{"name":"workspaces_dir","value":"`+root+
-		`"},{"name":"agent_url","value":"`+proxyURL+`"}]}`)
-	until("the import", func() bool {
-		return api("GET", "/api/v2/template-versions/"+v["id"].(string), "")["status"] == "succeeded"
-	})
-	api("POST", "/api/v2/templates", `{"name":"local","version_id":"`+v["id"].(string)+`"}`)
-	ws := api("POST", "/api/v2/workspaces", `{"name":"dev","template":"local"}`)
 	t.Cleanup(func() { c.run("", "delete", "dev", "--yes") })
-	agent := func() map[string]any {
-		w := api("GET", "/api/v2/workspaces/"+ws["id"].(string), "")
-		for _, r := range w["latest_build"].(map[string]any)["resources"].([]any) {
-			if ags := r.(map[string]any)["agents"].([]any); len(ags) > 0 {
-				return ags[0].(map[string]any)
-			}
-		}
-		return nil
-	}
-	until("the agent to be ready", func() bool {
-		a := agent()
-		return a != nil && a["status"] == "connected" && a["lifecycle_state"] == "ready"
-	})
+	agent := localWorkspace(t, api, srv.url, token, "dev", `{"name":"workspaces_dir","value":"`+root+`"}`, `{"name":"agent_url","value":"`+proxyURL+`"}`)
 	agentID := agent()["id"].(string)
 	// Its reports went through the proxy too: the startup script's output is stored.
 	require.Contains(t, mustJSON(t, api("GET", "/api/v2/workspaceagents/"+agentID+"/logs", "")), "workspace ready in")
