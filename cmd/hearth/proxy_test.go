@@ -46,7 +46,13 @@ func TestWorkspaceProxy(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "exists already")
 
-	// A wrong token: the proxy says so and exits.
+	// No token, an unreachable server, a wrong token: one line each, and the proxy exits.
+	_, errOut, code = c.run("", "proxy", "--primary-url", srv.url)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "token is required")
+	_, errOut, code = c.run("", "proxy", "--primary-url", "http://127.0.0.1:1", "--http-address", "127.0.0.1:0", "--proxy-token", proxyToken)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "reach the control plane at http://127.0.0.1:1")
 	_, errOut, code = c.run("", "proxy", "--primary-url", srv.url, "--http-address", "127.0.0.1:0", "--proxy-token", "hrt_abcdefgh_"+strings.Repeat("a", 32))
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "not valid")
