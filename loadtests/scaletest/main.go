@@ -41,7 +41,11 @@ type Config struct {
 	Concurrency int
 	// DashboardRPS is the rate of dashboard reads during the steady stage (0: none).
 	DashboardRPS int
-	AllowRemote  bool
+	// TrafficSessions workspaces get an SSH session, a web terminal and app requests during the
+	// steady stage, each doing a round trip every TrafficInterval (0: none).
+	TrafficSessions int
+	TrafficInterval time.Duration
+	AllowRemote     bool
 	// ServerPID, when set (or with Local), is sampled for CPU and memory, with the PostgreSQL
 	// processes under it.
 	ServerPID int
@@ -83,6 +87,8 @@ func main() {
 	flag.DurationVar(&cfg.Interval, "metadata-interval", 10*time.Second, "how often each agent reports its two metadata items")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 16, "requests in flight while preparing and cleaning up")
 	flag.IntVar(&cfg.DashboardRPS, "dashboard-rps", 0, "dashboard reads per second during the steady stage, as the owner (users/me, workspaces, a workspace, templates, a build log)")
+	flag.IntVar(&cfg.TrafficSessions, "traffic-sessions", 0, "workspaces that get an SSH session, a web terminal and app requests during the steady stage (as the owner)")
+	flag.DurationVar(&cfg.TrafficInterval, "traffic-interval", time.Second, "how often each traffic session does a round trip")
 	flag.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target that is not on loopback")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process, to report its CPU and memory (automatic with --local)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound on the whole run")

@@ -306,6 +306,8 @@ func (r *run) steady(ctx context.Context) error {
 		readsCtx, stopReads := context.WithCancel(ctx)
 		sent := make(chan int, 1)
 		go func() { sent <- r.dashboardReads(readsCtx, r.cfg.DashboardRPS) }()
+		trafficDone := make(chan struct{})
+		go func() { defer close(trafficDone); r.traffic(readsCtx, r.cfg.TrafficSessions, r.cfg.TrafficInterval) }()
 		// PostgreSQL publishes an idle backend's counts up to 10 s late: the write rate is taken
 		// after that much of the stage, so the connect stage's writes are not counted here.
 		settle := min(10*time.Second, r.cfg.Duration/3)
@@ -317,6 +319,7 @@ func (r *run) steady(ctx context.Context) error {
 		r.stageWrites = writes(from, scrapeDB(ctx, r.cfg.URL), len(r.agents))
 		stopReads()
 		reads := <-sent
+		<-trafficDone
 		secs := time.Since(start).Seconds()
 		up := 0
 		for _, a := range r.agents {
@@ -324,8 +327,9 @@ func (r *run) steady(ctx context.Context) error {
 				up++
 			}
 		}
-		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected); %d dashboard reads (%.1f/s)",
-			up, len(r.agents), r.cfg.Interval, float64(len(r.agents))/r.cfg.Interval.Seconds(), reads, float64(reads)/secs)
+		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected); %d dashboard reads (%.1f/s); %d workspaces with SSH, terminal and app traffic every %s",
+			up, len(r.agents), r.cfg.Interval, float64(len(r.agents))/r.cfg.Interval.Seconds(), reads, float64(reads)/secs,
+			min(r.cfg.TrafficSessions, len(r.agents)), r.cfg.TrafficInterval)
 		if err != nil {
 			return note, err
 		}

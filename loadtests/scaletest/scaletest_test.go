@@ -25,7 +25,8 @@ func TestSmoke(t *testing.T) {
 	require.NoError(t, err, string(out))
 
 	rep, err := Run(context.Background(), Config{Local: true, Binary: bin, Mirror: tftest.Mirror(t), Provisioners: 3,
-		Agents: 20, Duration: 10 * time.Second, Interval: 2 * time.Second, Concurrency: 8, DashboardRPS: 20, Timeout: 5 * time.Minute}, os.Stderr)
+		Agents: 20, Duration: 10 * time.Second, Interval: 2 * time.Second, Concurrency: 8, DashboardRPS: 20,
+		TrafficSessions: 3, TrafficInterval: 500 * time.Millisecond, Timeout: 5 * time.Minute}, os.Stderr)
 	require.NoError(t, err)
 	require.Equal(t, int64(0), rep.Drops)
 	stages := map[string]Stage{}
@@ -44,6 +45,15 @@ func TestSmoke(t *testing.T) {
 	// 20 dashboard reads a second, spread over five kinds, all answered.
 	for _, op := range []string{"dashboard.users-me", "dashboard.workspaces", "dashboard.workspace", "dashboard.templates", "dashboard.build-logs"} {
 		require.Greater(t, ops[op].Count, 10, op)
+		require.Zero(t, ops[op].Errors, op)
+	}
+	// Three workspaces with an SSH session, a terminal and app requests every half second.
+	for _, op := range []string{"ssh.connect", "pty.connect"} {
+		require.Equal(t, 3, ops[op].Count, op)
+		require.Zero(t, ops[op].Errors, op)
+	}
+	for _, op := range []string{"ssh.echo", "pty.echo", "app.get"} {
+		require.Greater(t, ops[op].Count, 30, op)
 		require.Zero(t, ops[op].Errors, op)
 	}
 	// The database's writes were read from the server's metrics: the agents' metadata among them.

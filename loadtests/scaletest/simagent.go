@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/gliderlabs/ssh"
 	"github.com/hashicorp/yamux"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/hearthdev/hearth/internal/client"
 	"github.com/hearthdev/hearth/internal/tunnel"
@@ -26,6 +28,8 @@ import (
 // (manifest, lifecycle, startup logs, the tunnel, metadata every interval) but runs no scripts and
 // answers streams itself: SSH sessions echo, the echo app answers HTTP, terminals echo input.
 type simAgent struct {
+	// id is the agent's ID, from its manifest.
+	id    string
 	token string
 	api   *client.ClientWithResponses
 	base  string
@@ -67,6 +71,7 @@ func (a *simAgent) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
+	a.id = m.AgentId
 	for _, md := range m.Metadata {
 		a.keys = append(a.keys, md.Key)
 	}
@@ -226,6 +231,21 @@ var echoSSH = &ssh.Server{Handler: func(s ssh.Session) {
 	_, _ = io.WriteString(s, out+"\n")
 	_ = s.Exit(0)
 }}
+
+// The simulated agents' SSH host key, made at start as a real agent's is.
+func init() {
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		panic(err)
+	}
+	signer, err := gossh.NewSignerFromKey(key)
+	if err != nil {
+		panic(err)
+	}
+	echoSSH.AddHostKey(signer)
+	// Serve would set these; HandleConn, which the agents call on each stream, does not.
+	echoSSH.ChannelHandlers = map[string]ssh.ChannelHandler{"session": ssh.DefaultSessionHandler}
+}
 
 // echoApp is the simulated workspace's web app.
 var echoApp = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

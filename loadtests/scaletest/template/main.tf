@@ -45,7 +45,7 @@ resource "coder_app" "echo" {
   slug         = "echo"
   display_name = "Echo"
   url          = "http://127.0.0.1:8080"
-  share        = "owner"
+  share        = "authenticated" # the harness opens it as the deployment owner
 }
 
 resource "terraform_data" "token" {
