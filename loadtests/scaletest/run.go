@@ -118,7 +118,12 @@ func (r *run) prepare(ctx context.Context) error {
 		err := parallel(ctx, r.cfg.Agents, r.cfg.Concurrency, func(i int) error {
 			name := fmt.Sprintf("st-%s-%05d", r.id, i)
 			if err := r.rec.time("api.create-user", func() error {
-				res, err := r.api.CreateUserWithResponse(ctx, client.CreateUserJSONRequestBody{Username: name, Email: openapi_types.Email(name + "@scaletest.example.com")})
+				body := client.CreateUserJSONRequestBody{Username: name, Email: openapi_types.Email(name + "@scaletest.example.com")}
+				if r.cfg.SigninRPS > 0 {
+					pw := r.password()
+					body.Password = &pw
+				}
+				res, err := r.api.CreateUserWithResponse(ctx, body)
 				if err != nil {
 					return err
 				}
@@ -306,6 +311,8 @@ func (r *run) steady(ctx context.Context) error {
 		readsCtx, stopReads := context.WithCancel(ctx)
 		sent := make(chan int, 1)
 		go func() { sent <- r.dashboardReads(readsCtx, r.cfg.DashboardRPS) }()
+		signedIn := make(chan int, 1)
+		go func() { signedIn <- r.signIns(readsCtx, r.cfg.SigninRPS) }()
 		trafficDone := make(chan struct{})
 		go func() { defer close(trafficDone); r.traffic(readsCtx, r.cfg.TrafficSessions, r.cfg.TrafficInterval) }()
 		// PostgreSQL publishes an idle backend's counts up to 10 s late: the write rate is taken
@@ -320,6 +327,7 @@ func (r *run) steady(ctx context.Context) error {
 		stopReads()
 		reads := <-sent
 		<-trafficDone
+		signIns := <-signedIn
 		secs := time.Since(start).Seconds()
 		up := 0
 		for _, a := range r.agents {
@@ -327,8 +335,8 @@ func (r *run) steady(ctx context.Context) error {
 				up++
 			}
 		}
-		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected); %d dashboard reads (%.1f/s); %d workspaces with SSH, terminal and app traffic every %s",
-			up, len(r.agents), r.cfg.Interval, float64(len(r.agents))/r.cfg.Interval.Seconds(), reads, float64(reads)/secs,
+		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected); %d dashboard reads (%.1f/s); %d sign-ins (%.1f/s); %d workspaces with SSH, terminal and app traffic every %s",
+			up, len(r.agents), r.cfg.Interval, float64(len(r.agents))/r.cfg.Interval.Seconds(), reads, float64(reads)/secs, signIns, float64(signIns)/secs,
 			min(r.cfg.TrafficSessions, len(r.agents)), r.cfg.TrafficInterval)
 		if err != nil {
 			return note, err

@@ -26,7 +26,7 @@ func TestSmoke(t *testing.T) {
 
 	rep, err := Run(context.Background(), Config{Local: true, Binary: bin, Mirror: tftest.Mirror(t), Provisioners: 3,
 		Agents: 20, Duration: 10 * time.Second, Interval: 2 * time.Second, Concurrency: 8, DashboardRPS: 20,
-		TrafficSessions: 3, TrafficInterval: 500 * time.Millisecond, Timeout: 5 * time.Minute}, os.Stderr)
+		TrafficSessions: 3, TrafficInterval: 500 * time.Millisecond, SigninRPS: 2, Timeout: 5 * time.Minute}, os.Stderr)
 	require.NoError(t, err)
 	require.Equal(t, int64(0), rep.Drops)
 	stages := map[string]Stage{}
@@ -54,6 +54,11 @@ func TestSmoke(t *testing.T) {
 	}
 	for _, op := range []string{"ssh.echo", "pty.echo", "app.get"} {
 		require.Greater(t, ops[op].Count, 30, op)
+		require.Zero(t, ops[op].Errors, op)
+	}
+	// Two sign-ins a second, each from an address of its own.
+	for _, op := range []string{"signin.login", "signin.users-me", "signin.logout"} {
+		require.Greater(t, ops[op].Count, 10, op)
 		require.Zero(t, ops[op].Errors, op)
 	}
 	// The database's writes were read from the server's metrics: the agents' metadata among them.
