@@ -35,10 +35,12 @@ type Config struct {
 	Mirror       string
 	Provisioners int
 
-	Agents      int
-	Duration    time.Duration
-	Interval    time.Duration
-	Concurrency int
+	Agents int
+	// AgentsPerWorkspace is how many simulated agents each workspace has (1 to 5; 0 is 1).
+	AgentsPerWorkspace int
+	Duration           time.Duration
+	Interval           time.Duration
+	Concurrency        int
 	// DashboardRPS is the rate of dashboard reads during the steady stage (0: none).
 	DashboardRPS int
 	// TrafficSessions workspaces get an SSH session, a web terminal and app requests during the
@@ -85,7 +87,8 @@ func main() {
 	flag.StringVar(&cfg.Binary, "binary", "bin/hearth", "with --local: the hearth binary")
 	flag.StringVar(&cfg.Mirror, "provider-mirror", ".cache/terraform-mirror", "with --local: the Terraform provider mirror")
 	flag.IntVar(&cfg.Provisioners, "provisioners", 4, "with --local: built-in provisioner workers")
-	flag.IntVar(&cfg.Agents, "agents", 100, "users, workspaces and simulated agents to create (one each)")
+	flag.IntVar(&cfg.Agents, "agents", 100, "users and workspaces to create (one each), with --agents-per-workspace simulated agents each")
+	flag.IntVar(&cfg.AgentsPerWorkspace, "agents-per-workspace", 1, "simulated agents in each workspace, 1 to 5")
 	flag.DurationVar(&cfg.Duration, "duration", 60*time.Second, "how long to hold the agents connected")
 	flag.DurationVar(&cfg.Interval, "metadata-interval", 10*time.Second, "how often each agent reports its two metadata items")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 16, "requests in flight while preparing and cleaning up")
@@ -121,6 +124,9 @@ func main() {
 func Run(ctx context.Context, cfg Config, log *os.File) (*Report, error) {
 	if cfg.Agents < 1 || cfg.Agents > 10000 {
 		return nil, errors.New("--agents must be between 1 and 10000")
+	}
+	if cfg.AgentsPerWorkspace < 0 || cfg.AgentsPerWorkspace > 5 {
+		return nil, errors.New("--agents-per-workspace must be between 1 and 5")
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()

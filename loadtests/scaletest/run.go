@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,7 +52,7 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	r.id = hex.EncodeToString(b)
-	r.report.Agents = r.cfg.Agents
+	r.report.Agents = r.cfg.Agents * r.perWorkspace()
 	if r.tokenDir, err = os.MkdirTemp("", "hearth-scaletest-tokens-"); err != nil {
 		return nil, err
 	}
@@ -80,6 +81,9 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	}
 	return &r.report, err
 }
+
+// perWorkspace is how many agents each workspace has.
+func (r *run) perWorkspace() int { return max(1, r.cfg.AgentsPerWorkspace) }
 
 // stage runs f as a named stage, sampling the server around it and collecting what was recorded.
 func (r *run) stage(name string, f func() (string, error)) error {
@@ -173,7 +177,8 @@ func (r *run) pushTemplate(ctx context.Context) error {
 		return fmt.Errorf("upload the template: %w", err)
 	}
 	v, err := r.api.CreateTemplateVersionWithResponse(ctx, client.CreateTemplateVersionJSONRequestBody{FileId: up.JSON201.Id,
-		Variables: &[]client.TemplateVariableValue{{Name: "token_dir", Value: r.tokenDir}}})
+		Variables: &[]client.TemplateVariableValue{{Name: "token_dir", Value: r.tokenDir},
+			{Name: "agents_per_workspace", Value: strconv.Itoa(r.perWorkspace())}}})
 	if err == nil {
 		err = client.Check(v.HTTPResponse, v.Body)
 	}
@@ -257,16 +262,24 @@ func (r *run) waitBuilds(ctx context.Context) error {
 // connect starts every simulated agent and waits until all hold a tunnel.
 func (r *run) connect(ctx, agentsCtx context.Context, wg *sync.WaitGroup) error {
 	return r.stage("connect", func() (string, error) {
-		tr := &http.Transport{MaxIdleConns: r.cfg.Agents + 100, MaxIdleConnsPerHost: r.cfg.Agents + 100, IdleConnTimeout: time.Minute}
+		m := r.perWorkspace()
+		tr := &http.Transport{MaxIdleConns: r.cfg.Agents*m + 100, MaxIdleConnsPerHost: r.cfg.Agents*m + 100, IdleConnTimeout: time.Minute}
 		hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-		r.agents = make([]*simAgent, len(r.spaces))
+		// Workspace i's agents are r.agents[i*m:(i+1)*m], its first (main) first.
+		r.agents = make([]*simAgent, len(r.spaces)*m)
 		for i, id := range r.spaces {
-			token, err := os.ReadFile(filepath.Join(r.tokenDir, id))
-			if err != nil {
-				return "", fmt.Errorf("the token of workspace %s: %w", id, err)
-			}
-			if r.agents[i], err = newSimAgent(r.cfg.URL, strings.TrimSpace(string(token)), hc, r.rec); err != nil {
-				return "", err
+			for k := range m {
+				file := id
+				if k > 0 {
+					file += "-" + strconv.Itoa(k+1)
+				}
+				token, err := os.ReadFile(filepath.Join(r.tokenDir, file))
+				if err != nil {
+					return "", fmt.Errorf("the token of workspace %s's agent %d: %w", id, k+1, err)
+				}
+				if r.agents[i*m+k], err = newSimAgent(r.cfg.URL, strings.TrimSpace(string(token)), hc, r.rec); err != nil {
+					return "", err
+				}
 			}
 		}
 		start := time.Now()
@@ -337,7 +350,7 @@ func (r *run) steady(ctx context.Context) error {
 		}
 		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected); %d dashboard reads (%.1f/s); %d sign-ins (%.1f/s); %d workspaces with SSH, terminal and app traffic every %s",
 			up, len(r.agents), r.cfg.Interval, float64(len(r.agents))/r.cfg.Interval.Seconds(), reads, float64(reads)/secs, signIns, float64(signIns)/secs,
-			min(r.cfg.TrafficSessions, len(r.agents)), r.cfg.TrafficInterval)
+			min(r.cfg.TrafficSessions, len(r.spaces)), r.cfg.TrafficInterval)
 		if err != nil {
 			return note, err
 		}

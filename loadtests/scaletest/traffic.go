@@ -29,7 +29,7 @@ import (
 // is counted as an error and not retried. It returns when every session has ended.
 func (r *run) traffic(ctx context.Context, sessions int, interval time.Duration) {
 	var wg sync.WaitGroup
-	for i := range min(sessions, len(r.agents)) {
+	for i := range min(sessions, len(r.spaces)) {
 		wg.Go(func() { r.sshTraffic(ctx, i, interval) })
 		wg.Go(func() { r.ptyTraffic(ctx, i, interval) })
 		wg.Go(func() { r.appTraffic(ctx, i, interval) })
@@ -78,7 +78,7 @@ func (r *run) sshTraffic(ctx context.Context, i int, interval time.Duration) {
 	var stdin io.Writer
 	var stdout io.Reader
 	err := r.rec.time("ssh.connect", func() error {
-		conn, err := connect.Dial(ctx, cliconfig.Session{URL: r.cfg.URL, Token: r.cfg.Token}, r.agents[i].id, "ssh", 0)
+		conn, err := connect.Dial(ctx, cliconfig.Session{URL: r.cfg.URL, Token: r.cfg.Token}, r.agents[i*r.perWorkspace()].id, "ssh", 0)
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (r *run) sshTraffic(ctx context.Context, i int, interval time.Duration) {
 func (r *run) ptyTraffic(ctx context.Context, i int, interval time.Duration) {
 	var c *websocket.Conn
 	err := r.rec.time("pty.connect", func() error {
-		u := strings.Replace(r.cfg.URL, "http", "ws", 1) + "/api/v2/workspaceagents/" + r.agents[i].id + "/pty?reconnect=" + uuid.NewString()
+		u := strings.Replace(r.cfg.URL, "http", "ws", 1) + "/api/v2/workspaceagents/" + r.agents[i*r.perWorkspace()].id + "/pty?reconnect=" + uuid.NewString()
 		var err error
 		c, _, err = websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + r.cfg.Token}}}) //nolint:bodyclose // websocket.Dial closes it
 		return err
@@ -145,7 +145,7 @@ func (w ptyInput) Write(p []byte) (int, error) {
 func (r *run) appTraffic(ctx context.Context, i int, interval time.Duration) {
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	url := r.cfg.URL + "/@" + r.users[i] + "/ws/apps/echo/load"
+	url := r.cfg.URL + "/@" + r.users[i] + "/ws.main/apps/echo/load"
 	every(ctx, interval, func() error {
 		return r.rec.time("app.get", func() error {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
