@@ -49,8 +49,10 @@ type Config struct {
 	TrafficInterval time.Duration
 	// SigninRPS is the rate of sign-ins (password, the user, sign-out) during the steady stage (0:
 	// none; the users then get no password).
-	SigninRPS   int
-	AllowRemote bool
+	SigninRPS int
+	// ChurnWorkspaces workspaces are stopped and started over and over during the steady stage.
+	ChurnWorkspaces int
+	AllowRemote     bool
 	// ServerPID, when set (or with Local), is sampled for CPU and memory, with the PostgreSQL
 	// processes under it.
 	ServerPID int
@@ -96,6 +98,7 @@ func main() {
 	flag.IntVar(&cfg.TrafficSessions, "traffic-sessions", 0, "workspaces that get an SSH session, a web terminal and app requests during the steady stage (as the owner)")
 	flag.DurationVar(&cfg.TrafficInterval, "traffic-interval", time.Second, "how often each traffic session does a round trip")
 	flag.IntVar(&cfg.SigninRPS, "signin-rps", 0, "sign-ins a second during the steady stage (each: password sign-in, the user, sign-out)")
+	flag.IntVar(&cfg.ChurnWorkspaces, "churn-workspaces", 0, "workspaces stopped and started over and over during the steady stage (the last ones)")
 	flag.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target that is not on loopback")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process, to report its CPU and memory (automatic with --local)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound on the whole run")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -28,11 +29,25 @@ func newRecorder() *recorder {
 	return &recorder{times: map[string][]time.Duration{}, errors: map[string]int{}, firstErr: map[string]string{}}
 }
 
+// errCut is an operation the stage's end cut short: time records neither a duration nor an error.
+var errCut = errors.New("cut short by the end of the stage")
+
+// cut is errCut when ctx has ended, else err.
+func cut(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return errCut
+	}
+	return err
+}
+
 // time runs f and records its duration, or its error.
 func (r *recorder) time(op string, f func() error) error {
 	start := time.Now()
 	err := f()
 	d := time.Since(start)
+	if errors.Is(err, errCut) {
+		return err
+	}
 	if err != nil {
 		r.fail(op, err)
 		return err

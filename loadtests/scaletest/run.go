@@ -42,6 +42,10 @@ type run struct {
 	builds   []string // their first builds' IDs
 	agents   []*simAgent
 	report   Report
+	// What the agents run in, for agents started during the run (churn).
+	agentsCtx context.Context
+	agentsWG  *sync.WaitGroup
+	agentHTTP *http.Client
 }
 
 func (r *run) run(ctx context.Context) (*Report, error) {
@@ -265,6 +269,7 @@ func (r *run) connect(ctx, agentsCtx context.Context, wg *sync.WaitGroup) error 
 		m := r.perWorkspace()
 		tr := &http.Transport{MaxIdleConns: r.cfg.Agents*m + 100, MaxIdleConnsPerHost: r.cfg.Agents*m + 100, IdleConnTimeout: time.Minute}
 		hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		r.agentsCtx, r.agentsWG, r.agentHTTP = agentsCtx, wg, hc
 		// Workspace i's agents are r.agents[i*m:(i+1)*m], its first (main) first.
 		r.agents = make([]*simAgent, len(r.spaces)*m)
 		for i, id := range r.spaces {
@@ -288,7 +293,7 @@ func (r *run) connect(ctx, agentsCtx context.Context, wg *sync.WaitGroup) error 
 			if err := a.start(ctx); err != nil {
 				return err
 			}
-			wg.Go(func() { a.run(agentsCtx, r.cfg.Interval) })
+			a.launch(agentsCtx, wg, r.cfg.Interval)
 			return nil
 		})
 		if err != nil {
@@ -324,6 +329,8 @@ func (r *run) steady(ctx context.Context) error {
 		readsCtx, stopReads := context.WithCancel(ctx)
 		sent := make(chan int, 1)
 		go func() { sent <- r.dashboardReads(readsCtx, r.cfg.DashboardRPS) }()
+		churned := make(chan int, 1)
+		go func() { churned <- r.churn(readsCtx, r.cfg.ChurnWorkspaces) }()
 		signedIn := make(chan int, 1)
 		go func() { signedIn <- r.signIns(readsCtx, r.cfg.SigninRPS) }()
 		trafficDone := make(chan struct{})
@@ -341,21 +348,24 @@ func (r *run) steady(ctx context.Context) error {
 		reads := <-sent
 		<-trafficDone
 		signIns := <-signedIn
+		cycles := <-churned
 		secs := time.Since(start).Seconds()
+		// The churning workspaces' agents may be mid-cycle when the stage ends: they are not counted.
+		steadyAgents := r.agents[:(len(r.spaces)-min(r.cfg.ChurnWorkspaces, len(r.spaces)))*r.perWorkspace()]
 		up := 0
-		for _, a := range r.agents {
+		for _, a := range steadyAgents {
 			if a.up.Load() {
 				up++
 			}
 		}
-		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected); %d dashboard reads (%.1f/s); %d sign-ins (%.1f/s); %d workspaces with SSH, terminal and app traffic every %s",
-			up, len(r.agents), r.cfg.Interval, float64(len(r.agents))/r.cfg.Interval.Seconds(), reads, float64(reads)/secs, signIns, float64(signIns)/secs,
-			min(r.cfg.TrafficSessions, len(r.spaces)), r.cfg.TrafficInterval)
+		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected); %d dashboard reads (%.1f/s); %d sign-ins (%.1f/s); %d workspaces with SSH, terminal and app traffic every %s; %d stop/start cycles in %d workspaces",
+			up, len(steadyAgents), r.cfg.Interval, float64(len(r.agents))/r.cfg.Interval.Seconds(), reads, float64(reads)/secs, signIns, float64(signIns)/secs,
+			min(r.cfg.TrafficSessions, len(r.spaces)), r.cfg.TrafficInterval, cycles, min(r.cfg.ChurnWorkspaces, len(r.spaces)))
 		if err != nil {
 			return note, err
 		}
-		if up < len(r.agents) {
-			return note, fmt.Errorf("%d agents were not connected at the end", len(r.agents)-up)
+		if up < len(steadyAgents) {
+			return note, fmt.Errorf("%d agents were not connected at the end", len(steadyAgents)-up)
 		}
 		return note, nil
 	})

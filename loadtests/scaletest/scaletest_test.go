@@ -14,7 +14,7 @@ import (
 )
 
 // The harness's smoke run, so it cannot rot: 20 simulated agents against a server it starts itself
-// (the real binary, embedded PostgreSQL, built-in workers, real Terraform), held for 10 seconds.
+// (the real binary, embedded PostgreSQL, built-in workers, real Terraform), held for 15 seconds.
 // Run fails on any error or dropped tunnel; the figures are not judged here.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
@@ -25,8 +25,8 @@ func TestSmoke(t *testing.T) {
 	require.NoError(t, err, string(out))
 
 	rep, err := Run(context.Background(), Config{Local: true, Binary: bin, Mirror: tftest.Mirror(t), Provisioners: 3,
-		Agents: 20, Duration: 10 * time.Second, Interval: 2 * time.Second, Concurrency: 8, DashboardRPS: 20,
-		TrafficSessions: 3, TrafficInterval: 500 * time.Millisecond, SigninRPS: 2, Timeout: 5 * time.Minute}, os.Stderr)
+		Agents: 20, Duration: 15 * time.Second, Interval: 2 * time.Second, Concurrency: 8, DashboardRPS: 20,
+		TrafficSessions: 3, TrafficInterval: 500 * time.Millisecond, SigninRPS: 2, ChurnWorkspaces: 2, Timeout: 5 * time.Minute}, os.Stderr)
 	require.NoError(t, err)
 	require.Equal(t, int64(0), rep.Drops)
 	stages := map[string]Stage{}
@@ -38,7 +38,7 @@ func TestSmoke(t *testing.T) {
 	for _, o := range stages["steady"].Ops {
 		ops[o.Op] = o
 	}
-	// 20 agents reporting every 2 s for 10 s: about 100 reports, all answered.
+	// 20 agents (18 steady) reporting every 2 s for 15 s: about 135 reports, all answered.
 	require.Greater(t, ops["agent.metadata"].Count, 60)
 	require.Zero(t, ops["agent.metadata"].Errors)
 	require.Greater(t, stages["steady"].Usage.ServerRSSMiB, 0.0, "the server was sampled")
@@ -59,6 +59,11 @@ func TestSmoke(t *testing.T) {
 	// Two sign-ins a second, each from an address of its own.
 	for _, op := range []string{"signin.login", "signin.users-me", "signin.logout"} {
 		require.Greater(t, ops[op].Count, 10, op)
+		require.Zero(t, ops[op].Errors, op)
+	}
+	// Two workspaces stopped and started over and over: a whole cycle at least, its new agent connected.
+	for _, op := range []string{"churn.stop", "churn.start"} {
+		require.GreaterOrEqual(t, ops[op].Count, 1, op)
 		require.Zero(t, ops[op].Errors, op)
 	}
 	// The database's writes were read from the server's metrics: the agents' metadata among them.

@@ -38,6 +38,27 @@ type simAgent struct {
 	up    atomic.Bool
 	drops atomic.Int64
 	keys  []string
+	// cancel and done stop a launched agent and tell when it has stopped.
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// launch runs the agent (run) in wg until ctx ends or stop.
+func (a *simAgent) launch(ctx context.Context, wg *sync.WaitGroup, interval time.Duration) {
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.done = make(chan struct{})
+	wg.Go(func() {
+		defer close(a.done)
+		a.run(ctx, interval)
+	})
+}
+
+// stop stops a launched agent, as its workspace stopping does, and waits until it has.
+func (a *simAgent) stop() {
+	if a.cancel != nil {
+		a.cancel()
+		<-a.done
+	}
 }
 
 func newSimAgent(base, token string, hc *http.Client, rec *recorder) (*simAgent, error) {
