@@ -21,6 +21,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -52,7 +54,10 @@ type Config struct {
 	SigninRPS int
 	// ChurnWorkspaces workspaces are stopped and started over and over during the steady stage.
 	ChurnWorkspaces int
-	AllowRemote     bool
+	// P95 are the steady stage's thresholds: an operation (or, ending in *, every operation with that
+	// prefix) whose p95 latency is over its milliseconds fails the stage.
+	P95         map[string]float64
+	AllowRemote bool
 	// ServerPID, when set (or with Local), is sampled for CPU and memory, with the PostgreSQL
 	// processes under it.
 	ServerPID int
@@ -99,6 +104,18 @@ func main() {
 	flag.DurationVar(&cfg.TrafficInterval, "traffic-interval", time.Second, "how often each traffic session does a round trip")
 	flag.IntVar(&cfg.SigninRPS, "signin-rps", 0, "sign-ins a second during the steady stage (each: password sign-in, the user, sign-out)")
 	flag.IntVar(&cfg.ChurnWorkspaces, "churn-workspaces", 0, "workspaces stopped and started over and over during the steady stage (the last ones)")
+	flag.Func("p95", "a threshold of the steady stage, OP=MS (OP may end in *): the run fails when OP's p95 latency is over MS milliseconds (repeatable)", func(v string) error {
+		op, ms, ok := strings.Cut(v, "=")
+		limit, err := strconv.ParseFloat(ms, 64)
+		if !ok || op == "" || err != nil || limit <= 0 {
+			return fmt.Errorf("want OP=MS, such as dashboard.*=100")
+		}
+		if cfg.P95 == nil {
+			cfg.P95 = map[string]float64{}
+		}
+		cfg.P95[op] = limit
+		return nil
+	})
 	flag.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target that is not on loopback")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process, to report its CPU and memory (automatic with --local)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound on the whole run")

@@ -110,6 +110,23 @@ func (r *run) stage(name string, f func() (string, error)) error {
 			return fmt.Errorf("stage %s: %d errors in %s (first: %s)", name, o.Errors, o.Op, o.FirstError)
 		}
 	}
+	if name == "steady" {
+		return overThreshold(s.Ops, r.cfg.P95)
+	}
+	return nil
+}
+
+// overThreshold is the first operation whose p95 is over its threshold in p95 (by name, or by a
+// prefix ending in *), or nil.
+func overThreshold(ops []OpStats, p95 map[string]float64) error {
+	for _, o := range ops {
+		for pattern, limit := range p95 {
+			prefix, wild := strings.CutSuffix(pattern, "*")
+			if (o.Op == pattern || wild && strings.HasPrefix(o.Op, prefix)) && o.P95 > limit {
+				return fmt.Errorf("stage steady: %s p95 %.1f ms is over its threshold of %.0f ms", o.Op, o.P95, limit)
+			}
+		}
+	}
 	return nil
 }
 

@@ -73,6 +73,15 @@ func TestSmoke(t *testing.T) {
 	require.Greater(t, w.MetadataRowsPerAgentPerSec, 0.0)
 }
 
+func TestThresholds(t *testing.T) {
+	ops := []OpStats{{Op: "dashboard.workspaces", P95: 120}, {Op: "agent.metadata", P95: 20}}
+	require.NoError(t, overThreshold(ops, nil))
+	require.NoError(t, overThreshold(ops, map[string]float64{"agent.metadata": 50, "dashboard.*": 150}))
+	require.ErrorContains(t, overThreshold(ops, map[string]float64{"dashboard.*": 100}), "dashboard.workspaces p95 120.0 ms is over its threshold of 100 ms")
+	require.ErrorContains(t, overThreshold(ops, map[string]float64{"agent.metadata": 10}), "agent.metadata")
+	require.NoError(t, overThreshold(ops, map[string]float64{"agent.metadata.x": 1, "dash": 1}), "neither names an operation")
+}
+
 func TestRefusesRemoteTargets(t *testing.T) {
 	require.NoError(t, checkTarget("http://127.0.0.1:3000", false))
 	require.NoError(t, checkTarget("http://[::1]:3000", false))
