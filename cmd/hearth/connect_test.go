@@ -113,19 +113,7 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 
 	// Local (-L) and remote (-R) forwards to an echo server (the local template's workspace shares
 	// this machine's network, so the test listens "in the workspace" too).
-	echoLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = echoLn.Close() })
-	go func() {
-		for {
-			conn, err := echoLn.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(conn, conn); _ = conn.Close() }()
-		}
-	}()
-	echoPort := strconv.Itoa(echoLn.Addr().(*net.TCPAddr).Port)
+	echoPort := echoServer(t)
 	forward := func(flag string) int {
 		port := freePort(t)
 		cmd := exec.Command("ssh", "-F", sshConfig, "-N", "-o", "ExitOnForwardFailure=yes", flag, strconv.Itoa(port)+":127.0.0.1:"+echoPort, "dev.hearth")

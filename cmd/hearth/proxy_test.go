@@ -166,7 +166,7 @@ func startProxy(t *testing.T, primary, token string, port int) *exec.Cmd {
 
 // echoServer listens "in the workspace" (the local template's workspaces share this machine's
 // network) and echoes; it returns the port.
-func echoServer(t *testing.T) string {
+func echoServer(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
