@@ -62,20 +62,13 @@ func (r *run) dashboardReads(ctx context.Context, rps int) int {
 			return client.Check(res.HTTPResponse, res.Body)
 		}},
 	}
-	tick := time.NewTicker(time.Second / time.Duration(rps))
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-ctx.Done():
-			return i
-		case <-tick.C:
-		}
+	return paced(ctx, rps, func(i int) {
 		read := reads[i%len(reads)]
 		select {
 		case slots <- struct{}{}:
 		default:
 			r.rec.fail(read.op, errBehind)
-			continue
+			return
 		}
 		wg.Add(1)
 		go func() {
@@ -83,6 +76,24 @@ func (r *run) dashboardReads(ctx context.Context, rps int) int {
 			defer func() { <-slots }()
 			_ = r.rec.time(read.op, func() error { return read.do(context.WithoutCancel(ctx), i/len(reads)) })
 		}()
+	})
+}
+
+// paced calls f(0), f(1), ... at rps a second from now until ctx ends, and returns how many it made.
+// The i-th call is due at i/rps seconds; one that is late is made at once, so a loaded machine still
+// asks for the rate (a ticker drops the ticks its reader misses, and would ask for less).
+func paced(ctx context.Context, rps int, f func(i int)) int {
+	start := time.Now()
+	interval := time.Second / time.Duration(rps)
+	for i := 0; ; i++ {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			if sleep(ctx, d) != nil {
+				return i
+			}
+		} else if ctx.Err() != nil {
+			return i
+		}
+		f(i)
 	}
 }
 

@@ -26,28 +26,18 @@ func (r *run) signIns(ctx context.Context, rps int) int {
 	slots := make(chan struct{}, 64)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	t := time.NewTicker(time.Second / time.Duration(rps))
-	defer t.Stop()
-	n := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return n
-		case <-t.C:
-		}
+	return paced(ctx, rps, func(i int) {
 		select {
 		case slots <- struct{}{}:
 		default:
 			r.rec.fail("signin.login", fmt.Errorf("more than %d sign-ins in flight: the server is not keeping up", cap(slots)))
-			continue
+			return
 		}
-		i := n
-		n++
 		wg.Go(func() {
 			defer func() { <-slots }()
 			r.signIn(ctx, i)
 		})
-	}
+	})
 }
 
 func (r *run) signIn(ctx context.Context, i int) {
