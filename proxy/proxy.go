@@ -97,22 +97,25 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	for err == nil {
+serving:
+	for {
 		select {
 		case <-ctx.Done():
-		case err = <-serveErr:
-			err = fmt.Errorf("proxy: %w", err)
-			continue
+			break serving
+		case serr := <-serveErr:
+			err = fmt.Errorf("proxy: %w", serr)
+			break serving
 		case <-t.C:
 			var e *client.Error
-			if _, _, rerr := p.register(ctx); errors.As(rerr, &e) && e.Status == http.StatusUnauthorized {
-				err = rerr // deleted: stop
-			} else if rerr != nil {
+			_, _, rerr := p.register(ctx)
+			switch {
+			case errors.As(rerr, &e) && e.Status == http.StatusUnauthorized:
+				err = rerr // the proxy was deleted: stop
+				break serving
+			case rerr != nil:
 				cfg.Logger.Warn("proxy: heartbeat failed", "error", rerr)
 			}
-			continue
 		}
-		break
 	}
 	// Stop: deregister first, so replicas stop sending streams here, then drop the agents (they
 	// reconnect to the proxy's next instance, or wherever their URL leads).
