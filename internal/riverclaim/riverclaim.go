@@ -4,7 +4,7 @@
 // It uses River's driver API (riverdriver.Executor: JobGetAvailable, JobSetStateIfRunningMany,
 // JobGetCancelRequested), which River marks unstable. Every such call is in this package, River's
 // version is pinned in go.mod, and this package's tests pin the behaviour relied on. River gives no
-// fencing for such jobs, so Complete and Settle add it: they change a job only while it is running the attempt the
+// fencing for such jobs, so Complete and Settle add it (and so does internal/db's CompleteTemplateVersionImport): they change a job only while it is running the attempt the
 // caller claimed, so a worker that lost its lease cannot finish a job that was claimed again.
 package riverclaim
 
@@ -20,6 +20,8 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 )
 
 // Job is a claimed job: River's row.
@@ -81,18 +83,19 @@ var ErrNotRunning = errors.New("riverclaim: the job is not running that attempt"
 // Complete ends attempt of job id as completed, in tx. It fails with ErrNotRunning unless the job is
 // running exactly that attempt.
 //
-// It is the one write to River's table that is not a driver call: a completion needs nothing but the
-// state and the time changed where the fence holds, which is what JobSetStateIfRunningMany's
-// completion does, and one statement by primary key is a third of the cost of a fence, then a driver
-// update (that one is planned afresh on every call: its generic plan, over arrays, executes five
-// times slower). TestCompleteMatchesRiver pins it to what River's own completion leaves.
+// It is the one kind of write to River's table that is not a driver call (the query CompleteRiverJob,
+// and CompleteTemplateVersionImport, which does the same with an import's result in one statement): a
+// completion needs nothing but the state and the time changed where the fence holds, which is what
+// JobSetStateIfRunningMany's completion does, and one statement by primary key is a third of the cost
+// of a fence, then a driver update (that one is planned afresh on every call: its generic plan, over
+// arrays, executes five times slower). TestCompleteMatchesRiver pins both queries to what River's own
+// completion leaves.
 func (c *Claimer) Complete(ctx context.Context, tx pgx.Tx, id int64, attempt int) error {
-	tag, err := tx.Exec(ctx, `UPDATE river_job SET state = 'completed', finalized_at = $3 WHERE id = $1 AND state = 'running' AND attempt = $2`,
-		id, attempt, time.Now().UTC())
+	n, err := dbsqlc.New(tx).CompleteRiverJob(ctx, dbsqlc.CompleteRiverJobParams{ID: id, Attempt: int32(attempt)}) //nolint:gosec // attempts are small
 	if err != nil {
 		return fmt.Errorf("riverclaim: complete job %d: %w", id, err)
 	}
-	if tag.RowsAffected() != 1 {
+	if n != 1 {
 		return ErrNotRunning
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/riverclaim"
 )
@@ -63,20 +64,27 @@ func complete(d *db.DB, c *riverclaim.Claimer, id int64, attempt int) error {
 	return d.InTx(context.Background(), func(tx db.Tx) error { return c.Complete(context.Background(), tx.Raw, id, attempt) })
 }
 
-// Complete writes River's table itself: it must leave a job exactly as River's own completion does,
-// to the column, so River's maintenance (retention, the UI, JobList) sees an ordinary completed job.
+// Complete, and the import's completion in one statement, write River's table themselves: they must
+// leave a job exactly as River's own completion does, to the column, so River's maintenance
+// (retention, the UI, JobList) sees an ordinary completed job.
 func TestCompleteMatchesRiver(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d, rc := setup(t)
 	c := riverclaim.New(d.Pool, "worker")
-	for range 2 {
+	for range 3 {
 		_, err := rc.Insert(ctx, noop{}, &river.InsertOpts{Queue: queue, Metadata: []byte(`{"tags":{"a":"b"}}`)})
 		require.NoError(t, err)
 	}
-	ours, theirs := claim(t, d, c, queue), claim(t, d, c, queue)
+	ours, imported, theirs := claim(t, d, c, queue), claim(t, d, c, queue), claim(t, d, c, queue)
 	require.NoError(t, complete(d, c, ours.ID, ours.Attempt))
-	_, err := riverpgxv5.New(d.Pool).GetExecutor().JobSetStateIfRunningMany(ctx, &riverdriver.JobSetStateIfRunningManyParams{
+	n, err := d.CompleteTemplateVersionImport(ctx, dbsqlc.CompleteTemplateVersionImportParams{JobID: imported.ID, Attempt: int32(imported.Attempt)}) //nolint:gosec
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+	n, err = d.CompleteTemplateVersionImport(ctx, dbsqlc.CompleteTemplateVersionImportParams{JobID: imported.ID, Attempt: int32(imported.Attempt)}) //nolint:gosec
+	require.NoError(t, err)
+	require.Equal(t, int64(0), n, "fenced: a completed job is not completed again")
+	_, err = riverpgxv5.New(d.Pool).GetExecutor().JobSetStateIfRunningMany(ctx, &riverdriver.JobSetStateIfRunningManyParams{
 		ID: []int64{theirs.ID}, Attempt: []*int{nil}, ErrData: [][]byte{nil}, FinalizedAt: []*time.Time{ptr(time.Now().UTC())},
 		MetadataDoMerge: []bool{false}, MetadataUpdates: [][]byte{nil}, ScheduledAt: []*time.Time{nil},
 		State: []rivertype.JobState{rivertype.JobStateCompleted}})
@@ -91,10 +99,11 @@ func TestCompleteMatchesRiver(t *testing.T) {
 		return m
 	}
 	require.Equal(t, row(theirs.ID), row(ours.ID))
+	require.Equal(t, row(theirs.ID), row(imported.ID))
 	require.Equal(t, true, row(ours.ID)["finalized"])
 	jobs, err := rc.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateCompleted).Queues(queue))
 	require.NoError(t, err)
-	require.Len(t, jobs.Jobs, 2, "River lists both as completed")
+	require.Len(t, jobs.Jobs, 3, "River lists all three as completed")
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -12,6 +12,45 @@ import (
 	"github.com/google/uuid"
 )
 
+const completeTemplateVersionImport = `-- name: CompleteTemplateVersionImport :one
+WITH job AS (
+    UPDATE river_job SET state = 'completed', finalized_at = now()
+    WHERE id = $1::bigint AND state = 'running' AND attempt = $2::int
+    RETURNING id
+), lease AS (
+    DELETE FROM provisioner_leases WHERE job_id = (SELECT id FROM job) AND attempt = $2::int
+), version AS (
+    UPDATE template_versions SET status = 'succeeded', error = '', parameters = $3, variables = $4,
+        resources = $5, updated_at = now()
+    WHERE job_id = (SELECT id FROM job)
+)
+SELECT count(*) FROM job
+`
+
+type CompleteTemplateVersionImportParams struct {
+	JobID      int64
+	Attempt    int32
+	Parameters []byte
+	Variables  []byte
+	Resources  []byte
+}
+
+// Completes an import job (fenced, as CompleteRiverJob), ends its lease and stores its result, all or
+// nothing and in one statement: one round trip, its own transaction. Returns 1 if the job was running
+// that attempt, else 0 and nothing changed.
+func (q *Queries) CompleteTemplateVersionImport(ctx context.Context, arg CompleteTemplateVersionImportParams) (int64, error) {
+	row := q.db.QueryRow(ctx, completeTemplateVersionImport,
+		arg.JobID,
+		arg.Attempt,
+		arg.Parameters,
+		arg.Variables,
+		arg.Resources,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const deleteLease = `-- name: DeleteLease :exec
 DELETE FROM provisioner_leases WHERE job_id = $1 AND attempt = $2
 `
@@ -24,36 +63,6 @@ type DeleteLeaseParams struct {
 func (q *Queries) DeleteLease(ctx context.Context, arg DeleteLeaseParams) error {
 	_, err := q.db.Exec(ctx, deleteLease, arg.JobID, arg.Attempt)
 	return err
-}
-
-const finishTemplateVersionImport = `-- name: FinishTemplateVersionImport :execrows
-WITH lease AS (DELETE FROM provisioner_leases WHERE job_id = $4::bigint AND attempt = $5)
-UPDATE template_versions SET status = 'succeeded', error = '', parameters = $1, variables = $2,
-    resources = $3, updated_at = now()
-WHERE job_id = $4::bigint
-`
-
-type FinishTemplateVersionImportParams struct {
-	Parameters []byte
-	Variables  []byte
-	Resources  []byte
-	JobID      int64
-	Attempt    int32
-}
-
-// Stores an import's result and ends its lease, in one statement.
-func (q *Queries) FinishTemplateVersionImport(ctx context.Context, arg FinishTemplateVersionImportParams) (int64, error) {
-	result, err := q.db.Exec(ctx, finishTemplateVersionImport,
-		arg.Parameters,
-		arg.Variables,
-		arg.Resources,
-		arg.JobID,
-		arg.Attempt,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
 }
 
 const getFile = `-- name: GetFile :one

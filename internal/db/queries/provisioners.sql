@@ -63,12 +63,22 @@ FROM files f
 WHERE v.id = @version_id AND f.hash = v.file_hash
 RETURNING v.id, v.variable_values, f.data, f.content_type;
 
--- name: FinishTemplateVersionImport :execrows
--- Stores an import's result and ends its lease, in one statement.
-WITH lease AS (DELETE FROM provisioner_leases WHERE job_id = @job_id::bigint AND attempt = @attempt)
-UPDATE template_versions SET status = 'succeeded', error = '', parameters = @parameters, variables = @variables,
-    resources = @resources, updated_at = now()
-WHERE job_id = @job_id::bigint;
+-- name: CompleteTemplateVersionImport :one
+-- Completes an import job (fenced, as CompleteRiverJob), ends its lease and stores its result, all or
+-- nothing and in one statement: one round trip, its own transaction. Returns 1 if the job was running
+-- that attempt, else 0 and nothing changed.
+WITH job AS (
+    UPDATE river_job SET state = 'completed', finalized_at = now()
+    WHERE id = @job_id::bigint AND state = 'running' AND attempt = @attempt::int
+    RETURNING id
+), lease AS (
+    DELETE FROM provisioner_leases WHERE job_id = (SELECT id FROM job) AND attempt = @attempt::int
+), version AS (
+    UPDATE template_versions SET status = 'succeeded', error = '', parameters = @parameters, variables = @variables,
+        resources = @resources, updated_at = now()
+    WHERE job_id = (SELECT id FROM job)
+)
+SELECT count(*) FROM job;
 
 -- name: GetProvisionerWorker :one
 SELECT * FROM provisioner_workers WHERE id = $1;
