@@ -244,17 +244,19 @@ func TestCancelingAJob(t *testing.T) {
 	require.Equal(t, http.StatusConflict, res.StatusCode, "already ended")
 }
 
-// Many workers racing over many jobs through the API: each job goes to exactly one of them.
+// Many workers racing over many jobs through the API: each job goes to exactly one of them, with its
+// own version (claims made at the same time are served together), and each version's import ends.
 func TestEachJobGoesToOneWorker(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	admin := []string{"Authorization", "Bearer " + owner(t, b)}
 	const jobs, workers = 30, 8
+	versions := map[string]bool{}
 	for range jobs {
-		newVersion(t, b, admin, tinyTarBytes())
+		versions[newVersion(t, b, admin, tinyTarBytes())] = true
 	}
 	var mu sync.Mutex
-	got := map[float64]int{}
+	got, versionOf := map[float64]int{}, map[string]int{}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -267,7 +269,9 @@ func TestEachJobGoesToOneWorker(t *testing.T) {
 				}
 				mu.Lock()
 				got[body["id"].(float64)]++
+				versionOf[body["template_version_id"].(string)]++
 				mu.Unlock()
+				require.NotEmpty(t, body["template"].(map[string]any)["archive"], "the job carries its template")
 				res, _ = call(t, "POST", fmt.Sprintf("%s/api/v2/provisioners/jobs/%d/complete", b.srv.URL, int64(body["id"].(float64))),
 					`{"import":{"parameters":[],"variables":[],"resources":[]}}`, "Authorization", "Bearer "+body["token"].(string))
 				require.Equal(t, http.StatusNoContent, res.StatusCode)
@@ -278,6 +282,12 @@ func TestEachJobGoesToOneWorker(t *testing.T) {
 	require.Len(t, got, jobs)
 	for id, n := range got {
 		require.Equal(t, 1, n, "job %v", id)
+	}
+	require.Len(t, versionOf, jobs)
+	for id := range versions {
+		require.Equal(t, 1, versionOf[id], "version %s", id)
+		_, v := call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id, "", admin...)
+		require.Equal(t, "succeeded", v["status"], "version %s", id)
 	}
 }
 

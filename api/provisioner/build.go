@@ -34,7 +34,7 @@ type BuildJob struct {
 }
 
 // claimBuild leases a build job and fills in its part of the job.
-func (h handlers) claimBuild(ctx context.Context, tx db.Tx, row *riverclaim.Job, lease dbsqlc.StartTemplateVersionImportParams, job *Job) error {
+func (h handlers) claimBuild(ctx context.Context, tx db.Tx, row *riverclaim.Job, lease lease, job *Job) error {
 	var args jobargs.WorkspaceBuild
 	if err := json.Unmarshal(row.EncodedArgs, &args); err != nil {
 		return fmt.Errorf("provisioner: job %d: %w", row.ID, err)

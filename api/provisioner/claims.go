@@ -17,7 +17,7 @@ import (
 // afresh on every call) is the costliest statement of a job, and one call for several workers costs
 // little more than one for one; an idle worker's claim runs at once, alone.
 type claims struct {
-	prepare func(context.Context, db.Tx, dbsqlc.ProvisionerWorker, *riverclaim.Job) (*Job, error)
+	prepare func(context.Context, db.Tx, []dbsqlc.ProvisionerWorker, []*riverclaim.Job) ([]*Job, error)
 	db      *db.DB
 	claimer *riverclaim.Claimer
 
@@ -108,24 +108,27 @@ func (c *claims) serve(queues []string, all []*ask) {
 	// The batch serves several requests: none of them may cut it short.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	jobs := make([]*Job, len(asks))
+	var jobs []*Job
 	err := c.db.InTx(ctx, func(tx db.Tx) error {
 		rows, err := c.claimer.Claim(ctx, tx.Raw, queues, len(asks))
-		if err != nil {
+		if err != nil || len(rows) == 0 {
 			return err
 		}
-		for i, row := range rows {
-			if jobs[i], err = c.prepare(ctx, tx, asks[i].worker, row); err != nil {
-				return err
-			}
+		workers := make([]dbsqlc.ProvisionerWorker, len(rows))
+		for i := range rows {
+			workers[i] = asks[i].worker
 		}
-		return nil
+		jobs, err = c.prepare(ctx, tx, workers, rows)
+		return err
 	})
 	for i, a := range asks {
-		if err != nil {
+		switch {
+		case err != nil:
 			a.answer <- answer{err: err}
-			continue
+		case i < len(jobs):
+			a.answer <- answer{job: jobs[i]}
+		default:
+			a.answer <- answer{}
 		}
-		a.answer <- answer{job: jobs[i]}
 	}
 }

@@ -263,46 +263,70 @@ type seenWorker struct {
 	at  time.Time
 }
 
-// prepare starts a claimed job for worker in tx: its lease, its record (the version importing, the
-// build running), and everything the worker needs.
-func (h handlers) prepare(ctx context.Context, tx db.Tx, worker dbsqlc.ProvisionerWorker, row *riverclaim.Job) (*Job, error) {
-	// Each kind's start statement also writes the lease, saving a round trip per job.
-	lease := dbsqlc.StartTemplateVersionImportParams{JobID: row.ID, Attempt: int32(row.Attempt), //nolint:gosec // attempts are small
-		WorkerID: worker.ID, ExpiresAt: time.Now().Add(h.LeaseTime)}
-	job := &Job{ID: row.ID, Attempt: row.Attempt, Kind: row.Kind, Variables: []Variable{},
-		HeartbeatSeconds: max(1, int(h.LeaseTime.Seconds()/3)), CancelGraceSecs: int(h.CancelGrace.Seconds())}
-	switch row.Kind {
-	case jobargs.TemplateVersionImport{}.Kind():
-		var args jobargs.TemplateVersionImport
-		if err := json.Unmarshal(row.EncodedArgs, &args); err != nil {
-			return nil, fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+// lease is a claimed job's lease: to whom, until when.
+type lease struct {
+	JobID     int64
+	Attempt   int32
+	WorkerID  uuid.UUID
+	ExpiresAt time.Time
+}
+
+// prepare starts the jobs one claim took, rows[i] for workers[i], in tx: their leases, their records
+// (the versions importing, the builds running), and everything the workers need. The imports are
+// started together, in one statement.
+func (h handlers) prepare(ctx context.Context, tx db.Tx, workers []dbsqlc.ProvisionerWorker, rows []*riverclaim.Job) ([]*Job, error) {
+	expires := time.Now().Add(h.LeaseTime)
+	jobs := make([]*Job, len(rows))
+	imports := dbsqlc.StartTemplateVersionImportsParams{ExpiresAt: expires}
+	byID := map[int64]*Job{}
+	for i, row := range rows {
+		job := &Job{ID: row.ID, Attempt: row.Attempt, Kind: row.Kind, Variables: []Variable{},
+			HeartbeatSeconds: max(1, int(h.LeaseTime.Seconds()/3)), CancelGraceSecs: int(h.CancelGrace.Seconds())}
+		jobs[i], byID[row.ID] = job, job
+		l := lease{JobID: row.ID, Attempt: int32(row.Attempt), WorkerID: workers[i].ID, ExpiresAt: expires} //nolint:gosec // attempts are small
+		switch row.Kind {
+		case jobargs.TemplateVersionImport{}.Kind():
+			var args jobargs.TemplateVersionImport
+			if err := json.Unmarshal(row.EncodedArgs, &args); err != nil {
+				return nil, fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+			}
+			id, err := uuid.Parse(args.VersionID)
+			if err != nil {
+				return nil, fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+			}
+			imports.JobIds, imports.Attempts = append(imports.JobIds, l.JobID), append(imports.Attempts, l.Attempt)
+			imports.WorkerIds, imports.VersionIds = append(imports.WorkerIds, l.WorkerID), append(imports.VersionIds, id)
+		case jobargs.WorkspaceBuild{}.Kind():
+			if err := h.claimBuild(ctx, tx, row, l, job); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("provisioner: job %d has unknown kind %q", row.ID, row.Kind)
 		}
-		id, err := uuid.Parse(args.VersionID)
-		if err != nil {
-			return nil, fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+		var err error
+		if job.Token, err = h.token(workers[i].ID, row.ID, row.Attempt); err != nil {
+			return nil, err
 		}
-		lease.VersionID = id
-		v, err := tx.StartTemplateVersionImport(ctx, lease)
-		if err != nil {
-			return nil, fmt.Errorf("provisioner: job %d: template version: %w", row.ID, err)
-		}
+	}
+	if len(imports.JobIds) == 0 {
+		return jobs, nil
+	}
+	versions, err := tx.StartTemplateVersionImports(ctx, imports)
+	if err != nil {
+		return nil, fmt.Errorf("provisioner: start imports: %w", err)
+	}
+	if len(versions) != len(imports.JobIds) {
+		return nil, fmt.Errorf("provisioner: start imports: %d of %d template versions found", len(versions), len(imports.JobIds))
+	}
+	for _, v := range versions {
+		job := byID[v.JobID]
 		job.TemplateVersionID = v.ID.String()
 		job.Template.Archive, job.Template.ContentType = v.Data, v.ContentType
 		if job.Variables, err = h.variables(v.ID, v.VariableValues); err != nil {
-			return nil, fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+			return nil, fmt.Errorf("provisioner: job %d: %w", v.JobID, err)
 		}
-	case jobargs.WorkspaceBuild{}.Kind():
-		if err := h.claimBuild(ctx, tx, row, lease, job); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("provisioner: job %d has unknown kind %q", row.ID, row.Kind)
 	}
-	var err error
-	if job.Token, err = h.token(worker.ID, row.ID, row.Attempt); err != nil {
-		return nil, err
-	}
-	return job, nil
+	return jobs, nil
 }
 
 func (h handlers) token(worker uuid.UUID, job int64, attempt int) (string, error) {

@@ -427,52 +427,70 @@ func (q *Queries) SetTemplateVersionStatus(ctx context.Context, arg SetTemplateV
 	return err
 }
 
-const startTemplateVersionImport = `-- name: StartTemplateVersionImport :one
-WITH lease AS (
+const startTemplateVersionImports = `-- name: StartTemplateVersionImports :many
+WITH claimed AS (
+    SELECT unnest($1::bigint[]) AS job_id, unnest($2::int[]) AS attempt,
+        unnest($3::uuid[]) AS worker_id, unnest($4::uuid[]) AS version_id
+), lease AS (
     INSERT INTO provisioner_leases (job_id, attempt, worker_id, expires_at)
-    VALUES ($2, $3, $4, $5)
+    SELECT job_id, attempt, worker_id, $5 FROM claimed
     ON CONFLICT (job_id) DO UPDATE SET attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id,
         started_at = now(), heartbeat_at = now(), expires_at = EXCLUDED.expires_at
 )
 UPDATE template_versions v SET status = 'running', updated_at = now()
-FROM files f
-WHERE v.id = $1 AND f.hash = v.file_hash
-RETURNING v.id, v.variable_values, f.data, f.content_type
+FROM claimed c, files f
+WHERE v.id = c.version_id AND f.hash = v.file_hash
+RETURNING c.job_id::bigint AS job_id, v.id, v.variable_values, f.data, f.content_type
 `
 
-type StartTemplateVersionImportParams struct {
-	VersionID uuid.UUID
-	JobID     int64
-	Attempt   int32
-	WorkerID  uuid.UUID
-	ExpiresAt time.Time
+type StartTemplateVersionImportsParams struct {
+	JobIds     []int64
+	Attempts   []int32
+	WorkerIds  []uuid.UUID
+	VersionIds []uuid.UUID
+	ExpiresAt  time.Time
 }
 
-type StartTemplateVersionImportRow struct {
+type StartTemplateVersionImportsRow struct {
+	JobID          int64
 	ID             uuid.UUID
 	VariableValues []byte
 	Data           []byte
 	ContentType    string
 }
 
-// Leases an import job to a worker, marks the version's import running and returns its source
-// archive, in one statement (one round trip on the claim path).
-func (q *Queries) StartTemplateVersionImport(ctx context.Context, arg StartTemplateVersionImportParams) (StartTemplateVersionImportRow, error) {
-	row := q.db.QueryRow(ctx, startTemplateVersionImport,
-		arg.VersionID,
-		arg.JobID,
-		arg.Attempt,
-		arg.WorkerID,
+// Leases import jobs to their workers, marks their versions' imports running and returns their source
+// archives: one statement for every import one claim took (one round trip however many).
+func (q *Queries) StartTemplateVersionImports(ctx context.Context, arg StartTemplateVersionImportsParams) ([]StartTemplateVersionImportsRow, error) {
+	rows, err := q.db.Query(ctx, startTemplateVersionImports,
+		arg.JobIds,
+		arg.Attempts,
+		arg.WorkerIds,
+		arg.VersionIds,
 		arg.ExpiresAt,
 	)
-	var i StartTemplateVersionImportRow
-	err := row.Scan(
-		&i.ID,
-		&i.VariableValues,
-		&i.Data,
-		&i.ContentType,
-	)
-	return i, err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []StartTemplateVersionImportsRow{}
+	for rows.Next() {
+		var i StartTemplateVersionImportsRow
+		if err := rows.Scan(
+			&i.JobID,
+			&i.ID,
+			&i.VariableValues,
+			&i.Data,
+			&i.ContentType,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const upsertProvisionerWorker = `-- name: UpsertProvisionerWorker :one

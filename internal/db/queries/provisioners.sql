@@ -49,19 +49,22 @@ SELECT * FROM template_versions WHERE job_id = $1;
 UPDATE template_versions SET status = $2, error = $3, updated_at = now() WHERE id = $1;
 
 
--- name: StartTemplateVersionImport :one
--- Leases an import job to a worker, marks the version's import running and returns its source
--- archive, in one statement (one round trip on the claim path).
-WITH lease AS (
+-- name: StartTemplateVersionImports :many
+-- Leases import jobs to their workers, marks their versions' imports running and returns their source
+-- archives: one statement for every import one claim took (one round trip however many).
+WITH claimed AS (
+    SELECT unnest(@job_ids::bigint[]) AS job_id, unnest(@attempts::int[]) AS attempt,
+        unnest(@worker_ids::uuid[]) AS worker_id, unnest(@version_ids::uuid[]) AS version_id
+), lease AS (
     INSERT INTO provisioner_leases (job_id, attempt, worker_id, expires_at)
-    VALUES (@job_id, @attempt, @worker_id, @expires_at)
+    SELECT job_id, attempt, worker_id, @expires_at FROM claimed
     ON CONFLICT (job_id) DO UPDATE SET attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id,
         started_at = now(), heartbeat_at = now(), expires_at = EXCLUDED.expires_at
 )
 UPDATE template_versions v SET status = 'running', updated_at = now()
-FROM files f
-WHERE v.id = @version_id AND f.hash = v.file_hash
-RETURNING v.id, v.variable_values, f.data, f.content_type;
+FROM claimed c, files f
+WHERE v.id = c.version_id AND f.hash = v.file_hash
+RETURNING c.job_id::bigint AS job_id, v.id, v.variable_values, f.data, f.content_type;
 
 -- name: CompleteTemplateVersionImport :one
 -- Completes an import job (fenced, as CompleteRiverJob), ends its lease and stores its result, all or
