@@ -141,5 +141,6 @@ func BenchmarkListWorkspaces(b *testing.B) {
 		res, v := call(b, "GET", bb.srv.URL+"/api/v2/workspaces?limit=50", "", admin...)
 		require.Equal(b, http.StatusOK, res.StatusCode, v)
 		require.Len(b, v["workspaces"], 50)
+		require.EqualValues(b, 2000, v["count"], "counted over all pages")
 	}
 }
