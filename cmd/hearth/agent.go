@@ -8,14 +8,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hearthdev/hearth/agent"
-	"github.com/hearthdev/hearth/internal/logging"
 )
 
 func agentCommand() *cobra.Command {
 	var (
-		cfg                 agent.Config
-		tokenFile           string
-		logFormat, logLevel string
+		cfg       agent.Config
+		tokenFile string
+		logs      *logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -27,9 +26,9 @@ The agent's token comes from CODER_AGENT_TOKEN (as Coder templates set it) or HE
 or --token-file; the server's URL from --url, HEARTH_AGENT_URL or CODER_AGENT_URL.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := logging.New(os.Stderr, logFormat, logLevel)
+			log, err := logs.logger()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			cfg.Logger = log
 			cfg.URL = firstOf(cfg.URL, os.Getenv("HEARTH_AGENT_URL"), os.Getenv("CODER_AGENT_URL"))
@@ -53,8 +52,7 @@ or --token-file; the server's URL from --url, HEARTH_AGENT_URL or CODER_AGENT_UR
 	f := cmd.Flags()
 	f.StringVar(&cfg.URL, "url", "", "the Hearth server's access URL")
 	f.StringVar(&tokenFile, "token-file", "", "file holding the agent token")
-	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	logs = addLogFlags(f)
 	// No bindConfig: inside a workspace HEARTH_URL and friends are the developer's CLI settings.
 	return cmd
 }

@@ -8,18 +8,17 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hearthdev/hearth/internal/logging"
 	worker "github.com/hearthdev/hearth/provisioner-worker"
 )
 
 func provisionerCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "provisioner", Short: "Run an external provisioner worker"}
 	var (
-		cfg                 worker.Config
-		keyFile             string
-		tags                []string
-		terraformPath       string
-		logFormat, logLevel string
+		cfg           worker.Config
+		keyFile       string
+		tags          []string
+		terraformPath string
+		logs          *logFlags
 	)
 	start := &cobra.Command{
 		Use:   "start",
@@ -32,9 +31,9 @@ workers with region=eu (they may have more tags); untagged jobs go only to untag
 		Example: `  HEARTH_PROVISIONER_PSK=... hearth provisioner start --url https://hearth.example.com --tag region=eu`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := logging.New(os.Stderr, logFormat, logLevel)
+			log, err := logs.logger()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			cfg.Logger = log
 			if cfg.URL == "" {
@@ -78,8 +77,7 @@ workers with region=eu (they may have more tags); untagged jobs go only to untag
 	f.StringVar(&cfg.Runner.Mirror, "provider-mirror", "", "Terraform provider filesystem mirror (see go tool task providers)")
 	f.BoolVar(&cfg.Runner.Offline, "offline", false, "never contact provider registries: every provider must be in --provider-mirror")
 	f.StringVar(&cfg.Runner.WorkDir, "work-dir", "", "where job directories are made (default a temporary directory)")
-	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	logs = addLogFlags(f)
 	bindConfig(start)
 	cmd.AddCommand(start)
 	return cmd

@@ -11,15 +11,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hearthdev/hearth/internal/client"
-	"github.com/hearthdev/hearth/internal/logging"
 	"github.com/hearthdev/hearth/proxy"
 )
 
 func proxyCommand() *cobra.Command {
 	var (
-		cfg                 proxy.Config
-		address, tokenFile  string
-		logFormat, logLevel string
+		cfg                proxy.Config
+		address, tokenFile string
+		logs               *logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "proxy",
@@ -35,9 +34,9 @@ with the token that prints (--token-file, or HEARTH_PROXY_TOKEN).`,
     --http-address 0.0.0.0:3001 --access-url https://eu.hearth.example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := logging.New(os.Stderr, logFormat, logLevel)
+			log, err := logs.logger()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			cfg.Logger = log
 			if cfg.PrimaryURL == "" {
@@ -75,8 +74,7 @@ with the token that prints (--token-file, or HEARTH_PROXY_TOKEN).`,
 	f.StringVar(&cfg.Token, "proxy-token", "", "the proxy's token; prefer HEARTH_PROXY_TOKEN or --token-file, since flags show in the process list")
 	f.StringVar(&address, "http-address", "127.0.0.1:3001", "address to listen on")
 	f.StringVar(&cfg.AccessURL, "access-url", "", "where users, agents and the server reach this proxy (default http://HTTP-ADDRESS)")
-	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	logs = addLogFlags(f)
 	bindConfig(cmd)
 	return cmd
 }

@@ -13,18 +13,17 @@ import (
 
 	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/db"
-	"github.com/hearthdev/hearth/internal/logging"
 	"github.com/hearthdev/hearth/internal/server"
 	"github.com/hearthdev/hearth/jobs"
 )
 
 func serverCommand() *cobra.Command {
 	var (
-		cfg                 server.Config
-		logFormat, logLevel string
-		oidc                users.OIDCConfig
-		pskFile             string
-		psks, templates     []string
+		cfg             server.Config
+		logs            *logFlags
+		oidc            users.OIDCConfig
+		pskFile         string
+		psks, templates []string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -42,9 +41,9 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 			if cfg.DataDir == "" {
 				cfg.DataDir = defaultDataDir()
 			}
-			log, err := logging.New(os.Stderr, logFormat, logLevel)
+			log, err := logs.logger()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			cfg.Logger = log
 			if cfg.ProvisionerKeys, err = readKeys(pskFile, psks); err != nil {
@@ -103,8 +102,7 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringVar(&oidc.UsernameClaim, "oidc-username-claim", "preferred_username", "claim that new users' usernames come from")
 	f.StringVar(&oidc.EmailClaim, "oidc-email-claim", "email", "claim that holds the email address")
 	f.BoolVar(&oidc.AllowSignUp, "oidc-allow-signups", true, "create users on their first OIDC sign-in")
-	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	logs = addLogFlags(f)
 	bindConfig(cmd)
 	return cmd
 }
