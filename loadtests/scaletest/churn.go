@@ -15,18 +15,23 @@ import (
 
 // churn stops and starts workspaces until ctx ends, the write churn of people starting and stopping
 // their workspaces: the last n workspaces (the traffic sessions take the first ones) each cycle on
-// their own, one build at a time. A cycle stops the workspace's simulated agents, asks for a stop
-// build and waits for it (churn.stop: request to succeeded), then asks for a start build and waits
-// until its new agents (with the tokens the build wrote) are connected (churn.start). It returns the
-// number of cycles done.
-func (r *run) churn(ctx context.Context, n int) int {
+// their own, one build at a time, a cycle beginning every `every` (their starts spread over the
+// first interval), or back to back when every is 0. A cycle stops the workspace's simulated agents,
+// asks for a stop build and waits for it (churn.stop: request to succeeded), then asks for a start
+// build and waits until its new agents (with the tokens the build wrote) are connected (churn.start).
+// Every cycle is two real Terraform runs: on a small machine the rate, n/every, decides how much of
+// its CPU goes to builds. It returns the number of cycles done.
+func (r *run) churn(ctx context.Context, n int, every time.Duration) int {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	cycles := 0
-	for j := range min(n, len(r.spaces)) {
+	n = min(n, len(r.spaces))
+	for j := range n {
 		i := len(r.spaces) - 1 - j
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			next := time.Now().Add(every * time.Duration(j) / time.Duration(n))
+			for sleep(ctx, time.Until(next)) == nil {
+				next = time.Now().Add(every)
 				if err := r.cycle(ctx, i); err != nil {
 					return
 				}

@@ -52,8 +52,10 @@ type Config struct {
 	// SigninRPS is the rate of sign-ins (password, the user, sign-out) during the steady stage (0:
 	// none; the users then get no password).
 	SigninRPS int
-	// ChurnWorkspaces workspaces are stopped and started over and over during the steady stage.
+	// ChurnWorkspaces workspaces are stopped and started over and over during the steady stage, each
+	// starting a cycle every ChurnEvery (or as soon as its last one ends, if that took longer).
 	ChurnWorkspaces int
+	ChurnEvery      time.Duration
 	// P95 are the steady stage's thresholds: an operation (or, ending in *, every operation with that
 	// prefix) whose p95 latency is over its milliseconds fails the stage.
 	P95         map[string]float64
@@ -104,6 +106,7 @@ func main() {
 	flag.DurationVar(&cfg.TrafficInterval, "traffic-interval", time.Second, "how often each traffic session does a round trip")
 	flag.IntVar(&cfg.SigninRPS, "signin-rps", 0, "sign-ins a second during the steady stage (each: password sign-in, the user, sign-out)")
 	flag.IntVar(&cfg.ChurnWorkspaces, "churn-workspaces", 0, "workspaces stopped and started over and over during the steady stage (the last ones)")
+	flag.DurationVar(&cfg.ChurnEvery, "churn-every", 30*time.Second, "how often each churning workspace begins a stop/start cycle (0: back to back); every cycle is two real builds")
 	flag.Func("p95", "a threshold of the steady stage, OP=MS (OP may end in *): the run fails when OP's p95 latency is over MS milliseconds (repeatable)", func(v string) error {
 		op, ms, ok := strings.Cut(v, "=")
 		limit, err := strconv.ParseFloat(ms, 64)

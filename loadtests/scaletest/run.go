@@ -347,7 +347,7 @@ func (r *run) steady(ctx context.Context) error {
 		sent := make(chan int, 1)
 		go func() { sent <- r.dashboardReads(readsCtx, r.cfg.DashboardRPS) }()
 		churned := make(chan int, 1)
-		go func() { churned <- r.churn(readsCtx, r.cfg.ChurnWorkspaces) }()
+		go func() { churned <- r.churn(readsCtx, r.cfg.ChurnWorkspaces, r.cfg.ChurnEvery) }()
 		signedIn := make(chan int, 1)
 		go func() { signedIn <- r.signIns(readsCtx, r.cfg.SigninRPS) }()
 		trafficDone := make(chan struct{})
@@ -375,9 +375,9 @@ func (r *run) steady(ctx context.Context) error {
 				up++
 			}
 		}
-		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected); %d dashboard reads (%.1f/s); %d sign-ins (%.1f/s); %d workspaces with SSH, terminal and app traffic every %s; %d stop/start cycles in %d workspaces",
+		note := fmt.Sprintf("%d of %d agents connected at the end; metadata every %s per agent (%.1f reports/s expected); %d dashboard reads (%.1f/s); %d sign-ins (%.1f/s); %d workspaces with SSH, terminal and app traffic every %s; %d stop/start cycles in %d workspaces (one each every %s)",
 			up, len(steadyAgents), r.cfg.Interval, float64(len(r.agents))/r.cfg.Interval.Seconds(), reads, float64(reads)/secs, signIns, float64(signIns)/secs,
-			min(r.cfg.TrafficSessions, len(r.spaces)), r.cfg.TrafficInterval, cycles, min(r.cfg.ChurnWorkspaces, len(r.spaces)))
+			min(r.cfg.TrafficSessions, len(r.spaces)), r.cfg.TrafficInterval, cycles, min(r.cfg.ChurnWorkspaces, len(r.spaces)), r.cfg.ChurnEvery)
 		if err != nil {
 			return note, err
 		}
