@@ -407,11 +407,21 @@ func (r *run) cleanup(ctx context.Context) {
 				return nil
 			}
 			if err := r.rec.time("api.delete-workspace", func() error {
-				res, err := r.api.DeleteWorkspaceWithResponse(ctx, r.spaces[i], &client.DeleteWorkspaceParams{Orphan: &orphan})
-				if err != nil {
-					return err
+				// A churning workspace may have a build under way (the steady stage ended mid-cycle):
+				// the server refuses with 409 until it ends, so wait for it as a user would.
+				deadline := time.Now().Add(2 * time.Minute)
+				for {
+					res, err := r.api.DeleteWorkspaceWithResponse(ctx, r.spaces[i], &client.DeleteWorkspaceParams{Orphan: &orphan})
+					if err != nil {
+						return err
+					}
+					if res.StatusCode() != http.StatusConflict || time.Now().After(deadline) {
+						return client.Check(res.HTTPResponse, res.Body)
+					}
+					if err := sleep(ctx, 500*time.Millisecond); err != nil {
+						return err
+					}
 				}
-				return client.Check(res.HTTPResponse, res.Body)
 			}); err != nil {
 				keep(err)
 			}
