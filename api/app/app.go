@@ -30,6 +30,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,6 +81,59 @@ type Deps struct {
 type Proxy struct {
 	Deps
 	suffix string // ".apps.example.com", from AppsHost
+
+	// transports keeps one HTTP transport per agent and app address, so an app's requests reuse
+	// their connections (each a stream through the agent's tunnel) instead of dialing for each.
+	mu         sync.Mutex
+	transports map[appConn]*appTransport
+	swept      time.Time
+}
+
+type appConn struct {
+	agent uuid.UUID
+	addr  string
+}
+
+type appTransport struct {
+	*http.Transport
+	used time.Time
+}
+
+// appIdle is how long an app's idle connections are kept, and twice that how long its transport is.
+const appIdle = 30 * time.Second
+
+// transport is the transport to addr through agent's tunnel.
+func (p *Proxy) transport(agent uuid.UUID, addr string) *http.Transport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if now.Sub(p.swept) > appIdle {
+		// Forget the transports of apps nobody used lately (their idle connections are closed by now).
+		for k, t := range p.transports {
+			if now.Sub(t.used) > 2*appIdle {
+				t.CloseIdleConnections()
+				delete(p.transports, k)
+			}
+		}
+		p.swept = now
+	}
+	key := appConn{agent, addr}
+	t := p.transports[key]
+	if t == nil {
+		if p.transports == nil {
+			p.transports = map[appConn]*appTransport{}
+		}
+		t = &appTransport{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return p.Relay.Dial(ctx, agent, tunnel.Header{Kind: tunnel.KindTCP, Addr: addr})
+			},
+			MaxIdleConnsPerHost: 8,
+			IdleConnTimeout:     appIdle,
+		}}
+		p.transports[key] = t
+	}
+	t.used = now
+	return t.Transport
 }
 
 // New makes the proxy. Check AppsHost with CheckHost first: one that is not *.DOMAIN is ignored.
@@ -420,13 +474,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f ref, g grant) 
 			}
 			stripCredentials(pr.Out)
 		},
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return p.Relay.Dial(ctx, g.Agent, tunnel.Header{Kind: tunnel.KindTCP, Addr: addr})
-			},
-			MaxIdleConnsPerHost: 8,
-			IdleConnTimeout:     30 * time.Second,
-		},
+		Transport: p.transport(g.Agent, addr),
 		ModifyResponse: func(res *http.Response) error {
 			confineCookies(res.Header, f.prefix)
 			return nil
