@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -38,6 +39,10 @@ func (p *Problem) ContentType(ct string) string {
 	}
 	return ct
 }
+
+// StatusClientClosed answers (and logs, at info) a request its client canceled before it completed,
+// as nginx's 499 does: it is not a server error.
+const StatusClientClosed = 499
 
 // errorLog receives the details of errors that are hidden from clients. huma's error constructor is
 // package-wide, so this is too: the last New sets it.
@@ -81,6 +86,11 @@ func translate(hctx huma.Context, status int, msg string, errs []error) *Problem
 	}
 	if hctx != nil {
 		ctx := hctx.Context()
+		if ctx.Err() != nil && errors.Is(errors.Join(errs...), context.Canceled) {
+			// The client went away mid-request: nothing failed here, and nobody reads the answer.
+			return &Problem{Status: StatusClientClosed, Title: "Client Closed Request",
+				Detail: "The request was canceled before it completed."}
+		}
 		logger().ErrorContext(ctx, "request failed", "status", status, "message", msg, "error", errors.Join(errs...),
 			"operation", hctx.Operation().OperationID)
 	}
