@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -104,6 +106,16 @@ func startLocal(ctx context.Context, cfg Config, logf func(string, ...any)) (*lo
 	}
 	s.token = login.JSON200.SessionToken
 	return s, nil
+}
+
+// printLog writes the last lines of the server's log to w, for a run that failed.
+func (s *localServer) printLog(w io.Writer) {
+	data, err := os.ReadFile(filepath.Join(s.dir, "server.log"))
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	fmt.Fprintf(w, "\nthe server's last log lines (its log goes with its directory):\n%s\n", strings.Join(lines[max(0, len(lines)-40):], "\n"))
 }
 
 // stop ends the server (SIGTERM, then SIGKILL after 30 s) and removes its directory.

@@ -144,7 +144,7 @@ func main() {
 }
 
 // Run runs the scale test and returns its report; the error is the first interruption or failure.
-func Run(ctx context.Context, cfg Config, log *os.File) (*Report, error) {
+func Run(ctx context.Context, cfg Config, log *os.File) (_ *Report, err error) {
 	if cfg.Agents < 1 || cfg.Agents > 10000 {
 		return nil, errors.New("--agents must be between 1 and 10000")
 	}
@@ -161,7 +161,12 @@ func Run(ctx context.Context, cfg Config, log *os.File) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer srv.stop()
+		defer func() {
+			if err != nil {
+				srv.printLog(log) // the server's directory goes with it
+			}
+			srv.stop()
+		}()
 		cfg.URL, cfg.Token, cfg.ServerPID = srv.url, srv.token, srv.pid
 	}
 	if err := checkTarget(cfg.URL, cfg.AllowRemote); err != nil {
