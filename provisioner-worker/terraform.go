@@ -36,9 +36,6 @@ type Runner struct {
 	WorkDir string
 	// AccessURL is the control plane's URL, given to templates as the agent URL.
 	AccessURL string
-	// Nice is the nice value Terraform runs at (Linux; 0 leaves it as the worker's). The server's
-	// built-in workers use 10, so builds do not take the CPU from the API on the same machine.
-	Nice int
 }
 
 // FindTerraform returns path, or terraform from PATH, after checking its version.
@@ -251,8 +248,7 @@ func (r *Runner) Build(ctx context.Context, j *client.ProvisionerJob, log logFun
 	if applyErr != nil {
 		return nil, state, applyErr
 	}
-	var st *tfjson.State
-	err = niced(x.r.Nice, func() (err error) { st, err = x.tf.ShowStateFile(ctx, stateFile); return err })
+	st, err := x.tf.ShowStateFile(ctx, stateFile)
 	if errors.Is(err, os.ErrNotExist) || len(state) == 0 {
 		st, err = nil, nil // nothing was ever created
 	}
@@ -273,7 +269,7 @@ func (x *job) apply(ctx context.Context) error {
 	w, flush := x.jsonLines("apply")
 	errOut, flushErr := x.lines("apply", "error")
 	x.tf.SetStderr(errOut)
-	err := niced(x.r.Nice, func() error { return x.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(filepath.Join(x.dir, "plan.tfplan"))) })
+	err := x.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(filepath.Join(x.dir, "plan.tfplan")))
 	flush()
 	flushErr()
 	x.tf.SetStderr(io.Discard)
@@ -288,7 +284,7 @@ func (x *job) init(ctx context.Context) error {
 	errOut, flushErr := x.lines("init", "error")
 	x.tf.SetStdout(out)
 	x.tf.SetStderr(errOut)
-	err := niced(x.r.Nice, func() error { return x.tf.Init(ctx, tfexec.Upgrade(false)) })
+	err := x.tf.Init(ctx, tfexec.Upgrade(false))
 	flush()
 	flushErr()
 	x.tf.SetStdout(io.Discard)
@@ -323,15 +319,14 @@ func (x *job) plan(ctx context.Context, vars []client.ProvisionerVariable, env m
 	w, flush := x.jsonLines("plan")
 	errOut, flushErr := x.lines("plan", "error")
 	x.tf.SetStderr(errOut)
-	err := niced(x.r.Nice, func() error { _, err := x.tf.PlanJSON(ctx, w, opts...); return err })
+	_, err := x.tf.PlanJSON(ctx, w, opts...)
 	flush()
 	flushErr()
 	x.tf.SetStderr(io.Discard)
 	if err != nil {
 		return nil, x.stageError(ctx, "plan", err)
 	}
-	var plan *tfjson.Plan
-	err = niced(x.r.Nice, func() (err error) { plan, err = x.tf.ShowPlanFile(ctx, planFile); return err })
+	plan, err := x.tf.ShowPlanFile(ctx, planFile)
 	if err != nil {
 		return nil, x.stageError(ctx, "plan", err)
 	}

@@ -312,8 +312,7 @@ func runBuiltinWorkers(ctx context.Context, cfg Config, addr net.Addr, key strin
 	err = worker.Run(ctx, worker.Config{
 		URL: "http://" + net.JoinHostPort(host, port), Key: key, Name: "builtin-" + hostname, Concurrency: cfg.Provisioners,
 		Builtin: true, Logger: log,
-		// Nice 10: the builds share this machine with the API, and must not take its CPU from it.
-		Runner: worker.Runner{Terraform: tf, Mirror: cfg.ProviderMirror, WorkDir: filepath.Join(cfg.DataDir, "provisioner"), AccessURL: cfg.AccessURL, Nice: 10},
+		Runner: worker.Runner{Terraform: tf, Mirror: cfg.ProviderMirror, WorkDir: filepath.Join(cfg.DataDir, "provisioner"), AccessURL: cfg.AccessURL},
 	})
 	if err != nil {
 		log.Error("built-in provisioner workers stopped", "error", err)
