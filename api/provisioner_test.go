@@ -200,14 +200,14 @@ func TestASilentWorkerLosesItsJob(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the job was not taken back: %v", v)
 		time.Sleep(100 * time.Millisecond)
 	}
-	res, _ = call(t, "POST", jobURL+"/complete", `{"import":{"parameters":[],"variables":[],"resources":[]}}`, token...)
-	require.Equal(t, http.StatusConflict, res.StatusCode, "the lost attempt's late result")
 	_, logs := call(t, "GET", b.srv.URL+"/api/v2/template-versions/"+id+"/logs", "", admin...)
 	require.Contains(t, fmt.Sprint(logs["logs"]), "provisioner worker silent stopped responding")
 
-	// The retry is a new attempt for whoever asks next.
+	// The retry is a new attempt for whoever asks next; the lost attempt's result is refused then.
 	_, again := call(t, "POST", b.srv.URL+"/api/v2/provisioners/acquire", `{"name":"next","wait_seconds":5}`, "Hearth-Provisioner-Key", testPSK)
 	require.EqualValues(t, 2, again["attempt"])
+	res, _ = call(t, "POST", jobURL+"/complete", `{"import":{"parameters":[],"variables":[],"resources":[]}}`, token...)
+	require.Equal(t, http.StatusConflict, res.StatusCode, "the lost attempt's late result, once another attempt has the job")
 }
 
 func TestCancelingAJob(t *testing.T) {
@@ -390,7 +390,7 @@ func TestAResultTakesTheNextJob(t *testing.T) {
 	require.NotEqual(t, job["id"], next["id"])
 	require.ElementsMatch(t, []string{first, second}, []string{job["template_version_id"].(string), next["template_version_id"].(string)})
 	res, again := complete(job)
-	require.Equal(t, http.StatusConflict, res.StatusCode, "the first job is done: %v", again)
+	require.Equal(t, http.StatusNoContent, res.StatusCode, "the first job's result again is a no-op, and nothing waits: %v", again)
 	res, none := complete(next)
 	require.Equal(t, http.StatusNoContent, res.StatusCode, none)
 	for _, id := range []string{first, second} {

@@ -354,9 +354,10 @@ type JobPath struct {
 }
 
 // authorize checks the job token against the job in the path.
-func (h handlers) authorize(p JobPath) (jobAuth, error) {
+// A token past its expiry by at most grace is still accepted (results only).
+func (h handlers) authorize(p JobPath, grace time.Duration) (jobAuth, error) {
 	raw, _ := strings.CutPrefix(p.Authorization, "Bearer ")
-	c, err := h.Tickets.VerifyLocal(strings.TrimSpace(raw), tickets.KindJob)
+	c, err := h.Tickets.VerifyLocal(strings.TrimSpace(raw), tickets.KindJob, grace)
 	if err != nil {
 		return jobAuth{}, huma.Error401Unauthorized("Send this job's job token as Authorization: Bearer.")
 	}
@@ -375,7 +376,12 @@ func errLost() error {
 	return huma.Error409Conflict("The job is no longer yours: it finished, was canceled, or was given to another worker after your lease ran out. Stop working on it.")
 }
 
-type heartbeatInput struct{ JobPath }
+type heartbeatInput struct {
+	JobPath
+	Body *struct {
+		ResultPending bool `json:"result_pending,omitempty" doc:"Terraform has finished and the worker is delivering the result: keep the job until it arrives."`
+	} `required:"false"`
+}
 
 // HeartbeatOutput tells the worker whether to stop, and renews its token.
 type HeartbeatOutput struct {
@@ -386,11 +392,13 @@ type HeartbeatOutput struct {
 }
 
 func (h handlers) heartbeat(ctx context.Context, in *heartbeatInput) (*HeartbeatOutput, error) {
-	a, err := h.authorize(in.JobPath)
+	a, err := h.authorize(in.JobPath, 0)
 	if err != nil {
 		return nil, err
 	}
-	n, err := h.DB.RenewLease(ctx, dbsqlc.RenewLeaseParams{JobID: a.job, Attempt: int32(a.attempt), ExpiresAt: time.Now().Add(h.LeaseTime)}) //nolint:gosec
+	pending := in.Body != nil && in.Body.ResultPending
+	n, err := h.DB.RenewLease(ctx, dbsqlc.RenewLeaseParams{JobID: a.job, Attempt: int32(a.attempt), //nolint:gosec
+		ExpiresAt: time.Now().Add(h.LeaseTime), ResultPending: pending})
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +433,7 @@ type logsInput struct {
 }
 
 func (h handlers) appendLogs(ctx context.Context, in *logsInput) (*struct{}, error) {
-	a, err := h.authorize(in.JobPath)
+	a, err := h.authorize(in.JobPath, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -460,32 +468,57 @@ type ResultOutput struct {
 }
 
 func (h handlers) complete(ctx context.Context, in *completeInput) (*ResultOutput, error) {
-	var settle func(a jobAuth) error
+	var r result
 	switch {
 	case in.Body.Build != nil:
-		settle = func(a jobAuth) error {
-			return h.DB.InTx(ctx, func(tx db.Tx) error { return h.completeBuild(ctx, tx, a, in.Body.Build) })
-		}
+		r = result{completes: true, build: true, inTx: func(tx db.Tx, a jobAuth) error { return h.completeBuild(ctx, tx, a, in.Body.Build) }}
 	case in.Body.Import != nil:
-		settle = func(a jobAuth) error { return h.completeImport(ctx, a, in.Body.Import) }
+		r = result{completes: true,
+			direct: func(a jobAuth) error { return completeImport(ctx, h.DB.Queries, a, in.Body.Import) },
+			inTx:   func(tx db.Tx, a jobAuth) error { return completeImport(ctx, tx.Queries, a, in.Body.Import) }}
 	default:
-		if _, err := h.authorize(in.JobPath); err != nil {
+		if _, err := h.authorize(in.JobPath, resultTokenGrace); err != nil {
 			return nil, err
 		}
 		return nil, huma.Error422UnprocessableEntity("Report the job's result: import for a template_version_import job, build for a workspace_build job.",
 			&huma.ErrorDetail{Location: "body", Message: "import or build is required"})
 	}
-	return h.report(ctx, in.JobPath, in.Body.Next, settle)
+	return h.report(ctx, in.JobPath, in.Body.Next, r)
 }
 
-// report authorizes a job's result, stores it with settle, and, when the worker asked for its next
-// job, claims one for it: a busy worker makes one request per job.
-func (h handlers) report(ctx context.Context, p JobPath, next bool, settle func(a jobAuth) error) (*ResultOutput, error) {
-	a, err := h.authorize(p)
+// result is a worker's report of how a job ended, stored by inTx (in a transaction of the caller's)
+// or, on the busiest path, by direct (its own statement).
+type result struct {
+	completes bool // a success: a second delivery of it finds the job completed
+	build     bool // a workspace build's: a late one counts only while no later build exists
+	direct    func(a jobAuth) error
+	inTx      func(tx db.Tx, a jobAuth) error
+}
+
+// resultTokenGrace is how long after its expiry a job token still carries its job's result: a worker
+// that could not reach any replica for longer than a token lives must still deliver what Terraform
+// did. The attempt fences the result, so an old token cannot overwrite a newer attempt's.
+const resultTokenGrace = 24 * time.Hour
+
+// report authorizes a job's result, stores it, and, when the worker asked for its next job, claims
+// one for it: a busy worker makes one request per job. Delivering the same result twice is a no-op,
+// and a result that arrives after the job's lease ran out is still recorded (see settleLate).
+func (h handlers) report(ctx context.Context, p JobPath, next bool, r result) (*ResultOutput, error) {
+	a, err := h.authorize(p, resultTokenGrace)
 	if err != nil {
 		return nil, err
 	}
-	err = settle(a)
+	if r.direct != nil {
+		err = r.direct(a)
+	} else {
+		err = h.DB.InTx(ctx, func(tx db.Tx) error { return r.inTx(tx, a) })
+	}
+	if errors.Is(err, riverclaim.ErrNotRunning) {
+		err = h.settleLate(ctx, a, r)
+	}
+	if errors.Is(err, errDuplicate) {
+		err = nil
+	}
 	if errors.Is(err, riverclaim.ErrNotRunning) {
 		return nil, errLost()
 	}
@@ -510,13 +543,67 @@ func (h handlers) report(ctx context.Context, p JobPath, next bool, settle func(
 	return &ResultOutput{Status: http.StatusOK, Body: job}, nil
 }
 
+// errDuplicate marks a result that was already stored: the worker's earlier delivery arrived, and
+// only its answer was lost.
+var errDuplicate = errors.New("provisioner: the result was already stored")
+
+// settleLate stores a result for a job that is no longer running. The same attempt's success that
+// is already stored is a duplicate (a no-op). A job that the lease reaper (or a cancellation) ended
+// while its worker was cut off, and that no other attempt has claimed since, is put back and settled
+// with the worker's result: what Terraform did is what exists. A build's late result counts only
+// while the build is still its workspace's latest; after that, or once another attempt took the job,
+// it is refused (ErrNotRunning).
+func (h handlers) settleLate(ctx context.Context, a jobAuth, r result) error {
+	return h.DB.InTx(ctx, func(tx db.Tx) error {
+		st, err := tx.GetRiverJobAttempt(ctx, a.job)
+		if errors.Is(db.Translate(err), db.ErrNotFound) || (err == nil && int(st.Attempt) != a.attempt) {
+			return riverclaim.ErrNotRunning
+		}
+		if err != nil {
+			return err
+		}
+		switch st.State {
+		case "completed":
+			if r.completes {
+				return errDuplicate
+			}
+			return riverclaim.ErrNotRunning
+		case "running":
+			return riverclaim.ErrNotRunning // another delivery of this result is being stored now
+		}
+		if r.build {
+			latest, err := tx.IsLatestBuildOfJob(ctx, &a.job)
+			if err != nil {
+				return err
+			}
+			if !latest {
+				return riverclaim.ErrNotRunning
+			}
+		}
+		n, err := tx.ReviveRiverJob(ctx, dbsqlc.ReviveRiverJobParams{JobID: a.job, Attempt: int32(a.attempt)}) //nolint:gosec
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return riverclaim.ErrNotRunning
+		}
+		msg := "the worker's result arrived after the job had ended (" + st.State + "); recorded as the worker reported it"
+		if err := tx.InsertJobLogs(ctx, dbsqlc.InsertJobLogsParams{JobID: a.job, Times: []time.Time{time.Now()},
+			Stages: []string{"cleanup"}, Levels: []string{"warn"}, Outputs: []string{msg}}); err != nil {
+			return err
+		}
+		h.Logger.WarnContext(ctx, "provisioner: "+msg, "job", a.job, "attempt", a.attempt)
+		return r.inTx(tx, a)
+	})
+}
+
 // completeImport completes an import job, ends its lease and stores what it found in one statement:
 // on the busiest path a job costs two round trips, its claim and this.
-func (h handlers) completeImport(ctx context.Context, a jobAuth, res *ImportResult) error {
+func completeImport(ctx context.Context, q *dbsqlc.Queries, a jobAuth, res *ImportResult) error {
 	params, _ := json.Marshal(orEmptySlice(res.Parameters))
 	vars, _ := json.Marshal(orEmptySlice(res.Variables))
 	resources, _ := json.Marshal(orEmptySlice(res.Resources))
-	n, err := h.DB.CompleteTemplateVersionImport(ctx, dbsqlc.CompleteTemplateVersionImportParams{JobID: a.job, Attempt: int32(a.attempt), //nolint:gosec
+	n, err := q.CompleteTemplateVersionImport(ctx, dbsqlc.CompleteTemplateVersionImportParams{JobID: a.job, Attempt: int32(a.attempt), //nolint:gosec
 		Parameters: params, Variables: vars, Resources: resources})
 	if err == nil && n != 1 {
 		return riverclaim.ErrNotRunning
@@ -546,19 +633,17 @@ func (h handlers) fail(ctx context.Context, in *failInput) (*ResultOutput, error
 	if in.Body.Canceled {
 		outcome = riverclaim.Cancelled
 	}
-	return h.report(ctx, in.JobPath, in.Body.Next, func(a jobAuth) error {
-		return h.DB.InTx(ctx, func(tx db.Tx) error {
-			if err := provisioning.EndJob(ctx, tx, h.Claimer, h.River, a.job, a.attempt, outcome, in.Body.Error); err != nil {
-				return err
-			}
-			if len(in.Body.State) == 0 {
-				return nil
-			}
-			b, err := tx.GetWorkspaceBuildByJob(ctx, &a.job)
-			if err != nil {
-				return err
-			}
-			return tx.SetWorkspaceBuildState(ctx, dbsqlc.SetWorkspaceBuildStateParams{ID: b.ID, State: h.Boxes.State.Seal(in.Body.State, b.ID.String())})
-		})
-	})
+	return h.report(ctx, in.JobPath, in.Body.Next, result{build: len(in.Body.State) > 0, inTx: func(tx db.Tx, a jobAuth) error {
+		if err := provisioning.EndJob(ctx, tx, h.Claimer, h.River, a.job, a.attempt, outcome, in.Body.Error); err != nil {
+			return err
+		}
+		if len(in.Body.State) == 0 {
+			return nil
+		}
+		b, err := tx.GetWorkspaceBuildByJob(ctx, &a.job)
+		if err != nil {
+			return err
+		}
+		return tx.SetWorkspaceBuildState(ctx, dbsqlc.SetWorkspaceBuildStateParams{ID: b.ID, State: h.Boxes.State.Seal(in.Body.State, b.ID.String())})
+	}})
 }

@@ -142,6 +142,14 @@ func MarkCanceled(ctx context.Context, tx db.Tx, job int64, state rivertype.JobS
 // ReapLeases ends the jobs whose workers stopped heartbeating: a lost worker's job is retried while it
 // has attempts left, else failed, with a log line naming the worker. It returns how many it ended.
 func ReapLeases(ctx context.Context, d *db.DB, c *riverclaim.Claimer, queue *river.Client[pgx.Tx], log *slog.Logger) (int, error) {
+	tick, err := d.TickLeaseClock(ctx, ClockGap.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("provisioning: lease clock: %w", err)
+	}
+	if tick.ExtendedSeconds > 0 {
+		log.WarnContext(ctx, "provisioning: no replica reached the database for a while; provisioner leases extended by that time",
+			"extended_by", time.Duration(tick.ExtendedSeconds*float64(time.Second)).Round(time.Second), "leases", tick.Leases)
+	}
 	leases, err := d.ListExpiredLeases(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("provisioning: expired leases: %w", err)
@@ -169,6 +177,11 @@ func ReapLeases(ctx context.Context, d *db.DB, c *riverclaim.Claimer, queue *riv
 	}
 	return n, nil
 }
+
+// ClockGap is how long the lease reaper (which runs every few seconds) may go without looking at the
+// leases before the gap counts as time when nobody could: an outage of the database, or of every
+// replica. Leases are then extended by the gap (measured on the database's clock).
+const ClockGap = 15 * time.Second
 
 // SeenWithin is how recently a worker must have asked for work to count as present.
 const SeenWithin = time.Minute

@@ -148,11 +148,12 @@ func (s *Signer) claims(kind Kind, subject, resource string, ttl time.Duration) 
 }
 
 // VerifyLocal checks a ticket that SignLocal made, and that it is of kind.
-func (s *Signer) VerifyLocal(ticket string, kind Kind) (*Claims, error) {
+// A ticket up to grace past its expiry still verifies, for the callers that fence by other means.
+func (s *Signer) VerifyLocal(ticket string, kind Kind, grace time.Duration) (*Claims, error) {
 	claims := &Claims{}
 	_, err := jwt.ParseWithClaims(ticket, claims, func(*jwt.Token) (any, error) { return s.local, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithAudience(string(kind)), jwt.WithIssuer(s.issuer),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(5*time.Second), jwt.WithTimeFunc(s.now))
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(5*time.Second+grace), jwt.WithTimeFunc(s.now))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -107,12 +107,18 @@ type ProvisionerJobLog struct {
 }
 
 type ProvisionerLease struct {
-	JobID       int64
-	Attempt     int32
-	WorkerID    uuid.UUID
-	StartedAt   time.Time
-	HeartbeatAt time.Time
-	ExpiresAt   time.Time
+	JobID         int64
+	Attempt       int32
+	WorkerID      uuid.UUID
+	StartedAt     time.Time
+	HeartbeatAt   time.Time
+	ExpiresAt     time.Time
+	ResultPending bool
+}
+
+type ProvisionerLeaseClock struct {
+	ID       int32
+	TickedAt time.Time
 }
 
 type ProvisionerWorker struct {
@@ -141,6 +147,12 @@ type RiverJob struct {
 	State       RiverJobState
 	Attempt     int16
 	FinalizedAt *time.Time
+}
+
+type SigninAttempt struct {
+	Key       string
+	Tokens    float64
+	UpdatedAt time.Time
 }
 
 type SigningKey struct {

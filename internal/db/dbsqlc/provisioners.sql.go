@@ -101,6 +101,23 @@ func (q *Queries) GetProvisionerWorker(ctx context.Context, id uuid.UUID) (Provi
 	return i, err
 }
 
+const getRiverJobAttempt = `-- name: GetRiverJobAttempt :one
+SELECT state::text AS state, attempt FROM river_job WHERE id = $1
+`
+
+type GetRiverJobAttemptRow struct {
+	State   string
+	Attempt int16
+}
+
+// Where a job stands, for a result that arrives after the job stopped running.
+func (q *Queries) GetRiverJobAttempt(ctx context.Context, id int64) (GetRiverJobAttemptRow, error) {
+	row := q.db.QueryRow(ctx, getRiverJobAttempt, id)
+	var i GetRiverJobAttemptRow
+	err := row.Scan(&i.State, &i.Attempt)
+	return i, err
+}
+
 const getTemplateVersion = `-- name: GetTemplateVersion :one
 SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values FROM template_versions WHERE id = $1
 `
@@ -256,18 +273,19 @@ func (q *Queries) InsertTemplateVersion(ctx context.Context, arg InsertTemplateV
 }
 
 const listExpiredLeases = `-- name: ListExpiredLeases :many
-SELECT l.job_id, l.attempt, l.worker_id, l.started_at, l.heartbeat_at, l.expires_at, w.name AS worker_name FROM provisioner_leases l JOIN provisioner_workers w ON w.id = l.worker_id
+SELECT l.job_id, l.attempt, l.worker_id, l.started_at, l.heartbeat_at, l.expires_at, l.result_pending, w.name AS worker_name FROM provisioner_leases l JOIN provisioner_workers w ON w.id = l.worker_id
 WHERE l.expires_at < now() ORDER BY l.expires_at LIMIT 100
 `
 
 type ListExpiredLeasesRow struct {
-	JobID       int64
-	Attempt     int32
-	WorkerID    uuid.UUID
-	StartedAt   time.Time
-	HeartbeatAt time.Time
-	ExpiresAt   time.Time
-	WorkerName  string
+	JobID         int64
+	Attempt       int32
+	WorkerID      uuid.UUID
+	StartedAt     time.Time
+	HeartbeatAt   time.Time
+	ExpiresAt     time.Time
+	ResultPending bool
+	WorkerName    string
 }
 
 func (q *Queries) ListExpiredLeases(ctx context.Context) ([]ListExpiredLeasesRow, error) {
@@ -286,6 +304,7 @@ func (q *Queries) ListExpiredLeases(ctx context.Context) ([]ListExpiredLeasesRow
 			&i.StartedAt,
 			&i.HeartbeatAt,
 			&i.ExpiresAt,
+			&i.ResultPending,
 			&i.WorkerName,
 		); err != nil {
 			return nil, err
@@ -381,17 +400,44 @@ func (q *Queries) ListProvisionerWorkers(ctx context.Context) ([]ListProvisioner
 }
 
 const renewLease = `-- name: RenewLease :execrows
-UPDATE provisioner_leases SET heartbeat_at = now(), expires_at = $3 WHERE job_id = $1 AND attempt = $2
+UPDATE provisioner_leases SET heartbeat_at = now(), expires_at = $3, result_pending = $4
+WHERE job_id = $1 AND attempt = $2
 `
 
 type RenewLeaseParams struct {
-	JobID     int64
-	Attempt   int32
-	ExpiresAt time.Time
+	JobID         int64
+	Attempt       int32
+	ExpiresAt     time.Time
+	ResultPending bool
 }
 
 func (q *Queries) RenewLease(ctx context.Context, arg RenewLeaseParams) (int64, error) {
-	result, err := q.db.Exec(ctx, renewLease, arg.JobID, arg.Attempt, arg.ExpiresAt)
+	result, err := q.db.Exec(ctx, renewLease,
+		arg.JobID,
+		arg.Attempt,
+		arg.ExpiresAt,
+		arg.ResultPending,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const reviveRiverJob = `-- name: ReviveRiverJob :execrows
+UPDATE river_job SET state = 'running', finalized_at = NULL
+WHERE id = $1::bigint AND attempt = $2::int AND state IN ('discarded', 'cancelled', 'retryable', 'available')
+`
+
+type ReviveRiverJobParams struct {
+	JobID   int64
+	Attempt int32
+}
+
+// Puts a job that its lease reaper (or a cancellation) ended back to running, for the result of the
+// same attempt that arrived late: only while no other attempt has claimed it.
+func (q *Queries) ReviveRiverJob(ctx context.Context, arg ReviveRiverJobParams) (int64, error) {
+	result, err := q.db.Exec(ctx, reviveRiverJob, arg.JobID, arg.Attempt)
 	if err != nil {
 		return 0, err
 	}
@@ -491,6 +537,39 @@ func (q *Queries) StartTemplateVersionImports(ctx context.Context, arg StartTemp
 		return nil, err
 	}
 	return items, nil
+}
+
+const tickLeaseClock = `-- name: TickLeaseClock :one
+WITH prev AS (
+    SELECT ticked_at FROM provisioner_lease_clock WHERE id = 1 FOR UPDATE
+), gap AS (
+    SELECT CASE WHEN now() - ticked_at > make_interval(secs => $1::float8) THEN now() - ticked_at
+        ELSE interval '0' END AS d FROM prev
+), extended AS (
+    UPDATE provisioner_leases SET expires_at = expires_at + (SELECT d FROM gap)
+    WHERE (SELECT d FROM gap) > interval '0'
+    RETURNING 1
+), tick AS (
+    UPDATE provisioner_lease_clock SET ticked_at = now() WHERE id = 1
+)
+SELECT COALESCE(extract(epoch FROM (SELECT d FROM gap)), 0)::float8 AS extended_seconds,
+    (SELECT count(*) FROM extended) AS leases
+`
+
+type TickLeaseClockRow struct {
+	ExtendedSeconds float64
+	Leases          int64
+}
+
+// Moves the lease clock to the database's now. When its last tick is more than @gap_seconds old, no
+// replica looked at the leases for that long (the database was unreachable, or no replica ran), and
+// every lease is extended by the time since: heartbeats that nobody could receive do not count against
+// workers. Returns the seconds extended by (0 when none) and how many leases were.
+func (q *Queries) TickLeaseClock(ctx context.Context, gapSeconds float64) (TickLeaseClockRow, error) {
+	row := q.db.QueryRow(ctx, tickLeaseClock, gapSeconds)
+	var i TickLeaseClockRow
+	err := row.Scan(&i.ExtendedSeconds, &i.Leases)
+	return i, err
 }
 
 const upsertProvisionerWorker = `-- name: UpsertProvisionerWorker :one

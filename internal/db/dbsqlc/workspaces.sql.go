@@ -536,6 +536,19 @@ func (q *Queries) InsertWorkspaceResource(ctx context.Context, arg InsertWorkspa
 	return i, err
 }
 
+const isLatestBuildOfJob = `-- name: IsLatestBuildOfJob :one
+SELECT NOT EXISTS (SELECT 1 FROM workspace_builds later WHERE later.workspace_id = b.workspace_id AND later.number > b.number)
+FROM workspace_builds b WHERE b.job_id = $1
+`
+
+// Whether the build a job ran is still its workspace's latest (nothing was built after it).
+func (q *Queries) IsLatestBuildOfJob(ctx context.Context, jobID *int64) (bool, error) {
+	row := q.db.QueryRow(ctx, isLatestBuildOfJob, jobID)
+	var not_exists bool
+	err := row.Scan(&not_exists)
+	return not_exists, err
+}
+
 const latestBuildWithParameters = `-- name: LatestBuildWithParameters :one
 SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at FROM workspace_builds WHERE workspace_id = $1 AND number < $2::integer
 ORDER BY number DESC LIMIT 1

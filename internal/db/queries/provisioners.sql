@@ -16,7 +16,38 @@ FROM provisioner_workers w LEFT JOIN provisioner_leases l ON l.worker_id = w.id
 ORDER BY w.name;
 
 -- name: RenewLease :execrows
-UPDATE provisioner_leases SET heartbeat_at = now(), expires_at = $3 WHERE job_id = $1 AND attempt = $2;
+UPDATE provisioner_leases SET heartbeat_at = now(), expires_at = $3, result_pending = @result_pending
+WHERE job_id = $1 AND attempt = $2;
+
+-- name: TickLeaseClock :one
+-- Moves the lease clock to the database's now. When its last tick is more than @gap_seconds old, no
+-- replica looked at the leases for that long (the database was unreachable, or no replica ran), and
+-- every lease is extended by the time since: heartbeats that nobody could receive do not count against
+-- workers. Returns the seconds extended by (0 when none) and how many leases were.
+WITH prev AS (
+    SELECT ticked_at FROM provisioner_lease_clock WHERE id = 1 FOR UPDATE
+), gap AS (
+    SELECT CASE WHEN now() - ticked_at > make_interval(secs => @gap_seconds::float8) THEN now() - ticked_at
+        ELSE interval '0' END AS d FROM prev
+), extended AS (
+    UPDATE provisioner_leases SET expires_at = expires_at + (SELECT d FROM gap)
+    WHERE (SELECT d FROM gap) > interval '0'
+    RETURNING 1
+), tick AS (
+    UPDATE provisioner_lease_clock SET ticked_at = now() WHERE id = 1
+)
+SELECT COALESCE(extract(epoch FROM (SELECT d FROM gap)), 0)::float8 AS extended_seconds,
+    (SELECT count(*) FROM extended) AS leases;
+
+-- name: GetRiverJobAttempt :one
+-- Where a job stands, for a result that arrives after the job stopped running.
+SELECT state::text AS state, attempt FROM river_job WHERE id = $1;
+
+-- name: ReviveRiverJob :execrows
+-- Puts a job that its lease reaper (or a cancellation) ended back to running, for the result of the
+-- same attempt that arrived late: only while no other attempt has claimed it.
+UPDATE river_job SET state = 'running', finalized_at = NULL
+WHERE id = @job_id::bigint AND attempt = @attempt::int AND state IN ('discarded', 'cancelled', 'retryable', 'available');
 
 -- name: DeleteLease :exec
 DELETE FROM provisioner_leases WHERE job_id = $1 AND attempt = $2;
