@@ -125,7 +125,16 @@ func (r *Runner) prepare(j *client.ProvisionerJob, log logFunc) (*job, error) {
 	if err := os.WriteFile(cliConfig, []byte(r.cliConfig()), 0o600); err != nil {
 		return x, err
 	}
-	if x.tf, err = tfexec.NewTerraform(x.src, r.Terraform); err != nil {
+	exe, err := writeWrapper(dir, r.Terraform)
+	if err != nil {
+		return x, err
+	}
+	if exe == "" {
+		log("setup", "warn", "the work directory does not allow running programs (noexec): Terraform runs without the "+
+			"watchdog that ends what it started if this worker dies")
+		exe = r.Terraform
+	}
+	if x.tf, err = tfexec.NewTerraform(x.src, exe); err != nil {
 		return x, err
 	}
 	if err := x.tf.SetEnv(r.env(dir, cliConfig)); err != nil {
@@ -140,10 +149,32 @@ func (r *Runner) prepare(j *client.ProvisionerJob, log logFunc) (*job, error) {
 	return x, nil
 }
 
+// cleanup ends whatever the job's Terraform runs left running in their process groups and removes
+// the job's directory (its source, plan and state: the result, if any, is in the outbox by now).
 func (x *job) cleanup() {
 	if x != nil && x.dir != "" {
+		if n := killLeftovers(x.dir); n > 0 {
+			x.log("cleanup", "warn", fmt.Sprintf("killed %d process(es) that Terraform started and left running", n))
+		}
 		_ = os.RemoveAll(x.dir)
 	}
+}
+
+// sweep cleans up the job directories a previous run of the worker left behind (it died, or was
+// killed, mid-job): what their Terraform runs left running is killed and the directories go, with
+// the state and plans in them. It returns how many directories and processes it found.
+func (r *Runner) sweep() (dirs, procs int) {
+	entries, _ := os.ReadDir(r.WorkDir)
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "job-") {
+			continue
+		}
+		dir := filepath.Join(r.WorkDir, e.Name())
+		procs += killLeftovers(dir)
+		_ = os.RemoveAll(dir)
+		dirs++
+	}
+	return dirs, procs
 }
 
 // cliConfig is the Terraform CLI configuration every job runs with: providers found in the mirror

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,9 @@ type Config struct {
 	// URL is the control plane's; Key a pre-shared key it accepts.
 	URL string
 	Key string
+	// Fallback are more URLs of the same deployment (other replicas): a request that cannot reach
+	// one goes to the next.
+	Fallback []string
 	// Name identifies the worker; Tags decide which jobs it takes.
 	Name string
 	Tags map[string]string
@@ -32,21 +36,27 @@ type Config struct {
 	Concurrency int
 	// Builtin marks the server's own workers.
 	Builtin bool
-	Runner  Runner
-	Logger  *slog.Logger
+	// Runner runs Terraform; its WorkDir (default a directory of the worker's own under the system's
+	// temporary directory) holds the job directories (jobs/) and the results not yet delivered
+	// (outbox/). Workers must not share one.
+	Runner Runner
+	Logger *slog.Logger
 }
 
 // ErrUnauthorized means the server refused the key: retrying will not help.
 var ErrUnauthorized = errors.New("the server refused the provisioner key (401)")
 
-// Run takes and runs jobs until ctx ends. A job running then is interrupted and left to the server,
-// which retries it once its lease runs out.
+// Run takes and runs jobs until ctx ends. It first cleans up after a previous run in the same work
+// directory (processes and job directories a killed worker left) and delivers the results that run
+// could not. A job running when ctx ends is interrupted, and its result (a failure, with the state
+// Terraform left) is delivered or kept for the next start.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 1
 	}
-	if cfg.Runner.WorkDir == "" {
-		cfg.Runner.WorkDir = filepath.Join(os.TempDir(), "hearth-provisioner")
+	base := cfg.Runner.WorkDir
+	if base == "" {
+		base = filepath.Join(os.TempDir(), "hearth-provisioner", cfg.Name)
 	}
 	if cfg.Runner.Mirror != "" {
 		// Terraform runs in each job's directory: a relative mirror would point nowhere.
@@ -59,12 +69,27 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Runner.AccessURL == "" {
 		cfg.Runner.AccessURL = cfg.URL
 	}
-	c, err := client.Dial(cfg.URL, "", "provisioner")
+	c, err := client.DialAny(append([]string{cfg.URL}, cfg.Fallback...), "", "provisioner")
 	if err != nil {
 		return err
 	}
-	w := &worker{cfg: cfg, c: c, log: cfg.Logger.With("worker", cfg.Name)}
+	unlock, err := lockWorkDir(base)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cfg.Runner.WorkDir = filepath.Join(base, "jobs")
+	if err := os.MkdirAll(cfg.Runner.WorkDir, 0o700); err != nil {
+		return fmt.Errorf("provisioner: work directory: %w", err)
+	}
+	_ = os.Chmod(base, 0o700)
+	_ = os.Chmod(cfg.Runner.WorkDir, 0o700)
+	w := &worker{cfg: cfg, c: c, log: cfg.Logger.With("worker", cfg.Name), outbox: outbox{dir: filepath.Join(base, "outbox")}}
+	if dirs, procs := cfg.Runner.sweep(); dirs > 0 {
+		w.log.Warn("provisioner: cleaned up after a previous run that did not finish its jobs", "job_directories", dirs, "processes_killed", procs)
+	}
 	var wg sync.WaitGroup
+	w.redeliver(ctx, &wg)
 	errs := make(chan error, cfg.Concurrency)
 	for i := range cfg.Concurrency {
 		wg.Add(1)
@@ -81,9 +106,10 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 type worker struct {
-	cfg Config
-	c   *client.ClientWithResponses
-	log *slog.Logger
+	cfg    Config
+	c      *client.ClientWithResponses
+	log    *slog.Logger
+	outbox outbox
 }
 
 func (w *worker) loop(ctx context.Context, slot int) error {
@@ -128,8 +154,8 @@ func (w *worker) loop(ctx context.Context, slot int) error {
 }
 
 // run runs one job: Terraform under a context that heartbeats cancel, logs shipped in batches, and
-// the result reported. It returns the next job, which the server hands over with the result when
-// one is waiting.
+// the result kept in the outbox and delivered. It returns the next job, which the server hands over
+// with the result when one is waiting.
 func (w *worker) run(ctx context.Context, j *client.ProvisionerJob) *client.ProvisionerJob {
 	log := w.log.With("job", j.Id, "attempt", j.Attempt, "kind", j.Kind)
 	log.Info("provisioner: job started")
@@ -138,40 +164,8 @@ func (w *worker) run(ctx context.Context, j *client.ProvisionerJob) *client.Prov
 	tfCtx, stopTerraform := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopTerraform(nil)
 	logs := newShipper(s)
-	hbDone := make(chan struct{})
-	var canceled, lost bool
-	var mu sync.Mutex
-	go func() {
-		defer close(hbDone)
-		every := time.Duration(max(j.HeartbeatSeconds, 1)) * time.Second
-		for {
-			select {
-			case <-tfCtx.Done():
-				return
-			case <-ctx.Done():
-				stopTerraform(errors.New("the worker is shutting down"))
-				return
-			case <-time.After(every):
-			}
-			cancel, gone, err := s.heartbeat(tfCtx)
-			switch {
-			case gone:
-				mu.Lock()
-				lost = true
-				mu.Unlock()
-				stopTerraform(errors.New("the server gave the job to another worker"))
-				return
-			case cancel:
-				mu.Lock()
-				canceled = true
-				mu.Unlock()
-				logs.add("cleanup", "warn", "the job was canceled: interrupting Terraform")
-				stopTerraform(errors.New("the job was canceled"))
-			case err != nil:
-				log.Warn("provisioner: heartbeat failed", "error", err)
-			}
-		}
-	}()
+	hb := s.heartbeats(ctx, logs, stopTerraform)
+	defer hb.stop()
 
 	var result client.CompleteProvisionerJobJSONRequestBody
 	var failedState []byte
@@ -185,27 +179,94 @@ func (w *worker) run(ctx context.Context, j *client.ProvisionerJob) *client.Prov
 		err = fmt.Errorf("this worker cannot run %s jobs", j.Kind)
 	}
 	stopTerraform(nil)
-	<-hbDone
-	logs.close(ctx)
-	mu.Lock()
-	wasCanceled, wasLost := canceled, lost
-	mu.Unlock()
-	var next *client.ProvisionerJob
-	switch {
-	case wasLost || ctx.Err() != nil:
-		log.Warn("provisioner: job abandoned", "lost", wasLost)
-		return nil
-	case err != nil:
-		log.Info("provisioner: job failed", "error", err, "canceled", wasCanceled, "elapsed", time.Since(start).Round(time.Millisecond))
-		next, err = s.fail(ctx, err.Error(), wasCanceled, failedState)
-	default:
-		log.Info("provisioner: job succeeded", "elapsed", time.Since(start).Round(time.Millisecond))
-		next, err = s.complete(ctx, result)
-	}
+	canceled, lost := hb.outcome()
+	out := outcome{JobID: j.Id, Attempt: j.Attempt}
 	if err != nil {
-		log.Warn("provisioner: reporting the result failed; the server will retry the job when its lease runs out", "error", err)
+		log.Info("provisioner: job failed", "error", err, "canceled", canceled, "lost", lost, "elapsed", time.Since(start).Round(time.Millisecond))
+		out.Fail = &client.FailProvisionerJobJSONRequestBody{Error: err.Error(), Canceled: &canceled}
+		if len(failedState) > 0 {
+			out.Fail.State = &failedState
+		}
+	} else {
+		log.Info("provisioner: job succeeded", "elapsed", time.Since(start).Round(time.Millisecond))
+		out.Complete = &result
+	}
+	logs.close(context.WithoutCancel(ctx))
+	// The result is on disk before it is first sent: from here on, neither the server's absence nor
+	// this worker's death loses it.
+	out.Token = s.currentToken()
+	if err := w.outbox.put(out); err != nil {
+		log.Error("provisioner: cannot keep the result on disk; sending it once", "error", err)
+	}
+	hb.resultPending()
+	dctx := ctx
+	if ctx.Err() != nil { // shutting down: a short try now, the rest at the next start
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+	}
+	next, delivered := w.deliver(dctx, s, out, ctx.Err() == nil)
+	if delivered {
+		_ = w.outbox.remove(out.JobID, out.Attempt)
 	}
 	return next
+}
+
+// deliver sends a job's result until the server answers it, with backoff, across replicas and
+// outages: true when the server stored it (or refused it for good), false when ctx ended first and
+// the result stays in the outbox. With next, the answer carries the worker's next job, if any.
+func (w *worker) deliver(ctx context.Context, s *jobSession, out outcome, next bool) (*client.ProvisionerJob, bool) {
+	log := w.log.With("job", out.JobID, "attempt", out.Attempt)
+	backoff := 250 * time.Millisecond
+	for tries := 1; ; tries++ {
+		job, status, err := s.report(ctx, out, next)
+		switch {
+		case err == nil:
+			if tries > 1 {
+				log.Info("provisioner: result delivered", "tries", tries)
+			}
+			return job, true
+		case status == http.StatusConflict:
+			log.Warn("provisioner: the server refused the result: the job is no longer this worker's (it was retried elsewhere, or a later build superseded it)", "error", err)
+			return nil, true
+		case status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
+			log.Error("provisioner: the server refused the result; dropping it", "status", status, "error", err)
+			return nil, true
+		}
+		if ctx.Err() != nil {
+			log.Warn("provisioner: the result is not delivered yet; it is kept on disk and sent when the worker starts again", "error", err)
+			return nil, false
+		}
+		log.Warn("provisioner: delivering the result failed; retrying", "error", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// redeliver sends, in the background, the results a previous run of the worker kept but could not
+// deliver, heartbeating each job meanwhile so the server keeps it for the result.
+func (w *worker) redeliver(ctx context.Context, wg *sync.WaitGroup) {
+	outs, errs := w.outbox.pending()
+	for _, err := range errs {
+		w.log.Error("provisioner: a kept result cannot be read; left in place", "error", err)
+	}
+	for _, out := range outs {
+		w.log.Info("provisioner: delivering a result kept by a previous run", "job", out.JobID, "attempt", out.Attempt)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := &jobSession{w: w, job: &client.ProvisionerJob{Id: out.JobID, Attempt: out.Attempt, HeartbeatSeconds: 10}, token: out.Token}
+			hb := s.heartbeats(ctx, nil, func(error) {})
+			hb.resultPending()
+			if _, ok := w.deliver(ctx, s, out, false); ok {
+				_ = w.outbox.remove(out.JobID, out.Attempt)
+			}
+			hb.stop()
+		}()
+	}
 }
 
 // jobSession is the job-token-authenticated side of one job.
@@ -223,8 +284,18 @@ func (s *jobSession) auth() *string {
 	return &v
 }
 
-func (s *jobSession) heartbeat(ctx context.Context) (cancel, gone bool, err error) {
-	res, err := s.w.c.HeartbeatProvisionerJobWithResponse(ctx, s.job.Id, &client.HeartbeatProvisionerJobParams{Authorization: s.auth()})
+func (s *jobSession) currentToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+func (s *jobSession) heartbeat(ctx context.Context, pending bool) (cancel, gone bool, err error) {
+	body := client.HeartbeatProvisionerJobJSONRequestBody{}
+	if pending {
+		body.ResultPending = &pending
+	}
+	res, err := s.w.c.HeartbeatProvisionerJobWithResponse(ctx, s.job.Id, &client.HeartbeatProvisionerJobParams{Authorization: s.auth()}, body)
 	if err != nil {
 		return false, false, err
 	}
@@ -240,6 +311,87 @@ func (s *jobSession) heartbeat(ctx context.Context) (cancel, gone bool, err erro
 	return res.JSON200.CancelRequested, false, nil
 }
 
+// beats is a job's heartbeat loop: it keeps the lease while Terraform runs and while the result is
+// being delivered, and tells Terraform to stop when the job is canceled, taken away, or the worker
+// shuts down.
+type beats struct {
+	mu             sync.Mutex
+	canceled, lost bool
+	pending        bool
+	stopOnce       sync.Once
+	cancelRequests context.CancelFunc
+	done           chan struct{}
+}
+
+// heartbeats starts the loop; logs (nil for none) gets a line when the job is canceled.
+func (s *jobSession) heartbeats(ctx context.Context, logs *shipper, stopTerraform context.CancelCauseFunc) *beats {
+	b := &beats{done: make(chan struct{})}
+	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancelRequests = cancel
+	every := time.Duration(max(s.job.HeartbeatSeconds, 1)) * time.Second
+	go func() {
+		defer close(b.done)
+		for {
+			select {
+			case <-reqCtx.Done():
+				return
+			case <-ctx.Done():
+				stopTerraform(errors.New("the worker is shutting down"))
+				return
+			case <-time.After(every):
+			}
+			b.mu.Lock()
+			pending := b.pending
+			b.mu.Unlock()
+			cancel, gone, err := s.heartbeat(reqCtx, pending)
+			switch {
+			case reqCtx.Err() != nil:
+				return
+			case gone:
+				b.mu.Lock()
+				b.lost = true
+				b.mu.Unlock()
+				stopTerraform(errors.New("the server gave the job to another worker"))
+				return
+			case cancel:
+				b.mu.Lock()
+				first := !b.canceled
+				b.canceled = true
+				b.mu.Unlock()
+				if first && logs != nil {
+					logs.add("cleanup", "warn", "the job was canceled: interrupting Terraform")
+				}
+				stopTerraform(errors.New("the job was canceled"))
+			case err != nil:
+				s.w.log.Warn("provisioner: heartbeat failed", "job", s.job.Id, "error", err)
+			}
+		}
+	}()
+	return b
+}
+
+// resultPending tells the server, from the next heartbeat on, that the result is on its way.
+func (b *beats) resultPending() {
+	b.mu.Lock()
+	b.pending = true
+	b.mu.Unlock()
+}
+
+// outcome says whether the job was canceled or taken away while it ran.
+func (b *beats) outcome() (canceled, lost bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.canceled, b.lost
+}
+
+// stop ends the loop and waits for it.
+func (b *beats) stop() {
+	b.stopOnce.Do(func() {
+		b.cancelRequests()
+		<-b.done
+	})
+}
+
 func (s *jobSession) sendLogs(ctx context.Context, lines []client.ProvisionerLogLine) error {
 	res, err := s.w.c.AppendProvisionerJobLogsWithResponse(ctx, s.job.Id, &client.AppendProvisionerJobLogsParams{Authorization: s.auth()},
 		client.AppendProvisionerJobLogsJSONRequestBody{Logs: lines})
@@ -249,28 +401,26 @@ func (s *jobSession) sendLogs(ctx context.Context, lines []client.ProvisionerLog
 	return client.Check(res.HTTPResponse, res.Body)
 }
 
-// complete reports a success and takes the next job, if one is waiting.
-func (s *jobSession) complete(ctx context.Context, result client.CompleteProvisionerJobJSONRequestBody) (*client.ProvisionerJob, error) {
-	result.Next = ptr(true)
-	res, err := s.w.c.CompleteProvisionerJobWithResponse(ctx, s.job.Id, &client.CompleteProvisionerJobParams{Authorization: s.auth()}, result)
+// report delivers a job's result once: the next job (when asked for and one waits), the answer's
+// status, and an error unless the server stored the result.
+func (s *jobSession) report(ctx context.Context, out outcome, next bool) (*client.ProvisionerJob, int, error) {
+	auth := s.auth()
+	if out.Complete != nil {
+		body := *out.Complete
+		body.Next = &next
+		res, err := s.w.c.CompleteProvisionerJobWithResponse(ctx, out.JobID, &client.CompleteProvisionerJobParams{Authorization: auth}, body)
+		if err != nil {
+			return nil, 0, err
+		}
+		return res.JSON200, res.StatusCode(), client.Check(res.HTTPResponse, res.Body)
+	}
+	body := *out.Fail
+	body.Next = &next
+	res, err := s.w.c.FailProvisionerJobWithResponse(ctx, out.JobID, &client.FailProvisionerJobParams{Authorization: auth}, body)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return res.JSON200, client.Check(res.HTTPResponse, res.Body)
-}
-
-// fail reports a failure, with the state a failed apply left, if any, and takes the next job, if
-// one is waiting.
-func (s *jobSession) fail(ctx context.Context, message string, canceled bool, state []byte) (*client.ProvisionerJob, error) {
-	body := client.FailProvisionerJobJSONRequestBody{Error: message, Canceled: &canceled, Next: ptr(true)}
-	if len(state) > 0 {
-		body.State = &state
-	}
-	res, err := s.w.c.FailProvisionerJobWithResponse(ctx, s.job.Id, &client.FailProvisionerJobParams{Authorization: s.auth()}, body)
-	if err != nil {
-		return nil, err
-	}
-	return res.JSON200, client.Check(res.HTTPResponse, res.Body)
+	return res.JSON200, res.StatusCode(), client.Check(res.HTTPResponse, res.Body)
 }
 
 // shipper batches log lines to the server: every 200 ms, or at 500 lines.
@@ -307,6 +457,8 @@ func newShipper(s *jobSession) *shipper {
 }
 
 func (sh *shipper) add(stage, level, line string) {
+	// The API refuses NUL bytes and invalid UTF-8 in any string; a program's output may hold both.
+	line = strings.ToValidUTF8(strings.ReplaceAll(line, "\x00", ""), "\uFFFD")
 	sh.mu.Lock()
 	sh.buf = append(sh.buf, client.ProvisionerLogLine{Time: time.Now(), Stage: client.ProvisionerLogLineStage(stage),
 		Level: client.ProvisionerLogLineLevel(level), Output: line})

@@ -39,9 +39,13 @@ workers with region=eu (they may have more tags); untagged jobs go only to untag
 			if cfg.URL == "" {
 				return usageError{errors.New("--url is required")}
 			}
-			if cfg.URL, err = deploymentURL(cfg.URL); err != nil {
-				return usageError{err}
+			urls := strings.Split(cfg.URL, ",")
+			for i, u := range urls {
+				if urls[i], err = deploymentURL(strings.TrimSpace(u)); err != nil {
+					return usageError{err}
+				}
 			}
+			cfg.URL, cfg.Fallback = urls[0], urls[1:]
 			if cfg.Key, err = secretFrom(keyFile, cfg.Key); err != nil {
 				return err
 			}
@@ -67,7 +71,7 @@ workers with region=eu (they may have more tags); untagged jobs go only to untag
 		},
 	}
 	f := start.Flags()
-	f.StringVar(&cfg.URL, "url", "", "the Hearth server's URL")
+	f.StringVar(&cfg.URL, "url", "", "the Hearth server's URL; several replicas' URLs, separated by commas, to move to the next when one is unreachable")
 	f.StringVar(&keyFile, "psk-file", "", "file holding the pre-shared key (the first line)")
 	f.StringVar(&cfg.Key, "provisioner-psk", "", "the pre-shared key; prefer HEARTH_PROVISIONER_PSK or --psk-file, since flags show in the process list")
 	f.StringArrayVar(&tags, "tag", nil, "a tag, key=value (repeatable)")
@@ -76,7 +80,7 @@ workers with region=eu (they may have more tags); untagged jobs go only to untag
 	f.StringVar(&terraformPath, "terraform-path", "", "terraform binary (default: terraform on PATH); 1.4 or newer")
 	f.StringVar(&cfg.Runner.Mirror, "provider-mirror", "", "Terraform provider filesystem mirror (see go tool task providers)")
 	f.BoolVar(&cfg.Runner.Offline, "offline", false, "never contact provider registries: every provider must be in --provider-mirror")
-	f.StringVar(&cfg.Runner.WorkDir, "work-dir", "", "where job directories are made (default a temporary directory)")
+	f.StringVar(&cfg.Runner.WorkDir, "work-dir", "", "the worker's own directory: job directories and results not yet delivered (default TMPDIR/hearth-provisioner/NAME); one per worker")
 	logs = addLogFlags(f)
 	bindConfig(start)
 	cmd.AddCommand(start)

@@ -1404,6 +1404,12 @@ type HealthSchema struct {
 	River int64 `json:"river"`
 }
 
+// HeartbeatInputBody defines model for HeartbeatInputBody.
+type HeartbeatInputBody struct {
+	// ResultPending Terraform has finished and the worker is delivering the result: keep the job until it arrives.
+	ResultPending *bool `json:"result_pending,omitempty"`
+}
+
 // HeartbeatOutputBody defines model for HeartbeatOutputBody.
 type HeartbeatOutputBody struct {
 	// CancelRequested Someone canceled the job: interrupt Terraform and report fail with canceled.
@@ -2558,6 +2564,9 @@ type CompleteProvisionerJobJSONRequestBody = CompleteInputBody
 // FailProvisionerJobJSONRequestBody defines body for FailProvisionerJob for application/json ContentType.
 type FailProvisionerJobJSONRequestBody = FailInputBody
 
+// HeartbeatProvisionerJobJSONRequestBody defines body for HeartbeatProvisionerJob for application/json ContentType.
+type HeartbeatProvisionerJobJSONRequestBody = HeartbeatInputBody
+
 // AppendProvisionerJobLogsJSONRequestBody defines body for AppendProvisionerJobLogs for application/json ContentType.
 type AppendProvisionerJobLogsJSONRequestBody = LogsInputBody
 
@@ -2831,12 +2840,23 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v2/provisioners/jobs/{job}/fail (the `FailProvisionerJob` operationId).
 	FailProvisionerJob(ctx context.Context, job int64, params *FailProvisionerJobParams, body FailProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// HeartbeatProvisionerJobWithBody Keep a job's lease
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
+	HeartbeatProvisionerJobWithBody(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// HeartbeatProvisionerJob Keep a job's lease
 	//
 	// For the worker running the job, with its job token.
 	//
+	// Takes a body of the `application/json` content type.
+	//
 	// Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
-	HeartbeatProvisionerJob(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	HeartbeatProvisionerJob(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, body HeartbeatProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AppendProvisionerJobLogsWithBody Append a job's log lines
 	//
@@ -3887,13 +3907,34 @@ func (c *Client) FailProvisionerJob(ctx context.Context, job int64, params *Fail
 	return c.Client.Do(req)
 }
 
+// HeartbeatProvisionerJobWithBody Keep a job's lease
+//
+// For the worker running the job, with its job token.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
+func (c *Client) HeartbeatProvisionerJobWithBody(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeartbeatProvisionerJobRequestWithBody(c.Server, job, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // HeartbeatProvisionerJob Keep a job's lease
 //
 // For the worker running the job, with its job token.
 //
+// Takes a body of the `application/json` content type.
+//
 // Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
-func (c *Client) HeartbeatProvisionerJob(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewHeartbeatProvisionerJobRequest(c.Server, job, params)
+func (c *Client) HeartbeatProvisionerJob(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, body HeartbeatProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeartbeatProvisionerJobRequest(c.Server, job, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6269,8 +6310,19 @@ func NewFailProvisionerJobRequestWithBody(server string, job int64, params *Fail
 	return req, nil
 }
 
-// NewHeartbeatProvisionerJobRequest constructs an http.Request for the HeartbeatProvisionerJob method
-func NewHeartbeatProvisionerJobRequest(server string, job int64, params *HeartbeatProvisionerJobParams) (*http.Request, error) {
+// NewHeartbeatProvisionerJobRequest calls the generic HeartbeatProvisionerJob builder with application/json body
+func NewHeartbeatProvisionerJobRequest(server string, job int64, params *HeartbeatProvisionerJobParams, body HeartbeatProvisionerJobJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHeartbeatProvisionerJobRequestWithBody(server, job, params, "application/json", bodyReader)
+}
+
+// NewHeartbeatProvisionerJobRequestWithBody constructs an http.Request for the HeartbeatProvisionerJob method, with any body, and a specified content type
+func NewHeartbeatProvisionerJobRequestWithBody(server string, job int64, params *HeartbeatProvisionerJobParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6295,10 +6347,12 @@ func NewHeartbeatProvisionerJobRequest(server string, job int64, params *Heartbe
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	if params != nil {
 
@@ -9806,14 +9860,23 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v2/provisioners/jobs/{job}/fail (the `FailProvisionerJob` operationId).
 	FailProvisionerJobWithResponse(ctx context.Context, job int64, params *FailProvisionerJobParams, body FailProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*FailProvisionerJobResponse, error)
 
+	// HeartbeatProvisionerJobWithBodyWithResponse Keep a job's lease
+	//
+	// For the worker running the job, with its job token.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
+	HeartbeatProvisionerJobWithBodyWithResponse(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HeartbeatProvisionerJobResponse, error)
+
 	// HeartbeatProvisionerJobWithResponse Keep a job's lease
 	//
 	// For the worker running the job, with its job token.
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
-	HeartbeatProvisionerJobWithResponse(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, reqEditors ...RequestEditorFn) (*HeartbeatProvisionerJobResponse, error)
+	HeartbeatProvisionerJobWithResponse(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, body HeartbeatProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*HeartbeatProvisionerJobResponse, error)
 
 	// AppendProvisionerJobLogsWithBodyWithResponse Append a job's log lines
 	//
@@ -16746,15 +16809,30 @@ func (c *ClientWithResponses) FailProvisionerJobWithResponse(ctx context.Context
 	return ParseFailProvisionerJobResponse(rsp)
 }
 
+// HeartbeatProvisionerJobWithBodyWithResponse Keep a job's lease
+//
+// For the worker running the job, with its job token.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
+func (c *ClientWithResponses) HeartbeatProvisionerJobWithBodyWithResponse(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HeartbeatProvisionerJobResponse, error) {
+	rsp, err := c.HeartbeatProvisionerJobWithBody(ctx, job, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeartbeatProvisionerJobResponse(rsp)
+}
+
 // HeartbeatProvisionerJobWithResponse Keep a job's lease
 //
 // For the worker running the job, with its job token.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v2/provisioners/jobs/{job}/heartbeat (the `HeartbeatProvisionerJob` operationId).
-func (c *ClientWithResponses) HeartbeatProvisionerJobWithResponse(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, reqEditors ...RequestEditorFn) (*HeartbeatProvisionerJobResponse, error) {
-	rsp, err := c.HeartbeatProvisionerJob(ctx, job, params, reqEditors...)
+func (c *ClientWithResponses) HeartbeatProvisionerJobWithResponse(ctx context.Context, job int64, params *HeartbeatProvisionerJobParams, body HeartbeatProvisionerJobJSONRequestBody, reqEditors ...RequestEditorFn) (*HeartbeatProvisionerJobResponse, error) {
+	rsp, err := c.HeartbeatProvisionerJob(ctx, job, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

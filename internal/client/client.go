@@ -7,8 +7,10 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -17,10 +19,30 @@ import (
 )
 
 // Dial returns a client of the deployment at baseURL that sends token (when not empty) as a bearer
-// token and names itself as agent ("cli", "provisioner", ...) in the User-Agent.
+// token and names itself as agent ("cli", "provisioner", ...) in the User-Agent. Requests that are
+// safe to repeat are retried for a while when the deployment is briefly unavailable (see transport).
 func Dial(baseURL, token, agent string) (*ClientWithResponses, error) {
-	return NewClientWithResponses(strings.TrimSuffix(baseURL, "/"),
-		WithHTTPClient(&http.Client{Timeout: 60 * time.Second}),
+	return DialAny([]string{baseURL}, token, agent)
+}
+
+// DialAny is Dial for a deployment reached at any of several URLs (its replicas): a request goes to
+// the one that last answered, and moves on to the next when that one cannot be reached or is
+// unavailable.
+func DialAny(baseURLs []string, token, agent string) (*ClientWithResponses, error) {
+	if len(baseURLs) == 0 {
+		return nil, errors.New("client: no URL")
+	}
+	urls := make([]*url.URL, len(baseURLs))
+	for i, s := range baseURLs {
+		u, err := url.Parse(strings.TrimSuffix(s, "/"))
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("client: %q is not a URL (want http(s)://host[:port])", s)
+		}
+		urls[i] = u
+	}
+	hc := &http.Client{Timeout: 60 * time.Second, Transport: newTransport(http.DefaultTransport, urls)}
+	return NewClientWithResponses(urls[0].String(),
+		WithHTTPClient(hc),
 		WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
 			r.Header.Set("User-Agent", "hearth-"+agent+"/"+buildinfo.Version())
 			if token != "" {
