@@ -59,7 +59,8 @@ func authenticate(hapi huma.API, auth *authn.Authenticator) func(huma.Context, f
 			_ = huma.WriteErr(hapi, hctx, http.StatusUnauthorized, capitalize(err.Error())+".")
 			return
 		case err != nil:
-			_ = huma.WriteErr(hapi, hctx, http.StatusInternalServerError, "authentication failed", err)
+			// A 503 when the database is down (translate says so), else a 500 logged with its cause.
+			_ = huma.WriteErr(hapi, hctx, http.StatusInternalServerError, "checking the token failed", err)
 			return
 		}
 		next(huma.WithContext(hctx, authz.WithActor(hctx.Context(), actor)))

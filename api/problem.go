@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -91,6 +92,13 @@ func translate(hctx huma.Context, status int, msg string, errs []error) *Problem
 			return &Problem{Status: StatusClientClosed, Title: "Client Closed Request",
 				Detail: "The request was canceled before it completed."}
 		}
+		if err := errors.Join(errs...); db.IsUnavailable(err) {
+			// A dependency is down, not a bug: the client is told to come back, and the log says what.
+			hctx.SetHeader("Retry-After", strconv.Itoa(RetryAfterSeconds))
+			logger().WarnContext(ctx, "request failed: the database is unavailable", "dependency", "postgresql", "error", err,
+				"operation", hctx.Operation().OperationID)
+			return unavailable()
+		}
 		logger().ErrorContext(ctx, "request failed", "status", status, "message", msg, "error", errors.Join(errs...),
 			"operation", hctx.Operation().OperationID)
 	}
@@ -99,6 +107,15 @@ func translate(hctx huma.Context, status int, msg string, errs []error) *Problem
 		Title:  http.StatusText(status),
 		Detail: "The server could not complete the request; the request ID finds the details in its logs.",
 	}
+}
+
+// RetryAfterSeconds is what a 503 asks clients to wait before trying again.
+const RetryAfterSeconds = 2
+
+// unavailable is the problem of a request that failed because the database could not be reached.
+func unavailable() *Problem {
+	return &Problem{Status: http.StatusServiceUnavailable, Title: http.StatusText(http.StatusServiceUnavailable),
+		Detail: "The database is unavailable; try again in a few seconds (see Retry-After)."}
 }
 
 func newProblem(status int, msg string, errs []error) *Problem {
