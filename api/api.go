@@ -124,7 +124,11 @@ func New(deps Deps) http.Handler {
 			mux.ServeHTTP(w, r)
 		})
 	}
-	return observe(root, deps.Logger, newHTTPMetrics(deps.Registry))
+	var skip func(*http.Request) bool
+	if deps.Relay != nil {
+		skip = apps.Owns
+	}
+	return observe(checkInput(root, skip), deps.Logger, newHTTPMetrics(deps.Registry))
 }
 
 func init() {
