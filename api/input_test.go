@@ -1,6 +1,7 @@
 package api
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -231,4 +232,31 @@ func FuzzOperations(f *testing.F) {
 		_ = res.Body.Close()
 		require.Less(t, res.StatusCode, 500, "%s %s with %q", op.method, op.path, s)
 	})
+}
+
+// A dangerous archive is refused when it is uploaded, under the rules its extraction applies, and
+// never stored.
+func TestADangerousArchiveIsRefusedAtUpload(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	token := owner(t, b)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "../outside.tf", Mode: 0o644, Size: 2, Typeflag: tar.TypeReg}))
+	_, _ = tw.Write([]byte("#\n"))
+	require.NoError(t, tw.Close())
+	req, err := http.NewRequestWithContext(context.Background(), "POST", b.srv.URL+"/api/v2/files", &buf)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-tar")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var p Problem
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&p))
+	res.Body.Close()
+	require.Equal(t, http.StatusBadRequest, res.StatusCode)
+	require.Contains(t, p.Detail, `"../outside.tf" points outside the template`)
+	var files int
+	require.NoError(t, b.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM files`).Scan(&files))
+	require.Zero(t, files)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"github.com/hearthdev/hearth/internal/archive"
 	"github.com/hearthdev/hearth/internal/client"
 )
 
@@ -118,7 +119,7 @@ func (r *Runner) prepare(j *client.ProvisionerJob, log logFunc) (*job, error) {
 		return x, err
 	}
 	log("setup", "info", fmt.Sprintf("extracting the template (%d bytes)", len(j.Template.Archive)))
-	if err := extract(j.Template.Archive, string(j.Template.ContentType), x.src); err != nil {
+	if err := archive.Extract(j.Template.Archive, string(j.Template.ContentType), x.src); err != nil {
 		return x, err
 	}
 	cliConfig := filepath.Join(dir, "terraform.rc")

@@ -4,16 +4,12 @@
 package template
 
 import (
-	"archive/tar"
-	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -24,6 +20,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/hearthdev/hearth/api/provisioner"
+	"github.com/hearthdev/hearth/internal/archive"
 	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
@@ -145,8 +142,8 @@ func (h handlers) upload(ctx context.Context, in *uploadInput) (*FileOutput, err
 	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
 		return nil, err
 	}
-	if err := checkArchive(in.ContentType, in.RawBody); err != nil {
-		return nil, huma.Error400BadRequest("The upload is not a valid "+in.ContentType+" archive: "+err.Error()+".",
+	if err := archive.Check(in.RawBody, in.ContentType); err != nil {
+		return nil, huma.Error400BadRequest("The upload is not a template archive Hearth can use: "+strings.TrimPrefix(err.Error(), "template archive: ")+".",
 			&huma.ErrorDetail{Location: "body", Message: err.Error()})
 	}
 	sum := sha256.Sum256(in.RawBody)
@@ -196,26 +193,6 @@ func (h handlers) download(ctx context.Context, in *downloadInput) (*downloadOut
 
 // checkArchive reads an archive's index, so a corrupt upload is refused now rather than by a worker.
 // What is inside (paths, sizes) is checked again where it is extracted.
-func checkArchive(contentType string, data []byte) error {
-	if len(data) == 0 {
-		return errors.New("it is empty")
-	}
-	if contentType == "application/zip" {
-		_, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-		return err
-	}
-	tr := tar.NewReader(bytes.NewReader(data))
-	for {
-		_, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
 type createVersionInput struct {
 	Body struct {
 		FileID     string            `json:"file_id" pattern:"^[0-9a-f]{64}$" doc:"From upload-file."`

@@ -1,4 +1,7 @@
-package provisioner
+// Package archive reads template archives (tar or zip) under one set of rules, for the API that
+// refuses a dangerous archive at upload and the provisioner worker that extracts it: no absolute
+// paths, nothing that climbs out with .., no links or special files, and limits on count and size.
+package archive
 
 import (
 	"archive/tar"
@@ -20,11 +23,22 @@ const (
 	MaxTotalBytes   = 512 << 20
 )
 
-// extract writes an archive's regular files and directories under dir. It refuses absolute paths,
+// Extract writes an archive's regular files and directories under dir. It refuses absolute paths,
 // paths that climb out with .., links of any kind, and anything past the limits, so nothing is
 // written outside dir. (Symbolic links are refused rather than checked: templates do not need them.)
-func extract(data []byte, contentType, dir string) error {
-	x := &extractor{dir: dir}
+func Extract(data []byte, contentType, dir string) error {
+	return walk(data, contentType, &extractor{dir: dir})
+}
+
+// Check applies Extract's rules to an archive without writing anything, reading every entry.
+func Check(data []byte, contentType string) error {
+	if len(data) == 0 {
+		return errors.New("template archive: it is empty")
+	}
+	return walk(data, contentType, &extractor{})
+}
+
+func walk(data []byte, contentType string, x *extractor) error {
 	if contentType == "application/zip" {
 		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
@@ -58,8 +72,9 @@ func extract(data []byte, contentType, dir string) error {
 	}
 }
 
+// extractor applies the rules to each entry and, with a dir, writes it there.
 type extractor struct {
-	dir   string
+	dir   string // empty: check only
 	files int
 	total int64
 }
@@ -78,6 +93,9 @@ func (x *extractor) add(name string, mode fs.FileMode, size int64, open func() (
 	target := filepath.Join(x.dir, clean)
 	switch {
 	case mode.IsDir():
+		if x.dir == "" {
+			return nil
+		}
 		return os.MkdirAll(target, 0o755)
 	case mode.IsRegular():
 	default:
@@ -88,6 +106,9 @@ func (x *extractor) add(name string, mode fs.FileMode, size int64, open func() (
 	}
 	if x.total += size; x.total > MaxTotalBytes {
 		return fmt.Errorf("template archive: more than %d MiB in all", MaxTotalBytes>>20)
+	}
+	if x.dir == "" {
+		return x.count(name, size, open)
 	}
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return err
@@ -106,6 +127,23 @@ func (x *extractor) add(name string, mode fs.FileMode, size int64, open func() (
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err != nil {
+		return fmt.Errorf("template archive: %q: %w", name, err)
+	}
+	if n > size {
+		return fmt.Errorf("template archive: %q is larger than its header says", name)
+	}
+	return nil
+}
+
+// count reads an entry without writing it, to notice one that lies about its size.
+func (x *extractor) count(name string, size int64, open func() (io.ReadCloser, error)) error {
+	rc, err := open()
+	if err != nil {
+		return fmt.Errorf("template archive: %q: %w", name, err)
+	}
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, io.LimitReader(rc, size+1))
 	if err != nil {
 		return fmt.Errorf("template archive: %q: %w", name, err)
 	}

@@ -1,4 +1,4 @@
-package provisioner
+package archive
 
 import (
 	"archive/tar"
@@ -59,7 +59,8 @@ func TestExtractRefusesEscapesLinksAndHugeFiles(t *testing.T) {
 			root := t.TempDir()
 			dir := filepath.Join(root, "job")
 			require.NoError(t, os.Mkdir(dir, 0o755))
-			err := extract(tc.data, "application/x-tar", dir)
+			require.ErrorContains(t, Check(tc.data, "application/x-tar"), tc.err, "the upload's check refuses it too")
+			err := Extract(tc.data, "application/x-tar", dir)
 			require.ErrorContains(t, err, tc.err)
 			var outside []string
 			_ = filepath.Walk(root, func(p string, _ os.FileInfo, _ error) error {
@@ -84,7 +85,7 @@ func tarHeaderOnly(t *testing.T, name string, size int64) []byte {
 func TestExtractWritesTarsAndZips(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	require.NoError(t, extract(tarOf(t, entry{name: "main.tf", body: "# tf"}, entry{name: "sub/", typ: tar.TypeDir}, entry{name: "sub/x.sh", body: "echo"}), "application/x-tar", dir))
+	require.NoError(t, Extract(tarOf(t, entry{name: "main.tf", body: "# tf"}, entry{name: "sub/", typ: tar.TypeDir}, entry{name: "sub/x.sh", body: "echo"}), "application/x-tar", dir))
 	b, err := os.ReadFile(filepath.Join(dir, "sub/x.sh"))
 	require.NoError(t, err)
 	require.Equal(t, "echo", string(b))
@@ -96,5 +97,5 @@ func TestExtractWritesTarsAndZips(t *testing.T) {
 	w, _ = zw.Create("../evil")
 	_, _ = w.Write([]byte("x"))
 	require.NoError(t, zw.Close())
-	require.ErrorContains(t, extract(zbuf.Bytes(), "application/zip", t.TempDir()), "outside the template")
+	require.ErrorContains(t, Extract(zbuf.Bytes(), "application/zip", t.TempDir()), "outside the template")
 }
