@@ -240,6 +240,9 @@ func tokensCommand() *cobra.Command {
 		Short: "Create an API token and print it (it is shown only once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if lifetime > 0 && lifetime < time.Minute {
+				return usageError{fmt.Errorf("--lifetime %s: a token lives at least 1m", lifetime)}
+			}
 			c, s, err := session()
 			if err != nil {
 				return err

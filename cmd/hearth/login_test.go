@@ -106,3 +106,19 @@ func TestFirstUserTokenAndRevocationWithTheCLI(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "not signed in")
 }
+
+// A negative, absurd or too short duration is a usage error that says what is wrong, never taken
+// silently as the default.
+func TestDurationFlagsRefuseNonsense(t *testing.T) {
+	t.Parallel()
+	c := cli{t: t, dir: t.TempDir()}
+	for args, want := range map[string]string{
+		"tokens create ci --lifetime -5s":    "--lifetime -5s: a duration cannot be negative",
+		"tokens create ci --lifetime 30s":    "--lifetime 30s: a token lives at least 1m",
+		"tokens create ci --lifetime 99999h": "--lifetime 99999h0m0s: at most",
+	} {
+		_, errOut, code := c.run("", strings.Fields(args)...)
+		require.Equal(t, exitUsage, code, args)
+		require.Contains(t, errOut, want, args)
+	}
+}

@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hearthdev/hearth/internal/buildinfo"
 )
@@ -49,6 +51,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkDurations(cmd) }
 	root.AddCommand(loginCommand(), deploymentsCommand(),
 		serverCommand(), agentCommand(), provisionerCommand(), proxyCommand(), openapiCommand(), versionCommand(), docsCommand())
 	root.AddCommand(clientFlags(logoutCommand(), whoamiCommand(), tokensCommand(),
@@ -60,6 +63,30 @@ func rootCommand() *cobra.Command {
 		deleteCommand(), logsCommand(), scheduleCommand(), templatesCommand(), usersCommand(), provisionersCommand(), proxiesCommand(), openCommand(),
 		sshCommand(), configSSHCommand(), portForwardCommand())...)
 	return root
+}
+
+// maxDuration is the longest any duration flag may be: longer is a typo (an hour given as 1h0000m).
+const maxDuration = 10 * 365 * 24 * time.Hour
+
+// checkDurations refuses, for every command, a duration flag given a negative or absurd value:
+// none of them means anything below zero, and taking one silently as "the default" would do what
+// the user did not ask for.
+func checkDurations(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if err != nil || f.Value.Type() != "duration" {
+			return
+		}
+		d, perr := time.ParseDuration(f.Value.String())
+		switch {
+		case perr != nil:
+		case d < 0:
+			err = usageError{fmt.Errorf("--%s %s: a duration cannot be negative", f.Name, f.Value)}
+		case d > maxDuration:
+			err = usageError{fmt.Errorf("--%s %s: at most %s (10 years)", f.Name, f.Value, maxDuration)}
+		}
+	})
+	return err
 }
 
 // usageError marks a mistake in how a command was called.
