@@ -44,7 +44,7 @@ type Retention struct {
 
 // DefaultRetention is what the server keeps unless told otherwise.
 var DefaultRetention = Retention{BuildLogs: 30 * 24 * time.Hour, ExpiredTokens: 7 * 24 * time.Hour, Audit: 365 * 24 * time.Hour,
-	OrphanFiles: 24 * time.Hour, GoneWorkers: 7 * 24 * time.Hour}
+	OrphanFiles: 24 * time.Hour, GoneWorkers: time.Hour}
 
 // addPolicyWorkers registers the workers of templates' policies and of retention, and returns their
 // periodic jobs.
@@ -301,6 +301,10 @@ func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[jobargs.Retenti
 		}},
 		{"gone provisioner workers", w.keep.GoneWorkers, func(ctx context.Context, before time.Time) (int64, error) {
 			return w.db.DeleteGoneProvisionerWorkers(ctx, dbsqlc.DeleteGoneProvisionerWorkersParams{Before: before, Batch: retentionBatch})
+		}},
+		// A sign-in bucket untouched for an hour is full again (it refills in a minute): forget it.
+		{"idle sign-in limits", time.Hour, func(ctx context.Context, before time.Time) (int64, error) {
+			return w.db.DeleteIdleSigninAttempts(ctx, before)
 		}},
 	}
 	var errs []error

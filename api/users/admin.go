@@ -270,7 +270,7 @@ func (h handlers) change(ctx context.Context, u dbsqlc.User, fn func(db.Tx) (dbs
 	if err != nil {
 		return updated, err
 	}
-	h.Auth.ForgetUser(u.ID)
+	h.Auth.ForgetUser(ctx, u.ID)
 	return updated, nil
 }
 
@@ -386,7 +386,7 @@ func (h handlers) delete(ctx context.Context, in *UserPath) (*struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.Auth.ForgetUser(u.ID)
+	h.Auth.ForgetUser(ctx, u.ID)
 	return nil, nil
 }
 
@@ -425,6 +425,6 @@ func (h handlers) changePassword(ctx context.Context, in *changePasswordInput) (
 	if err != nil {
 		return nil, err
 	}
-	h.Auth.ForgetUser(u.ID)
+	h.Auth.ForgetUser(ctx, u.ID)
 	return nil, nil
 }

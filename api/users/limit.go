@@ -1,41 +1,26 @@
 package users
 
 import (
-	"sync"
+	"context"
 	"time"
 
-	"golang.org/x/time/rate"
-
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/password"
 )
 
-// Sign-in attempts: a burst of 10, then one every 6 seconds, per client address and per login name.
+// Sign-in attempts: a burst of 10, then one every 6 seconds, per client address and per login name,
+// counted in PostgreSQL so that the budget is the deployment's, however many replicas serve it.
 const (
 	attemptBurst = 10
 	attemptEvery = 6 * time.Second
-	maxTracked   = 50_000
 )
 
-// limiter keeps a token bucket per key, in this replica's memory.
-type limiter struct {
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
-}
+// limiter takes sign-in attempts from the deployment-wide buckets.
+type limiter struct{ db *db.DB }
 
-func newLimiter() *limiter { return &limiter{buckets: map[string]*rate.Limiter{}} }
-
-func (l *limiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= maxTracked {
-			l.buckets = map[string]*rate.Limiter{}
-		}
-		b = rate.NewLimiter(rate.Every(attemptEvery), attemptBurst)
-		l.buckets[key] = b
-	}
-	return b.Allow()
+func (l limiter) allow(ctx context.Context, key string) (bool, error) {
+	return l.db.TakeSigninAttempt(ctx, dbsqlc.TakeSigninAttemptParams{Key: key, Burst: attemptBurst, EverySeconds: attemptEvery.Seconds()})
 }
 
 func hashPassword(pw string) string { return password.Hash(pw) }

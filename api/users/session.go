@@ -43,8 +43,14 @@ type SessionOutput struct {
 func wrongCredentials() error { return huma.Error401Unauthorized("Wrong username or password.") }
 
 func (h handlers) login(ctx context.Context, in *loginInput) (*SessionOutput, error) {
-	if !h.limiter.allow("ip:"+in.RemoteAddr) || !h.limiter.allow("login:"+in.Body.Login) {
-		return nil, huma.Error429TooManyRequests("Too many sign-in attempts; wait a minute and try again.")
+	for _, key := range []string{"ip:" + in.RemoteAddr, "login:" + in.Body.Login} {
+		ok, err := h.limiter.allow(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, huma.Error429TooManyRequests("Too many sign-in attempts; wait a minute and try again.")
+		}
 	}
 	audit.Target(ctx, audit.Resource{Type: "user", Name: in.Body.Login})
 	u, err := h.DB.GetUserByLogin(ctx, in.Body.Login)
@@ -89,7 +95,7 @@ func (h handlers) logout(ctx context.Context, _ *struct{}) (*LogoutOutput, error
 	if err != nil {
 		return nil, err
 	}
-	h.Auth.Forget(a.KeyID)
+	h.Auth.Forget(ctx, a.KeyID)
 	return &LogoutOutput{SetCookie: h.cookie("", time.Unix(0, 0))}, nil
 }
 

@@ -180,7 +180,7 @@ func (h handlers) deleteToken(ctx context.Context, in *deleteTokenInput) (*struc
 	if err != nil {
 		return nil, err
 	}
-	h.Auth.Forget(in.ID)
+	h.Auth.Forget(ctx, in.ID)
 	return nil, nil
 }
 

@@ -80,7 +80,7 @@ type UserOutput struct {
 
 // Register adds the operations.
 func Register(api huma.API, d Deps) {
-	h := handlers{Deps: d, limiter: newLimiter()}
+	h := handlers{Deps: d, limiter: limiter{db: d.DB}}
 	if d.OIDC != nil && d.OIDC.IssuerURL != "" {
 		h.oidc = &oidcClient{cfg: *d.OIDC, callback: strings.TrimSuffix(d.AccessURL, "/") + "/api/v2/users/oidc/callback"}
 	}
@@ -129,7 +129,7 @@ func Register(api huma.API, d Deps) {
 
 type handlers struct {
 	Deps
-	limiter *limiter
+	limiter limiter
 	oidc    *oidcClient // nil when OIDC sign-in is off
 }
 

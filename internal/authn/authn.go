@@ -1,12 +1,14 @@
 // Package authn turns the token on a request into an actor. Validated keys are cached in memory for
-// CacheTTL, so the hot path does not query PostgreSQL on every request; a revoked key therefore stops
-// working within CacheTTL on other replicas, and at once on the replica that revoked it.
+// CacheTTL, so the hot path does not query PostgreSQL on every request. A revocation (or a change to
+// a user) takes effect at once on the replica that made it, and on the others as soon as they hear
+// of it over PostgreSQL's LISTEN/NOTIFY (Watch); CacheTTL bounds it if a notification is lost.
 package authn
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/hearthdev/hearth/internal/apikey"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/pgnotify"
 )
 
 // CacheTTL bounds how long a revoked key can still authenticate on a replica that did not revoke it.
@@ -87,16 +90,56 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (authz.A
 	return e.actor, nil
 }
 
-// Forget drops a key from this replica's cache, so its revocation takes effect here at once.
-func (a *Authenticator) Forget(id string) {
+// RevocationChannel carries, to every replica, the keys ("key:ID") and users ("user:UUID") whose
+// cached authentication must be dropped.
+const RevocationChannel = "hearth_authn"
+
+// Forget drops a key from the cache, here at once and on every watching replica as soon as the
+// notification reaches it: call it after the revocation commits.
+func (a *Authenticator) Forget(ctx context.Context, id string) {
+	a.forgetKey(id)
+	a.broadcast(ctx, "key:"+id)
+}
+
+// ForgetUser drops every cached key of a user, so a change to the user (suspension, new roles, a new
+// password, deletion) takes effect here at once and on the other replicas as soon as they hear.
+func (a *Authenticator) ForgetUser(ctx context.Context, id uuid.UUID) {
+	a.forgetUser(id)
+	a.broadcast(ctx, "user:"+id.String())
+}
+
+// Watch makes the authenticator act on other replicas' Forget and ForgetUser, heard on l (a
+// listener on RevocationChannel). When notifications may have been missed it drops everything.
+func (a *Authenticator) Watch(l *pgnotify.Listener) {
+	l.OnEach(func(payload string) {
+		kind, id, _ := strings.Cut(payload, ":")
+		switch kind {
+		case "key":
+			a.forgetKey(id)
+		case "user":
+			if u, err := uuid.Parse(id); err == nil {
+				a.forgetUser(u)
+			}
+		default:
+			a.mu.Lock()
+			a.entries = map[string]*entry{}
+			a.mu.Unlock()
+		}
+	})
+}
+
+// broadcast tells the other replicas; if it cannot, they still notice within CacheTTL.
+func (a *Authenticator) broadcast(ctx context.Context, payload string) {
+	_ = pgnotify.Notify(context.WithoutCancel(ctx), a.db.Pool, RevocationChannel, payload)
+}
+
+func (a *Authenticator) forgetKey(id string) {
 	a.mu.Lock()
 	delete(a.entries, id)
 	a.mu.Unlock()
 }
 
-// ForgetUser drops every cached key of a user, so a change to the user (suspension, new roles, a new
-// password) takes effect here at once; other replicas see it within CacheTTL.
-func (a *Authenticator) ForgetUser(id uuid.UUID) {
+func (a *Authenticator) forgetUser(id uuid.UUID) {
 	a.mu.Lock()
 	for k, e := range a.entries {
 		if e.actor.UserID == id {
@@ -109,7 +152,7 @@ func (a *Authenticator) ForgetUser(id uuid.UUID) {
 func (a *Authenticator) load(ctx context.Context, id string, now time.Time) (*entry, error) {
 	row, err := a.db.GetAPIKeyWithUser(ctx, id)
 	if errors.Is(db.Translate(err), db.ErrNotFound) {
-		a.Forget(id)
+		a.forgetKey(id)
 		return nil, ErrInvalidToken
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/pgnotify"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -90,4 +92,56 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Two replicas: a key revoked on one stops working on the other as soon as the notification
+// arrives, well within the cache's lifetime; so does a change to its user.
+func TestRevocationReachesAWatchingReplicaAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := dbtest.New(t)
+	u, k := userWithKey(t, d, "token", time.Now().Add(time.Hour))
+	here, there := New(d), New(d)
+	l, err := pgnotify.Listen(ctx, d.Pool, RevocationChannel, dbtest.Logger())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	there.Watch(l)
+	there.now = func() time.Time { return time.Now().Add(-time.Minute) } // its cache would hold far longer
+
+	_, err = there.Authenticate(ctx, k.Token)
+	require.NoError(t, err)
+	_, err = d.DeleteAPIKey(ctx, dbsqlc.DeleteAPIKeyParams{ID: k.ID, UserID: u.ID})
+	require.NoError(t, err)
+	start := time.Now()
+	here.Forget(ctx, k.ID)
+	for {
+		if _, err := there.Authenticate(ctx, k.Token); err != nil {
+			require.ErrorIs(t, err, ErrInvalidToken)
+			break
+		}
+		require.Less(t, time.Since(start), 2*time.Second, "the other replica still takes the revoked key")
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("revocation reached the other replica in %s", time.Since(start).Round(time.Millisecond))
+
+	k2 := anotherKey(t, d, u)
+	_, err = there.Authenticate(ctx, k2.Token)
+	require.NoError(t, err)
+	_, err = d.Pool.Exec(ctx, `UPDATE users SET status = 'suspended' WHERE id = $1`, u.ID)
+	require.NoError(t, err)
+	here.ForgetUser(ctx, u.ID)
+	require.Eventually(t, func() bool {
+		_, err := there.Authenticate(ctx, k2.Token)
+		return errors.Is(err, ErrSuspended)
+	}, 2*time.Second, 5*time.Millisecond, "a suspension reaches the other replica too")
+}
+
+// anotherKey stores one more key for u.
+func anotherKey(t testing.TB, d *db.DB, u dbsqlc.User) apikey.Key {
+	t.Helper()
+	k := apikey.New()
+	_, err := d.InsertAPIKey(context.Background(), dbsqlc.InsertAPIKeyParams{ID: k.ID, UserID: u.ID, Kind: "token", Name: "t2",
+		SecretHash: k.SecretHash, Scopes: []string{"all"}, ExpiresAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	return k
 }

@@ -24,6 +24,7 @@ type Listener struct {
 
 	mu      sync.Mutex
 	waiters map[string]map[*waiter]struct{}
+	each    []func(payload string)
 	done    chan struct{}
 	cancel  context.CancelFunc
 }
@@ -135,12 +136,25 @@ type waiter struct {
 	woken bool
 }
 
+// OnEach calls fn with the payload of every notification on the channel, from the listening
+// goroutine (so fn must be quick), and with "" when notifications may have been missed (the
+// listening connection was lost and is back).
+func (l *Listener) OnEach(fn func(payload string)) {
+	l.mu.Lock()
+	l.each = append(l.each, fn)
+	l.mu.Unlock()
+}
+
 func (l *Listener) wake(payload string) {
 	l.mu.Lock()
 	for w := range l.waiters[payload] {
 		w.wake()
 	}
+	each := l.each
 	l.mu.Unlock()
+	for _, fn := range each {
+		fn(payload)
+	}
 }
 
 func (l *Listener) wakeAll() {
@@ -150,7 +164,11 @@ func (l *Listener) wakeAll() {
 			w.wake()
 		}
 	}
+	each := l.each
 	l.mu.Unlock()
+	for _, fn := range each {
+		fn("")
+	}
 }
 
 // wake is called with the listener's lock held.

@@ -196,6 +196,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer logs.Close()
+	auth := authn.New(database)
+	revocations, err := pgnotify.Listen(ctx, database.Pool, authn.RevocationChannel, log)
+	if err != nil {
+		return err
+	}
+	defer revocations.Close()
+	auth.Watch(revocations)
 	self, err := os.Executable()
 	if err != nil {
 		log.Warn("the server's own binary cannot be found: workspaces cannot download their agent", "error", err)
@@ -236,7 +243,7 @@ func Run(ctx context.Context, cfg Config) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.New(api.Deps{
 		DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler(),
-		Auth: authn.New(database), Tickets: signer, SecureCookies: strings.HasPrefix(accessURL, "https://"),
+		Auth: auth, Tickets: signer, SecureCookies: strings.HasPrefix(accessURL, "https://"),
 		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
 		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: self,
 		Relay: relays, Activity: recorder, Metadata: values, AppsHost: cfg.AppsHost,

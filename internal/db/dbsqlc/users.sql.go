@@ -7,6 +7,7 @@ package dbsqlc
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -32,6 +33,19 @@ func (q *Queries) CountUsers(ctx context.Context) (int64, error) {
 	var count int64
 	err := row.Scan(&count)
 	return count, err
+}
+
+const deleteIdleSigninAttempts = `-- name: DeleteIdleSigninAttempts :execrows
+DELETE FROM signin_attempts WHERE updated_at < $1::timestamptz
+`
+
+// Buckets untouched since the cutoff are full again: forget them.
+func (q *Queries) DeleteIdleSigninAttempts(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteIdleSigninAttempts, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const deleteUser = `-- name: DeleteUser :execrows
@@ -358,6 +372,31 @@ func (q *Queries) SetUserQuietHours(ctx context.Context, arg SetUserQuietHoursPa
 		&i.QuietHoursSchedule,
 	)
 	return i, err
+}
+
+const takeSigninAttempt = `-- name: TakeSigninAttempt :one
+WITH p AS (SELECT $2::float8 AS burst, $3::float8 AS every)
+INSERT INTO signin_attempts AS s (key, tokens, updated_at) SELECT $1, p.burst - 1, now() FROM p
+ON CONFLICT (key) DO UPDATE SET
+    tokens = GREATEST(LEAST((SELECT burst FROM p), s.tokens + extract(epoch FROM now() - s.updated_at) / (SELECT every FROM p)) - 1, -1),
+    updated_at = now()
+RETURNING tokens >= 0 AS allowed
+`
+
+type TakeSigninAttemptParams struct {
+	Key          string
+	Burst        float64
+	EverySeconds float64
+}
+
+// Takes one sign-in attempt from key's token bucket (@burst deep, one back every @every_seconds),
+// shared by every replica; true when one was left. A refused attempt still costs a little (the
+// bucket goes to -1 at most), so hammering does not refill it.
+func (q *Queries) TakeSigninAttempt(ctx context.Context, arg TakeSigninAttemptParams) (bool, error) {
+	row := q.db.QueryRow(ctx, takeSigninAttempt, arg.Key, arg.Burst, arg.EverySeconds)
+	var allowed bool
+	err := row.Scan(&allowed)
+	return allowed, err
 }
 
 const updateUserPassword = `-- name: UpdateUserPassword :exec

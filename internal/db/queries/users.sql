@@ -63,3 +63,18 @@ UPDATE users SET oidc_issuer = $2, oidc_subject = $3, updated_at = now() WHERE i
 
 -- name: SetUserQuietHours :one
 UPDATE users SET quiet_hours_schedule = $2, updated_at = now() WHERE id = $1 RETURNING *;
+
+-- name: TakeSigninAttempt :one
+-- Takes one sign-in attempt from key's token bucket (@burst deep, one back every @every_seconds),
+-- shared by every replica; true when one was left. A refused attempt still costs a little (the
+-- bucket goes to -1 at most), so hammering does not refill it.
+WITH p AS (SELECT @burst::float8 AS burst, @every_seconds::float8 AS every)
+INSERT INTO signin_attempts AS s (key, tokens, updated_at) SELECT @key, p.burst - 1, now() FROM p
+ON CONFLICT (key) DO UPDATE SET
+    tokens = GREATEST(LEAST((SELECT burst FROM p), s.tokens + extract(epoch FROM now() - s.updated_at) / (SELECT every FROM p)) - 1, -1),
+    updated_at = now()
+RETURNING tokens >= 0 AS allowed;
+
+-- name: DeleteIdleSigninAttempts :execrows
+-- Buckets untouched since the cutoff are full again: forget them.
+DELETE FROM signin_attempts WHERE updated_at < @before::timestamptz;
