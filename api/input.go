@@ -107,8 +107,8 @@ func checkBody(r *http.Request) *Problem {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(head))
 	dec.UseNumber()
-	if dec.Decode(&v) != nil {
-		return nil // malformed: the operation says so, with where
+	if err := dec.Decode(&v); err != nil {
+		return nil //nolint:nilerr // malformed JSON: the operation says so, with where
 	}
 	if where, why := findBadString(v, "body", ""); where != "" {
 		return inputProblem(http.StatusUnprocessableEntity, where, "The field "+where+" "+why+".")

@@ -90,7 +90,11 @@ func TestABuildThatAppliedWhileCutOffIsRecorded(t *testing.T) {
 	proxy.Cut()
 	finish()
 	waitFor(t, func() bool { return buildStatus(t, b, admin, id)["status"] == "failed" }, "the reaper to fail the build")
-	require.Contains(t, buildStatus(t, b, admin, id)["error"], "stopped responding")
+	failed := buildStatus(t, b, admin, id)
+	require.Contains(t, failed["error"], "stopped responding")
+	res, p := call(t, "POST", b.srv.URL+"/api/v2/workspaces/"+failed["workspace_id"].(string)+"/builds", `{"transition":"start"}`, admin...)
+	require.Equal(t, http.StatusConflict, res.StatusCode, "no build starts from older state while the result may still come: %v", p)
+	require.Contains(t, p["detail"], "its result may still arrive")
 	proxy.Restore()
 	waitFor(t, func() bool { return buildStatus(t, b, admin, id)["status"] == "succeeded" }, "the kept result to arrive")
 }

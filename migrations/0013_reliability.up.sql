@@ -17,3 +17,7 @@ CREATE TABLE signin_attempts (
     tokens     double precision NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- A build that failed because its worker stopped responding may still get its worker's result (the
+-- worker was cut off, not dead): until then, no new build of the workspace starts from older state.
+ALTER TABLE workspace_builds ADD COLUMN result_grace_until timestamptz;

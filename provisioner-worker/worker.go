@@ -242,7 +242,7 @@ func (w *worker) deliver(ctx context.Context, s *jobSession, out outcome, next b
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 10*time.Second)
+		backoff = min(2*backoff, 5*time.Second) // soon after the server is back: the build is held for it
 	}
 }
 

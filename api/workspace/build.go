@@ -227,10 +227,15 @@ func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, 
 		if err != nil {
 			return dbsqlc.WorkspaceBuild{}, err
 		}
-		switch last.Status {
-		case "pending", "running", "canceling":
+		switch {
+		case last.Status == "pending" || last.Status == "running" || last.Status == "canceling":
 			return dbsqlc.WorkspaceBuild{}, huma.Error409Conflict(fmt.Sprintf("Build #%d (%s) is %s; wait for it or cancel it.", last.Number, last.Transition, last.Status),
 				&huma.ErrorDetail{Location: "path.workspace", Message: "a build is under way", Value: last.ID})
+		case last.ResultGraceUntil != nil && last.ResultGraceUntil.After(time.Now()):
+			return dbsqlc.WorkspaceBuild{}, huma.Error409Conflict(fmt.Sprintf("Build #%d (%s) failed because its provisioner worker stopped responding; "+
+				"if the worker was only cut off, its result may still arrive. Try again after %s.", last.Number, last.Transition,
+				last.ResultGraceUntil.UTC().Format("15:04:05 UTC")),
+				&huma.ErrorDetail{Location: "path.workspace", Message: "the last build's result may still arrive", Value: last.ID})
 		}
 		_ = json.Unmarshal(last.Parameters, &previous)
 		if versionID == nil {

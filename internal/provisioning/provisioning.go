@@ -142,13 +142,8 @@ func MarkCanceled(ctx context.Context, tx db.Tx, job int64, state rivertype.JobS
 // ReapLeases ends the jobs whose workers stopped heartbeating: a lost worker's job is retried while it
 // has attempts left, else failed, with a log line naming the worker. It returns how many it ended.
 func ReapLeases(ctx context.Context, d *db.DB, c *riverclaim.Claimer, queue *river.Client[pgx.Tx], log *slog.Logger) (int, error) {
-	tick, err := d.TickLeaseClock(ctx, ClockGap.Seconds())
-	if err != nil {
-		return 0, fmt.Errorf("provisioning: lease clock: %w", err)
-	}
-	if tick.ExtendedSeconds > 0 {
-		log.WarnContext(ctx, "provisioning: no replica reached the database for a while; provisioner leases extended by that time",
-			"extended_by", time.Duration(tick.ExtendedSeconds*float64(time.Second)).Round(time.Second), "leases", tick.Leases)
+	if err := TickLeaseClock(ctx, d, log); err != nil {
+		return 0, err
 	}
 	leases, err := d.ListExpiredLeases(ctx)
 	if err != nil {
@@ -162,7 +157,10 @@ func ReapLeases(ctx context.Context, d *db.DB, c *riverclaim.Claimer, queue *riv
 				Stages: []string{"cleanup"}, Levels: []string{"error"}, Outputs: []string{msg}}); err != nil {
 				return err
 			}
-			return EndJob(ctx, tx, c, queue, l.JobID, int(l.Attempt), riverclaim.Failed, msg)
+			if err := EndJob(ctx, tx, c, queue, l.JobID, int(l.Attempt), riverclaim.Failed, msg); err != nil {
+				return err
+			}
+			return tx.HoldBuildForLateResult(ctx, dbsqlc.HoldBuildForLateResultParams{JobID: l.JobID, Seconds: LateResultGrace.Seconds()})
 		})
 		if errors.Is(err, riverclaim.ErrNotRunning) {
 			// Settled meanwhile; the lease is stale.
@@ -178,10 +176,50 @@ func ReapLeases(ctx context.Context, d *db.DB, c *riverclaim.Claimer, queue *riv
 	return n, nil
 }
 
-// ClockGap is how long the lease reaper (which runs every few seconds) may go without looking at the
-// leases before the gap counts as time when nobody could: an outage of the database, or of every
-// replica. Leases are then extended by the gap (measured on the database's clock).
-const ClockGap = 15 * time.Second
+// LateResultGrace is how long a build that failed because its worker went silent stays open to that
+// worker's late result (a worker cut off from the network still delivers what it did when it is
+// back): its workspace starts no new build meanwhile, which would start from older state.
+const LateResultGrace = 30 * time.Second
+
+// ClockGap is how long the lease clock may go without a tick (every replica ticks it every
+// ClockEvery, and the reaper before it looks) before the gap counts as time when nobody could reach
+// the database: an outage of the database, or of every replica. Leases are then extended by the gap,
+// measured on the database's clock.
+const ClockGap = 6 * time.Second
+
+// ClockEvery is how often each replica ticks the lease clock.
+const ClockEvery = 2 * time.Second
+
+// TickLeaseClock ticks the lease clock once; the first tick after a gap extends every lease by it.
+func TickLeaseClock(ctx context.Context, d *db.DB, log *slog.Logger) error {
+	tick, err := d.TickLeaseClock(ctx, ClockGap.Seconds())
+	if err != nil {
+		return fmt.Errorf("provisioning: lease clock: %w", err)
+	}
+	if tick.ExtendedSeconds > 0 {
+		log.WarnContext(ctx, "provisioning: no replica reached the database for a while; provisioner leases extended by that time",
+			"extended_by", time.Duration(tick.ExtendedSeconds*float64(time.Second)).Round(time.Second), "leases", tick.Leases)
+	}
+	return nil
+}
+
+// RunLeaseClock ticks the lease clock every ClockEvery until ctx ends, so that the end of an outage
+// is noticed by the first replica that reaches the database again, whether or not it leads the job
+// queue (whose leader election can take a while to come back).
+func RunLeaseClock(ctx context.Context, d *db.DB, log *slog.Logger) {
+	t := time.NewTicker(ClockEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := TickLeaseClock(ctx, d, log); err != nil && ctx.Err() == nil && !db.IsUnavailable(err) {
+			log.WarnContext(ctx, err.Error())
+		}
+	}
+}
 
 // SeenWithin is how recently a worker must have asked for work to count as present.
 const SeenWithin = time.Minute

@@ -262,14 +262,19 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Ready(ln.Addr(), accessURL)
 	}
 
-	workersDone := make(chan struct{})
+	workersDone := make(chan struct{}, 2)
 	workersCtx, stopWorkers := context.WithCancel(ctx)
 	go func() {
-		defer close(workersDone)
+		defer func() { workersDone <- struct{}{} }()
 		runBuiltinWorkers(workersCtx, cfg, ln.Addr(), builtinKey, log)
+	}()
+	go func() {
+		defer func() { workersDone <- struct{}{} }()
+		provisioning.RunLeaseClock(workersCtx, database, log)
 	}()
 	defer func() {
 		stopWorkers()
+		<-workersDone
 		<-workersDone
 	}()
 	for name, dir := range cfg.Templates {

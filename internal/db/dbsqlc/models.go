@@ -309,6 +309,7 @@ type WorkspaceBuild struct {
 	CreatedAt         time.Time
 	StartedAt         *time.Time
 	CompletedAt       *time.Time
+	ResultGraceUntil  *time.Time
 }
 
 type WorkspaceOverview struct {

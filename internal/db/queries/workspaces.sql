@@ -100,6 +100,11 @@ UPDATE workspace_builds SET status = CASE WHEN status = 'canceling' THEN status 
 WHERE job_id = @job_id::bigint
 RETURNING *;
 
+-- name: HoldBuildForLateResult :exec
+-- Keeps a build whose worker went silent open to its worker's late result for @seconds: no new build
+-- of its workspace starts meanwhile.
+UPDATE workspace_builds SET result_grace_until = now() + make_interval(secs => @seconds::float8) WHERE job_id = @job_id::bigint;
+
 -- name: IsLatestBuildOfJob :one
 -- Whether the build a job ran is still its workspace's latest (nothing was built after it).
 SELECT NOT EXISTS (SELECT 1 FROM workspace_builds later WHERE later.workspace_id = b.workspace_id AND later.number > b.number)
@@ -108,7 +113,7 @@ FROM workspace_builds b WHERE b.job_id = $1;
 -- name: FinishWorkspaceBuild :one
 -- Stores a build's outcome and ends its lease, in one statement.
 WITH lease AS (DELETE FROM provisioner_leases WHERE job_id = @job_id::bigint AND attempt = @attempt)
-UPDATE workspace_builds SET status = 'succeeded', error = '', state = @state, completed_at = now()
+UPDATE workspace_builds SET status = 'succeeded', error = '', state = @state, completed_at = now(), result_grace_until = NULL
 WHERE job_id = @job_id::bigint
 RETURNING *;
 
