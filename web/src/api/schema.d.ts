@@ -1758,6 +1758,10 @@ export interface components {
              */
             river: number;
         };
+        HeartbeatInputBody: {
+            /** @description Terraform has finished and the worker is delivering the result: keep the job until it arrives. */
+            result_pending?: boolean;
+        };
         HeartbeatOutputBody: {
             /** @description Someone canceled the job: interrupt Terraform and report fail with canceled. */
             cancel_requested: boolean;
@@ -3272,7 +3276,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["HeartbeatInputBody"];
+            };
+        };
         responses: {
             /** @description OK */
             200: {
