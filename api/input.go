@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -30,10 +31,14 @@ func checkInput(next http.Handler, skip func(*http.Request) bool) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if p := checkRequest(r); p != nil {
+		read, p := checkRequest(w, r)
+		if p != nil {
 			p.RequestID = logging.RequestID(r.Context())
 			writeProblem(w, p)
 			return
+		}
+		if read {
+			w = bodyRead{w}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -43,13 +48,28 @@ func checkInput(next http.Handler, skip func(*http.Request) bool) http.Handler {
 // operation's own size limit to refuse.
 const maxCheckedBody = 8 << 20
 
-func checkRequest(r *http.Request) *Problem {
+// bodyRead is the response writer of a request whose body checkInput has read. Reading it to the end
+// made net/http watch the connection for the client going away, and clear the read deadline for it;
+// a deadline set after that (huma sets one to read the body, which is in memory by now) would end
+// that watch, and cancel the request, when it passed: long polls died at five seconds. So deadlines
+// set from here on are ignored; checkInput bounded its own read.
+type bodyRead struct{ http.ResponseWriter }
+
+func (bodyRead) SetReadDeadline(time.Time) error { return nil }
+
+func (w bodyRead) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// bodyReadTimeout bounds how long checkInput waits for a body, as huma would.
+const bodyReadTimeout = 5 * time.Second
+
+// checkRequest checks r, and reports whether it read (and put back) the body.
+func checkRequest(w http.ResponseWriter, r *http.Request) (bool, *Problem) {
 	if why := badText(r.URL.Path); why != "" {
-		return inputProblem(http.StatusBadRequest, "path", "The request's path "+why+".")
+		return false, inputProblem(http.StatusBadRequest, "path", "The request's path "+why+".")
 	}
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return inputProblem(http.StatusBadRequest, "query", "The query string is not valid percent-encoding: encode % as %25.")
+		return false, inputProblem(http.StatusBadRequest, "query", "The query string is not valid percent-encoding: encode % as %25.")
 	}
 	keys := make([]string, 0, len(query))
 	for k := range query {
@@ -58,62 +78,63 @@ func checkRequest(r *http.Request) *Problem {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if why := badText(k); why != "" {
-			return inputProblem(http.StatusBadRequest, "query", "A query parameter's name "+why+".")
+			return false, inputProblem(http.StatusBadRequest, "query", "A query parameter's name "+why+".")
 		}
 		for _, v := range query[k] {
 			if why := badText(v); why != "" {
-				return inputProblem(http.StatusBadRequest, "query."+k, "The query parameter "+k+" "+why+".")
+				return false, inputProblem(http.StatusBadRequest, "query."+k, "The query parameter "+k+" "+why+".")
 			}
 		}
 	}
 	for _, h := range []string{"Authorization", "Hearth-Session-Token", "Hearth-Provisioner-Key"} {
 		if v := r.Header.Get(h); v != "" && (badText(v) != "" || strings.ContainsFunc(v, unicode.IsControl)) {
-			return inputProblem(http.StatusBadRequest, "header."+h, "The "+h+" header holds characters no credential has; send the token as it was issued.")
+			return false, inputProblem(http.StatusBadRequest, "header."+h, "The "+h+" header holds characters no credential has; send the token as it was issued.")
 		}
 	}
-	return checkBody(r)
+	return checkBody(w, r)
 }
 
 // checkBody checks a JSON body and puts it back for the operation to read.
-func checkBody(r *http.Request) *Problem {
+func checkBody(w http.ResponseWriter, r *http.Request) (bool, *Problem) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil
+		return false, nil
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "application/json" && !strings.HasSuffix(ct, "+json") {
-		return nil
+		return false, nil
 	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	head, err := io.ReadAll(io.LimitReader(r.Body, maxCheckedBody+1))
+	_ = rc.SetReadDeadline(time.Time{})
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
 	if err != nil {
-		return inputProblem(http.StatusBadRequest, "body", "The request's body could not be read.")
+		return true, inputProblem(http.StatusBadRequest, "body", "The request's body could not be read.")
 	}
 	if len(head) > maxCheckedBody {
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
-		return nil
+		return true, nil // the operation's own size limit refuses it
 	}
-	_ = r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(head))
 	if !utf8.Valid(head) {
-		return inputProblem(http.StatusBadRequest, "body", "The body is not valid UTF-8: send JSON encoded as UTF-8.")
+		return true, inputProblem(http.StatusBadRequest, "body", "The body is not valid UTF-8: send JSON encoded as UTF-8.")
 	}
 	// An escape can still spell a NUL (\u0000), and names may hold control characters (escaped, as
 	// JSON requires): look at the decoded strings when the raw text suggests either.
 	if !bytes.Contains(head, []byte(`\u`)) && !bytes.Contains(head, []byte(`name"`)) {
-		return nil
+		return true, nil
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(head))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
-		return nil //nolint:nilerr // malformed JSON: the operation says so, with where
+		return true, nil //nolint:nilerr // malformed JSON: the operation says so, with where
 	}
 	if where, why := findBadString(v, "body", ""); where != "" {
-		return inputProblem(http.StatusUnprocessableEntity, where, "The field "+where+" "+why+".")
+		return true, inputProblem(http.StatusUnprocessableEntity, where, "The field "+where+" "+why+".")
 	}
-	return nil
+	return true, nil
 }
 
 // findBadString walks a decoded JSON value for a string no operation can store, or a name (a field

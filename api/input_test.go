@@ -260,3 +260,17 @@ func TestADangerousArchiveIsRefusedAtUpload(t *testing.T) {
 	require.NoError(t, b.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM files`).Scan(&files))
 	require.Zero(t, files)
 }
+
+// checkInput reads JSON bodies before the operation does; a long poll must still wait its whole time
+// (once the read deadline huma sets for the body ended it at five seconds), and the next request on
+// the same connection must not inherit a canceled watch.
+func TestALongPollOutlivesTheBodyCheck(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	start := time.Now()
+	res, body := call(t, "POST", b.srv.URL+"/api/v2/provisioners/acquire", `{"name":"w","wait_seconds":6}`, "Hearth-Provisioner-Key", testPSK)
+	require.Equal(t, http.StatusNoContent, res.StatusCode, "%v", body)
+	require.GreaterOrEqual(t, time.Since(start), 6*time.Second, "the poll waited its time")
+	res, body = call(t, "POST", b.srv.URL+"/api/v2/provisioners/acquire", `{"name":"w","wait_seconds":0}`, "Hearth-Provisioner-Key", testPSK)
+	require.Equal(t, http.StatusNoContent, res.StatusCode, "the next request on the connection: %v", body)
+}

@@ -55,13 +55,7 @@ func runWorkerIn(t *testing.T, url, name, dir string) (stop func()) {
 func slowWorkspace(t *testing.T, b bundle, admin []string) (string, func()) {
 	t.Helper()
 	root := t.TempDir()
-	file := upload(t, b, admin, tarDir(t, "testdata/slow-apply"))
-	res, v := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+file+`","variables":[{"name":"root","value":"`+root+`"}]}`, admin...)
-	require.Equal(t, http.StatusCreated, res.StatusCode, v)
-	v = waitVersion(t, b, admin, v["id"].(string))
-	require.Equal(t, "succeeded", v["status"], v)
-	res, tpl := call(t, "POST", b.srv.URL+"/api/v2/templates", `{"name":"slow","version_id":"`+v["id"].(string)+`"}`, admin...)
-	require.Equal(t, http.StatusCreated, res.StatusCode, tpl)
+	pushTemplate(t, b, admin, "testdata/slow-apply", "slow", root)
 	res, ws := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"w","template":"slow"}`, admin...)
 	require.Equal(t, http.StatusCreated, res.StatusCode, ws)
 	waitFor(t, func() bool {
@@ -71,6 +65,18 @@ func slowWorkspace(t *testing.T, b bundle, admin []string) (string, func()) {
 	return ws["latest_build"].(map[string]any)["id"].(string), func() {
 		require.NoError(t, os.WriteFile(filepath.Join(root, "go"), nil, 0o600))
 	}
+}
+
+// pushTemplate makes template name from the directory dir, whose variable root is set to root.
+func pushTemplate(t *testing.T, b bundle, admin []string, dir, name, root string) {
+	t.Helper()
+	file := upload(t, b, admin, tarDir(t, dir))
+	res, v := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+file+`","variables":[{"name":"root","value":"`+root+`"}]}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, v)
+	v = waitVersion(t, b, admin, v["id"].(string))
+	require.Equal(t, "succeeded", v["status"], v)
+	res, tpl := call(t, "POST", b.srv.URL+"/api/v2/templates", `{"name":"`+name+`","version_id":"`+v["id"].(string)+`"}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, tpl)
 }
 
 func buildStatus(t *testing.T, b bundle, admin []string, id string) map[string]any {
@@ -137,12 +143,7 @@ func TestTerraformLeavesNothingRunningBehind(t *testing.T) {
 	admin := []string{"Authorization", "Bearer " + owner(t, b)}
 	startWorker(t, b, "tidy")
 	root := t.TempDir()
-	file := upload(t, b, admin, tarDir(t, "testdata/leftovers"))
-	res, v := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+file+`","variables":[{"name":"root","value":"`+root+`"}]}`, admin...)
-	require.Equal(t, http.StatusCreated, res.StatusCode, v)
-	v = waitVersion(t, b, admin, v["id"].(string))
-	require.Equal(t, "succeeded", v["status"], v)
-	call(t, "POST", b.srv.URL+"/api/v2/templates", `{"name":"left","version_id":"`+v["id"].(string)+`"}`, admin...)
+	pushTemplate(t, b, admin, "testdata/leftovers", "left", root)
 	_, ws := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"w","template":"left"}`, admin...)
 	done := waitBuild(t, b, admin, ws["latest_build"].(map[string]any)["id"].(string))
 	require.Equal(t, "succeeded", done["status"], done)
