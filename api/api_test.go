@@ -54,10 +54,6 @@ func setupWith(t testing.TB, change func(*Deps)) bundle {
 // setupOn is setupWith on the database d.
 func setupOn(t testing.TB, d *db.DB, change func(*Deps)) bundle {
 	t.Helper()
-	// The database was copied from a template made earlier: its lease clock last ticked then, which
-	// the first reaper run would take for an outage (and extend leases by).
-	_, err := d.Pool.Exec(context.Background(), `UPDATE provisioner_lease_clock SET ticked_at = now()`)
-	require.NoError(t, err)
 	q, err := jobs.New(jobs.Config{DB: d, Logger: dbtest.Logger()})
 	require.NoError(t, err)
 	require.NoError(t, q.Start(context.Background()))

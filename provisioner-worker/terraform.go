@@ -70,6 +70,7 @@ type logFunc func(stage, level, line string)
 type job struct {
 	r     *Runner
 	dir   string // the job's directory: source, CLI config, plan
+	tmp   string // its TMPDIR
 	src   string
 	tf    *tfexec.Terraform
 	log   logFunc
@@ -118,6 +119,14 @@ func (r *Runner) prepare(j *client.ProvisionerJob, log logFunc) (*job, error) {
 	if err := os.Mkdir(x.src, 0o700); err != nil {
 		return x, err
 	}
+	// Terraform's plugins listen on unix sockets in TMPDIR, whose paths may be at most 107 bytes: a
+	// job directory under a long work directory would not do, so TMPDIR is short, of its own.
+	if x.tmp, err = os.MkdirTemp("", tmpPrefix); err != nil {
+		return x, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, tmpName), []byte(x.tmp), 0o600); err != nil {
+		return x, err
+	}
 	log("setup", "info", fmt.Sprintf("extracting the template (%d bytes)", len(j.Template.Archive)))
 	if err := archive.Extract(j.Template.Archive, string(j.Template.ContentType), x.src); err != nil {
 		return x, err
@@ -138,7 +147,7 @@ func (r *Runner) prepare(j *client.ProvisionerJob, log logFunc) (*job, error) {
 	if x.tf, err = tfexec.NewTerraform(x.src, exe); err != nil {
 		return x, err
 	}
-	if err := x.tf.SetEnv(r.env(dir, cliConfig)); err != nil {
+	if err := x.tf.SetEnv(x.env()); err != nil {
 		return x, err
 	}
 	if x.grace > 0 {
@@ -158,8 +167,18 @@ func (x *job) cleanup() {
 			x.log("cleanup", "warn", fmt.Sprintf("killed %d process(es) that Terraform started and left running", n))
 		}
 		_ = os.RemoveAll(x.dir)
+		if x.tmp != "" {
+			_ = os.RemoveAll(x.tmp)
+		}
 	}
 }
+
+// tmpPrefix names a job's TMPDIR (under the system's), and tmpName the file in the job's directory
+// that says which it is, for the sweep after a crash.
+const (
+	tmpPrefix = "hearth-job-"
+	tmpName   = "tmpdir"
+)
 
 // sweep cleans up the job directories a previous run of the worker left behind (it died, or was
 // killed, mid-job): what their Terraform runs left running is killed and the directories go, with
@@ -172,6 +191,10 @@ func (r *Runner) sweep() (dirs, procs int) {
 		}
 		dir := filepath.Join(r.WorkDir, e.Name())
 		procs += killLeftovers(dir)
+		if tmp, err := os.ReadFile(filepath.Join(dir, tmpName)); err == nil &&
+			strings.HasPrefix(filepath.Base(string(tmp)), tmpPrefix) && filepath.Dir(string(tmp)) == filepath.Clean(os.TempDir()) {
+			_ = os.RemoveAll(string(tmp))
+		}
 		_ = os.RemoveAll(dir)
 		dirs++
 	}
@@ -213,13 +236,13 @@ func mirroredProviders(mirror string) []string {
 
 // env is the job's whole environment: nothing of the worker's own (no HEARTH_* or CODER_*, no
 // credentials) leaks into templates.
-func (r *Runner) env(home, cliConfig string) map[string]string {
+func (x *job) env() map[string]string {
 	env := map[string]string{
-		"HOME":               home,
-		"TMPDIR":             home,
-		"TF_CLI_CONFIG_FILE": cliConfig,
+		"HOME":               x.dir,
+		"TMPDIR":             x.tmp,
+		"TF_CLI_CONFIG_FILE": filepath.Join(x.dir, "terraform.rc"),
 		"CHECKPOINT_DISABLE": "1",
-		"CODER_AGENT_URL":    r.AccessURL,
+		"CODER_AGENT_URL":    x.r.AccessURL,
 	}
 	for _, k := range []string{"PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"} {
 		if v, ok := os.LookupEnv(k); ok {
@@ -335,7 +358,7 @@ func importEnv(j *client.ProvisionerJob) map[string]string {
 
 func (x *job) plan(ctx context.Context, vars []client.ProvisionerVariable, env map[string]string, destroy bool) (*tfjson.Plan, error) {
 	if len(env) > 0 {
-		merged := x.r.env(x.dir, filepath.Join(x.dir, "terraform.rc"))
+		merged := x.env()
 		for k, v := range env {
 			merged[k] = v
 		}

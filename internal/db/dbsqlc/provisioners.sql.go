@@ -544,9 +544,9 @@ WITH prev AS (
     SELECT ticked_at FROM provisioner_lease_clock WHERE id = 1 FOR UPDATE
 ), gap AS (
     SELECT CASE WHEN now() - ticked_at > make_interval(secs => $1::float8) THEN now() - ticked_at
-        ELSE interval '0' END AS d FROM prev
+        ELSE interval '0' END AS d, ticked_at FROM prev
 ), extended AS (
-    UPDATE provisioner_leases SET expires_at = expires_at + (SELECT d FROM gap)
+    UPDATE provisioner_leases SET expires_at = expires_at + (now() - GREATEST(heartbeat_at, (SELECT ticked_at FROM gap)))
     WHERE (SELECT d FROM gap) > interval '0'
     RETURNING 1
 ), tick AS (
@@ -563,8 +563,9 @@ type TickLeaseClockRow struct {
 
 // Moves the lease clock to the database's now. When its last tick is more than @gap_seconds old, no
 // replica looked at the leases for that long (the database was unreachable, or no replica ran), and
-// every lease is extended by the time since: heartbeats that nobody could receive do not count against
-// workers. Returns the seconds extended by (0 when none) and how many leases were.
+// every lease is extended by the part of the gap since its last heartbeat: heartbeats that nobody
+// could receive do not count against workers (a lease heartbeated during the gap gains only the time
+// since). Returns the gap's seconds (0 when there was none) and how many leases were extended.
 func (q *Queries) TickLeaseClock(ctx context.Context, gapSeconds float64) (TickLeaseClockRow, error) {
 	row := q.db.QueryRow(ctx, tickLeaseClock, gapSeconds)
 	var i TickLeaseClockRow
