@@ -1,10 +1,16 @@
 // The dashboard's API client, generated from api/openapi.yaml (openapi-typescript types, called
-// through openapi-fetch). The session is the HttpOnly cookie sign-in sets; changes carry the
+// through openapi-fetch; reads are retried while the server is briefly unavailable). The session is the HttpOnly cookie sign-in sets; changes carry the
 // Hearth-Csrf header the server requires of cookie-authenticated requests.
 import createClient from "openapi-fetch";
+import { retrying } from "./retry";
 import type { components, paths } from "./schema";
 
-export const api = createClient<paths>({ baseUrl: "", credentials: "same-origin", headers: { "Hearth-Csrf": "1" } });
+export const api = createClient<paths>({
+  baseUrl: "",
+  credentials: "same-origin",
+  headers: { "Hearth-Csrf": "1" },
+  fetch: retrying((r) => globalThis.fetch(r)),
+});
 
 type S = components["schemas"];
 export type Workspace = S["Workspace"];
