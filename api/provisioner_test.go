@@ -1,7 +1,6 @@
 package api
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,21 +25,7 @@ import (
 
 // mirror is the provider mirror that go tool task providers fills (task test sets the variable).
 // tarDir archives a directory's files.
-func tarDir(t testing.TB, dir string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		require.NoError(t, err)
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: e.Name(), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}))
-		_, _ = tw.Write(data)
-	}
-	require.NoError(t, tw.Close())
-	return b.Bytes()
-}
+func tarDir(t testing.TB, dir string) []byte { return tftest.Tar(t, dir) }
 
 // newVersion uploads an archive and creates a template version from it, as a template admin.
 func newVersion(t testing.TB, b bundle, admin []string, archive []byte) string {

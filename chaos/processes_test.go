@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/tftest"
 )
 
 // binary is the hearth binary the suite runs, built once.
@@ -228,18 +229,7 @@ func (a *api) must(t *testing.T, method, path, body string) map[string]any {
 // upload stores a directory's files as a template archive and returns the file ID.
 func (a *api) upload(t *testing.T, dir string) string {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		require.NoError(t, err)
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: e.Name(), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}))
-		_, _ = tw.Write(data)
-	}
-	require.NoError(t, tw.Close())
-	req, err := http.NewRequestWithContext(context.Background(), "POST", a.urls[0]+"/api/v2/files", &buf)
+	req, err := http.NewRequestWithContext(context.Background(), "POST", a.urls[0]+"/api/v2/files", bytes.NewReader(tftest.Tar(t, dir)))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-tar")
 	req.Header.Set("Authorization", "Bearer "+a.token)

@@ -2,6 +2,8 @@
 package tftest
 
 import (
+	"archive/tar"
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -41,4 +43,29 @@ func SlowModule(t testing.TB) string {
 	}))
 	t.Cleanup(func() { close(release); slow.Close() })
 	return fmt.Sprintf("module \"slow\" {\n  source = %q\n}\n", slow.URL+"/module.tar.gz")
+}
+
+// Tar archives a directory's files (not its subdirectories), as a template upload.
+func Tar(t testing.TB, dir string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: e.Name(), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = tw.Write(data)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
