@@ -27,13 +27,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/api/users"
@@ -44,7 +41,6 @@ import (
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/tickets"
-	"github.com/hearthdev/hearth/internal/tunnel"
 )
 
 // ticketTTL is how long an app ticket lets requests through without asking the database again.
@@ -89,53 +85,6 @@ type Proxy struct {
 	swept      time.Time
 }
 
-type appConn struct {
-	agent uuid.UUID
-	addr  string
-}
-
-type appTransport struct {
-	*http.Transport
-	used time.Time
-}
-
-// appIdle is how long an app's idle connections are kept, and twice that how long its transport is.
-const appIdle = 30 * time.Second
-
-// transport is the transport to addr through agent's tunnel.
-func (p *Proxy) transport(agent uuid.UUID, addr string) *http.Transport {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	if now.Sub(p.swept) > appIdle {
-		// Forget the transports of apps nobody used lately (their idle connections are closed by now).
-		for k, t := range p.transports {
-			if now.Sub(t.used) > 2*appIdle {
-				t.CloseIdleConnections()
-				delete(p.transports, k)
-			}
-		}
-		p.swept = now
-	}
-	key := appConn{agent, addr}
-	t := p.transports[key]
-	if t == nil {
-		if p.transports == nil {
-			p.transports = map[appConn]*appTransport{}
-		}
-		t = &appTransport{Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return p.Relay.Dial(ctx, agent, tunnel.Header{Kind: tunnel.KindTCP, Addr: addr})
-			},
-			MaxIdleConnsPerHost: 8,
-			IdleConnTimeout:     appIdle,
-		}}
-		p.transports[key] = t
-	}
-	t.used = now
-	return t.Transport
-}
-
 // New makes the proxy. Check AppsHost with CheckHost first: one that is not *.DOMAIN is ignored.
 func New(d Deps) *Proxy {
 	p := &Proxy{Deps: d}
@@ -165,17 +114,6 @@ func (p *Proxy) Owns(r *http.Request) bool {
 	}
 	_, ok := parsePath(r.URL.Path)
 	return ok
-}
-
-// grant is what a ticket carries: where the app is and whose workspace it is in.
-type grant struct {
-	Agent     uuid.UUID `json:"agent"`
-	Workspace uuid.UUID `json:"workspace"`
-	Slug      string    `json:"slug"`
-	AgentName string    `json:"agent_name"`
-	Target    string    `json:"target,omitempty"`  // a web app's URL, as seen from the workspace
-	Command   string    `json:"command,omitempty"` // a command app's command
-	Share     string    `json:"share"`
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -228,22 +166,6 @@ func (p *Proxy) admit(w http.ResponseWriter, r *http.Request, f ref, signIn stri
 	}
 	p.setTicket(w, r, f, g)
 	return g, true
-}
-
-// exchange turns a ticket brought in the query into the app host's cookie, and sends the browser to
-// the same address without it (so it stays out of the app's logs and the browser's history).
-func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, f ref, ticket string) {
-	g, err := p.verify(r.Context(), ticket, f)
-	if err != nil {
-		p.fail(w, http.StatusUnauthorized, "The app ticket is not valid for this app (expired, or for another app): open the app again")
-		return
-	}
-	p.setTicket(w, r, f, g)
-	u := *r.URL
-	q := u.Query()
-	q.Del(TicketParam)
-	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
 }
 
 // open proxies to a web app, or sends a command app to the dashboard's terminal running its command.
@@ -335,31 +257,6 @@ func query(r *http.Request) string {
 	return "?" + r.URL.RawQuery
 }
 
-// fromTicket accepts a valid ticket cookie of this app without the database.
-func (p *Proxy) fromTicket(r *http.Request, f ref) (grant, error) {
-	c, err := r.Cookie(TicketCookie)
-	if err != nil {
-		return grant{}, err
-	}
-	return p.verify(r.Context(), c.Value, f)
-}
-
-func (p *Proxy) verify(ctx context.Context, ticket string, f ref) (grant, error) {
-	keys, err := p.Tickets.KeySet(ctx)
-	if err != nil {
-		return grant{}, err
-	}
-	claims, err := keys.Verify(ticket, tickets.KindApp)
-	if err != nil {
-		return grant{}, err
-	}
-	var g grant
-	if err := json.Unmarshal([]byte(claims.Resource), &g); err != nil || claims.Subject != f.subject {
-		return grant{}, errors.New("the ticket is for another app")
-	}
-	return g, nil
-}
-
 // decide looks the app up and checks the caller (or authErr, when the request names nobody) against
 // its sharing level.
 func (p *Proxy) decide(ctx context.Context, f ref, actor authz.Actor, authErr error) (grant, int, error) {
@@ -429,109 +326,6 @@ func (p *Proxy) caller(r *http.Request) (authz.Actor, error) {
 		return authz.Actor{}, authn.ErrInvalidToken
 	}
 	return p.Auth.Authenticate(r.Context(), token)
-}
-
-func (p *Proxy) setTicket(w http.ResponseWriter, r *http.Request, f ref, g grant) {
-	t, err := p.sign(r.Context(), f, g, ticketTTL)
-	if err != nil {
-		p.Logger.WarnContext(r.Context(), "app: signing a ticket failed", "error", err)
-		return
-	}
-	// No Domain: a subdomain app's cookie stays on its own host.
-	http.SetCookie(w, &http.Cookie{Name: TicketCookie, Value: t, Path: f.prefix, HttpOnly: true, Secure: p.SecureCookies,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(ticketTTL.Seconds())})
-}
-
-func (p *Proxy) sign(ctx context.Context, f ref, g grant, ttl time.Duration) (string, error) {
-	res, _ := json.Marshal(g)
-	return p.Tickets.Sign(ctx, tickets.KindApp, f.subject, string(res), ttl)
-}
-
-// forward proxies the request (HTTP or a websocket upgrade) to the app through the agent's tunnel.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f ref, g grant) {
-	target, err := url.Parse(g.Target)
-	if err != nil || target.Host == "" {
-		p.fail(w, http.StatusBadGateway, "the app's URL "+g.Target+" is not a URL")
-		return
-	}
-	addr := target.Host
-	if target.Port() == "" {
-		port := "80"
-		if target.Scheme == "https" {
-			port = "443"
-		}
-		addr = net.JoinHostPort(target.Hostname(), port)
-	}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.URL.Path = singleJoin(target.Path, strings.TrimPrefix(r.URL.Path, f.prefix))
-			pr.Out.URL.RawPath = ""
-			pr.Out.Host = target.Host
-			pr.SetXForwarded()
-			if f.host == "" {
-				pr.Out.Header.Set("X-Forwarded-Prefix", strings.TrimSuffix(f.prefix, "/"))
-			}
-			stripCredentials(pr.Out)
-		},
-		Transport: p.transport(g.Agent, addr),
-		ModifyResponse: func(res *http.Response) error {
-			confineCookies(res.Header, f.prefix)
-			return nil
-		},
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			var refused *tunnel.RefusedError
-			switch {
-			case errors.Is(err, relay.ErrNotConnected):
-				p.fail(w, http.StatusBadGateway, "the workspace's agent is not connected")
-			case errors.As(err, &refused):
-				p.fail(w, http.StatusBadGateway, "the app is not answering: "+refused.Reason)
-			default:
-				p.fail(w, http.StatusBadGateway, "the app could not be reached")
-			}
-		},
-	}
-	rp.ServeHTTP(w, r)
-}
-
-func singleJoin(a, b string) string {
-	return strings.TrimSuffix(a, "/") + "/" + strings.TrimPrefix(b, "/")
-}
-
-// stripCredentials removes the caller's Hearth credentials from a request bound for an app.
-func stripCredentials(r *http.Request) {
-	r.Header.Del("Hearth-Session-Token")
-	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
-		r.Header.Del("Authorization")
-	}
-	cookies := r.Cookies()
-	r.Header.Del("Cookie")
-	for _, c := range cookies {
-		if c.Name != users.CookieName && c.Name != TicketCookie {
-			r.AddCookie(c)
-		}
-	}
-}
-
-// confineCookies keeps an app's cookies on the app's path (/ for a subdomain app), without a Domain,
-// so they never reach the dashboard or other apps.
-func confineCookies(h http.Header, prefix string) {
-	raw := h.Values("Set-Cookie")
-	if len(raw) == 0 {
-		return
-	}
-	h.Del("Set-Cookie")
-	for _, line := range raw {
-		c, err := http.ParseSetCookie(line)
-		if err != nil || c.Name == users.CookieName || c.Name == TicketCookie {
-			continue
-		}
-		c.Domain = ""
-		if !strings.HasPrefix(c.Path, prefix) {
-			c.Path = prefix
-		}
-		h.Add("Set-Cookie", c.String())
-	}
 }
 
 func (p *Proxy) fail(w http.ResponseWriter, status int, msg string) {
