@@ -78,6 +78,47 @@ func TestWrongSecretExpiredAndMalformedTokens(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidToken, "expired")
 }
 
+// Check holds something issued to a session to it by the key's ID alone: it answers while the key
+// authenticates, and stops on revocation (Forget), expiry and suspension.
+func TestCheckFollowsTheSession(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := dbtest.New(t)
+	u, k := userWithKey(t, d, "session", time.Now().Add(time.Hour))
+	a := New(d)
+	actor, err := a.Check(ctx, k.ID)
+	require.NoError(t, err)
+	require.Equal(t, u.ID, actor.UserID)
+
+	_, err = d.Pool.Exec(ctx, "UPDATE users SET status = 'suspended' WHERE id = $1", u.ID)
+	require.NoError(t, err)
+	a.ForgetUser(ctx, u.ID)
+	_, err = a.Check(ctx, k.ID)
+	require.ErrorIs(t, err, ErrSuspended)
+
+	_, err = d.DeleteAPIKey(ctx, dbsqlc.DeleteAPIKeyParams{ID: k.ID, UserID: u.ID})
+	require.NoError(t, err)
+	a.Forget(ctx, k.ID)
+	_, err = a.Check(ctx, k.ID)
+	require.ErrorIs(t, err, ErrInvalidToken)
+
+	_, k2 := func() (dbsqlc.User, apikey.Key) {
+		k := apikey.New()
+		_, err := d.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{ID: k.ID, UserID: u.ID, Kind: "session", Name: "t2",
+			SecretHash: k.SecretHash, Scopes: []string{"all"}, ExpiresAt: time.Now().Add(time.Minute)})
+		require.NoError(t, err)
+		return u, k
+	}()
+	_, err = d.Pool.Exec(ctx, "UPDATE users SET status = 'active' WHERE id = $1", u.ID)
+	require.NoError(t, err)
+	_, err = a.Check(ctx, k2.ID)
+	require.NoError(t, err)
+	now := time.Now().Add(2 * time.Minute)
+	a.now = func() time.Time { return now }
+	_, err = a.Check(ctx, k2.ID)
+	require.ErrorIs(t, err, ErrInvalidToken, "expired")
+}
+
 // BenchmarkAuthenticateCached is the hot path: a token seen within CacheTTL costs no query.
 func BenchmarkAuthenticateCached(b *testing.B) {
 	ctx := context.Background()
