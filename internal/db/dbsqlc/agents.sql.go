@@ -239,9 +239,10 @@ func (q *Queries) ListAgentMetadata(ctx context.Context, agentID uuid.UUID) ([]W
 
 const listAgentsByOwnerAndWorkspace = `-- name: ListAgentsByOwnerAndWorkspace :many
 SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, w.id AS workspace_id, w.name AS workspace_name, w.owner_id, u.username AS owner_name,
-    r.last_seen_at AS replica_last_seen_at
+    r.last_seen_at AS replica_last_seen_at, t.name AS template_name
 FROM workspaces w
 JOIN users u ON u.id = w.owner_id
+JOIN templates t ON t.id = w.template_id
 JOIN workspace_builds b ON b.workspace_id = w.id
 JOIN workspace_agents a ON a.build_id = b.id
 LEFT JOIN replicas r ON r.id = a.replica_id AND r.stopped_at IS NULL
@@ -262,6 +263,7 @@ type ListAgentsByOwnerAndWorkspaceRow struct {
 	OwnerID           uuid.UUID
 	OwnerName         string
 	ReplicaLastSeenAt *time.Time
+	TemplateName      string
 }
 
 // The agents of a workspace's latest build, found by owner's username and workspace name.
@@ -307,6 +309,7 @@ func (q *Queries) ListAgentsByOwnerAndWorkspace(ctx context.Context, arg ListAge
 			&i.OwnerID,
 			&i.OwnerName,
 			&i.ReplicaLastSeenAt,
+			&i.TemplateName,
 		); err != nil {
 			return nil, err
 		}
@@ -508,4 +511,24 @@ func (q *Queries) UpsertReplica(ctx context.Context, arg UpsertReplicaParams) er
 		arg.Version,
 	)
 	return err
+}
+
+const useAppTicket = `-- name: UseAppTicket :execrows
+WITH gone AS (DELETE FROM app_ticket_uses WHERE expires_at < now() - interval '1 minute')
+INSERT INTO app_ticket_uses (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING
+`
+
+type UseAppTicketParams struct {
+	ID        string
+	ExpiresAt time.Time
+}
+
+// Records the use of a single-use app ticket: no row affected means it was used before. The uses of
+// tickets expired for a minute are dropped on the way.
+func (q *Queries) UseAppTicket(ctx context.Context, arg UseAppTicketParams) (int64, error) {
+	result, err := q.db.Exec(ctx, useAppTicket, arg.ID, arg.ExpiresAt)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

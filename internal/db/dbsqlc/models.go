@@ -72,6 +72,11 @@ type ApiKey struct {
 	CreatedAt  time.Time
 }
 
+type AppTicketUse struct {
+	ID        string
+	ExpiresAt time.Time
+}
+
 type AuditLog struct {
 	ID           int64
 	Time         time.Time

@@ -47,9 +47,10 @@ WHERE a.id = $1 AND NOT w.deleted
 -- name: ListAgentsByOwnerAndWorkspace :many
 -- The agents of a workspace's latest build, found by owner's username and workspace name.
 SELECT sqlc.embed(a), w.id AS workspace_id, w.name AS workspace_name, w.owner_id, u.username AS owner_name,
-    r.last_seen_at AS replica_last_seen_at
+    r.last_seen_at AS replica_last_seen_at, t.name AS template_name
 FROM workspaces w
 JOIN users u ON u.id = w.owner_id
+JOIN templates t ON t.id = w.template_id
 JOIN workspace_builds b ON b.workspace_id = w.id
 JOIN workspace_agents a ON a.build_id = b.id
 LEFT JOIN replicas r ON r.id = a.replica_id AND r.stopped_at IS NULL
@@ -104,3 +105,9 @@ FROM (SELECT unnest(@agent_id::uuid[]) AS agent_id, unnest(@key::text[]) AS key,
 WHERE EXISTS (SELECT 1 FROM workspace_agents a WHERE a.id = u.agent_id)
 ON CONFLICT (agent_id, key) DO UPDATE SET value = excluded.value, error = excluded.error, collected_at = excluded.collected_at
 WHERE workspace_agent_metadata.collected_at <= excluded.collected_at;
+
+-- name: UseAppTicket :execrows
+-- Records the use of a single-use app ticket: no row affected means it was used before. The uses of
+-- tickets expired for a minute are dropped on the way.
+WITH gone AS (DELETE FROM app_ticket_uses WHERE expires_at < now() - interval '1 minute')
+INSERT INTO app_ticket_uses (id, expires_at) VALUES (@id, @expires_at) ON CONFLICT (id) DO NOTHING;
