@@ -74,8 +74,9 @@ var accessTable = map[string]access{
 	"get-health":      {want: []int{public}},
 	"get-ticket-keys": {want: []int{public}},
 	// Reads only the dashboard's session cookie (the walker sends tokens as headers): a redirect to sign in for all.
-	"authorize-app":    {want: []int{public}, params: map[string]string{"/authorize": "/authorize?redirect_uri=http%3A%2F%2Ffiles--dev--victim.apps.localhost%2F"}},
-	"get-auth-methods": {want: []int{public}},
+	"get-applications-host": {want: []int{public}},
+	"authorize-app":         {want: []int{public}, params: map[string]string{"/authorize": "/authorize?redirect_uri=http%3A%2F%2Ffiles--dev--victim.apps.localhost%2F"}},
+	"get-auth-methods":      {want: []int{public}},
 	// OIDC is off in this test (see oidc_test.go for it on): everyone gets 404.
 	"oidc-login":         {want: []int{404, 404, 404, 404, 404, 404, 404, 404, 404}},
 	"oidc-callback":      {want: []int{404, 404, 404, 404, 404, 404, 404, 404, 404}},

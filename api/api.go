@@ -66,6 +66,10 @@ type Deps struct {
 	SecureCookies bool
 	// AppsHost is the wildcard host of subdomain apps (*.apps.example.com); empty turns them off.
 	AppsHost string
+	// AllowPathAppSharing opens shared path apps to others than their owner; UnsandboxedTemplates
+	// names templates whose path apps are not sandboxed. Both are dangerous (see package app).
+	AllowPathAppSharing  bool
+	UnsandboxedTemplates []string
 	// Boxes seal Terraform state and template variable values.
 	Boxes seal.Boxes
 	// Logs wakes followers of build logs.
@@ -88,7 +92,7 @@ func New(deps Deps) http.Handler {
 	deps.Registry.MustRegister(deps.DB.Collector(), deps.DB.WritesCollector(), provisioner.NewCollector(deps.DB, deps.Logger))
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
-	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth), recordAudit(deps.DB, deps.Logger))
+	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth, deps.AccessURL), recordAudit(deps.DB, deps.Logger))
 	apps := register(hapi, deps)
 
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -111,17 +115,17 @@ func New(deps Deps) http.Handler {
 	}
 	mux.Handle("/", named("web", web))
 
-	var root http.Handler = mux
+	root := guard(mux)
 	if deps.Relay != nil {
 		// Workspace apps live on their own hosts and at /@OWNER/WORKSPACE/apps/SLUG/, which ServeMux
 		// patterns cannot express.
-		named := named("app", apps)
+		named, guarded := named("app", apps), root
 		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if apps.Owns(r) {
 				named.ServeHTTP(w, r)
 				return
 			}
-			mux.ServeHTTP(w, r)
+			guarded.ServeHTTP(w, r)
 		})
 	}
 	var skip func(*http.Request) bool
@@ -129,6 +133,22 @@ func New(deps Deps) http.Handler {
 		skip = apps.Owns
 	}
 	return observe(checkInput(root, skip), deps.Logger, newHTTPMetrics(deps.Registry))
+}
+
+// guard sets the headers of every dashboard and API response (apps are the proxy's): no sniffing,
+// no framing, no referrer to other origins, no handle on the dashboard's window from windows of
+// other origins, and a Content-Security-Policy that allows nothing, which pages that need more (the
+// dashboard, the API docs) replace with their own.
+func guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
 }
 
 func init() {
@@ -181,7 +201,8 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
 		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC})
 	apps := app.New(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay, Activity: deps.Activity,
-		Logger: deps.Logger, SecureCookies: deps.SecureCookies, AccessURL: deps.AccessURL, AppsHost: deps.AppsHost})
+		Logger: deps.Logger, SecureCookies: deps.SecureCookies, AccessURL: deps.AccessURL, AppsHost: deps.AppsHost,
+		AllowPathAppSharing: deps.AllowPathAppSharing, UnsandboxedTemplates: deps.UnsandboxedTemplates})
 	apps.Register(hapi)
 	declarePublic(hapi.OpenAPI())
 	return apps

@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -33,12 +35,14 @@ var securitySchemes = map[string]*huma.SecurityScheme{
 }
 
 // csrfHeader must accompany cookie-authenticated requests that change state. Browsers do not let
-// another site's page set a custom header, so its presence shows the request came from our own code.
+// another origin's page send a custom header without the server's consent (which this API never
+// gives), so its presence shows the request came from the dashboard's own code. The request's
+// Origin, which browsers send with every such request, must also be the dashboard's.
 const csrfHeader = "Hearth-Csrf"
 
 // authenticate is huma middleware: for operations that declare security, it turns the request's token
 // into an actor in the context, or answers 401.
-func authenticate(hapi huma.API, auth *authn.Authenticator) func(huma.Context, func(huma.Context)) {
+func authenticate(hapi huma.API, auth *authn.Authenticator, accessURL string) func(huma.Context, func(huma.Context)) {
 	return func(hctx huma.Context, next func(huma.Context)) {
 		if !userAuthenticated(hctx.Operation()) {
 			next(hctx) // public, or authenticated by its own scheme (a provisioner key, a job token)
@@ -49,9 +53,16 @@ func authenticate(hapi huma.API, auth *authn.Authenticator) func(huma.Context, f
 			_ = huma.WriteErr(hapi, hctx, http.StatusUnauthorized, "Sign in, or send a token as Authorization: Bearer.")
 			return
 		}
-		if fromCookie && !safeMethod(hctx.Method()) && hctx.Header(csrfHeader) == "" {
-			_ = huma.WriteErr(hapi, hctx, http.StatusForbidden, "Cookie-authenticated changes need the "+csrfHeader+" header.")
-			return
+		if fromCookie && !safeMethod(hctx.Method()) {
+			if hctx.Header(csrfHeader) == "" {
+				_ = huma.WriteErr(hapi, hctx, http.StatusForbidden, "Cookie-authenticated changes need the "+csrfHeader+" header.")
+				return
+			}
+			if o := hctx.Header("Origin"); o != "" && !sameOrigin(o, hctx.Host(), accessURL) {
+				_ = huma.WriteErr(hapi, hctx, http.StatusForbidden, "A cookie-authenticated change must come from the dashboard's own origin, not "+
+					strconv.Quote(o)+": pages of other origins (workspace apps included) cannot act with a signed-in user's session. Send a token as Authorization: Bearer instead.")
+				return
+			}
 		}
 		actor, err := auth.Authenticate(hctx.Context(), token)
 		switch {
@@ -88,6 +99,17 @@ func tokenOf(hctx huma.Context) (token string, fromCookie bool) {
 		return c.Value, true
 	}
 	return "", false
+}
+
+// sameOrigin reports whether a request's Origin is the dashboard's: the access URL's origin, or
+// the host the request came to (a deployment reached by more than one name). A sandboxed page's
+// Origin is "null", which is neither.
+func sameOrigin(origin, host, accessURL string) bool {
+	if a, err := url.Parse(accessURL); err == nil && a.Host != "" && strings.EqualFold(origin, a.Scheme+"://"+a.Host) {
+		return true
+	}
+	o, err := url.Parse(origin)
+	return err == nil && (o.Scheme == "http" || o.Scheme == "https") && host != "" && strings.EqualFold(o.Host, host)
 }
 
 func safeMethod(m string) bool {

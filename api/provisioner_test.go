@@ -100,8 +100,9 @@ func TestTemplateImportOnAWorker(t *testing.T) {
 	require.Equal(t, "number", history["type"])
 	require.EqualValues(t, 100000, history["validation"].(map[string]any)["max"])
 	vars := v["variables"].([]any)
-	require.Len(t, vars, 2)
-	require.Equal(t, []any{"agent_url", "workspaces_dir"}, []any{vars[0].(map[string]any)["name"], vars[1].(map[string]any)["name"]})
+	require.Len(t, vars, 3)
+	require.Equal(t, []any{"agent_url", "files_share", "workspaces_dir"},
+		[]any{vars[0].(map[string]any)["name"], vars[1].(map[string]any)["name"], vars[2].(map[string]any)["name"]})
 
 	// The agent belongs to the resource that runs it, found from the configuration's references.
 	res := v["resources"].([]any)

@@ -1,21 +1,29 @@
 // Package app proxies workspace apps (coder_app with a url) through the agent's tunnel, at a path,
 // /@OWNER/WORKSPACE[.AGENT]/apps/SLUG/, or at a host of their own under the deployment's wildcard
-// apps host, SLUG--AGENT--WORKSPACE--OWNER.APPS_HOST (hearth server --apps-host). Access follows
+// apps host, SLUG--AGENT--WORKSPACE--OWNER.APPS_HOST (hearth server --wildcard-access-url). Access follows
 // the app's sharing level: owner (only the workspace's owner), authenticated (anyone signed in) or
 // public (anyone). A command app (coder_app with a command) opens the dashboard's terminal instead.
 //
 // The first request is decided with the database; its answer is an app ticket, a JWT naming the
-// agent, the app and its target, kept in a cookie scoped to the app (its path, or its host). Later
-// requests are decided by the ticket's signature alone, the way a regional proxy without database
-// access will.
+// user and session it was issued to, the agent, the app and its target, kept in a cookie scoped to
+// the app (its path, or its host). A ticket holds only while its session does (not signed out,
+// revoked, expired or suspended), and its decision is taken again every recheckEvery, so an app
+// that stops being shared stops opening; a request that carries another user's session than the
+// ticket's is refused.
 //
 // A subdomain app's host does not see the dashboard's session cookie, so a browser that is not yet
 // allowed in is sent to the dashboard (authorize-app), which decides with the session and sends it
-// back with a short-lived ticket in the query; the app host swaps it for its cookie at once.
+// back with a one-minute, single-use ticket in the query; the app host swaps it for its cookie.
 //
-// Path apps run on the dashboard's origin, so their reach is narrowed: the caller's Hearth
-// credentials (session cookie, token headers, app tickets) are never forwarded, and cookies an app
-// sets are confined to the app's path; a subdomain app's cookies are confined to its own host.
+// An app's code runs in the browser of whoever opens it. On its own host that code cannot reach
+// the dashboard's cookies or storage, so subdomain apps are the safe form, and with a wildcard
+// host browsers opening an app's path are sent there. A path app shares the dashboard's origin,
+// so its responses carry Content-Security-Policy: sandbox without allow-same-origin (the page runs
+// at an opaque origin: its requests to the dashboard carry no cookies and its answers cannot be
+// read), unless the operator names its template in UnsandboxedTemplates; and a path app opens for
+// its workspace's owner only, unless the operator sets AllowPathAppSharing. Either way the
+// caller's Hearth credentials (session cookie, token headers, app tickets) are never forwarded,
+// and cookies an app sets are confined to the app's path or host.
 package app
 
 import (
@@ -25,9 +33,9 @@ import (
 	"fmt"
 	"html"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -71,6 +79,11 @@ type Deps struct {
 	// AppsHost is the wildcard host of subdomain apps, such as *.apps.example.com; empty turns
 	// subdomain apps off.
 	AppsHost string
+	// AllowPathAppSharing lets path apps open for others than their workspace's owner, as their
+	// sharing level says; off, only subdomain apps are shared.
+	AllowPathAppSharing bool
+	// UnsandboxedTemplates names templates whose path apps are served without the sandbox.
+	UnsandboxedTemplates []string
 }
 
 // Proxy serves workspace apps.
@@ -83,6 +96,11 @@ type Proxy struct {
 	mu         sync.Mutex
 	transports map[appConn]*appTransport
 	swept      time.Time
+
+	// checked is when each ticket (by its ID) last had its decision taken again.
+	checkMu    sync.Mutex
+	checked    map[string]time.Time
+	checkSwept time.Time
 }
 
 // New makes the proxy. Check AppsHost with CheckHost first: one that is not *.DOMAIN is ignored.
@@ -94,22 +112,10 @@ func New(d Deps) *Proxy {
 	return p
 }
 
-// CheckHost checks a wildcard apps host: empty, or *.DOMAIN with no port.
-func CheckHost(h string) error {
-	if h == "" {
-		return nil
-	}
-	rest, ok := strings.CutPrefix(h, "*.")
-	if !ok || rest == "" || strings.ContainsAny(rest, "*/:") {
-		return fmt.Errorf("the apps host %q must look like *.apps.example.com (no scheme or port)", h)
-	}
-	return nil
-}
-
 // Owns reports whether a request is for an app: a subdomain app's host, or an app path. Other
 // /@OWNER/... paths are the dashboard's (a workspace's page, its terminal).
 func (p *Proxy) Owns(r *http.Request) bool {
-	if _, ok := p.parseHost(r.Host); ok {
+	if p.appHost(r.Host) {
 		return true
 	}
 	_, ok := parsePath(r.URL.Path)
@@ -117,7 +123,12 @@ func (p *Proxy) Owns(r *http.Request) bool {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f, ok := p.parseHost(r.Host); ok {
+	if p.appHost(r.Host) {
+		f, ok := p.parseHost(r.Host)
+		if !ok {
+			p.unknownHost(w, r)
+			return
+		}
 		p.serveSubdomain(w, r, f)
 		return
 	}
@@ -128,6 +139,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == f.prefix[:len(f.prefix)-1] {
 		http.Redirect(w, r, f.prefix+query(r), http.StatusTemporaryRedirect)
+		return
+	}
+	if p.suffix != "" && wantsHTML(r) {
+		// A browser opens the app on its own host, where its code cannot reach the dashboard.
+		http.Redirect(w, r, p.hostURL(r, f)+strings.TrimPrefix(r.URL.Path, f.prefix)+query(r), http.StatusTemporaryRedirect)
 		return
 	}
 	if g, ok := p.admit(w, r, f, "/login?redirect="+url.QueryEscape(r.URL.RequestURI())); ok {
@@ -151,8 +167,14 @@ func (p *Proxy) serveSubdomain(w http.ResponseWriter, r *http.Request, f ref) {
 // admit finds what a request may open: its ticket, or else a decision, answered with a ticket
 // cookie. A browser that must sign in first is sent to signIn. ok is false when admit has answered.
 func (p *Proxy) admit(w http.ResponseWriter, r *http.Request, f ref, signIn string) (grant, bool) {
-	if g, err := p.fromTicket(r, f); err == nil {
+	g, err := p.fromTicket(r, f)
+	var refused *refusal
+	switch {
+	case err == nil:
 		return g, true
+	case errors.As(err, &refused):
+		p.refuse(w, r, f, refused)
+		return grant{}, false
 	}
 	actor, authErr := p.caller(r)
 	g, status, err := p.decide(r.Context(), f, actor, authErr)
@@ -201,37 +223,6 @@ type ref struct {
 	subject string
 	// host is a subdomain app's host name (no port); empty for a path app.
 	host string
-}
-
-// parseHost parses a subdomain app's host, SLUG--AGENT--WORKSPACE--OWNER.APPS_HOST (the agent may be
-// left out when the workspace has one).
-func (p *Proxy) parseHost(host string) (ref, bool) {
-	if p.suffix == "" {
-		return ref{}, false
-	}
-	name := strings.ToLower(host)
-	if h, _, err := net.SplitHostPort(name); err == nil {
-		name = h
-	}
-	label, ok := strings.CutSuffix(name, p.suffix)
-	if !ok || label == "" || strings.Contains(label, ".") {
-		return ref{}, false
-	}
-	parts := strings.Split(label, "--")
-	var f ref
-	switch len(parts) {
-	case 4:
-		f = ref{slug: parts[0], agent: parts[1], workspace: parts[2], owner: parts[3]}
-	case 3:
-		f = ref{slug: parts[0], workspace: parts[1], owner: parts[2]}
-	default:
-		return ref{}, false
-	}
-	if f.slug == "" || f.workspace == "" || f.owner == "" || len(parts) == 4 && f.agent == "" {
-		return ref{}, false
-	}
-	f.prefix, f.subject, f.host = "/", "//"+name, name
-	return f, true
 }
 
 func parsePath(path string) (ref, bool) {
@@ -299,13 +290,23 @@ func (p *Proxy) decide(ctx context.Context, f ref, actor authz.Actor, authErr er
 	if app == nil {
 		return grant{}, http.StatusNotFound, notFound
 	}
-	g := grant{Agent: found.WorkspaceAgent.ID, AgentName: found.WorkspaceAgent.Name, Workspace: found.WorkspaceID, Slug: app.Slug, Target: app.URL, Share: share}
+	others := authErr != nil || actor.UserID != found.OwnerID
+	g := grant{Agent: found.WorkspaceAgent.ID, AgentName: found.WorkspaceAgent.Name, Workspace: found.WorkspaceID, Slug: app.Slug, Target: app.URL, Share: share,
+		Unsandboxed: f.host == "" && slices.Contains(p.UnsandboxedTemplates, found.TemplateName)}
+	if authErr == nil {
+		g.User, g.Key = actor.UserID, actor.KeyID
+	}
 	if app.URL == "" {
 		// A terminal is the owner's alone, whatever the sharing level says.
-		if authErr != nil || actor.UserID != found.OwnerID {
+		if others {
 			return grant{}, http.StatusNotFound, notFound
 		}
 		g.Command = app.Command
+	}
+	if f.host == "" && others && !p.AllowPathAppSharing {
+		return grant{}, http.StatusForbidden, fmt.Errorf("this app is shared (%s), but not at its path on this deployment: a path app runs on the dashboard's own origin, "+
+			"where its code could act as whoever opens it. Shared apps open on a host of their own when the deployment has a wildcard access URL "+
+			"(hearth server --wildcard-access-url '*.apps.example.com'); an operator who accepts the risk can allow shared path apps with --dangerous-allow-path-app-sharing", share)
 	}
 	return g, 0, nil
 }
@@ -331,6 +332,8 @@ func (p *Proxy) caller(r *http.Request) (authz.Actor, error) {
 func (p *Proxy) fail(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = fmt.Fprintf(w, "<!doctype html><title>%d %s</title><h1>%s</h1><p>%s.</p>\n", status, http.StatusText(status),
 		http.StatusText(status), html.EscapeString(msg))

@@ -72,3 +72,51 @@ func TestOwns(t *testing.T) {
 	r, _ := http.NewRequest(http.MethodGet, "http://files--dev--ada.apps.example.com/anything", nil)
 	require.True(t, p.Owns(r))
 }
+
+// A path app's response is sandboxed (its own policy kept alongside), may not clear the
+// dashboard's site data or widen a service worker's scope, and drops an opener policy the sandbox
+// would not open with; an app on its own host gets an opener policy unless it chose one.
+func TestContain(t *testing.T) {
+	path := ref{prefix: "/@ada/dev/apps/shop/"}
+	h := http.Header{"Content-Security-Policy": {"default-src 'self'"}, "Clear-Site-Data": {`"*"`},
+		"Service-Worker-Allowed": {"/"}, "Cross-Origin-Opener-Policy": {"same-origin"}}
+	contain(h, path, grant{})
+	require.Equal(t, []string{"default-src 'self'", pathAppSandbox}, h.Values("Content-Security-Policy"))
+	require.NotContains(t, pathAppSandbox, "allow-same-origin")
+	require.Empty(t, h.Get("Clear-Site-Data"))
+	require.Empty(t, h.Get("Service-Worker-Allowed"))
+	require.Empty(t, h.Get("Cross-Origin-Opener-Policy"))
+
+	h = http.Header{"Service-Worker-Allowed": {"/"}}
+	contain(h, path, grant{Unsandboxed: true})
+	require.Empty(t, h.Get("Content-Security-Policy"), "the operator let this template's path apps out")
+	require.Empty(t, h.Get("Service-Worker-Allowed"))
+
+	host := ref{prefix: "/", host: "shop--dev--ada.apps.example.com"}
+	h = http.Header{}
+	contain(h, host, grant{})
+	require.Empty(t, h.Get("Content-Security-Policy"))
+	require.Equal(t, "same-origin-allow-popups", h.Get("Cross-Origin-Opener-Policy"))
+	h = http.Header{"Cross-Origin-Opener-Policy": {"unsafe-none"}}
+	contain(h, host, grant{})
+	require.Equal(t, "unsafe-none", h.Get("Cross-Origin-Opener-Policy"))
+}
+
+// The proxy answers every host under the wildcard and every app-shaped host but the dashboard's,
+// so a mistyped app host gets the proxy's page rather than the dashboard.
+func TestAppHost(t *testing.T) {
+	p := New(Deps{AppsHost: "*.apps.example.com", AccessURL: "https://hearth.example.com"})
+	for host, want := range map[string]bool{
+		"files--dev--ada.apps.example.com":  true,
+		"nothing.apps.example.com:443":      true,
+		"files--main--dev--ada.example.org": true,
+		"hearth.example.com":                false,
+		"xn--bcher-kva.example.com":         false,
+		"apps.example.com":                  false,
+		"files----ada.example.org":          false,
+	} {
+		require.Equal(t, want, p.appHost(host), host)
+	}
+	r, _ := http.NewRequest(http.MethodGet, "https://hearth.example.com:8443/@ada/dev.main/apps/Files/x", nil)
+	require.Equal(t, "https://files--main--dev--ada.apps.example.com:8443/", p.hostURL(r, ref{slug: "Files", agent: "main", workspace: "dev", owner: "ada"}))
+}

@@ -18,10 +18,28 @@ import (
 func (p *Proxy) Register(api huma.API) {
 	huma.Register(api, huma.Operation{OperationID: "authorize-app", Method: http.MethodGet, Path: AuthorizePath,
 		Summary: "Send a browser on to a subdomain app", Tags: []string{"Apps"},
-		Description: "A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. " +
-			"With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in " + TicketParam + ", which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.",
+		Description: "A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --wildcard-access-url) does not see the dashboard's session cookie, so it sends browsers here. " +
+			"With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute, single-use app ticket issued to the session in " + TicketParam + ", which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.",
 		DefaultStatus: http.StatusSeeOther, Errors: []int{http.StatusBadRequest, http.StatusNotFound},
 		Metadata: map[string]any{"audit": false}}, p.authorize)
+	huma.Register(api, huma.Operation{OperationID: "get-applications-host", Method: http.MethodGet, Path: "/api/v2/applications/host",
+		Summary: "Get the wildcard host of subdomain apps", Tags: []string{"Apps"},
+		Description: "The host pattern apps are served under (hearth server --wildcard-access-url), such as *.apps.example.com: an app is at " +
+			"SLUG--AGENT--WORKSPACE--OWNER in place of the *. Empty when apps are served at paths only.",
+		Errors: []int{http.StatusInternalServerError}},
+		func(context.Context, *struct{}) (*appsHostOutput, error) {
+			out := &appsHostOutput{}
+			if p.suffix != "" {
+				out.Body.Host = "*" + p.suffix
+			}
+			return out, nil
+		})
+}
+
+type appsHostOutput struct {
+	Body struct {
+		Host string `json:"host" doc:"The wildcard apps host, or empty." example:"*.apps.example.com"`
+	}
 }
 
 type authorizeInput struct {
@@ -36,7 +54,7 @@ type authorizeOutput struct {
 
 func (p *Proxy) authorize(ctx context.Context, in *authorizeInput) (*authorizeOutput, error) {
 	if p.suffix == "" {
-		return nil, huma.Error404NotFound("Subdomain apps are off on this deployment (hearth server --apps-host).")
+		return nil, huma.Error404NotFound("Subdomain apps are off on this deployment (hearth server --wildcard-access-url).")
 	}
 	u, err := url.Parse(in.RedirectURI)
 	var f ref

@@ -93,6 +93,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f ref, g grant) 
 		Transport: p.transport(g.Agent, addr),
 		ModifyResponse: func(res *http.Response) error {
 			confineCookies(res.Header, f.prefix)
+			contain(res.Header, f, g)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
@@ -112,6 +113,33 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f ref, g grant) 
 
 func singleJoin(a, b string) string {
 	return strings.TrimSuffix(a, "/") + "/" + strings.TrimPrefix(b, "/")
+}
+
+// pathAppSandbox is the Content-Security-Policy of a path app's responses: its pages run scripts,
+// submit forms, open popups (sandboxed too) and dialogs, and download, at an opaque origin of
+// their own, so nothing they do is the dashboard's origin's doing. Without allow-same-origin the
+// browser neither sends the dashboard's cookies with the page's requests to it nor lets the page
+// read its answers, its cookies or its storage.
+const pathAppSandbox = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads allow-pointer-lock allow-presentation"
+
+// contain adds to an app's response what keeps it in its place. A path app is sandboxed (unless
+// the operator let its template out), and may neither clear the dashboard's site data nor widen a
+// service worker's scope past its path. An app on its own host gets a Cross-Origin-Opener-Policy
+// unless it sent one: windows of other origins it opens or is opened by lose their handle on it
+// (not on a path app, whose sandbox the browser would then refuse to open).
+func contain(h http.Header, f ref, g grant) {
+	if f.host != "" {
+		if h.Get("Cross-Origin-Opener-Policy") == "" {
+			h.Set("Cross-Origin-Opener-Policy", "same-origin-allow-popups")
+		}
+		return
+	}
+	h.Del("Clear-Site-Data")
+	h.Del("Service-Worker-Allowed")
+	if !g.Unsandboxed {
+		h.Add("Content-Security-Policy", pathAppSandbox)
+		h.Del("Cross-Origin-Opener-Policy") // with a sandbox, browsers refuse any but unsafe-none
+	}
 }
 
 // stripCredentials removes the caller's Hearth credentials from a request bound for an app.

@@ -42,7 +42,7 @@ func Handler(specURL string) http.Handler {
 	sub, _ := fs.Sub(assets, "assets")
 	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		base, rest, isAsset := strings.Cut(r.URL.Path, "/assets/")
 		switch {

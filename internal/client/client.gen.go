@@ -1023,6 +1023,14 @@ type AppHealthInputBody struct {
 	Apps map[string]string `json:"apps"`
 }
 
+// AppsHostOutputBody defines model for AppsHostOutputBody.
+type AppsHostOutputBody struct {
+	// Host The wildcard apps host, or empty.
+	//
+	// Examples: *.apps.example.com
+	Host string `json:"host"`
+}
+
 // AuditEntry defines model for AuditEntry.
 type AuditEntry struct {
 	// Action The API operation ID.
@@ -2730,10 +2738,17 @@ type ClientInterface interface {
 
 	// AuthorizeApp Send a browser on to a subdomain app
 	//
-	// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
+	// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --wildcard-access-url) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute, single-use app ticket issued to the session in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
 	//
 	// Corresponds with GET /api/v2/applications/authorize (the `AuthorizeApp` operationId).
 	AuthorizeApp(ctx context.Context, params *AuthorizeAppParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApplicationsHost Get the wildcard host of subdomain apps
+	//
+	// The host pattern apps are served under (hearth server --wildcard-access-url), such as *.apps.example.com: an app is at SLUG--AGENT--WORKSPACE--OWNER in place of the *. Empty when apps are served at paths only.
+	//
+	// Corresponds with GET /api/v2/applications/host (the `GetApplicationsHost` operationId).
+	GetApplicationsHost(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAuditEntries Read the audit log
 	//
@@ -3657,11 +3672,28 @@ type ClientInterface interface {
 
 // AuthorizeApp Send a browser on to a subdomain app
 //
-// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
+// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --wildcard-access-url) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute, single-use app ticket issued to the session in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
 //
 // Corresponds with GET /api/v2/applications/authorize (the `AuthorizeApp` operationId).
 func (c *Client) AuthorizeApp(ctx context.Context, params *AuthorizeAppParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAuthorizeAppRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApplicationsHost Get the wildcard host of subdomain apps
+//
+// The host pattern apps are served under (hearth server --wildcard-access-url), such as *.apps.example.com: an app is at SLUG--AGENT--WORKSPACE--OWNER in place of the *. Empty when apps are served at paths only.
+//
+// Corresponds with GET /api/v2/applications/host (the `GetApplicationsHost` operationId).
+func (c *Client) GetApplicationsHost(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApplicationsHostRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5785,6 +5817,33 @@ func NewAuthorizeAppRequest(server string, params *AuthorizeAppParams) (*http.Re
 			req.AddCookie(cookie0)
 		}
 	}
+	return req, nil
+}
+
+// NewGetApplicationsHostRequest constructs an http.Request for the GetApplicationsHost method
+func NewGetApplicationsHostRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/applications/host")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
 	return req, nil
 }
 
@@ -9736,12 +9795,21 @@ type ClientWithResponsesInterface interface {
 
 	// AuthorizeAppWithResponse Send a browser on to a subdomain app
 	//
-	// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
+	// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --wildcard-access-url) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute, single-use app ticket issued to the session in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v2/applications/authorize (the `AuthorizeApp` operationId).
 	AuthorizeAppWithResponse(ctx context.Context, params *AuthorizeAppParams, reqEditors ...RequestEditorFn) (*AuthorizeAppResponse, error)
+
+	// GetApplicationsHostWithResponse Get the wildcard host of subdomain apps
+	//
+	// The host pattern apps are served under (hearth server --wildcard-access-url), such as *.apps.example.com: an app is at SLUG--AGENT--WORKSPACE--OWNER in place of the *. Empty when apps are served at paths only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/applications/host (the `GetApplicationsHost` operationId).
+	GetApplicationsHostWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApplicationsHostResponse, error)
 
 	// ListAuditEntriesWithResponse Read the audit log
 	//
@@ -10818,6 +10886,54 @@ func (r AuthorizeAppResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AuthorizeAppResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApplicationsHostResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AppsHostOutputBody
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApplicationsHostResponse) GetJSON200() *AppsHostOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetApplicationsHostResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApplicationsHostResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApplicationsHostResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApplicationsHostResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApplicationsHostResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16601,7 +16717,7 @@ func (r WatchWorkspaceResponse) ContentType() string {
 
 // AuthorizeAppWithResponse Send a browser on to a subdomain app
 //
-// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
+// A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --wildcard-access-url) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute, single-use app ticket issued to the session in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -16612,6 +16728,21 @@ func (c *ClientWithResponses) AuthorizeAppWithResponse(ctx context.Context, para
 		return nil, err
 	}
 	return ParseAuthorizeAppResponse(rsp)
+}
+
+// GetApplicationsHostWithResponse Get the wildcard host of subdomain apps
+//
+// The host pattern apps are served under (hearth server --wildcard-access-url), such as *.apps.example.com: an app is at SLUG--AGENT--WORKSPACE--OWNER in place of the *. Empty when apps are served at paths only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/applications/host (the `GetApplicationsHost` operationId).
+func (c *ClientWithResponses) GetApplicationsHostWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApplicationsHostResponse, error) {
+	rsp, err := c.GetApplicationsHost(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApplicationsHostResponse(rsp)
 }
 
 // ListAuditEntriesWithResponse Read the audit log
@@ -18361,6 +18492,39 @@ func ParseAuthorizeAppResponse(rsp *http.Response) (*AuthorizeAppResponse, error
 			headers.Location = &value
 		}
 		response.Headers303 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetApplicationsHostResponse parses an HTTP response from a GetApplicationsHostWithResponse call
+func ParseGetApplicationsHostResponse(rsp *http.Response) (*GetApplicationsHostResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApplicationsHostResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AppsHostOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
 	}
 
 	return response, nil

@@ -13,9 +13,29 @@ export interface paths {
         };
         /**
          * Send a browser on to a subdomain app
-         * @description A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --apps-host) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute app ticket in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
+         * @description A subdomain app's host (SLUG--AGENT--WORKSPACE--OWNER under --wildcard-access-url) does not see the dashboard's session cookie, so it sends browsers here. With the session cookie and access to the app, this answers 303 to redirect_uri with a one-minute, single-use app ticket issued to the session in hearth_app_ticket, which the app's host swaps for a cookie of its own; without a session, 303 to the sign-in page, which comes back here.
          */
         get: operations["authorize-app"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/applications/host": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the wildcard host of subdomain apps
+         * @description The host pattern apps are served under (hearth server --wildcard-access-url), such as *.apps.example.com: an app is at SLUG--AGENT--WORKSPACE--OWNER in place of the *. Empty when apps are served at paths only.
+         */
+        get: operations["get-applications-host"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1452,6 +1472,13 @@ export interface components {
                 [key: string]: string;
             };
         };
+        AppsHostOutputBody: {
+            /**
+             * @description The wildcard apps host, or empty.
+             * @example *.apps.example.com
+             */
+            host: string;
+        };
         AuditEntry: {
             /**
              * @description The API operation ID.
@@ -2627,6 +2654,35 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-applications-host": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppsHostOutputBody"];
                 };
             };
             /** @description Internal Server Error */
