@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"os/exec"
 	"runtime"
 	"sort"
@@ -249,6 +250,9 @@ func openCommand() *cobra.Command {
 					continue
 				}
 				u := fmt.Sprintf("%s/@%s/%s.%s/apps/%s/", s.URL, a.JSON200.OwnerName, a.JSON200.WorkspaceName, a.JSON200.Name, app.Slug)
+				if h, err := client.Ok(c.GetApplicationsHostWithResponse(cmd.Context())); err == nil && h.JSON200.Host != "" {
+					u = subdomainURL(s.URL, h.JSON200.Host, app.Slug+"--"+a.JSON200.Name+"--"+a.JSON200.WorkspaceName+"--"+a.JSON200.OwnerName)
+				}
 				if app.Url == nil || *app.Url == "" {
 					u = fmt.Sprintf("%s/@%s/%s.%s/terminal?command=%s", s.URL, a.JSON200.OwnerName, a.JSON200.WorkspaceName, a.JSON200.Name, deref(app.Command))
 				}
@@ -264,6 +268,20 @@ func openCommand() *cobra.Command {
 	app.Flags().BoolVar(&noOpen, "no-open", false, "only print the URL")
 	cmd.AddCommand(app)
 	return cmd
+}
+
+// subdomainURL is an app's address on its own host: label in place of the * of the wildcard
+// host, with the scheme and port of the deployment's URL.
+func subdomainURL(base, wildcard, label string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	host := strings.ToLower(label) + strings.TrimPrefix(wildcard, "*")
+	if u.Port() != "" {
+		host += ":" + u.Port()
+	}
+	return u.Scheme + "://" + host + "/"
 }
 
 // browse starts the desktop's browser on u when there is one; quietly does nothing otherwise.

@@ -105,7 +105,8 @@ func TestCLIWorkflow(t *testing.T) {
 	require.Contains(t, show, "ada/dev")
 	require.Contains(t, show, "App:")
 	require.Contains(t, ok("ssh", "dev", "--", "uname", "-a"), "Linux")
-	require.Contains(t, ok("open", "app", "dev", "files", "--no-open"), "/@ada/dev.main/apps/files/")
+	require.Regexp(t, `^http://files--main--dev--ada\.apps\.localhost:\d+/\n$`, ok("open", "app", "dev", "files", "--no-open"),
+		"on this machine, an app opens on its own host under *.apps.localhost")
 	fails(1, `no app "nope"`, "open", "app", "dev", "nope", "--no-open")
 
 	_, errOut, code = c.run("", "stop", "dev")

@@ -47,7 +47,7 @@ func connectedWorkspace(t testing.TB) *connected {
 	a := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "a"), "--provisioners", "2",
 		"--provider-mirror", tftest.Mirror(t))
 	b := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "b"), "--provisioners", "0",
-		"--secret-key-file", filepath.Join(dir, "a", "secret.key"), "--apps-host", "*.apps.localhost")
+		"--secret-key-file", filepath.Join(dir, "a", "secret.key"), "--wildcard-access-url", "*.apps.localhost")
 	c, token := signIn(t, b.url, filepath.Join(dir, "cli"))
 	session := struct{ Token string }{token}
 	api := func(method, path, body string) map[string]any {

@@ -41,6 +41,7 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 			if cfg.DataDir == "" {
 				cfg.DataDir = defaultDataDir()
 			}
+			cfg.LocalAppsHost = !cmd.Flags().Changed("wildcard-access-url") && !cmd.Flags().Changed("apps-host")
 			log, err := logs.logger()
 			if err != nil {
 				return err
@@ -93,7 +94,11 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringArrayVar(&templates, "template", nil, "NAME=DIR: make template NAME from the Terraform files in DIR at start, unless it exists (repeatable)")
 	f.StringVar(&cfg.ProviderMirror, "provider-mirror", "", "the built-in workers' Terraform provider filesystem mirror (see go tool task providers)")
 	f.StringVar(&cfg.RelayAddress, "relay-address", "", "where other server replicas reach this one to relay agent connections (default: http://HOST:PORT of --http-address)")
-	f.StringVar(&cfg.AppsHost, "apps-host", "", "wildcard host for subdomain apps, such as *.apps.example.com (a wildcard DNS record to this deployment; *.localhost works locally); empty serves apps at paths only")
+	f.StringVar(&cfg.AppsHost, "wildcard-access-url", "", "wildcard host apps are served under, each on a host of its own (SLUG--AGENT--WORKSPACE--OWNER in place of the *), such as *.apps.example.com, with a wildcard DNS record to this deployment; the safe way to serve apps, and the only way to share them unless --dangerous-allow-path-app-sharing. Unset, an access URL on this machine (localhost, 127.0.0.1) gets "+server.LocalAppsPattern+" (browsers resolve *.localhost to this machine); empty serves apps at sandboxed paths of the dashboard only")
+	f.StringVar(&cfg.AppsHost, "apps-host", "", "the old name of --wildcard-access-url")
+	_ = f.MarkDeprecated("apps-host", "use --wildcard-access-url")
+	f.BoolVar(&cfg.AllowPathAppSharing, "dangerous-allow-path-app-sharing", false, "let path apps be opened by others than their workspace's owner, as their sharing level says: the app's code then runs on the dashboard's origin in their browser (sandboxed); prefer --wildcard-access-url")
+	f.StringSliceVar(&cfg.UnsandboxedTemplates, "dangerous-unsandboxed-path-apps", nil, "templates (by name, comma-separated) whose path apps are served without the sandbox, for apps that need their own origin's storage, cookies or service workers: their code can then act as whoever opens them, with that user's session; prefer --wildcard-access-url")
 	f.StringVar(&oidc.IssuerURL, "oidc-issuer-url", "", "OIDC provider to sign users in with (its issuer URL); empty turns OIDC sign-in off")
 	f.StringVar(&oidc.ClientID, "oidc-client-id", "", "OIDC client ID; register ACCESS_URL/api/v2/users/oidc/callback as its redirect URL")
 	f.StringVar(&oidc.ClientSecret, "oidc-client-secret", "", "OIDC client secret; prefer the environment variable over the flag, which other users can see in the process list")

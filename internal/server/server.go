@@ -84,11 +84,33 @@ type Config struct {
 	// AppsHost is the wildcard host of subdomain apps (*.apps.example.com, resolving to this
 	// deployment); empty serves apps at paths only.
 	AppsHost string
+	// LocalAppsHost, when AppsHost is empty and the access URL is on this machine (a loopback
+	// address or localhost), serves apps under LocalAppsPattern, which browsers resolve to this
+	// machine with no DNS set-up: the safe form of apps works out of the box.
+	LocalAppsHost bool
+	// AllowPathAppSharing lets shared path apps open for others than their owner: their code then
+	// runs on the dashboard's origin in the visitor's browser (sandboxed, unless UnsandboxedTemplates
+	// names their template).
+	AllowPathAppSharing bool
+	// UnsandboxedTemplates names templates whose path apps are served without the sandbox.
+	UnsandboxedTemplates []string
 	// ShutdownTimeout bounds the graceful drain of requests and jobs.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	// Ready, when set, is called once requests are accepted, with the listening address.
 	Ready func(addr net.Addr, accessURL string)
+}
+
+// LocalAppsPattern is where apps are served when the deployment is reached on this machine.
+const LocalAppsPattern = "*.apps.localhost"
+
+// onThisMachine reports whether a host name is this machine's: localhost or a loopback address.
+func onThisMachine(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Run serves until ctx ends (or the embedded database dies), then drains and stops everything.
@@ -99,6 +121,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err := app.CheckHost(cfg.AppsHost); err != nil {
 		return err
+	}
+	if cfg.AllowPathAppSharing {
+		log.Warn("shared path apps are on (--dangerous-allow-path-app-sharing): a shared app's code runs on the dashboard's origin in the browser of whoever opens it")
+	}
+	if len(cfg.UnsandboxedTemplates) > 0 {
+		log.Warn("path apps of these templates run without the sandbox, able to act as whoever opens them (--dangerous-unsandboxed-path-apps)",
+			"templates", cfg.UnsandboxedTemplates)
 	}
 	// Everything stopped on the way out gets its own deadline: ctx is already done by then.
 	stopCtx := func() (context.Context, context.CancelFunc) {
@@ -182,9 +211,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if accessURL == "" {
 		accessURL = "http://" + ln.Addr().String()
 	}
-	if u, err := url.Parse(accessURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := url.Parse(accessURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		_ = ln.Close()
 		return fmt.Errorf("access URL %q: want an absolute http:// or https:// URL", accessURL)
+	}
+	if cfg.AppsHost == "" && cfg.LocalAppsHost && onThisMachine(u.Hostname()) {
+		cfg.AppsHost = LocalAppsPattern
+	}
+	if cfg.AppsHost == "" {
+		log.Warn("no --wildcard-access-url: apps are served at sandboxed paths of the dashboard, where a page's own scripts, styles and images do not load " +
+			"and sharing is off; give apps hosts of their own with a wildcard DNS record and --wildcard-access-url '*.apps.example.com'")
 	}
 	listener, err := pgnotify.Listen(ctx, database.Pool, provisioner.NotifyChannel, log)
 	if err != nil {
@@ -247,6 +284,7 @@ func Run(ctx context.Context, cfg Config) error {
 		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
 		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: self,
 		Relay: relays, Activity: recorder, Metadata: values, AppsHost: cfg.AppsHost,
+		AllowPathAppSharing: cfg.AllowPathAppSharing, UnsandboxedTemplates: cfg.UnsandboxedTemplates,
 	})
 
 	srv := &http.Server{

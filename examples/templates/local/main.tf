@@ -23,6 +23,16 @@ variable "agent_url" {
   default     = ""
 }
 
+variable "files_share" {
+  description = "Who may open a workspace's Files app: owner, authenticated (anyone signed in) or public. Shared apps open on their own host (hearth server --wildcard-access-url)."
+  type        = string
+  default     = "owner"
+  validation {
+    condition     = contains(["owner", "authenticated", "public"], var.files_share)
+    error_message = "files_share must be owner, authenticated or public."
+  }
+}
+
 data "coder_provisioner" "me" {}
 data "coder_workspace" "me" {}
 data "coder_workspace_owner" "me" {}
@@ -89,7 +99,7 @@ resource "coder_app" "files" {
   slug         = "files"
   display_name = "Files"
   url          = "http://127.0.0.1:${local.files_port}"
-  share        = "owner"
+  share        = var.files_share
   healthcheck {
     url       = "http://127.0.0.1:${local.files_port}"
     interval  = 10

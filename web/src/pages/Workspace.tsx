@@ -39,6 +39,26 @@ function BuildLog({ build }: { build: WorkspaceBuild }) {
   );
 }
 
+// useAppsHost is the deployment's wildcard apps host ("*.apps.example.com"), or "" when apps are
+// served at paths only.
+function useAppsHost(): string {
+  const [host, setHost] = useState("");
+  useEffect(() => {
+    api.GET("/api/v2/applications/host").then(({ data }) => setHost(data?.host ?? ""), () => setHost(""));
+  }, []);
+  return host;
+}
+
+// appHref is where an app opens: on its own host when the deployment has a wildcard host (where its
+// code cannot reach the dashboard), else at its path; a command app in the terminal.
+function appHref(wildcard: string, ws: Workspace, agent: WorkspaceAgent, app: WorkspaceAgent["apps"][number]): string {
+  const base = `/@${ws.owner_name}/${ws.name}.${agent.name}`;
+  if (!app.url) return `${base}/terminal?command=${encodeURIComponent(app.command ?? "")}`;
+  if (!wildcard) return `${base}/apps/${app.slug}/`;
+  const host = `${app.slug}--${agent.name}--${ws.name}--${ws.owner_name}`.toLowerCase() + wildcard.replace(/^\*/, "");
+  return `${window.location.protocol}//${host}${window.location.port ? ":" + window.location.port : ""}/`;
+}
+
 // AgentMetadata shows an agent's metadata values as its scripts report them, refreshed every 5 s.
 function AgentMetadata({ agent }: { agent: WorkspaceAgent }) {
   const [detail] = usePoll(async () => (await api.GET("/api/v2/workspaceagents/{agent}", { params: { path: { agent: agent.id } } })).data, 5000, [agent.id]);
@@ -130,6 +150,7 @@ export function WorkspacePage() {
   const navigate = useNavigate();
   const [error, setError] = useState("");
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const appsHost = useAppsHost();
   const [ws, refresh] = usePoll(
     async () => {
       const { data, error } = await api.GET("/api/v2/users/{user}/workspaces/{name}", { params: { path: { user: owner.replace(/^@/, ""), name } } });
@@ -189,7 +210,7 @@ export function WorkspacePage() {
             <ul className="apps" aria-label="Apps">
               {a.apps.filter((app) => !app.hidden).map((app) => (
                 <li key={app.slug}>
-                  <a href={app.url ? `/@${ws.owner_name}/${ws.name}.${a.name}/apps/${app.slug}/` : `/@${ws.owner_name}/${ws.name}.${a.name}/terminal?command=${encodeURIComponent(app.command ?? "")}`}
+                  <a href={appHref(appsHost, ws, a, app)}
                     target="_blank" rel="noreferrer">{app.display_name || app.slug}</a>
                 </li>
               ))}
