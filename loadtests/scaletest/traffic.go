@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"time"
@@ -145,10 +146,11 @@ func (w ptyInput) Write(p []byte) (int, error) {
 func (r *run) appTraffic(ctx context.Context, i int, interval time.Duration) {
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	url := r.cfg.URL + "/@" + r.users[i] + "/ws.main/apps/echo/load"
+	url, host := r.appAddress(ctx, r.users[i])
 	every(ctx, interval, func() error {
 		return r.rec.time("app.get", func() error {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			req.Host = host
 			req.Header.Set("Authorization", "Bearer "+r.cfg.Token)
 			res, err := hc.Do(req)
 			if err != nil {
@@ -162,6 +164,23 @@ func (r *run) appTraffic(ctx context.Context, i int, interval time.Duration) {
 			return nil
 		})
 	})
+}
+
+// appAddress is where user's echo app is asked for: on its own host when the deployment has a
+// wildcard host (the way browsers open it; the request goes to the deployment's address with the
+// app's Host, as a wildcard DNS record would send it), else at its path, which the deployment
+// opens for others only with --dangerous-allow-path-app-sharing. host is empty for the path.
+func (r *run) appAddress(ctx context.Context, user string) (url, host string) {
+	if res, err := r.api.GetApplicationsHostWithResponse(ctx); err == nil && res.JSON200 != nil && res.JSON200.Host != "" {
+		if u, err := neturl.Parse(r.cfg.URL); err == nil {
+			host = "echo--main--ws--" + strings.ToLower(user) + strings.TrimPrefix(res.JSON200.Host, "*")
+			if u.Port() != "" {
+				host += ":" + u.Port()
+			}
+			return strings.TrimSuffix(r.cfg.URL, "/") + "/load", host
+		}
+	}
+	return r.cfg.URL + "/@" + user + "/ws.main/apps/echo/load", ""
 }
 
 // ended forgives the error of a call cut short because the stage ended.
