@@ -1,7 +1,9 @@
 package api
 
 import (
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +54,37 @@ func TestResponsesCarrySecurityHeaders(t *testing.T) {
 		require.Equal(t, "same-origin", h.Get("Cross-Origin-Opener-Policy"), path)
 		require.Contains(t, h.Get("Content-Security-Policy"), "frame-ancestors 'none'", path)
 		require.NotContains(t, h.Get("Content-Security-Policy"), "script-src 'unsafe-inline'", path)
+	}
+}
+
+// One rule for every JSON body: application/json, a +json type or no Content-Type at all is JSON;
+// another type (what curl -d sends by default) is refused with a message that says how to send it.
+func TestJSONBodiesFollowOneRule(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := &walker{b: b}
+	u, _, token := w.user(t, []string{}, time.Now().Add(time.Hour))
+	create := b.srv.URL + "/api/v2/users/" + u.Username + "/tokens"
+	for ct, want := range map[string]int{
+		"":                                  http.StatusCreated,
+		"application/json":                  http.StatusCreated,
+		"application/merge-patch+json":      http.StatusCreated,
+		"application/x-www-form-urlencoded": http.StatusUnsupportedMediaType,
+		"text/plain":                        http.StatusUnsupportedMediaType,
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, create, strings.NewReader(`{"name":"`+w.name("t")+`"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		require.Equal(t, want, res.StatusCode, "%q: %s", ct, body)
+		if want == http.StatusUnsupportedMediaType {
+			require.Contains(t, string(body), "Content-Type: application/json", ct)
+		}
 	}
 }

@@ -72,6 +72,11 @@ func init() {
 }
 
 func translate(hctx huma.Context, status int, msg string, errs []error) *Problem {
+	if status == http.StatusUnsupportedMediaType {
+		// The one rule for every JSON body: Content-Type application/json (or +json), or none at all.
+		msg = "The body must be JSON: send it with Content-Type: application/json, or with no Content-Type " +
+			"(curl -d sends application/x-www-form-urlencoded unless given -H 'Content-Type: application/json')."
+	}
 	if status < http.StatusInternalServerError {
 		return newProblem(status, msg, errs)
 	}

@@ -39,6 +39,9 @@ func chooseParameters(cmd *cobra.Command, params []client.ProvisionerParameter, 
 	}
 	for k := range given {
 		if !slices.Contains(names, k) {
+			if len(names) == 0 {
+				return nil, usageError{fmt.Errorf("unknown parameter %q: the template has no parameters; drop --parameter", k)}
+			}
 			return nil, usageError{fmt.Errorf("unknown parameter %q: the template's parameters are %s", k, strings.Join(names, ", "))}
 		}
 	}
