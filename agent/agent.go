@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/buildinfo"
-	"github.com/hearthdev/hearth/internal/client"
 )
 
 // Config configures an agent.

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/client"
 )
 
 // metadataLoop runs each metadata script at its interval and reports the values that changed,

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/client"
 )
 
 // outbox keeps the results of jobs on the worker's disk until the server acknowledges them, so an

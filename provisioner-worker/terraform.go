@@ -18,8 +18,8 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/archive"
-	"github.com/hearthdev/hearth/internal/client"
 )
 
 // minTerraform is the oldest Terraform that works: terraform_data arrived in 1.4.

@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/buildinfo"
-	"github.com/hearthdev/hearth/internal/client"
 )
 
 // Config configures a worker.

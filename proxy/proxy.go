@@ -28,8 +28,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/hashicorp/yamux"
 
+	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/buildinfo"
-	"github.com/hearthdev/hearth/internal/client"
 	"github.com/hearthdev/hearth/internal/hub"
 	"github.com/hearthdev/hearth/internal/ticketkeys"
 	"github.com/hearthdev/hearth/internal/tunnel"

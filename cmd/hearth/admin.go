@@ -12,7 +12,7 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/spf13/cobra"
 
-	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/client"
 )
 
 func usersCommand() *cobra.Command {

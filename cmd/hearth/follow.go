@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/client"
 )
 
 // logLine is a build's or an import's log line, as the API streams it.

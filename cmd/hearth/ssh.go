@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/cliconfig"
-	"github.com/hearthdev/hearth/internal/client"
 	"github.com/hearthdev/hearth/internal/connect"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/cliconfig"
-	"github.com/hearthdev/hearth/internal/client"
 )
 
 // workspaceRef reads [OWNER/]NAME.

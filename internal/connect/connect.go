@@ -16,9 +16,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/cliconfig"
-	"github.com/hearthdev/hearth/internal/client"
 	"github.com/hearthdev/hearth/internal/hub"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )

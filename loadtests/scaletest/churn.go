@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/client"
 )
 
 // churn stops and starts workspaces until ctx ends, the write churn of people starting and stopping

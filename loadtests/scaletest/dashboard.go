@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/client"
 )
 
 // dashboardReads sends the reads a dashboard makes (the signed-in user, the workspaces list, one

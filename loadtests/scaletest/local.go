@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/client"
 )
 
 // localServer is a hearth server the run started: embedded PostgreSQL in a temporary directory,

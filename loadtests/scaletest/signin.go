@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/client"
 )
 
 // password is every run user's password when the run signs in (--signin-rps).

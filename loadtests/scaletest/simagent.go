@@ -20,7 +20,7 @@ import (
 	"github.com/hashicorp/yamux"
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/hearthdev/hearth/internal/client"
+	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
 
