@@ -18,7 +18,7 @@ func TestOutsideComponentsDoNotImportTheControlPlane(t *testing.T) {
 		"github.com/hearthdev/hearth/api",
 		"github.com/hearthdev/hearth/jobs",
 	}
-	for _, pkgs := range []string{"./agent/...", "./proxy/...", "./provisioner-worker/..."} {
+	for _, pkgs := range []string{"./agent/...", "./proxy/...", "./provisioner-worker/...", "./client/..."} {
 		out, err := exec.Command("go", "list", "-deps", pkgs).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list %s: %v\n%s", pkgs, err, out)
