@@ -84,7 +84,7 @@ func observe(next http.Handler, log *slog.Logger, m *httpMetrics) http.Handler {
 			}
 			elapsed := time.Since(start)
 			m.duration.WithLabelValues(op, r.Method, strconv.Itoa(sw.status)).Observe(elapsed.Seconds())
-			level := slog.LevelInfo
+			level := slog.LevelDebug // routine: --log-level debug shows every request
 			if sw.status >= 500 {
 				level = slog.LevelError
 			}

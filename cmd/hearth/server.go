@@ -64,9 +64,15 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 				}
 				cfg.Templates[name] = dir
 			}
-			cfg.Ready = func(_ net.Addr, accessURL string) {
-				fmt.Fprintf(cmd.OutOrStdout(), "\nHearth is ready at %s\n  API docs: %s/api/v2/docs\n  Health:   %s/api/v2/health\n\n",
-					accessURL, accessURL, accessURL)
+			cfg.Ready = func(_ net.Addr, accessURL, appsHost string) {
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "\nHearth is ready at %s\n  API docs: %s/api/v2/docs\n  Health:   %s/api/v2/health\n", accessURL, accessURL, accessURL)
+				if appsHost != "" {
+					fmt.Fprintf(out, "  Apps:     SLUG--AGENT--WORKSPACE--OWNER%s\n", strings.TrimPrefix(appsHost, "*"))
+				}
+				fmt.Fprintf(out, "\nNew here? Open %s in a browser to create the first user (the owner), or with the CLI:\n"+
+					"  hearth login %s --first-user-username NAME --first-user-email EMAIL\n"+
+					"(built by go tool task dev as bin/hearth: export PATH=\"$PWD/bin:$PATH\")\n\n", accessURL, accessURL)
 			}
 			return server.Run(cmd.Context(), cfg)
 		},

@@ -98,7 +98,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	// Ready, when set, is called once requests are accepted, with the listening address.
-	Ready func(addr net.Addr, accessURL string)
+	Ready func(addr net.Addr, accessURL, appsHost string)
 }
 
 // LocalAppsPattern is where apps are served when the deployment is reached on this machine.
@@ -297,7 +297,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("serving", "address", ln.Addr().String(), "access_url", accessURL)
 	if cfg.Ready != nil {
-		cfg.Ready(ln.Addr(), accessURL)
+		cfg.Ready(ln.Addr(), accessURL, cfg.AppsHost)
 	}
 
 	workersDone := make(chan struct{}, 2)
