@@ -258,3 +258,9 @@ func TestCLIPromptsOnATerminal(t *testing.T) {
 	expect(f, "(delete) succeeded")
 	require.Equal(t, 0, exitOf(cmd), seen.String())
 }
+
+// Every command's --help shows an example of its use.
+func TestEveryCommandHasAnExample(t *testing.T) {
+	t.Parallel()
+	require.Empty(t, missingExamples(rootCommand()), "commands without an example: add them to helpExamples in examples.go")
+}

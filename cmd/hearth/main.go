@@ -62,6 +62,8 @@ func rootCommand() *cobra.Command {
 		buildCommand("update", "Rebuild a workspace on its template's active version", []string{"start"}, true),
 		deleteCommand(), logsCommand(), scheduleCommand(), templatesCommand(), usersCommand(), provisionersCommand(), proxiesCommand(), openCommand(),
 		sshCommand(), configSSHCommand(), portForwardCommand())...)
+	root.InitDefaultCompletionCmd()
+	addExamples(root)
 	return root
 }
 
