@@ -389,3 +389,25 @@ func TestAResultTakesTheNextJob(t *testing.T) {
 	require.Len(t, workers, 1, "the worker is listed once, as itself")
 	require.Equal(t, "busy", workers[0]["name"])
 }
+
+// A template's mistakes reach the API as Terraform's diagnostics, each with its severity,
+// summary, detail, file and line, next to the one-line error.
+func TestAFailedImportReportsDiagnosticsWithFileAndLine(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w1")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte("terraform {\n}\n\nresource \"coder_agent\" \"main\" {\n  os = \n}\n"), 0o600))
+	v := waitVersion(t, b, admin, newVersion(t, b, admin, tarDir(t, dir)))
+	require.Equal(t, "failed", v["status"])
+	require.NotEmpty(t, v["error"])
+	diags := v["diagnostics"].([]any)
+	require.NotEmpty(t, diags, "the import's diagnostics: %v", v["error"])
+	d := diags[0].(map[string]any)
+	require.Equal(t, "error", d["severity"])
+	require.Equal(t, "main.tf", d["file"])
+	require.EqualValues(t, 5, d["line"])
+	require.NotEmpty(t, d["summary"])
+	require.NotEmpty(t, d["detail"])
+}

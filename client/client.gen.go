@@ -336,6 +336,24 @@ func (e ProvisionerBuildJobTransition) Valid() bool {
 	}
 }
 
+// Defines values for ProvisionerDiagnosticSeverity.
+const (
+	ProvisionerDiagnosticSeverityError   ProvisionerDiagnosticSeverity = "error"
+	ProvisionerDiagnosticSeverityWarning ProvisionerDiagnosticSeverity = "warning"
+)
+
+// Valid indicates whether the value is a known member of the ProvisionerDiagnosticSeverity enum.
+func (e ProvisionerDiagnosticSeverity) Valid() bool {
+	switch e {
+	case ProvisionerDiagnosticSeverityError:
+		return true
+	case ProvisionerDiagnosticSeverityWarning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProvisionerJobKind.
 const (
 	ProvisionerJobKindTemplateVersionImport ProvisionerJobKind = "template_version_import"
@@ -1334,6 +1352,9 @@ type FailInputBody struct {
 	// Canceled The job stopped because it was canceled.
 	Canceled *bool `json:"canceled,omitempty"`
 
+	// Diagnostics Terraform's diagnostics, when it gave any: each with its file and line when known.
+	Diagnostics *[]ProvisionerDiagnostic `json:"diagnostics,omitempty"`
+
 	// Error What went wrong, for the user.
 	Error string `json:"error"`
 
@@ -1613,6 +1634,30 @@ type ProvisionerBuildResult struct {
 	// State Terraform's state after the build (base64).
 	State []byte `json:"state"`
 }
+
+// ProvisionerDiagnostic defines model for ProvisionerDiagnostic.
+type ProvisionerDiagnostic struct {
+	// Column The column in Line (1-based).
+	Column *int64 `json:"column,omitempty"`
+
+	// Detail Terraform's explanation, when it gives one.
+	Detail *string `json:"detail,omitempty"`
+
+	// File The template file at fault, relative to the template's root.
+	File *string `json:"file,omitempty"`
+
+	// Line The line in File (1-based).
+	Line *int64 `json:"line,omitempty"`
+
+	// Severity error or warning.
+	Severity ProvisionerDiagnosticSeverity `json:"severity"`
+
+	// Summary What is wrong, in one line.
+	Summary string `json:"summary"`
+}
+
+// ProvisionerDiagnosticSeverity error or warning.
+type ProvisionerDiagnosticSeverity string
 
 // ProvisionerHealthcheck defines model for ProvisionerHealthcheck.
 type ProvisionerHealthcheck struct {
@@ -1921,16 +1966,17 @@ type TemplateVariableValue struct {
 
 // TemplateVersion defines model for TemplateVersion.
 type TemplateVersion struct {
-	Archived   bool                   `json:"archived"`
-	CreatedAt  time.Time              `json:"created_at"`
-	Error      *string                `json:"error,omitempty"`
-	FileId     string                 `json:"file_id"`
-	Id         string                 `json:"id"`
-	JobId      *int64                 `json:"job_id,omitempty"`
-	Message    string                 `json:"message"`
-	Name       string                 `json:"name"`
-	Parameters []ProvisionerParameter `json:"parameters"`
-	Resources  []ProvisionerResource  `json:"resources"`
+	Archived    bool                    `json:"archived"`
+	CreatedAt   time.Time               `json:"created_at"`
+	Diagnostics []ProvisionerDiagnostic `json:"diagnostics"`
+	Error       *string                 `json:"error,omitempty"`
+	FileId      string                  `json:"file_id"`
+	Id          string                  `json:"id"`
+	JobId       *int64                  `json:"job_id,omitempty"`
+	Message     string                  `json:"message"`
+	Name        string                  `json:"name"`
+	Parameters  []ProvisionerParameter  `json:"parameters"`
+	Resources   []ProvisionerResource   `json:"resources"`
 
 	// Status Of the import.
 	Status         TemplateVersionStatus         `json:"status"`
@@ -2223,11 +2269,12 @@ type WorkspaceAgentStats struct {
 
 // WorkspaceBuild defines model for WorkspaceBuild.
 type WorkspaceBuild struct {
-	CompletedAt *time.Time `json:"completed_at,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	Error       *string    `json:"error,omitempty"`
-	Id          string     `json:"id"`
-	InitiatorId *string    `json:"initiator_id,omitempty"`
+	CompletedAt *time.Time              `json:"completed_at,omitempty"`
+	CreatedAt   time.Time               `json:"created_at"`
+	Diagnostics []ProvisionerDiagnostic `json:"diagnostics"`
+	Error       *string                 `json:"error,omitempty"`
+	Id          string                  `json:"id"`
+	InitiatorId *string                 `json:"initiator_id,omitempty"`
 
 	// JobId The provisioner job; none for an orphan delete.
 	JobId      *int64  `json:"job_id,omitempty"`

@@ -75,9 +75,47 @@ type job struct {
 	tf    *tfexec.Terraform
 	log   logFunc
 	grace time.Duration
-	// errs are the last error lines Terraform printed, for the job's error message.
-	mu   sync.Mutex
-	errs []string
+	// errs are the last error lines Terraform printed, for the job's error message; diags its
+	// diagnostics in -json output, for the job's result.
+	mu    sync.Mutex
+	errs  []string
+	diags []client.ProvisionerDiagnostic
+}
+
+// maxDiagnostics bounds the diagnostics a job reports.
+const maxDiagnostics = 50
+
+// TerraformError is a failed Terraform stage, with the diagnostics Terraform gave.
+type TerraformError struct {
+	msg         string
+	err         error
+	Diagnostics []client.ProvisionerDiagnostic
+}
+
+func (e *TerraformError) Error() string { return e.msg }
+func (e *TerraformError) Unwrap() error { return e.err }
+
+// diagnostic records one of Terraform's diagnostics.
+func (x *job) diagnostic(d *tfjson.Diagnostic) {
+	if d == nil || d.Summary == "" {
+		return
+	}
+	out := client.ProvisionerDiagnostic{Severity: client.ProvisionerDiagnosticSeverityError, Summary: d.Summary}
+	if d.Severity == tfjson.DiagnosticSeverityWarning {
+		out.Severity = client.ProvisionerDiagnosticSeverityWarning
+	}
+	if d.Detail != "" {
+		out.Detail = &d.Detail
+	}
+	if d.Range != nil && d.Range.Filename != "" {
+		file, line, col := d.Range.Filename, int64(d.Range.Start.Line), int64(d.Range.Start.Column)
+		out.File, out.Line, out.Column = &file, &line, &col
+	}
+	x.mu.Lock()
+	if len(x.diags) < maxDiagnostics {
+		x.diags = append(x.diags, out)
+	}
+	x.mu.Unlock()
 }
 
 // logError records an error line for the job's error message, keeping the last few.
@@ -100,11 +138,14 @@ func (x *job) stageError(ctx context.Context, stage string, err error) error {
 	x.mu.Lock()
 	why := strings.Join(x.errs, "; ")
 	x.errs = nil
+	diags := x.diags
+	x.diags = nil
 	x.mu.Unlock()
+	msg := fmt.Sprintf("terraform %s failed: %v", stage, err)
 	if why != "" {
-		return fmt.Errorf("terraform %s failed: %s (%w)", stage, why, err)
+		msg = fmt.Sprintf("terraform %s failed: %s (%v)", stage, why, err)
 	}
-	return fmt.Errorf("terraform %s failed: %w", stage, err)
+	return &TerraformError{msg: msg, err: err, Diagnostics: diags}
 }
 
 func (r *Runner) prepare(j *client.ProvisionerJob, log logFunc) (*job, error) {
@@ -335,12 +376,20 @@ func (x *job) apply(ctx context.Context) error {
 }
 
 func (x *job) init(ctx context.Context) error {
-	out, flush := x.lines("init", "info")
+	// With -json (Terraform 1.9 and newer), a template's mistakes come as diagnostics with their file
+	// and line; older ones print text.
 	errOut, flushErr := x.lines("init", "error")
-	x.tf.SetStdout(out)
 	x.tf.SetStderr(errOut)
-	err := x.tf.Init(ctx, tfexec.Upgrade(false))
+	w, flush := x.jsonLines("init")
+	err := x.tf.InitJSON(ctx, w, tfexec.Upgrade(false))
 	flush()
+	var old *tfexec.ErrVersionMismatch
+	if errors.As(err, &old) {
+		out, flushOut := x.lines("init", "info")
+		x.tf.SetStdout(out)
+		err = x.tf.Init(ctx, tfexec.Upgrade(false))
+		flushOut()
+	}
 	flushErr()
 	x.tf.SetStdout(io.Discard)
 	x.tf.SetStderr(io.Discard)
@@ -402,9 +451,10 @@ func (x *job) lines(stage, level string) (io.Writer, func()) {
 func (x *job) jsonLines(stage string) (io.Writer, func()) {
 	return lineWriter(func(line string) {
 		var m struct {
-			Level   string `json:"@level"`
-			Message string `json:"@message"`
-			Type    string `json:"type"`
+			Level      string             `json:"@level"`
+			Message    string             `json:"@message"`
+			Type       string             `json:"type"`
+			Diagnostic *tfjson.Diagnostic `json:"diagnostic"`
 		}
 		if json.Unmarshal([]byte(line), &m) != nil || m.Message == "" {
 			x.log(stage, "info", line)
@@ -412,6 +462,9 @@ func (x *job) jsonLines(stage string) (io.Writer, func()) {
 		}
 		if m.Type == "version" {
 			return
+		}
+		if m.Type == "diagnostic" {
+			x.diagnostic(m.Diagnostic)
 		}
 		level := m.Level
 		switch level {

@@ -184,6 +184,10 @@ func (w *worker) run(ctx context.Context, j *client.ProvisionerJob) *client.Prov
 	if err != nil {
 		log.Info("provisioner: job failed", "error", err, "canceled", canceled, "lost", lost, "elapsed", time.Since(start).Round(time.Millisecond))
 		out.Fail = &client.FailProvisionerJobJSONRequestBody{Error: err.Error(), Canceled: &canceled}
+		var tfErr *TerraformError
+		if errors.As(err, &tfErr) && len(tfErr.Diagnostics) > 0 {
+			out.Fail.Diagnostics = &tfErr.Diagnostics
+		}
 		if len(failedState) > 0 {
 			out.Fail.State = &failedState
 		}

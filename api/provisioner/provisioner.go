@@ -621,10 +621,11 @@ func orEmptySlice[T any](s []T) []T {
 type failInput struct {
 	JobPath
 	Body struct {
-		Error    string `json:"error" maxLength:"65536" doc:"What went wrong, for the user."`
-		Canceled bool   `json:"canceled,omitempty" doc:"The job stopped because it was canceled."`
-		State    []byte `json:"state,omitempty" doc:"A workspace build's Terraform state as the failed apply left it (base64), so the next build starts from what exists."`
-		Next     bool   `json:"next,omitempty" doc:"Also claim the worker's next job, if one is waiting (the answer is then 200 with it, else 204)."`
+		Error       string       `json:"error" maxLength:"65536" doc:"What went wrong, for the user."`
+		Diagnostics []Diagnostic `json:"diagnostics,omitempty" maxItems:"50" doc:"Terraform's diagnostics, when it gave any: each with its file and line when known."`
+		Canceled    bool         `json:"canceled,omitempty" doc:"The job stopped because it was canceled."`
+		State       []byte       `json:"state,omitempty" doc:"A workspace build's Terraform state as the failed apply left it (base64), so the next build starts from what exists."`
+		Next        bool         `json:"next,omitempty" doc:"Also claim the worker's next job, if one is waiting (the answer is then 200 with it, else 204)."`
 	}
 }
 
@@ -636,6 +637,15 @@ func (h handlers) fail(ctx context.Context, in *failInput) (*ResultOutput, error
 	return h.report(ctx, in.JobPath, in.Body.Next, result{build: len(in.Body.State) > 0, inTx: func(tx db.Tx, a jobAuth) error {
 		if err := provisioning.EndJob(ctx, tx, h.Claimer, h.River, a.job, a.attempt, outcome, in.Body.Error); err != nil {
 			return err
+		}
+		if len(in.Body.Diagnostics) > 0 {
+			diags, _ := json.Marshal(in.Body.Diagnostics)
+			if err := tx.SetTemplateVersionDiagnosticsByJob(ctx, dbsqlc.SetTemplateVersionDiagnosticsByJobParams{Diagnostics: diags, JobID: &a.job}); err != nil {
+				return err
+			}
+			if err := tx.SetWorkspaceBuildDiagnosticsByJob(ctx, dbsqlc.SetWorkspaceBuildDiagnosticsByJobParams{Diagnostics: diags, JobID: &a.job}); err != nil {
+				return err
+			}
 		}
 		if len(in.Body.State) == 0 {
 			return nil

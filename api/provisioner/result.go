@@ -136,3 +136,13 @@ type Healthcheck struct {
 	IntervalSeconds int    `json:"interval_seconds"`
 	Threshold       int    `json:"threshold"`
 }
+
+// Diagnostic is one of Terraform's diagnostics (an error or warning), as Terraform gave it.
+type Diagnostic struct {
+	Severity string `json:"severity" enum:"error,warning" doc:"error or warning."`
+	Summary  string `json:"summary" maxLength:"4096" doc:"What is wrong, in one line."`
+	Detail   string `json:"detail,omitempty" maxLength:"16384" doc:"Terraform's explanation, when it gives one."`
+	File     string `json:"file,omitempty" maxLength:"1024" doc:"The template file at fault, relative to the template's root."`
+	Line     int    `json:"line,omitempty" minimum:"0" doc:"The line in File (1-based)."`
+	Column   int    `json:"column,omitempty" minimum:"0" doc:"The column in Line (1-based)."`
+}

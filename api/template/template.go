@@ -213,15 +213,17 @@ type VariableValue struct {
 
 // Version is a template version.
 type Version struct {
-	ID         uuid.UUID                      `json:"id"`
-	FileID     string                         `json:"file_id"`
-	Tags       map[string]string              `json:"tags"`
-	JobID      *int64                         `json:"job_id,omitempty"`
-	Status     string                         `json:"status" enum:"pending,running,succeeded,failed,canceled" doc:"Of the import."`
-	Error      string                         `json:"error,omitempty"`
-	Parameters []provisioner.Parameter        `json:"parameters"`
-	Variables  []provisioner.TemplateVariable `json:"variables"`
-	Resources  []provisioner.Resource         `json:"resources"`
+	ID     uuid.UUID         `json:"id"`
+	FileID string            `json:"file_id"`
+	Tags   map[string]string `json:"tags"`
+	JobID  *int64            `json:"job_id,omitempty"`
+	Status string            `json:"status" enum:"pending,running,succeeded,failed,canceled" doc:"Of the import."`
+	Error  string            `json:"error,omitempty"`
+	// Diagnostics are Terraform's, of a failed import.
+	Diagnostics []provisioner.Diagnostic       `json:"diagnostics"`
+	Parameters  []provisioner.Parameter        `json:"parameters"`
+	Variables   []provisioner.TemplateVariable `json:"variables"`
+	Resources   []provisioner.Resource         `json:"resources"`
 	// VariableValues are the values given, sensitive ones blanked.
 	VariableValues []VariableValue `json:"variable_values"`
 	TemplateID     *uuid.UUID      `json:"template_id,omitempty"`
@@ -239,8 +241,9 @@ type VersionOutput struct {
 func (h handlers) toVersion(v dbsqlc.TemplateVersion) Version {
 	out := Version{ID: v.ID, FileID: hex.EncodeToString(v.FileHash), Tags: map[string]string{}, JobID: v.JobID, Status: v.Status,
 		Error: v.Error, CreatedAt: v.CreatedAt, TemplateID: v.TemplateID, Name: v.Name, Message: v.Message, Archived: v.Archived,
-		VariableValues: []VariableValue{}}
+		VariableValues: []VariableValue{}, Diagnostics: []provisioner.Diagnostic{}}
 	// All written by us, as JSON of these types.
+	_ = json.Unmarshal(v.Diagnostics, &out.Diagnostics)
 	_ = json.Unmarshal(v.Tags, &out.Tags)
 	_ = json.Unmarshal(v.Parameters, &out.Parameters)
 	_ = json.Unmarshal(v.Variables, &out.Variables)

@@ -41,21 +41,23 @@ func registerBuilds(api huma.API, h handlers, op func(id, method, path, summary,
 
 // Build is a workspace build.
 type Build struct {
-	ID                uuid.UUID         `json:"id"`
-	WorkspaceID       uuid.UUID         `json:"workspace_id"`
-	Number            int32             `json:"number"`
-	Transition        string            `json:"transition" enum:"start,stop,delete"`
-	Status            string            `json:"status" enum:"pending,running,succeeded,failed,canceling,canceled"`
-	TemplateVersionID uuid.UUID         `json:"template_version_id"`
-	InitiatorID       *uuid.UUID        `json:"initiator_id,omitempty"`
-	JobID             *int64            `json:"job_id,omitempty" doc:"The provisioner job; none for an orphan delete."`
-	Orphan            bool              `json:"orphan"`
-	Error             string            `json:"error,omitempty"`
-	Parameters        []parameter.Value `json:"parameters"`
-	Resources         []Resource        `json:"resources" doc:"What the build made (empty in lists and until it succeeds)."`
-	CreatedAt         time.Time         `json:"created_at"`
-	StartedAt         *time.Time        `json:"started_at,omitempty"`
-	CompletedAt       *time.Time        `json:"completed_at,omitempty"`
+	ID                uuid.UUID  `json:"id"`
+	WorkspaceID       uuid.UUID  `json:"workspace_id"`
+	Number            int32      `json:"number"`
+	Transition        string     `json:"transition" enum:"start,stop,delete"`
+	Status            string     `json:"status" enum:"pending,running,succeeded,failed,canceling,canceled"`
+	TemplateVersionID uuid.UUID  `json:"template_version_id"`
+	InitiatorID       *uuid.UUID `json:"initiator_id,omitempty"`
+	JobID             *int64     `json:"job_id,omitempty" doc:"The provisioner job; none for an orphan delete."`
+	Orphan            bool       `json:"orphan"`
+	Error             string     `json:"error,omitempty"`
+	// Diagnostics are Terraform's, of a failed build.
+	Diagnostics []provisioner.Diagnostic `json:"diagnostics"`
+	Parameters  []parameter.Value        `json:"parameters"`
+	Resources   []Resource               `json:"resources" doc:"What the build made (empty in lists and until it succeeds)."`
+	CreatedAt   time.Time                `json:"created_at"`
+	StartedAt   *time.Time               `json:"started_at,omitempty"`
+	CompletedAt *time.Time               `json:"completed_at,omitempty"`
 }
 
 // Resource is a resource a build made, with its agents.
@@ -128,8 +130,10 @@ func (h handlers) toBuild(ctx context.Context, b dbsqlc.WorkspaceBuild) (Build, 
 func buildSummary(b dbsqlc.WorkspaceBuild) Build {
 	out := Build{ID: b.ID, WorkspaceID: b.WorkspaceID, Number: b.Number, Transition: b.Transition, Status: b.Status,
 		TemplateVersionID: b.TemplateVersionID, InitiatorID: b.InitiatorID, JobID: b.JobID, Orphan: b.Orphan, Error: b.Error,
-		Parameters: []parameter.Value{}, Resources: []Resource{}, CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, CompletedAt: b.CompletedAt}
+		Parameters: []parameter.Value{}, Resources: []Resource{}, CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, CompletedAt: b.CompletedAt,
+		Diagnostics: []provisioner.Diagnostic{}}
 	_ = json.Unmarshal(b.Parameters, &out.Parameters)
+	_ = json.Unmarshal(b.Diagnostics, &out.Diagnostics)
 	return out
 }
 

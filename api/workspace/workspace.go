@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/audit"
@@ -162,7 +163,8 @@ func toWorkspace(w dbsqlc.WorkspaceOverview) Workspace {
 		NextTransition: nextTransition(w), DormantAt: w.DormantAt, DeletingAt: deletingAt(w),
 		LatestBuild: Build{ID: w.BuildID, WorkspaceID: w.ID, Number: w.BuildNumber, Transition: w.BuildTransition,
 			Status: w.BuildStatus, TemplateVersionID: w.TemplateVersionID, JobID: w.BuildJobID, Error: w.BuildError,
-			CreatedAt: w.BuildCreatedAt, CompletedAt: w.BuildCompletedAt, Parameters: []parameter.Value{}, Resources: []Resource{}}}
+			CreatedAt: w.BuildCreatedAt, CompletedAt: w.BuildCompletedAt, Parameters: []parameter.Value{}, Resources: []Resource{},
+			Diagnostics: []provisioner.Diagnostic{}}}
 }
 
 // WorkspaceOutput is one workspace.

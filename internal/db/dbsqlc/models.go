@@ -217,6 +217,7 @@ type TemplateVersion struct {
 	Message        string
 	Archived       bool
 	VariableValues []byte
+	Diagnostics    []byte
 }
 
 type User struct {
@@ -315,6 +316,7 @@ type WorkspaceBuild struct {
 	StartedAt         *time.Time
 	CompletedAt       *time.Time
 	ResultGraceUntil  *time.Time
+	Diagnostics       []byte
 }
 
 type WorkspaceOverview struct {

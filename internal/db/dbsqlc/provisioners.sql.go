@@ -119,7 +119,7 @@ func (q *Queries) GetRiverJobAttempt(ctx context.Context, id int64) (GetRiverJob
 }
 
 const getTemplateVersion = `-- name: GetTemplateVersion :one
-SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values FROM template_versions WHERE id = $1
+SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics FROM template_versions WHERE id = $1
 `
 
 func (q *Queries) GetTemplateVersion(ctx context.Context, id uuid.UUID) (TemplateVersion, error) {
@@ -143,12 +143,13 @@ func (q *Queries) GetTemplateVersion(ctx context.Context, id uuid.UUID) (Templat
 		&i.Message,
 		&i.Archived,
 		&i.VariableValues,
+		&i.Diagnostics,
 	)
 	return i, err
 }
 
 const getTemplateVersionByJob = `-- name: GetTemplateVersionByJob :one
-SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values FROM template_versions WHERE job_id = $1
+SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics FROM template_versions WHERE job_id = $1
 `
 
 func (q *Queries) GetTemplateVersionByJob(ctx context.Context, jobID *int64) (TemplateVersion, error) {
@@ -172,6 +173,7 @@ func (q *Queries) GetTemplateVersionByJob(ctx context.Context, jobID *int64) (Te
 		&i.Message,
 		&i.Archived,
 		&i.VariableValues,
+		&i.Diagnostics,
 	)
 	return i, err
 }
@@ -224,7 +226,7 @@ func (q *Queries) InsertJobLogs(ctx context.Context, arg InsertJobLogsParams) er
 
 const insertTemplateVersion = `-- name: InsertTemplateVersion :one
 INSERT INTO template_versions (id, file_hash, tags, created_by, template_id, name, message, variable_values)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics
 `
 
 type InsertTemplateVersionParams struct {
@@ -268,6 +270,7 @@ func (q *Queries) InsertTemplateVersion(ctx context.Context, arg InsertTemplateV
 		&i.Message,
 		&i.Archived,
 		&i.VariableValues,
+		&i.Diagnostics,
 	)
 	return i, err
 }
@@ -444,6 +447,20 @@ func (q *Queries) ReviveRiverJob(ctx context.Context, arg ReviveRiverJobParams) 
 	return result.RowsAffected(), nil
 }
 
+const setTemplateVersionDiagnosticsByJob = `-- name: SetTemplateVersionDiagnosticsByJob :exec
+UPDATE template_versions SET diagnostics = $1 WHERE job_id = $2
+`
+
+type SetTemplateVersionDiagnosticsByJobParams struct {
+	Diagnostics []byte
+	JobID       *int64
+}
+
+func (q *Queries) SetTemplateVersionDiagnosticsByJob(ctx context.Context, arg SetTemplateVersionDiagnosticsByJobParams) error {
+	_, err := q.db.Exec(ctx, setTemplateVersionDiagnosticsByJob, arg.Diagnostics, arg.JobID)
+	return err
+}
+
 const setTemplateVersionJob = `-- name: SetTemplateVersionJob :exec
 UPDATE template_versions SET job_id = $2, updated_at = now() WHERE id = $1
 `
@@ -470,6 +487,20 @@ type SetTemplateVersionStatusParams struct {
 
 func (q *Queries) SetTemplateVersionStatus(ctx context.Context, arg SetTemplateVersionStatusParams) error {
 	_, err := q.db.Exec(ctx, setTemplateVersionStatus, arg.ID, arg.Status, arg.Error)
+	return err
+}
+
+const setWorkspaceBuildDiagnosticsByJob = `-- name: SetWorkspaceBuildDiagnosticsByJob :exec
+UPDATE workspace_builds SET diagnostics = $1 WHERE job_id = $2
+`
+
+type SetWorkspaceBuildDiagnosticsByJobParams struct {
+	Diagnostics []byte
+	JobID       *int64
+}
+
+func (q *Queries) SetWorkspaceBuildDiagnosticsByJob(ctx context.Context, arg SetWorkspaceBuildDiagnosticsByJobParams) error {
+	_, err := q.db.Exec(ctx, setWorkspaceBuildDiagnosticsByJob, arg.Diagnostics, arg.JobID)
 	return err
 }
 

@@ -27,7 +27,7 @@ const finishWorkspaceBuild = `-- name: FinishWorkspaceBuild :one
 WITH lease AS (DELETE FROM provisioner_leases WHERE job_id = $2::bigint AND attempt = $3)
 UPDATE workspace_builds SET status = 'succeeded', error = '', state = $1, completed_at = now(), result_grace_until = NULL
 WHERE job_id = $2::bigint
-RETURNING id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until
+RETURNING id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until, diagnostics
 `
 
 type FinishWorkspaceBuildParams struct {
@@ -57,6 +57,7 @@ func (q *Queries) FinishWorkspaceBuild(ctx context.Context, arg FinishWorkspaceB
 		&i.StartedAt,
 		&i.CompletedAt,
 		&i.ResultGraceUntil,
+		&i.Diagnostics,
 	)
 	return i, err
 }
@@ -232,7 +233,7 @@ func (q *Queries) GetWorkspaceAgentByToken(ctx context.Context, tokenHash []byte
 }
 
 const getWorkspaceBuild = `-- name: GetWorkspaceBuild :one
-SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until FROM workspace_builds WHERE id = $1
+SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until, diagnostics FROM workspace_builds WHERE id = $1
 `
 
 func (q *Queries) GetWorkspaceBuild(ctx context.Context, id uuid.UUID) (WorkspaceBuild, error) {
@@ -255,12 +256,13 @@ func (q *Queries) GetWorkspaceBuild(ctx context.Context, id uuid.UUID) (Workspac
 		&i.StartedAt,
 		&i.CompletedAt,
 		&i.ResultGraceUntil,
+		&i.Diagnostics,
 	)
 	return i, err
 }
 
 const getWorkspaceBuildByJob = `-- name: GetWorkspaceBuildByJob :one
-SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until FROM workspace_builds WHERE job_id = $1
+SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until, diagnostics FROM workspace_builds WHERE job_id = $1
 `
 
 func (q *Queries) GetWorkspaceBuildByJob(ctx context.Context, jobID *int64) (WorkspaceBuild, error) {
@@ -283,6 +285,7 @@ func (q *Queries) GetWorkspaceBuildByJob(ctx context.Context, jobID *int64) (Wor
 		&i.StartedAt,
 		&i.CompletedAt,
 		&i.ResultGraceUntil,
+		&i.Diagnostics,
 	)
 	return i, err
 }
@@ -467,7 +470,7 @@ func (q *Queries) InsertWorkspaceAgent(ctx context.Context, arg InsertWorkspaceA
 const insertWorkspaceBuild = `-- name: InsertWorkspaceBuild :one
 INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, initiator_id, parameters, orphan, status, state, completed_at)
 VALUES ($1, (SELECT coalesce(max(number), 0) + 1 FROM workspace_builds WHERE workspace_id = $1), $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until
+RETURNING id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until, diagnostics
 `
 
 type InsertWorkspaceBuildParams struct {
@@ -512,6 +515,7 @@ func (q *Queries) InsertWorkspaceBuild(ctx context.Context, arg InsertWorkspaceB
 		&i.StartedAt,
 		&i.CompletedAt,
 		&i.ResultGraceUntil,
+		&i.Diagnostics,
 	)
 	return i, err
 }
@@ -570,7 +574,7 @@ func (q *Queries) IsLatestBuildOfJob(ctx context.Context, jobID *int64) (bool, e
 }
 
 const latestBuildWithParameters = `-- name: LatestBuildWithParameters :one
-SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until FROM workspace_builds WHERE workspace_id = $1 AND number < $2::integer
+SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until, diagnostics FROM workspace_builds WHERE workspace_id = $1 AND number < $2::integer
 ORDER BY number DESC LIMIT 1
 `
 
@@ -600,6 +604,7 @@ func (q *Queries) LatestBuildWithParameters(ctx context.Context, arg LatestBuild
 		&i.StartedAt,
 		&i.CompletedAt,
 		&i.ResultGraceUntil,
+		&i.Diagnostics,
 	)
 	return i, err
 }
@@ -635,7 +640,7 @@ func (q *Queries) ListDormantDue(ctx context.Context) ([]uuid.UUID, error) {
 const listFailedDue = `-- name: ListFailedDue :many
 SELECT w.id, b.id AS build_id FROM workspaces w
 JOIN templates t ON t.id = w.template_id
-JOIN LATERAL (SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until FROM workspace_builds wb WHERE wb.workspace_id = w.id ORDER BY wb.number DESC LIMIT 1) b ON true
+JOIN LATERAL (SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until, diagnostics FROM workspace_builds wb WHERE wb.workspace_id = w.id ORDER BY wb.number DESC LIMIT 1) b ON true
 WHERE NOT w.deleted AND t.failure_ttl_seconds > 0 AND b.transition = 'start' AND b.status = 'failed'
   AND b.completed_at < now() - make_interval(secs => t.failure_ttl_seconds) - interval '1 minute'
 ORDER BY b.completed_at LIMIT 500
@@ -819,7 +824,7 @@ func (q *Queries) ListWorkspaceAgents(ctx context.Context, buildID uuid.UUID) ([
 }
 
 const listWorkspaceBuilds = `-- name: ListWorkspaceBuilds :many
-SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until FROM workspace_builds WHERE workspace_id = $1 ORDER BY number DESC LIMIT $3 OFFSET $2
+SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until, diagnostics FROM workspace_builds WHERE workspace_id = $1 ORDER BY number DESC LIMIT $3 OFFSET $2
 `
 
 type ListWorkspaceBuildsParams struct {
@@ -854,6 +859,7 @@ func (q *Queries) ListWorkspaceBuilds(ctx context.Context, arg ListWorkspaceBuil
 			&i.StartedAt,
 			&i.CompletedAt,
 			&i.ResultGraceUntil,
+			&i.Diagnostics,
 		); err != nil {
 			return nil, err
 		}
@@ -1054,7 +1060,7 @@ func (q *Queries) MarkWorkspaceDeleted(ctx context.Context, id uuid.UUID) error 
 }
 
 const previousBuildState = `-- name: PreviousBuildState :one
-SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until FROM workspace_builds WHERE workspace_id = $1 AND state IS NOT NULL AND number < $2::integer ORDER BY number DESC LIMIT 1
+SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until, diagnostics FROM workspace_builds WHERE workspace_id = $1 AND state IS NOT NULL AND number < $2::integer ORDER BY number DESC LIMIT 1
 `
 
 type PreviousBuildStateParams struct {
@@ -1084,6 +1090,7 @@ func (q *Queries) PreviousBuildState(ctx context.Context, arg PreviousBuildState
 		&i.StartedAt,
 		&i.CompletedAt,
 		&i.ResultGraceUntil,
+		&i.Diagnostics,
 	)
 	return i, err
 }
@@ -1241,7 +1248,7 @@ WITH lease AS (
 )
 UPDATE workspace_builds SET status = CASE WHEN status = 'canceling' THEN status ELSE 'running' END, started_at = now()
 WHERE job_id = $1::bigint
-RETURNING id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until
+RETURNING id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until, diagnostics
 `
 
 type StartWorkspaceBuildParams struct {
@@ -1277,6 +1284,7 @@ func (q *Queries) StartWorkspaceBuild(ctx context.Context, arg StartWorkspaceBui
 		&i.StartedAt,
 		&i.CompletedAt,
 		&i.ResultGraceUntil,
+		&i.Diagnostics,
 	)
 	return i, err
 }

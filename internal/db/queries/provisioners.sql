@@ -117,3 +117,9 @@ SELECT count(*) FROM job;
 
 -- name: GetProvisionerWorker :one
 SELECT * FROM provisioner_workers WHERE id = $1;
+
+-- name: SetTemplateVersionDiagnosticsByJob :exec
+UPDATE template_versions SET diagnostics = @diagnostics WHERE job_id = @job_id;
+
+-- name: SetWorkspaceBuildDiagnosticsByJob :exec
+UPDATE workspace_builds SET diagnostics = @diagnostics WHERE job_id = @job_id;

@@ -1,0 +1,2 @@
+ALTER TABLE workspace_builds DROP COLUMN diagnostics;
+ALTER TABLE template_versions DROP COLUMN diagnostics;
