@@ -67,6 +67,12 @@ func TestCLIWorkflow(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, string(orig), string(got))
 	fails(2, "is not a template directory", "templates", "push", filepath.Join(dir, "missing"))
+	broken := filepath.Join(dir, "broken")
+	require.NoError(t, os.MkdirAll(broken, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(broken, "main.tf"), []byte("resource \"coder_agent\" \"main\" {\n  os = \n}\n"), 0o600))
+	_, errOut, code = c.run("", "templates", "push", broken, "--name", "broken")
+	require.Equal(t, 1, code)
+	require.Regexp(t, `(?m)^main\.tf:2:\d+: error: \S`, errOut, "a template's mistake is shown with its file and line")
 
 	// Parameters are checked before anything is submitted.
 	fails(2, `unknown parameter "colour"`, "create", "bad", "-t", "local", "--parameter", "colour=red")

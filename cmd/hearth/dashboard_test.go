@@ -39,12 +39,18 @@ func TestDashboard(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(shots, 0o755))
 
-	cmd := exec.Command("node", "e2e/flow.mjs", srv.url, tarball, filepath.Join(dir, "workspaces"), shots)
+	brokenDir := filepath.Join(dir, "broken")
+	require.NoError(t, os.MkdirAll(brokenDir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(brokenDir, "main.tf"), []byte("resource \"coder_agent\" \"main\" {\n  os = \n}\n"), 0o600))
+	broken := filepath.Join(dir, "broken.tar")
+	require.NoError(t, os.WriteFile(broken, tarTemplate(t, brokenDir), 0o600))
+
+	cmd := exec.Command("node", "e2e/flow.mjs", srv.url, tarball, filepath.Join(dir, "workspaces"), shots, broken)
 	cmd.Dir = "../../web"
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "e2e: done")
-	for _, shot := range []string{"setup", "workspaces-empty", "templates", "template", "create", "workspace", "terminal", "workspace-schedule", "workspaces-after", "users", "tokens", "provisioners", "audit"} {
+	for _, shot := range []string{"setup", "workspaces-empty", "templates", "template", "template-diagnostics", "create", "workspace", "terminal", "workspace-schedule", "workspaces-after", "users", "tokens", "provisioners", "audit"} {
 		require.FileExists(t, filepath.Join(shots, shot+".png"))
 	}
 }

@@ -127,6 +127,7 @@ func followBuild(ctx context.Context, c *client.ClientWithResponses, out io.Writ
 	build := b.JSON200
 	took := time.Since(start).Seconds()
 	if build.Status != "succeeded" {
+		printDiagnostics(out, build.Diagnostics)
 		return fmt.Errorf("build #%d (%s) %s after %.1fs: %s", build.Number, build.Transition, build.Status, took, deref(build.Error))
 	}
 	fmt.Fprintf(out, "Build #%d (%s) succeeded in %.1fs.\n", build.Number, build.Transition, took)

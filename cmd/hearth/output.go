@@ -140,3 +140,27 @@ func confirm(cmd *cobra.Command, yes bool, question string) error {
 	}
 	return nil
 }
+
+// printDiagnostics prints Terraform's diagnostics the way compilers do: FILE:LINE:COLUMN: severity:
+// summary, then the detail indented.
+func printDiagnostics(w io.Writer, diags []client.ProvisionerDiagnostic) {
+	for _, d := range diags {
+		where := ""
+		if d.File != nil {
+			where = *d.File
+			if d.Line != nil && *d.Line > 0 {
+				where += fmt.Sprintf(":%d", *d.Line)
+				if d.Column != nil && *d.Column > 0 {
+					where += fmt.Sprintf(":%d", *d.Column)
+				}
+			}
+			where += ": "
+		}
+		fmt.Fprintf(w, "%s%s: %s\n", where, d.Severity, d.Summary)
+		for _, line := range strings.Split(strings.TrimSpace(deref(d.Detail)), "\n") {
+			if line != "" {
+				fmt.Fprintf(w, "    %s\n", line)
+			}
+		}
+	}
+}

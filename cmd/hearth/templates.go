@@ -219,6 +219,7 @@ active version until it is promoted.`,
 				return remote(s.URL, err)
 			}
 			if v.Status != "succeeded" {
+				printDiagnostics(cmd.ErrOrStderr(), v.Diagnostics)
 				return fmt.Errorf("the import %s: %s", v.Status, deref(v.Error))
 			}
 			printParameters(out, v.Parameters)

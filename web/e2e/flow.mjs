@@ -3,11 +3,11 @@
 // created through the form, watched until running, `echo` in its web terminal, stopped, deleted.
 // Screenshots of each page go to the directory in argv[4]. Run by cmd/hearth's TestDashboard.
 //
-//   node e2e/flow.mjs URL TEMPLATE.tar WORKSPACES_DIR SCREENSHOT_DIR
+//   node e2e/flow.mjs URL TEMPLATE.tar WORKSPACES_DIR SCREENSHOT_DIR BROKEN_TEMPLATE.tar
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-const [url, tarPath, workspacesDir, shots] = process.argv.slice(2);
+const [url, tarPath, workspacesDir, shots, brokenTarPath] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -71,6 +71,29 @@ try {
   const saved = await (await page.request.get(`${url}/api/v2/templates/local`)).json();
   if (saved.dormancy_threshold_seconds !== 30 * 86400) throw new Error(`policy not saved: ${JSON.stringify(saved)}`);
   await page.screenshot({ path: `${shots}/template.png`, fullPage: true });
+
+  step("a version with a syntax error shows Terraform's diagnostic, field by field");
+  const brokenFile = await (await page.request.post(`${url}/api/v2/files`, { headers: { ...headers, "Content-Type": "application/x-tar" }, data: readFileSync(brokenTarPath) })).json();
+  const broken = await (await page.request.post(`${url}/api/v2/template-versions`, {
+    headers, data: { file_id: brokenFile.id, template_id: "local", name: "broken" },
+  })).json();
+  for (let i = 0; ; i++) {
+    const v = await (await page.request.get(`${url}/api/v2/template-versions/${broken.id}`)).json();
+    if (v.status === "failed") break;
+    if (v.status === "succeeded" || i > 600) throw new Error(`the broken version's import: ${v.status}`);
+    await page.waitForTimeout(100);
+  }
+  await page.reload();
+  await page.getByRole("button", { name: "broken" }).click();
+  const diagnostic = page.getByRole("list", { name: "Terraform diagnostics" }).getByRole("listitem").first();
+  await diagnostic.waitFor();
+  const where = await diagnostic.locator(".where").textContent();
+  const severity = await diagnostic.locator(".severity").textContent();
+  const summary = await diagnostic.locator(".summary").textContent();
+  if (!/^main\.tf:2:\d+$/.test(where) || severity !== "error" || !summary) {
+    throw new Error(`the diagnostic's fields: ${JSON.stringify({ where, severity, summary })}`);
+  }
+  await page.screenshot({ path: `${shots}/template-diagnostics.png`, fullPage: true });
   await page.getByRole("link", { name: "Templates" }).click();
 
   step("create a workspace through the form");

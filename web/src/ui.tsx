@@ -1,6 +1,25 @@
 import { useEffect, useRef, useState } from "react";
+import type { Diagnostic } from "./api/client";
 
 // Badge shows a status with a colour that also reads without colour (the word itself).
+// Diagnostics lists Terraform's diagnostics of a failed import or build: where (file:line:column),
+// the severity, the summary and the detail, each in a field of its own.
+export function Diagnostics({ items }: { items: Diagnostic[] }) {
+  if (items.length === 0) return null;
+  return (
+    <ul className="diagnostics" aria-label="Terraform diagnostics">
+      {items.map((d, i) => (
+        <li key={i} className={d.severity}>
+          {d.file && <code className="where">{d.file}{d.line ? `:${d.line}` : ""}{d.line && d.column ? `:${d.column}` : ""}</code>}{" "}
+          <strong className="severity">{d.severity}</strong>{" "}
+          <span className="summary">{d.summary}</span>
+          {d.detail && <p className="detail">{d.detail}</p>}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function Badge({ status }: { status: string }) {
   const tone =
     ["running", "succeeded", "connected", "ready", "active"].includes(status) ? "good"

@@ -18,6 +18,7 @@ export type WorkspaceBuild = S["WorkspaceBuild"];
 export type WorkspaceAgent = S["WorkspaceAgent"];
 export type Template = S["Template"];
 export type Parameter = S["ProvisionerParameter"];
+export type Diagnostic = S["ProvisionerDiagnostic"];
 export type User = S["UsersUser"];
 export type Problem = S["Problem"];
 

@@ -1715,6 +1715,8 @@ export interface components {
         FailInputBody: {
             /** @description The job stopped because it was canceled. */
             canceled?: boolean;
+            /** @description Terraform's diagnostics, when it gave any: each with its file and line when known. */
+            diagnostics?: components["schemas"]["ProvisionerDiagnostic"][];
             /** @description What went wrong, for the user. */
             error: string;
             /** @description Also claim the worker's next job, if one is waiting (the answer is then 200 with it, else 204). */
@@ -1938,6 +1940,29 @@ export interface components {
             resources: components["schemas"]["ProvisionerResource"][];
             /** @description Terraform's state after the build (base64). */
             state: string;
+        };
+        ProvisionerDiagnostic: {
+            /**
+             * Format: int64
+             * @description The column in Line (1-based).
+             */
+            column?: number;
+            /** @description Terraform's explanation, when it gives one. */
+            detail?: string;
+            /** @description The template file at fault, relative to the template's root. */
+            file?: string;
+            /**
+             * Format: int64
+             * @description The line in File (1-based).
+             */
+            line?: number;
+            /**
+             * @description error or warning.
+             * @enum {string}
+             */
+            severity: "error" | "warning";
+            /** @description What is wrong, in one line. */
+            summary: string;
         };
         ProvisionerHealthcheck: {
             /** Format: int64 */
@@ -2220,6 +2245,7 @@ export interface components {
             archived: boolean;
             /** Format: date-time */
             created_at: string;
+            diagnostics: components["schemas"]["ProvisionerDiagnostic"][];
             error?: string;
             file_id: string;
             id: string;
@@ -2524,6 +2550,7 @@ export interface components {
             completed_at?: string;
             /** Format: date-time */
             created_at: string;
+            diagnostics: components["schemas"]["ProvisionerDiagnostic"][];
             error?: string;
             id: string;
             initiator_id?: string;

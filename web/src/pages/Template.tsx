@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { api, problemText, type Template } from "../api/client";
 import { useUser } from "../Layout";
-import { ago, Badge, usePoll } from "../ui";
+import { ago, Badge, Diagnostics, usePoll } from "../ui";
 
 const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 
@@ -98,6 +98,8 @@ export function TemplatePage() {
       </table>
       {version && (
         <>
+          {version.error && <p className="error">The import of {version.name} {version.status}: {version.error}</p>}
+          <Diagnostics items={version.diagnostics ?? []} />
           <h2>Parameters of {version.name}</h2>
           {version.parameters.length === 0 ? <p className="hint">None.</p> : (
             <table>

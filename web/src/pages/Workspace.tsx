@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, problemText, type Workspace, type WorkspaceAgent, type WorkspaceBuild } from "../api/client";
-import { ago, Badge, Confirm, usePoll } from "../ui";
+import { ago, Badge, Confirm, Diagnostics, usePoll } from "../ui";
 
 type Line = { id: number; stage: string; output: string; time: string };
 
@@ -194,6 +194,7 @@ export function WorkspacePage() {
       <p className="hint">Template {ws.template_display_name || ws.template_name}{ws.outdated && " (a newer version is active)"} · last used {ago(ws.last_used_at)}</p>
       {error && <p className="error" role="alert">{error}</p>}
       {b.error && <p className="error">Build #{b.number} failed: {b.error}</p>}
+      <Diagnostics items={b.diagnostics ?? []} />
       {agents.map((a) => (
         <div key={a.id} className="card">
           <div className="row">
