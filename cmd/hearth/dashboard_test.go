@@ -50,7 +50,7 @@ func TestDashboard(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "e2e: done")
-	for _, shot := range []string{"setup", "workspaces-empty", "templates", "template", "template-diagnostics", "create", "workspace", "terminal", "workspace-schedule", "workspaces-after", "users", "tokens", "provisioners", "audit"} {
+	for _, shot := range []string{"setup", "workspaces-empty", "templates", "template", "template-diagnostics", "create", "workspace", "terminal", "workspace-schedule", "workspace-update", "workspaces-after", "users", "tokens", "provisioners", "audit"} {
 		require.FileExists(t, filepath.Join(shots, shot+".png"))
 	}
 }

@@ -137,6 +137,42 @@ try {
   await page.getByText("Autostop saved").waitFor();
   await page.screenshot({ path: `${shots}/workspace-schedule.png`, fullPage: true });
 
+  // waitBuild waits until the workspace's latest build satisfies done and the workspace runs.
+  const waitBuild = async (what, done) => {
+    for (let i = 0; ; i++) {
+      const ws = await (await page.request.get(`${url}/api/v2/users/ada/workspaces/dev`)).json();
+      if (ws.status === "running" && done(ws.latest_build)) return ws.latest_build;
+      if (ws.status === "failed" || i > 1200) throw new Error(`${what}: ${ws.status} ${JSON.stringify(ws.latest_build)}`);
+      await page.waitForTimeout(100);
+    }
+  };
+
+  step("change a mutable parameter");
+  const params = page.getByRole("form", { name: "Parameters" });
+  await params.getByLabel("Bash").check();
+  await params.getByRole("button", { name: "Apply and rebuild" }).click();
+  await waitBuild("the rebuild with shell=bash", (b) => b.number > 1 && b.parameters.some((p) => p.name === "shell" && p.value === "bash"));
+
+  step("update to the template's active version");
+  const v2 = await (await page.request.post(`${url}/api/v2/template-versions`, {
+    headers, data: { file_id: file.id, template_id: "local", message: "Second version: the same files, promoted.", variables: [{ name: "workspaces_dir", value: workspacesDir }] },
+  })).json();
+  for (let i = 0; ; i++) {
+    const v = await (await page.request.get(`${url}/api/v2/template-versions/${v2.id}`)).json();
+    if (v.status === "succeeded") break;
+    if (v.status === "failed" || i > 600) throw new Error(`import of v2 ${v.status}: ${v.error}`);
+    await page.waitForTimeout(100);
+  }
+  const promoted = await page.request.put(`${url}/api/v2/templates/local/active-version`, { headers, data: { version_id: v2.id } });
+  if (!promoted.ok()) throw new Error(`promote v2: ${promoted.status()} ${await promoted.text()}`);
+  await page.reload();
+  const update = page.getByRole("form", { name: "Update" });
+  await update.getByText("Second version: the same files, promoted.").waitFor();
+  await page.screenshot({ path: `${shots}/workspace-update.png`, fullPage: true });
+  await update.getByRole("button", { name: "Update" }).click();
+  await waitBuild("the update", (b) => b.template_version_id === v2.id);
+  await update.waitFor({ state: "detached" }); // up to date: no more Update
+
   step("stop");
   await page.getByRole("button", { name: "Stop", exact: true }).click();
   await page.locator("h1 + .badge", { hasText: "stopped" }).waitFor();

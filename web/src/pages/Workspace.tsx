@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, problemText, type Workspace, type WorkspaceAgent, type WorkspaceBuild } from "../api/client";
 import { ago, Badge, Confirm, Diagnostics, usePoll } from "../ui";
+import { WorkspaceParameters } from "./WorkspaceParameters";
 
 type Line = { id: number; stage: string; output: string; time: string };
 
@@ -219,6 +220,7 @@ export function WorkspacePage() {
           )}
         </div>
       ))}
+      <WorkspaceParameters ws={ws} onBuilt={refresh} />
       <Schedule ws={ws} onChange={refresh} />
       {b.resources.filter((r) => !r.hide).length > 0 && (
         <>
