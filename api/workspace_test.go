@@ -216,6 +216,25 @@ func TestWorkspaceLifecycle(t *testing.T) {
 	_, logs := call(t, "GET", b.srv.URL+"/api/v2/workspacebuilds/"+first["id"].(string)+"/logs", "", member...)
 	require.NotEmpty(t, logs["logs"])
 	require.NotContains(t, fmt.Sprint(logs), "secret-greeting", "sensitive variables are not printed")
+
+	// Each build says how long its stages took, in the order they ran, end to end without gaps.
+	for _, x := range builds["builds"].([]any) {
+		stages := x.(map[string]any)["stages"].([]any)
+		var names []string
+		for i, st := range stages {
+			s := st.(map[string]any)
+			if n := s["stage"].(string); n == "init" || n == "plan" || n == "apply" {
+				names = append(names, n)
+			}
+			require.GreaterOrEqual(t, s["seconds"].(float64), 0.0, s)
+			if i > 0 {
+				require.Equal(t, stages[i-1].(map[string]any)["ended_at"], s["started_at"], "a stage ends when the next begins")
+			}
+		}
+		require.Equal(t, []string{"init", "plan", "apply"}, names, "build #%v: %v", x.(map[string]any)["number"], stages)
+	}
+	_, one := call(t, "GET", b.srv.URL+"/api/v2/workspacebuilds/"+first["id"].(string), "", member...)
+	require.Equal(t, builds["builds"].([]any)[5].(map[string]any)["stages"], one["stages"], "a build read alone has the same stages")
 }
 
 func TestWorkspacesOfOthersAreNotFound(t *testing.T) {

@@ -942,6 +942,33 @@ func (e WorkspaceNextTransitionTransition) Valid() bool {
 	}
 }
 
+// Defines values for WorkspaceStageStage.
+const (
+	WorkspaceStageStageApply   WorkspaceStageStage = "apply"
+	WorkspaceStageStageCleanup WorkspaceStageStage = "cleanup"
+	WorkspaceStageStageInit    WorkspaceStageStage = "init"
+	WorkspaceStageStagePlan    WorkspaceStageStage = "plan"
+	WorkspaceStageStageSetup   WorkspaceStageStage = "setup"
+)
+
+// Valid indicates whether the value is a known member of the WorkspaceStageStage enum.
+func (e WorkspaceStageStage) Valid() bool {
+	switch e {
+	case WorkspaceStageStageApply:
+		return true
+	case WorkspaceStageStageCleanup:
+		return true
+	case WorkspaceStageStageInit:
+		return true
+	case WorkspaceStageStagePlan:
+		return true
+	case WorkspaceStageStageSetup:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListAuditEntriesParamsResult.
 const (
 	ListAuditEntriesParamsResultFailure ListAuditEntriesParamsResult = "failure"
@@ -2283,7 +2310,10 @@ type WorkspaceBuild struct {
 	Parameters []Value `json:"parameters"`
 
 	// Resources What the build made (empty in lists and until it succeeds).
-	Resources         []WorkspaceResource      `json:"resources"`
+	Resources []WorkspaceResource `json:"resources"`
+
+	// Stages How long each stage took, in the order they ran (filled when builds are listed or one is read; empty until the build logs).
+	Stages            []WorkspaceStage         `json:"stages"`
 	StartedAt         *time.Time               `json:"started_at,omitempty"`
 	Status            WorkspaceBuildStatus     `json:"status"`
 	TemplateVersionId string                   `json:"template_version_id"`
@@ -2345,6 +2375,19 @@ type WorkspaceResource struct {
 	Name      string                    `json:"name"`
 	Type      string                    `json:"type"`
 }
+
+// WorkspaceStage defines model for WorkspaceStage.
+type WorkspaceStage struct {
+	EndedAt time.Time `json:"ended_at"`
+
+	// Seconds ended_at minus started_at.
+	Seconds   float64             `json:"seconds"`
+	Stage     WorkspaceStageStage `json:"stage"`
+	StartedAt time.Time           `json:"started_at"`
+}
+
+// WorkspaceStageStage defines model for WorkspaceStage.Stage.
+type WorkspaceStageStage string
 
 // WorkspacesOutputBody defines model for WorkspacesOutputBody.
 type WorkspacesOutputBody struct {

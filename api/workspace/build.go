@@ -55,6 +55,7 @@ type Build struct {
 	Diagnostics []provisioner.Diagnostic `json:"diagnostics"`
 	Parameters  []parameter.Value        `json:"parameters"`
 	Resources   []Resource               `json:"resources" doc:"What the build made (empty in lists and until it succeeds)."`
+	Stages      []Stage                  `json:"stages" doc:"How long each stage took, in the order they ran (filled when builds are listed or one is read; empty until the build logs)."`
 	CreatedAt   time.Time                `json:"created_at"`
 	StartedAt   *time.Time               `json:"started_at,omitempty"`
 	CompletedAt *time.Time               `json:"completed_at,omitempty"`
@@ -131,7 +132,7 @@ func buildSummary(b dbsqlc.WorkspaceBuild) Build {
 	out := Build{ID: b.ID, WorkspaceID: b.WorkspaceID, Number: b.Number, Transition: b.Transition, Status: b.Status,
 		TemplateVersionID: b.TemplateVersionID, InitiatorID: b.InitiatorID, JobID: b.JobID, Orphan: b.Orphan, Error: b.Error,
 		Parameters: []parameter.Value{}, Resources: []Resource{}, CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, CompletedAt: b.CompletedAt,
-		Diagnostics: []provisioner.Diagnostic{}}
+		Diagnostics: []provisioner.Diagnostic{}, Stages: []Stage{}}
 	_ = json.Unmarshal(b.Parameters, &out.Parameters)
 	_ = json.Unmarshal(b.Diagnostics, &out.Diagnostics)
 	return out
@@ -366,7 +367,7 @@ func (h handlers) listBuilds(ctx context.Context, in *listBuildsInput) (*BuildsO
 	for i, r := range rows {
 		out.Body.Builds[i] = buildSummary(r)
 	}
-	return out, nil
+	return out, h.withStages(ctx, out.Body.Builds)
 }
 
 // BuildPath names a build.
@@ -399,7 +400,14 @@ func (h handlers) getBuild(ctx context.Context, in *BuildPath) (*BuildOutput, er
 		return nil, err
 	}
 	out, err := h.toBuild(ctx, b)
-	return &BuildOutput{Body: out}, err
+	if err != nil {
+		return nil, err
+	}
+	one := []Build{out}
+	if err := h.withStages(ctx, one); err != nil {
+		return nil, err
+	}
+	return &BuildOutput{Body: one[0]}, nil
 }
 
 func (h handlers) cancelBuild(ctx context.Context, in *BuildPath) (*BuildOutput, error) {

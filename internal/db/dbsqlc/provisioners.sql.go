@@ -356,6 +356,45 @@ func (q *Queries) ListJobLogs(ctx context.Context, arg ListJobLogsParams) ([]Pro
 	return items, nil
 }
 
+const listJobStages = `-- name: ListJobStages :many
+SELECT job_id, stage, min(time)::timestamptz AS first_at, max(time)::timestamptz AS last_at
+FROM provisioner_job_logs WHERE job_id = ANY($1::bigint[])
+GROUP BY job_id, stage ORDER BY job_id, min(id)
+`
+
+type ListJobStagesRow struct {
+	JobID   int64
+	Stage   string
+	FirstAt time.Time
+	LastAt  time.Time
+}
+
+// When each stage of these jobs began and printed its last line, in the order the stages began.
+func (q *Queries) ListJobStages(ctx context.Context, jobIds []int64) ([]ListJobStagesRow, error) {
+	rows, err := q.db.Query(ctx, listJobStages, jobIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListJobStagesRow{}
+	for rows.Next() {
+		var i ListJobStagesRow
+		if err := rows.Scan(
+			&i.JobID,
+			&i.Stage,
+			&i.FirstAt,
+			&i.LastAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listProvisionerWorkers = `-- name: ListProvisionerWorkers :many
 SELECT w.id, w.name, w.version, w.tags, w.builtin, w.created_at, w.last_seen_at, l.job_id AS current_job_id
 FROM provisioner_workers w LEFT JOIN provisioner_leases l ON l.worker_id = w.id

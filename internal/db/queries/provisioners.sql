@@ -123,3 +123,9 @@ UPDATE template_versions SET diagnostics = @diagnostics WHERE job_id = @job_id;
 
 -- name: SetWorkspaceBuildDiagnosticsByJob :exec
 UPDATE workspace_builds SET diagnostics = @diagnostics WHERE job_id = @job_id;
+
+-- name: ListJobStages :many
+-- When each stage of these jobs began and printed its last line, in the order the stages began.
+SELECT job_id, stage, min(time)::timestamptz AS first_at, max(time)::timestamptz AS last_at
+FROM provisioner_job_logs WHERE job_id = ANY(@job_ids::bigint[])
+GROUP BY job_id, stage ORDER BY job_id, min(id);

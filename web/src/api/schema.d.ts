@@ -2565,6 +2565,8 @@ export interface components {
             parameters: components["schemas"]["Value"][];
             /** @description What the build made (empty in lists and until it succeeds). */
             resources: components["schemas"]["WorkspaceResource"][];
+            /** @description How long each stage took, in the order they ran (filled when builds are listed or one is read; empty until the build logs). */
+            stages: components["schemas"]["WorkspaceStage"][];
             /** Format: date-time */
             started_at?: string;
             /** @enum {string} */
@@ -2615,6 +2617,19 @@ export interface components {
             metadata: components["schemas"]["ProvisionerMetadataItem"][];
             name: string;
             type: string;
+        };
+        WorkspaceStage: {
+            /** Format: date-time */
+            ended_at: string;
+            /**
+             * Format: double
+             * @description ended_at minus started_at.
+             */
+            seconds: number;
+            /** @enum {string} */
+            stage: "setup" | "init" | "plan" | "apply" | "cleanup";
+            /** Format: date-time */
+            started_at: string;
         };
         WorkspacesOutputBody: {
             /**
