@@ -115,9 +115,10 @@ func TestCLIWorkflow(t *testing.T) {
 		"on this machine, an app opens on its own host under *.apps.localhost")
 	fails(1, `no app "nope"`, "open", "app", "dev", "nope", "--no-open")
 
-	_, errOut, code = c.run("", "stop", "dev")
+	out, errOut, code = c.run("", "stop", "dev")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, errOut, "(stop) succeeded")
+	require.Equal(t, "Workspace dev is stopped (its home is kept): hearth start dev brings it back.\n", out, "one line says what happened and what next")
 	require.Contains(t, ok("list"), "stopped")
 	require.Contains(t, ok("logs", "dev"), "==> ")
 	_, errOut, code = c.run("", "start", "dev")
@@ -175,9 +176,10 @@ func TestCLIWorkflow(t *testing.T) {
 	fails(1, `no deployment named "gone"`, "list", "--deployment", "gone")
 
 	fails(2, "pass --yes", "delete", "dev")
-	_, errOut, code = c.run("", "delete", "dev", "--yes")
+	out, errOut, code = c.run("", "delete", "dev", "--yes")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, errOut, "(delete) succeeded")
+	require.Contains(t, out, "Workspace dev is deleted")
 	require.Contains(t, ok("list"), "No workspaces")
 	ok("templates", "delete", "local", "--yes")
 }
@@ -200,10 +202,80 @@ data "coder_parameter" "region" {
     value = "us"
   }
 }
+data "coder_parameter" "tools" {
+  name      = "tools"
+  type      = "list(string)"
+  form_type = "multi-select"
+  mutable   = true
+  option {
+    name  = "Git"
+    value = "git"
+  }
+  option {
+    name  = "Vim"
+    value = "vim"
+  }
+  option {
+    name  = "Emacs"
+    value = "emacs"
+  }
+}
+`
+
+// updatedRequiredTemplate is requiredParameterTemplate's next version: a region renamed (and now
+// mutable) and a new required parameter.
+const updatedRequiredTemplate = `terraform {
+  required_providers {
+    coder = { source = "coder/coder" }
+  }
+}
+data "coder_parameter" "region" {
+  name    = "region"
+  type    = "string"
+  mutable = true
+  option {
+    name  = "Europe (west)"
+    value = "eu-west"
+  }
+  option {
+    name  = "America"
+    value = "us"
+  }
+}
+data "coder_parameter" "tools" {
+  name      = "tools"
+  type      = "list(string)"
+  form_type = "multi-select"
+  mutable   = true
+  option {
+    name  = "Git"
+    value = "git"
+  }
+  option {
+    name  = "Vim"
+    value = "vim"
+  }
+  option {
+    name  = "Emacs"
+    value = "emacs"
+  }
+}
+data "coder_parameter" "size" {
+  name = "size"
+  type = "string"
+  option {
+    name  = "Small"
+    value = "small"
+  }
+  option {
+    name  = "Large"
+    value = "large"
+  }
+}
 `
 
 // On a terminal, a missing required parameter is asked for (with its options, until the answer is
-// valid) and a deletion asks for confirmation.
+// valid), an update asks for what its version needs, and a deletion asks for confirmation.
 func TestCLIPromptsOnATerminal(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -241,15 +313,58 @@ func TestCLIPromptsOnATerminal(t *testing.T) {
 		return cmd.ProcessState.ExitCode()
 	}
 
+	// A select list answered by value or number; a multi-select by numbers; mistakes told at the prompt.
 	f, cmd := term("create", "x", "-t", "required")
-	expect(f, "eu  (Europe)")
-	expect(f, "region: ")
+	expect(f, "1) Europe  (eu)")
+	expect(f, "region [1-2]: ")
 	_, _ = f.WriteString("mars\r")
 	expect(f, `"mars" is not one of eu or us`)
-	_, _ = f.WriteString("eu\r")
+	_, _ = f.WriteString("1\r")
+	expect(f, "3) Emacs  (emacs)")
+	expect(f, "tools (any of 1-3, separated by commas): ")
+	_, _ = f.WriteString("1,nano\r")
+	expect(f, `"nano" is not one of git, vim or emacs`)
+	_, _ = f.WriteString("1, 3\r")
 	expect(f, "Workspace x is running")
 	require.Equal(t, 0, exitOf(cmd), seen.String())
 	require.Contains(t, seen.String(), "(start) succeeded")
+	var shown struct {
+		LatestBuild struct {
+			Parameters []struct{ Name, Value string }
+		} `json:"latest_build"`
+	}
+	out, _, _ := c.run("", "show", "x", "-o", "json")
+	require.NoError(t, json.Unmarshal([]byte(out), &shown))
+	require.ElementsMatch(t, []struct{ Name, Value string }{{"region", "eu"}, {"tools", `["git","emacs"]`}}, shown.LatestBuild.Parameters)
+	_, errOut, code = c.run("", "create", "y", "-t", "required", "--yes", "--parameter", "region=us")
+	require.Equal(t, 2, code, "--yes never asks")
+	require.Contains(t, errOut, "parameter tools is required: pass --parameter tools=VALUE")
+
+	// An update asks only for what the new version needs: a new required parameter, and one whose
+	// value it no longer allows.
+	require.NoError(t, os.WriteFile(filepath.Join(req, "main.tf"), []byte(updatedRequiredTemplate), 0o644))
+	_, errOut, code = c.run("", "templates", "push", req, "--activate", "-m", "Europe moved to eu-west")
+	require.Equal(t, 0, code, errOut)
+	_, errOut, code = c.run("", "update", "x", "--yes")
+	require.Equal(t, 2, code, errOut)
+	require.Contains(t, errOut, `the workspace's value of region is no longer allowed ("eu" is not one of eu-west or us)`)
+	seen.Reset()
+	f, cmd = term("update", "x")
+	expect(f, "Updating x to version")
+	expect(f, "Europe moved to eu-west")
+	expect(f, "region [1-2]: ")
+	_, _ = f.WriteString("1\r")
+	expect(f, "size [1-2]: ")
+	_, _ = f.WriteString("large\r")
+	expect(f, "Workspace x is running: hearth ssh x")
+	require.Equal(t, 0, exitOf(cmd), seen.String())
+	require.NotContains(t, seen.String(), "tools (any of", "a value still allowed is not asked again")
+	out, _, _ = c.run("", "show", "x", "-o", "json")
+	require.NoError(t, json.Unmarshal([]byte(out), &shown))
+	require.ElementsMatch(t, []struct{ Name, Value string }{{"region", "eu-west"}, {"size", "large"}, {"tools", `["git","emacs"]`}}, shown.LatestBuild.Parameters)
+	out, _, code = c.run("", "update", "x")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "already on the active version")
 
 	seen.Reset()
 	f, cmd = term("delete", "x")

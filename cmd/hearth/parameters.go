@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -29,10 +31,12 @@ func parseParameters(flags []string) (map[string]string, error) {
 	return out, nil
 }
 
-// chooseParameters checks the given values against a template version's parameters and asks for
-// the missing required ones on a terminal (without one, a missing one is an error). Values left out
-// that have defaults are left to the server.
-func chooseParameters(cmd *cobra.Command, params []client.ProvisionerParameter, given map[string]string, only func(client.ProvisionerParameter) bool) ([]client.Value, error) {
+// chooseParameters checks the given values against a template version's parameters and asks, on a
+// terminal and unless noPrompt, for the ones that need an answer: a required one with no value, and
+// one whose current value (current: the workspace's, for an update) the version no longer allows.
+// Without a terminal such a parameter is an error. Values left out that have defaults, and current
+// values still allowed, are left to the server.
+func chooseParameters(cmd *cobra.Command, params []client.ProvisionerParameter, given, current map[string]string, noPrompt bool) ([]client.Value, error) {
 	names := make([]string, 0, len(params))
 	for _, p := range params {
 		names = append(names, p.Name)
@@ -46,7 +50,7 @@ func chooseParameters(cmd *cobra.Command, params []client.ProvisionerParameter, 
 		}
 	}
 	in, _ := cmd.InOrStdin().(*os.File)
-	interactive := in != nil && term.IsTerminal(int(in.Fd()))
+	interactive := !noPrompt && in != nil && term.IsTerminal(int(in.Fd()))
 	slices.SortStableFunc(params, func(a, b client.ProvisionerParameter) int { return int(a.Order - b.Order) })
 	var out []client.Value
 	for _, p := range params {
@@ -58,11 +62,23 @@ func chooseParameters(cmd *cobra.Command, params []client.ProvisionerParameter, 
 			out = append(out, client.Value{Name: p.Name, Value: v})
 			continue
 		}
-		if !p.Required || (only != nil && !only(p)) {
+		why := ""
+		if cur, has := current[p.Name]; has {
+			err := checkParameter(p, cur)
+			if err == nil {
+				continue
+			}
+			why = fmt.Sprintf("the workspace's value of %s is no longer allowed (%s)", p.Name, err)
+		} else if p.Required {
+			why = fmt.Sprintf("parameter %s is required", p.Name)
+		} else {
 			continue
 		}
 		if !interactive {
-			return nil, usageError{fmt.Errorf("parameter %s is required: pass --parameter %s=VALUE%s", p.Name, p.Name, optionsHint(p))}
+			return nil, usageError{fmt.Errorf("%s: pass --parameter %s=VALUE%s", why, p.Name, optionsHint(p))}
+		}
+		if _, has := current[p.Name]; has {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s.\n", strings.ToUpper(why[:1])+why[1:])
 		}
 		v, err := askParameter(cmd, p)
 		if err != nil {
@@ -73,7 +89,9 @@ func chooseParameters(cmd *cobra.Command, params []client.ProvisionerParameter, 
 	return out, nil
 }
 
-// askParameter prompts until the answer is valid (three tries).
+// askParameter prompts until the answer is valid (three tries). A parameter with options is a
+// numbered select list (a list(string) one takes several, separated by commas); Enter takes the
+// default when there is one.
 func askParameter(cmd *cobra.Command, p client.ProvisionerParameter) (string, error) {
 	label := p.Name
 	if p.DisplayName != nil && *p.DisplayName != "" {
@@ -83,16 +101,40 @@ func askParameter(cmd *cobra.Command, p client.ProvisionerParameter) (string, er
 	if p.Description != nil && *p.Description != "" {
 		fmt.Fprintf(errOut, "%s: %s\n", label, *p.Description)
 	}
-	for _, o := range p.Options {
-		fmt.Fprintf(errOut, "  %s  (%s)\n", o.Value, o.Name)
+	multi := p.Type == "list(string)"
+	hint := ""
+	switch {
+	case multi && len(p.Options) > 0:
+		hint = fmt.Sprintf(" (any of 1-%d, separated by commas)", len(p.Options))
+	case multi:
+		hint = " (values separated by commas)"
+	case len(p.Options) > 0:
+		hint = fmt.Sprintf(" [1-%d]", len(p.Options))
+	case p.Type == "bool":
+		hint = " [true/false]"
+	}
+	for i, o := range p.Options {
+		fmt.Fprintf(errOut, "  %d) %s  (%s)\n", i+1, o.Name, o.Value)
 	}
 	if !p.Mutable {
 		fmt.Fprintln(errOut, "  (cannot be changed after the workspace is created)")
 	}
+	if p.Default != nil && *p.Default != "" {
+		hint += " (Enter: " + *p.Default + ")"
+	}
 	for range 3 {
-		v, err := prompt(cmd, label+": ", false)
+		answer, err := readLine(cmd, label+hint+": ")
 		if err != nil {
 			return "", err
+		}
+		v := answer
+		switch {
+		case answer == "" && p.Default != nil:
+			v = *p.Default
+		case multi:
+			v = pickMany(p.Options, answer)
+		case len(p.Options) > 0:
+			v = pickOne(p.Options, answer)
 		}
 		if err := checkParameter(p, v); err != nil {
 			fmt.Fprintf(errOut, "  %s\n", err)
@@ -103,16 +145,48 @@ func askParameter(cmd *cobra.Command, p client.ProvisionerParameter) (string, er
 	return "", usageError{fmt.Errorf("no valid value for parameter %s", p.Name)}
 }
 
+// readLine asks a question on the terminal and reads the answer; an empty answer is an answer.
+func readLine(cmd *cobra.Command, question string) (string, error) {
+	fmt.Fprint(cmd.ErrOrStderr(), question)
+	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if err != nil && (!errors.Is(err, io.EOF) || line == "") {
+		return "", usageError{fmt.Errorf("%s no answer", strings.TrimSuffix(question, ": "))}
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// pickOne turns an answer to a select list, an option's number or its value, into the value.
+func pickOne(options []client.ProvisionerParameterOption, answer string) string {
+	if n, err := strconv.Atoi(answer); err == nil && n >= 1 && n <= len(options) {
+		return options[n-1].Value
+	}
+	return answer
+}
+
+// pickMany turns an answer to a multi-select (numbers or values separated by commas or spaces) into
+// the JSON list a list(string) parameter takes; a JSON list is taken as it is.
+func pickMany(options []client.ProvisionerParameterOption, answer string) string {
+	if strings.HasPrefix(answer, "[") {
+		return answer
+	}
+	picked := []string{}
+	for _, f := range strings.FieldsFunc(answer, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if v := pickOne(options, f); !slices.Contains(picked, v) {
+			picked = append(picked, v)
+		}
+	}
+	b, _ := json.Marshal(picked)
+	return string(b)
+}
+
 // checkParameter applies a parameter's type, options and validation rules to a value.
 func checkParameter(p client.ProvisionerParameter, v string) error {
-	if len(p.Options) > 0 {
-		values := make([]string, len(p.Options))
-		for i, o := range p.Options {
-			values[i] = o.Value
-		}
-		if !slices.Contains(values, v) {
-			return fmt.Errorf("%q is not one of %s", v, listOr(values))
-		}
+	values := make([]string, len(p.Options))
+	for i, o := range p.Options {
+		values[i] = o.Value
+	}
+	if len(values) > 0 && p.Type != "list(string)" && !slices.Contains(values, v) {
+		return fmt.Errorf("%q is not one of %s", v, listOr(values))
 	}
 	val := p.Validation
 	custom := func(err error) error {
@@ -141,6 +215,11 @@ func checkParameter(p client.ProvisionerParameter, v string) error {
 		var list []string
 		if json.Unmarshal([]byte(v), &list) != nil {
 			return fmt.Errorf(`%q is not a JSON list of strings, such as ["a","b"]`, v)
+		}
+		for _, item := range list {
+			if len(values) > 0 && !slices.Contains(values, item) {
+				return fmt.Errorf("%q is not one of %s", item, listOr(values))
+			}
 		}
 	default:
 		if val != nil && val.Regex != nil && *val.Regex != "" {

@@ -44,14 +44,15 @@ func workspaceSession(ctx context.Context, ref string) (*client.ClientWithRespon
 func createCommand() *cobra.Command {
 	var tmpl string
 	var params []string
-	var noWait bool
+	var noWait, yes bool
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a workspace from a template and wait until it runs",
 		Long: `Create a workspace and follow its first build until it is running.
 
 Parameters come from --parameter NAME=VALUE; a required one that is missing is asked for when a
-terminal is attached (with its options and rules), and is an error otherwise. Values are checked
+terminal is attached (a numbered list for one with options, several numbers for a list(string)
+one; its rules checked at the prompt), and is an error otherwise or with --yes. Values are checked
 against the template's rules before anything is submitted.`,
 		Example: `  hearth create dev --template local
   hearth create dev --template local --parameter shell=sh --parameter history_lines=5000`,
@@ -90,7 +91,7 @@ against the template's rules before anything is submitted.`,
 			if err != nil {
 				return remote(s.URL, err)
 			}
-			values, err := chooseParameters(cmd, v.JSON200.Parameters, given, nil)
+			values, err := chooseParameters(cmd, v.JSON200.Parameters, given, nil, yes)
 			if err != nil {
 				return err
 			}
@@ -114,6 +115,7 @@ against the template's rules before anything is submitted.`,
 	cmd.Flags().StringVarP(&tmpl, "template", "t", "", "the template (name or ID); may be left out when there is only one")
 	cmd.Flags().StringArrayVarP(&params, "parameter", "p", nil, "a parameter value, NAME=VALUE (repeatable)")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the build is queued")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "never ask: defaults for what is left out, an error for a required parameter")
 	return cmd
 }
 
@@ -218,7 +220,7 @@ func showCommand() *cobra.Command {
 // buildCommand makes start, stop, restart and update: a build of a transition, followed to its end.
 func buildCommand(use, short string, transitions []string, update bool) *cobra.Command {
 	var params []string
-	var noWait bool
+	var noWait, yes bool
 	cmd := &cobra.Command{
 		Use:   use + " WORKSPACE",
 		Short: short,
@@ -243,17 +245,28 @@ func buildCommand(use, short string, transitions []string, update bool) *cobra.C
 					}
 					versionID = t.JSON200.ActiveVersionId
 					body.TemplateVersionId = &versionID
+					if versionID == w.LatestBuild.TemplateVersionId && len(given) == 0 && w.Status == "running" {
+						fmt.Fprintf(cmd.OutOrStdout(), "Workspace %s is already on the active version of %s.\n", w.Name, w.TemplateName)
+						return nil
+					}
 				}
 				v, err := client.Ok(c.GetTemplateVersionWithResponse(ctx, versionID))
 				if err != nil {
 					return remote(s.URL, err)
 				}
-				// An update asks only for required parameters the workspace does not have yet.
-				have := map[string]bool{}
-				for _, p := range w.LatestBuild.Parameters {
-					have[p.Name] = true
+				if update && versionID != w.LatestBuild.TemplateVersionId {
+					msg := ""
+					if v.JSON200.Message != "" {
+						msg = ": " + v.JSON200.Message
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "Updating %s to version %s of %s%s\n", w.Name, v.JSON200.Name, w.TemplateName, msg)
 				}
-				values, err := chooseParameters(cmd, v.JSON200.Parameters, given, func(p client.ProvisionerParameter) bool { return !have[p.Name] })
+				// Asked for: new required parameters, and those whose value the version no longer allows.
+				current := map[string]string{}
+				for _, p := range w.LatestBuild.Parameters {
+					current[p.Name] = p.Value
+				}
+				values, err := chooseParameters(cmd, v.JSON200.Parameters, given, current, yes)
 				if err != nil {
 					return err
 				}
@@ -268,19 +281,26 @@ func buildCommand(use, short string, transitions []string, update bool) *cobra.C
 				if err != nil {
 					return remote(s.URL, err)
 				}
-				fmt.Fprintf(out, "%s %s (build #%d)...\n", strings.ToUpper(tr[:1])+tr[1:]+"ing", w.Name, res.JSON201.Number)
+				fmt.Fprintf(out, "%s %s (build #%d)...\n", map[string]string{"start": "Starting", "stop": "Stopping"}[tr], w.Name, res.JSON201.Number)
 				if noWait {
+					fmt.Fprintf(cmd.OutOrStdout(), "Build #%d of %s is queued: hearth logs -f %s follows it.\n", res.JSON201.Number, w.Name, w.Name)
 					return nil
 				}
 				if err := followBuild(ctx, c, out, res.JSON201.Id); err != nil {
 					return err
 				}
 			}
+			if transitions[len(transitions)-1] == "stop" {
+				fmt.Fprintf(cmd.OutOrStdout(), "Workspace %s is stopped (its home is kept): hearth start %s brings it back.\n", w.Name, w.Name)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "Workspace %s is running: hearth ssh %s\n", w.Name, w.Name)
+			}
 			return nil
 		},
 	}
 	if transitions[len(transitions)-1] == "start" {
 		cmd.Flags().StringArrayVarP(&params, "parameter", "p", nil, "a new parameter value, NAME=VALUE (repeatable)")
+		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "never ask: an error for a parameter that needs a value")
 	}
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the build is queued")
 	return cmd
@@ -314,7 +334,11 @@ func deleteCommand() *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(out, "Deleting %s (build #%d)...\n", w.Name, b.Number)
-			return followBuild(ctx, c, out, b.Id)
+			if err := followBuild(ctx, c, out, b.Id); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Workspace %s is deleted, with its resources: hearth list shows what is left.\n", w.Name)
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&orphan, "orphan", false, "remove without running Terraform (the resources are already gone)")
