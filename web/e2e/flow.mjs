@@ -173,6 +173,13 @@ try {
   await waitBuild("the update", (b) => b.template_version_id === v2.id);
   await update.waitFor({ state: "detached" }); // up to date: no more Update
 
+  step("build history with stage timings");
+  const history = page.getByRole("table").filter({ hasText: "Stages" });
+  const last = history.locator("tbody tr").first();
+  await last.locator("td.stages", { hasText: /queued \d+\.\d s/ }).waitFor();
+  for (const stage of ["init", "plan", "apply"]) await last.locator("td.stages span", { hasText: new RegExp(`^${stage} \\d+\\.\\d s$`) }).waitFor();
+  await page.screenshot({ path: `${shots}/workspace-history.png`, fullPage: true });
+
   step("stop");
   await page.getByRole("button", { name: "Stop", exact: true }).click();
   await page.locator("h1 + .badge", { hasText: "stopped" }).waitFor();

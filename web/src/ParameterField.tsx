@@ -1,13 +1,29 @@
 import type { Parameter } from "./api/client";
+import { listItems, toggleItem } from "./params";
 
 // ParameterField is one template parameter as a form control: options as radios (a few) or a select,
-// booleans as a checkbox, numbers as a number input; its rules checked as the user types.
+// a list(string) with options as checkboxes (several may be chosen), booleans as a checkbox, numbers
+// as a number input; its rules checked as the user types.
 export function ParameterField({ p, value, error, onChange }: { p: Parameter; value: string; error: string; onChange: (v: string) => void }) {
   const label = p.display_name || p.name;
   const id = `param-${p.name}`;
   const note = !p.mutable ? <small className="hint">Cannot be changed after the workspace is created.</small> : null;
   const options = p.options ?? [];
   let control;
+  if (options.length > 0 && p.type === "list(string)") {
+    const chosen = (item: string) => listItems(value).includes(item);
+    control = (
+      <fieldset className="radios" aria-describedby={`${id}-desc`}>
+        <legend>{label}{p.required && " *"}</legend>
+        {options.map((o) => (
+          <label key={o.value}>
+            <input type="checkbox" name={p.name} value={o.value} checked={chosen(o.value)} onChange={() => onChange(toggleItem(value, o.value))} /> {o.name}
+          </label>
+        ))}
+      </fieldset>
+    );
+    return <div className="field">{control}{p.description && <small id={`${id}-desc`}>{p.description}</small>}{note}{error && <small className="error">{error}</small>}</div>;
+  }
   if (options.length > 0 && options.length <= 4) {
     control = (
       <fieldset className="radios" aria-describedby={`${id}-desc`}>

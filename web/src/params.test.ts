@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Parameter } from "./api/client";
-import { checkParameter } from "./params";
+import { checkParameter, toggleItem } from "./params";
 
 const base: Parameter = { name: "p", type: "string", mutable: true, ephemeral: false, required: false, order: 0, options: [] };
 
@@ -23,5 +23,19 @@ describe("checkParameter", () => {
     expect(checkParameter({ ...base, type: "list(string)" }, '["a"]')).toBe("");
     expect(checkParameter({ ...base, type: "list(string)" }, "[1]")).not.toBe("");
     expect(checkParameter({ ...base, validation: { regex: "^[a-z]+$" } }, "A1")).toBe("Must match ^[a-z]+$.");
+  });
+});
+
+describe("list(string) with options", () => {
+  const tools: Parameter = { ...base, type: "list(string)", options: [{ name: "Git", value: "git" }, { name: "Vim", value: "vim" }] };
+  it("takes any of the options, and nothing else", () => {
+    expect(checkParameter(tools, '["git","vim"]')).toBe("");
+    expect(checkParameter(tools, "[]")).toBe("");
+    expect(checkParameter(tools, '["git","nano"]')).toBe('"nano" is not one of git, vim.');
+  });
+  it("toggles one item at a time", () => {
+    expect(toggleItem("", "git")).toBe('["git"]');
+    expect(toggleItem('["git"]', "vim")).toBe('["git","vim"]');
+    expect(toggleItem('["git","vim"]', "git")).toBe('["vim"]');
   });
 });

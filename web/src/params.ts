@@ -6,7 +6,7 @@ export function checkParameter(p: Parameter, value: string): string {
   if (value === "") {
     return p.required ? "Required." : "";
   }
-  if (p.options && p.options.length > 0 && !p.options.some((o) => o.value === value)) {
+  if (p.type !== "list(string)" && p.options && p.options.length > 0 && !p.options.some((o) => o.value === value)) {
     return `Choose one of ${p.options.map((o) => o.value).join(", ")}.`;
   }
   const v = p.validation;
@@ -24,7 +24,9 @@ export function checkParameter(p: Parameter, value: string): string {
     case "list(string)":
       try {
         const list = JSON.parse(value);
-        return Array.isArray(list) && list.every((x) => typeof x === "string") ? "" : 'Enter a JSON list of strings, like ["a","b"].';
+        if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) return 'Enter a JSON list of strings, like ["a","b"].';
+        const other = p.options?.length ? list.find((x) => !p.options.some((o) => o.value === x)) : undefined;
+        return other === undefined ? "" : `"${other}" is not one of ${p.options.map((o) => o.value).join(", ")}.`;
       } catch {
         return 'Enter a JSON list of strings, like ["a","b"].';
       }
@@ -38,4 +40,20 @@ export function checkParameter(p: Parameter, value: string): string {
       }
       return "";
   }
+}
+
+// listItems reads a list(string) value (JSON); anything else is an empty list.
+export function listItems(value: string): string[] {
+  try {
+    const parsed = JSON.parse(value || "[]");
+    return Array.isArray(parsed) ? parsed.filter((x) => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+// toggleItem adds an item to a list(string) value, or takes it out.
+export function toggleItem(value: string, item: string): string {
+  const list = listItems(value);
+  return JSON.stringify(list.includes(item) ? list.filter((x) => x !== item) : [...list, item]);
 }

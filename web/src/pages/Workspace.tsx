@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, problemText, type Workspace, type WorkspaceAgent, type WorkspaceBuild } from "../api/client";
+import { seconds, stageTimes, took } from "../timings";
 import { ago, Badge, Confirm, Diagnostics, usePoll } from "../ui";
 import { WorkspaceParameters } from "./WorkspaceParameters";
 
@@ -236,10 +237,14 @@ export function WorkspacePage() {
       <BuildLog build={b} />
       <h2>History</h2>
       <table>
-        <thead><tr><th>#</th><th>Transition</th><th>Status</th><th>Started</th></tr></thead>
+        <thead><tr><th>#</th><th>Transition</th><th>Status</th><th>Started</th><th>Took</th><th>Stages</th></tr></thead>
         <tbody>
           {(builds?.builds ?? []).map((x) => (
-            <tr key={x.id}><td>{x.number}</td><td>{x.transition}</td><td><Badge status={x.status} /></td><td>{ago(x.created_at)}</td></tr>
+            <tr key={x.id}>
+              <td>{x.number}</td><td>{x.transition}</td><td><Badge status={x.status} /></td><td>{ago(x.created_at)}</td>
+              <td>{took(x.created_at, x.completed_at)}</td>
+              <td className="stages">{stageTimes(x).map((st) => <span key={st.stage} title={`${st.stage}: ${st.seconds.toFixed(2)} s`}>{st.stage} {seconds(st.seconds)}</span>)}</td>
+            </tr>
           ))}
         </tbody>
       </table>
