@@ -19,6 +19,7 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/hearthdev/hearth/client"
+	"github.com/hearthdev/hearth/internal/coderprovider"
 	"github.com/hearthdev/hearth/internal/archive"
 )
 
@@ -307,7 +308,7 @@ func (r *Runner) Import(ctx context.Context, j *client.ProvisionerJob, log logFu
 	if err != nil {
 		return nil, err
 	}
-	return parseImport(plan), nil
+	return coderprovider.ParseImport(plan), nil
 }
 
 // Build runs a workspace build: plan (a destroy plan for delete) and apply, from the previous
@@ -351,7 +352,7 @@ func (r *Runner) Build(ctx context.Context, j *client.ProvisionerJob, log logFun
 	if err != nil {
 		return nil, state, x.stageError(ctx, "apply", err)
 	}
-	return &client.ProvisionerBuildResult{State: orEmpty(state), Resources: parseBuild(st, plan, string(j.Build.Transition))}, nil, nil
+	return &client.ProvisionerBuildResult{State: orEmpty(state), Resources: coderprovider.ParseBuild(st, plan, string(j.Build.Transition))}, nil, nil
 }
 
 func orEmpty(b []byte) []byte {

@@ -118,7 +118,7 @@ func (w *worker) loop(ctx context.Context, slot int) error {
 		name = fmt.Sprintf("%s-%d", w.cfg.Name, slot)
 	}
 	wait := int64(30)
-	body := client.AcquireProvisionerJobJSONRequestBody{Name: name, Version: ptr(buildinfo.Version()), Tags: &w.cfg.Tags,
+	body := client.AcquireProvisionerJobJSONRequestBody{Name: name, Version: new(buildinfo.Version()), Tags: &w.cfg.Tags,
 		WaitSeconds: &wait, Builtin: &w.cfg.Builtin}
 	backoff := time.Second
 	for ctx.Err() == nil {

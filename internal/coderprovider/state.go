@@ -1,4 +1,10 @@
-package provisioner
+// Package coderprovider is Hearth's side of the coder/coder Terraform provider, which Coder templates
+// are written against: which of its data sources, resources and attributes Hearth honours (the
+// construct table), what a template's source asks for before Terraform runs (workspace tags,
+// constructs Hearth does not honour, with their file and line), and what a plan or state says was
+// declared (parameters, agents, apps, scripts, metadata). The provisioner worker, the API and the
+// docs all read it from here, so a new provider version is one change in one place.
+package coderprovider
 
 import (
 	"encoding/json"
@@ -11,11 +17,11 @@ import (
 	"github.com/hearthdev/hearth/client"
 )
 
-// parseImport reads a template's parameters, variables, resources, agents and apps from its plan.
+// ParseImport reads a template's parameters, variables, resources, agents and apps from its plan.
 // Agents are attached to the resources whose configuration refers to them (their id, token or init
 // script), from the plan's configuration references rather than `terraform graph`, which would cost
 // another Terraform run.
-func parseImport(plan *tfjson.Plan) *client.ProvisionerImportResult {
+func ParseImport(plan *tfjson.Plan) *client.ProvisionerImportResult {
 	out := &client.ProvisionerImportResult{Parameters: []client.ProvisionerParameter{}, Variables: []client.ProvisionerTemplateVariable{},
 		Resources: []client.ProvisionerResource{}}
 	for _, r := range allResources(plan) {
@@ -49,10 +55,10 @@ func parseImport(plan *tfjson.Plan) *client.ProvisionerImportResult {
 	return out
 }
 
-// parseBuild reads what a build made from the state after apply; agents are attached to resources
+// ParseBuild reads what a build made from the state after apply; agents are attached to resources
 // by the plan's configuration references. Agents no resource refers to are listed on their own
 // only when the workspace is started (in a stopped one, they run nowhere).
-func parseBuild(state *tfjson.State, plan *tfjson.Plan, transition string) []client.ProvisionerResource {
+func ParseBuild(state *tfjson.State, plan *tfjson.Plan, transition string) []client.ProvisionerResource {
 	var resources []*tfjson.StateResource
 	if state != nil && state.Values != nil {
 		resources = moduleResources(state.Values.RootModule)
