@@ -38,6 +38,16 @@ func Check(data []byte, contentType string) error {
 	return walk(data, contentType, &extractor{})
 }
 
+// Read applies Extract's rules to an archive and returns the contents of the files whose names want
+// accepts, by their clean slash-separated paths, without writing anything.
+func Read(data []byte, contentType string, want func(name string) bool) (map[string][]byte, error) {
+	x := &extractor{want: want, read: map[string][]byte{}}
+	if err := walk(data, contentType, x); err != nil {
+		return nil, err
+	}
+	return x.read, nil
+}
+
 func walk(data []byte, contentType string, x *extractor) error {
 	if contentType == "application/zip" {
 		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
@@ -74,7 +84,9 @@ func walk(data []byte, contentType string, x *extractor) error {
 
 // extractor applies the rules to each entry and, with a dir, writes it there.
 type extractor struct {
-	dir   string // empty: check only
+	dir   string // empty: check only (or read)
+	want  func(name string) bool
+	read  map[string][]byte
 	files int
 	total int64
 }
@@ -106,6 +118,9 @@ func (x *extractor) add(name string, mode fs.FileMode, size int64, open func() (
 	}
 	if x.total += size; x.total > MaxTotalBytes {
 		return fmt.Errorf("template archive: more than %d MiB in all", MaxTotalBytes>>20)
+	}
+	if x.want != nil && x.want(filepath.ToSlash(clean)) {
+		return x.keep(filepath.ToSlash(clean), size, open)
 	}
 	if x.dir == "" {
 		return x.count(name, size, open)
@@ -150,5 +165,23 @@ func (x *extractor) count(name string, size int64, open func() (io.ReadCloser, e
 	if n > size {
 		return fmt.Errorf("template archive: %q is larger than its header says", name)
 	}
+	return nil
+}
+
+// keep reads an entry into memory.
+func (x *extractor) keep(name string, size int64, open func() (io.ReadCloser, error)) error {
+	rc, err := open()
+	if err != nil {
+		return fmt.Errorf("template archive: %q: %w", name, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, size+1))
+	if err != nil {
+		return fmt.Errorf("template archive: %q: %w", name, err)
+	}
+	if int64(len(b)) > size {
+		return fmt.Errorf("template archive: %q is larger than its header says", name)
+	}
+	x.read[name] = b
 	return nil
 }
