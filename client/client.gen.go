@@ -1210,6 +1210,9 @@ type CreateInputBody struct {
 	Owner      *string  `json:"owner,omitempty"`
 	Parameters *[]Value `json:"parameters,omitempty"`
 
+	// Preset A preset of the version (coder_workspace_preset), by name: its parameter values are used; parameters it does not set come from parameters or defaults.
+	Preset *string `json:"preset,omitempty"`
+
 	// Template A template ID or name.
 	Template string `json:"template"`
 
@@ -1308,6 +1311,9 @@ type CreateVersionInputBody struct {
 
 	// Name Defaults to v and the template's count of versions.
 	Name *string `json:"name,omitempty"`
+
+	// Strict Refuse the version when its source uses a construct or attribute of the coder provider that Hearth does not honour (see warnings).
+	Strict *bool `json:"strict,omitempty"`
 
 	// Tags Only workers with all these tags import it (and build from it).
 	Tags *map[string]string `json:"tags,omitempty"`
@@ -1696,6 +1702,7 @@ type ProvisionerHealthcheck struct {
 // ProvisionerImportResult defines model for ProvisionerImportResult.
 type ProvisionerImportResult struct {
 	Parameters []ProvisionerParameter        `json:"parameters"`
+	Presets    *[]ProvisionerPreset          `json:"presets,omitempty"`
 	Resources  []ProvisionerResource         `json:"resources"`
 	Variables  []ProvisionerTemplateVariable `json:"variables"`
 }
@@ -1773,6 +1780,33 @@ type ProvisionerParameterOption struct {
 	Icon        *string `json:"icon,omitempty"`
 	Name        string  `json:"name"`
 	Value       string  `json:"value"`
+}
+
+// ProvisionerPrebuildSchedule defines model for ProvisionerPrebuildSchedule.
+type ProvisionerPrebuildSchedule struct {
+	Cron      string `json:"cron"`
+	Instances int64  `json:"instances"`
+}
+
+// ProvisionerPrebuilds defines model for ProvisionerPrebuilds.
+type ProvisionerPrebuilds struct {
+	ExpirationTtlSeconds *int64                         `json:"expiration_ttl_seconds,omitempty"`
+	Instances            int64                          `json:"instances"`
+	Schedule             *[]ProvisionerPrebuildSchedule `json:"schedule,omitempty"`
+	Timezone             *string                        `json:"timezone,omitempty"`
+}
+
+// ProvisionerPreset defines model for ProvisionerPreset.
+type ProvisionerPreset struct {
+	// Default The one the dashboard chooses first.
+	Default     bool    `json:"default"`
+	Description *string `json:"description,omitempty"`
+	Icon        *string `json:"icon,omitempty"`
+	Name        string  `json:"name"`
+
+	// Parameters The values it sets, by parameter name.
+	Parameters map[string]string     `json:"parameters"`
+	Prebuilds  *ProvisionerPrebuilds `json:"prebuilds,omitempty"`
 }
 
 // ProvisionerQueuedJob defines model for ProvisionerQueuedJob.
@@ -2003,7 +2037,10 @@ type TemplateVersion struct {
 	Message     string                  `json:"message"`
 	Name        string                  `json:"name"`
 	Parameters  []ProvisionerParameter  `json:"parameters"`
-	Resources   []ProvisionerResource   `json:"resources"`
+
+	// Presets The template's coder_workspace_presets: named parameter values to create a workspace with.
+	Presets   []ProvisionerPreset   `json:"presets"`
+	Resources []ProvisionerResource `json:"resources"`
 
 	// Status Of the import.
 	Status         TemplateVersionStatus         `json:"status"`
@@ -2011,6 +2048,10 @@ type TemplateVersion struct {
 	TemplateId     *string                       `json:"template_id,omitempty"`
 	VariableValues []TemplateVariableValue       `json:"variable_values"`
 	Variables      []ProvisionerTemplateVariable `json:"variables"`
+	Warnings       []Warning                     `json:"warnings"`
+
+	// WorkspaceTags From data "coder_workspace_tags": with the version's tags, only workers with all of them build its workspaces.
+	WorkspaceTags []WorkspaceTag `json:"workspace_tags"`
 }
 
 // TemplateVersionStatus Of the import.
@@ -2144,6 +2185,18 @@ type Value struct {
 // VersionsOutputBody defines model for VersionsOutputBody.
 type VersionsOutputBody struct {
 	Versions []TemplateVersion `json:"versions"`
+}
+
+// Warning defines model for Warning.
+type Warning struct {
+	// Attribute The attribute or nested block's path, when the warning is about one.
+	Attribute *string `json:"attribute,omitempty"`
+
+	// Construct The block, such as resource "coder_devcontainer".
+	Construct string `json:"construct"`
+	File      string `json:"file"`
+	Line      int64  `json:"line"`
+	Message   string `json:"message"`
 }
 
 // WorkersOutputBody defines model for WorkersOutputBody.
@@ -2388,6 +2441,17 @@ type WorkspaceStage struct {
 
 // WorkspaceStageStage defines model for WorkspaceStage.Stage.
 type WorkspaceStageStage string
+
+// WorkspaceTag defines model for WorkspaceTag.
+type WorkspaceTag struct {
+	Key string `json:"key"`
+
+	// Parameter The parameter whose value the tag takes (data.coder_parameter.NAME.value).
+	Parameter *string `json:"parameter,omitempty"`
+
+	// Value The literal value.
+	Value *string `json:"value,omitempty"`
+}
 
 // WorkspacesOutputBody defines model for WorkspacesOutputBody.
 type WorkspacesOutputBody struct {

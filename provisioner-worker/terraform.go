@@ -19,8 +19,8 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/hearthdev/hearth/client"
-	"github.com/hearthdev/hearth/internal/coderprovider"
 	"github.com/hearthdev/hearth/internal/archive"
+	"github.com/hearthdev/hearth/internal/coderprovider"
 )
 
 // minTerraform is the oldest Terraform that works: terraform_data arrived in 1.4.
@@ -308,7 +308,12 @@ func (r *Runner) Import(ctx context.Context, j *client.ProvisionerJob, log logFu
 	if err != nil {
 		return nil, err
 	}
-	return coderprovider.ParseImport(plan), nil
+	res := coderprovider.ParseImport(plan)
+	if err := coderprovider.CheckPresets(res); err != nil {
+		log("plan", "error", err.Error())
+		return nil, err
+	}
+	return res, nil
 }
 
 // Build runs a workspace build: plan (a destroy plan for delete) and apply, from the previous

@@ -603,8 +603,9 @@ func completeImport(ctx context.Context, q *dbsqlc.Queries, a jobAuth, res *Impo
 	params, _ := json.Marshal(orEmptySlice(res.Parameters))
 	vars, _ := json.Marshal(orEmptySlice(res.Variables))
 	resources, _ := json.Marshal(orEmptySlice(res.Resources))
+	presets, _ := json.Marshal(orEmptySlice(res.Presets))
 	n, err := q.CompleteTemplateVersionImport(ctx, dbsqlc.CompleteTemplateVersionImportParams{JobID: a.job, Attempt: int32(a.attempt), //nolint:gosec
-		Parameters: params, Variables: vars, Resources: resources})
+		Parameters: params, Variables: vars, Resources: resources, Presets: presets})
 	if err == nil && n != 1 {
 		return riverclaim.ErrNotRunning
 	}

@@ -5,6 +5,32 @@ type ImportResult struct {
 	Parameters []Parameter        `json:"parameters"`
 	Variables  []TemplateVariable `json:"variables"`
 	Resources  []Resource         `json:"resources"`
+	Presets    []Preset           `json:"presets,omitempty" maxItems:"100"`
+}
+
+// Preset is a coder_workspace_preset: a named set of parameter values to create a workspace with.
+type Preset struct {
+	Name        string            `json:"name" minLength:"1" maxLength:"128"`
+	Description string            `json:"description,omitempty"`
+	Icon        string            `json:"icon,omitempty"`
+	Default     bool              `json:"default" doc:"The one the dashboard chooses first."`
+	Parameters  map[string]string `json:"parameters" doc:"The values it sets, by parameter name."`
+	// Prebuilds is read and stored for prebuilt workspaces; nothing uses it yet.
+	Prebuilds *Prebuilds `json:"prebuilds,omitempty"`
+}
+
+// Prebuilds is a preset's prebuilds block: how many workspaces to keep built ahead.
+type Prebuilds struct {
+	Instances     int64              `json:"instances"`
+	ExpirationTTL int64              `json:"expiration_ttl_seconds,omitempty"`
+	Timezone      string             `json:"timezone,omitempty"`
+	Schedule      []PrebuildSchedule `json:"schedule,omitempty"`
+}
+
+// PrebuildSchedule is how many prebuilds to keep during a cron schedule's hours.
+type PrebuildSchedule struct {
+	Cron      string `json:"cron"`
+	Instances int64  `json:"instances"`
 }
 
 // Parameter is a coder_parameter: a value the user chooses for a workspace.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hearthdev/hearth/internal/coderprovider"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 )
@@ -34,15 +36,23 @@ func Seed(ctx context.Context, d Deps, name, dir string) error {
 	}
 	sum := sha256.Sum256(archive)
 	v := dbsqlc.TemplateVersion{ID: uuid.New()}
+	var src coderprovider.Source
 	err = d.DB.InTx(ctx, func(tx db.Tx) error {
 		if err := tx.InsertFile(ctx, dbsqlc.InsertFileParams{Hash: sum[:], ContentType: "application/x-tar", Data: archive}); err != nil {
 			return err
 		}
-		if v, err = tx.InsertTemplateVersion(ctx, dbsqlc.InsertTemplateVersionParams{ID: v.ID, FileHash: sum[:], Tags: []byte("{}"), Name: "v1",
-			Message: "from " + dir}); err != nil {
+		var err error
+		src, err = scanSource(dbsqlc.File{Data: archive, ContentType: "application/x-tar"}, false)
+		if err != nil {
 			return err
 		}
-		return enqueueImport(ctx, d.River, tx, &v, nil)
+		warnings, _ := json.Marshal(src.Warnings)
+		tags, _ := json.Marshal(src.WorkspaceTags)
+		if v, err = tx.InsertTemplateVersion(ctx, dbsqlc.InsertTemplateVersionParams{ID: v.ID, FileHash: sum[:], Tags: []byte("{}"), Name: "v1",
+			Message: "from " + dir, Warnings: warnings, WorkspaceTags: tags}); err != nil {
+			return err
+		}
+		return enqueueImport(ctx, d.River, tx, &v, importTags(nil, src))
 	})
 	if err != nil {
 		return fmt.Errorf("template %s: %w", name, err)

@@ -23,6 +23,7 @@ import (
 	"github.com/hearthdev/hearth/internal/archive"
 	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/coderprovider"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/pgnotify"
@@ -201,6 +202,7 @@ type createVersionInput struct {
 		Name       string            `json:"name,omitempty" maxLength:"64" doc:"Defaults to v and the template's count of versions."`
 		Message    string            `json:"message,omitempty" maxLength:"1024" doc:"What changed."`
 		Variables  []VariableValue   `json:"variables,omitempty" maxItems:"100" doc:"Values of the template's Terraform variables. Stored sealed; sensitive ones are never shown again."`
+		Strict     bool              `json:"strict,omitempty" doc:"Refuse the version when its source uses a construct or attribute of the coder provider that Hearth does not honour (see warnings)."`
 	}
 }
 
@@ -220,10 +222,14 @@ type Version struct {
 	Status string            `json:"status" enum:"pending,running,succeeded,failed,canceled" doc:"Of the import."`
 	Error  string            `json:"error,omitempty"`
 	// Diagnostics are Terraform's, of a failed import.
-	Diagnostics []provisioner.Diagnostic       `json:"diagnostics"`
-	Parameters  []provisioner.Parameter        `json:"parameters"`
-	Variables   []provisioner.TemplateVariable `json:"variables"`
-	Resources   []provisioner.Resource         `json:"resources"`
+	Diagnostics []provisioner.Diagnostic `json:"diagnostics"`
+	// Warnings name what the source uses of the coder provider that Hearth does not honour.
+	Warnings      []coderprovider.Warning        `json:"warnings"`
+	WorkspaceTags []coderprovider.WorkspaceTag   `json:"workspace_tags" doc:"From data \"coder_workspace_tags\": with the version's tags, only workers with all of them build its workspaces."`
+	Parameters    []provisioner.Parameter        `json:"parameters"`
+	Variables     []provisioner.TemplateVariable `json:"variables"`
+	Presets       []provisioner.Preset           `json:"presets" doc:"The template's coder_workspace_presets: named parameter values to create a workspace with."`
+	Resources     []provisioner.Resource         `json:"resources"`
 	// VariableValues are the values given, sensitive ones blanked.
 	VariableValues []VariableValue `json:"variable_values"`
 	TemplateID     *uuid.UUID      `json:"template_id,omitempty"`
@@ -241,13 +247,18 @@ type VersionOutput struct {
 func (h handlers) toVersion(v dbsqlc.TemplateVersion) Version {
 	out := Version{ID: v.ID, FileID: hex.EncodeToString(v.FileHash), Tags: map[string]string{}, JobID: v.JobID, Status: v.Status,
 		Error: v.Error, CreatedAt: v.CreatedAt, TemplateID: v.TemplateID, Name: v.Name, Message: v.Message, Archived: v.Archived,
-		VariableValues: []VariableValue{}, Diagnostics: []provisioner.Diagnostic{}}
+		VariableValues: []VariableValue{}, Diagnostics: []provisioner.Diagnostic{}, Warnings: []coderprovider.Warning{},
+		WorkspaceTags: []coderprovider.WorkspaceTag{}}
 	// All written by us, as JSON of these types.
+	_ = json.Unmarshal(v.Warnings, &out.Warnings)
+	_ = json.Unmarshal(v.WorkspaceTags, &out.WorkspaceTags)
 	_ = json.Unmarshal(v.Diagnostics, &out.Diagnostics)
 	_ = json.Unmarshal(v.Tags, &out.Tags)
 	_ = json.Unmarshal(v.Parameters, &out.Parameters)
 	_ = json.Unmarshal(v.Variables, &out.Variables)
 	_ = json.Unmarshal(v.Resources, &out.Resources)
+	out.Presets = []provisioner.Preset{}
+	_ = json.Unmarshal(v.Presets, &out.Presets)
 	if len(v.VariableValues) > 0 && h.Boxes.Variables != nil {
 		if plain, err := h.Boxes.Variables.Open(v.VariableValues, v.ID.String()); err == nil {
 			_ = json.Unmarshal(plain, &out.VariableValues)
@@ -302,12 +313,19 @@ func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*V
 	}
 	var v dbsqlc.TemplateVersion
 	err := h.DB.InTx(ctx, func(tx db.Tx) error {
-		if _, err := tx.GetFile(ctx, hash); err != nil {
+		f, err := tx.GetFile(ctx, hash)
+		if err != nil {
 			if errors.Is(db.Translate(err), db.ErrNotFound) {
 				return huma.Error404NotFound("No uploaded file with this ID.", &huma.ErrorDetail{Location: "body.file_id", Message: "not uploaded", Value: in.Body.FileID})
 			}
 			return err
 		}
+		src, err := scanSource(f, in.Body.Strict)
+		if err != nil {
+			return err
+		}
+		rawWarnings, _ := json.Marshal(src.Warnings)
+		rawWorkspaceTags, _ := json.Marshal(src.WorkspaceTags)
 		var templateID *uuid.UUID
 		name, count := in.Body.Name, int64(0)
 		if in.Body.TemplateID != "" {
@@ -323,12 +341,12 @@ func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*V
 		if name == "" {
 			name = fmt.Sprintf("v%d", count+1)
 		}
-		var err error
 		if v, err = tx.InsertTemplateVersion(ctx, dbsqlc.InsertTemplateVersionParams{ID: id, FileHash: hash, Tags: rawTags, CreatedBy: &a.UserID,
-			TemplateID: templateID, Name: name, Message: in.Body.Message, VariableValues: sealed}); err != nil {
+			TemplateID: templateID, Name: name, Message: in.Body.Message, VariableValues: sealed,
+			Warnings: rawWarnings, WorkspaceTags: rawWorkspaceTags}); err != nil {
 			return err
 		}
-		if err := enqueueImport(ctx, h.River, tx, &v, tags); err != nil {
+		if err := enqueueImport(ctx, h.River, tx, &v, importTags(tags, src)); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "template_version", ID: v.ID.String()}, audit.Diff(nil, h.toVersion(v)))

@@ -148,6 +148,7 @@ type buildRequest struct {
 	Transition   string
 	VersionID    *uuid.UUID
 	Parameters   []parameter.Value
+	Preset       string // a preset's name: its values join Parameters
 	Orphan       bool
 	versionField string
 }
@@ -261,7 +262,11 @@ func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, 
 				&huma.ErrorDetail{Location: req.versionField, Message: "not buildable", Value: v.ID})
 		}
 	}
-	values, err := resolve(v, previous, req.Parameters, creating)
+	given, err := withPreset(v, req.Preset, req.Parameters)
+	if err != nil {
+		return dbsqlc.WorkspaceBuild{}, err
+	}
+	values, err := resolve(v, previous, given, creating)
 	if err != nil {
 		return dbsqlc.WorkspaceBuild{}, err
 	}
@@ -285,8 +290,10 @@ func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, 
 	if req.Orphan {
 		return b, tx.MarkWorkspaceDeleted(ctx, w.ID)
 	}
-	var tags map[string]string
-	_ = json.Unmarshal(v.Tags, &tags)
+	tags, err := buildTags(v, values)
+	if err != nil {
+		return b, err
+	}
 	queue := jobargs.ProvisionerQueue(tags)
 	meta, _ := json.Marshal(jobargs.ProvisionerMetadata{Tags: tags})
 	// One attempt: a build that dies midway is not blindly re-applied; the user retries or deletes.

@@ -217,6 +217,7 @@ type createInput struct {
 		TemplateVersionID *uuid.UUID        `json:"template_version_id,omitempty" doc:"A version of the template; defaults to its active version."`
 		Owner             string            `json:"owner,omitempty" maxLength:"36" doc:"me (the default), a user ID or a username; others' need the owner role."`
 		Parameters        []parameter.Value `json:"parameters,omitempty" maxItems:"100"`
+		Preset            string            `json:"preset,omitempty" maxLength:"128" doc:"A preset of the version (coder_workspace_preset), by name: its parameter values are used; parameters it does not set come from parameters or defaults."`
 	}
 }
 
@@ -251,7 +252,7 @@ func (h handlers) create(ctx context.Context, in *createInput) (*WorkspaceOutput
 			return err
 		}
 		if _, err := h.startBuild(ctx, tx, w, buildRequest{Transition: "start", VersionID: &version, Parameters: in.Body.Parameters,
-			versionField: "body.template_version_id"}, true); err != nil {
+			Preset: in.Body.Preset, versionField: "body.template_version_id"}, true); err != nil {
 			return err
 		}
 		if out, err = tx.GetWorkspace(ctx, w.ID); err != nil {

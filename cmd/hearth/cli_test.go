@@ -74,6 +74,20 @@ func TestCLIWorkflow(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Regexp(t, `(?m)^main\.tf:2:\d+: error: \S`, errOut, "a template's mistake is shown with its file and line")
 
+	// What Hearth does not honour is a warning with its file and line; --strict refuses it.
+	honest := filepath.Join(dir, "honest")
+	require.NoError(t, os.MkdirAll(honest, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(honest, "main.tf"), []byte(unhonouredTemplate), 0o600))
+	_, errOut, code = c.run("", "templates", "push", honest, "--strict")
+	require.Equal(t, 1, code, errOut)
+	require.Contains(t, errOut, "strict")
+	require.Contains(t, errOut, `main.tf:9: resource "coder_agent" display_apps: not supported by Hearth`)
+	require.NotContains(t, ok("templates", "list"), "honest", "a refused template is not created")
+	_, errOut, code = c.run("", "templates", "push", honest)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, `main.tf:9: warning: resource "coder_agent" display_apps: not supported by Hearth`)
+	ok("templates", "delete", "honest", "--yes")
+
 	// Parameters are checked before anything is submitted.
 	fails(2, `unknown parameter "colour"`, "create", "bad", "-t", "local", "--parameter", "colour=red")
 	fails(2, "parameter history_lines", "create", "bad", "-t", "local", "--parameter", "history_lines=lots")
@@ -183,6 +197,21 @@ func TestCLIWorkflow(t *testing.T) {
 	require.Contains(t, ok("list"), "No workspaces")
 	ok("templates", "delete", "local", "--yes")
 }
+
+// unhonouredTemplate sets an attribute of the coder provider that Hearth does not honour.
+const unhonouredTemplate = `terraform {
+  required_providers {
+    coder = { source = "coder/coder" }
+  }
+}
+resource "coder_agent" "main" {
+  os   = "linux"
+  arch = "amd64"
+  display_apps {
+    vscode = false
+  }
+}
+`
 
 // requiredParameterTemplate has one parameter without a default: creating a workspace needs a value.
 const requiredParameterTemplate = `terraform {

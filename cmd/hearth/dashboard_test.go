@@ -42,6 +42,7 @@ func TestDashboard(t *testing.T) {
 	brokenDir := filepath.Join(dir, "broken")
 	require.NoError(t, os.MkdirAll(brokenDir, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(brokenDir, "main.tf"), []byte("resource \"coder_agent\" \"main\" {\n  os = \n}\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(brokenDir, "extra.tf"), []byte("resource \"coder_devcontainer\" \"dc\" {\n  agent_id = \"x\"\n  workspace_folder = \"/src\"\n}\n"), 0o600))
 	broken := filepath.Join(dir, "broken.tar")
 	require.NoError(t, os.WriteFile(broken, tarTemplate(t, brokenDir), 0o600))
 

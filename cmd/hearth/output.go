@@ -164,3 +164,29 @@ func printDiagnostics(w io.Writer, diags []client.ProvisionerDiagnostic) {
 		}
 	}
 }
+
+// printSource prints what a version's source asks of the coder provider: each thing Hearth does not
+// honour, with its file and line, and the workspace tags its builds need.
+func printSource(w io.Writer, v *client.TemplateVersion) {
+	for _, x := range v.Warnings {
+		what := x.Construct
+		if x.Attribute != nil {
+			what += " " + *x.Attribute
+		}
+		fmt.Fprintf(w, "%s:%d: warning: %s: %s\n", x.File, x.Line, what, x.Message)
+	}
+	if len(v.Warnings) > 0 {
+		fmt.Fprintln(w, "(--strict refuses a template with warnings.)")
+	}
+	var tags []string
+	for _, t := range v.WorkspaceTags {
+		if t.Parameter != nil {
+			tags = append(tags, t.Key+"=<parameter "+*t.Parameter+">")
+		} else {
+			tags = append(tags, t.Key+"="+deref(t.Value))
+		}
+	}
+	if len(tags) > 0 {
+		fmt.Fprintf(w, "Workspace tags: builds go only to provisioners tagged %s.\n", strings.Join(tags, ", "))
+	}
+}

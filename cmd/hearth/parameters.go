@@ -252,3 +252,43 @@ func listOr(items []string) string {
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
+
+// choosePreset picks the preset to create with: the one named (none: none), else the template's
+// default. Its values join given, so they are checked and not asked for; a value given for a
+// parameter the preset sets differently is an error.
+func choosePreset(cmd *cobra.Command, presets []client.ProvisionerPreset, name string, given map[string]string) (string, error) {
+	var names []string
+	var chosen *client.ProvisionerPreset
+	for i, p := range presets {
+		names = append(names, p.Name)
+		if p.Name == name || (name == "" && p.Default) {
+			chosen = &presets[i]
+		}
+	}
+	switch {
+	case name == "none":
+		return "", nil
+	case chosen == nil && name != "" && len(names) == 0:
+		return "", usageError{fmt.Errorf("no preset %q: the template has no presets; drop --preset", name)}
+	case chosen == nil && name != "":
+		return "", usageError{fmt.Errorf("no preset %q: the template's presets are %s", name, strings.Join(names, ", "))}
+	case chosen == nil:
+		return "", nil
+	}
+	if name == "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Using preset %s, the template's default (--preset none for none).\n", chosen.Name)
+	}
+	keys := make([]string, 0, len(chosen.Parameters))
+	for k := range chosen.Parameters {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := chosen.Parameters[k]
+		if g, ok := given[k]; ok && g != v {
+			return "", usageError{fmt.Errorf("preset %s sets %s to %q: drop --parameter %s or choose --preset none", chosen.Name, k, v, k)}
+		}
+		given[k] = v
+	}
+	return chosen.Name, nil
+}

@@ -150,14 +150,17 @@ func tarDir(dir string) ([]byte, error) {
 func templatesPushCommand() *cobra.Command {
 	var name, message string
 	var variables []string
-	var activate, yes bool
+	var activate, yes, strict bool
 	cmd := &cobra.Command{
 		Use:   "push DIR",
 		Short: "Upload a template directory as a new version, import it and (optionally) make it active",
 		Long: `Pack DIR, upload it and import it on a provisioner, printing the import's output and the
 parameters it found. The first version of a new template creates the template. A later version
 becomes active with --activate (or when confirmed on a terminal); otherwise workspaces keep the
-active version until it is promoted.`,
+active version until it is promoted.
+
+What the template uses of the coder provider that Hearth does not honour is listed as warnings, with
+file and line; --strict refuses such a template instead.`,
 		Example: `  hearth templates push examples/templates/local --activate
   hearth templates push ./docker --name docker --variable docker_host=unix:///var/run/docker.sock --yes`,
 		Args: cobra.ExactArgs(1),
@@ -206,7 +209,7 @@ active version until it is promoted.`,
 				return remote(s.URL, err)
 			}
 			fmt.Fprintf(out, "Uploaded %s (%d KiB) in %.1fs.\n", dir, (len(archive)+1023)/1024, time.Since(start).Seconds())
-			body := client.CreateTemplateVersionJSONRequestBody{FileId: up.JSON201.Id, TemplateId: templateID, Variables: &vars}
+			body := client.CreateTemplateVersionJSONRequestBody{FileId: up.JSON201.Id, TemplateId: templateID, Variables: &vars, Strict: &strict}
 			if message != "" {
 				body.Message = &message
 			}
@@ -214,6 +217,7 @@ active version until it is promoted.`,
 			if err != nil {
 				return remote(s.URL, err)
 			}
+			printSource(out, created.JSON201)
 			v, err := followImport(cmd, c, created.JSON201.Id, start)
 			if err != nil {
 				return remote(s.URL, err)
@@ -253,6 +257,7 @@ active version until it is promoted.`,
 	cmd.Flags().StringArrayVar(&variables, "variable", nil, "a Terraform variable's value, NAME=VALUE (repeatable)")
 	cmd.Flags().BoolVar(&activate, "activate", false, "make the new version active once imported")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask anything (a version is not activated without --activate)")
+	cmd.Flags().BoolVar(&strict, "strict", false, "refuse the template if it uses anything of the coder provider that Hearth does not honour")
 	return cmd
 }
 

@@ -42,7 +42,7 @@ func workspaceSession(ctx context.Context, ref string) (*client.ClientWithRespon
 }
 
 func createCommand() *cobra.Command {
-	var tmpl string
+	var tmpl, preset string
 	var params []string
 	var noWait, yes bool
 	cmd := &cobra.Command{
@@ -53,7 +53,10 @@ func createCommand() *cobra.Command {
 Parameters come from --parameter NAME=VALUE; a required one that is missing is asked for when a
 terminal is attached (a numbered list for one with options, several numbers for a list(string)
 one; its rules checked at the prompt), and is an error otherwise or with --yes. Values are checked
-against the template's rules before anything is submitted.`,
+against the template's rules before anything is submitted.
+
+A template's presets (coder_workspace_preset) are named sets of values: --preset NAME uses one; the
+template's default preset is used unless --preset none.`,
 		Example: `  hearth create dev --template local
   hearth create dev --template local --parameter shell=sh --parameter history_lines=5000`,
 		Args: cobra.ExactArgs(1),
@@ -91,11 +94,19 @@ against the template's rules before anything is submitted.`,
 			if err != nil {
 				return remote(s.URL, err)
 			}
+			chosen, err := choosePreset(cmd, v.JSON200.Presets, preset, given)
+			if err != nil {
+				return err
+			}
 			values, err := chooseParameters(cmd, v.JSON200.Parameters, given, nil, yes)
 			if err != nil {
 				return err
 			}
-			res, err := client.Ok(c.CreateWorkspaceWithResponse(ctx, client.CreateWorkspaceJSONRequestBody{Name: args[0], Template: tmpl, Parameters: &values}))
+			body := client.CreateWorkspaceJSONRequestBody{Name: args[0], Template: tmpl, Parameters: &values}
+			if chosen != "" {
+				body.Preset = &chosen
+			}
+			res, err := client.Ok(c.CreateWorkspaceWithResponse(ctx, body))
 			if err != nil {
 				return remote(s.URL, err)
 			}
@@ -116,6 +127,7 @@ against the template's rules before anything is submitted.`,
 	cmd.Flags().StringArrayVarP(&params, "parameter", "p", nil, "a parameter value, NAME=VALUE (repeatable)")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the build is queued")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "never ask: defaults for what is left out, an error for a required parameter")
+	cmd.Flags().StringVar(&preset, "preset", "", "a preset of the template, by name (default: its default preset; none for none)")
 	return cmd
 }
 

@@ -30,6 +30,15 @@ func ParseImport(plan *tfjson.Plan) *client.ProvisionerImportResult {
 		}
 	}
 	sort.SliceStable(out.Parameters, func(i, j int) bool { return out.Parameters[i].Order < out.Parameters[j].Order })
+	var presets []client.ProvisionerPreset
+	for _, r := range allResources(plan) {
+		if r.Mode == tfjson.DataResourceMode && r.Type == "coder_workspace_preset" {
+			presets = append(presets, preset(r.AttributeValues))
+		}
+	}
+	if len(presets) > 0 {
+		out.Presets = &presets
+	}
 
 	if plan.Config != nil && plan.Config.RootModule != nil {
 		names := make([]string, 0, len(plan.Config.RootModule.Variables))
@@ -399,3 +408,70 @@ func optStr(v any) *string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// preset reads a coder_workspace_preset, its prebuilds block included.
+func preset(v map[string]any) client.ProvisionerPreset {
+	p := client.ProvisionerPreset{Name: str(v["name"]), Description: optStr(v["description"]), Icon: optStr(v["icon"]),
+		Default: v["default"] == true, Parameters: map[string]string{}}
+	if params, ok := v["parameters"].(map[string]any); ok {
+		for k, val := range params {
+			p.Parameters[k] = fmt.Sprint(val)
+		}
+	}
+	if pb := list(v["prebuilds"]); len(pb) > 0 {
+		n, _ := num(pb[0]["instances"])
+		out := &client.ProvisionerPrebuilds{Instances: int64(n)}
+		if exp := list(pb[0]["expiration_policy"]); len(exp) > 0 {
+			out.ExpirationTtlSeconds = optInt(exp[0]["ttl"])
+		}
+		if sch := list(pb[0]["scheduling"]); len(sch) > 0 {
+			out.Timezone = optStr(sch[0]["timezone"])
+			var schedule []client.ProvisionerPrebuildSchedule
+			for _, s := range list(sch[0]["schedule"]) {
+				n, _ := num(s["instances"])
+				schedule = append(schedule, client.ProvisionerPrebuildSchedule{Cron: str(s["cron"]), Instances: int64(n)})
+			}
+			if len(schedule) > 0 {
+				out.Schedule = &schedule
+			}
+		}
+		p.Prebuilds = out
+	}
+	return p
+}
+
+// CheckPresets refuses presets that cannot be used: two with one name, more than one default, or
+// one that sets a parameter the template does not have.
+func CheckPresets(res *client.ProvisionerImportResult) error {
+	if res.Presets == nil {
+		return nil
+	}
+	params := map[string]bool{}
+	for _, p := range res.Parameters {
+		params[p.Name] = true
+	}
+	seen, defaults := map[string]bool{}, 0
+	for _, p := range *res.Presets {
+		if seen[p.Name] {
+			return fmt.Errorf("coder_workspace_preset %q is declared twice; preset names must be unique", p.Name)
+		}
+		seen[p.Name] = true
+		if p.Default {
+			defaults++
+		}
+		names := make([]string, 0, len(p.Parameters))
+		for k := range p.Parameters {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			if !params[k] {
+				return fmt.Errorf("coder_workspace_preset %q sets parameter %q, which the template does not declare (a coder_parameter with name = %q)", p.Name, k, k)
+			}
+		}
+	}
+	if defaults > 1 {
+		return fmt.Errorf("%d coder_workspace_presets are marked default; at most one may be", defaults)
+	}
+	return nil
+}

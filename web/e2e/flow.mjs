@@ -93,12 +93,21 @@ try {
   if (!/^main\.tf:2:\d+$/.test(where) || severity !== "error" || !summary) {
     throw new Error(`the diagnostic's fields: ${JSON.stringify({ where, severity, summary })}`);
   }
+  const unhonoured = page.getByRole("list", { name: "Not honoured by Hearth" }).getByRole("listitem").first();
+  await unhonoured.waitFor();
+  const warned = await unhonoured.textContent();
+  if (!warned.startsWith("extra.tf:1") || !warned.includes('resource "coder_devcontainer"')) throw new Error(`the source warning: ${warned}`);
   await page.screenshot({ path: `${shots}/template-diagnostics.png`, fullPage: true });
   await page.getByRole("link", { name: "Templates" }).click();
 
   step("create a workspace through the form");
   await page.getByRole("link", { name: "Create workspace" }).click();
   await page.getByLabel("Name").fill("dev");
+  await page.getByLabel("Preset").selectOption("Minimal"); // a preset fills and locks its parameters
+  if (!(await page.getByLabel("POSIX sh").isChecked()) || !(await page.getByLabel("Shell history").isDisabled()) || (await page.getByLabel("Shell history").inputValue()) !== "100") {
+    throw new Error("the Minimal preset did not fill its parameters");
+  }
+  await page.getByLabel("Preset").selectOption("");
   await page.getByLabel("Shell history").fill("-5");
   await page.getByText("At least 0.").waitFor(); // the template's rule, before submitting
   await page.getByLabel("Shell history").fill("500");

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import type { Diagnostic } from "./api/client";
+import type { Diagnostic, SourceWarning } from "./api/client";
 
 // Badge shows a status with a colour that also reads without colour (the word itself).
 // Diagnostics lists Terraform's diagnostics of a failed import or build: where (file:line:column),
@@ -14,6 +14,23 @@ export function Diagnostics({ items }: { items: Diagnostic[] }) {
           <strong className="severity">{d.severity}</strong>{" "}
           <span className="summary">{d.summary}</span>
           {d.detail && <p className="detail">{d.detail}</p>}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+// SourceWarnings lists what a template's source uses of the coder provider that Hearth does not
+// honour, each with its file and line.
+export function SourceWarnings({ items }: { items: SourceWarning[] }) {
+  if (items.length === 0) return null;
+  return (
+    <ul className="diagnostics" aria-label="Not honoured by Hearth">
+      {items.map((w, i) => (
+        <li key={i} className="warning">
+          <code className="where">{w.file}:{w.line}</code>{" "}
+          <strong className="severity">warning</strong>{" "}
+          <span className="summary"><code>{w.construct}{w.attribute ? ` ${w.attribute}` : ""}</code>: {w.message}</span>
         </li>
       ))}
     </ul>

@@ -69,6 +69,16 @@ data "coder_parameter" "history_lines" {
   }
 }
 
+# A preset: a named set of parameter values to create a workspace with (hearth create --preset).
+data "coder_workspace_preset" "minimal" {
+  name        = "Minimal"
+  description = "POSIX sh with a short history"
+  parameters = {
+    (data.coder_parameter.shell.name)         = "sh"
+    (data.coder_parameter.history_lines.name) = "100"
+  }
+}
+
 locals {
   home = "${var.workspaces_dir}/${data.coder_workspace_owner.me.name}/${data.coder_workspace.me.name}"
   # Workspaces of this template share the machine's network: each gets its own port for the Files app.

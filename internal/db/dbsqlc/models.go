@@ -218,6 +218,9 @@ type TemplateVersion struct {
 	Archived       bool
 	VariableValues []byte
 	Diagnostics    []byte
+	Warnings       []byte
+	WorkspaceTags  []byte
+	Presets        []byte
 }
 
 type User struct {

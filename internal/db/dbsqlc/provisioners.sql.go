@@ -21,7 +21,7 @@ WITH job AS (
     DELETE FROM provisioner_leases WHERE job_id = (SELECT id FROM job) AND attempt = $2::int
 ), version AS (
     UPDATE template_versions SET status = 'succeeded', error = '', parameters = $3, variables = $4,
-        resources = $5, updated_at = now()
+        resources = $5, presets = $6, updated_at = now()
     WHERE job_id = (SELECT id FROM job)
 )
 SELECT count(*) FROM job
@@ -33,6 +33,7 @@ type CompleteTemplateVersionImportParams struct {
 	Parameters []byte
 	Variables  []byte
 	Resources  []byte
+	Presets    []byte
 }
 
 // Completes an import job (fenced, as CompleteRiverJob), ends its lease and stores its result, all or
@@ -45,6 +46,7 @@ func (q *Queries) CompleteTemplateVersionImport(ctx context.Context, arg Complet
 		arg.Parameters,
 		arg.Variables,
 		arg.Resources,
+		arg.Presets,
 	)
 	var count int64
 	err := row.Scan(&count)
@@ -119,7 +121,7 @@ func (q *Queries) GetRiverJobAttempt(ctx context.Context, id int64) (GetRiverJob
 }
 
 const getTemplateVersion = `-- name: GetTemplateVersion :one
-SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics FROM template_versions WHERE id = $1
+SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets FROM template_versions WHERE id = $1
 `
 
 func (q *Queries) GetTemplateVersion(ctx context.Context, id uuid.UUID) (TemplateVersion, error) {
@@ -144,12 +146,15 @@ func (q *Queries) GetTemplateVersion(ctx context.Context, id uuid.UUID) (Templat
 		&i.Archived,
 		&i.VariableValues,
 		&i.Diagnostics,
+		&i.Warnings,
+		&i.WorkspaceTags,
+		&i.Presets,
 	)
 	return i, err
 }
 
 const getTemplateVersionByJob = `-- name: GetTemplateVersionByJob :one
-SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics FROM template_versions WHERE job_id = $1
+SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets FROM template_versions WHERE job_id = $1
 `
 
 func (q *Queries) GetTemplateVersionByJob(ctx context.Context, jobID *int64) (TemplateVersion, error) {
@@ -174,6 +179,9 @@ func (q *Queries) GetTemplateVersionByJob(ctx context.Context, jobID *int64) (Te
 		&i.Archived,
 		&i.VariableValues,
 		&i.Diagnostics,
+		&i.Warnings,
+		&i.WorkspaceTags,
+		&i.Presets,
 	)
 	return i, err
 }
@@ -225,8 +233,8 @@ func (q *Queries) InsertJobLogs(ctx context.Context, arg InsertJobLogsParams) er
 }
 
 const insertTemplateVersion = `-- name: InsertTemplateVersion :one
-INSERT INTO template_versions (id, file_hash, tags, created_by, template_id, name, message, variable_values)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics
+INSERT INTO template_versions (id, file_hash, tags, created_by, template_id, name, message, variable_values, warnings, workspace_tags)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets
 `
 
 type InsertTemplateVersionParams struct {
@@ -238,6 +246,8 @@ type InsertTemplateVersionParams struct {
 	Name           string
 	Message        string
 	VariableValues []byte
+	Warnings       []byte
+	WorkspaceTags  []byte
 }
 
 func (q *Queries) InsertTemplateVersion(ctx context.Context, arg InsertTemplateVersionParams) (TemplateVersion, error) {
@@ -250,6 +260,8 @@ func (q *Queries) InsertTemplateVersion(ctx context.Context, arg InsertTemplateV
 		arg.Name,
 		arg.Message,
 		arg.VariableValues,
+		arg.Warnings,
+		arg.WorkspaceTags,
 	)
 	var i TemplateVersion
 	err := row.Scan(
@@ -271,6 +283,9 @@ func (q *Queries) InsertTemplateVersion(ctx context.Context, arg InsertTemplateV
 		&i.Archived,
 		&i.VariableValues,
 		&i.Diagnostics,
+		&i.Warnings,
+		&i.WorkspaceTags,
+		&i.Presets,
 	)
 	return i, err
 }

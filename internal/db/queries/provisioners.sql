@@ -65,8 +65,8 @@ SELECT @job_id::bigint, unnest(@times::timestamptz[]), unnest(@stages::text[]), 
 SELECT * FROM provisioner_job_logs WHERE job_id = $1 AND id > @after::bigint ORDER BY id LIMIT 10000;
 
 -- name: InsertTemplateVersion :one
-INSERT INTO template_versions (id, file_hash, tags, created_by, template_id, name, message, variable_values)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *;
+INSERT INTO template_versions (id, file_hash, tags, created_by, template_id, name, message, variable_values, warnings, workspace_tags)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *;
 
 -- name: SetTemplateVersionJob :exec
 UPDATE template_versions SET job_id = $2, updated_at = now() WHERE id = $1;
@@ -110,7 +110,7 @@ WITH job AS (
     DELETE FROM provisioner_leases WHERE job_id = (SELECT id FROM job) AND attempt = @attempt::int
 ), version AS (
     UPDATE template_versions SET status = 'succeeded', error = '', parameters = @parameters, variables = @variables,
-        resources = @resources, updated_at = now()
+        resources = @resources, presets = @presets, updated_at = now()
     WHERE job_id = (SELECT id FROM job)
 )
 SELECT count(*) FROM job;

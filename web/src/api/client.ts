@@ -19,6 +19,8 @@ export type WorkspaceAgent = S["WorkspaceAgent"];
 export type Template = S["Template"];
 export type Parameter = S["ProvisionerParameter"];
 export type Diagnostic = S["ProvisionerDiagnostic"];
+export type SourceWarning = S["Warning"];
+export type Preset = S["ProvisionerPreset"];
 export type User = S["UsersUser"];
 export type Problem = S["Problem"];
 

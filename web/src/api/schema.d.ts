@@ -1584,6 +1584,8 @@ export interface components {
             /** @description me (the default), a user ID or a username; others' need the owner role. */
             owner?: string;
             parameters?: components["schemas"]["Value"][];
+            /** @description A preset of the version (coder_workspace_preset), by name: its parameter values are used; parameters it does not set come from parameters or defaults. */
+            preset?: string;
             /** @description A template ID or name. */
             template: string;
             /** @description A version of the template; defaults to its active version. */
@@ -1659,6 +1661,8 @@ export interface components {
             message?: string;
             /** @description Defaults to v and the template's count of versions. */
             name?: string;
+            /** @description Refuse the version when its source uses a construct or attribute of the coder provider that Hearth does not honour (see warnings). */
+            strict?: boolean;
             /** @description Only workers with all these tags import it (and build from it). */
             tags?: {
                 [key: string]: string;
@@ -1973,6 +1977,7 @@ export interface components {
         };
         ProvisionerImportResult: {
             parameters: components["schemas"]["ProvisionerParameter"][];
+            presets?: components["schemas"]["ProvisionerPreset"][];
             resources: components["schemas"]["ProvisionerResource"][];
             variables: components["schemas"]["ProvisionerTemplateVariable"][];
         };
@@ -2039,6 +2044,31 @@ export interface components {
             icon?: string;
             name: string;
             value: string;
+        };
+        ProvisionerPrebuildSchedule: {
+            cron: string;
+            /** Format: int64 */
+            instances: number;
+        };
+        ProvisionerPrebuilds: {
+            /** Format: int64 */
+            expiration_ttl_seconds?: number;
+            /** Format: int64 */
+            instances: number;
+            schedule?: components["schemas"]["ProvisionerPrebuildSchedule"][];
+            timezone?: string;
+        };
+        ProvisionerPreset: {
+            /** @description The one the dashboard chooses first. */
+            default: boolean;
+            description?: string;
+            icon?: string;
+            name: string;
+            /** @description The values it sets, by parameter name. */
+            parameters: {
+                [key: string]: string;
+            };
+            prebuilds?: components["schemas"]["ProvisionerPrebuilds"];
         };
         ProvisionerQueuedJob: {
             /** Format: int64 */
@@ -2254,6 +2284,8 @@ export interface components {
             message: string;
             name: string;
             parameters: components["schemas"]["ProvisionerParameter"][];
+            /** @description The template's coder_workspace_presets: named parameter values to create a workspace with. */
+            presets: components["schemas"]["ProvisionerPreset"][];
             resources: components["schemas"]["ProvisionerResource"][];
             /**
              * @description Of the import.
@@ -2266,6 +2298,9 @@ export interface components {
             template_id?: string;
             variable_values: components["schemas"]["TemplateVariableValue"][];
             variables: components["schemas"]["ProvisionerTemplateVariable"][];
+            warnings: components["schemas"]["Warning"][];
+            /** @description From data "coder_workspace_tags": with the version's tags, only workers with all of them build its workspaces. */
+            workspace_tags: components["schemas"]["WorkspaceTag"][];
         };
         TemplatesOutputBody: {
             templates: components["schemas"]["Template"][];
@@ -2374,6 +2409,16 @@ export interface components {
         };
         VersionsOutputBody: {
             versions: components["schemas"]["TemplateVersion"][];
+        };
+        Warning: {
+            /** @description The attribute or nested block's path, when the warning is about one. */
+            attribute?: string;
+            /** @description The block, such as resource "coder_devcontainer". */
+            construct: string;
+            file: string;
+            /** Format: int64 */
+            line: number;
+            message: string;
         };
         WorkersOutputBody: {
             workers: components["schemas"]["ProvisionerWorker"][];
@@ -2630,6 +2675,13 @@ export interface components {
             stage: "setup" | "init" | "plan" | "apply" | "cleanup";
             /** Format: date-time */
             started_at: string;
+        };
+        WorkspaceTag: {
+            key: string;
+            /** @description The parameter whose value the tag takes (data.coder_parameter.NAME.value). */
+            parameter?: string;
+            /** @description The literal value. */
+            value?: string;
         };
         WorkspacesOutputBody: {
             /**

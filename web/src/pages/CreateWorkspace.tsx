@@ -1,16 +1,20 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { useNavigate, useSearchParams } from "react-router";
-import { api, fieldErrors, problemText, type Parameter, type Template } from "../api/client";
+import { api, fieldErrors, problemText, type Parameter, type Preset, type Template } from "../api/client";
 import { checkParameter } from "../params";
 import { ParameterField } from "../ParameterField";
 
-// CreateWorkspace makes a workspace from a template with a form generated from its parameters.
+// CreateWorkspace makes a workspace from a template with a form generated from its parameters. A
+// template's presets are offered first (its default chosen); a preset's values fill, and lock, the
+// parameters it sets.
 export function CreateWorkspace() {
   const navigate = useNavigate();
   const [params] = useSearchParams();
   const [templates, setTemplates] = useState<Template[]>();
   const [template, setTemplate] = useState(params.get("template") ?? "");
   const [parameters, setParameters] = useState<Parameter[]>([]);
+  const [presets, setPresets] = useState<Preset[]>([]);
+  const [preset, setPreset] = useState("");
   const [values, setValues] = useState<Record<string, string>>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState("");
@@ -28,10 +32,24 @@ export function CreateWorkspace() {
     api.GET("/api/v2/template-versions/{id}", { params: { path: { id: t.active_version_id } } }).then(({ data }) => {
       const ps = [...(data?.parameters ?? [])].sort((a, b) => a.order - b.order);
       setParameters(ps);
-      setValues(Object.fromEntries(ps.map((p) => [p.name, p.default ?? ""])));
+      const defaults = Object.fromEntries(ps.map((p) => [p.name, p.default ?? ""]));
+      const chosen = (data?.presets ?? []).find((x) => x.default);
+      setPresets(data?.presets ?? []);
+      setPreset(chosen?.name ?? "");
+      setValues({ ...defaults, ...(chosen?.parameters ?? {}) });
       setErrors({});
     });
   }, [templates, template]);
+  const fixed = presets.find((x) => x.name === preset)?.parameters ?? {};
+  const choosePreset = (name: string) => {
+    const before = presets.find((x) => x.name === preset)?.parameters ?? {};
+    const next = { ...values };
+    for (const k of Object.keys(before)) next[k] = parameters.find((p) => p.name === k)?.default ?? "";
+    Object.assign(next, presets.find((x) => x.name === name)?.parameters ?? {});
+    setPreset(name);
+    setValues(next);
+    setErrors({});
+  };
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const name = String(new FormData(e.currentTarget).get("name"));
@@ -44,7 +62,10 @@ export function CreateWorkspace() {
     if (Object.keys(found).length > 0) return setError("Some parameters need another value.");
     setBusy(true);
     const res = await api.POST("/api/v2/workspaces", {
-      body: { name, template, parameters: parameters.filter((p) => values[p.name] !== "").map((p) => ({ name: p.name, value: values[p.name] })) },
+      body: {
+        name, template, preset: preset || undefined,
+        parameters: parameters.filter((p) => values[p.name] !== "" && !(p.name in fixed)).map((p) => ({ name: p.name, value: values[p.name] })),
+      },
     });
     setBusy(false);
     if (res.error) {
@@ -71,12 +92,24 @@ export function CreateWorkspace() {
             {templates.map((t) => <option key={t.id} value={t.name}>{t.display_name || t.name}</option>)}
           </select>
         </div>
+        {presets.length > 0 && (
+          <div className="field">
+            <label htmlFor="ws-preset">Preset</label>
+            <select id="ws-preset" value={preset} onChange={(e) => choosePreset(e.target.value)}>
+              <option value="">None</option>
+              {presets.map((x) => <option key={x.name} value={x.name}>{x.name}{x.default ? " (default)" : ""}</option>)}
+            </select>
+            {presets.find((x) => x.name === preset)?.description && <small>{presets.find((x) => x.name === preset)?.description}</small>}
+          </div>
+        )}
         {parameters.map((p) => (
-          <ParameterField key={p.name} p={p} value={values[p.name] ?? ""} error={errors[p.name] ?? ""}
-            onChange={(v) => {
-              setValues({ ...values, [p.name]: v });
-              setErrors({ ...errors, [p.name]: checkParameter(p, v) });
-            }} />
+          <fieldset key={p.name} className="plain" disabled={p.name in fixed} title={p.name in fixed ? `Set by the preset ${preset}` : undefined}>
+            <ParameterField p={p} value={values[p.name] ?? ""} error={errors[p.name] ?? ""}
+              onChange={(v) => {
+                setValues({ ...values, [p.name]: v });
+                setErrors({ ...errors, [p.name]: checkParameter(p, v) });
+              }} />
+          </fieldset>
         ))}
         {error && <p className="error" role="alert">{error}</p>}
         <button type="submit" disabled={busy}>{busy ? "Creating…" : "Create workspace"}</button>

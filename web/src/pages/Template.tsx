@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { api, problemText, type Template } from "../api/client";
 import { useUser } from "../Layout";
-import { ago, Badge, Diagnostics, usePoll } from "../ui";
+import { ago, Badge, Diagnostics, SourceWarnings, usePoll } from "../ui";
 
 const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 
@@ -100,6 +100,10 @@ export function TemplatePage() {
         <>
           {version.error && <p className="error">The import of {version.name} {version.status}: {version.error}</p>}
           <Diagnostics items={version.diagnostics ?? []} />
+          <SourceWarnings items={version.warnings ?? []} />
+          {(version.workspace_tags ?? []).length > 0 && (
+            <p className="hint">Workspace tags: builds go only to provisioners tagged {(version.workspace_tags ?? []).map((t) => `${t.key}=${t.parameter ? `<parameter ${t.parameter}>` : t.value}`).join(", ")}.</p>
+          )}
           <h2>Parameters of {version.name}</h2>
           {version.parameters.length === 0 ? <p className="hint">None.</p> : (
             <table>

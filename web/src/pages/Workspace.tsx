@@ -56,6 +56,7 @@ function useAppsHost(): string {
 function appHref(wildcard: string, ws: Workspace, agent: WorkspaceAgent, app: WorkspaceAgent["apps"][number]): string {
   const base = `/@${ws.owner_name}/${ws.name}.${agent.name}`;
   if (!app.url) return `${base}/terminal?command=${encodeURIComponent(app.command ?? "")}`;
+  if (app.external) return app.url; // a link out, never through the app proxy
   if (!wildcard) return `${base}/apps/${app.slug}/`;
   const host = `${app.slug}--${agent.name}--${ws.name}--${ws.owner_name}`.toLowerCase() + wildcard.replace(/^\*/, "");
   return `${window.location.protocol}//${host}${window.location.port ? ":" + window.location.port : ""}/`;

@@ -1,0 +1,3 @@
+ALTER TABLE template_versions DROP COLUMN presets;
+ALTER TABLE template_versions DROP COLUMN workspace_tags;
+ALTER TABLE template_versions DROP COLUMN warnings;
