@@ -79,6 +79,14 @@ func no(note string, paths ...string) []Attr {
 	return out
 }
 
+func differs(note string, paths ...string) []Attr {
+	out := make([]Attr, len(paths))
+	for i, p := range paths {
+		out[i] = Attr{Path: p, Support: Differs, Note: note}
+	}
+	return out
+}
+
 func cat(parts ...[]Attr) []Attr {
 	var out []Attr
 	for _, p := range parts {
@@ -169,10 +177,14 @@ var Constructs = []Construct{
 		[]Attr{{Path: "groups", Support: Differs, Note: "Always empty: there are no groups yet."}},
 		no("Not filled in yet: empty.", "login_type", "oidc_access_token", "rbac_roles", "session_token", "ssh_private_key", "ssh_public_key"),
 	)},
-	{Kind: DataSource, Type: "coder_workspace_preset", Support: Unsupported, Note: "Presets are not offered yet.",
-		Attrs: no("", "default", "description", "icon", "id", "name", "parameters", "prebuilds", "prebuilds.instances",
-			"prebuilds.expiration_policy", "prebuilds.expiration_policy.ttl", "prebuilds.scheduling", "prebuilds.scheduling.timezone",
-			"prebuilds.scheduling.schedule", "prebuilds.scheduling.schedule.cron", "prebuilds.scheduling.schedule.instances")},
+	{Kind: DataSource, Type: "coder_workspace_preset", Support: Supported, Note: "Listed on the version; chosen at create (API preset, hearth create --preset, the dashboard's Preset).",
+		Attrs: cat(
+			ok("description", "icon", "id", "name", "parameters"),
+			[]Attr{{Path: "default", Support: Differs, Note: "The dashboard and hearth create choose it unless told otherwise; the API uses a preset only when asked."}},
+			differs("Stored with the version; prebuilt workspaces are not offered yet.", "prebuilds", "prebuilds.instances",
+				"prebuilds.expiration_policy", "prebuilds.expiration_policy.ttl", "prebuilds.scheduling", "prebuilds.scheduling.timezone",
+				"prebuilds.scheduling.schedule", "prebuilds.scheduling.schedule.cron", "prebuilds.scheduling.schedule.instances"),
+		)},
 	{Kind: DataSource, Type: "coder_workspace_tags", Support: Supported, Attrs: cat(
 		ok("id"),
 		[]Attr{{Path: "tags", Support: Differs, Note: "A value must be a literal string or data.coder_parameter.NAME.value; the build goes only to workers with all the tags. Other expressions are warned about and left out."}},
