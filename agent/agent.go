@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a.manifest = *m
 	a.env = sessionEnv(*m)
+	if err := os.MkdirAll(filepath.Join(scriptDataRoot(*m), "bin"), 0o755); err != nil { //nolint:gosec // scripts' own tools
+		cfg.Logger.Warn("agent: cannot make CODER_SCRIPT_BIN_DIR", "error", err)
+	}
 	a.dir = expandDir(m.Directory)
 	if a.dir != "" {
 		if err := os.MkdirAll(a.dir, 0o755); err != nil { //nolint:gosec // the workspace's own directory
@@ -207,8 +211,22 @@ func sessionEnv(m client.WorkspaceManifest) []string {
 	for k, v := range m.Env {
 		env = append(env, k+"="+v)
 	}
-	return append(env, "CODER=true", "HEARTH=true", "CODER_WORKSPACE_NAME="+m.WorkspaceName,
+	env = append(env, "CODER=true", "HEARTH=true", "CODER_WORKSPACE_NAME="+m.WorkspaceName,
 		"CODER_WORKSPACE_AGENT_NAME="+m.AgentName)
+	// Scripts install tools into CODER_SCRIPT_BIN_DIR, which is on every session's PATH.
+	bin := filepath.Join(scriptDataRoot(m), "bin")
+	for i, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			env[i] = "PATH=" + bin + string(os.PathListSeparator) + p
+		}
+	}
+	return append(env, "CODER_SCRIPT_BIN_DIR="+bin)
+}
+
+// scriptDataRoot is where the agent's scripts keep their data: CODER_SCRIPT_BIN_DIR and each
+// script's CODER_SCRIPT_DATA_DIR, under the temporary directory, one per agent.
+func scriptDataRoot(m client.WorkspaceManifest) string {
+	return filepath.Join(os.TempDir(), "hearth-script-data", m.AgentId)
 }
 
 // expandDir expands ~ and environment variables in the agent's directory.

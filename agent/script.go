@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -122,6 +123,23 @@ func (a *agent) cronLoop(ctx context.Context) {
 	<-c.Stop().Done()
 }
 
+// scriptDir names a script's data directory after the script: letters, digits, - and _ kept.
+func scriptDir(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteRune('-')
+		}
+	}
+	if b.Len() == 0 || b.String() == "bin" {
+		return "script-" + b.String()
+	}
+	return b.String()
+}
+
 func scriptName(s client.ProvisionerScript) string {
 	if s.DisplayName != "" {
 		return s.DisplayName
@@ -140,7 +158,11 @@ func (a *agent) runScript(ctx context.Context, s client.ProvisionerScript) error
 	}
 	cmd := exec.CommandContext(ctx, userShell(), "-c", s.Script) //nolint:gosec // the template's own script
 	cmd.Dir = a.workDir()
-	cmd.Env = a.env
+	data := filepath.Join(scriptDataRoot(a.manifest), scriptDir(name))
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		a.cfg.Logger.Warn("agent: cannot make CODER_SCRIPT_DATA_DIR", "script", name, "error", err)
+	}
+	cmd.Env = append(append([]string{}, a.env...), "CODER_SCRIPT_DATA_DIR="+data)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second

@@ -82,6 +82,10 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	out, errOut, code = c.run("", "ssh", "-e", "FOO=bar", "dev", "--", "echo $FOO; exit 3")
 	require.Equal(t, 3, code, errOut)
 	require.Equal(t, "bar\n", out, "flags before the workspace are hearth's; the command after -- goes to the shell as OpenSSH sends it")
+	// Scripts get a data directory each and a bin directory that every session has on its PATH.
+	out, errOut, code = c.run("", "ssh", "dev", "--", `case ":$PATH:" in *":$CODER_SCRIPT_BIN_DIR:"*) echo on-path;; esac; ls "$(dirname "$CODER_SCRIPT_BIN_DIR")"`)
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "on-path\nbin\nfiles\nstartup-script\n", out, "the scripts ran with a CODER_SCRIPT_DATA_DIR each, beside the bin directory")
 	out, _, code = c.run("from stdin", "ssh", "dev", "cat")
 	require.Equal(t, 0, code)
 	require.Equal(t, "from stdin", out)
