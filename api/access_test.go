@@ -91,6 +91,8 @@ var accessTable = map[string]access{
 	"list-users":         {want: deny(200, 200, 403, 200, 403, 403)},
 	"get-user":           {want: deny(200, 200, 404, 200, 404, 200)},
 	"update-user":        {body: `{"name":"%s"}`, want: deny(200, 200, 404, 403, 404, 200)},
+	"get-git-ssh-key":    {want: deny(200, 200, 404, 200, 404, 200)},
+	"reset-git-ssh-key":  {want: deny(200, 200, 404, 403, 404, 200)},
 	"update-user-roles":  {body: `{"roles":["auditor"]}`, want: deny(200, 200, 404, 403, 404, 403)},
 	"suspend-user":       {want: deny(200, 200, 404, 403, 404, 403)},
 	"activate-user":      {want: deny(200, 200, 404, 403, 404, 403)},

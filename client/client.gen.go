@@ -2118,6 +2118,15 @@ type UploadLogsInputBody struct {
 	Logs []WorkspaceAgentLog `json:"logs"`
 }
 
+// UsersGitSSHKey defines model for UsersGitSSHKey.
+type UsersGitSSHKey struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// PublicKey In authorized_keys form: add it to your Git host (GitHub, GitLab, …) as an SSH key.
+	PublicKey string    `json:"public_key"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 // UsersOutputBody defines model for UsersOutputBody.
 type UsersOutputBody struct {
 	// Count How many users match, on all pages.
@@ -3315,6 +3324,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v2/users/{user}/activate (the `ActivateUser` operationId).
 	ActivateUser(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetGitSshKey Get a user's Git SSH public key
+	//
+	// The public half of the key pair templates get as data.coder_workspace_owner's ssh_public_key and ssh_private_key (made on first use; the private half never leaves the server except into the owner's builds). Yours (user me), or anyone's for user admins.
+	//
+	// Corresponds with GET /api/v2/users/{user}/gitsshkey (the `GetGitSshKey` operationId).
+	GetGitSshKey(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResetGitSshKey Replace a user's Git SSH key pair
+	//
+	// Makes a new pair; the old public key stops working wherever it was added once removed there. Workspaces get the new pair at their next start.
+	//
+	// Corresponds with PUT /api/v2/users/{user}/gitsshkey (the `ResetGitSshKey` operationId).
+	ResetGitSshKey(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ChangePasswordWithBody Change a password
 	//
@@ -4780,6 +4803,40 @@ func (c *Client) UpdateUser(ctx context.Context, user string, body UpdateUserJSO
 // Corresponds with POST /api/v2/users/{user}/activate (the `ActivateUser` operationId).
 func (c *Client) ActivateUser(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewActivateUserRequest(c.Server, user)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetGitSshKey Get a user's Git SSH public key
+//
+// The public half of the key pair templates get as data.coder_workspace_owner's ssh_public_key and ssh_private_key (made on first use; the private half never leaves the server except into the owner's builds). Yours (user me), or anyone's for user admins.
+//
+// Corresponds with GET /api/v2/users/{user}/gitsshkey (the `GetGitSshKey` operationId).
+func (c *Client) GetGitSshKey(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGitSshKeyRequest(c.Server, user)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResetGitSshKey Replace a user's Git SSH key pair
+//
+// Makes a new pair; the old public key stops working wherever it was added once removed there. Workspaces get the new pair at their next start.
+//
+// Corresponds with PUT /api/v2/users/{user}/gitsshkey (the `ResetGitSshKey` operationId).
+func (c *Client) ResetGitSshKey(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResetGitSshKeyRequest(c.Server, user)
 	if err != nil {
 		return nil, err
 	}
@@ -7822,6 +7879,74 @@ func NewActivateUserRequest(server string, user string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetGitSshKeyRequest constructs an http.Request for the GetGitSshKey method
+func NewGetGitSshKeyRequest(server string, user string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/users/%s/gitsshkey", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewResetGitSshKeyRequest constructs an http.Request for the ResetGitSshKey method
+func NewResetGitSshKeyRequest(server string, user string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/users/%s/gitsshkey", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewChangePasswordRequest calls the generic ChangePassword builder with application/json body
 func NewChangePasswordRequest(server string, user string, body ChangePasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10426,6 +10551,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v2/users/{user}/activate (the `ActivateUser` operationId).
 	ActivateUserWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*ActivateUserResponse, error)
+
+	// GetGitSshKeyWithResponse Get a user's Git SSH public key
+	//
+	// The public half of the key pair templates get as data.coder_workspace_owner's ssh_public_key and ssh_private_key (made on first use; the private half never leaves the server except into the owner's builds). Yours (user me), or anyone's for user admins.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/users/{user}/gitsshkey (the `GetGitSshKey` operationId).
+	GetGitSshKeyWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*GetGitSshKeyResponse, error)
+
+	// ResetGitSshKeyWithResponse Replace a user's Git SSH key pair
+	//
+	// Makes a new pair; the old public key stops working wherever it was added once removed there. Workspaces get the new pair at their next start.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v2/users/{user}/gitsshkey (the `ResetGitSshKey` operationId).
+	ResetGitSshKeyWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*ResetGitSshKeyResponse, error)
 
 	// ChangePasswordWithBodyWithResponse Change a password
 	//
@@ -13845,6 +13988,151 @@ func (r ActivateUserResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ActivateUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetGitSshKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsersGitSSHKey
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetGitSshKeyResponse) GetJSON200() *UsersGitSSHKey {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetGitSshKeyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetGitSshKeyResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetGitSshKeyResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetGitSshKeyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetGitSshKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetGitSshKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetGitSshKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetGitSshKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ResetGitSshKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsersGitSSHKey
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ResetGitSshKeyResponse) GetJSON200() *UsersGitSSHKey {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ResetGitSshKeyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ResetGitSshKeyResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ResetGitSshKeyResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ResetGitSshKeyResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ResetGitSshKeyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ResetGitSshKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResetGitSshKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResetGitSshKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResetGitSshKeyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -17673,6 +17961,36 @@ func (c *ClientWithResponses) ActivateUserWithResponse(ctx context.Context, user
 	return ParseActivateUserResponse(rsp)
 }
 
+// GetGitSshKeyWithResponse Get a user's Git SSH public key
+//
+// The public half of the key pair templates get as data.coder_workspace_owner's ssh_public_key and ssh_private_key (made on first use; the private half never leaves the server except into the owner's builds). Yours (user me), or anyone's for user admins.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/users/{user}/gitsshkey (the `GetGitSshKey` operationId).
+func (c *ClientWithResponses) GetGitSshKeyWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*GetGitSshKeyResponse, error) {
+	rsp, err := c.GetGitSshKey(ctx, user, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGitSshKeyResponse(rsp)
+}
+
+// ResetGitSshKeyWithResponse Replace a user's Git SSH key pair
+//
+// Makes a new pair; the old public key stops working wherever it was added once removed there. Workspaces get the new pair at their next start.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v2/users/{user}/gitsshkey (the `ResetGitSshKey` operationId).
+func (c *ClientWithResponses) ResetGitSshKeyWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*ResetGitSshKeyResponse, error) {
+	rsp, err := c.ResetGitSshKey(ctx, user, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResetGitSshKeyResponse(rsp)
+}
+
 // ChangePasswordWithBodyWithResponse Change a password
 //
 // Your own needs the current password; user admins set anyone's. Signs the user out everywhere else (API tokens stay).
@@ -20901,6 +21219,121 @@ func ParseActivateUserResponse(rsp *http.Response) (*ActivateUserResponse, error
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest UsersUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetGitSshKeyResponse parses an HTTP response from a GetGitSshKeyWithResponse call
+func ParseGetGitSshKeyResponse(rsp *http.Response) (*GetGitSshKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetGitSshKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsersGitSSHKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseResetGitSshKeyResponse parses an HTTP response from a ResetGitSshKeyWithResponse call
+func ParseResetGitSshKeyResponse(rsp *http.Response) (*ResetGitSshKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResetGitSshKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsersGitSSHKey
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

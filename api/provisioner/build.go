@@ -12,9 +12,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
+	"github.com/hearthdev/hearth/internal/apikey"
 	"github.com/hearthdev/hearth/internal/bootstrap"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/gitsshkey"
 	"github.com/hearthdev/hearth/internal/parameter"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
@@ -72,8 +74,45 @@ func (h handlers) claimBuild(ctx context.Context, tx db.Tx, row *riverclaim.Job,
 		return err
 	}
 	bj.Env = buildEnv(in, values, previous)
+	secrets, err := h.ownerSecrets(ctx, tx, in)
+	if err != nil {
+		return fmt.Errorf("provisioner: job %d: %w", row.ID, err)
+	}
+	maps.Copy(bj.Env, secrets)
 	job.Build = bj
 	return nil
+}
+
+// WorkspaceTokenLifetime is how long the session token a start build gives the template
+// (data.coder_workspace_owner's session_token) lasts. Each start replaces the workspace's token; a
+// stop or delete revokes it.
+const WorkspaceTokenLifetime = 24 * time.Hour
+
+// ownerSecrets are the owner's Git SSH key pair and, for a start, a fresh session token acting as
+// the owner: what the provider reads as ssh_public_key, ssh_private_key and session_token.
+func (h handlers) ownerSecrets(ctx context.Context, tx db.Tx, in dbsqlc.GetBuildJobInputRow) (map[string]string, error) {
+	key, err := gitsshkey.Get(ctx, tx.Queries, h.Boxes.GitSSHKeys, in.OwnerID)
+	if err != nil {
+		return nil, err
+	}
+	private, err := gitsshkey.Private(h.Boxes.GitSSHKeys, key)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{"CODER_WORKSPACE_OWNER_SSH_PUBLIC_KEY": key.PublicKey, "CODER_WORKSPACE_OWNER_SSH_PRIVATE_KEY": string(private)}
+	name := "workspace " + in.WorkspaceID.String()
+	if err := tx.DeleteAPIKeyByName(ctx, dbsqlc.DeleteAPIKeyByNameParams{UserID: in.OwnerID, Name: name}); err != nil {
+		return nil, err
+	}
+	if in.Transition == "start" {
+		k := apikey.New()
+		if _, err := tx.InsertAPIKey(ctx, dbsqlc.InsertAPIKeyParams{ID: k.ID, UserID: in.OwnerID, Kind: "token", Name: name, SecretHash: k.SecretHash,
+			Scopes: []string{"all"}, ExpiresAt: time.Now().Add(WorkspaceTokenLifetime).Truncate(time.Second)}); err != nil {
+			return nil, err
+		}
+		env["CODER_WORKSPACE_OWNER_SESSION_TOKEN"] = k.Token
+	}
+	return env, nil
 }
 
 // buildEnv is the environment the coder/coder provider reads a workspace from.
@@ -94,6 +133,8 @@ func buildEnv(in dbsqlc.GetBuildJobInputRow, values, previous []parameter.Value)
 		"CODER_WORKSPACE_OWNER_NAME":       fullName,
 		"CODER_WORKSPACE_OWNER_EMAIL":      in.OwnerEmail,
 		"CODER_WORKSPACE_OWNER_GROUPS":     "[]",
+		"CODER_WORKSPACE_OWNER_LOGIN_TYPE": map[bool]string{true: "oidc", false: "password"}[in.OwnerOidc],
+		"CODER_WORKSPACE_OWNER_RBAC_ROLES": rbacRoles(in.OwnerRoles),
 		"CODER_WORKSPACE_TEMPLATE_ID":      in.TemplateID.String(),
 		"CODER_WORKSPACE_TEMPLATE_NAME":    in.TemplateName,
 		"CODER_WORKSPACE_TEMPLATE_VERSION": in.VersionName,
@@ -217,4 +258,15 @@ func orEmptyMap(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
+}
+
+// rbacRoles is the owner's roles as the provider reads them: a JSON list of {name, org_id}, every
+// user a member.
+func rbacRoles(roles []string) string {
+	out := []map[string]string{{"name": "member", "org_id": ""}}
+	for _, r := range roles {
+		out = append(out, map[string]string{"name": r, "org_id": ""})
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
 }

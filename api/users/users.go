@@ -16,6 +16,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
 )
 
@@ -33,6 +34,8 @@ type Deps struct {
 	AccessURL string
 	// OIDC, when set, turns on OIDC sign-in.
 	OIDC *OIDCConfig
+	// GitSSHKeys seals users' Git SSH private keys.
+	GitSSHKeys *seal.Box
 }
 
 // CookieName is the session cookie the dashboard uses.
@@ -125,6 +128,7 @@ func Register(api huma.API, d Deps) {
 	registerOIDC(api, h)
 	registerAdmin(api, h)
 	registerTokens(api, h)
+	registerGitSSHKey(api, h)
 }
 
 type handlers struct {

@@ -153,6 +153,11 @@ func TestCLIWorkflow(t *testing.T) {
 	require.Equal(t, 6, shown.LatestBuild.Number, "create, stop, start, restart's two, update")
 	require.Contains(t, shown.LatestBuild.Parameters, struct{ Name, Value string }{"history_lines", "50"})
 	require.Contains(t, ok("completion", "bash"), "__start_hearth")
+	key := ok("publickey")
+	require.Regexp(t, `^ssh-ed25519 \S+\n$`, key, "an authorized_keys line")
+	require.Equal(t, key, ok("publickey"), "the same pair until it is reset")
+	fails(2, "pass --yes", "publickey", "--reset")
+	require.NotEqual(t, key, ok("publickey", "--reset", "--yes"))
 	fails(1, "has no build #9", "logs", "dev", "--build", "9")
 
 	// Admin commands.

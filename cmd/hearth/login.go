@@ -326,3 +326,46 @@ func tokensCommand() *cobra.Command {
 	cmd.AddCommand(create, list, remove)
 	return cmd
 }
+
+func publickeyCommand() *cobra.Command {
+	var reset, yes bool
+	cmd := &cobra.Command{
+		Use:   "publickey",
+		Short: "Show your Git SSH public key (templates get the pair as data.coder_workspace_owner)",
+		Long: `Print the public half of your Git SSH key pair, to add to your Git host as an SSH key. Templates
+get the pair as data.coder_workspace_owner's ssh_public_key and ssh_private_key. --reset makes a new
+pair; workspaces get it at their next start.`,
+		Example: `  hearth publickey
+  hearth publickey --reset --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, s, err := session()
+			if err != nil {
+				return err
+			}
+			var key string
+			if reset {
+				if err := confirm(cmd, yes, "Replace your Git SSH key pair? The old key stops working where it was added once removed there"); err != nil {
+					return err
+				}
+				res, err := client.Ok(c.ResetGitSshKeyWithResponse(cmd.Context(), "me"))
+				if err != nil {
+					return remote(s.URL, err)
+				}
+				key = res.JSON200.PublicKey
+				fmt.Fprintln(cmd.ErrOrStderr(), "A new key pair; add the public key below to your Git host, and restart workspaces to give them the pair.")
+			} else {
+				res, err := client.Ok(c.GetGitSshKeyWithResponse(cmd.Context(), "me"))
+				if err != nil {
+					return remote(s.URL, err)
+				}
+				key = res.JSON200.PublicKey
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), key)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&reset, "reset", false, "replace the key pair with a new one")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}

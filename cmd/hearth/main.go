@@ -54,7 +54,7 @@ func rootCommand() *cobra.Command {
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkDurations(cmd) }
 	root.AddCommand(loginCommand(), deploymentsCommand(),
 		serverCommand(), agentCommand(), provisionerCommand(), proxyCommand(), openapiCommand(), versionCommand(), docsCommand())
-	root.AddCommand(clientFlags(logoutCommand(), whoamiCommand(), tokensCommand(),
+	root.AddCommand(clientFlags(logoutCommand(), whoamiCommand(), publickeyCommand(), tokensCommand(),
 		createCommand(), listCommand(), showCommand(),
 		buildCommand("start", "Start a workspace and wait until it runs", []string{"start"}, false),
 		buildCommand("stop", "Stop a workspace and wait until it has stopped", []string{"stop"}, false),

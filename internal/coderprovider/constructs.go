@@ -173,9 +173,13 @@ var Constructs = []Construct{
 		},
 	)},
 	{Kind: DataSource, Type: "coder_workspace_owner", Support: Supported, Attrs: cat(
-		ok("email", "full_name", "id", "name"),
-		[]Attr{{Path: "groups", Support: Differs, Note: "Always empty: there are no groups yet."}},
-		no("Not filled in yet: empty.", "login_type", "oidc_access_token", "rbac_roles", "session_token", "ssh_private_key", "ssh_public_key"),
+		ok("email", "full_name", "id", "name", "login_type", "ssh_private_key", "ssh_public_key"),
+		[]Attr{
+			{Path: "groups", Support: Differs, Note: "Always empty: there are no groups yet."},
+			{Path: "rbac_roles", Support: Differs, Note: "Hearth's roles (member, owner, user-admin, template-admin, auditor), each with an empty org_id."},
+			{Path: "session_token", Support: Differs, Note: "A token of the owner made at each start, lasting 24 hours, revoked by the next build; listed among the owner's tokens as workspace ID."},
+		},
+		no("Hearth does not keep OIDC access tokens: empty.", "oidc_access_token"),
 	)},
 	{Kind: DataSource, Type: "coder_workspace_preset", Support: Supported, Note: "Listed on the version; chosen at create (API preset, hearth create --preset, the dashboard's Preset).",
 		Attrs: cat(

@@ -64,6 +64,8 @@ type Boxes struct {
 	State *Box
 	// Variables seals template variable values (context: the template version's ID).
 	Variables *Box
+	// GitSSHKeys seals users' Git SSH private keys (context: the user's ID).
+	GitSSHKeys *Box
 }
 
 // NewBoxes makes every box from the deployment's secret key.
@@ -73,5 +75,9 @@ func NewBoxes(secret []byte) (Boxes, error) {
 		return Boxes{}, err
 	}
 	vars, err := New(secret, "template-variables")
-	return Boxes{State: state, Variables: vars}, err
+	if err != nil {
+		return Boxes{}, err
+	}
+	keys, err := New(secret, "git-ssh-keys")
+	return Boxes{State: state, Variables: vars, GitSSHKeys: keys}, err
 }

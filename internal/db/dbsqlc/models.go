@@ -238,6 +238,14 @@ type User struct {
 	QuietHoursSchedule string
 }
 
+type UserGitSshKey struct {
+	UserID           uuid.UUID
+	PublicKey        string
+	PrivateKeySealed []byte
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
 type Workspace struct {
 	ID                uuid.UUID
 	OwnerID           uuid.UUID

@@ -64,7 +64,8 @@ func (q *Queries) FinishWorkspaceBuild(ctx context.Context, arg FinishWorkspaceB
 
 const getBuildJobInput = `-- name: GetBuildJobInput :one
 SELECT b.id, b.number, b.transition, b.parameters, b.template_version_id, w.id AS workspace_id, w.name AS workspace_name,
-    u.id AS owner_id, u.username AS owner_name, u.name AS owner_full_name, u.email AS owner_email,
+    u.id AS owner_id, u.username AS owner_name, u.name AS owner_full_name, u.email AS owner_email, u.roles AS owner_roles,
+    (u.oidc_issuer IS NOT NULL)::bool AS owner_oidc,
     t.id AS template_id, t.name AS template_name, v.name AS version_name, v.variable_values, f.data, f.content_type
 FROM workspace_builds b
 JOIN workspaces w ON w.id = b.workspace_id
@@ -87,6 +88,8 @@ type GetBuildJobInputRow struct {
 	OwnerName         string
 	OwnerFullName     string
 	OwnerEmail        string
+	OwnerRoles        []string
+	OwnerOidc         bool
 	TemplateID        uuid.UUID
 	TemplateName      string
 	VersionName       string
@@ -111,6 +114,8 @@ func (q *Queries) GetBuildJobInput(ctx context.Context, id uuid.UUID) (GetBuildJ
 		&i.OwnerName,
 		&i.OwnerFullName,
 		&i.OwnerEmail,
+		&i.OwnerRoles,
+		&i.OwnerOidc,
 		&i.TemplateID,
 		&i.TemplateName,
 		&i.VersionName,

@@ -152,7 +152,8 @@ WHERE a.token_hash = $1 AND NOT w.deleted
 -- name: GetBuildJobInput :one
 -- Everything a worker needs to run a build, besides the previous state and variable values.
 SELECT b.id, b.number, b.transition, b.parameters, b.template_version_id, w.id AS workspace_id, w.name AS workspace_name,
-    u.id AS owner_id, u.username AS owner_name, u.name AS owner_full_name, u.email AS owner_email,
+    u.id AS owner_id, u.username AS owner_name, u.name AS owner_full_name, u.email AS owner_email, u.roles AS owner_roles,
+    (u.oidc_issuer IS NOT NULL)::bool AS owner_oidc,
     t.id AS template_id, t.name AS template_name, v.name AS version_name, v.variable_values, f.data, f.content_type
 FROM workspace_builds b
 JOIN workspaces w ON w.id = b.workspace_id

@@ -719,6 +719,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/users/{user}/gitsshkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a user's Git SSH public key
+         * @description The public half of the key pair templates get as data.coder_workspace_owner's ssh_public_key and ssh_private_key (made on first use; the private half never leaves the server except into the owner's builds). Yours (user me), or anyone's for user admins.
+         */
+        get: operations["get-git-ssh-key"];
+        /**
+         * Replace a user's Git SSH key pair
+         * @description Makes a new pair; the old public key stops working wherever it was added once removed there. Workspaces get the new pair at their next start.
+         */
+        put: operations["reset-git-ssh-key"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/users/{user}/password": {
         parameters: {
             query?: never;
@@ -2352,6 +2376,14 @@ export interface components {
         };
         UploadLogsInputBody: {
             logs: components["schemas"]["WorkspaceAgentLog"][];
+        };
+        UsersGitSSHKey: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description In authorized_keys form: add it to your Git host (GitHub, GitLab, …) as an SSH key. */
+            public_key: string;
+            /** Format: date-time */
+            updated_at: string;
         };
         UsersOutputBody: {
             /**
@@ -5217,6 +5249,133 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsersUser"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-git-ssh-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description me, a user ID, or a username. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsersGitSSHKey"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "reset-git-ssh-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description me, a user ID, or a username. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsersGitSSHKey"];
                 };
             };
             /** @description Unauthorized */
