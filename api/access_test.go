@@ -46,6 +46,9 @@ var (
 	noSuchJob     = map[string]string{"{job}": "999999"}
 	noSuchVersion = map[string]string{"{id}": "00000000-0000-4000-8000-000000000000"}
 	unknownFile   = `{"file_id":"` + strings.Repeat("ab", 32) + `"}`
+	// unknownModuleFile pushes a module from a file that was never uploaded; someModule names one.
+	unknownModuleFile = `{"source":"registry.coder.com/hearth/x/coder","version":"1.0.0","file_id":"` + strings.Repeat("ab", 32) + `"}`
+	someModule        = map[string]string{"{host}": "registry.coder.com", "{namespace}": "hearth", "{name}": "x", "{system}": "coder", "{version}": "1.0.0"}
 )
 
 // tinyTar is a one-file tar archive.
@@ -100,6 +103,11 @@ var accessTable = map[string]access{
 	"change-password":    {body: `{"old_password":"victim-password","password":"%s-password"}`, want: deny(204, 204, 404, 403, 404, 204)},
 	"list-audit-entries": {want: deny(200, 403, 403, 200, 403, 403)},
 	// Provisioner workers authenticate with a pre-shared key or a job token, never a user's token.
+	"create-module":               {body: unknownModuleFile, want: deny(404, 403, 404, 403, 403, 403)},
+	"list-modules":                {want: deny(200, 200, 200, 200, 200, 200)},
+	"module-registry-versions":    {params: someModule, want: all401},
+	"module-registry-download":    {params: someModule, want: all401},
+	"module-registry-archive":     {params: someModule, want: all401},
 	"acquire-provisioner-job":     {body: `{"name":"w"}`, want: all401},
 	"heartbeat-provisioner-job":   {params: noSuchJob, want: all401},
 	"append-provisioner-job-logs": {body: `{"logs":[]}`, params: noSuchJob, want: all401},

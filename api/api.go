@@ -22,6 +22,7 @@ import (
 	"github.com/hearthdev/hearth/api/audit"
 	"github.com/hearthdev/hearth/api/docs"
 	"github.com/hearthdev/hearth/api/health"
+	"github.com/hearthdev/hearth/api/module"
 	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/api/region"
 	"github.com/hearthdev/hearth/api/template"
@@ -195,6 +196,7 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 		Tickets: deps.Tickets, Logger: deps.Logger, Keys: deps.ProvisionerKeys, LeaseTime: deps.LeaseTime,
 		CancelGrace: deps.CancelGrace, Security: security, Boxes: deps.Boxes})
 	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes})
+	module.Register(hapi, module.Deps{DB: deps.DB, Tickets: deps.Tickets, Security: security})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Logs: deps.Logs, Security: security, Logger: deps.Logger,
 		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets})
 	region.Register(hapi, region.Deps{DB: deps.DB, Security: security})

@@ -1220,6 +1220,18 @@ type CreateInputBody struct {
 	TemplateVersionId *string `json:"template_version_id,omitempty"`
 }
 
+// CreateModuleInputBody defines model for CreateModuleInputBody.
+type CreateModuleInputBody struct {
+	// FileId From upload-file: a tar or zip of the module's directory.
+	FileId string `json:"file_id"`
+
+	// Source HOST/NAMESPACE/NAME/SYSTEM, such as registry.coder.com/coder/code-server/coder.
+	Source string `json:"source"`
+
+	// Version A semantic version, such as 1.3.0.
+	Version string `json:"version"`
+}
+
 // CreateProxyInputBody defines model for CreateProxyInputBody.
 type CreateProxyInputBody struct {
 	// Name Lowercase letters, digits and dashes, such as eu-west.
@@ -1567,6 +1579,36 @@ type MetadataInputBody struct {
 	Items []WorkspaceMetadataValue `json:"items"`
 }
 
+// Module defines model for Module.
+type Module struct {
+	CreatedAt time.Time `json:"created_at"`
+	FileId    string    `json:"file_id"`
+
+	// Source HOST/NAMESPACE/NAME/SYSTEM, as templates write it.
+	Source  string `json:"source"`
+	Version string `json:"version"`
+}
+
+// ModuleRegistryModule defines model for ModuleRegistryModule.
+type ModuleRegistryModule struct {
+	Versions []ModuleRegistryVersion `json:"versions"`
+}
+
+// ModuleRegistryVersion defines model for ModuleRegistryVersion.
+type ModuleRegistryVersion struct {
+	Version string `json:"version"`
+}
+
+// ModuleRegistryVersions defines model for ModuleRegistryVersions.
+type ModuleRegistryVersions struct {
+	Modules []ModuleRegistryModule `json:"modules"`
+}
+
+// ModulesOutputBody defines model for ModulesOutputBody.
+type ModulesOutputBody struct {
+	Modules []Module `json:"modules"`
+}
+
 // Problem defines model for Problem.
 type Problem struct {
 	// Detail What went wrong, for a person.
@@ -1719,6 +1761,7 @@ type ProvisionerJob struct {
 	HeartbeatSeconds  int64              `json:"heartbeat_seconds"`
 	Id                int64              `json:"id"`
 	Kind              ProvisionerJobKind `json:"kind"`
+	ModuleHosts       []string           `json:"module_hosts"`
 	Template          JobTemplateStruct  `json:"template"`
 	TemplateVersionId string             `json:"template_version_id"`
 	Token             string             `json:"token"`
@@ -2511,6 +2554,24 @@ type UploadFileParams struct {
 // UploadFileParamsContentType defines parameters for UploadFile.
 type UploadFileParamsContentType string
 
+// ModuleRegistryVersionsParams defines parameters for ModuleRegistryVersions.
+type ModuleRegistryVersionsParams struct {
+	// Authorization Bearer and a provisioner job's token.
+	Authorization *string `json:"Authorization,omitempty"`
+}
+
+// ModuleRegistryArchiveParams defines parameters for ModuleRegistryArchive.
+type ModuleRegistryArchiveParams struct {
+	// Ticket From the download endpoint's X-Terraform-Get.
+	Ticket *string `form:"ticket,omitempty" json:"ticket,omitempty"`
+}
+
+// ModuleRegistryDownloadParams defines parameters for ModuleRegistryDownload.
+type ModuleRegistryDownloadParams struct {
+	// Authorization Bearer and a provisioner job's token.
+	Authorization *string `json:"Authorization,omitempty"`
+}
+
 // AcquireProvisionerJobParams defines parameters for AcquireProvisionerJob.
 type AcquireProvisionerJobParams struct {
 	// HearthProvisionerKey A pre-shared key the server accepts.
@@ -2725,6 +2786,9 @@ type WatchWorkspaceParams struct {
 	// Once Send the current state and end.
 	Once *bool `form:"once,omitempty" json:"once,omitempty"`
 }
+
+// CreateModuleJSONRequestBody defines body for CreateModule for application/json ContentType.
+type CreateModuleJSONRequestBody = CreateModuleInputBody
 
 // AcquireProvisionerJobJSONRequestBody defines body for AcquireProvisionerJob for application/json ContentType.
 type AcquireProvisionerJobJSONRequestBody = AcquireInputBody
@@ -2942,6 +3006,50 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v2/health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ModuleRegistryVersions List a module's versions (module registry protocol)
+	//
+	// For Terraform: send the job token as Authorization: Bearer (a worker's Terraform does, from the credentials block it is given).
+	//
+	// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/versions (the `ModuleRegistryVersions` operationId).
+	ModuleRegistryVersions(ctx context.Context, host string, namespace string, name string, system string, params *ModuleRegistryVersionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ModuleRegistryArchive Download a module version's archive
+	//
+	// The archive as gzipped tar, for the ticket a download answered with.
+	//
+	// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/{version}/archive.tar.gz (the `ModuleRegistryArchive` operationId).
+	ModuleRegistryArchive(ctx context.Context, host string, namespace string, name string, system string, version string, params *ModuleRegistryArchiveParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ModuleRegistryDownload Locate a module version's archive (module registry protocol)
+	//
+	// Answers 204 with X-Terraform-Get: the archive's URL, with a ticket valid for 5 minutes.
+	//
+	// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/{version}/download (the `ModuleRegistryDownload` operationId).
+	ModuleRegistryDownload(ctx context.Context, host string, namespace string, name string, system string, version string, params *ModuleRegistryDownloadParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListModules List module versions
+	//
+	// Corresponds with GET /api/v2/modules (the `ListModules` operationId).
+	ListModules(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateModuleWithBody Push a module version
+	//
+	// Makes an uploaded archive (upload-file) a version of a registry module, which templates' module blocks then find at their source with a version constraint. Versions are immutable. Template admins.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
+	CreateModuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateModule Push a module version
+	//
+	// Makes an uploaded archive (upload-file) a version of a registry module, which templates' module blocks then find at their source with a version constraint. Versions are immutable. Template admins.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
+	CreateModule(ctx context.Context, body CreateModuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListProvisioners List provisioner workers
 	//
@@ -3941,6 +4049,110 @@ func (c *Client) DownloadFile(ctx context.Context, id string, reqEditors ...Requ
 // Corresponds with GET /api/v2/health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ModuleRegistryVersions List a module's versions (module registry protocol)
+//
+// For Terraform: send the job token as Authorization: Bearer (a worker's Terraform does, from the credentials block it is given).
+//
+// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/versions (the `ModuleRegistryVersions` operationId).
+func (c *Client) ModuleRegistryVersions(ctx context.Context, host string, namespace string, name string, system string, params *ModuleRegistryVersionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewModuleRegistryVersionsRequest(c.Server, host, namespace, name, system, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ModuleRegistryArchive Download a module version's archive
+//
+// The archive as gzipped tar, for the ticket a download answered with.
+//
+// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/{version}/archive.tar.gz (the `ModuleRegistryArchive` operationId).
+func (c *Client) ModuleRegistryArchive(ctx context.Context, host string, namespace string, name string, system string, version string, params *ModuleRegistryArchiveParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewModuleRegistryArchiveRequest(c.Server, host, namespace, name, system, version, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ModuleRegistryDownload Locate a module version's archive (module registry protocol)
+//
+// Answers 204 with X-Terraform-Get: the archive's URL, with a ticket valid for 5 minutes.
+//
+// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/{version}/download (the `ModuleRegistryDownload` operationId).
+func (c *Client) ModuleRegistryDownload(ctx context.Context, host string, namespace string, name string, system string, version string, params *ModuleRegistryDownloadParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewModuleRegistryDownloadRequest(c.Server, host, namespace, name, system, version, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListModules List module versions
+//
+// Corresponds with GET /api/v2/modules (the `ListModules` operationId).
+func (c *Client) ListModules(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListModulesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateModuleWithBody Push a module version
+//
+// Makes an uploaded archive (upload-file) a version of a registry module, which templates' module blocks then find at their source with a version constraint. Versions are immutable. Template admins.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
+func (c *Client) CreateModuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateModuleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateModule Push a module version
+//
+// Makes an uploaded archive (upload-file) a version of a registry module, which templates' module blocks then find at their source with a version constraint. Versions are immutable. Template admins.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
+func (c *Client) CreateModule(ctx context.Context, body CreateModuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateModuleRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6309,6 +6521,309 @@ func NewGetHealthRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewModuleRegistryVersionsRequest constructs an http.Request for the ModuleRegistryVersions method
+func NewModuleRegistryVersionsRequest(server string, host string, namespace string, name string, system string, params *ModuleRegistryVersionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "host", host, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "namespace", namespace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam3 string
+
+	pathParam3, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/module-registry/%s/%s/%s/%s/versions", pathParam0, pathParam1, pathParam2, pathParam3)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.Authorization != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Authorization", *params.Authorization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Authorization", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewModuleRegistryArchiveRequest constructs an http.Request for the ModuleRegistryArchive method
+func NewModuleRegistryArchiveRequest(server string, host string, namespace string, name string, system string, version string, params *ModuleRegistryArchiveParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "host", host, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "namespace", namespace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam3 string
+
+	pathParam3, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam4 string
+
+	pathParam4, err = runtime.StyleParamWithOptions("simple", false, "version", version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/module-registry/%s/%s/%s/%s/%s/archive.tar.gz", pathParam0, pathParam1, pathParam2, pathParam3, pathParam4)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Ticket != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "ticket", *params.Ticket, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewModuleRegistryDownloadRequest constructs an http.Request for the ModuleRegistryDownload method
+func NewModuleRegistryDownloadRequest(server string, host string, namespace string, name string, system string, version string, params *ModuleRegistryDownloadParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "host", host, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "namespace", namespace, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam3 string
+
+	pathParam3, err = runtime.StyleParamWithOptions("simple", false, "system", system, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam4 string
+
+	pathParam4, err = runtime.StyleParamWithOptions("simple", false, "version", version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/module-registry/%s/%s/%s/%s/%s/download", pathParam0, pathParam1, pathParam2, pathParam3, pathParam4)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.Authorization != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Authorization", *params.Authorization, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Authorization", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListModulesRequest constructs an http.Request for the ListModules method
+func NewListModulesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/modules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateModuleRequest calls the generic CreateModule builder with application/json body
+func NewCreateModuleRequest(server string, body CreateModuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateModuleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateModuleRequestWithBody constructs an http.Request for the CreateModule method, with any body, and a specified content type
+func NewCreateModuleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/modules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -10126,6 +10641,58 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v2/health (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
 
+	// ModuleRegistryVersionsWithResponse List a module's versions (module registry protocol)
+	//
+	// For Terraform: send the job token as Authorization: Bearer (a worker's Terraform does, from the credentials block it is given).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/versions (the `ModuleRegistryVersions` operationId).
+	ModuleRegistryVersionsWithResponse(ctx context.Context, host string, namespace string, name string, system string, params *ModuleRegistryVersionsParams, reqEditors ...RequestEditorFn) (*ModuleRegistryVersionsResponse, error)
+
+	// ModuleRegistryArchiveWithResponse Download a module version's archive
+	//
+	// The archive as gzipped tar, for the ticket a download answered with.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/{version}/archive.tar.gz (the `ModuleRegistryArchive` operationId).
+	ModuleRegistryArchiveWithResponse(ctx context.Context, host string, namespace string, name string, system string, version string, params *ModuleRegistryArchiveParams, reqEditors ...RequestEditorFn) (*ModuleRegistryArchiveResponse, error)
+
+	// ModuleRegistryDownloadWithResponse Locate a module version's archive (module registry protocol)
+	//
+	// Answers 204 with X-Terraform-Get: the archive's URL, with a ticket valid for 5 minutes.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/{version}/download (the `ModuleRegistryDownload` operationId).
+	ModuleRegistryDownloadWithResponse(ctx context.Context, host string, namespace string, name string, system string, version string, params *ModuleRegistryDownloadParams, reqEditors ...RequestEditorFn) (*ModuleRegistryDownloadResponse, error)
+
+	// ListModulesWithResponse List module versions
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/modules (the `ListModules` operationId).
+	ListModulesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListModulesResponse, error)
+
+	// CreateModuleWithBodyWithResponse Push a module version
+	//
+	// Makes an uploaded archive (upload-file) a version of a registry module, which templates' module blocks then find at their source with a version constraint. Versions are immutable. Template admins.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
+	CreateModuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateModuleResponse, error)
+
+	// CreateModuleWithResponse Push a module version
+	//
+	// Makes an uploaded archive (upload-file) a version of a registry module, which templates' module blocks then find at their source with a version constraint. Versions are immutable. Template admins.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
+	CreateModuleWithResponse(ctx context.Context, body CreateModuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateModuleResponse, error)
+
 	// ListProvisionersWithResponse List provisioner workers
 	//
 	// Every worker that has asked for work, with when it last did and the job it runs. For template admins.
@@ -11508,6 +12075,344 @@ func (r GetHealthResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ModuleRegistryVersionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ModuleRegistryVersions
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ModuleRegistryVersionsResponse) GetJSON200() *ModuleRegistryVersions {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ModuleRegistryVersionsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ModuleRegistryVersionsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ModuleRegistryVersionsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ModuleRegistryVersionsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ModuleRegistryVersionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ModuleRegistryVersionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ModuleRegistryVersionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ModuleRegistryVersionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ModuleRegistryArchiveResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ModuleRegistryArchiveResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ModuleRegistryArchiveResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ModuleRegistryArchiveResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ModuleRegistryArchiveResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ModuleRegistryArchiveResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ModuleRegistryArchiveResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ModuleRegistryArchiveResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ModuleRegistryArchiveResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ModuleRegistryDownloadResponse204Headers the declared response headers of an HTTP 204 response for ModuleRegistryDownload
+type ModuleRegistryDownloadResponse204Headers struct {
+	XTerraformGet *string
+}
+
+type ModuleRegistryDownloadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *ModuleRegistryDownloadResponse204Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ModuleRegistryDownloadResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ModuleRegistryDownloadResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ModuleRegistryDownloadResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ModuleRegistryDownloadResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ModuleRegistryDownloadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ModuleRegistryDownloadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ModuleRegistryDownloadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ModuleRegistryDownloadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListModulesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ModulesOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListModulesResponse) GetJSON200() *ModulesOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListModulesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListModulesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListModulesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListModulesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListModulesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListModulesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateModuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Module
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateModuleResponse) GetJSON201() *Module {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateModuleResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateModuleResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateModuleResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateModuleResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateModuleResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateModuleResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateModuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateModuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateModuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateModuleResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -17247,6 +18152,94 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 	return ParseGetHealthResponse(rsp)
 }
 
+// ModuleRegistryVersionsWithResponse List a module's versions (module registry protocol)
+//
+// For Terraform: send the job token as Authorization: Bearer (a worker's Terraform does, from the credentials block it is given).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/versions (the `ModuleRegistryVersions` operationId).
+func (c *ClientWithResponses) ModuleRegistryVersionsWithResponse(ctx context.Context, host string, namespace string, name string, system string, params *ModuleRegistryVersionsParams, reqEditors ...RequestEditorFn) (*ModuleRegistryVersionsResponse, error) {
+	rsp, err := c.ModuleRegistryVersions(ctx, host, namespace, name, system, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseModuleRegistryVersionsResponse(rsp)
+}
+
+// ModuleRegistryArchiveWithResponse Download a module version's archive
+//
+// The archive as gzipped tar, for the ticket a download answered with.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/{version}/archive.tar.gz (the `ModuleRegistryArchive` operationId).
+func (c *ClientWithResponses) ModuleRegistryArchiveWithResponse(ctx context.Context, host string, namespace string, name string, system string, version string, params *ModuleRegistryArchiveParams, reqEditors ...RequestEditorFn) (*ModuleRegistryArchiveResponse, error) {
+	rsp, err := c.ModuleRegistryArchive(ctx, host, namespace, name, system, version, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseModuleRegistryArchiveResponse(rsp)
+}
+
+// ModuleRegistryDownloadWithResponse Locate a module version's archive (module registry protocol)
+//
+// Answers 204 with X-Terraform-Get: the archive's URL, with a ticket valid for 5 minutes.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/module-registry/{host}/{namespace}/{name}/{system}/{version}/download (the `ModuleRegistryDownload` operationId).
+func (c *ClientWithResponses) ModuleRegistryDownloadWithResponse(ctx context.Context, host string, namespace string, name string, system string, version string, params *ModuleRegistryDownloadParams, reqEditors ...RequestEditorFn) (*ModuleRegistryDownloadResponse, error) {
+	rsp, err := c.ModuleRegistryDownload(ctx, host, namespace, name, system, version, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseModuleRegistryDownloadResponse(rsp)
+}
+
+// ListModulesWithResponse List module versions
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/modules (the `ListModules` operationId).
+func (c *ClientWithResponses) ListModulesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListModulesResponse, error) {
+	rsp, err := c.ListModules(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListModulesResponse(rsp)
+}
+
+// CreateModuleWithBodyWithResponse Push a module version
+//
+// Makes an uploaded archive (upload-file) a version of a registry module, which templates' module blocks then find at their source with a version constraint. Versions are immutable. Template admins.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
+func (c *ClientWithResponses) CreateModuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateModuleResponse, error) {
+	rsp, err := c.CreateModuleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateModuleResponse(rsp)
+}
+
+// CreateModuleWithResponse Push a module version
+//
+// Makes an uploaded archive (upload-file) a version of a registry module, which templates' module blocks then find at their source with a version constraint. Versions are immutable. Template admins.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
+func (c *ClientWithResponses) CreateModuleWithResponse(ctx context.Context, body CreateModuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateModuleResponse, error) {
+	rsp, err := c.CreateModule(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateModuleResponse(rsp)
+}
+
 // ListProvisionersWithResponse List provisioner workers
 //
 // Every worker that has asked for work, with when it last did and the job it runs. For template admins.
@@ -19225,6 +20218,281 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseModuleRegistryVersionsResponse parses an HTTP response from a ModuleRegistryVersionsWithResponse call
+func ParseModuleRegistryVersionsResponse(rsp *http.Response) (*ModuleRegistryVersionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ModuleRegistryVersionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ModuleRegistryVersions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseModuleRegistryArchiveResponse parses an HTTP response from a ModuleRegistryArchiveWithResponse call
+func ParseModuleRegistryArchiveResponse(rsp *http.Response) (*ModuleRegistryArchiveResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ModuleRegistryArchiveResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseModuleRegistryDownloadResponse parses an HTTP response from a ModuleRegistryDownloadWithResponse call
+func ParseModuleRegistryDownloadResponse(rsp *http.Response) (*ModuleRegistryDownloadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ModuleRegistryDownloadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers ModuleRegistryDownloadResponse204Headers
+		if values := rsp.Header.Values("X-Terraform-Get"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Terraform-Get", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTerraformGet = &value
+		}
+		response.Headers204 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListModulesResponse parses an HTTP response from a ListModulesWithResponse call
+func ParseListModulesResponse(rsp *http.Response) (*ListModulesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListModulesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ModulesOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateModuleResponse parses an HTTP response from a CreateModuleWithResponse call
+func ParseCreateModuleResponse(rsp *http.Response) (*CreateModuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateModuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Module
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 

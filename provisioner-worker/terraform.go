@@ -38,6 +38,9 @@ type Runner struct {
 	WorkDir string
 	// AccessURL is the control plane's URL, given to templates as the agent URL.
 	AccessURL string
+	// ServerURL is the control plane's URL as this worker reaches it: Terraform finds the module
+	// registry there.
+	ServerURL string
 }
 
 // FindTerraform returns path, or terraform from PATH, after checking its version.
@@ -174,7 +177,7 @@ func (r *Runner) prepare(j *client.ProvisionerJob, log logFunc) (*job, error) {
 		return x, err
 	}
 	cliConfig := filepath.Join(dir, "terraform.rc")
-	if err := os.WriteFile(cliConfig, []byte(r.cliConfig()), 0o600); err != nil {
+	if err := os.WriteFile(cliConfig, []byte(r.cliConfig()+r.moduleConfig(j)), 0o600); err != nil {
 		return x, err
 	}
 	exe, err := writeWrapper(dir, r.Terraform)
@@ -260,6 +263,21 @@ func (r *Runner) cliConfig() string {
 		fmt.Fprintf(&b, "  direct {\n    exclude = [%s]\n  }\n", strings.Join(quoted, ", "))
 	}
 	b.WriteString("}\n")
+	return b.String()
+}
+
+// moduleConfig points Terraform's module registry of each host the server serves modules of at the
+// server, with the job's token as the credentials (the file is the job's own, mode 0600).
+func (r *Runner) moduleConfig(j *client.ProvisionerJob) string {
+	if r.ServerURL == "" || len(j.ModuleHosts) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	base := strings.TrimSuffix(r.ServerURL, "/") + "/api/v2/module-registry/"
+	for _, h := range j.ModuleHosts {
+		fmt.Fprintf(&b, "host %q {\n  services = {\n    \"modules.v1\" = %q\n  }\n}\n", h, base+h+"/")
+		fmt.Fprintf(&b, "credentials %q {\n  token = %q\n}\n", h, j.Token)
+	}
 	return b.String()
 }
 

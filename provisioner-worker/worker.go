@@ -69,6 +69,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Runner.AccessURL == "" {
 		cfg.Runner.AccessURL = cfg.URL
 	}
+	if cfg.Runner.ServerURL == "" {
+		cfg.Runner.ServerURL = cfg.URL
+	}
 	c, err := client.DialAny(append([]string{cfg.URL}, cfg.Fallback...), "", "provisioner")
 	if err != nil {
 		return err

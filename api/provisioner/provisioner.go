@@ -59,8 +59,9 @@ type Deps struct {
 
 type handlers struct {
 	Deps
-	claims *claims
-	seen   *struct {
+	claims  *claims
+	modules *moduleHosts
+	seen    *struct {
 		mu      sync.Mutex
 		workers map[string]seenWorker
 		byID    map[uuid.UUID]string // worker ID -> key in workers
@@ -81,7 +82,7 @@ func Register(api huma.API, d Deps) {
 	if d.CancelGrace == 0 {
 		d.CancelGrace = 60 * time.Second
 	}
-	h := handlers{Deps: d}
+	h := handlers{Deps: d, modules: &moduleHosts{}}
 	h.claims = &claims{prepare: h.prepare, db: d.DB, claimer: d.Claimer}
 	h.seen = &struct {
 		mu      sync.Mutex
@@ -154,6 +155,9 @@ type Job struct {
 	TemplateVersionID string     `json:"template_version_id"`
 	// Build is set for workspace_build jobs.
 	Build *BuildJob `json:"build,omitempty"`
+	// ModuleHosts are the registry hosts whose modules Hearth serves: the worker points Terraform's
+	// module registry of each at the server (RegistryPath), authenticated with the job token.
+	ModuleHosts []string `json:"module_hosts"`
 }
 
 // Variable is a Terraform variable's value.
@@ -276,11 +280,15 @@ type lease struct {
 // started together, in one statement.
 func (h handlers) prepare(ctx context.Context, tx db.Tx, workers []dbsqlc.ProvisionerWorker, rows []*riverclaim.Job) ([]*Job, error) {
 	expires := time.Now().Add(h.LeaseTime)
+	hosts, err := h.modules.get(ctx, tx.Queries)
+	if err != nil {
+		return nil, err
+	}
 	jobs := make([]*Job, len(rows))
 	imports := dbsqlc.StartTemplateVersionImportsParams{ExpiresAt: expires}
 	byID := map[int64]*Job{}
 	for i, row := range rows {
-		job := &Job{ID: row.ID, Attempt: row.Attempt, Kind: row.Kind, Variables: []Variable{},
+		job := &Job{ID: row.ID, Attempt: row.Attempt, Kind: row.Kind, Variables: []Variable{}, ModuleHosts: append([]string{}, hosts...),
 			HeartbeatSeconds: max(1, int(h.LeaseTime.Seconds()/3)), CancelGraceSecs: int(h.CancelGrace.Seconds())}
 		jobs[i], byID[row.ID] = job, job
 		l := lease{JobID: row.ID, Attempt: int32(row.Attempt), WorkerID: workers[i].ID, ExpiresAt: expires} //nolint:gosec // attempts are small

@@ -45,6 +45,7 @@ var helpExamples = map[string]string{
 	"hearth start":                 `  hearth start dev`,
 	"hearth stop":                  `  hearth stop dev`,
 	"hearth templates":             "  hearth templates init --example local\n  hearth templates push local --activate\n  hearth templates list",
+	"hearth modules":               "  hearth modules push ./hello --source registry.coder.com/acme/hello/coder --version 1.0.0\n  hearth modules list",
 	"hearth templates delete":      `  hearth templates delete old-template`,
 	"hearth templates list":        "  hearth templates list\n  hearth templates list -o json",
 	"hearth templates pull":        "  hearth templates pull local ./local\n  hearth templates pull local - --version v2 > local.tar",

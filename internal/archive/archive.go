@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -184,4 +185,32 @@ func (x *extractor) keep(name string, size int64, open func() (io.ReadCloser, er
 	}
 	x.read[name] = b
 	return nil
+}
+
+// ZipToTar rewrites a zip archive as a tar of its files (the rules of Extract applied), for
+// consumers that take only tar.
+func ZipToTar(data []byte) ([]byte, error) {
+	files, err := Read(data, "application/zip", func(string) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, n := range names {
+		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(files[n]); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/hearthdev/hearth/client"
 )
 
-// ParseImport reads a template's parameters, variables, resources, agents and apps from its plan.
+// ParseImport reads a template's parameters (those of its modules too), variables, resources, agents and apps from its plan.
 // Agents are attached to the resources whose configuration refers to them (their id, token or init
 // script), from the plan's configuration references rather than `terraform graph`, which would cost
 // another Terraform run.
@@ -271,19 +271,19 @@ func num(v any) (float64, bool) {
 	return 0, false
 }
 
-// allResources lists the root module's resources from the prior state (data sources read during
-// the plan) and the planned values.
+// allResources lists the resources of every module, child modules included, from the prior state
+// (data sources read during the plan) and the planned values.
 func allResources(plan *tfjson.Plan) []*tfjson.StateResource {
 	var out []*tfjson.StateResource
-	if plan.PriorState != nil && plan.PriorState.Values != nil && plan.PriorState.Values.RootModule != nil {
-		out = append(out, plan.PriorState.Values.RootModule.Resources...)
+	if plan.PriorState != nil && plan.PriorState.Values != nil {
+		out = append(out, moduleResources(plan.PriorState.Values.RootModule)...)
 	}
-	if plan.PlannedValues != nil && plan.PlannedValues.RootModule != nil {
+	if plan.PlannedValues != nil {
 		seen := map[string]bool{}
 		for _, r := range out {
 			seen[r.Address] = true
 		}
-		for _, r := range plan.PlannedValues.RootModule.Resources {
+		for _, r := range moduleResources(plan.PlannedValues.RootModule) {
 			if !seen[r.Address] {
 				out = append(out, r)
 			}

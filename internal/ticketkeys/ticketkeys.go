@@ -22,6 +22,7 @@ const (
 	KindConnection Kind = "connection" // an SSH, PTY or port-forward connection to one agent
 	KindOIDCState  Kind = "oidc-state" // a browser's OIDC sign-in in progress
 	KindRelay      Kind = "relay"      // a replica forwarding a stream to the replica holding an agent's tunnel
+	KindModule     Kind = "module"     // Terraform's download of one module version from the module registry
 )
 
 // Claims are a ticket's contents: the standard ones (subject, expiry, ID) and what it grants.

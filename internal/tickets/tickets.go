@@ -49,6 +49,7 @@ const (
 	KindConnection = ticketkeys.KindConnection
 	KindOIDCState  = ticketkeys.KindOIDCState
 	KindRelay      = ticketkeys.KindRelay
+	KindModule     = ticketkeys.KindModule
 )
 
 // ParseJWKs builds a key set from JSON Web Keys.

@@ -102,6 +102,17 @@ type File struct {
 	CreatedAt   time.Time
 }
 
+type Module struct {
+	Host      string
+	Namespace string
+	Name      string
+	System    string
+	Version   string
+	FileHash  []byte
+	CreatedBy *uuid.UUID
+	CreatedAt time.Time
+}
+
 type ProvisionerJobLog struct {
 	ID     int64
 	JobID  int64

@@ -124,6 +124,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/module-registry/{host}/{namespace}/{name}/{system}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a module's versions (module registry protocol)
+         * @description For Terraform: send the job token as Authorization: Bearer (a worker's Terraform does, from the credentials block it is given).
+         */
+        get: operations["module-registry-versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/module-registry/{host}/{namespace}/{name}/{system}/{version}/archive.tar.gz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a module version's archive
+         * @description The archive as gzipped tar, for the ticket a download answered with.
+         */
+        get: operations["module-registry-archive"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/module-registry/{host}/{namespace}/{name}/{system}/{version}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Locate a module version's archive (module registry protocol)
+         * @description Answers 204 with X-Terraform-Get: the archive's URL, with a ticket valid for 5 minutes.
+         */
+        get: operations["module-registry-download"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/modules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List module versions */
+        get: operations["list-modules"];
+        put?: never;
+        /**
+         * Push a module version
+         * @description Makes an uploaded archive (upload-file) a version of a registry module, which templates' module blocks then find at their source with a version constraint. Versions are immutable. Template admins.
+         */
+        post: operations["create-module"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/provisioners": {
         parameters: {
             query?: never;
@@ -1615,6 +1696,14 @@ export interface components {
             /** @description A version of the template; defaults to its active version. */
             template_version_id?: string;
         };
+        CreateModuleInputBody: {
+            /** @description From upload-file: a tar or zip of the module's directory. */
+            file_id: string;
+            /** @description HOST/NAMESPACE/NAME/SYSTEM, such as registry.coder.com/coder/code-server/coder. */
+            source: string;
+            /** @description A semantic version, such as 1.3.0. */
+            version: string;
+        };
         CreateProxyInputBody: {
             /**
              * @description Lowercase letters, digits and dashes, such as eu-west.
@@ -1877,6 +1966,26 @@ export interface components {
         MetadataInputBody: {
             items: components["schemas"]["WorkspaceMetadataValue"][];
         };
+        Module: {
+            /** Format: date-time */
+            created_at: string;
+            file_id: string;
+            /** @description HOST/NAMESPACE/NAME/SYSTEM, as templates write it. */
+            source: string;
+            version: string;
+        };
+        ModuleRegistryModule: {
+            versions: components["schemas"]["ModuleRegistryVersion"][];
+        };
+        ModuleRegistryVersion: {
+            version: string;
+        };
+        ModuleRegistryVersions: {
+            modules: components["schemas"]["ModuleRegistryModule"][];
+        };
+        ModulesOutputBody: {
+            modules: components["schemas"]["Module"][];
+        };
         Problem: {
             /**
              * @description What went wrong, for a person.
@@ -2023,6 +2132,7 @@ export interface components {
             id: number;
             /** @enum {string} */
             kind: "template_version_import" | "workspace_build";
+            module_hosts: string[];
             template: components["schemas"]["JobTemplateStruct"];
             template_version_id: string;
             token: string;
@@ -3069,6 +3179,313 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthReport"];
+                };
+            };
+        };
+    };
+    "module-registry-versions": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer and a provisioner job's token. */
+                Authorization?: string;
+            };
+            path: {
+                host: string;
+                namespace: string;
+                name: string;
+                system: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModuleRegistryVersions"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "module-registry-archive": {
+        parameters: {
+            query?: {
+                /** @description From the download endpoint's X-Terraform-Get. */
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                host: string;
+                namespace: string;
+                name: string;
+                system: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "module-registry-download": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer and a provisioner job's token. */
+                Authorization?: string;
+            };
+            path: {
+                host: string;
+                namespace: string;
+                name: string;
+                system: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    "X-Terraform-Get"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-modules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModulesOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "create-module": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateModuleInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Module"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
