@@ -36,7 +36,7 @@ func runWorkerIn(t *testing.T, url, name, dir string) (stop func()) {
 	done := make(chan error, 1)
 	go func() {
 		done <- worker.Run(ctx, worker.Config{URL: url, Key: testPSK, Name: name, Logger: testLogger(),
-			Runner: worker.Runner{Terraform: tf, Mirror: tftest.Mirror(t), WorkDir: dir}})
+			Runner: worker.Runner{Terraform: tf, Mirrors: []string{tftest.Mirror(t)}, WorkDir: dir}})
 	}()
 	stopped := false
 	stop = func() {

@@ -21,7 +21,7 @@ func startTaggedWorker(t *testing.T, b bundle, name string, tags map[string]stri
 	done := make(chan error, 1)
 	go func() {
 		done <- worker.Run(ctx, worker.Config{URL: b.srv.URL, Key: testPSK, Name: name, Tags: tags, Logger: testLogger(),
-			Runner: worker.Runner{Terraform: tf, Mirror: tftest.Mirror(t), WorkDir: t.TempDir()}})
+			Runner: worker.Runner{Terraform: tf, Mirrors: []string{tftest.Mirror(t)}, WorkDir: t.TempDir()}})
 	}()
 	t.Cleanup(func() {
 		cancel()

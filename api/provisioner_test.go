@@ -77,7 +77,7 @@ func runWorker(ctx context.Context, t testing.TB, b bundle, name string) error {
 		return err
 	}
 	return worker.Run(ctx, worker.Config{URL: b.srv.URL, Key: testPSK, Name: name, Logger: testLogger(),
-		Runner: worker.Runner{Terraform: tf, Mirror: tftest.Mirror(t), WorkDir: t.TempDir()}})
+		Runner: worker.Runner{Terraform: tf, Mirrors: []string{tftest.Mirror(t)}, WorkDir: t.TempDir()}})
 }
 
 func TestTemplateImportOnAWorker(t *testing.T) {

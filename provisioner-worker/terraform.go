@@ -30,10 +30,12 @@ var minTerraform = version.Must(version.NewVersion("1.4.0"))
 type Runner struct {
 	// Terraform is the terraform (or tofu) binary.
 	Terraform string
-	// Mirror is a provider filesystem mirror; empty installs providers from their registries.
-	Mirror string
-	// Offline leaves registries out entirely: every provider must be in the mirror.
-	Offline bool
+	// Mirrors are provider filesystem mirrors, searched in order; with none, providers come from
+	// their registries.
+	Mirrors []string
+	// Direct lets providers that no mirror has come from their registries (a connected deployment);
+	// without it, with mirrors, every provider must be in one.
+	Direct bool
 	// WorkDir holds the jobs' directories.
 	WorkDir string
 	// AccessURL is the control plane's URL, given to templates as the agent URL.
@@ -246,16 +248,20 @@ func (r *Runner) sweep() (dirs, procs int) {
 	return dirs, procs
 }
 
-// cliConfig is the Terraform CLI configuration every job runs with: providers found in the mirror
-// come from it, others from their registries (none at all when offline).
+// cliConfig is the Terraform CLI configuration every job runs with: providers from the mirrors, and
+// those no mirror has from their registries only when Direct is set.
 func (r *Runner) cliConfig() string {
-	if r.Mirror == "" {
+	if len(r.Mirrors) == 0 {
 		return "# no provider mirror: providers come from their registries\n"
 	}
-	mirrored := mirroredProviders(r.Mirror)
 	var b strings.Builder
-	fmt.Fprintf(&b, "provider_installation {\n  filesystem_mirror {\n    path = %q\n  }\n", r.Mirror)
-	if !r.Offline {
+	b.WriteString("provider_installation {\n")
+	var mirrored []string
+	for _, m := range r.Mirrors {
+		fmt.Fprintf(&b, "  filesystem_mirror {\n    path = %q\n  }\n", m)
+		mirrored = append(mirrored, mirroredProviders(m)...)
+	}
+	if r.Direct {
 		quoted := make([]string, len(mirrored))
 		for i, p := range mirrored {
 			quoted[i] = fmt.Sprintf("%q", p)

@@ -58,13 +58,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if base == "" {
 		base = filepath.Join(os.TempDir(), "hearth-provisioner", cfg.Name)
 	}
-	if cfg.Runner.Mirror != "" {
+	for i, m := range cfg.Runner.Mirrors {
 		// Terraform runs in each job's directory: a relative mirror would point nowhere.
-		abs, err := filepath.Abs(cfg.Runner.Mirror)
+		abs, err := filepath.Abs(m)
 		if err != nil {
 			return err
 		}
-		cfg.Runner.Mirror = abs
+		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+			return fmt.Errorf("provider mirror %s is not a directory: build one with go tool task providers, or leave it out", m)
+		}
+		cfg.Runner.Mirrors[i] = abs
 	}
 	if cfg.Runner.AccessURL == "" {
 		cfg.Runner.AccessURL = cfg.URL

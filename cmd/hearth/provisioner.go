@@ -78,8 +78,11 @@ workers with region=eu (they may have more tags); untagged jobs go only to untag
 	f.StringVar(&cfg.Name, "name", "", "the worker's name (default the host name)")
 	f.IntVar(&cfg.Concurrency, "concurrency", 1, "jobs to run at once")
 	f.StringVar(&terraformPath, "terraform-path", "", "terraform binary (default: terraform on PATH); 1.4 or newer")
-	f.StringVar(&cfg.Runner.Mirror, "provider-mirror", "", "Terraform provider filesystem mirror (see go tool task providers)")
-	f.BoolVar(&cfg.Runner.Offline, "offline", false, "never contact provider registries: every provider must be in --provider-mirror")
+	f.StringSliceVar(&cfg.Runner.Mirrors, "provider-mirror", nil, "Terraform provider filesystem mirrors, searched in order (comma-separated or repeated; see go tool task providers)")
+	f.BoolVar(&cfg.Runner.Direct, "provider-direct", false, "install providers that no mirror has from their registries (a worker with internet access); without it, with a mirror, every provider must be in one")
+	var offline bool
+	f.BoolVar(&offline, "offline", false, "the old way of saying: without --provider-direct (now the default)")
+	_ = f.MarkDeprecated("offline", "it is the default now; --provider-direct allows registries")
 	f.StringVar(&cfg.Runner.WorkDir, "work-dir", "", "the worker's own directory: job directories and results not yet delivered (default TMPDIR/hearth-provisioner/NAME); one per worker")
 	logs = addLogFlags(f)
 	bindConfig(start)

@@ -109,3 +109,12 @@ func TestTheConstructTableCoversTheProviderSchema(t *testing.T) {
 		require.Contains(t, want, key, "%s is not in provider %s", key, coderprovider.Version)
 	}
 }
+
+// The table describes the provider version the mirror is built with.
+func TestTheTableIsOfTheMirroredVersion(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../Taskfile.yml")
+	require.NoError(t, err)
+	require.Contains(t, string(raw), "CODER_PROVIDER_VERSION: "+coderprovider.Version+"\n",
+		"go tool task providers builds another version than the construct table describes: move both together")
+}

@@ -70,9 +70,12 @@ type Config struct {
 	// Retention says how long the maintenance jobs keep logs, expired tokens, audit entries, unused
 	// uploads and gone workers (0: forever).
 	Retention jobs.Retention
-	// TerraformPath and ProviderMirror configure the built-in workers' Terraform.
-	TerraformPath  string
-	ProviderMirror string
+	// TerraformPath, ProviderMirrors and ProviderDirect configure the built-in workers' Terraform:
+	// providers from the mirrors, and from their registries those no mirror has only with
+	// ProviderDirect (or with no mirror at all).
+	TerraformPath   string
+	ProviderMirrors []string
+	ProviderDirect  bool
 	// OIDC, when its issuer is set, turns on OIDC sign-in.
 	OIDC *users.OIDCConfig
 	// Templates are made at start, by name, from directories of Terraform files, unless a template
@@ -362,7 +365,7 @@ func runBuiltinWorkers(ctx context.Context, cfg Config, addr net.Addr, key strin
 	err = worker.Run(ctx, worker.Config{
 		URL: "http://" + net.JoinHostPort(host, port), Key: key, Name: "builtin-" + hostname, Concurrency: cfg.Provisioners,
 		Builtin: true, Logger: log,
-		Runner: worker.Runner{Terraform: tf, Mirror: cfg.ProviderMirror, WorkDir: filepath.Join(cfg.DataDir, "provisioner"), AccessURL: cfg.AccessURL},
+		Runner: worker.Runner{Terraform: tf, Mirrors: cfg.ProviderMirrors, Direct: cfg.ProviderDirect, WorkDir: filepath.Join(cfg.DataDir, "provisioner"), AccessURL: cfg.AccessURL},
 	})
 	if err != nil {
 		log.Error("built-in provisioner workers stopped", "error", err)
