@@ -404,6 +404,13 @@ func TestCoderTemplateRunsUnchanged(t *testing.T) {
 	}
 	require.EqualValues(t, 6, apps["code-server"]["healthcheck"].(map[string]any)["threshold"])
 	require.Equal(t, true, apps["docs"]["external"])
+	require.Equal(t, "Help", apps["docs"]["group"])
+	require.Equal(t, "slim-window", apps["docs"]["open_in"])
+	require.Equal(t, "The team's documentation", apps["docs"]["tooltip"])
+	require.EqualValues(t, 2, apps["docs"]["order"])
+	require.Equal(t, map[string]any{"vscode": true, "vscode_insiders": false, "web_terminal": false, "ssh_helper": true, "port_forwarding_helper": false},
+		agent["display_apps"])
+	require.EqualValues(t, 3, agent["order"])
 
 	var env []byte
 	require.NoError(t, b.db.Pool.QueryRow(context.Background(), "SELECT env FROM workspace_agents WHERE name = 'dev'").Scan(&env))

@@ -315,6 +315,27 @@ func (e LifecycleInputBodyState) Valid() bool {
 	}
 }
 
+// Defines values for ProvisionerAppOpenIn.
+const (
+	ProvisionerAppOpenInEmpty      ProvisionerAppOpenIn = ""
+	ProvisionerAppOpenInSlimWindow ProvisionerAppOpenIn = "slim-window"
+	ProvisionerAppOpenInTab        ProvisionerAppOpenIn = "tab"
+)
+
+// Valid indicates whether the value is a known member of the ProvisionerAppOpenIn enum.
+func (e ProvisionerAppOpenIn) Valid() bool {
+	switch e {
+	case ProvisionerAppOpenInEmpty:
+		return true
+	case ProvisionerAppOpenInSlimWindow:
+		return true
+	case ProvisionerAppOpenInTab:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProvisionerBuildJobTransition.
 const (
 	ProvisionerBuildJobTransitionDelete ProvisionerBuildJobTransition = "delete"
@@ -452,19 +473,19 @@ func (e ProvisionerParameterType) Valid() bool {
 
 // Defines values for ProvisionerValidationMonotonic.
 const (
-	Decreasing ProvisionerValidationMonotonic = "decreasing"
-	Empty      ProvisionerValidationMonotonic = ""
-	Increasing ProvisionerValidationMonotonic = "increasing"
+	ProvisionerValidationMonotonicDecreasing ProvisionerValidationMonotonic = "decreasing"
+	ProvisionerValidationMonotonicEmpty      ProvisionerValidationMonotonic = ""
+	ProvisionerValidationMonotonicIncreasing ProvisionerValidationMonotonic = "increasing"
 )
 
 // Valid indicates whether the value is a known member of the ProvisionerValidationMonotonic enum.
 func (e ProvisionerValidationMonotonic) Valid() bool {
 	switch e {
-	case Decreasing:
+	case ProvisionerValidationMonotonicDecreasing:
 		return true
-	case Empty:
+	case ProvisionerValidationMonotonicEmpty:
 		return true
-	case Increasing:
+	case ProvisionerValidationMonotonicIncreasing:
 		return true
 	default:
 		return false
@@ -1649,12 +1670,18 @@ type ProvisionerAgent struct {
 	ConnectionTimeoutSeconds *int64           `json:"connection_timeout_seconds,omitempty"`
 	Directory                *string          `json:"directory,omitempty"`
 
+	// DisplayApps Which built-in apps the dashboard shows; absent: the provider's defaults.
+	DisplayApps *ProvisionerDisplayApps `json:"display_apps,omitempty"`
+
 	// Env From the agent's env and coder_env.
 	Env      *map[string]string          `json:"env,omitempty"`
 	Metadata *[]ProvisionerAgentMetadata `json:"metadata,omitempty"`
 	MotdFile *string                     `json:"motd_file,omitempty"`
 	Name     string                      `json:"name"`
-	Os       string                      `json:"os"`
+
+	// Order The agent's place among the workspace's agents, lowest first.
+	Order *int64 `json:"order,omitempty"`
+	Os    string `json:"os"`
 
 	// Scripts coder_script resources and the legacy startup/shutdown scripts.
 	Scripts *[]ProvisionerScript `json:"scripts,omitempty"`
@@ -1676,18 +1703,28 @@ type ProvisionerAgentMetadata struct {
 
 // ProvisionerApp defines model for ProvisionerApp.
 type ProvisionerApp struct {
-	Command     *string                 `json:"command,omitempty"`
-	DisplayName *string                 `json:"display_name,omitempty"`
-	External    *bool                   `json:"external,omitempty"`
+	Command     *string `json:"command,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+	External    *bool   `json:"external,omitempty"`
+
+	// Group Apps of one group are shown together.
+	Group       *string                 `json:"group,omitempty"`
 	Healthcheck *ProvisionerHealthcheck `json:"healthcheck,omitempty"`
 	Hidden      *bool                   `json:"hidden,omitempty"`
 	Icon        *string                 `json:"icon,omitempty"`
-	Order       *int64                  `json:"order,omitempty"`
-	Share       *string                 `json:"share,omitempty"`
-	Slug        string                  `json:"slug"`
-	Subdomain   bool                    `json:"subdomain"`
-	Url         *string                 `json:"url,omitempty"`
+
+	// OpenIn A new tab (the default) or a slim window.
+	OpenIn    *ProvisionerAppOpenIn `json:"open_in,omitempty"`
+	Order     *int64                `json:"order,omitempty"`
+	Share     *string               `json:"share,omitempty"`
+	Slug      string                `json:"slug"`
+	Subdomain bool                  `json:"subdomain"`
+	Tooltip   *string               `json:"tooltip,omitempty"`
+	Url       *string               `json:"url,omitempty"`
 }
+
+// ProvisionerAppOpenIn A new tab (the default) or a slim window.
+type ProvisionerAppOpenIn string
 
 // ProvisionerBuildJob defines model for ProvisionerBuildJob.
 type ProvisionerBuildJob struct {
@@ -1733,6 +1770,15 @@ type ProvisionerDiagnostic struct {
 
 // ProvisionerDiagnosticSeverity error or warning.
 type ProvisionerDiagnosticSeverity string
+
+// ProvisionerDisplayApps defines model for ProvisionerDisplayApps.
+type ProvisionerDisplayApps struct {
+	PortForwardingHelper bool `json:"port_forwarding_helper"`
+	SshHelper            bool `json:"ssh_helper"`
+	Vscode               bool `json:"vscode"`
+	VscodeInsiders       bool `json:"vscode_insiders"`
+	WebTerminal          bool `json:"web_terminal"`
+}
 
 // ProvisionerHealthcheck defines model for ProvisionerHealthcheck.
 type ProvisionerHealthcheck struct {
@@ -2302,25 +2348,31 @@ type WorkspaceStatus string
 // WorkspaceAgent defines model for WorkspaceAgent.
 type WorkspaceAgent struct {
 	// AppHealth Health of apps with a health check, by slug.
-	AppHealth                map[string]string            `json:"app_health"`
-	Apps                     []ProvisionerApp             `json:"apps"`
-	Arch                     string                       `json:"arch"`
-	ConnectionTimeoutSeconds int32                        `json:"connection_timeout_seconds"`
-	Directory                string                       `json:"directory"`
-	DisconnectedAt           *time.Time                   `json:"disconnected_at,omitempty"`
-	FirstConnectedAt         *time.Time                   `json:"first_connected_at,omitempty"`
-	Id                       string                       `json:"id"`
-	LastConnectedAt          *time.Time                   `json:"last_connected_at,omitempty"`
-	LifecycleState           WorkspaceAgentLifecycleState `json:"lifecycle_state"`
-	Metadata                 []ProvisionerAgentMetadata   `json:"metadata"`
-	Name                     string                       `json:"name"`
-	Os                       string                       `json:"os"`
-	ReadyAt                  *time.Time                   `json:"ready_at,omitempty"`
-	Scripts                  []ProvisionerScript          `json:"scripts"`
-	StartedAt                *time.Time                   `json:"started_at,omitempty"`
-	Status                   WorkspaceAgentStatus         `json:"status"`
-	TroubleshootingUrl       string                       `json:"troubleshooting_url"`
-	Version                  string                       `json:"version"`
+	AppHealth                map[string]string `json:"app_health"`
+	Apps                     []ProvisionerApp  `json:"apps"`
+	Arch                     string            `json:"arch"`
+	ConnectionTimeoutSeconds int32             `json:"connection_timeout_seconds"`
+	Directory                string            `json:"directory"`
+	DisconnectedAt           *time.Time        `json:"disconnected_at,omitempty"`
+
+	// DisplayApps Which built-in apps to show for it (coder_agent display_apps).
+	DisplayApps      ProvisionerDisplayApps       `json:"display_apps"`
+	FirstConnectedAt *time.Time                   `json:"first_connected_at,omitempty"`
+	Id               string                       `json:"id"`
+	LastConnectedAt  *time.Time                   `json:"last_connected_at,omitempty"`
+	LifecycleState   WorkspaceAgentLifecycleState `json:"lifecycle_state"`
+	Metadata         []ProvisionerAgentMetadata   `json:"metadata"`
+	Name             string                       `json:"name"`
+
+	// Order Agents are listed by order, then name.
+	Order              int32                `json:"order"`
+	Os                 string               `json:"os"`
+	ReadyAt            *time.Time           `json:"ready_at,omitempty"`
+	Scripts            []ProvisionerScript  `json:"scripts"`
+	StartedAt          *time.Time           `json:"started_at,omitempty"`
+	Status             WorkspaceAgentStatus `json:"status"`
+	TroubleshootingUrl string               `json:"troubleshooting_url"`
+	Version            string               `json:"version"`
 }
 
 // WorkspaceAgentLifecycleState defines model for WorkspaceAgent.LifecycleState.
@@ -2332,30 +2384,36 @@ type WorkspaceAgentStatus string
 // WorkspaceAgentDetail defines model for WorkspaceAgentDetail.
 type WorkspaceAgentDetail struct {
 	// AppHealth Health of apps with a health check, by slug.
-	AppHealth                map[string]string                  `json:"app_health"`
-	Apps                     []ProvisionerApp                   `json:"apps"`
-	Arch                     string                             `json:"arch"`
-	ConnectionTimeoutSeconds int32                              `json:"connection_timeout_seconds"`
-	Directory                string                             `json:"directory"`
-	DisconnectedAt           *time.Time                         `json:"disconnected_at,omitempty"`
-	FirstConnectedAt         *time.Time                         `json:"first_connected_at,omitempty"`
-	Id                       string                             `json:"id"`
-	LastConnectedAt          *time.Time                         `json:"last_connected_at,omitempty"`
-	LifecycleState           WorkspaceAgentDetailLifecycleState `json:"lifecycle_state"`
-	Metadata                 []ProvisionerAgentMetadata         `json:"metadata"`
-	MetadataValues           []WorkspaceMetadataValue           `json:"metadata_values"`
-	Name                     string                             `json:"name"`
-	Os                       string                             `json:"os"`
-	OwnerName                string                             `json:"owner_name"`
-	ReadyAt                  *time.Time                         `json:"ready_at,omitempty"`
-	Scripts                  []ProvisionerScript                `json:"scripts"`
-	StartedAt                *time.Time                         `json:"started_at,omitempty"`
-	Stats                    WorkspaceAgentStats                `json:"stats"`
-	Status                   WorkspaceAgentDetailStatus         `json:"status"`
-	TroubleshootingUrl       string                             `json:"troubleshooting_url"`
-	Version                  string                             `json:"version"`
-	WorkspaceId              string                             `json:"workspace_id"`
-	WorkspaceName            string                             `json:"workspace_name"`
+	AppHealth                map[string]string `json:"app_health"`
+	Apps                     []ProvisionerApp  `json:"apps"`
+	Arch                     string            `json:"arch"`
+	ConnectionTimeoutSeconds int32             `json:"connection_timeout_seconds"`
+	Directory                string            `json:"directory"`
+	DisconnectedAt           *time.Time        `json:"disconnected_at,omitempty"`
+
+	// DisplayApps Which built-in apps to show for it (coder_agent display_apps).
+	DisplayApps      ProvisionerDisplayApps             `json:"display_apps"`
+	FirstConnectedAt *time.Time                         `json:"first_connected_at,omitempty"`
+	Id               string                             `json:"id"`
+	LastConnectedAt  *time.Time                         `json:"last_connected_at,omitempty"`
+	LifecycleState   WorkspaceAgentDetailLifecycleState `json:"lifecycle_state"`
+	Metadata         []ProvisionerAgentMetadata         `json:"metadata"`
+	MetadataValues   []WorkspaceMetadataValue           `json:"metadata_values"`
+	Name             string                             `json:"name"`
+
+	// Order Agents are listed by order, then name.
+	Order              int32                      `json:"order"`
+	Os                 string                     `json:"os"`
+	OwnerName          string                     `json:"owner_name"`
+	ReadyAt            *time.Time                 `json:"ready_at,omitempty"`
+	Scripts            []ProvisionerScript        `json:"scripts"`
+	StartedAt          *time.Time                 `json:"started_at,omitempty"`
+	Stats              WorkspaceAgentStats        `json:"stats"`
+	Status             WorkspaceAgentDetailStatus `json:"status"`
+	TroubleshootingUrl string                     `json:"troubleshooting_url"`
+	Version            string                     `json:"version"`
+	WorkspaceId        string                     `json:"workspace_id"`
+	WorkspaceName      string                     `json:"workspace_name"`
 }
 
 // WorkspaceAgentDetailLifecycleState defines model for WorkspaceAgentDetail.LifecycleState.

@@ -245,7 +245,7 @@ func storeResources(ctx context.Context, tx db.Tx, build uuid.UUID, resources []
 			if _, err := tx.InsertWorkspaceAgent(ctx, dbsqlc.InsertWorkspaceAgentParams{ResourceID: row.ID, BuildID: build, Name: ag.Name,
 				Os: ag.OS, Arch: ag.Arch, Directory: ag.Directory, TokenHash: hash[:], Env: env, Scripts: scripts, Metadata: metadata,
 				Apps: apps, MotdFile: ag.MOTDFile, TroubleshootingUrl: ag.TroubleshootingURL,
-				ConnectionTimeoutSeconds: int32(timeout)}); err != nil { //nolint:gosec // validated small
+				ConnectionTimeoutSeconds: int32(timeout), DisplayApps: displayApps(ag.DisplayApps), DisplayOrder: int32(ag.Order)}); err != nil { //nolint:gosec // validated small
 				return err
 			}
 		}
@@ -269,4 +269,13 @@ func rbacRoles(roles []string) string {
 	}
 	b, _ := json.Marshal(out)
 	return string(b)
+}
+
+// displayApps stores an agent's display_apps, the provider's defaults when the template left them out.
+func displayApps(d *DisplayApps) []byte {
+	if d == nil {
+		d = &DefaultDisplayApps
+	}
+	b, _ := json.Marshal(d)
+	return b
 }

@@ -116,7 +116,21 @@ type Agent struct {
 	MOTDFile                 string            `json:"motd_file,omitempty"`
 	TroubleshootingURL       string            `json:"troubleshooting_url,omitempty"`
 	ConnectionTimeoutSeconds int               `json:"connection_timeout_seconds,omitempty"`
+	DisplayApps              *DisplayApps      `json:"display_apps,omitempty" doc:"Which built-in apps the dashboard shows; absent: the provider's defaults."`
+	Order                    int               `json:"order,omitempty" minimum:"-1000000" maximum:"1000000" doc:"The agent's place among the workspace's agents, lowest first."`
 }
+
+// DisplayApps are a coder_agent's display_apps: the built-in apps shown for it.
+type DisplayApps struct {
+	VSCode               bool `json:"vscode"`
+	VSCodeInsiders       bool `json:"vscode_insiders"`
+	WebTerminal          bool `json:"web_terminal"`
+	SSHHelper            bool `json:"ssh_helper"`
+	PortForwardingHelper bool `json:"port_forwarding_helper"`
+}
+
+// DefaultDisplayApps are the provider's defaults.
+var DefaultDisplayApps = DisplayApps{VSCode: true, WebTerminal: true, SSHHelper: true, PortForwardingHelper: true}
 
 // Script is a script an agent runs: at start, at stop, or on a cron schedule.
 type Script struct {
@@ -153,6 +167,9 @@ type App struct {
 	External    bool         `json:"external,omitempty"`
 	Hidden      bool         `json:"hidden,omitempty"`
 	Order       int          `json:"order,omitempty"`
+	Group       string       `json:"group,omitempty" doc:"Apps of one group are shown together."`
+	OpenIn      string       `json:"open_in,omitempty" enum:"tab,slim-window," doc:"A new tab (the default) or a slim window."`
+	Tooltip     string       `json:"tooltip,omitempty"`
 	Healthcheck *Healthcheck `json:"healthcheck,omitempty"`
 }
 

@@ -416,5 +416,9 @@ func toAgent(a dbsqlc.WorkspaceAgent, replicaSeen *time.Time) Agent {
 	_ = json.Unmarshal(a.Scripts, &ag.Scripts)
 	_ = json.Unmarshal(a.Metadata, &ag.Metadata)
 	_ = json.Unmarshal(a.AppHealth, &ag.AppHealth)
+	ag.DisplayApps, ag.Order = provisioner.DefaultDisplayApps, a.DisplayOrder
+	if len(a.DisplayApps) > 2 { // agents of builds before display_apps was kept have {}
+		_ = json.Unmarshal(a.DisplayApps, &ag.DisplayApps)
+	}
 	return ag
 }

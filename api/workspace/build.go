@@ -85,6 +85,8 @@ type Agent struct {
 	Metadata                 []provisioner.AgentMetadata `json:"metadata"`
 	ConnectionTimeoutSeconds int32                       `json:"connection_timeout_seconds"`
 	TroubleshootingURL       string                      `json:"troubleshooting_url"`
+	DisplayApps              provisioner.DisplayApps     `json:"display_apps" doc:"Which built-in apps to show for it (coder_agent display_apps)."`
+	Order                    int32                       `json:"order" doc:"Agents are listed by order, then name."`
 	// Status is the tunnel's: connecting, connected, disconnected, or timeout (never connected
 	// within the connection timeout).
 	Status         string            `json:"status" enum:"connecting,connected,disconnected,timeout"`

@@ -29,10 +29,13 @@ const unsupportedTemplate = `
 resource "coder_agent" "main" {
   os   = "linux"
   arch = "amd64"
-  display_apps {
-    vscode = false
+  resources_monitoring {
+    memory {
+      enabled   = true
+      threshold = 80
+    }
   }
-  order = 2
+  api_key_scope = "all"
 }
 
 resource "coder_devcontainer" "dc" {
@@ -79,10 +82,10 @@ func TestScanWarnsAboutWhatHearthDoesNotHonour(t *testing.T) {
 		got = append(got, w.String())
 	}
 	require.Equal(t, []string{
-		`main.tf:8: resource "coder_agent" order: not supported by Hearth: Agents are shown in the order the template declares them.`,
-		`main.tf:5: resource "coder_agent" display_apps: not supported by Hearth: The dashboard shows the terminal and apps whatever display_apps says.`,
-		`main.tf:11: resource "coder_devcontainer": not supported by Hearth: Dev containers are not started by the agent.`,
-		`main.tf:22: data "coder_not_a_thing": not supported by Hearth: Not in coder provider 2.20.0, the version Hearth knows.`,
+		`main.tf:11: resource "coder_agent" api_key_scope: not supported by Hearth: Agent tokens are not API keys; their scope is the workspace.`,
+		`main.tf:5: resource "coder_agent" resources_monitoring: not supported by Hearth: The agent does not report memory or volume use.`,
+		`main.tf:14: resource "coder_devcontainer": not supported by Hearth: Dev containers are not started by the agent.`,
+		`main.tf:25: data "coder_not_a_thing": not supported by Hearth: Not in coder provider 2.20.0, the version Hearth knows.`,
 	}, got)
 	require.Empty(t, coderprovider.Scan(map[string][]byte{"broken.tf": []byte("resource {")}).Warnings, "a file that does not parse is left to Terraform")
 }

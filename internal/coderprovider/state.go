@@ -213,6 +213,12 @@ func agent(name string, v map[string]any) *client.ProvisionerAgent {
 	if len(scripts) > 0 {
 		a.Scripts = &scripts
 	}
+	if da := list(v["display_apps"]); len(da) > 0 {
+		d := da[0]
+		a.DisplayApps = &client.ProvisionerDisplayApps{Vscode: d["vscode"] == true, VscodeInsiders: d["vscode_insiders"] == true,
+			WebTerminal: d["web_terminal"] == true, SshHelper: d["ssh_helper"] == true, PortForwardingHelper: d["port_forwarding_helper"] == true}
+	}
+	a.Order = optInt(v["order"])
 	var md []client.ProvisionerAgentMetadata
 	for _, m := range list(v["metadata"]) {
 		interval, _ := num(m["interval"])
@@ -228,7 +234,12 @@ func agent(name string, v map[string]any) *client.ProvisionerAgent {
 func app(v map[string]any) client.ProvisionerApp {
 	a := client.ProvisionerApp{Slug: str(v["slug"]), Subdomain: v["subdomain"] == true, DisplayName: optStr(v["display_name"]),
 		Url: optStr(v["url"]), Command: optStr(v["command"]), Share: optStr(v["share"]), Icon: optStr(v["icon"]),
-		External: optBool(v["external"]), Hidden: optBool(v["hidden"]), Order: optInt(v["order"])}
+		External: optBool(v["external"]), Hidden: optBool(v["hidden"]), Order: optInt(v["order"]), Group: optStr(v["group"]),
+		Tooltip: optStr(v["tooltip"])}
+	if o := str(v["open_in"]); o != "" {
+		in := client.ProvisionerAppOpenIn(o)
+		a.OpenIn = &in
+	}
 	if hc := list(v["healthcheck"]); len(hc) > 0 {
 		interval, _ := num(hc[0]["interval"])
 		threshold, _ := num(hc[0]["threshold"])

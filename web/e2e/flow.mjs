@@ -118,6 +118,7 @@ try {
   await page.locator(".log .stage").first().waitFor(); // the build's log, live
   await page.locator("h1 + .badge", { hasText: "running" }).waitFor();
   await page.getByRole("link", { name: "Terminal" }).waitFor(); // shown once the agent is connected
+  await page.getByText("hearth ssh ada/dev").waitFor(); // display_apps' ssh_helper, on by default
   await page.locator(".metadata dd", { hasText: /\d/ }).first().waitFor(); // a metadata script's value
   await page.screenshot({ path: `${shots}/workspace.png`, fullPage: true });
 

@@ -98,11 +98,13 @@ resource "coder_agent" "dev" {
   }
 
   display_apps {
-    vscode          = true
-    web_terminal    = true
-    ssh_helper      = true
-    vscode_insiders = false
+    vscode                 = true
+    web_terminal           = false
+    ssh_helper             = true
+    port_forwarding_helper = false
+    vscode_insiders        = false
   }
+  order = 3
 }
 
 resource "coder_env" "editor" {
@@ -148,6 +150,10 @@ resource "coder_app" "docs" {
   agent_id     = coder_agent.dev.id
   slug         = "docs"
   display_name = "Docs"
+  group        = "Help"
+  open_in      = "slim-window"
+  tooltip      = "The team's documentation"
+  order        = 2
   url          = "https://example.com/docs"
   external     = true
 }

@@ -29,7 +29,10 @@ data "coder_workspace_tags" "routing" {
 resource "coder_agent" "main" {
   os   = "linux"
   arch = "amd64"
-  display_apps {
-    vscode = false
+  resources_monitoring {
+    memory {
+      enabled   = true
+      threshold = 80
+    }
   }
 }

@@ -302,6 +302,8 @@ type WorkspaceAgent struct {
 	Version                  string
 	AppHealth                []byte
 	Stats                    []byte
+	DisplayApps              []byte
+	DisplayOrder             int32
 }
 
 type WorkspaceAgentLog struct {

@@ -123,8 +123,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *;
 
 -- name: InsertWorkspaceAgent :one
 INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata,
-    apps, motd_file, troubleshooting_url, connection_timeout_seconds)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *;
+    apps, motd_file, troubleshooting_url, connection_timeout_seconds, display_apps, display_order)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING *;
 
 -- name: ListWorkspaceResources :many
 SELECT * FROM workspace_resources WHERE build_id = $1 ORDER BY created_at, type, name;
@@ -133,7 +133,7 @@ SELECT * FROM workspace_resources WHERE build_id = $1 ORDER BY created_at, type,
 -- A build's agents, with when the replica holding each one's tunnel was last seen (NULL: none).
 SELECT sqlc.embed(a), r.last_seen_at AS replica_last_seen_at
 FROM workspace_agents a LEFT JOIN replicas r ON r.id = a.replica_id AND r.stopped_at IS NULL
-WHERE a.build_id = $1 ORDER BY a.name;
+WHERE a.build_id = $1 ORDER BY a.display_order, a.name;
 
 -- name: GetWorkspaceAgentByToken :one
 -- The agent a token belongs to, if its build is its workspace's latest, or the one before a stop or

@@ -2024,6 +2024,8 @@ export interface components {
             /** Format: int64 */
             connection_timeout_seconds?: number;
             directory?: string;
+            /** @description Which built-in apps the dashboard shows; absent: the provider's defaults. */
+            display_apps?: components["schemas"]["ProvisionerDisplayApps"];
             /** @description From the agent's env and coder_env. */
             env?: {
                 [key: string]: string;
@@ -2031,6 +2033,11 @@ export interface components {
             metadata?: components["schemas"]["ProvisionerAgentMetadata"][];
             motd_file?: string;
             name: string;
+            /**
+             * Format: int64
+             * @description The agent's place among the workspace's agents, lowest first.
+             */
+            order?: number;
             os: string;
             /** @description coder_script resources and the legacy startup/shutdown scripts. */
             scripts?: components["schemas"]["ProvisionerScript"][];
@@ -2053,14 +2060,22 @@ export interface components {
             command?: string;
             display_name?: string;
             external?: boolean;
+            /** @description Apps of one group are shown together. */
+            group?: string;
             healthcheck?: components["schemas"]["ProvisionerHealthcheck"];
             hidden?: boolean;
             icon?: string;
+            /**
+             * @description A new tab (the default) or a slim window.
+             * @enum {string}
+             */
+            open_in?: "tab" | "slim-window" | "";
             /** Format: int64 */
             order?: number;
             share?: string;
             slug: string;
             subdomain: boolean;
+            tooltip?: string;
             url?: string;
         };
         ProvisionerBuildJob: {
@@ -2100,6 +2115,13 @@ export interface components {
             severity: "error" | "warning";
             /** @description What is wrong, in one line. */
             summary: string;
+        };
+        ProvisionerDisplayApps: {
+            port_forwarding_helper: boolean;
+            ssh_helper: boolean;
+            vscode: boolean;
+            vscode_insiders: boolean;
+            web_terminal: boolean;
         };
         ProvisionerHealthcheck: {
             /** Format: int64 */
@@ -2632,6 +2654,8 @@ export interface components {
             directory: string;
             /** Format: date-time */
             disconnected_at?: string;
+            /** @description Which built-in apps to show for it (coder_agent display_apps). */
+            display_apps: components["schemas"]["ProvisionerDisplayApps"];
             /** Format: date-time */
             first_connected_at?: string;
             id: string;
@@ -2641,6 +2665,11 @@ export interface components {
             lifecycle_state: "created" | "starting" | "ready" | "start_error" | "start_timeout" | "shutting_down" | "shutdown_error" | "shutdown_timeout" | "off";
             metadata: components["schemas"]["ProvisionerAgentMetadata"][];
             name: string;
+            /**
+             * Format: int32
+             * @description Agents are listed by order, then name.
+             */
+            order: number;
             os: string;
             /** Format: date-time */
             ready_at?: string;
@@ -2664,6 +2693,8 @@ export interface components {
             directory: string;
             /** Format: date-time */
             disconnected_at?: string;
+            /** @description Which built-in apps to show for it (coder_agent display_apps). */
+            display_apps: components["schemas"]["ProvisionerDisplayApps"];
             /** Format: date-time */
             first_connected_at?: string;
             id: string;
@@ -2674,6 +2705,11 @@ export interface components {
             metadata: components["schemas"]["ProvisionerAgentMetadata"][];
             metadata_values: components["schemas"]["WorkspaceMetadataValue"][];
             name: string;
+            /**
+             * Format: int32
+             * @description Agents are listed by order, then name.
+             */
+            order: number;
             os: string;
             owner_name: string;
             /** Format: date-time */

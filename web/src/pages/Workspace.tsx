@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, problemText, type Workspace, type WorkspaceAgent, type WorkspaceBuild } from "../api/client";
+import { appGroups } from "../apps";
 import { seconds, stageTimes, took } from "../timings";
 import { ago, Badge, Confirm, Diagnostics, usePoll } from "../ui";
 import { WorkspaceParameters } from "./WorkspaceParameters";
@@ -205,20 +206,36 @@ export function WorkspacePage() {
             <Badge status={a.status} />
             <Badge status={a.lifecycle_state} />
             <span className="grow" />
-            {a.status === "connected" && (
+            {a.status === "connected" && a.display_apps.web_terminal && (
               <a className="button" href={`/@${ws.owner_name}/${ws.name}.${a.name}/terminal`} target="_blank" rel="noreferrer">Terminal</a>
             )}
           </div>
+          {(a.status === "timeout" || a.status === "disconnected") && a.troubleshooting_url && (
+            <p className="hint"><a href={a.troubleshooting_url} target="_blank" rel="noreferrer">Troubleshooting</a> for this agent</p>
+          )}
           <AgentMetadata agent={a} />
-          {a.apps.filter((app) => !app.hidden).length > 0 && (
-            <ul className="apps" aria-label="Apps">
-              {a.apps.filter((app) => !app.hidden).map((app) => (
-                <li key={app.slug}>
-                  <a href={appHref(appsHost, ws, a, app)}
-                    target="_blank" rel="noreferrer">{app.display_name || app.slug}</a>
-                </li>
-              ))}
+          {appGroups(a.apps).map((g) => (
+            <ul key={g.group} className="apps" aria-label={g.group ? `Apps: ${g.group}` : "Apps"}>
+              {g.group && <li className="group">{g.group}</li>}
+              {g.apps.map((app) => {
+                const href = appHref(appsHost, ws, a, app);
+                const slim = app.open_in === "slim-window";
+                return (
+                  <li key={app.slug}>
+                    <a href={href} title={app.tooltip || undefined} target="_blank" rel="noreferrer"
+                      onClick={slim ? (e) => { e.preventDefault(); window.open(href, "_blank", "width=1000,height=700,noopener"); } : undefined}>
+                      {app.display_name || app.slug}
+                    </a>
+                  </li>
+                );
+              })}
             </ul>
+          ))}
+          {(a.display_apps.ssh_helper || a.display_apps.port_forwarding_helper) && (
+            <p className="hint">
+              {a.display_apps.ssh_helper && <>SSH: <code>hearth ssh {ws.owner_name}/{ws.name}</code> </>}
+              {a.display_apps.port_forwarding_helper && <>Ports: <code>hearth port-forward {ws.owner_name}/{ws.name} --tcp 8080:8080</code></>}
+            </p>
           )}
         </div>
       ))}

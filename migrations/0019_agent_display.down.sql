@@ -1,0 +1,2 @@
+ALTER TABLE workspace_agents DROP COLUMN display_order;
+ALTER TABLE workspace_agents DROP COLUMN display_apps;
