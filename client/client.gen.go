@@ -447,6 +447,51 @@ func (e ProvisionerLogLineStage) Valid() bool {
 	}
 }
 
+// Defines values for ProvisionerParameterFormType.
+const (
+	ProvisionerParameterFormTypeCheckbox    ProvisionerParameterFormType = "checkbox"
+	ProvisionerParameterFormTypeDropdown    ProvisionerParameterFormType = "dropdown"
+	ProvisionerParameterFormTypeEmpty       ProvisionerParameterFormType = ""
+	ProvisionerParameterFormTypeError       ProvisionerParameterFormType = "error"
+	ProvisionerParameterFormTypeInput       ProvisionerParameterFormType = "input"
+	ProvisionerParameterFormTypeMultiSelect ProvisionerParameterFormType = "multi-select"
+	ProvisionerParameterFormTypeRadio       ProvisionerParameterFormType = "radio"
+	ProvisionerParameterFormTypeSlider      ProvisionerParameterFormType = "slider"
+	ProvisionerParameterFormTypeSwitch      ProvisionerParameterFormType = "switch"
+	ProvisionerParameterFormTypeTagSelect   ProvisionerParameterFormType = "tag-select"
+	ProvisionerParameterFormTypeTextarea    ProvisionerParameterFormType = "textarea"
+)
+
+// Valid indicates whether the value is a known member of the ProvisionerParameterFormType enum.
+func (e ProvisionerParameterFormType) Valid() bool {
+	switch e {
+	case ProvisionerParameterFormTypeCheckbox:
+		return true
+	case ProvisionerParameterFormTypeDropdown:
+		return true
+	case ProvisionerParameterFormTypeEmpty:
+		return true
+	case ProvisionerParameterFormTypeError:
+		return true
+	case ProvisionerParameterFormTypeInput:
+		return true
+	case ProvisionerParameterFormTypeMultiSelect:
+		return true
+	case ProvisionerParameterFormTypeRadio:
+		return true
+	case ProvisionerParameterFormTypeSlider:
+		return true
+	case ProvisionerParameterFormTypeSwitch:
+		return true
+	case ProvisionerParameterFormTypeTagSelect:
+		return true
+	case ProvisionerParameterFormTypeTextarea:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProvisionerParameterType.
 const (
 	Bool       ProvisionerParameterType = "bool"
@@ -1844,21 +1889,26 @@ type ProvisionerMetadataItem struct {
 
 // ProvisionerParameter defines model for ProvisionerParameter.
 type ProvisionerParameter struct {
-	Default     *string                      `json:"default,omitempty"`
-	Description *string                      `json:"description,omitempty"`
-	DisplayName *string                      `json:"display_name,omitempty"`
-	Ephemeral   bool                         `json:"ephemeral"`
-	Icon        *string                      `json:"icon,omitempty"`
-	Mutable     bool                         `json:"mutable"`
-	Name        string                       `json:"name"`
-	Options     []ProvisionerParameterOption `json:"options"`
-	Order       int64                        `json:"order"`
+	Default     *string                       `json:"default,omitempty"`
+	Description *string                       `json:"description,omitempty"`
+	DisplayName *string                       `json:"display_name,omitempty"`
+	Ephemeral   bool                          `json:"ephemeral"`
+	FormType    *ProvisionerParameterFormType `json:"form_type,omitempty"`
+	Icon        *string                       `json:"icon,omitempty"`
+	Mutable     bool                          `json:"mutable"`
+	Name        string                        `json:"name"`
+	Options     []ProvisionerParameterOption  `json:"options"`
+	Order       int64                         `json:"order"`
 
 	// Required No default: the user must choose.
-	Required   bool                     `json:"required"`
-	Type       ProvisionerParameterType `json:"type"`
-	Validation *ProvisionerValidation   `json:"validation,omitempty"`
+	Required   bool                         `json:"required"`
+	Styling    *ProvisionerParameterStyling `json:"styling,omitempty"`
+	Type       ProvisionerParameterType     `json:"type"`
+	Validation *ProvisionerValidation       `json:"validation,omitempty"`
 }
+
+// ProvisionerParameterFormType defines model for ProvisionerParameter.FormType.
+type ProvisionerParameterFormType string
 
 // ProvisionerParameterType defines model for ProvisionerParameter.Type.
 type ProvisionerParameterType string
@@ -1869,6 +1919,19 @@ type ProvisionerParameterOption struct {
 	Icon        *string `json:"icon,omitempty"`
 	Name        string  `json:"name"`
 	Value       string  `json:"value"`
+}
+
+// ProvisionerParameterStyling defines model for ProvisionerParameterStyling.
+type ProvisionerParameterStyling struct {
+	// Disabled Shown but not editable.
+	Disabled *bool `json:"disabled,omitempty"`
+
+	// Label A label beside a switch or checkbox.
+	Label *string `json:"label,omitempty"`
+
+	// MaskInput Typed as a password is.
+	MaskInput   *bool   `json:"mask_input,omitempty"`
+	Placeholder *string `json:"placeholder,omitempty"`
 }
 
 // ProvisionerPrebuildSchedule defines model for ProvisionerPrebuildSchedule.

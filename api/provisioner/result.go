@@ -47,6 +47,17 @@ type Parameter struct {
 	Icon        string            `json:"icon,omitempty"`
 	Options     []ParameterOption `json:"options"`
 	Validation  *Validation       `json:"validation,omitempty"`
+	// FormType is how to ask for it, as the provider resolved it from type, options and form_type.
+	FormType string            `json:"form_type,omitempty" enum:"input,textarea,dropdown,radio,multi-select,tag-select,checkbox,switch,slider,error,"`
+	Styling  *ParameterStyling `json:"styling,omitempty"`
+}
+
+// ParameterStyling is a parameter's styling: how the dashboard shows its control.
+type ParameterStyling struct {
+	Placeholder string `json:"placeholder,omitempty"`
+	Disabled    bool   `json:"disabled,omitempty" doc:"Shown but not editable."`
+	Label       string `json:"label,omitempty" doc:"A label beside a switch or checkbox."`
+	MaskInput   bool   `json:"mask_input,omitempty" doc:"Typed as a password is."`
 }
 
 // ParameterOption is one choice of a parameter with options.

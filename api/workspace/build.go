@@ -316,7 +316,8 @@ func resolve(v dbsqlc.TemplateVersion, previous, given []parameter.Value, creati
 	_ = json.Unmarshal(v.Parameters, &params) // written by us
 	defs := make([]parameter.Definition, len(params))
 	for i, p := range params {
-		d := parameter.Definition{Name: p.Name, Type: p.Type, Required: p.Required, Mutable: p.Mutable, Ephemeral: p.Ephemeral}
+		d := parameter.Definition{Name: p.Name, Type: p.Type, Required: p.Required, Mutable: p.Mutable, Ephemeral: p.Ephemeral,
+			MultiSelect: p.Type == "list(string)" && p.FormType == "multi-select"}
 		if p.Default != "" || !p.Required {
 			def := p.Default
 			d.Default = &def

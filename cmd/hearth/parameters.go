@@ -101,7 +101,7 @@ func askParameter(cmd *cobra.Command, p client.ProvisionerParameter) (string, er
 	if p.Description != nil && *p.Description != "" {
 		fmt.Fprintf(errOut, "%s: %s\n", label, *p.Description)
 	}
-	multi := p.Type == "list(string)"
+	multi := p.Type == "list(string)" && (len(p.Options) == 0 || isMultiSelect(p))
 	hint := ""
 	switch {
 	case multi && len(p.Options) > 0:
@@ -185,7 +185,7 @@ func checkParameter(p client.ProvisionerParameter, v string) error {
 	for i, o := range p.Options {
 		values[i] = o.Value
 	}
-	if len(values) > 0 && p.Type != "list(string)" && !slices.Contains(values, v) {
+	if len(values) > 0 && !isMultiSelect(p) && !slices.Contains(values, v) {
 		return fmt.Errorf("%q is not one of %s", v, listOr(values))
 	}
 	val := p.Validation
@@ -217,7 +217,7 @@ func checkParameter(p client.ProvisionerParameter, v string) error {
 			return fmt.Errorf(`%q is not a JSON list of strings, such as ["a","b"]`, v)
 		}
 		for _, item := range list {
-			if len(values) > 0 && !slices.Contains(values, item) {
+			if isMultiSelect(p) && !slices.Contains(values, item) {
 				return fmt.Errorf("%q is not one of %s", item, listOr(values))
 			}
 		}
@@ -291,4 +291,10 @@ func choosePreset(cmd *cobra.Command, presets []client.ProvisionerPreset, name s
 		given[k] = v
 	}
 	return chosen.Name, nil
+}
+
+// isMultiSelect is a list(string) whose options are its items (form_type multi-select), not whole
+// values to choose one of.
+func isMultiSelect(p client.ProvisionerParameter) bool {
+	return p.Type == "list(string)" && p.FormType != nil && *p.FormType == "multi-select"
 }

@@ -368,6 +368,14 @@ func parameter(v map[string]any) client.ProvisionerParameter {
 		p.Default = &d
 	}
 	p.Required = p.Default == nil && v["optional"] != true
+	if ft := str(v["form_type"]); ft != "" {
+		f := client.ProvisionerParameterFormType(ft)
+		p.FormType = &f
+	}
+	var styling client.ProvisionerParameterStyling
+	if raw := str(v["styling"]); raw != "" && raw != "{}" && json.Unmarshal([]byte(raw), &styling) == nil {
+		p.Styling = &styling
+	}
 	if o, ok := num(v["order"]); ok {
 		p.Order = int64(o)
 	}

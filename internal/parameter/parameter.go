@@ -24,10 +24,13 @@ type Definition struct {
 	Mutable   bool
 	Ephemeral bool
 	Options   []string // allowed values; empty allows any
-	Min, Max  *int
-	Monotonic string // increasing, decreasing or empty
-	Regex     string
-	Error     string // the template's own message for a failed validation
+	// MultiSelect (form_type multi-select, list(string) only): each item is one of the options; else
+	// a list(string) with options takes one option, itself a JSON list.
+	MultiSelect bool
+	Min, Max    *int
+	Monotonic   string // increasing, decreasing or empty
+	Regex       string
+	Error       string // the template's own message for a failed validation
 }
 
 // Value is a parameter's value.
@@ -130,14 +133,14 @@ func (d Definition) Check(v string, previous *string) error {
 		if err := json.Unmarshal([]byte(v), &items); err != nil {
 			return fail("type", fmt.Sprintf("%q is not a JSON list of strings", v))
 		}
-		if len(d.Options) > 0 {
+		if d.MultiSelect {
 			for _, it := range items {
 				if !slices.Contains(d.Options, it) {
 					return fail("option", fmt.Sprintf("%q is not one of the options %s", it, strings.Join(d.Options, ", ")))
 				}
 			}
+			return nil
 		}
-		return nil
 	default: // string
 		if d.Regex != "" {
 			re, err := regexp.Compile(d.Regex)

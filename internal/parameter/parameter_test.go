@@ -16,7 +16,7 @@ var defs = []parameter.Definition{
 	{Name: "cpus", Type: "number", Default: ptr("2"), Mutable: true, Min: ptr(1), Max: ptr(8), Monotonic: "increasing", Error: "ask ops"},
 	{Name: "gpu", Type: "bool", Default: ptr("false"), Mutable: true},
 	{Name: "repo", Type: "string", Default: ptr("hearth"), Regex: "^[a-z]+$"},
-	{Name: "tools", Type: "list(string)", Default: ptr(`["git"]`), Mutable: true, Options: []string{"git", "go"}},
+	{Name: "tools", Type: "list(string)", Default: ptr(`["git"]`), Mutable: true, Options: []string{"git", "go"}, MultiSelect: true},
 	{Name: "reset", Type: "bool", Default: ptr("false"), Mutable: true, Ephemeral: true},
 }
 
@@ -85,4 +85,14 @@ func TestEnvUsesTheProvidersNames(t *testing.T) {
 		"CODER_PARAMETER_ce635c4eabff5e4f56dba8fb1e39ca235530aa2b6b18533eef1af3862016c577":          "bash",
 		"CODER_PARAMETER_PREVIOUS_ce635c4eabff5e4f56dba8fb1e39ca235530aa2b6b18533eef1af3862016c577": "sh",
 	}, env)
+}
+
+// A list(string) with options and no multi-select is a choice of one option, each a whole JSON list.
+func TestAListWithOptionsTakesOneOptionWhole(t *testing.T) {
+	t.Parallel()
+	stack := parameter.Definition{Name: "stack", Type: "list(string)", Options: []string{`["go","git"]`, `["node"]`}}
+	require.NoError(t, stack.Check(`["go","git"]`, nil))
+	var perr *parameter.Error
+	require.True(t, errors.As(stack.Check(`["go"]`, nil), &perr))
+	require.Equal(t, "option", perr.Rule)
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-const [url, tarPath, workspacesDir, shots, brokenTarPath] = process.argv.slice(2);
+const [url, tarPath, workspacesDir, shots, brokenTarPath, formsTarPath] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -206,6 +206,30 @@ try {
   }
   await page.getByText("Create your first workspace").waitFor();
   await page.screenshot({ path: `${shots}/workspaces-after.png` });
+
+  step("every form type");
+  const formsFile = await (await page.request.post(`${url}/api/v2/files`, { headers: { ...headers, "Content-Type": "application/x-tar" }, data: readFileSync(formsTarPath) })).json();
+  const forms = await (await page.request.post(`${url}/api/v2/template-versions`, { headers, data: { file_id: formsFile.id, name: "forms" } })).json();
+  for (let i = 0; ; i++) {
+    const v = await (await page.request.get(`${url}/api/v2/template-versions/${forms.id}`)).json();
+    if (v.status === "succeeded") break;
+    if (v.status === "failed" || i > 600) throw new Error(`the forms import: ${v.status} ${v.error}`);
+    await page.waitForTimeout(100);
+  }
+  const formsTemplate = await page.request.post(`${url}/api/v2/templates`, { headers, data: { name: "forms", version_id: forms.id } });
+  if (!formsTemplate.ok()) throw new Error(`create the forms template: ${formsTemplate.status()} ${await formsTemplate.text()}`);
+  await page.goto(`${url}/workspaces/new?template=forms`);
+  await page.getByPlaceholder("Anything to remember").waitFor();
+  if ((await page.getByLabel("notes").evaluate((e) => e.tagName)) !== "TEXTAREA") throw new Error("notes is not a text area");
+  if ((await page.getByLabel("cpus").getAttribute("type")) !== "range") throw new Error("cpus is not a slider");
+  await page.getByRole("switch").waitFor();
+  await page.getByText("Attach a GPU").waitFor();
+  const editors = page.getByRole("group", { name: "editors" });
+  if (!(await editors.getByLabel("Vim").isChecked()) || (await editors.getByLabel("Emacs").getAttribute("type")) !== "checkbox") throw new Error("editors is not a multi-select");
+  await page.getByLabel("labels").fill("team-a, gpu");
+  if ((await page.getByLabel("region").evaluate((e) => e.tagName)) !== "SELECT") throw new Error("region is not a dropdown");
+  if ((await page.getByLabel("secret").getAttribute("type")) !== "password") throw new Error("secret is not masked");
+  await page.screenshot({ path: `${shots}/create-forms.png`, fullPage: true });
 
   step("admin pages");
   await page.getByRole("link", { name: "Users" }).click();

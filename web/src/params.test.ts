@@ -27,11 +27,16 @@ describe("checkParameter", () => {
 });
 
 describe("list(string) with options", () => {
-  const tools: Parameter = { ...base, type: "list(string)", options: [{ name: "Git", value: "git" }, { name: "Vim", value: "vim" }] };
+  const tools: Parameter = { ...base, type: "list(string)", form_type: "multi-select", options: [{ name: "Git", value: "git" }, { name: "Vim", value: "vim" }] };
   it("takes any of the options, and nothing else", () => {
     expect(checkParameter(tools, '["git","vim"]')).toBe("");
     expect(checkParameter(tools, "[]")).toBe("");
     expect(checkParameter(tools, '["git","nano"]')).toBe('"nano" is not one of git, vim.');
+  });
+  it("without multi-select, takes one option, a whole list", () => {
+    const stacks: Parameter = { ...tools, form_type: "radio", options: [{ name: "Go", value: '["go","git"]' }] };
+    expect(checkParameter(stacks, '["go","git"]')).toBe("");
+    expect(checkParameter(stacks, '["go"]')).toBe('Choose one of ["go","git"].');
   });
   it("toggles one item at a time", () => {
     expect(toggleItem("", "git")).toBe('["git"]');

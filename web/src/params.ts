@@ -6,7 +6,8 @@ export function checkParameter(p: Parameter, value: string): string {
   if (value === "") {
     return p.required ? "Required." : "";
   }
-  if (p.type !== "list(string)" && p.options && p.options.length > 0 && !p.options.some((o) => o.value === value)) {
+  const multi = p.type === "list(string)" && p.form_type === "multi-select";
+  if (!multi && p.options && p.options.length > 0 && !p.options.some((o) => o.value === value)) {
     return `Choose one of ${p.options.map((o) => o.value).join(", ")}.`;
   }
   const v = p.validation;
@@ -25,7 +26,7 @@ export function checkParameter(p: Parameter, value: string): string {
       try {
         const list = JSON.parse(value);
         if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) return 'Enter a JSON list of strings, like ["a","b"].';
-        const other = p.options?.length ? list.find((x) => !p.options.some((o) => o.value === x)) : undefined;
+        const other = multi ? list.find((x) => !p.options.some((o) => o.value === x)) : undefined;
         return other === undefined ? "" : `"${other}" is not one of ${p.options.map((o) => o.value).join(", ")}.`;
       } catch {
         return 'Enter a JSON list of strings, like ["a","b"].';

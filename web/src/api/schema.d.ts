@@ -2183,6 +2183,8 @@ export interface components {
             description?: string;
             display_name?: string;
             ephemeral: boolean;
+            /** @enum {string} */
+            form_type?: "input" | "textarea" | "dropdown" | "radio" | "multi-select" | "tag-select" | "checkbox" | "switch" | "slider" | "error" | "";
             icon?: string;
             mutable: boolean;
             name: string;
@@ -2191,6 +2193,7 @@ export interface components {
             order: number;
             /** @description No default: the user must choose. */
             required: boolean;
+            styling?: components["schemas"]["ProvisionerParameterStyling"];
             /** @enum {string} */
             type: "string" | "number" | "bool" | "list(string)";
             validation?: components["schemas"]["ProvisionerValidation"];
@@ -2200,6 +2203,15 @@ export interface components {
             icon?: string;
             name: string;
             value: string;
+        };
+        ProvisionerParameterStyling: {
+            /** @description Shown but not editable. */
+            disabled?: boolean;
+            /** @description A label beside a switch or checkbox. */
+            label?: string;
+            /** @description Typed as a password is. */
+            mask_input?: boolean;
+            placeholder?: string;
         };
         ProvisionerPrebuildSchedule: {
             cron: string;
