@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -411,6 +412,15 @@ func TestCoderTemplateRunsUnchanged(t *testing.T) {
 	require.Equal(t, map[string]any{"vscode": true, "vscode_insiders": false, "web_terminal": false, "ssh_helper": true, "port_forwarding_helper": false},
 		agent["display_apps"])
 	require.EqualValues(t, 3, agent["order"])
+	req, err := http.NewRequestWithContext(t.Context(), "GET", b.srv.URL+"/@ada/c.dev/apps/docs/", nil)
+	require.NoError(t, err)
+	req.Header.Set(admin[0], admin[1])
+	res, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	require.Equal(t, http.StatusBadRequest, res.StatusCode, "an external app is never proxied")
+	require.Contains(t, string(body), "docs is an external app: open https://example.com/docs itself")
 
 	var env []byte
 	require.NoError(t, b.db.Pool.QueryRow(context.Background(), "SELECT env FROM workspace_agents WHERE name = 'dev'").Scan(&env))

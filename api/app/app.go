@@ -290,6 +290,10 @@ func (p *Proxy) decide(ctx context.Context, f ref, actor authz.Actor, authErr er
 	if app == nil {
 		return grant{}, http.StatusNotFound, notFound
 	}
+	if app.External {
+		// An external app is a link for the browser to follow itself: never fetched through the agent.
+		return grant{}, http.StatusBadRequest, fmt.Errorf("%s is an external app: open %s itself; Hearth does not proxy external apps", app.Slug, app.URL)
+	}
 	others := authErr != nil || actor.UserID != found.OwnerID
 	g := grant{Agent: found.WorkspaceAgent.ID, AgentName: found.WorkspaceAgent.Name, Workspace: found.WorkspaceID, Slug: app.Slug, Target: app.URL, Share: share,
 		Unsandboxed: f.host == "" && slices.Contains(p.UnsandboxedTemplates, found.TemplateName)}

@@ -128,7 +128,7 @@ var Constructs = []Construct{
 		[]Attr{
 			{Path: "subdomain", Support: Differs, Note: "Every app is served on its own host when --wildcard-access-url is set, subdomain or not; without one, apps are path apps."},
 			{Path: "share", Support: Differs, Note: "owner, authenticated and public; a path app is shared beyond its owner only with --dangerous-allow-path-app-sharing."},
-			{Path: "external", Support: Differs, Note: "The dashboard links the URL itself, not through the app proxy (which does not refuse it yet)."},
+			{Path: "external", Support: Supported, Note: "The dashboard links the URL itself; the app proxy refuses external apps."},
 		},
 		ok("group", "open_in", "tooltip"),
 	)},
