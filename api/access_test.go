@@ -120,6 +120,7 @@ var accessTable = map[string]access{
 	"upload-file":                 {body: tinyTar, contentType: "application/x-tar", want: deny(201, 403, 201, 403, 403, 403)},
 	"create-template-version":     {body: unknownFile, want: deny(404, 403, 404, 403, 403, 403)},
 	"get-template-version":        {params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},
+	"evaluate-dynamic-parameters": {body: `{"values":{}}`, params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},
 	"get-template-version-logs":   {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
 	"archive-template-version":    {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
 	"unarchive-template-version":  {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},

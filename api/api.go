@@ -197,7 +197,7 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 		CancelGrace: deps.CancelGrace, Security: security, Boxes: deps.Boxes})
 	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes})
 	module.Register(hapi, module.Deps{DB: deps.DB, Tickets: deps.Tickets, Security: security})
-	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Logs: deps.Logs, Security: security, Logger: deps.Logger,
+	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Variables: deps.Boxes.Variables, Logs: deps.Logs, Security: security, Logger: deps.Logger,
 		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets})
 	region.Register(hapi, region.Deps{DB: deps.DB, Security: security})
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,

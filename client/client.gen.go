@@ -1450,6 +1450,53 @@ type ErrorDetail struct {
 	Value interface{} `json:"value,omitempty"`
 }
 
+// EvalOption defines model for EvalOption.
+type EvalOption struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// EvalParameter defines model for EvalParameter.
+type EvalParameter struct {
+	Default     *string `json:"default,omitempty"`
+	Description *string `json:"description,omitempty"`
+
+	// Diagnostics What is wrong with the value, or what could not be evaluated.
+	Diagnostics []string `json:"diagnostics"`
+	DisplayName *string  `json:"display_name,omitempty"`
+
+	// Error The template's own message for a failed validation.
+	Error    *string      `json:"error,omitempty"`
+	FormType *string      `json:"form_type,omitempty"`
+	Max      *int64       `json:"max,omitempty"`
+	Min      *int64       `json:"min,omitempty"`
+	Mutable  bool         `json:"mutable"`
+	Name     string       `json:"name"`
+	Options  []EvalOption `json:"options"`
+	Order    int64        `json:"order"`
+	Regex    *string      `json:"regex,omitempty"`
+	Required bool         `json:"required"`
+	Type     string       `json:"type"`
+
+	// Value The chosen value, else the default.
+	Value string `json:"value"`
+}
+
+// EvaluateInputBody defines model for EvaluateInputBody.
+type EvaluateInputBody struct {
+	// Values Chosen values by parameter name; the others take their (evaluated) defaults.
+	Values map[string]string `json:"values"`
+
+	// WorkspaceName The workspace's name, for templates that use it.
+	WorkspaceName *string `json:"workspace_name,omitempty"`
+}
+
+// EvaluateOutputBody defines model for EvaluateOutputBody.
+type EvaluateOutputBody struct {
+	Dynamic    bool            `json:"dynamic"`
+	Parameters []EvalParameter `json:"parameters"`
+}
+
 // ExtendInputBody defines model for ExtendInputBody.
 type ExtendInputBody struct {
 	// DurationSeconds The new deadline, in seconds from now.
@@ -2929,6 +2976,9 @@ type AppendProvisionerJobLogsJSONRequestBody = LogsInputBody
 // CreateTemplateVersionJSONRequestBody defines body for CreateTemplateVersion for application/json ContentType.
 type CreateTemplateVersionJSONRequestBody = CreateVersionInputBody
 
+// EvaluateDynamicParametersJSONRequestBody defines body for EvaluateDynamicParameters for application/json ContentType.
+type EvaluateDynamicParametersJSONRequestBody = EvaluateInputBody
+
 // CreateTemplateJSONRequestBody defines body for CreateTemplate for application/json ContentType.
 type CreateTemplateJSONRequestBody = CreateTemplateInputBody
 
@@ -3321,6 +3371,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v2/template-versions/{id}/archive (the `ArchiveTemplateVersion` operationId).
 	ArchiveTemplateVersion(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EvaluateDynamicParametersWithBody Evaluate a version's parameters against values chosen so far
+	//
+	// Options, defaults, validation and presence (count) of parameters that depend on other parameters, the owner or variables, evaluated without running Terraform, for a form to call as the user types. dynamic is false when every parameter is literal (the version's parameters are then the answer).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/template-versions/{id}/dynamic-parameters/evaluate (the `EvaluateDynamicParameters` operationId).
+	EvaluateDynamicParametersWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EvaluateDynamicParameters Evaluate a version's parameters against values chosen so far
+	//
+	// Options, defaults, validation and presence (count) of parameters that depend on other parameters, the owner or variables, evaluated without running Terraform, for a form to call as the user types. dynamic is false when every parameter is literal (the version's parameters are then the answer).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/template-versions/{id}/dynamic-parameters/evaluate (the `EvaluateDynamicParameters` operationId).
+	EvaluateDynamicParameters(ctx context.Context, id string, body EvaluateDynamicParametersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetTemplateVersionLogs Get a template version's import logs
 	//
@@ -4604,6 +4672,44 @@ func (c *Client) GetTemplateVersion(ctx context.Context, id string, reqEditors .
 // Corresponds with POST /api/v2/template-versions/{id}/archive (the `ArchiveTemplateVersion` operationId).
 func (c *Client) ArchiveTemplateVersion(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewArchiveTemplateVersionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EvaluateDynamicParametersWithBody Evaluate a version's parameters against values chosen so far
+//
+// Options, defaults, validation and presence (count) of parameters that depend on other parameters, the owner or variables, evaluated without running Terraform, for a form to call as the user types. dynamic is false when every parameter is literal (the version's parameters are then the answer).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/template-versions/{id}/dynamic-parameters/evaluate (the `EvaluateDynamicParameters` operationId).
+func (c *Client) EvaluateDynamicParametersWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEvaluateDynamicParametersRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EvaluateDynamicParameters Evaluate a version's parameters against values chosen so far
+//
+// Options, defaults, validation and presence (count) of parameters that depend on other parameters, the owner or variables, evaluated without running Terraform, for a form to call as the user types. dynamic is false when every parameter is literal (the version's parameters are then the answer).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/template-versions/{id}/dynamic-parameters/evaluate (the `EvaluateDynamicParameters` operationId).
+func (c *Client) EvaluateDynamicParameters(ctx context.Context, id string, body EvaluateDynamicParametersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEvaluateDynamicParametersRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7498,6 +7604,53 @@ func NewArchiveTemplateVersionRequest(server string, id string) (*http.Request, 
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewEvaluateDynamicParametersRequest calls the generic EvaluateDynamicParameters builder with application/json body
+func NewEvaluateDynamicParametersRequest(server string, id string, body EvaluateDynamicParametersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewEvaluateDynamicParametersRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewEvaluateDynamicParametersRequestWithBody constructs an http.Request for the EvaluateDynamicParameters method, with any body, and a specified content type
+func NewEvaluateDynamicParametersRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/template-versions/%s/dynamic-parameters/evaluate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -10976,6 +11129,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v2/template-versions/{id}/archive (the `ArchiveTemplateVersion` operationId).
 	ArchiveTemplateVersionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ArchiveTemplateVersionResponse, error)
 
+	// EvaluateDynamicParametersWithBodyWithResponse Evaluate a version's parameters against values chosen so far
+	//
+	// Options, defaults, validation and presence (count) of parameters that depend on other parameters, the owner or variables, evaluated without running Terraform, for a form to call as the user types. dynamic is false when every parameter is literal (the version's parameters are then the answer).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/template-versions/{id}/dynamic-parameters/evaluate (the `EvaluateDynamicParameters` operationId).
+	EvaluateDynamicParametersWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EvaluateDynamicParametersResponse, error)
+
+	// EvaluateDynamicParametersWithResponse Evaluate a version's parameters against values chosen so far
+	//
+	// Options, defaults, validation and presence (count) of parameters that depend on other parameters, the owner or variables, evaluated without running Terraform, for a form to call as the user types. dynamic is false when every parameter is literal (the version's parameters are then the answer).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/template-versions/{id}/dynamic-parameters/evaluate (the `EvaluateDynamicParameters` operationId).
+	EvaluateDynamicParametersWithResponse(ctx context.Context, id string, body EvaluateDynamicParametersJSONRequestBody, reqEditors ...RequestEditorFn) (*EvaluateDynamicParametersResponse, error)
+
 	// GetTemplateVersionLogsWithResponse Get a template version's import logs
 	//
 	// Terraform's output, line by line with stage and level. Page with after: the last line ID you have.
@@ -13369,6 +13540,75 @@ func (r ArchiveTemplateVersionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ArchiveTemplateVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type EvaluateDynamicParametersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EvaluateOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EvaluateDynamicParametersResponse) GetJSON200() *EvaluateOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r EvaluateDynamicParametersResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r EvaluateDynamicParametersResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r EvaluateDynamicParametersResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r EvaluateDynamicParametersResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r EvaluateDynamicParametersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EvaluateDynamicParametersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EvaluateDynamicParametersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EvaluateDynamicParametersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18631,6 +18871,36 @@ func (c *ClientWithResponses) ArchiveTemplateVersionWithResponse(ctx context.Con
 	return ParseArchiveTemplateVersionResponse(rsp)
 }
 
+// EvaluateDynamicParametersWithBodyWithResponse Evaluate a version's parameters against values chosen so far
+//
+// Options, defaults, validation and presence (count) of parameters that depend on other parameters, the owner or variables, evaluated without running Terraform, for a form to call as the user types. dynamic is false when every parameter is literal (the version's parameters are then the answer).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/template-versions/{id}/dynamic-parameters/evaluate (the `EvaluateDynamicParameters` operationId).
+func (c *ClientWithResponses) EvaluateDynamicParametersWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EvaluateDynamicParametersResponse, error) {
+	rsp, err := c.EvaluateDynamicParametersWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEvaluateDynamicParametersResponse(rsp)
+}
+
+// EvaluateDynamicParametersWithResponse Evaluate a version's parameters against values chosen so far
+//
+// Options, defaults, validation and presence (count) of parameters that depend on other parameters, the owner or variables, evaluated without running Terraform, for a form to call as the user types. dynamic is false when every parameter is literal (the version's parameters are then the answer).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/template-versions/{id}/dynamic-parameters/evaluate (the `EvaluateDynamicParameters` operationId).
+func (c *ClientWithResponses) EvaluateDynamicParametersWithResponse(ctx context.Context, id string, body EvaluateDynamicParametersJSONRequestBody, reqEditors ...RequestEditorFn) (*EvaluateDynamicParametersResponse, error) {
+	rsp, err := c.EvaluateDynamicParameters(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEvaluateDynamicParametersResponse(rsp)
+}
+
 // GetTemplateVersionLogsWithResponse Get a template version's import logs
 //
 // Terraform's output, line by line with stage and level. Page with after: the last line ID you have.
@@ -21276,6 +21546,60 @@ func ParseArchiveTemplateVersionResponse(rsp *http.Response) (*ArchiveTemplateVe
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseEvaluateDynamicParametersResponse parses an HTTP response from a EvaluateDynamicParametersWithResponse call
+func ParseEvaluateDynamicParametersResponse(rsp *http.Response) (*EvaluateDynamicParametersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EvaluateDynamicParametersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EvaluateOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem

@@ -48,6 +48,7 @@ type handlers struct{ Deps }
 // Register adds the operations.
 func Register(api huma.API, d Deps) {
 	h := handlers{d}
+	registerDynamic(api, h)
 	huma.Register(api, huma.Operation{
 		OperationID:   "upload-file",
 		Method:        http.MethodPost,

@@ -14,8 +14,10 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/hearthdev/hearth/api/provisioner"
+	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/coderprovider"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/parameter"
@@ -268,7 +270,21 @@ func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, 
 	if err != nil {
 		return dbsqlc.WorkspaceBuild{}, err
 	}
-	values, err := resolve(v, previous, given, creating)
+	chosen := map[string]string{}
+	for _, p := range previous {
+		chosen[p.Name] = p.Value
+	}
+	for _, p := range given {
+		chosen[p.Name] = p.Value
+	}
+	dynamic, evaluated, err := template.Evaluate(ctx, tx.Queries, h.Variables, v, w.OwnerID, w.Name, chosen)
+	if err != nil {
+		return dbsqlc.WorkspaceBuild{}, err
+	}
+	if !dynamic {
+		evaluated = nil
+	}
+	values, err := resolve(v, previous, given, creating, evaluated)
 	if err != nil {
 		return dbsqlc.WorkspaceBuild{}, err
 	}
@@ -311,9 +327,10 @@ func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, 
 }
 
 // resolve checks parameter values against a version's definitions.
-func resolve(v dbsqlc.TemplateVersion, previous, given []parameter.Value, creating bool) ([]parameter.Value, error) {
+func resolve(v dbsqlc.TemplateVersion, previous, given []parameter.Value, creating bool, evaluated []coderprovider.EvalParameter) ([]parameter.Value, error) {
 	var params []provisioner.Parameter
 	_ = json.Unmarshal(v.Parameters, &params) // written by us
+	params = withEvaluated(params, evaluated)
 	defs := make([]parameter.Definition, len(params))
 	for i, p := range params {
 		d := parameter.Definition{Name: p.Name, Type: p.Type, Required: p.Required, Mutable: p.Mutable, Ephemeral: p.Ephemeral,

@@ -31,6 +31,7 @@ import (
 	"github.com/hearthdev/hearth/internal/parameter"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/relay"
+	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
 )
 
@@ -38,6 +39,8 @@ import (
 type Deps struct {
 	DB    *db.DB
 	River *river.Client[pgx.Tx]
+	// Variables opens template variable values, for evaluating dynamic parameters.
+	Variables *seal.Box
 	// Logs wakes followers of build logs (provisioning.LogsChannel).
 	Logs     *pgnotify.Listener
 	Security []map[string][]string

@@ -49,12 +49,15 @@ func TestDashboard(t *testing.T) {
 	forms := filepath.Join(dir, "forms.tar")
 	require.NoError(t, os.WriteFile(forms, tarTemplate(t, "../../web/e2e/testdata/forms"), 0o600))
 
-	cmd := exec.Command("node", "e2e/flow.mjs", srv.url, tarball, filepath.Join(dir, "workspaces"), shots, broken, forms)
+	dynamic := filepath.Join(dir, "dynamic.tar")
+	require.NoError(t, os.WriteFile(dynamic, tarTemplate(t, "../../api/testdata/dynamic"), 0o600))
+
+	cmd := exec.Command("node", "e2e/flow.mjs", srv.url, tarball, filepath.Join(dir, "workspaces"), shots, broken, forms, dynamic)
 	cmd.Dir = "../../web"
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "e2e: done")
-	for _, shot := range []string{"setup", "workspaces-empty", "templates", "template", "template-diagnostics", "create", "workspace", "terminal", "workspace-schedule", "workspace-update", "create-forms", "workspaces-after", "users", "tokens", "provisioners", "audit"} {
+	for _, shot := range []string{"setup", "workspaces-empty", "templates", "template", "template-diagnostics", "create", "workspace", "terminal", "workspace-schedule", "workspace-update", "create-forms", "create-dynamic", "workspaces-after", "users", "tokens", "provisioners", "audit"} {
 		require.FileExists(t, filepath.Join(shots, shot+".png"))
 	}
 }

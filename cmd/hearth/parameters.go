@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -36,7 +38,11 @@ func parseParameters(flags []string) (map[string]string, error) {
 // one whose current value (current: the workspace's, for an update) the version no longer allows.
 // Without a terminal such a parameter is an error. Values left out that have defaults, and current
 // values still allowed, are left to the server.
-func chooseParameters(cmd *cobra.Command, params []client.ProvisionerParameter, given, current map[string]string, noPrompt bool) ([]client.Value, error) {
+//
+// refresh, when set, gives the parameters again for the values chosen so far (a template with dynamic
+// parameters): after each answer, what is still to ask follows it.
+func chooseParameters(cmd *cobra.Command, params []client.ProvisionerParameter, given, current map[string]string, noPrompt bool,
+	refresh func(chosen map[string]string) []client.ProvisionerParameter) ([]client.Value, error) {
 	names := make([]string, 0, len(params))
 	for _, p := range params {
 		names = append(names, p.Name)
@@ -51,9 +57,20 @@ func chooseParameters(cmd *cobra.Command, params []client.ProvisionerParameter, 
 	}
 	in, _ := cmd.InOrStdin().(*os.File)
 	interactive := !noPrompt && in != nil && term.IsTerminal(int(in.Fd()))
-	slices.SortStableFunc(params, func(a, b client.ProvisionerParameter) int { return int(a.Order - b.Order) })
+	byOrder := func(ps []client.ProvisionerParameter) {
+		slices.SortStableFunc(ps, func(a, b client.ProvisionerParameter) int { return int(a.Order - b.Order) })
+	}
+	byOrder(params)
 	var out []client.Value
-	for _, p := range params {
+	done := map[string]bool{}
+	chosen := maps.Clone(given)
+	for {
+		i := slices.IndexFunc(params, func(p client.ProvisionerParameter) bool { return !done[p.Name] })
+		if i < 0 {
+			break
+		}
+		p := params[i]
+		done[p.Name] = true
 		v, ok := given[p.Name]
 		if ok {
 			if err := checkParameter(p, v); err != nil {
@@ -85,8 +102,46 @@ func chooseParameters(cmd *cobra.Command, params []client.ProvisionerParameter, 
 			return nil, err
 		}
 		out = append(out, client.Value{Name: p.Name, Value: v})
+		chosen[p.Name] = v
+		if refresh != nil {
+			if next := refresh(chosen); next != nil {
+				params = next
+				byOrder(params)
+			}
+		}
 	}
 	return out, nil
+}
+
+// dynamicParameters asks the server to evaluate a version's parameters for the values chosen so far;
+// nil when its parameters are not dynamic (or the server could not say).
+func dynamicParameters(ctx context.Context, c *client.ClientWithResponses, version string, imported []client.ProvisionerParameter,
+	chosen map[string]string) []client.ProvisionerParameter {
+	res, err := c.EvaluateDynamicParametersWithResponse(ctx, version, client.EvaluateDynamicParametersJSONRequestBody{Values: chosen})
+	if err != nil || res.JSON200 == nil || !res.JSON200.Dynamic {
+		return nil
+	}
+	out := make([]client.ProvisionerParameter, 0, len(res.JSON200.Parameters))
+	for _, e := range res.JSON200.Parameters {
+		i := slices.IndexFunc(imported, func(p client.ProvisionerParameter) bool { return p.Name == e.Name })
+		if i < 0 {
+			continue
+		}
+		p := imported[i]
+		p.Required, p.Default = e.Required, e.Default
+		if e.DisplayName != nil {
+			p.DisplayName = e.DisplayName
+		}
+		if e.Description != nil {
+			p.Description = e.Description
+		}
+		p.Options = make([]client.ProvisionerParameterOption, len(e.Options))
+		for j, o := range e.Options {
+			p.Options[j] = client.ProvisionerParameterOption{Name: o.Name, Value: o.Value}
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // askParameter prompts until the answer is valid (three tries). A parameter with options is a

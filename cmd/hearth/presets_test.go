@@ -57,3 +57,20 @@ func TestCreateWithPresets(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, `preset Big sets size to "8": drop --parameter size or choose --preset none`)
 }
+
+// hearth create checks values against the options the other values allow (dynamic parameters),
+// before anything is submitted.
+func TestCreateWithDynamicParameters(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "server"), "--provisioners", "1",
+		"--provider-mirror", tftest.Mirror(t))
+	c, _ := signIn(t, srv.url, filepath.Join(dir, "cli"))
+	_, errOut, code := c.run("", "templates", "push", "../../api/testdata/dynamic", "--name", "dynamic")
+	require.Equal(t, 0, code, errOut)
+	_, errOut, code = c.run("", "create", "x", "-t", "dynamic", "-p", "cloud=gcp", "-p", "region=us-east-1")
+	require.Equal(t, 2, code, errOut)
+	require.Contains(t, errOut, `parameter region: "us-east-1" is not one of europe-west4`)
+	_, errOut, code = c.run("", "create", "x", "-t", "dynamic", "-p", "cloud=gcp", "-p", "region=europe-west4")
+	require.Equal(t, 0, code, errOut)
+}

@@ -98,7 +98,13 @@ template's default preset is used unless --preset none.`,
 			if err != nil {
 				return err
 			}
-			values, err := chooseParameters(cmd, v.JSON200.Parameters, given, nil, yes)
+			params, refresh := v.JSON200.Parameters, func(chosen map[string]string) []client.ProvisionerParameter {
+				return dynamicParameters(ctx, c, v.JSON200.Id, v.JSON200.Parameters, chosen)
+			}
+			if dyn := refresh(given); dyn != nil {
+				params = dyn
+			}
+			values, err := chooseParameters(cmd, params, given, nil, yes, refresh)
 			if err != nil {
 				return err
 			}
@@ -278,7 +284,7 @@ func buildCommand(use, short string, transitions []string, update bool) *cobra.C
 				for _, p := range w.LatestBuild.Parameters {
 					current[p.Name] = p.Value
 				}
-				values, err := chooseParameters(cmd, v.JSON200.Parameters, given, current, yes)
+				values, err := chooseParameters(cmd, v.JSON200.Parameters, given, current, yes, nil)
 				if err != nil {
 					return err
 				}

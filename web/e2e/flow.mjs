@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-const [url, tarPath, workspacesDir, shots, brokenTarPath, formsTarPath] = process.argv.slice(2);
+const [url, tarPath, workspacesDir, shots, brokenTarPath, formsTarPath, dynamicTarPath] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -230,6 +230,26 @@ try {
   if ((await page.getByLabel("region").evaluate((e) => e.tagName)) !== "SELECT") throw new Error("region is not a dropdown");
   if ((await page.getByLabel("secret").getAttribute("type")) !== "password") throw new Error("secret is not masked");
   await page.screenshot({ path: `${shots}/create-forms.png`, fullPage: true });
+
+  step("dynamic parameters, evaluated as the user chooses");
+  const dynFile = await (await page.request.post(`${url}/api/v2/files`, { headers: { ...headers, "Content-Type": "application/x-tar" }, data: readFileSync(dynamicTarPath) })).json();
+  const dyn = await (await page.request.post(`${url}/api/v2/template-versions`, { headers, data: { file_id: dynFile.id, name: "dynamic" } })).json();
+  for (let i = 0; ; i++) {
+    const v = await (await page.request.get(`${url}/api/v2/template-versions/${dyn.id}`)).json();
+    if (v.status === "succeeded") break;
+    if (v.status === "failed" || i > 600) throw new Error(`the dynamic import: ${v.status} ${v.error}`);
+    await page.waitForTimeout(100);
+  }
+  const dynTemplate = await page.request.post(`${url}/api/v2/templates`, { headers, data: { name: "dynamic", version_id: dyn.id } });
+  if (!dynTemplate.ok()) throw new Error(`create the dynamic template: ${dynTemplate.status()} ${await dynTemplate.text()}`);
+  await page.goto(`${url}/workspaces/new?template=dynamic`);
+  const regions = page.getByRole("group", { name: "region" });
+  await regions.getByLabel("Ireland").waitFor();
+  await page.getByRole("group", { name: "cloud" }).getByLabel("Google Cloud").check();
+  await regions.getByLabel("Netherlands").waitFor(); // the region's options follow the cloud
+  if (!(await regions.getByLabel("Netherlands").isChecked())) throw new Error("the region did not follow its evaluated default");
+  if ((await regions.getByLabel("Ireland").count()) !== 0) throw new Error("an AWS region is still offered on Google Cloud");
+  await page.screenshot({ path: `${shots}/create-dynamic.png`, fullPage: true });
 
   step("admin pages");
   await page.getByRole("link", { name: "Users" }).click();

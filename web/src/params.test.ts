@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Parameter } from "./api/client";
-import { checkParameter, toggleItem } from "./params";
+import { checkParameter, fromEvaluation, toggleItem } from "./params";
 
 const base: Parameter = { name: "p", type: "string", mutable: true, ephemeral: false, required: false, order: 0, options: [] };
 
@@ -42,5 +42,29 @@ describe("list(string) with options", () => {
     expect(toggleItem("", "git")).toBe('["git"]');
     expect(toggleItem('["git"]', "vim")).toBe('["git","vim"]');
     expect(toggleItem('["git","vim"]', "git")).toBe('["vim"]');
+  });
+});
+
+describe("fromEvaluation", () => {
+  const imported: Parameter[] = [
+    { ...base, name: "cloud", options: [{ name: "AWS", value: "aws" }] },
+    { ...base, name: "region", options: [{ name: "Ireland", value: "eu-west-1" }], icon: "/globe.svg" },
+    { ...base, name: "gpu_kind" },
+  ];
+  const ev = (name: string, value: string, extra = {}) => ({ name, type: "string", value, required: false, mutable: true, order: 0, options: [], diagnostics: [], ...extra });
+  it("takes the evaluation's options and values, keeps the import's icons, drops what is gone", () => {
+    const got = fromEvaluation(imported, [
+      ev("cloud", "gcp", { options: [{ name: "AWS", value: "aws" }, { name: "GCP", value: "gcp" }] }),
+      ev("region", "europe-west4", { options: [{ name: "Netherlands", value: "europe-west4" }], diagnostics: [] }),
+    ], { cloud: "gcp", region: "eu-west-1", gpu_kind: "a100" }, new Set(["cloud"]));
+    expect(got.parameters.map((p) => p.name)).toEqual(["cloud", "region"]);
+    expect(got.parameters[1].options).toEqual([{ name: "Netherlands", value: "europe-west4" }]);
+    expect(got.parameters[1].icon).toBe("/globe.svg");
+    expect(got.values).toEqual({ cloud: "gcp", region: "europe-west4" }); // an untouched parameter follows its evaluated default
+  });
+  it("says what the evaluation found wrong", () => {
+    const got = fromEvaluation(imported, [ev("region", "us-east-1", { diagnostics: ["not one of the options"] })], { region: "us-east-1" }, new Set(["region"]));
+    expect(got.values.region).toBe("us-east-1");
+    expect(got.errors.region).toBe("not one of the options");
   });
 });

@@ -58,3 +58,31 @@ export function toggleItem(value: string, item: string): string {
   const list = listItems(value);
   return JSON.stringify(list.includes(item) ? list.filter((x) => x !== item) : [...list, item]);
 }
+
+type EvalParameter = {
+  name: string; display_name?: string; description?: string; type: string; form_type?: string; default?: string; value: string;
+  required: boolean; mutable: boolean; order: number; options: { name: string; value: string }[];
+  min?: number; max?: number; regex?: string; error?: string; diagnostics: string[];
+};
+
+// fromEvaluation turns a dynamic evaluation into the form's parameters (what the import knew beyond
+// it, such as icons and ephemeral, kept) and the values of those the user has not touched.
+export function fromEvaluation(imported: Parameter[], evaluated: EvalParameter[], values: Record<string, string>, touched: Set<string>):
+  { parameters: Parameter[]; values: Record<string, string>; errors: Record<string, string> } {
+  const out: Parameter[] = [];
+  const next: Record<string, string> = {};
+  const errors: Record<string, string> = {};
+  for (const e of evaluated) {
+    const base = imported.find((p) => p.name === e.name);
+    if (!base) continue;
+    out.push({
+      ...base, display_name: e.display_name ?? base.display_name, description: e.description ?? base.description,
+      form_type: (e.form_type as Parameter["form_type"]) ?? base.form_type, default: e.default, required: e.required,
+      options: e.options.map((o) => ({ name: o.name, value: o.value })),
+      validation: e.min != null || e.max != null || e.regex ? { ...base.validation, min: e.min, max: e.max, regex: e.regex || undefined, error: e.error || base.validation?.error } : base.validation,
+    });
+    next[e.name] = touched.has(e.name) ? (values[e.name] ?? "") : e.value;
+    if (e.diagnostics.length > 0) errors[e.name] = e.diagnostics.join(" ");
+  }
+  return { parameters: out, values: next, errors };
+}

@@ -445,6 +445,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/template-versions/{id}/dynamic-parameters/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluate a version's parameters against values chosen so far
+         * @description Options, defaults, validation and presence (count) of parameters that depend on other parameters, the owner or variables, evaluated without running Terraform, for a form to call as the user types. dynamic is false when every parameter is literal (the version's parameters are then the answer).
+         */
+        post: operations["evaluate-dynamic-parameters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/template-versions/{id}/logs": {
         parameters: {
             query?: never;
@@ -1820,6 +1840,46 @@ export interface components {
             message?: string;
             /** @description The value at the given location */
             value?: unknown;
+        };
+        EvalOption: {
+            name: string;
+            value: string;
+        };
+        EvalParameter: {
+            default?: string;
+            description?: string;
+            /** @description What is wrong with the value, or what could not be evaluated. */
+            diagnostics: string[];
+            display_name?: string;
+            /** @description The template's own message for a failed validation. */
+            error?: string;
+            form_type?: string;
+            /** Format: int64 */
+            max?: number;
+            /** Format: int64 */
+            min?: number;
+            mutable: boolean;
+            name: string;
+            options: components["schemas"]["EvalOption"][];
+            /** Format: int64 */
+            order: number;
+            regex?: string;
+            required: boolean;
+            type: string;
+            /** @description The chosen value, else the default. */
+            value: string;
+        };
+        EvaluateInputBody: {
+            /** @description Chosen values by parameter name; the others take their (evaluated) defaults. */
+            values: {
+                [key: string]: string;
+            };
+            /** @description The workspace's name, for templates that use it. */
+            workspace_name?: string;
+        };
+        EvaluateOutputBody: {
+            dynamic: boolean;
+            parameters: components["schemas"]["EvalParameter"][];
         };
         ExtendInputBody: {
             /**
@@ -4297,6 +4357,68 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "evaluate-dynamic-parameters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluateInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluateOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

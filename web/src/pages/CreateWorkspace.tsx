@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { useNavigate, useSearchParams } from "react-router";
 import { api, fieldErrors, problemText, type Parameter, type Preset, type Template } from "../api/client";
-import { checkParameter } from "../params";
+import { checkParameter, fromEvaluation } from "../params";
 import { ParameterField } from "../ParameterField";
 
 // CreateWorkspace makes a workspace from a template with a form generated from its parameters. A
@@ -13,6 +13,10 @@ export function CreateWorkspace() {
   const [templates, setTemplates] = useState<Template[]>();
   const [template, setTemplate] = useState(params.get("template") ?? "");
   const [parameters, setParameters] = useState<Parameter[]>([]);
+  const [imported, setImported] = useState<Parameter[]>([]);
+  const [versionID, setVersionID] = useState("");
+  const [touched, setTouched] = useState<Set<string>>(new Set());
+  const [dynamic, setDynamic] = useState(true);
   const [presets, setPresets] = useState<Preset[]>([]);
   const [preset, setPreset] = useState("");
   const [values, setValues] = useState<Record<string, string>>({});
@@ -32,6 +36,10 @@ export function CreateWorkspace() {
     api.GET("/api/v2/template-versions/{id}", { params: { path: { id: t.active_version_id } } }).then(({ data }) => {
       const ps = [...(data?.parameters ?? [])].sort((a, b) => a.order - b.order);
       setParameters(ps);
+      setImported(ps);
+      setVersionID(t.active_version_id);
+      setTouched(new Set());
+      setDynamic(true);
       const defaults = Object.fromEntries(ps.map((p) => [p.name, p.default ?? ""]));
       const chosen = (data?.presets ?? []).find((x) => x.default);
       setPresets(data?.presets ?? []);
@@ -40,6 +48,23 @@ export function CreateWorkspace() {
       setErrors({});
     });
   }, [templates, template]);
+  // Parameters that depend on others are evaluated as the user types (once the first answer says the
+  // version has any): options, defaults and which parameters exist follow the chosen values.
+  useEffect(() => {
+    if (!versionID || !dynamic) return;
+    const chosen = Object.fromEntries([...touched].map((k) => [k, values[k] ?? ""]));
+    for (const [k, v] of Object.entries(presets.find((x) => x.name === preset)?.parameters ?? {})) chosen[k] = v;
+    const timer = setTimeout(async () => {
+      const { data } = await api.POST("/api/v2/template-versions/{id}/dynamic-parameters/evaluate", { params: { path: { id: versionID } }, body: { values: chosen } });
+      if (!data) return;
+      if (!data.dynamic) return setDynamic(false);
+      const next = fromEvaluation(imported, data.parameters, values, new Set([...touched, ...Object.keys(chosen)]));
+      setParameters(next.parameters);
+      setValues((old) => (JSON.stringify(old) === JSON.stringify(next.values) ? old : next.values));
+      setErrors((old) => Object.fromEntries(Object.keys(next.values).map((k) => [k, next.errors[k] || old[k] || ""])));
+    }, 150);
+    return () => clearTimeout(timer);
+  }, [versionID, dynamic, touched, values, preset, presets, imported]);
   const fixed = presets.find((x) => x.name === preset)?.parameters ?? {};
   const choosePreset = (name: string) => {
     const before = presets.find((x) => x.name === preset)?.parameters ?? {};
@@ -107,6 +132,7 @@ export function CreateWorkspace() {
             <ParameterField p={p} value={values[p.name] ?? ""} error={errors[p.name] ?? ""}
               onChange={(v) => {
                 setValues({ ...values, [p.name]: v });
+                setTouched(new Set([...touched, p.name]));
                 setErrors({ ...errors, [p.name]: checkParameter(p, v) });
               }} />
           </fieldset>
