@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -148,4 +150,33 @@ func (u unverified) Claims(_ []string, base *mockoidc.IDTokenClaims) (jwt.Claims
 		Email    string `json:"email"`
 		Verified bool   `json:"email_verified"`
 	}{base, u.Email, false}, nil
+}
+
+// The OIDC access token of a user's latest sign-in reaches their templates (oidc_access_token),
+// and is stored sealed.
+func TestOIDCAccessTokenReachesTemplates(t *testing.T) {
+	t.Parallel()
+	b, m := oidcSetup(t, nil)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w1")
+	root := t.TempDir()
+	pushTemplate(t, b, admin, "testdata/owner", "owner", root)
+	m.QueueUser(&mockoidc.MockUser{Subject: "sub-grace", Email: "grace@example.com", PreferredUsername: "grace", EmailVerified: true})
+	_, _, session := signIn(t, b, browser(t))
+	grace := []string{"Authorization", "Bearer " + session}
+	res, ws := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"g","template":"owner"}`, grace...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, ws)
+	require.Equal(t, "succeeded", waitBuild(t, b, grace, ws["latest_build"].(map[string]any)["id"].(string))["status"])
+	raw, err := os.ReadFile(filepath.Join(root, "g", "oidc_access_token"))
+	require.NoError(t, err)
+	claims := jwt.MapClaims{}
+	_, _, err = jwt.NewParser().ParseUnverified(string(raw), claims)
+	require.NoError(t, err, "the provider's access token: %q", raw)
+	require.Equal(t, "sub-grace", claims["sub"])
+	login, err := os.ReadFile(filepath.Join(root, "g", "login_type"))
+	require.NoError(t, err)
+	require.Equal(t, "oidc", string(login))
+	var sealed []byte
+	require.NoError(t, b.db.Pool.QueryRow(t.Context(), "SELECT access_token_sealed FROM user_oidc_tokens").Scan(&sealed))
+	require.NotContains(t, string(sealed), string(raw))
 }

@@ -40,6 +40,7 @@ func TestTemplatesKnowTheirOwner(t *testing.T) {
 	require.NotContains(t, string(raw), "PRIVATE KEY", "stored sealed")
 
 	require.Equal(t, "password", read("login_type"))
+	require.Empty(t, read("oidc_access_token"), "no OIDC sign-in, no OIDC token")
 	var roles []map[string]string
 	require.NoError(t, json.Unmarshal([]byte(read("rbac_roles")), &roles))
 	require.Contains(t, roles, map[string]string{"name": "owner", "org_id": ""})

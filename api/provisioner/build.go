@@ -100,6 +100,13 @@ func (h handlers) ownerSecrets(ctx context.Context, tx db.Tx, in dbsqlc.GetBuild
 		return nil, err
 	}
 	env := map[string]string{"CODER_WORKSPACE_OWNER_SSH_PUBLIC_KEY": key.PublicKey, "CODER_WORKSPACE_OWNER_SSH_PRIVATE_KEY": string(private)}
+	if t, err := tx.GetOIDCToken(ctx, in.OwnerID); err == nil && (t.ExpiresAt == nil || t.ExpiresAt.After(time.Now())) {
+		if plain, err := h.Boxes.OIDCTokens.Open(t.AccessTokenSealed, in.OwnerID.String()); err == nil {
+			env["CODER_WORKSPACE_OWNER_OIDC_ACCESS_TOKEN"] = string(plain)
+		}
+	} else if err != nil && !errors.Is(db.Translate(err), db.ErrNotFound) {
+		return nil, err
+	}
 	name := "workspace " + in.WorkspaceID.String()
 	if err := tx.DeleteAPIKeyByName(ctx, dbsqlc.DeleteAPIKeyByNameParams{UserID: in.OwnerID, Name: name}); err != nil {
 		return nil, err

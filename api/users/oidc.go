@@ -219,6 +219,17 @@ func (h handlers) oidcCallback(ctx context.Context, in *oidcCallbackInput) (*Red
 	if u.Status != "active" {
 		return nil, huma.Error403Forbidden("The account is suspended.")
 	}
+	if tok.AccessToken != "" && h.OIDCTokens != nil {
+		// For templates that call APIs as the owner (oidc_access_token); the latest sign-in's.
+		var expires *time.Time
+		if !tok.Expiry.IsZero() {
+			expires = &tok.Expiry
+		}
+		if err := h.DB.UpsertOIDCToken(ctx, dbsqlc.UpsertOIDCTokenParams{UserID: u.ID,
+			AccessTokenSealed: h.OIDCTokens.Seal([]byte(tok.AccessToken), u.ID.String()), ExpiresAt: expires}); err != nil {
+			return nil, err
+		}
+	}
 	secret, key, err := h.startSession(ctx, u)
 	if err != nil {
 		return nil, err

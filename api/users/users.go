@@ -34,8 +34,9 @@ type Deps struct {
 	AccessURL string
 	// OIDC, when set, turns on OIDC sign-in.
 	OIDC *OIDCConfig
-	// GitSSHKeys seals users' Git SSH private keys.
+	// GitSSHKeys seals users' Git SSH private keys; OIDCTokens their OIDC access tokens.
 	GitSSHKeys *seal.Box
+	OIDCTokens *seal.Box
 }
 
 // CookieName is the session cookie the dashboard uses.

@@ -177,7 +177,7 @@ var Constructs = []Construct{
 			{Path: "rbac_roles", Support: Differs, Note: "Hearth's roles (member, owner, user-admin, template-admin, auditor), each with an empty org_id."},
 			{Path: "session_token", Support: Differs, Note: "A token of the owner made at each start, lasting 24 hours, revoked by the next build; listed among the owner's tokens as workspace ID."},
 		},
-		no("Hearth does not keep OIDC access tokens: empty.", "oidc_access_token"),
+		[]Attr{{Path: "oidc_access_token", Support: Differs, Note: "The access token of the owner's latest OIDC sign-in while it has not expired (Hearth does not refresh it); empty otherwise."}},
 	)},
 	{Kind: DataSource, Type: "coder_workspace_preset", Support: Supported, Note: "Listed on the version; chosen at create (API preset, hearth create --preset, the dashboard's Preset).",
 		Attrs: cat(

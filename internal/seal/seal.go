@@ -66,6 +66,8 @@ type Boxes struct {
 	Variables *Box
 	// GitSSHKeys seals users' Git SSH private keys (context: the user's ID).
 	GitSSHKeys *Box
+	// OIDCTokens seals users' OIDC access tokens (context: the user's ID).
+	OIDCTokens *Box
 }
 
 // NewBoxes makes every box from the deployment's secret key.
@@ -79,5 +81,9 @@ func NewBoxes(secret []byte) (Boxes, error) {
 		return Boxes{}, err
 	}
 	keys, err := New(secret, "git-ssh-keys")
-	return Boxes{State: state, Variables: vars, GitSSHKeys: keys}, err
+	if err != nil {
+		return Boxes{}, err
+	}
+	oidc, err := New(secret, "oidc-tokens")
+	return Boxes{State: state, Variables: vars, GitSSHKeys: keys, OIDCTokens: oidc}, err
 }

@@ -16,7 +16,7 @@ resource "terraform_data" "owner" {
   count            = data.coder_workspace.me.start_count
   triggers_replace = timestamp()
   provisioner "local-exec" {
-    command = "mkdir -p \"$OUT\" && printf %s \"$PUB\" > \"$OUT/ssh_public_key\" && printf %s \"$PRIV\" > \"$OUT/ssh_private_key\" && printf %s \"$TOKEN\" > \"$OUT/session_token\" && printf %s \"$LOGIN\" > \"$OUT/login_type\" && printf %s \"$ROLES\" > \"$OUT/rbac_roles\""
+    command = "mkdir -p \"$OUT\" && printf %s \"$PUB\" > \"$OUT/ssh_public_key\" && printf %s \"$PRIV\" > \"$OUT/ssh_private_key\" && printf %s \"$TOKEN\" > \"$OUT/session_token\" && printf %s \"$LOGIN\" > \"$OUT/login_type\" && printf %s \"$ROLES\" > \"$OUT/rbac_roles\" && printf %s \"$OIDC\" > \"$OUT/oidc_access_token\""
     environment = {
       OUT   = "${var.root}/${data.coder_workspace.me.name}"
       PUB   = data.coder_workspace_owner.me.ssh_public_key
@@ -24,6 +24,7 @@ resource "terraform_data" "owner" {
       TOKEN = data.coder_workspace_owner.me.session_token
       LOGIN = data.coder_workspace_owner.me.login_type
       ROLES = jsonencode(data.coder_workspace_owner.me.rbac_roles)
+      OIDC  = data.coder_workspace_owner.me.oidc_access_token
     }
   }
 }

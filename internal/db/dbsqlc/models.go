@@ -257,6 +257,13 @@ type UserGitSshKey struct {
 	UpdatedAt        time.Time
 }
 
+type UserOidcToken struct {
+	UserID            uuid.UUID
+	AccessTokenSealed []byte
+	ExpiresAt         *time.Time
+	UpdatedAt         time.Time
+}
+
 type Workspace struct {
 	ID                uuid.UUID
 	OwnerID           uuid.UUID

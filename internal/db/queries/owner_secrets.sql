@@ -16,3 +16,10 @@ RETURNING *;
 
 -- name: DeleteAPIKeyByName :exec
 DELETE FROM api_keys WHERE user_id = $1 AND kind = 'token' AND name = $2;
+
+-- name: UpsertOIDCToken :exec
+INSERT INTO user_oidc_tokens (user_id, access_token_sealed, expires_at) VALUES ($1, $2, $3)
+ON CONFLICT (user_id) DO UPDATE SET access_token_sealed = EXCLUDED.access_token_sealed, expires_at = EXCLUDED.expires_at, updated_at = now();
+
+-- name: GetOIDCToken :one
+SELECT * FROM user_oidc_tokens WHERE user_id = $1;
