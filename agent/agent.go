@@ -116,6 +116,7 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Go(func() { a.metadataLoop(loops) })
 	wg.Go(func() { a.appHealthLoop(loops) })
 	wg.Go(func() { a.statsLoop(loops) })
+	wg.Go(func() { a.resourcesLoop(loops) })
 	wg.Go(func() { a.cronLoop(loops) })
 	a.startup(ctx)
 

@@ -175,6 +175,7 @@ var accessTable = map[string]access{
 	"report-workspace-agent-metadata":   {body: `{"items":[]}`, want: all401},
 	"report-workspace-agent-app-health": {body: `{"apps":{}}`, want: all401},
 	"report-workspace-agent-stats":      {body: `{"sessions_ssh":0,"sessions_pty":0,"sessions_tcp":0,"rx_bytes":0,"tx_bytes":0,"connections_total":0}`, want: all401},
+	"report-workspace-agent-resources":  {body: `{}`, want: all401},
 }
 
 var victimHash = sync.OnceValue(func() string { return password.Hash("victim-password") })

@@ -45,10 +45,10 @@ func TestWorkspaceTagsRouteBuilds(t *testing.T) {
 		map[string]any{"key": "os", "value": "linux"},
 		map[string]any{"key": "region", "parameter": "region"},
 	}, v["workspace_tags"])
-	require.Len(t, v["warnings"], 1, "resources_monitoring is named: %v", v["warnings"])
+	require.Len(t, v["warnings"], 1, "api_key_scope is named: %v", v["warnings"])
 	warning := v["warnings"].([]any)[0].(map[string]any)
-	require.Equal(t, map[string]any{"file": "main.tf", "line": 32.0, "construct": `resource "coder_agent"`, "attribute": "resources_monitoring",
-		"message": "not supported by Hearth: The agent does not report memory or volume use."}, warning)
+	require.Equal(t, map[string]any{"file": "main.tf", "line": 32.0, "construct": `resource "coder_agent"`, "attribute": "api_key_scope",
+		"message": "not supported by Hearth: Agent tokens are not API keys; their scope is the workspace."}, warning)
 	v = waitVersion(t, b, admin, v["id"].(string))
 	require.Equal(t, "succeeded", v["status"], "the import needs os=linux and runs on the worker that has it: %v", v)
 	res, p := call(t, "POST", b.srv.URL+"/api/v2/templates", `{"name":"tagged","version_id":"`+v["id"].(string)+`"}`, admin...)
@@ -95,7 +95,7 @@ func TestStrictRefusesUnhonouredConstructs(t *testing.T) {
 	res, p := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+file+`","strict":true}`, admin...)
 	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, p)
 	require.Contains(t, p["detail"], "strict")
-	require.Equal(t, `main.tf:32: resource "coder_agent" resources_monitoring: not supported by Hearth: The agent does not report memory or volume use.`,
+	require.Equal(t, `main.tf:32: resource "coder_agent" api_key_scope: not supported by Hearth: Agent tokens are not API keys; their scope is the workspace.`,
 		p["errors"].([]any)[0].(map[string]any)["message"])
 	_, jobs := call(t, "GET", b.srv.URL+"/api/v2/provisioners/jobs", "", admin...)
 	require.Empty(t, jobs["jobs"], "nothing queued")

@@ -1772,8 +1772,9 @@ type ProvisionerAgent struct {
 	Name     string                      `json:"name"`
 
 	// Order The agent's place among the workspace's agents, lowest first.
-	Order *int64 `json:"order,omitempty"`
-	Os    string `json:"os"`
+	Order               *int64                          `json:"order,omitempty"`
+	Os                  string                          `json:"os"`
+	ResourcesMonitoring *ProvisionerResourcesMonitoring `json:"resources_monitoring,omitempty"`
 
 	// Scripts coder_script resources and the legacy startup/shutdown scripts.
 	Scripts *[]ProvisionerScript `json:"scripts,omitempty"`
@@ -1934,6 +1935,14 @@ type ProvisionerMetadataItem struct {
 	Value     string `json:"value"`
 }
 
+// ProvisionerMonitorThreshold defines model for ProvisionerMonitorThreshold.
+type ProvisionerMonitorThreshold struct {
+	Enabled bool `json:"enabled"`
+
+	// Threshold Percent used at which it is an alert.
+	Threshold int64 `json:"threshold"`
+}
+
 // ProvisionerParameter defines model for ProvisionerParameter.
 type ProvisionerParameter struct {
 	Default     *string                       `json:"default,omitempty"`
@@ -2045,6 +2054,12 @@ type ProvisionerResource struct {
 	Type string `json:"type"`
 }
 
+// ProvisionerResourcesMonitoring defines model for ProvisionerResourcesMonitoring.
+type ProvisionerResourcesMonitoring struct {
+	Memory  *ProvisionerMonitorThreshold  `json:"memory,omitempty"`
+	Volumes *[]ProvisionerVolumeThreshold `json:"volumes,omitempty"`
+}
+
 // ProvisionerScript defines model for ProvisionerScript.
 type ProvisionerScript struct {
 	Cron             *string `json:"cron,omitempty"`
@@ -2084,6 +2099,13 @@ type ProvisionerValidationMonotonic string
 type ProvisionerVariable struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+// ProvisionerVolumeThreshold defines model for ProvisionerVolumeThreshold.
+type ProvisionerVolumeThreshold struct {
+	Enabled   bool   `json:"enabled"`
+	Path      string `json:"path"`
+	Threshold int64  `json:"threshold"`
 }
 
 // ProvisionerWorker defines model for ProvisionerWorker.
@@ -2516,6 +2538,7 @@ type WorkspaceAgentDetail struct {
 	Os                 string                     `json:"os"`
 	OwnerName          string                     `json:"owner_name"`
 	ReadyAt            *time.Time                 `json:"ready_at,omitempty"`
+	Resources          WorkspaceResources         `json:"resources"`
 	Scripts            []ProvisionerScript        `json:"scripts"`
 	StartedAt          *time.Time                 `json:"started_at,omitempty"`
 	Stats              WorkspaceAgentStats        `json:"stats"`
@@ -2607,17 +2630,18 @@ type WorkspaceLogsBody struct {
 
 // WorkspaceManifest defines model for WorkspaceManifest.
 type WorkspaceManifest struct {
-	AgentId       string                     `json:"agent_id"`
-	AgentName     string                     `json:"agent_name"`
-	Apps          []ProvisionerApp           `json:"apps"`
-	Directory     string                     `json:"directory"`
-	Env           map[string]string          `json:"env"`
-	Metadata      []ProvisionerAgentMetadata `json:"metadata"`
-	MotdFile      string                     `json:"motd_file"`
-	OwnerId       string                     `json:"owner_id"`
-	Scripts       []ProvisionerScript        `json:"scripts"`
-	WorkspaceId   string                     `json:"workspace_id"`
-	WorkspaceName string                     `json:"workspace_name"`
+	AgentId             string                         `json:"agent_id"`
+	AgentName           string                         `json:"agent_name"`
+	Apps                []ProvisionerApp               `json:"apps"`
+	Directory           string                         `json:"directory"`
+	Env                 map[string]string              `json:"env"`
+	Metadata            []ProvisionerAgentMetadata     `json:"metadata"`
+	MotdFile            string                         `json:"motd_file"`
+	OwnerId             string                         `json:"owner_id"`
+	ResourcesMonitoring ProvisionerResourcesMonitoring `json:"resources_monitoring"`
+	Scripts             []ProvisionerScript            `json:"scripts"`
+	WorkspaceId         string                         `json:"workspace_id"`
+	WorkspaceName       string                         `json:"workspace_name"`
 }
 
 // WorkspaceMetadataValue defines model for WorkspaceMetadataValue.
@@ -2626,6 +2650,20 @@ type WorkspaceMetadataValue struct {
 	Error       *string   `json:"error,omitempty"`
 	Key         string    `json:"key"`
 	Value       string    `json:"value"`
+}
+
+// WorkspaceMonitored defines model for WorkspaceMonitored.
+type WorkspaceMonitored struct {
+	// Alert Its use is at or above the threshold.
+	Alert bool    `json:"alert"`
+	Error *string `json:"error,omitempty"`
+
+	// Path For a volume: the path watched on it.
+	Path       *string `json:"path,omitempty"`
+	Percent    float64 `json:"percent"`
+	Threshold  int64   `json:"threshold"`
+	TotalBytes int64   `json:"total_bytes"`
+	UsedBytes  int64   `json:"used_bytes"`
 }
 
 // WorkspaceNextTransition defines model for WorkspaceNextTransition.
@@ -2647,6 +2685,21 @@ type WorkspaceResource struct {
 	Metadata  []ProvisionerMetadataItem `json:"metadata"`
 	Name      string                    `json:"name"`
 	Type      string                    `json:"type"`
+}
+
+// WorkspaceResources defines model for WorkspaceResources.
+type WorkspaceResources struct {
+	// Alert Any of them is at or above its threshold.
+	Alert       bool                 `json:"alert"`
+	CollectedAt *time.Time           `json:"collected_at,omitempty"`
+	Memory      *WorkspaceMonitored  `json:"memory,omitempty"`
+	Volumes     []WorkspaceMonitored `json:"volumes"`
+}
+
+// WorkspaceResourcesUsage defines model for WorkspaceResourcesUsage.
+type WorkspaceResourcesUsage struct {
+	Memory  *WorkspaceUsage         `json:"memory,omitempty"`
+	Volumes *[]WorkspaceVolumeUsage `json:"volumes,omitempty"`
 }
 
 // WorkspaceStage defines model for WorkspaceStage.
@@ -2671,6 +2724,21 @@ type WorkspaceTag struct {
 
 	// Value The literal value.
 	Value *string `json:"value,omitempty"`
+}
+
+// WorkspaceUsage defines model for WorkspaceUsage.
+type WorkspaceUsage struct {
+	TotalBytes int64 `json:"total_bytes"`
+	UsedBytes  int64 `json:"used_bytes"`
+}
+
+// WorkspaceVolumeUsage defines model for WorkspaceVolumeUsage.
+type WorkspaceVolumeUsage struct {
+	// Error Why it could not be measured.
+	Error      *string `json:"error,omitempty"`
+	Path       string  `json:"path"`
+	TotalBytes int64   `json:"total_bytes"`
+	UsedBytes  int64   `json:"used_bytes"`
 }
 
 // WorkspacesOutputBody defines model for WorkspacesOutputBody.
@@ -2843,6 +2911,12 @@ type GetWorkspaceAgentManifestParams struct {
 
 // ReportWorkspaceAgentMetadataParams defines parameters for ReportWorkspaceAgentMetadata.
 type ReportWorkspaceAgentMetadataParams struct {
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
+// ReportWorkspaceAgentResourcesParams defines parameters for ReportWorkspaceAgentResources.
+type ReportWorkspaceAgentResourcesParams struct {
 	// HearthAgentToken The agent's token.
 	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
 }
@@ -3020,6 +3094,9 @@ type UploadWorkspaceAgentLogsJSONRequestBody = UploadLogsInputBody
 
 // ReportWorkspaceAgentMetadataJSONRequestBody defines body for ReportWorkspaceAgentMetadata for application/json ContentType.
 type ReportWorkspaceAgentMetadataJSONRequestBody = MetadataInputBody
+
+// ReportWorkspaceAgentResourcesJSONRequestBody defines body for ReportWorkspaceAgentResources for application/json ContentType.
+type ReportWorkspaceAgentResourcesJSONRequestBody = WorkspaceResourcesUsage
 
 // ReportWorkspaceAgentStatsJSONRequestBody defines body for ReportWorkspaceAgentStats for application/json ContentType.
 type ReportWorkspaceAgentStatsJSONRequestBody = WorkspaceAgentStats
@@ -3796,6 +3873,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
 	ReportWorkspaceAgentMetadata(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, body ReportWorkspaceAgentMetadataJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportWorkspaceAgentResourcesWithBody Report memory and volume use
+	//
+	// What the template's resources_monitoring watches: memory, and each volume by a path on it. The latest report is kept.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/resources (the `ReportWorkspaceAgentResources` operationId).
+	ReportWorkspaceAgentResourcesWithBody(ctx context.Context, params *ReportWorkspaceAgentResourcesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReportWorkspaceAgentResources Report memory and volume use
+	//
+	// What the template's resources_monitoring watches: memory, and each volume by a path on it. The latest report is kept.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/resources (the `ReportWorkspaceAgentResources` operationId).
+	ReportWorkspaceAgentResources(ctx context.Context, params *ReportWorkspaceAgentResourcesParams, body ReportWorkspaceAgentResourcesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReportWorkspaceAgentStatsWithBody Report connection statistics
 	//
@@ -5627,6 +5722,44 @@ func (c *Client) ReportWorkspaceAgentMetadataWithBody(ctx context.Context, param
 // Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
 func (c *Client) ReportWorkspaceAgentMetadata(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, body ReportWorkspaceAgentMetadataJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReportWorkspaceAgentMetadataRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportWorkspaceAgentResourcesWithBody Report memory and volume use
+//
+// What the template's resources_monitoring watches: memory, and each volume by a path on it. The latest report is kept.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/resources (the `ReportWorkspaceAgentResources` operationId).
+func (c *Client) ReportWorkspaceAgentResourcesWithBody(ctx context.Context, params *ReportWorkspaceAgentResourcesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportWorkspaceAgentResourcesRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReportWorkspaceAgentResources Report memory and volume use
+//
+// What the template's resources_monitoring watches: memory, and each volume by a path on it. The latest report is kept.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceagents/me/resources (the `ReportWorkspaceAgentResources` operationId).
+func (c *Client) ReportWorkspaceAgentResources(ctx context.Context, params *ReportWorkspaceAgentResourcesParams, body ReportWorkspaceAgentResourcesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportWorkspaceAgentResourcesRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9289,6 +9422,61 @@ func NewReportWorkspaceAgentMetadataRequestWithBody(server string, params *Repor
 	return req, nil
 }
 
+// NewReportWorkspaceAgentResourcesRequest calls the generic ReportWorkspaceAgentResources builder with application/json body
+func NewReportWorkspaceAgentResourcesRequest(server string, params *ReportWorkspaceAgentResourcesParams, body ReportWorkspaceAgentResourcesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReportWorkspaceAgentResourcesRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewReportWorkspaceAgentResourcesRequestWithBody constructs an http.Request for the ReportWorkspaceAgentResources method, with any body, and a specified content type
+func NewReportWorkspaceAgentResourcesRequestWithBody(server string, params *ReportWorkspaceAgentResourcesParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/resources")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewReportWorkspaceAgentStatsRequest calls the generic ReportWorkspaceAgentStats builder with application/json body
 func NewReportWorkspaceAgentStatsRequest(server string, params *ReportWorkspaceAgentStatsParams, body ReportWorkspaceAgentStatsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -11599,6 +11787,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaceagents/me/metadata (the `ReportWorkspaceAgentMetadata` operationId).
 	ReportWorkspaceAgentMetadataWithResponse(ctx context.Context, params *ReportWorkspaceAgentMetadataParams, body ReportWorkspaceAgentMetadataJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentMetadataResponse, error)
+
+	// ReportWorkspaceAgentResourcesWithBodyWithResponse Report memory and volume use
+	//
+	// What the template's resources_monitoring watches: memory, and each volume by a path on it. The latest report is kept.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/resources (the `ReportWorkspaceAgentResources` operationId).
+	ReportWorkspaceAgentResourcesWithBodyWithResponse(ctx context.Context, params *ReportWorkspaceAgentResourcesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentResourcesResponse, error)
+
+	// ReportWorkspaceAgentResourcesWithResponse Report memory and volume use
+	//
+	// What the template's resources_monitoring watches: memory, and each volume by a path on it. The latest report is kept.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceagents/me/resources (the `ReportWorkspaceAgentResources` operationId).
+	ReportWorkspaceAgentResourcesWithResponse(ctx context.Context, params *ReportWorkspaceAgentResourcesParams, body ReportWorkspaceAgentResourcesJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentResourcesResponse, error)
 
 	// ReportWorkspaceAgentStatsWithBodyWithResponse Report connection statistics
 	//
@@ -16212,6 +16418,61 @@ func (r ReportWorkspaceAgentMetadataResponse) ContentType() string {
 	return ""
 }
 
+type ReportWorkspaceAgentResourcesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ReportWorkspaceAgentResourcesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ReportWorkspaceAgentResourcesResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ReportWorkspaceAgentResourcesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ReportWorkspaceAgentResourcesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReportWorkspaceAgentResourcesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReportWorkspaceAgentResourcesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReportWorkspaceAgentResourcesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ReportWorkspaceAgentStatsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19658,6 +19919,36 @@ func (c *ClientWithResponses) ReportWorkspaceAgentMetadataWithResponse(ctx conte
 		return nil, err
 	}
 	return ParseReportWorkspaceAgentMetadataResponse(rsp)
+}
+
+// ReportWorkspaceAgentResourcesWithBodyWithResponse Report memory and volume use
+//
+// What the template's resources_monitoring watches: memory, and each volume by a path on it. The latest report is kept.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/resources (the `ReportWorkspaceAgentResources` operationId).
+func (c *ClientWithResponses) ReportWorkspaceAgentResourcesWithBodyWithResponse(ctx context.Context, params *ReportWorkspaceAgentResourcesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentResourcesResponse, error) {
+	rsp, err := c.ReportWorkspaceAgentResourcesWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportWorkspaceAgentResourcesResponse(rsp)
+}
+
+// ReportWorkspaceAgentResourcesWithResponse Report memory and volume use
+//
+// What the template's resources_monitoring watches: memory, and each volume by a path on it. The latest report is kept.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceagents/me/resources (the `ReportWorkspaceAgentResources` operationId).
+func (c *ClientWithResponses) ReportWorkspaceAgentResourcesWithResponse(ctx context.Context, params *ReportWorkspaceAgentResourcesParams, body ReportWorkspaceAgentResourcesJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentResourcesResponse, error) {
+	rsp, err := c.ReportWorkspaceAgentResources(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportWorkspaceAgentResourcesResponse(rsp)
 }
 
 // ReportWorkspaceAgentStatsWithBodyWithResponse Report connection statistics
@@ -23703,6 +23994,49 @@ func ParseReportWorkspaceAgentMetadataResponse(rsp *http.Response) (*ReportWorks
 	}
 
 	response := &ReportWorkspaceAgentMetadataResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReportWorkspaceAgentResourcesResponse parses an HTTP response from a ReportWorkspaceAgentResourcesWithResponse call
+func ParseReportWorkspaceAgentResourcesResponse(rsp *http.Response) (*ReportWorkspaceAgentResourcesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReportWorkspaceAgentResourcesResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}

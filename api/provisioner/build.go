@@ -252,7 +252,8 @@ func storeResources(ctx context.Context, tx db.Tx, build uuid.UUID, resources []
 			if _, err := tx.InsertWorkspaceAgent(ctx, dbsqlc.InsertWorkspaceAgentParams{ResourceID: row.ID, BuildID: build, Name: ag.Name,
 				Os: ag.OS, Arch: ag.Arch, Directory: ag.Directory, TokenHash: hash[:], Env: env, Scripts: scripts, Metadata: metadata,
 				Apps: apps, MotdFile: ag.MOTDFile, TroubleshootingUrl: ag.TroubleshootingURL,
-				ConnectionTimeoutSeconds: int32(timeout), DisplayApps: displayApps(ag.DisplayApps), DisplayOrder: int32(ag.Order)}); err != nil { //nolint:gosec // validated small
+				ConnectionTimeoutSeconds: int32(timeout), DisplayApps: displayApps(ag.DisplayApps), DisplayOrder: int32(ag.Order),
+				ResourcesMonitoring: jsonOr(ag.ResourcesMonitoring, "{}")}); err != nil { //nolint:gosec // validated small
 				return err
 			}
 		}
@@ -284,5 +285,14 @@ func displayApps(d *DisplayApps) []byte {
 		d = &DefaultDisplayApps
 	}
 	b, _ := json.Marshal(d)
+	return b
+}
+
+// jsonOr is v as JSON, or empty when v is nil.
+func jsonOr[T any](v *T, empty string) []byte {
+	if v == nil {
+		return []byte(empty)
+	}
+	b, _ := json.Marshal(v)
 	return b
 }

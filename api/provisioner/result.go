@@ -115,20 +115,41 @@ type MetadataItem struct {
 // Agent is a coder_agent: what runs inside the workspace. A build reports the token Terraform
 // generated for it (stored only as a hash); an import never has one.
 type Agent struct {
-	Name                     string            `json:"name"`
-	OS                       string            `json:"os"`
-	Arch                     string            `json:"arch"`
-	Token                    string            `json:"token,omitempty" doc:"Builds only: the agent's token from the state."`
-	Directory                string            `json:"directory,omitempty"`
-	Env                      map[string]string `json:"env,omitempty" doc:"From the agent's env and coder_env."`
-	Scripts                  []Script          `json:"scripts,omitempty" doc:"coder_script resources and the legacy startup/shutdown scripts."`
-	Metadata                 []AgentMetadata   `json:"metadata,omitempty"`
-	Apps                     []App             `json:"apps"`
-	MOTDFile                 string            `json:"motd_file,omitempty"`
-	TroubleshootingURL       string            `json:"troubleshooting_url,omitempty"`
-	ConnectionTimeoutSeconds int               `json:"connection_timeout_seconds,omitempty"`
-	DisplayApps              *DisplayApps      `json:"display_apps,omitempty" doc:"Which built-in apps the dashboard shows; absent: the provider's defaults."`
-	Order                    int               `json:"order,omitempty" minimum:"-1000000" maximum:"1000000" doc:"The agent's place among the workspace's agents, lowest first."`
+	Name                     string               `json:"name"`
+	OS                       string               `json:"os"`
+	Arch                     string               `json:"arch"`
+	Token                    string               `json:"token,omitempty" doc:"Builds only: the agent's token from the state."`
+	Directory                string               `json:"directory,omitempty"`
+	Env                      map[string]string    `json:"env,omitempty" doc:"From the agent's env and coder_env."`
+	Scripts                  []Script             `json:"scripts,omitempty" doc:"coder_script resources and the legacy startup/shutdown scripts."`
+	Metadata                 []AgentMetadata      `json:"metadata,omitempty"`
+	Apps                     []App                `json:"apps"`
+	MOTDFile                 string               `json:"motd_file,omitempty"`
+	TroubleshootingURL       string               `json:"troubleshooting_url,omitempty"`
+	ConnectionTimeoutSeconds int                  `json:"connection_timeout_seconds,omitempty"`
+	DisplayApps              *DisplayApps         `json:"display_apps,omitempty" doc:"Which built-in apps the dashboard shows; absent: the provider's defaults."`
+	Order                    int                  `json:"order,omitempty" minimum:"-1000000" maximum:"1000000" doc:"The agent's place among the workspace's agents, lowest first."`
+	ResourcesMonitoring      *ResourcesMonitoring `json:"resources_monitoring,omitempty"`
+}
+
+// ResourcesMonitoring is a coder_agent's resources_monitoring: what the agent watches, and at what use
+// (percent) it is an alert.
+type ResourcesMonitoring struct {
+	Memory  *MonitorThreshold `json:"memory,omitempty"`
+	Volumes []VolumeThreshold `json:"volumes,omitempty" maxItems:"20"`
+}
+
+// MonitorThreshold is one watched resource.
+type MonitorThreshold struct {
+	Enabled   bool `json:"enabled"`
+	Threshold int  `json:"threshold" minimum:"0" maximum:"100" doc:"Percent used at which it is an alert."`
+}
+
+// VolumeThreshold is a watched volume, by a path on it.
+type VolumeThreshold struct {
+	Path      string `json:"path" maxLength:"1024"`
+	Enabled   bool   `json:"enabled"`
+	Threshold int    `json:"threshold" minimum:"0" maximum:"100"`
 }
 
 // DisplayApps are a coder_agent's display_apps: the built-in apps shown for it.

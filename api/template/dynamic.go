@@ -110,10 +110,9 @@ func parsed(ctx context.Context, q *dbsqlc.Queries, hash []byte) (*coderprovider
 	if err != nil {
 		return nil, db.Translate(err)
 	}
-	files, err := archive.Read(f.Data, f.ContentType, coderprovider.IsSource)
-	if err != nil {
-		return nil, err
-	}
+	// An archive that cannot be read has no dynamic parameters to speak of: its import says what is
+	// wrong with it.
+	files, _ := archive.Read(f.Data, f.ContentType, coderprovider.IsSource)
 	p = coderprovider.Parse(files)
 	parsedCache.Lock()
 	defer parsedCache.Unlock()

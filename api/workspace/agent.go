@@ -43,6 +43,8 @@ func registerAgent(api huma.API, h handlers, op func(id, method, path, summary, 
 		"The latest value (or error) of metadata items, keyed as in the manifest."), h.reportMetadata)
 	huma.Register(api, agentOp("report-workspace-agent-app-health", http.MethodPost, "/api/v2/workspaceagents/me/app-health", "Report app health",
 		"The health of each app with a health check, by slug."), h.reportAppHealth)
+	huma.Register(api, agentOp("report-workspace-agent-resources", http.MethodPost, "/api/v2/workspaceagents/me/resources", "Report memory and volume use",
+		"What the template's resources_monitoring watches: memory, and each volume by a path on it. The latest report is kept."), h.reportResources)
 	huma.Register(api, agentOp("report-workspace-agent-stats", http.MethodPost, "/api/v2/workspaceagents/me/stats", "Report connection statistics",
 		"Open sessions and bytes moved since the agent started. Open sessions count as activity on the workspace."), h.reportStats)
 
@@ -138,6 +140,8 @@ type Manifest struct {
 	Apps          []provisioner.App           `json:"apps"`
 	Metadata      []provisioner.AgentMetadata `json:"metadata"`
 	MOTDFile      string                      `json:"motd_file"`
+	// ResourcesMonitoring is what to watch and report (report-workspace-agent-resources).
+	ResourcesMonitoring provisioner.ResourcesMonitoring `json:"resources_monitoring"`
 }
 
 // ManifestOutput is an agent's manifest.
@@ -159,6 +163,7 @@ func (h handlers) manifest(ctx context.Context, in *agentTokenInput) (*ManifestO
 	_ = json.Unmarshal(a.Scripts, &m.Scripts)
 	_ = json.Unmarshal(a.Apps, &m.Apps)
 	_ = json.Unmarshal(a.Metadata, &m.Metadata)
+	_ = json.Unmarshal(a.ResourcesMonitoring, &m.ResourcesMonitoring)
 	return &ManifestOutput{Body: m}, nil
 }
 
@@ -308,6 +313,8 @@ type AgentDetail struct {
 	OwnerName     string          `json:"owner_name"`
 	MetadataNow   []MetadataValue `json:"metadata_values"`
 	Stats         AgentStats      `json:"stats"`
+	// Resources are the monitored resources' latest use against the template's thresholds.
+	Resources Resources `json:"resources"`
 }
 
 // AgentOutput is one agent.
@@ -337,7 +344,7 @@ func (h handlers) getAgent(ctx context.Context, in *AgentPath) (*AgentOutput, er
 		return nil, err
 	}
 	out := AgentDetail{Agent: toAgent(a.WorkspaceAgent, a.ReplicaLastSeenAt), WorkspaceID: a.WorkspaceID, WorkspaceName: a.WorkspaceName,
-		OwnerName: a.OwnerName, MetadataNow: []MetadataValue{}}
+		OwnerName: a.OwnerName, MetadataNow: []MetadataValue{}, Resources: monitored(a.WorkspaceAgent)}
 	var pending map[string]metadata.Value // reported to this replica, not written yet
 	if h.Metadata != nil {
 		pending = h.Metadata.Pending(a.WorkspaceAgent.ID)

@@ -81,11 +81,11 @@ func TestCLIWorkflow(t *testing.T) {
 	_, errOut, code = c.run("", "templates", "push", honest, "--strict")
 	require.Equal(t, 1, code, errOut)
 	require.Contains(t, errOut, "strict")
-	require.Contains(t, errOut, `main.tf:9: resource "coder_agent" resources_monitoring: not supported by Hearth`)
+	require.Contains(t, errOut, `main.tf:9: resource "coder_agent" api_key_scope: not supported by Hearth`)
 	require.NotContains(t, ok("templates", "list"), "honest", "a refused template is not created")
 	_, errOut, code = c.run("", "templates", "push", honest)
 	require.Equal(t, 0, code, errOut)
-	require.Contains(t, errOut, `main.tf:9: warning: resource "coder_agent" resources_monitoring: not supported by Hearth`)
+	require.Contains(t, errOut, `main.tf:9: warning: resource "coder_agent" api_key_scope: not supported by Hearth`)
 	ok("templates", "delete", "honest", "--yes")
 
 	// Parameters are checked before anything is submitted.
@@ -212,12 +212,7 @@ const unhonouredTemplate = `terraform {
 resource "coder_agent" "main" {
   os   = "linux"
   arch = "amd64"
-  resources_monitoring {
-    memory {
-      enabled   = true
-      threshold = 80
-    }
-  }
+  api_key_scope = "all"
 }
 `
 

@@ -82,6 +82,15 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	out, errOut, code = c.run("", "ssh", "-e", "FOO=bar", "dev", "--", "echo $FOO; exit 3")
 	require.Equal(t, 3, code, errOut)
 	require.Equal(t, "bar\n", out, "flags before the workspace are hearth's; the command after -- goes to the shell as OpenSSH sends it")
+	// The memory and home volume the template monitors are reported, against its thresholds.
+	waitUntil(t, "the agent's resource report", func() bool {
+		r, _ := api("GET", "/api/v2/workspaceagents/"+agentID, "")["resources"].(map[string]any)
+		mem, _ := r["memory"].(map[string]any)
+		vols, _ := r["volumes"].([]any)
+		return mem != nil && mem["total_bytes"].(float64) > 0 && mem["threshold"].(float64) == 90 && len(vols) == 1 &&
+			vols[0].(map[string]any)["path"] == home && vols[0].(map[string]any)["total_bytes"].(float64) > 0
+	})
+
 	// Scripts get a data directory each and a bin directory that every session has on its PATH.
 	out, errOut, code = c.run("", "ssh", "dev", "--", `case ":$PATH:" in *":$CODER_SCRIPT_BIN_DIR:"*) echo on-path;; esac; ls "$(dirname "$CODER_SCRIPT_BIN_DIR")"`)
 	require.Equal(t, 0, code, errOut)

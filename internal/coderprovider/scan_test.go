@@ -83,7 +83,6 @@ func TestScanWarnsAboutWhatHearthDoesNotHonour(t *testing.T) {
 	}
 	require.Equal(t, []string{
 		`main.tf:11: resource "coder_agent" api_key_scope: not supported by Hearth: Agent tokens are not API keys; their scope is the workspace.`,
-		`main.tf:5: resource "coder_agent" resources_monitoring: not supported by Hearth: The agent does not report memory or volume use.`,
 		`main.tf:14: resource "coder_devcontainer": not supported by Hearth: Dev containers are not started by the agent.`,
 		`main.tf:25: data "coder_not_a_thing": not supported by Hearth: Not in coder provider 2.20.0, the version Hearth knows.`,
 	}, got)

@@ -219,6 +219,22 @@ func agent(name string, v map[string]any) *client.ProvisionerAgent {
 			WebTerminal: d["web_terminal"] == true, SshHelper: d["ssh_helper"] == true, PortForwardingHelper: d["port_forwarding_helper"] == true}
 	}
 	a.Order = optInt(v["order"])
+	if rm := list(v["resources_monitoring"]); len(rm) > 0 {
+		mon := &client.ProvisionerResourcesMonitoring{}
+		if mem := list(rm[0]["memory"]); len(mem) > 0 {
+			n, _ := num(mem[0]["threshold"])
+			mon.Memory = &client.ProvisionerMonitorThreshold{Enabled: mem[0]["enabled"] == true, Threshold: int64(n)}
+		}
+		var vols []client.ProvisionerVolumeThreshold
+		for _, vol := range list(rm[0]["volume"]) {
+			n, _ := num(vol["threshold"])
+			vols = append(vols, client.ProvisionerVolumeThreshold{Path: str(vol["path"]), Enabled: vol["enabled"] == true, Threshold: int64(n)})
+		}
+		if len(vols) > 0 {
+			mon.Volumes = &vols
+		}
+		a.ResourcesMonitoring = mon
+	}
 	var md []client.ProvisionerAgentMetadata
 	for _, m := range list(v["metadata"]) {
 		interval, _ := num(m["interval"])

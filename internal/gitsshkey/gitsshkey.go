@@ -55,6 +55,11 @@ func Get(ctx context.Context, q *dbsqlc.Queries, box *seal.Box, user uuid.UUID) 
 	}
 	r, err := q.InsertGitSSHKeyIfMissing(ctx, dbsqlc.InsertGitSSHKeyIfMissingParams{UserID: user, PublicKey: p.Public,
 		PrivateKeySealed: box.Seal(p.Private, user.String())})
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
+		// Another transaction stored the user's first pair while this statement waited on it; the
+		// statement's snapshot predates it, the next statement's does not.
+		return q.GetGitSSHKey(ctx, user)
+	}
 	return dbsqlc.UserGitSshKey(r), err
 }
 

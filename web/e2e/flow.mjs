@@ -120,6 +120,7 @@ try {
   await page.getByRole("link", { name: "Terminal" }).waitFor(); // shown once the agent is connected
   await page.getByText("hearth ssh ada/dev").waitFor(); // display_apps' ssh_helper, on by default
   await page.locator(".metadata dd", { hasText: /\d/ }).first().waitFor(); // a metadata script's value
+  await page.locator(".metadata div", { hasText: /^Memory\d+% of [\d.]+ [KMGT]iB/ }).waitFor(); // resources_monitoring's memory
   await page.screenshot({ path: `${shots}/workspace.png`, fullPage: true });
 
   step("echo in the web terminal");

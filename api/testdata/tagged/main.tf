@@ -29,10 +29,5 @@ data "coder_workspace_tags" "routing" {
 resource "coder_agent" "main" {
   os   = "linux"
   arch = "amd64"
-  resources_monitoring {
-    memory {
-      enabled   = true
-      threshold = 80
-    }
-  }
+  api_key_scope = "all"
 }

@@ -95,6 +95,19 @@ resource "coder_agent" "main" {
   }
   startup_script = "echo workspace ready in $PWD"
 
+  # Memory, and the disk the home directory is on, shown on the workspace page; 90% used is an alert.
+  resources_monitoring {
+    memory {
+      enabled   = true
+      threshold = 90
+    }
+    volume {
+      path      = local.home
+      enabled   = true
+      threshold = 90
+    }
+  }
+
   metadata {
     key          = "load"
     display_name = "Load average"

@@ -311,6 +311,9 @@ type WorkspaceAgent struct {
 	Stats                    []byte
 	DisplayApps              []byte
 	DisplayOrder             int32
+	ResourcesMonitoring      []byte
+	ResourcesUsage           []byte
+	ResourcesUsageAt         *time.Time
 }
 
 type WorkspaceAgentLog struct {

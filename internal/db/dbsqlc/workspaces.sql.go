@@ -178,7 +178,7 @@ func (q *Queries) GetWorkspace(ctx context.Context, id uuid.UUID) (WorkspaceOver
 }
 
 const getWorkspaceAgentByToken = `-- name: GetWorkspaceAgentByToken :one
-SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, w.id AS workspace_id, w.name AS workspace_name, w.owner_id
+SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, a.resources_monitoring, a.resources_usage, a.resources_usage_at, w.id AS workspace_id, w.name AS workspace_name, w.owner_id
 FROM workspace_agents a
 JOIN workspace_builds b ON b.id = a.build_id
 JOIN workspaces w ON w.id = b.workspace_id
@@ -232,6 +232,9 @@ func (q *Queries) GetWorkspaceAgentByToken(ctx context.Context, tokenHash []byte
 		&i.WorkspaceAgent.Stats,
 		&i.WorkspaceAgent.DisplayApps,
 		&i.WorkspaceAgent.DisplayOrder,
+		&i.WorkspaceAgent.ResourcesMonitoring,
+		&i.WorkspaceAgent.ResourcesUsage,
+		&i.WorkspaceAgent.ResourcesUsageAt,
 		&i.WorkspaceID,
 		&i.WorkspaceName,
 		&i.OwnerID,
@@ -403,8 +406,8 @@ func (q *Queries) InsertWorkspace(ctx context.Context, arg InsertWorkspaceParams
 
 const insertWorkspaceAgent = `-- name: InsertWorkspaceAgent :one
 INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata,
-    apps, motd_file, troubleshooting_url, connection_timeout_seconds, display_apps, display_order)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id, resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata, apps, motd_file, troubleshooting_url, connection_timeout_seconds, created_at, lifecycle_state, started_at, ready_at, replica_id, connection_id, first_connected_at, last_connected_at, disconnected_at, version, app_health, stats, display_apps, display_order
+    apps, motd_file, troubleshooting_url, connection_timeout_seconds, display_apps, display_order, resources_monitoring)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id, resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata, apps, motd_file, troubleshooting_url, connection_timeout_seconds, created_at, lifecycle_state, started_at, ready_at, replica_id, connection_id, first_connected_at, last_connected_at, disconnected_at, version, app_health, stats, display_apps, display_order, resources_monitoring, resources_usage, resources_usage_at
 `
 
 type InsertWorkspaceAgentParams struct {
@@ -424,6 +427,7 @@ type InsertWorkspaceAgentParams struct {
 	ConnectionTimeoutSeconds int32
 	DisplayApps              []byte
 	DisplayOrder             int32
+	ResourcesMonitoring      []byte
 }
 
 func (q *Queries) InsertWorkspaceAgent(ctx context.Context, arg InsertWorkspaceAgentParams) (WorkspaceAgent, error) {
@@ -444,6 +448,7 @@ func (q *Queries) InsertWorkspaceAgent(ctx context.Context, arg InsertWorkspaceA
 		arg.ConnectionTimeoutSeconds,
 		arg.DisplayApps,
 		arg.DisplayOrder,
+		arg.ResourcesMonitoring,
 	)
 	var i WorkspaceAgent
 	err := row.Scan(
@@ -476,6 +481,9 @@ func (q *Queries) InsertWorkspaceAgent(ctx context.Context, arg InsertWorkspaceA
 		&i.Stats,
 		&i.DisplayApps,
 		&i.DisplayOrder,
+		&i.ResourcesMonitoring,
+		&i.ResourcesUsage,
+		&i.ResourcesUsageAt,
 	)
 	return i, err
 }
@@ -776,7 +784,7 @@ func (q *Queries) ListOverdueWorkspaces(ctx context.Context) ([]uuid.UUID, error
 }
 
 const listWorkspaceAgents = `-- name: ListWorkspaceAgents :many
-SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, r.last_seen_at AS replica_last_seen_at
+SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, a.resources_monitoring, a.resources_usage, a.resources_usage_at, r.last_seen_at AS replica_last_seen_at
 FROM workspace_agents a LEFT JOIN replicas r ON r.id = a.replica_id AND r.stopped_at IS NULL
 WHERE a.build_id = $1 ORDER BY a.display_order, a.name
 `
@@ -826,6 +834,9 @@ func (q *Queries) ListWorkspaceAgents(ctx context.Context, buildID uuid.UUID) ([
 			&i.WorkspaceAgent.Stats,
 			&i.WorkspaceAgent.DisplayApps,
 			&i.WorkspaceAgent.DisplayOrder,
+			&i.WorkspaceAgent.ResourcesMonitoring,
+			&i.WorkspaceAgent.ResourcesUsage,
+			&i.WorkspaceAgent.ResourcesUsageAt,
 			&i.ReplicaLastSeenAt,
 		); err != nil {
 			return nil, err
@@ -1131,6 +1142,20 @@ type RenameWorkspaceParams struct {
 
 func (q *Queries) RenameWorkspace(ctx context.Context, arg RenameWorkspaceParams) error {
 	_, err := q.db.Exec(ctx, renameWorkspace, arg.ID, arg.Name)
+	return err
+}
+
+const setAgentResourcesUsage = `-- name: SetAgentResourcesUsage :exec
+UPDATE workspace_agents SET resources_usage = $2, resources_usage_at = now() WHERE id = $1
+`
+
+type SetAgentResourcesUsageParams struct {
+	ID             uuid.UUID
+	ResourcesUsage []byte
+}
+
+func (q *Queries) SetAgentResourcesUsage(ctx context.Context, arg SetAgentResourcesUsageParams) error {
+	_, err := q.db.Exec(ctx, setAgentResourcesUsage, arg.ID, arg.ResourcesUsage)
 	return err
 }
 

@@ -123,8 +123,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *;
 
 -- name: InsertWorkspaceAgent :one
 INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata,
-    apps, motd_file, troubleshooting_url, connection_timeout_seconds, display_apps, display_order)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING *;
+    apps, motd_file, troubleshooting_url, connection_timeout_seconds, display_apps, display_order, resources_monitoring)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING *;
+
+-- name: SetAgentResourcesUsage :exec
+UPDATE workspace_agents SET resources_usage = $2, resources_usage_at = now() WHERE id = $1;
 
 -- name: ListWorkspaceResources :many
 SELECT * FROM workspace_resources WHERE build_id = $1 ORDER BY created_at, type, name;

@@ -1068,6 +1068,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/workspaceagents/me/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report memory and volume use
+         * @description What the template's resources_monitoring watches: memory, and each volume by a path on it. The latest report is kept.
+         */
+        post: operations["report-workspace-agent-resources"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/workspaceagents/me/stats": {
         parameters: {
             query?: never;
@@ -2099,6 +2119,7 @@ export interface components {
              */
             order?: number;
             os: string;
+            resources_monitoring?: components["schemas"]["ProvisionerResourcesMonitoring"];
             /** @description coder_script resources and the legacy startup/shutdown scripts. */
             scripts?: components["schemas"]["ProvisionerScript"][];
             /** @description Builds only: the agent's token from the state. */
@@ -2238,6 +2259,14 @@ export interface components {
             sensitive?: boolean;
             value: string;
         };
+        ProvisionerMonitorThreshold: {
+            enabled: boolean;
+            /**
+             * Format: int64
+             * @description Percent used at which it is an alert.
+             */
+            threshold: number;
+        };
         ProvisionerParameter: {
             default?: string;
             description?: string;
@@ -2333,6 +2362,10 @@ export interface components {
             /** @example docker_container */
             type: string;
         };
+        ProvisionerResourcesMonitoring: {
+            memory?: components["schemas"]["ProvisionerMonitorThreshold"];
+            volumes?: components["schemas"]["ProvisionerVolumeThreshold"][];
+        };
         ProvisionerScript: {
             cron?: string;
             display_name: string;
@@ -2366,6 +2399,12 @@ export interface components {
         ProvisionerVariable: {
             name: string;
             value: string;
+        };
+        ProvisionerVolumeThreshold: {
+            enabled: boolean;
+            path: string;
+            /** Format: int64 */
+            threshold: number;
         };
         ProvisionerWorker: {
             builtin: boolean;
@@ -2786,6 +2825,7 @@ export interface components {
             owner_name: string;
             /** Format: date-time */
             ready_at?: string;
+            resources: components["schemas"]["WorkspaceResources"];
             scripts: components["schemas"]["ProvisionerScript"][];
             /** Format: date-time */
             started_at?: string;
@@ -2885,6 +2925,7 @@ export interface components {
             metadata: components["schemas"]["ProvisionerAgentMetadata"][];
             motd_file: string;
             owner_id: string;
+            resources_monitoring: components["schemas"]["ProvisionerResourcesMonitoring"];
             scripts: components["schemas"]["ProvisionerScript"][];
             workspace_id: string;
             workspace_name: string;
@@ -2895,6 +2936,21 @@ export interface components {
             error?: string;
             key: string;
             value: string;
+        };
+        WorkspaceMonitored: {
+            /** @description Its use is at or above the threshold. */
+            alert: boolean;
+            error?: string;
+            /** @description For a volume: the path watched on it. */
+            path?: string;
+            /** Format: double */
+            percent: number;
+            /** Format: int64 */
+            threshold: number;
+            /** Format: int64 */
+            total_bytes: number;
+            /** Format: int64 */
+            used_bytes: number;
         };
         WorkspaceNextTransition: {
             /** Format: date-time */
@@ -2912,6 +2968,18 @@ export interface components {
             metadata: components["schemas"]["ProvisionerMetadataItem"][];
             name: string;
             type: string;
+        };
+        WorkspaceResources: {
+            /** @description Any of them is at or above its threshold. */
+            alert: boolean;
+            /** Format: date-time */
+            collected_at?: string;
+            memory?: components["schemas"]["WorkspaceMonitored"];
+            volumes: components["schemas"]["WorkspaceMonitored"][];
+        };
+        WorkspaceResourcesUsage: {
+            memory?: components["schemas"]["WorkspaceUsage"];
+            volumes?: components["schemas"]["WorkspaceVolumeUsage"][];
         };
         WorkspaceStage: {
             /** Format: date-time */
@@ -2932,6 +3000,21 @@ export interface components {
             parameter?: string;
             /** @description The literal value. */
             value?: string;
+        };
+        WorkspaceUsage: {
+            /** Format: int64 */
+            total_bytes: number;
+            /** Format: int64 */
+            used_bytes: number;
+        };
+        WorkspaceVolumeUsage: {
+            /** @description Why it could not be measured. */
+            error?: string;
+            path: string;
+            /** Format: int64 */
+            total_bytes: number;
+            /** Format: int64 */
+            used_bytes: number;
         };
         WorkspacesOutputBody: {
             /**
@@ -6726,6 +6809,58 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["MetadataInputBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "report-workspace-agent-resources": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The agent's token. */
+                "Hearth-Agent-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkspaceResourcesUsage"];
             };
         };
         responses: {

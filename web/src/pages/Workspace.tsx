@@ -63,14 +63,34 @@ function appHref(wildcard: string, ws: Workspace, agent: WorkspaceAgent, app: Wo
   return `${window.location.protocol}//${host}${window.location.port ? ":" + window.location.port : ""}/`;
 }
 
-// AgentMetadata shows an agent's metadata values as its scripts report them, refreshed every 5 s.
+// bytes says a size in binary units.
+function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+// AgentMetadata shows an agent's metadata values as its scripts report them, and the memory and
+// volumes its template monitors (an alert at their thresholds), refreshed every 5 s.
 function AgentMetadata({ agent }: { agent: WorkspaceAgent }) {
   const [detail] = usePoll(async () => (await api.GET("/api/v2/workspaceagents/{agent}", { params: { path: { agent: agent.id } } })).data, 5000, [agent.id]);
-  if (!agent.metadata?.length) return null;
   const values = new Map((detail?.metadata_values ?? []).map((v) => [v.key, v]));
+  const r = detail?.resources;
+  const watched = [...(r?.memory ? [{ label: "Memory", ...r.memory }] : []), ...(r?.volumes ?? []).map((v) => ({ label: `Disk ${v.path}`, ...v }))];
+  if (!agent.metadata?.length && watched.length === 0) return null;
   return (
     <dl className="metadata" aria-label="Metadata">
-      {agent.metadata.map((m) => {
+      {watched.map((w) => (
+        <div key={w.label} className={w.alert ? "alert" : undefined} role={w.alert ? "alert" : undefined}>
+          <dt>{w.label}</dt>
+          <dd title={`alert at ${w.threshold}%`}>{w.error ? <span className="error">{w.error}</span> : `${w.percent.toFixed(0)}% of ${bytes(w.total_bytes)}`}{w.alert && ` — over ${w.threshold}%`}</dd>
+        </div>
+      ))}
+      {(agent.metadata ?? []).map((m) => {
         const v = values.get(m.key);
         return (
           <div key={m.key}>
