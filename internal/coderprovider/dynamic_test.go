@@ -1,6 +1,7 @@
 package coderprovider_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -8,59 +9,12 @@ import (
 	"github.com/hearthdev/hearth/internal/coderprovider"
 )
 
-const dynamicTemplate = `
-locals {
-  regions = {
-    aws = { "us-east-1" = "N. Virginia", "eu-west-1" = "Ireland" }
-    gcp = { "europe-west4" = "Netherlands" }
-  }
-}
-
-data "coder_workspace_owner" "me" {}
-
-data "coder_parameter" "cloud" {
-  name    = "cloud"
-  default = "aws"
-  option {
-    name  = "AWS"
-    value = "aws"
-  }
-  option {
-    name  = "Google Cloud"
-    value = "gcp"
-  }
-}
-
-data "coder_parameter" "region" {
-  name    = "region"
-  default = keys(local.regions[data.coder_parameter.cloud.value])[0]
-  dynamic "option" {
-    for_each = local.regions[data.coder_parameter.cloud.value]
-    content {
-      name  = option.value
-      value = option.key
-    }
-  }
-}
-
-data "coder_parameter" "gpu" {
-  name    = "gpu"
-  type    = "bool"
-  default = contains(data.coder_workspace_owner.me.groups, "ml") ? "true" : "false"
-}
-
-data "coder_parameter" "gpu_kind" {
-  count   = data.coder_parameter.gpu.value == "true" ? 1 : 0
-  name    = "gpu_kind"
-  default = "a100"
-  order   = 9
-}
-`
-
 // Options, defaults and presence follow the values chosen so far, and the owner.
 func TestDynamicParametersFollowTheChosenValues(t *testing.T) {
 	t.Parallel()
-	p := coderprovider.Parse(map[string][]byte{"main.tf": []byte(dynamicTemplate)})
+	src, err := os.ReadFile("../../api/testdata/dynamic/main.tf") // the template the API and dashboard tests use
+	require.NoError(t, err)
+	p := coderprovider.Parse(map[string][]byte{"main.tf": src})
 	require.True(t, p.Dynamic())
 	byName := func(ps []coderprovider.EvalParameter) map[string]coderprovider.EvalParameter {
 		m := map[string]coderprovider.EvalParameter{}
