@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -113,8 +114,8 @@ func TestTheConstructTableCoversTheProviderSchema(t *testing.T) {
 // The table describes the provider version the mirror is built with.
 func TestTheTableIsOfTheMirroredVersion(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("../../Taskfile.yml")
+	raw, err := os.ReadFile("../../providers/versions")
 	require.NoError(t, err)
-	require.Contains(t, string(raw), "CODER_PROVIDER_VERSION: "+coderprovider.Version+"\n",
+	require.Regexp(t, `(?m)^coder/coder\s+`+regexp.QuoteMeta(coderprovider.Version)+`\s`, string(raw),
 		"go tool task providers builds another version than the construct table describes: move both together")
 }
