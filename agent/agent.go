@@ -91,8 +91,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a.manifest = *m
 	a.env = sessionEnv(*m)
-	if err := os.MkdirAll(filepath.Join(scriptDataRoot(*m), "bin"), 0o755); err != nil { //nolint:gosec // scripts' own tools
+	bin := filepath.Join(scriptDataRoot(*m), "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil { //nolint:gosec // scripts' own tools
 		cfg.Logger.Warn("agent: cannot make CODER_SCRIPT_BIN_DIR", "error", err)
+	} else if err := linkCoder(bin); err != nil {
+		cfg.Logger.Warn("agent: cannot put the coder command on the PATH: templates' coder stat metadata will fail", "error", err)
 	}
 	a.dir = expandDir(m.Directory)
 	if a.dir != "" {
@@ -133,8 +136,17 @@ func Run(ctx context.Context, cfg Config) error {
 // fetchManifest asks for the manifest until it comes or ctx ends (nil, nil).
 func (a *agent) fetchManifest(ctx context.Context) (*client.WorkspaceManifest, error) {
 	backoff := newBackoff()
+	// A container often starts before its build has finished: its token is accepted once the build's
+	// result is stored, a fraction of a second later, so it is asked about often at first.
+	pending := time.Now().Add(10 * time.Second)
 	for {
 		res, err := a.api.GetWorkspaceAgentManifestWithResponse(ctx, &client.GetWorkspaceAgentManifestParams{})
+		if err == nil && res.StatusCode() == http.StatusUnauthorized && time.Now().Before(pending) {
+			if !sleep(ctx, 50*time.Millisecond) {
+				return nil, nil
+			}
+			continue
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil, nil //nolint:nilerr // stopped while waiting: not an error
@@ -182,6 +194,18 @@ type backoff struct{ d time.Duration }
 
 func newBackoff() *backoff { return &backoff{d: 500 * time.Millisecond} }
 
+// sleep waits d; false if ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 func (b *backoff) reset() { b.d = 500 * time.Millisecond }
 
 // wait sleeps the current delay and doubles it; false if ctx ended first.
@@ -222,6 +246,28 @@ func sessionEnv(m client.WorkspaceManifest) []string {
 		}
 	}
 	return append(env, "CODER_SCRIPT_BIN_DIR="+bin)
+}
+
+// linkCoder makes bin/coder a link to the agent's own binary, which answers Coder's in-workspace
+// commands (coder stat …) when called so. A coder already there (a script installed Coder's CLI) stays.
+func linkCoder(bin string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	link := filepath.Join(bin, "coder")
+	if target, err := os.Readlink(link); err == nil {
+		if target == self {
+			return nil
+		}
+		if _, err := os.Stat(target); err == nil && !strings.Contains(filepath.Base(target), "hearth") {
+			return nil // someone else's coder
+		}
+		_ = os.Remove(link) // a link to an agent binary that is gone or older
+	} else if _, err := os.Lstat(link); err == nil {
+		return nil // a real file: Coder's own CLI
+	}
+	return os.Symlink(self, link)
 }
 
 // scriptDataRoot is where the agent's scripts keep their data: CODER_SCRIPT_BIN_DIR and each

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hearthdev/hearth/agent/codercmd"
 	"github.com/hearthdev/hearth/internal/buildinfo"
 )
 
@@ -24,6 +26,10 @@ const (
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "coder" {
+		// The agent links itself into workspaces' PATH as coder: Coder's in-workspace commands.
+		os.Exit(codercmd.Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := rootCommand()

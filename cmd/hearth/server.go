@@ -79,6 +79,7 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.AccessURL, "access-url", "", "URL users and workspaces reach this deployment at (default http:// and the listening address)")
+	f.StringVar(&cfg.AgentBinary, "agent-binary", "", "the agent binary workspaces download (hearth-agent for this server's platform); default: hearth-agent beside this binary, else this binary itself")
 	f.StringVar(&cfg.HTTPAddress, "http-address", "127.0.0.1:3000", "address to serve HTTP on")
 	f.StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL connection URL; empty runs an embedded PostgreSQL under --data-dir")
 	f.IntVar(&cfg.PostgresMaxConns, "postgres-max-conns", db.DefaultMaxConns, "PostgreSQL connections this replica opens at most (mind the server's max_connections across replicas)")

@@ -30,6 +30,10 @@ func TestMain(m *testing.M) {
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		panic("build hearth: " + string(out))
 	}
+	// Beside it, as go tool task build places it, the agent that servers hand to workspaces.
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "hearth-agent"), "../hearth-agent").CombinedOutput(); err != nil {
+		panic("build hearth-agent: " + string(out))
+	}
 	defer os.RemoveAll(dir)
 	dbtest.Main(m)
 }

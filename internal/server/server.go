@@ -84,6 +84,9 @@ type Config struct {
 	// RelayAddress is where other replicas reach this one to relay agent connections; default
 	// http://HOST:PORT of the listener (the hostname when listening on every interface).
 	RelayAddress string
+	// AgentBinary is the agent workspaces download; empty: hearth-agent beside this binary, else this
+	// binary itself.
+	AgentBinary string
 	// AppsHost is the wildcard host of subdomain apps (*.apps.example.com, resolving to this
 	// deployment); empty serves apps at paths only.
 	AppsHost string
@@ -243,10 +246,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer revocations.Close()
 	auth.Watch(revocations)
-	self, err := os.Executable()
-	if err != nil {
-		log.Warn("the server's own binary cannot be found: workspaces cannot download their agent", "error", err)
-	}
+	agentBinary := findAgentBinary(cfg.AgentBinary, log)
 	builtinKey := rand.Text()
 	keys := provisioning.NewKeys(append([]string{builtinKey}, cfg.ProvisionerKeys...)...)
 
@@ -285,7 +285,7 @@ func Run(ctx context.Context, cfg Config) error {
 		DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler(),
 		Auth: auth, Tickets: signer, SecureCookies: strings.HasPrefix(accessURL, "https://"),
 		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
-		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: self,
+		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: agentBinary,
 		Relay: relays, Activity: recorder, Metadata: values, AppsHost: cfg.AppsHost,
 		AllowPathAppSharing: cfg.AllowPathAppSharing, UnsandboxedTemplates: cfg.UnsandboxedTemplates,
 	})
