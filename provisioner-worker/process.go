@@ -34,7 +34,8 @@ func writeWrapper(dir, terraform string) (string, error) {
 # Written by the Hearth provisioner worker: records this Terraform run's process group (its own pid,
 # as terraform-exec makes it the group's leader) and ends the group if the worker dies first.
 echo $$ >>%s
-( while kill -0 %d 2>/dev/null && kill -0 $$ 2>/dev/null; do sleep 1; done
+( unset TF_CLI_CONFIG_FILE # not one of the job's leftovers: it ends by itself
+  while kill -0 %d 2>/dev/null && kill -0 $$ 2>/dev/null; do sleep 1; done
   kill -0 %d 2>/dev/null || kill -KILL -$$ ) </dev/null >/dev/null 2>&1 &
 exec %s "$@"
 `, shellQuote(filepath.Join(dir, groupsName)), os.Getpid(), os.Getpid(), shellQuote(terraform))

@@ -38,6 +38,9 @@ type Runner struct {
 	Direct bool
 	// WorkDir holds the jobs' directories.
 	WorkDir string
+	// InitCache holds what terraform init made for each template version (see initcache.go); empty:
+	// every job runs init.
+	InitCache string
 	// AccessURL is the control plane's URL, given to templates as the agent URL.
 	AccessURL string
 	// ServerURL is the control plane's URL as this worker reaches it: Terraform finds the module
@@ -78,6 +81,7 @@ type job struct {
 	dir   string // the job's directory: source, CLI config, plan
 	tmp   string // its TMPDIR
 	src   string
+	key   string // the init cache's key of the job
 	tf    *tfexec.Terraform
 	log   logFunc
 	grace time.Duration
@@ -178,6 +182,7 @@ func (r *Runner) prepare(j *client.ProvisionerJob, log logFunc) (*job, error) {
 	if err := archive.Extract(j.Template.Archive, string(j.Template.ContentType), x.src); err != nil {
 		return x, err
 	}
+	x.key = r.initKey(j)
 	cliConfig := filepath.Join(dir, "terraform.rc")
 	if err := os.WriteFile(cliConfig, []byte(r.cliConfig()+r.moduleConfig(j)), 0o600); err != nil {
 		return x, err
@@ -374,10 +379,7 @@ func (r *Runner) Build(ctx context.Context, j *client.ProvisionerJob, log logFun
 	if applyErr != nil {
 		return nil, state, applyErr
 	}
-	st, err := x.tf.ShowStateFile(ctx, stateFile)
-	if errors.Is(err, os.ErrNotExist) || len(state) == 0 {
-		st, err = nil, nil // nothing was ever created
-	}
+	st, err := coderprovider.ReadState(state) // nil when nothing was ever created
 	if err != nil {
 		return nil, state, x.stageError(ctx, "apply", err)
 	}
@@ -406,6 +408,10 @@ func (x *job) apply(ctx context.Context) error {
 }
 
 func (x *job) init(ctx context.Context) error {
+	if x.useInitCache() {
+		x.log("init", "info", "providers and modules as an earlier job of this template version installed them (init skipped)")
+		return nil
+	}
 	// With -json (Terraform 1.9 and newer), a template's mistakes come as diagnostics with their file
 	// and line; older ones print text.
 	errOut, flushErr := x.lines("init", "error")
@@ -426,6 +432,7 @@ func (x *job) init(ctx context.Context) error {
 	if err != nil {
 		return x.stageError(ctx, "init", err)
 	}
+	x.saveInitCache()
 	return nil
 }
 

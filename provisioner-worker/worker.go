@@ -38,7 +38,7 @@ type Config struct {
 	Builtin bool
 	// Runner runs Terraform; its WorkDir (default a directory of the worker's own under the system's
 	// temporary directory) holds the job directories (jobs/) and the results not yet delivered
-	// (outbox/). Workers must not share one.
+	// (outbox/), and the init cache (init-cache/). Workers must not share one.
 	Runner Runner
 	Logger *slog.Logger
 }
@@ -85,6 +85,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer unlock()
 	cfg.Runner.WorkDir = filepath.Join(base, "jobs")
+	if cfg.Runner.InitCache == "" {
+		cfg.Runner.InitCache = filepath.Join(base, "init-cache")
+	}
 	if err := os.MkdirAll(cfg.Runner.WorkDir, 0o700); err != nil {
 		return fmt.Errorf("provisioner: work directory: %w", err)
 	}
