@@ -3,6 +3,7 @@ package provisioner
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,6 +67,7 @@ func (x *job) useInitCache() bool {
 	if os.Symlink(filepath.Join(entry, "data"), filepath.Join(x.src, ".terraform")) != nil {
 		return false
 	}
+	x.entry = entry
 	now := time.Now()
 	_ = os.Chtimes(entry, now, now)
 	return true
@@ -108,7 +110,40 @@ func (x *job) saveInitCache() {
 	if os.Symlink(filepath.Join(entry, "data"), data) != nil {
 		return
 	}
+	x.entry = entry
 	x.r.trimInitCache()
+}
+
+// References are what each resource's configuration refers to (how apps and scripts find their
+// agent), from the plan's configuration: the same for every build of a template version, so they are
+// kept with its init cache entry, and a build that finds them needs no separate plan.
+func (x *job) cachedReferences() (map[string][]string, bool) {
+	if x.entry == "" {
+		return nil, false
+	}
+	raw, err := os.ReadFile(filepath.Join(x.entry, "references.json"))
+	if err != nil {
+		return nil, false
+	}
+	var refs map[string][]string
+	if json.Unmarshal(raw, &refs) != nil {
+		return nil, false
+	}
+	return refs, true
+}
+
+func (x *job) saveReferences(refs map[string][]string) {
+	if x.entry == "" {
+		return
+	}
+	raw, err := json.Marshal(refs)
+	if err != nil {
+		return
+	}
+	tmp := filepath.Join(x.entry, fmt.Sprintf("references.json.%d", os.Getpid()))
+	if os.WriteFile(tmp, raw, 0o600) == nil {
+		_ = os.Rename(tmp, filepath.Join(x.entry, "references.json"))
+	}
 }
 
 // trimInitCache removes the oldest entries beyond maxInitCacheEntries that no job used within

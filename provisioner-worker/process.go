@@ -34,9 +34,10 @@ func writeWrapper(dir, terraform string) (string, error) {
 # Written by the Hearth provisioner worker: records this Terraform run's process group (its own pid,
 # as terraform-exec makes it the group's leader) and ends the group if the worker dies first.
 echo $$ >>%s
-( unset TF_CLI_CONFIG_FILE # not one of the job's leftovers: it ends by itself
-  while kill -0 %d 2>/dev/null && kill -0 $$ 2>/dev/null; do sleep 1; done
-  kill -0 %d 2>/dev/null || kill -KILL -$$ ) </dev/null >/dev/null 2>&1 &
+# The watchdog runs without the job's CLI configuration in its environment: it is not one of the
+# job's leftovers (it ends by itself a second after Terraform).
+env -u TF_CLI_CONFIG_FILE sh -c 'while kill -0 %d 2>/dev/null && kill -0 "$1" 2>/dev/null; do sleep 1; done
+  kill -0 %d 2>/dev/null || kill -KILL -"$1"' watchdog $$ </dev/null >/dev/null 2>&1 &
 exec %s "$@"
 `, shellQuote(filepath.Join(dir, groupsName)), os.Getpid(), os.Getpid(), shellQuote(terraform))
 	path := filepath.Join(dir, wrapperName)

@@ -82,6 +82,7 @@ type job struct {
 	tmp   string // its TMPDIR
 	src   string
 	key   string // the init cache's key of the job
+	entry string // its init cache entry, once there is one
 	tf    *tfexec.Terraform
 	log   logFunc
 	grace time.Duration
@@ -151,9 +152,13 @@ func (x *job) stageError(ctx context.Context, stage string, err error) error {
 	diags := x.diags
 	x.diags = nil
 	x.mu.Unlock()
-	msg := fmt.Sprintf("terraform %s failed: %v", stage, err)
+	code := strings.TrimSpace(err.Error())
+	msg := fmt.Sprintf("terraform %s failed: %s", stage, code)
 	if why != "" {
-		msg = fmt.Sprintf("terraform %s failed: %s (%v)", stage, why, err)
+		msg = fmt.Sprintf("terraform %s failed: %s (%s)", stage, why, code)
+	}
+	if h := hint(why); h != "" {
+		msg = h + " — " + msg
 	}
 	return &TerraformError{msg: msg, err: err, Diagnostics: diags}
 }
@@ -337,6 +342,7 @@ func (r *Runner) Import(ctx context.Context, j *client.ProvisionerJob, log logFu
 	if err != nil {
 		return nil, err
 	}
+	x.saveReferences(coderprovider.ConfigReferences(plan))
 	res := coderprovider.ParseImport(plan)
 	if err := coderprovider.CheckPresets(res); err != nil {
 		log("plan", "error", err.Error())
@@ -367,11 +373,20 @@ func (r *Runner) Build(ctx context.Context, j *client.ProvisionerJob, log logFun
 		return nil, nil, err
 	}
 	destroy := j.Build.Transition == client.ProvisionerBuildJobTransitionDelete
-	plan, err := x.plan(ctx, j.Variables, j.Build.Env, destroy)
-	if err != nil {
-		return nil, nil, err
+	var applyErr error
+	refs, known := x.cachedReferences()
+	if known {
+		// One Terraform run: apply plans and applies, without a plan file to write and show.
+		applyErr = x.planAndApply(ctx, j.Variables, j.Build.Env, destroy)
+	} else {
+		plan, err := x.plan(ctx, j.Variables, j.Build.Env, destroy)
+		if err != nil {
+			return nil, nil, err
+		}
+		refs = coderprovider.ConfigReferences(plan)
+		x.saveReferences(refs)
+		applyErr = x.apply(ctx)
 	}
-	applyErr := x.apply(ctx)
 	state, err := os.ReadFile(stateFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, err
@@ -383,7 +398,7 @@ func (r *Runner) Build(ctx context.Context, j *client.ProvisionerJob, log logFun
 	if err != nil {
 		return nil, state, x.stageError(ctx, "apply", err)
 	}
-	return &client.ProvisionerBuildResult{State: orEmpty(state), Resources: coderprovider.ParseBuild(st, plan, string(j.Build.Transition))}, nil, nil
+	return &client.ProvisionerBuildResult{State: orEmpty(state), Resources: coderprovider.ParseBuildReferences(st, refs, string(j.Build.Transition))}, nil, nil
 }
 
 func orEmpty(b []byte) []byte {
@@ -403,6 +418,40 @@ func (x *job) apply(ctx context.Context) error {
 	x.tf.SetStderr(io.Discard)
 	if err != nil {
 		return x.stageError(ctx, "apply", err)
+	}
+	return nil
+}
+
+// planAndApply runs apply without a plan file: Terraform plans and applies in one run. Its output
+// is logged as the plan stage until the plan's summary, then as the apply stage.
+func (x *job) planAndApply(ctx context.Context, vars []client.ProvisionerVariable, env map[string]string, destroy bool) error {
+	if err := x.setBuildEnv(env); err != nil {
+		return err
+	}
+	opts := []tfexec.ApplyOption{tfexec.Destroy(destroy)}
+	for _, v := range vars {
+		opts = append(opts, tfexec.Var(v.Name+"="+v.Value))
+	}
+	stage := "plan"
+	x.log(stage, "info", "planning and applying in one Terraform run")
+	w, flush := x.jsonStages(func(msgType, operation string) string {
+		switch {
+		case msgType == "change_summary" && operation == "plan":
+			defer func() { stage = "apply" }()
+		case msgType == "change_summary", msgType == "outputs",
+			strings.HasPrefix(msgType, "apply_"), strings.HasPrefix(msgType, "provision_"):
+			stage = "apply"
+		}
+		return stage
+	})
+	errOut, flushErr := x.lines("apply", "error")
+	x.tf.SetStderr(errOut)
+	err := x.tf.ApplyJSON(ctx, w, opts...)
+	flush()
+	flushErr()
+	x.tf.SetStderr(io.Discard)
+	if err != nil {
+		return x.stageError(ctx, stage, err)
 	}
 	return nil
 }
@@ -442,15 +491,21 @@ func importEnv(j *client.ProvisionerJob) map[string]string {
 		"CODER_WORKSPACE_TEMPLATE_NAME": "import", "CODER_WORKSPACE_TEMPLATE_VERSION": j.TemplateVersionId}
 }
 
+// setBuildEnv adds a build's environment (what the coder provider reads) to the job's.
+func (x *job) setBuildEnv(env map[string]string) error {
+	if len(env) == 0 {
+		return nil
+	}
+	merged := x.env()
+	for k, v := range env {
+		merged[k] = v
+	}
+	return x.tf.SetEnv(merged)
+}
+
 func (x *job) plan(ctx context.Context, vars []client.ProvisionerVariable, env map[string]string, destroy bool) (*tfjson.Plan, error) {
-	if len(env) > 0 {
-		merged := x.env()
-		for k, v := range env {
-			merged[k] = v
-		}
-		if err := x.tf.SetEnv(merged); err != nil {
-			return nil, err
-		}
+	if err := x.setBuildEnv(env); err != nil {
+		return nil, err
 	}
 	planFile := filepath.Join(x.dir, "plan.tfplan")
 	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Destroy(destroy)}
@@ -484,19 +539,29 @@ func (x *job) lines(stage, level string) (io.Writer, func()) {
 	})
 }
 
-// jsonLines turns Terraform's -json output into log lines with Terraform's own levels.
+// jsonLines turns Terraform's -json output into log lines of one stage, with Terraform's own levels.
 func (x *job) jsonLines(stage string) (io.Writer, func()) {
+	return x.jsonStages(func(string, string) string { return stage })
+}
+
+// jsonStages turns Terraform's -json output into log lines with Terraform's own levels, in the stage
+// stageOf gives for each message (by its type and, for a change summary, its operation).
+func (x *job) jsonStages(stageOf func(msgType, operation string) string) (io.Writer, func()) {
 	return lineWriter(func(line string) {
 		var m struct {
 			Level      string             `json:"@level"`
 			Message    string             `json:"@message"`
 			Type       string             `json:"type"`
 			Diagnostic *tfjson.Diagnostic `json:"diagnostic"`
+			Changes    struct {
+				Operation string `json:"operation"`
+			} `json:"changes"`
 		}
 		if json.Unmarshal([]byte(line), &m) != nil || m.Message == "" {
-			x.log(stage, "info", line)
+			x.log(stageOf("", ""), "info", line)
 			return
 		}
+		stage := stageOf(m.Type, m.Changes.Operation)
 		if m.Type == "version" {
 			return
 		}

@@ -60,7 +60,7 @@ func ParseImport(plan *tfjson.Plan) *client.ProvisionerImportResult {
 	}
 
 	// Agents and apps, from the planned values; who refers to whom, from the configuration.
-	out.Resources = parseResources(allResources(plan), configReferences(plan), true)
+	out.Resources = parseResources(allResources(plan), ConfigReferences(plan), true)
 	return out
 }
 
@@ -68,11 +68,17 @@ func ParseImport(plan *tfjson.Plan) *client.ProvisionerImportResult {
 // by the plan's configuration references. Agents no resource refers to are listed on their own
 // only when the workspace is started (in a stopped one, they run nowhere).
 func ParseBuild(state *tfjson.State, plan *tfjson.Plan, transition string) []client.ProvisionerResource {
+	return ParseBuildReferences(state, ConfigReferences(plan), transition)
+}
+
+// ParseBuildReferences is ParseBuild with the configuration's references (ConfigReferences of any
+// plan of the same template version) in place of the plan.
+func ParseBuildReferences(state *tfjson.State, refs map[string][]string, transition string) []client.ProvisionerResource {
 	var resources []*tfjson.StateResource
 	if state != nil && state.Values != nil {
 		resources = moduleResources(state.Values.RootModule)
 	}
-	return parseResources(resources, configReferences(plan), transition == "start")
+	return parseResources(resources, refs, transition == "start")
 }
 
 func moduleResources(m *tfjson.StateModule) []*tfjson.StateResource {
@@ -319,9 +325,10 @@ func allResources(plan *tfjson.Plan) []*tfjson.StateResource {
 	return out
 }
 
-// configReferences maps each resource's address (type.name) to everything its configuration refers
-// to, provisioners and nested blocks included.
-func configReferences(plan *tfjson.Plan) map[string][]string {
+// ConfigReferences maps each resource's address (type.name) to everything its configuration refers
+// to, provisioners and nested blocks included. It depends on the template alone, not on a build's
+// values.
+func ConfigReferences(plan *tfjson.Plan) map[string][]string {
 	out := map[string][]string{}
 	if plan.Config == nil || plan.Config.RootModule == nil {
 		return out
