@@ -95,7 +95,7 @@ func (c *binaryCache) load() (*servedBinary, error) {
 		return nil, err
 	}
 	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
 	if _, err := zw.Write(raw); err != nil {
 		return nil, err
 	}

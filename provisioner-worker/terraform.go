@@ -423,7 +423,8 @@ func (x *job) apply(ctx context.Context) error {
 }
 
 // planAndApply runs apply without a plan file: Terraform plans and applies in one run. Its output
-// is logged as the plan stage until the plan's summary, then as the apply stage.
+// is logged as the plan stage until the plan's summary, then as the apply stage (data sources are
+// read, as apply_start messages, during the plan).
 func (x *job) planAndApply(ctx context.Context, vars []client.ProvisionerVariable, env map[string]string, destroy bool) error {
 	if err := x.setBuildEnv(env); err != nil {
 		return err
@@ -438,8 +439,7 @@ func (x *job) planAndApply(ctx context.Context, vars []client.ProvisionerVariabl
 		switch {
 		case msgType == "change_summary" && operation == "plan":
 			defer func() { stage = "apply" }()
-		case msgType == "change_summary", msgType == "outputs",
-			strings.HasPrefix(msgType, "apply_"), strings.HasPrefix(msgType, "provision_"):
+		case msgType == "change_summary", msgType == "outputs": // no plan summary: nothing to change
 			stage = "apply"
 		}
 		return stage

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 		panic("build hearth: " + string(out))
 	}
 	// Beside it, as go tool task build places it, the agent that servers hand to workspaces.
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "hearth-agent"), "../hearth-agent").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, "hearth-agent"), "../hearth-agent").CombinedOutput(); err != nil {
 		panic("build hearth-agent: " + string(out))
 	}
 	defer os.RemoveAll(dir)
