@@ -155,4 +155,19 @@ func TestDockerTemplateWorkspaceLifecycle(t *testing.T) {
 	require.Equal(t, 0, code, out+errOut)
 	require.Empty(t, labelled(t, "container", id), "deleted: no container")
 	require.Empty(t, labelled(t, "volume", id), "deleted: no volume")
+
+	// What a workspace leaves behind (here, a volume whose workspace this deployment never had) is
+	// found by its label and removed by hearth doctor.
+	stray := fmt.Sprintf("stray-%d", time.Now().UnixNano())
+	strayID := "0f1e2d3c-4b5a-4978-8695-" + fmt.Sprintf("%012d", time.Now().UnixNano()%1_000_000_000_000)
+	docker(t, "volume", "create", "--label", "coder.workspace_id="+strayID, stray)
+	t.Cleanup(func() { _ = exec.Command("docker", "volume", "rm", "-f", stray).Run() })
+	out, errOut, code = c.run("", "doctor", "docker")
+	require.Equal(t, 0, code, out+errOut)
+	require.Regexp(t, `volume\s+`+stray+`\s+`+strayID+`\s+no such workspace in this deployment`, out)
+	require.NotContains(t, out, id, "the deleted workspace left nothing")
+	out, errOut, code = c.run("", "doctor", "docker", "--remove", "--yes")
+	require.Equal(t, 0, code, out+errOut)
+	require.Contains(t, errOut, "Removed volume "+stray)
+	require.Empty(t, labelled(t, "volume", strayID))
 }
