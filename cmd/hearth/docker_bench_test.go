@@ -108,7 +108,9 @@ func BenchmarkTwentyContainerWorkspaces(b *testing.B) {
 		ids := make([]string, n)
 		took := make([]time.Duration, n)
 		for k := range n {
-			wg.Go(func() { ids[k], took[k] = d.createReady(b, fmt.Sprintf("c%d-%d-%d", i, k, time.Now().UnixNano()%100000)) })
+			wg.Go(func() {
+				ids[k], took[k] = d.createReady(b, fmt.Sprintf("c%d-%d-%d", i, k, time.Now().UnixNano()%100000))
+			})
 		}
 		wg.Wait()
 		sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
