@@ -171,3 +171,62 @@ func TestDockerTemplateWorkspaceLifecycle(t *testing.T) {
 	require.Contains(t, errOut, "Removed volume "+stray)
 	require.Empty(t, labelled(t, "volume", strayID))
 }
+
+// A template written the way Coder's docker template is (testdata/coder-docker: Coder's labels, its
+// seven metadata items, coder stat among them), with only this machine's substitutions, builds,
+// connects, reports every metadata item without an error, and leaves nothing behind.
+func TestCoderShapedDockerTemplateConnects(t *testing.T) {
+	needDocker(t)
+	t.Parallel()
+	dir := t.TempDir()
+	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "data"), "--provisioners", "1",
+		"--provider-mirror", tftest.Mirror(t))
+	c, token := signIn(t, srv.url, filepath.Join(dir, "cli"))
+	api := func(method, path, body string) map[string]any {
+		return callAPI(t, method, srv.url+path, token, "application/json", []byte(body))
+	}
+	out, errOut, code := c.run("", "templates", "push", "testdata/coder-docker", "--name", "coder-docker", "--yes")
+	require.Equal(t, 0, code, out+errOut)
+	require.NotContains(t, out+errOut, "warning")
+
+	name := fmt.Sprintf("cd-%d", time.Now().UnixNano()%1_000_000)
+	out, errOut, code = c.run("", "create", name, "--template", "coder-docker", "--yes")
+	require.Equal(t, 0, code, out+errOut)
+	id := api("GET", "/api/v2/users/me/workspaces/"+name, "")["id"].(string)
+	t.Cleanup(func() {
+		for _, c := range labelled(t, "container", id) {
+			_ = exec.Command("docker", "rm", "-f", c).Run()
+		}
+		for _, v := range labelled(t, "volume", id) {
+			_ = exec.Command("docker", "volume", "rm", "-f", v).Run()
+		}
+	})
+	var agentID string
+	waitUntil(t, "the agent to be ready", func() bool {
+		w := api("GET", "/api/v2/workspaces/"+id, "")
+		for _, r := range w["latest_build"].(map[string]any)["resources"].([]any) {
+			for _, a := range r.(map[string]any)["agents"].([]any) {
+				a := a.(map[string]any)
+				agentID, _ = a["id"].(string)
+				return a["status"] == "connected" && a["lifecycle_state"] == "ready"
+			}
+		}
+		return false
+	})
+	var last []any
+	waitUntil(t, "all seven metadata items", func() bool {
+		last, _ = api("GET", "/api/v2/workspaceagents/"+agentID, "")["metadata_values"].([]any)
+		ok := 0
+		for _, m := range last {
+			m := m.(map[string]any)
+			if v, _ := m["value"].(string); v != "" && (m["error"] == nil || m["error"] == "") {
+				ok++
+			}
+		}
+		return ok == 7
+	})
+	out, errOut, code = c.run("", "delete", name, "--yes")
+	require.Equal(t, 0, code, out+errOut)
+	require.Empty(t, labelled(t, "container", id))
+	require.Empty(t, labelled(t, "volume", id))
+}
