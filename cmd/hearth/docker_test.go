@@ -230,3 +230,52 @@ func TestCoderShapedDockerTemplateConnects(t *testing.T) {
 	require.Empty(t, labelled(t, "container", id))
 	require.Empty(t, labelled(t, "volume", id))
 }
+
+// A dead engine and a missing image fail the import within seconds, saying what is wrong and what to
+// do; a container name already taken on the host fails the build the same way, and once it is freed
+// the workspace starts.
+func TestDockerFailuresAreNamed(t *testing.T) {
+	needDocker(t)
+	t.Parallel()
+	dir := t.TempDir()
+	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "data"), "--provisioners", "1",
+		"--provider-mirror", tftest.Mirror(t))
+	c, _ := signIn(t, srv.url, filepath.Join(dir, "cli"))
+	push := func(name string, vars ...string) (string, int) {
+		args := []string{"templates", "push", "../../examples/templates/docker", "--name", name, "--yes", "--variable", "network_mode=host"}
+		for _, v := range vars {
+			args = append(args, "--variable", v)
+		}
+		out, errOut, code := c.run("", args...)
+		return out + errOut, code
+	}
+	out, code := push("nodocker", "docker_host=unix://"+filepath.Join(dir, "no-docker.sock"))
+	require.NotEqual(t, 0, code)
+	require.Contains(t, out, "cannot reach Docker at unix://"+filepath.Join(dir, "no-docker.sock"))
+
+	out, code = push("noimage", "image=hearth-no-such-image:1")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, out, "image hearth-no-such-image:1 not found on this host; build it")
+
+	out, code = push("docker")
+	require.Equal(t, 0, code, out)
+	name := fmt.Sprintf("taken-%d", time.Now().UnixNano()%1_000_000)
+	squatter := "coder-ada-" + name
+	docker(t, "create", "--name", squatter, "--network", "host", workspaceImage, "true")
+	t.Cleanup(func() {
+		_ = exec.Command("docker", "rm", "-f", squatter).Run()
+		vols, _ := exec.Command("docker", "volume", "ls", "-q", "--filter", "label=coder.workspace_name="+name).Output()
+		for _, v := range strings.Fields(string(vols)) {
+			_ = exec.Command("docker", "volume", "rm", "-f", v).Run()
+		}
+	})
+	stdout, errOut, code := c.run("", "create", name, "--template", "docker", "--yes")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stdout+errOut, "a container named "+squatter+" already exists on the Docker host")
+
+	docker(t, "rm", "-f", squatter)
+	stdout, errOut, code = c.run("", "start", name)
+	require.Equal(t, 0, code, stdout+errOut)
+	stdout, errOut, code = c.run("", "delete", name, "--yes")
+	require.Equal(t, 0, code, stdout+errOut)
+}
