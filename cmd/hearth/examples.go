@@ -55,6 +55,7 @@ var helpExamples = map[string]string{
 	"hearth tokens list":           `  hearth tokens list`,
 	"hearth tokens revoke":         `  hearth tokens revoke 4c2a9d1f`,
 	"hearth update":                `  hearth update dev            # onto the template's active version, asking for new parameters`,
+	"hearth doctor":                "  hearth doctor docker\n  hearth doctor docker --remove --yes",
 	"hearth users":                 "  hearth users list\n  hearth users create bob --email bob@example.com --role template-admin",
 	"hearth users activate":        `  hearth users activate bob`,
 	"hearth users create":          "  hearth users create bob --email bob@example.com              # signs in with OIDC\n  hearth users create bob --email bob@example.com --password 'a long one'",
