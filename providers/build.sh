@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the providers listed in versions into a Terraform filesystem mirror (the first argument),
-# for registry.terraform.io and registry.opentofu.org. A provider already in the mirror at its
-# version is not built again; Go's build cache makes a rebuild after a change cheap too.
+# for registry.terraform.io and registry.opentofu.org, statically linked (as the registries' builds
+# are: the provisioner image has no C library). A provider already in the mirror at its version, so
+# built, is not built again; Go's build cache makes a rebuild after a change cheap too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mirror=${1:?usage: build.sh MIRROR}
@@ -13,12 +14,13 @@ grep -v '^\s*\(#\|$\)' "$here/versions" | while read -r address version dir; do
 	binary="terraform-provider-${type}_v${version}"
 	placed=yes
 	for host in registry.terraform.io registry.opentofu.org; do
-		[ -x "$mirror/$host/$address/$version/$platform/$binary" ] || placed=no
+		placed_binary="$mirror/$host/$address/$version/$platform/$binary"
+		[ -x "$placed_binary" ] && go version -m "$placed_binary" | grep -q 'CGO_ENABLED=0' || placed=no
 	done
 	[ "$placed" = yes ] && continue
 	echo "providers: building $address $version (from providers/$dir)"
 	pkg=$(sed -n "s/^tool //p" "$here/$dir/go.mod")
-	(cd "$here/$dir" && go build -trimpath -ldflags "-s -w" -o "$build/$binary" "$pkg")
+	(cd "$here/$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$build/$binary" "$pkg")
 	for host in registry.terraform.io registry.opentofu.org; do
 		dir_out="$mirror/$host/$address/$version/$platform"
 		mkdir -p "$dir_out" && ln -f "$build/$binary" "$dir_out/$binary.tmp" 2>/dev/null || cp "$build/$binary" "$dir_out/$binary.tmp"

@@ -96,6 +96,10 @@ func (x *job) saveInitCache() {
 			return
 		}
 	}
+	// Terraform links providers from a mirror with relative links, which a move would break.
+	if absoluteLinks(data) != nil {
+		return
+	}
 	if os.Rename(data, filepath.Join(tmp, "data")) != nil {
 		return
 	}
@@ -112,6 +116,24 @@ func (x *job) saveInitCache() {
 	}
 	x.entry = entry
 	x.r.trimInitCache()
+}
+
+// absoluteLinks rewrites every relative symbolic link under dir as an absolute one to the same place.
+func absoluteLinks(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.Type()&os.ModeSymlink == 0 {
+			return err
+		}
+		target, err := os.Readlink(p)
+		if err != nil || filepath.IsAbs(target) {
+			return err
+		}
+		abs := filepath.Join(filepath.Dir(p), target)
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+		return os.Symlink(abs, p)
+	})
 }
 
 // References are what each resource's configuration refers to (how apps and scripts find their
