@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -34,6 +35,9 @@ const (
 	home = "/home/hearth"
 	data = "/var/lib/hearth"
 )
+
+// ctx bounds nothing: the build runs until it is done, or the user interrupts it.
+var ctx = context.Background()
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
@@ -111,7 +115,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	shell := &layer{epoch: epoch}
 	shell.file("/bin/busybox", busybox, 0o755)
-	applets, err := exec.Command(busybox, "--list").Output()
+	applets, err := exec.CommandContext(ctx, busybox, "--list").Output()
 	if err != nil {
 		return fmt.Errorf("busybox --list: %w", err)
 	}
@@ -177,8 +181,8 @@ func run(args []string, stdout io.Writer) error {
 		id, _ := img.ConfigName()
 		fmt.Fprintf(stdout, "images: %s:%s %.1f MB (%s, %s)\n", im.name, *tag, float64(size)/1e6, id.String()[:19], path)
 		if *load {
-			if out, err := exec.Command("docker", "load", "-i", path).CombinedOutput(); err != nil {
-				return fmt.Errorf("docker load %s: %v: %s", path, err, out)
+			if out, err := exec.CommandContext(ctx, "docker", "load", "-i", path).CombinedOutput(); err != nil {
+				return fmt.Errorf("docker load %s: %w: %s", path, err, out)
 			}
 		}
 	}
@@ -216,7 +220,7 @@ func sourceDate() time.Time {
 			return time.Unix(n, 0).UTC()
 		}
 	}
-	if out, err := exec.Command("git", "log", "-1", "--format=%ct").Output(); err == nil {
+	if out, err := exec.CommandContext(ctx, "git", "log", "-1", "--format=%ct").Output(); err == nil {
 		var n int64
 		if _, err := fmt.Sscan(strings.TrimSpace(string(out)), &n); err == nil {
 			return time.Unix(n, 0).UTC()
@@ -226,7 +230,7 @@ func sourceDate() time.Time {
 }
 
 func gitDescribe() string {
-	out, err := exec.Command("git", "describe", "--tags", "--always", "--dirty").Output()
+	out, err := exec.CommandContext(ctx, "git", "describe", "--tags", "--always", "--dirty").Output()
 	if err != nil {
 		return "dev"
 	}
@@ -235,15 +239,15 @@ func gitDescribe() string {
 
 // goBuild builds a static linux/amd64 binary of pkg.
 func goBuild(out, pkg, version string) error {
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	root, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
 	if err != nil {
 		return fmt.Errorf("go list -m: %w", err)
 	}
-	cmd := exec.Command("go", "build", "-C", strings.TrimSpace(string(root)), "-trimpath", "-ldflags",
+	cmd := exec.CommandContext(ctx, "go", "build", "-C", strings.TrimSpace(string(root)), "-trimpath", "-ldflags",
 		"-s -w -X github.com/hearthdev/hearth/internal/buildinfo.version="+version, "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v: %s", pkg, err, b)
+		return fmt.Errorf("go build %s: %w: %s", pkg, err, b)
 	}
 	return nil
 }
@@ -257,7 +261,7 @@ func pinnedTerraform(path, want string) (string, error) {
 		}
 		path = p
 	}
-	cmd := exec.Command(path, "version", "-json")
+	cmd := exec.CommandContext(ctx, path, "version", "-json")
 	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+os.DevNull, "CHECKPOINT_DISABLE=1")
 	raw, err := cmd.Output()
 	if err != nil {
@@ -282,25 +286,25 @@ func debianBusybox(work string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	download := exec.Command("apt-get", "download", "busybox-static")
+	download := exec.CommandContext(ctx, "apt-get", "download", "busybox-static")
 	download.Dir = dir
 	if out, err := download.CombinedOutput(); err != nil {
-		update := exec.Command("apt-get", "update", "-qq")
+		update := exec.CommandContext(ctx, "apt-get", "update", "-qq")
 		if uout, uerr := update.CombinedOutput(); uerr != nil {
-			return "", fmt.Errorf("apt-get update: %v: %s", uerr, uout)
+			return "", fmt.Errorf("apt-get update: %w: %s", uerr, uout)
 		}
-		download = exec.Command("apt-get", "download", "busybox-static")
+		download = exec.CommandContext(ctx, "apt-get", "download", "busybox-static")
 		download.Dir = dir
 		if out2, err := download.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("apt-get download busybox-static: %v: %s%s", err, out, out2)
+			return "", fmt.Errorf("apt-get download busybox-static: %w: %s%s", err, out, out2)
 		}
 	}
 	debs, _ := filepath.Glob(filepath.Join(dir, "busybox-static_*.deb"))
 	if len(debs) != 1 {
 		return "", errors.New("apt-get download busybox-static left no package")
 	}
-	if out, err := exec.Command("dpkg-deb", "-x", debs[0], filepath.Join(dir, "root")).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("dpkg-deb -x: %v: %s", err, out)
+	if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", debs[0], filepath.Join(dir, "root")).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("dpkg-deb -x: %w: %s", err, out)
 	}
 	return filepath.Join(dir, "root", "bin", "busybox"), nil
 }
@@ -321,4 +325,3 @@ func baseLayer(epoch time.Time) (*layer, error) {
 	l.dir(data, 0o700, uid)
 	return l, nil
 }
-
