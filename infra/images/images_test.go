@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -134,7 +135,7 @@ func TestImagesRunAServerAndAWorker(t *testing.T) {
 	needDocker(t)
 	tag := fmt.Sprintf("test-%d", time.Now().UnixNano())
 	var out bytes.Buffer
-	require.NoError(t, run([]string{"-out", t.TempDir(), "-tag", tag, "-mirror", tftest.Mirror(t),
+	require.NoError(t, run(context.Background(), []string{"-out", t.TempDir(), "-tag", tag, "-mirror", tftest.Mirror(t),
 		"-terraform-version", terraformVersion(t), "-load"}, &out))
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "hearth-server:"+tag, "hearth-provisioner:"+tag).Run() })
 	t.Log(out.String())

@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -36,17 +37,16 @@ const (
 	data = "/var/lib/hearth"
 )
 
-// ctx bounds nothing: the build runs until it is done, or the user interrupts it.
-var ctx = context.Background()
-
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "images:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("images", flag.ContinueOnError)
 	out := fs.String("out", ".cache/images", "where the image tarballs are written")
 	tag := fs.String("tag", "dev", "the images' tag")
@@ -60,27 +60,27 @@ func run(args []string, stdout io.Writer) error {
 	if *terraformVersion == "" {
 		return errors.New("-terraform-version is required: the provisioner image pins the Terraform it carries")
 	}
-	epoch := sourceDate()
+	epoch := sourceDate(ctx)
 	work, err := os.MkdirTemp("", "hearth-images-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
 
-	version := gitDescribe()
+	version := gitDescribe(ctx)
 	for _, cmd := range []string{"hearth", "hearth-agent"} {
-		if err := goBuild(filepath.Join(work, cmd), "./cmd/"+cmd, version); err != nil {
+		if err := goBuild(ctx, filepath.Join(work, cmd), "./cmd/"+cmd, version); err != nil {
 			return err
 		}
 	}
-	tf, err := pinnedTerraform(*terraform, *terraformVersion)
+	tf, err := pinnedTerraform(ctx, *terraform, *terraformVersion)
 	if err != nil {
 		return err
 	}
 	if st, err := os.Stat(*mirror); err != nil || !st.IsDir() {
 		return fmt.Errorf("no provider mirror at %s: build it with go tool task providers", *mirror)
 	}
-	busybox, err := debianBusybox(work)
+	busybox, err := debianBusybox(ctx, work)
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func imageSize(img v1.Image) (int64, error) {
 
 // sourceDate is SOURCE_DATE_EPOCH, else the last commit's time, else the Unix epoch: the images'
 // creation time and every file's.
-func sourceDate() time.Time {
+func sourceDate(ctx context.Context) time.Time {
 	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
 		var n int64
 		if _, err := fmt.Sscan(s, &n); err == nil {
@@ -229,7 +229,7 @@ func sourceDate() time.Time {
 	return time.Unix(0, 0).UTC()
 }
 
-func gitDescribe() string {
+func gitDescribe(ctx context.Context) string {
 	out, err := exec.CommandContext(ctx, "git", "describe", "--tags", "--always", "--dirty").Output()
 	if err != nil {
 		return "dev"
@@ -238,7 +238,7 @@ func gitDescribe() string {
 }
 
 // goBuild builds a static linux/amd64 binary of pkg.
-func goBuild(out, pkg, version string) error {
+func goBuild(ctx context.Context, out, pkg, version string) error {
 	root, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
 	if err != nil {
 		return fmt.Errorf("go list -m: %w", err)
@@ -253,7 +253,7 @@ func goBuild(out, pkg, version string) error {
 }
 
 // pinnedTerraform finds Terraform and checks that it is the pinned version.
-func pinnedTerraform(path, want string) (string, error) {
+func pinnedTerraform(ctx context.Context, path, want string) (string, error) {
 	if path == "" {
 		p, err := exec.LookPath("terraform")
 		if err != nil {
@@ -281,7 +281,7 @@ func pinnedTerraform(path, want string) (string, error) {
 
 // debianBusybox fetches busybox-static from Debian's archive (apt, no registry) and returns the
 // statically linked binary's path.
-func debianBusybox(work string) (string, error) {
+func debianBusybox(ctx context.Context, work string) (string, error) {
 	dir := filepath.Join(work, "busybox")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
