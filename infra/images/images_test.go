@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +37,35 @@ func terraformVersion(t *testing.T) string {
 	}
 	t.Fatal("no TERRAFORM_VERSION in Taskfile.yml")
 	return ""
+}
+
+var images struct {
+	once     sync.Once
+	tag, out string
+	err      error
+}
+
+// buildImages builds and loads the images once for the package's tests (tag "test"), and returns
+// the tag and what the build printed.
+func buildImages(t *testing.T) (string, string) {
+	t.Helper()
+	needDocker(t)
+	images.once.Do(func() {
+		var out bytes.Buffer
+		images.tag = "test"
+		dir, err := os.MkdirTemp("", "hearth-images-test-")
+		if err != nil {
+			images.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		images.err = run(context.Background(), []string{"-out", dir, "-tag", images.tag, "-mirror", tftest.Mirror(t),
+			"-terraform-version", terraformVersion(t), "-load"}, &out)
+		images.out = out.String()
+	})
+	require.NoError(t, images.err)
+	t.Log(images.out)
+	return images.tag, images.out
 }
 
 func needDocker(t *testing.T) {
@@ -132,14 +162,8 @@ func call(t *testing.T, method, url, token, contentType string, body []byte) map
 // the pinned Terraform and the mirror inside, takes the server's import of the local example and
 // succeeds. Both fit their size budgets.
 func TestImagesRunAServerAndAWorker(t *testing.T) {
-	needDocker(t)
-	tag := fmt.Sprintf("test-%d", time.Now().UnixNano())
-	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), []string{"-out", t.TempDir(), "-tag", tag, "-mirror", tftest.Mirror(t),
-		"-terraform-version", terraformVersion(t), "-load"}, &out))
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "hearth-server:"+tag, "hearth-provisioner:"+tag).Run() })
-	t.Log(out.String())
-	require.Regexp(t, `hearth-server:`+tag+` [0-9.]+ MB`, out.String())
+	tag, built := buildImages(t)
+	require.Regexp(t, `hearth-server:`+tag+` [0-9.]+ MB`, built)
 	for image, budget := range map[string]int64{"hearth-server": 60e6, "hearth-provisioner": 250e6} {
 		var size int64
 		_, err := fmt.Sscan(docker(t, "image", "inspect", "--format", "{{.Size}}", image+":"+tag), &size)
