@@ -90,7 +90,7 @@ type Deps struct {
 // New builds the HTTP handler of the control plane.
 func New(deps Deps) http.Handler {
 	errorLog.Store(deps.Logger)
-	deps.Registry.MustRegister(deps.DB.Collector(), deps.DB.WritesCollector(), provisioner.NewCollector(deps.DB, deps.Logger))
+	deps.Registry.MustRegister(deps.DB.Collector(), deps.DB.WritesCollector(), deps.DB.StateCollector(), provisioner.NewCollector(deps.DB, deps.Logger))
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
 	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth, deps.AccessURL), recordAudit(deps.DB, deps.Logger))

@@ -161,6 +161,7 @@ type Replica struct {
 type RiverJob struct {
 	ID          int64
 	State       RiverJobState
+	Kind        string
 	Attempt     int16
 	FinalizedAt *time.Time
 }

@@ -5,6 +5,7 @@ CREATE TYPE river_job_state AS ENUM ('available', 'cancelled', 'completed', 'dis
 CREATE TABLE river_job (
     id           bigint PRIMARY KEY,
     state        river_job_state NOT NULL,
+    kind         text NOT NULL,
     attempt      smallint NOT NULL,
     finalized_at timestamptz
 );
