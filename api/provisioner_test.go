@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -322,38 +320,6 @@ func TestQueueVisibility(t *testing.T) {
 		}
 		require.Contains(t, string(raw), want)
 	}
-
-	// What the deployment material scales and watches on (the chart's KEDA query, infra/keda) is
-	// what the server exports.
-	for _, name := range referencedMetrics(t, "../infra/helm/hearth/templates/*.yaml", "../infra/keda/*.yaml") {
-		require.Regexp(t, `(?m)^# TYPE `+name+` `, string(raw), "%s is referenced by the deployment material but not exported", name)
-	}
-}
-
-// referencedMetrics lists the hearth_* metric names the files matching the patterns mention.
-func referencedMetrics(t *testing.T, patterns ...string) []string {
-	t.Helper()
-	seen := map[string]bool{}
-	re := regexp.MustCompile(`\bhearth_[a-z0-9_]+`)
-	for _, p := range patterns {
-		files, err := filepath.Glob(p)
-		require.NoError(t, err)
-		require.NotEmpty(t, files, p)
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			require.NoError(t, err)
-			for _, m := range re.FindAllString(string(b), -1) {
-				seen[m] = true
-			}
-		}
-	}
-	names := make([]string, 0, len(seen))
-	for n := range seen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	require.NotEmpty(t, names)
-	return names
 }
 
 // slowModule is a template whose terraform init hangs until the test ends.
