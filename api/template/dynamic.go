@@ -28,6 +28,8 @@ func registerDynamic(api huma.API, h handlers) {
 		Tags:        []string{"Templates"},
 		Security:    h.Security,
 		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound},
+		// A read, sent as POST for its body: nothing changes, nothing to audit.
+		Metadata: map[string]any{"audit": false},
 	}, h.evaluate)
 }
 
