@@ -69,7 +69,8 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("db: connect to %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+		return nil, fmt.Errorf("db: cannot reach PostgreSQL at %s:%d/%s: check that it runs there and that --postgres-url (HEARTH_POSTGRES_URL) names it: %w",
+			cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
 	return &DB{Queries: dbsqlc.New(pool), Pool: pool}, nil
 }
