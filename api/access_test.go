@@ -36,6 +36,8 @@ type access struct {
 	// contentType replaces application/json; params fill path parameters other than {user} and {id}.
 	contentType string
 	params      map[string]string
+	// read marks a POST that changes nothing (its input is a body), which is not audited.
+	read bool
 }
 
 // someID is an ID of nothing.
@@ -120,7 +122,7 @@ var accessTable = map[string]access{
 	"upload-file":                 {body: tinyTar, contentType: "application/x-tar", want: deny(201, 403, 201, 403, 403, 403)},
 	"create-template-version":     {body: unknownFile, want: deny(404, 403, 404, 403, 403, 403)},
 	"get-template-version":        {params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},
-	"evaluate-dynamic-parameters": {body: `{"values":{}}`, params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},
+	"evaluate-dynamic-parameters": {body: `{"values":{}}`, params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404), read: true},
 	"get-template-version-logs":   {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
 	"archive-template-version":    {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
 	"unarchive-template-version":  {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
@@ -220,7 +222,7 @@ func TestEveryOperationIsAuthorizedAsDeclared(t *testing.T) {
 					continue
 				}
 				require.Equal(t, row.want[i], status, "%s %s as %s", o.method, o.path, caller)
-				if o.method != "GET" {
+				if o.method != "GET" && !row.read {
 					w.requireAudited(t, o.id, status)
 				}
 			}
