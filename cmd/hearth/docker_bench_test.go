@@ -45,18 +45,13 @@ func (d *containerDeployment) createReady(b *testing.B, name string) (string, ti
 	id, _ := ws["id"].(string)
 	require.NotEmpty(b, id, ws)
 	deadline := t0.Add(60 * time.Second)
+	api := func(method, path, body string) map[string]any { return d.api(b, method, path, body) }
 	for {
-		w := d.api(b, "GET", "/api/v2/workspaces/"+id, "")
-		lb, _ := w["latest_build"].(map[string]any)
-		require.NotEqual(b, "failed", lb["status"], lb)
-		resources, _ := lb["resources"].([]any)
-		for _, r := range resources {
-			for _, a := range r.(map[string]any)["agents"].([]any) {
-				if a := a.(map[string]any); a["status"] == "connected" && a["lifecycle_state"] == "ready" {
-					return id, time.Since(t0)
-				}
-			}
+		if ready(firstAgent(api, id)) {
+			return id, time.Since(t0)
 		}
+		lb, _ := api("GET", "/api/v2/workspaces/"+id, "")["latest_build"].(map[string]any)
+		require.NotEqual(b, "failed", lb["status"], lb)
 		require.True(b, time.Now().Before(deadline), "workspace %s: no ready agent within a minute", name)
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -57,6 +57,34 @@ func labelled(t *testing.T, kind, workspaceID string) []string {
 	return strings.Fields(docker(t, append(cmd, "--filter", "label=coder.workspace_id="+workspaceID, "--format", format)...))
 }
 
+// removeLabelled removes what a workspace left on the Docker host, for tests that failed half way.
+func removeLabelled(t *testing.T, workspaceID string) {
+	for _, c := range labelled(t, "container", workspaceID) {
+		_ = exec.Command("docker", "rm", "-f", c).Run()
+	}
+	for _, v := range labelled(t, "volume", workspaceID) {
+		_ = exec.Command("docker", "volume", "rm", "-f", v).Run()
+	}
+}
+
+// firstAgent is the first agent of a workspace's latest build as the API shows it, or nil.
+func firstAgent(api func(method, path, body string) map[string]any, workspaceID string) map[string]any {
+	w := api("GET", "/api/v2/workspaces/"+workspaceID, "")
+	lb, _ := w["latest_build"].(map[string]any)
+	resources, _ := lb["resources"].([]any)
+	for _, r := range resources {
+		if ags, _ := r.(map[string]any)["agents"].([]any); len(ags) > 0 {
+			return ags[0].(map[string]any)
+		}
+	}
+	return nil
+}
+
+// ready says whether an agent is connected and its startup done.
+func ready(a map[string]any) bool {
+	return a != nil && a["status"] == "connected" && a["lifecycle_state"] == "ready"
+}
+
 // The docker example, as a new user runs it: pushed with the CLI, a workspace created, its agent
 // downloaded into a real container; a file written over SSH survives a stop (container gone, volume
 // kept) and a start; the coder stat metadata reports; delete leaves nothing behind. The engine has no
@@ -82,30 +110,12 @@ func TestDockerTemplateWorkspaceLifecycle(t *testing.T) {
 	require.Equal(t, 0, code, out+errOut)
 	ws := api("GET", "/api/v2/users/me/workspaces/"+box, "")
 	id := ws["id"].(string)
-	t.Cleanup(func() { // what a failed run left
-		for _, c := range labelled(t, "container", id) {
-			_ = exec.Command("docker", "rm", "-f", c).Run()
-		}
-		for _, v := range labelled(t, "volume", id) {
-			_ = exec.Command("docker", "volume", "rm", "-f", v).Run()
-		}
-	})
-	agent := func() map[string]any {
-		w := api("GET", "/api/v2/workspaces/"+id, "")
-		for _, r := range w["latest_build"].(map[string]any)["resources"].([]any) {
-			if ags, _ := r.(map[string]any)["agents"].([]any); len(ags) > 0 {
-				return ags[0].(map[string]any)
-			}
-		}
-		return nil
+	t.Cleanup(func() { removeLabelled(t, id) }) // what a failed run left
+	agent := func() map[string]any { return firstAgent(api, id) }
+	waitReady := func() {
+		waitUntil(t, "the agent in the container to be ready", func() bool { return ready(agent()) })
 	}
-	ready := func() {
-		waitUntil(t, "the agent in the container to be ready", func() bool {
-			a := agent()
-			return a != nil && a["status"] == "connected" && a["lifecycle_state"] == "ready"
-		})
-	}
-	ready()
+	waitReady()
 	require.Len(t, labelled(t, "container", id), 1, "the workspace's container, labelled with its id")
 	require.Len(t, labelled(t, "volume", id), 1, "its home volume")
 
@@ -146,7 +156,7 @@ func TestDockerTemplateWorkspaceLifecycle(t *testing.T) {
 
 	out, errOut, code = c.run("", "start", box)
 	require.Equal(t, 0, code, out+errOut)
-	ready()
+	waitReady()
 	out, errOut, code = c.run("", "ssh", box, "--", "cat ~/f; cat ~/.cache/hearth-agent/hearth-agent.etag")
 	require.Equal(t, 0, code, out+errOut)
 	require.Regexp(t, `^hi\nW/"[0-9a-f]+"\n$`, out, "the home survived the stop, with the agent's download cache in it")
@@ -193,25 +203,12 @@ func TestCoderShapedDockerTemplateConnects(t *testing.T) {
 	out, errOut, code = c.run("", "create", name, "--template", "coder-docker", "--yes")
 	require.Equal(t, 0, code, out+errOut)
 	id := api("GET", "/api/v2/users/me/workspaces/"+name, "")["id"].(string)
-	t.Cleanup(func() {
-		for _, c := range labelled(t, "container", id) {
-			_ = exec.Command("docker", "rm", "-f", c).Run()
-		}
-		for _, v := range labelled(t, "volume", id) {
-			_ = exec.Command("docker", "volume", "rm", "-f", v).Run()
-		}
-	})
+	t.Cleanup(func() { removeLabelled(t, id) })
 	var agentID string
 	waitUntil(t, "the agent to be ready", func() bool {
-		w := api("GET", "/api/v2/workspaces/"+id, "")
-		for _, r := range w["latest_build"].(map[string]any)["resources"].([]any) {
-			for _, a := range r.(map[string]any)["agents"].([]any) {
-				a := a.(map[string]any)
-				agentID, _ = a["id"].(string)
-				return a["status"] == "connected" && a["lifecycle_state"] == "ready"
-			}
-		}
-		return false
+		a := firstAgent(api, id)
+		agentID, _ = a["id"].(string)
+		return ready(a)
 	})
 	var last []any
 	waitUntil(t, "all seven metadata items", func() bool {

@@ -46,18 +46,20 @@ func (d *deployment) container(name string, args ...string) {
 
 func (d *deployment) healthy(i int) {
 	d.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(d.urls[i] + "/api/v2/health")
-		if err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
+	waitHealthy(d.t, d.urls[i])
+}
+
+// waitHealthy waits up to a minute for a server to answer its health check with 200.
+func waitHealthy(t *testing.T, url string) {
+	t.Helper()
+	waitFor(t, 60*time.Second, url+" to become healthy", func() bool {
+		res, err := http.Get(url + "/api/v2/health")
+		if err != nil {
+			return false
 		}
-		require.True(d.t, time.Now().Before(deadline), "replica %d did not become healthy", i)
-		time.Sleep(100 * time.Millisecond)
-	}
+		_ = res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
 }
 
 func newDeployment(t *testing.T) *deployment {

@@ -188,18 +188,7 @@ func TestImagesRunAServerAndAWorker(t *testing.T) {
 		}
 		_ = exec.Command("docker", "rm", "-f", name).Run()
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(url + "/api/v2/health")
-		if err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		require.True(t, time.Now().Before(deadline), "the server container did not become healthy")
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitHealthy(t, url)
 	res, err := http.Get(url + "/")
 	require.NoError(t, err)
 	page, _ := io.ReadAll(res.Body)
@@ -228,14 +217,9 @@ func TestImagesRunAServerAndAWorker(t *testing.T) {
 	})
 	file := call(t, "POST", url+"/api/v2/files", token, "application/x-tar", tftest.Tar(t, "../../examples/templates/local"))
 	v := call(t, "POST", url+"/api/v2/template-versions", token, "application/json", []byte(`{"file_id":"`+file["id"].(string)+`"}`))
-	deadline = time.Now().Add(90 * time.Second)
-	for {
+	waitFor(t, 90*time.Second, "the import to end", func() bool {
 		v = call(t, "GET", url+"/api/v2/template-versions/"+v["id"].(string), token, "", nil)
-		if v["status"] == "succeeded" || v["status"] == "failed" {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the import did not end: %v", v)
-		time.Sleep(200 * time.Millisecond)
-	}
+		return v["status"] == "succeeded" || v["status"] == "failed"
+	})
 	require.Equal(t, "succeeded", v["status"], "the worker image imported the local example: %v", v)
 }
