@@ -1,0 +1,419 @@
+package tailnet
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"tailscale.com/ipn/ipnstate"
+	"tailscale.com/net/dns"
+	"tailscale.com/net/netmon"
+	"tailscale.com/net/tsdial"
+	"tailscale.com/tailcfg"
+	"tailscale.com/tsd"
+	"tailscale.com/types/key"
+	"tailscale.com/types/netmap"
+	"tailscale.com/wgengine"
+	"tailscale.com/wgengine/filter"
+	"tailscale.com/wgengine/magicsock"
+	"tailscale.com/wgengine/netstack"
+	"tailscale.com/wgengine/router"
+	"tailscale.com/wgengine/wgcfg"
+)
+
+// Options configure a node.
+type Options struct {
+	// ID names the node: an agent's ID, or a fresh one for a client.
+	ID uuid.UUID
+	// DERPMap lists the DERP regions; nil or empty leaves only direct paths.
+	DERPMap *tailcfg.DERPMap
+	// ListenPort is the UDP port for direct paths (0: any).
+	ListenPort uint16
+	// Logger takes the node's own events; tailscale's chatter goes to it at debug level.
+	Logger *slog.Logger
+}
+
+// Conn is one node of the tailnet: it dials and listens on TCP over WireGuard, in userspace.
+type Conn struct {
+	id       uuid.UUID
+	addr     netip.Addr
+	log      *slog.Logger
+	sys      *tsd.System
+	netMon   *netmon.Monitor
+	dialer   *tsdial.Dialer
+	engine   wgengine.Engine
+	magic    *magicsock.Conn
+	netstack *netstack.Impl
+	priv     key.NodePrivate
+
+	// mu guards the node itself, the listeners and closed. It is never held while calling into the
+	// engine, which calls back into the node from its own locks.
+	mu        sync.Mutex
+	closed    bool
+	self      Node
+	listeners map[uint16]*listener
+	onNode    func(Node)
+
+	// update serializes changes to the peers; the engine's lookups read the snapshot without a lock.
+	update sync.Mutex
+	peers  atomic.Pointer[peerSet]
+}
+
+// peerSet is an immutable snapshot of the peers.
+type peerSet struct {
+	byID  map[uuid.UUID]*Node
+	byKey map[key.NodePublic]*Node
+	byIP  map[netip.Addr]*Node
+}
+
+func newPeerSet(nodes map[uuid.UUID]*Node) *peerSet {
+	s := &peerSet{byID: nodes, byKey: make(map[key.NodePublic]*Node, len(nodes)), byIP: make(map[netip.Addr]*Node, len(nodes))}
+	for _, n := range nodes {
+		s.byKey[n.Key] = n
+		for _, a := range n.Addresses {
+			s.byIP[a.Addr()] = n
+		}
+	}
+	return s
+}
+
+// New starts a node. Close it when done.
+func New(o Options) (_ *Conn, err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	logf := func(format string, args ...any) {
+		if log.Enabled(context.Background(), slog.LevelDebug) {
+			log.Debug(fmt.Sprintf(format, args...), "component", "tailnet")
+		}
+	}
+	c := &Conn{id: o.ID, addr: IP(o.ID), log: log, priv: key.NewNode(), listeners: map[uint16]*listener{}}
+	c.peers.Store(newPeerSet(nil))
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	c.sys = tsd.NewSystem()
+	c.netMon, err = netmon.New(c.sys.Bus.Get(), logf)
+	if err != nil {
+		return nil, fmt.Errorf("tailnet: %w", err)
+	}
+	c.dialer = &tsdial.Dialer{Logf: logf}
+	c.dialer.SetBus(c.sys.Bus.Get())
+	c.engine, err = wgengine.NewUserspaceEngine(logf, wgengine.Config{
+		EventBus: c.sys.Bus.Get(), ListenPort: o.ListenPort, NetMon: c.netMon, Dialer: c.dialer,
+		SetSubsystem: c.sys.Set, ControlKnobs: c.sys.ControlKnobs(), HealthTracker: c.sys.HealthTracker.Get(),
+		Metrics: c.sys.UserMetricsRegistry(), Router: router.NewFake(logf)})
+	if err != nil {
+		return nil, fmt.Errorf("tailnet: the WireGuard engine: %w", err)
+	}
+	c.sys.Set(c.engine)
+	c.magic = c.sys.MagicSock.Get()
+	c.netstack, err = netstack.Create(logf, c.sys.Tun.Get(), c.engine, c.magic, c.dialer, c.sys.DNSManager.Get(), c.sys.ProxyMapper())
+	if err != nil {
+		return nil, fmt.Errorf("tailnet: the network stack: %w", err)
+	}
+	c.sys.Tun.Get().Start()
+	c.netstack.ProcessLocalIPs = true
+	c.netstack.GetTCPHandlerForFlow = c.tcpHandler
+	if err := c.netstack.Start(nil); err != nil {
+		return nil, fmt.Errorf("tailnet: the network stack: %w", err)
+	}
+
+	prefix := netip.PrefixFrom(c.addr, 128)
+	c.self = Node{ID: o.ID, Key: c.priv.Public(), DiscoKey: c.magic.DiscoPublicKey(), Addresses: []netip.Prefix{prefix}, AsOf: time.Now()}
+	self := c.selfView()
+	c.engine.SetFilter(filter.NewAllowAllForTest(logf))
+	c.engine.SetPeerByIPPacketFunc(c.peerByIP)
+	c.engine.SetPeerConfigFunc(c.peerConfig)
+	c.engine.SetPeerForIPFunc(c.peerForIP)
+	c.engine.SetSelfNode(self)
+	c.engine.SetStatusCallback(c.status)
+	c.magic.SetNetInfoCallback(c.netInfo)
+	if err := c.magic.SetPrivateKey(c.priv); err != nil {
+		return nil, fmt.Errorf("tailnet: %w", err)
+	}
+	if err := c.engine.Reconfig(&wgcfg.Config{PrivateKey: c.priv, Addresses: []netip.Prefix{prefix}},
+		&router.Config{LocalAddrs: []netip.Prefix{prefix}}, &dns.Config{}); err != nil {
+		return nil, fmt.Errorf("tailnet: %w", err)
+	}
+	c.netstack.UpdateNetstackIPs(&netmap.NetworkMap{SelfNode: self})
+	c.magic.SetDERPMap(o.DERPMap)
+	c.magic.SetNetworkMap(self, nil)
+	c.magic.SetNetworkUp(true)
+	c.engine.RequestStatus()
+	return c, nil
+}
+
+// Addr is the node's tailnet address.
+func (c *Conn) Addr() netip.Addr { return c.addr }
+
+// Node is the node as it stands, to send to the coordinator.
+func (c *Conn) Node() Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.self
+	n.Endpoints = slices.Clone(n.Endpoints)
+	return n
+}
+
+// OnNode calls f with the node whenever its endpoints or DERP home change (and once now): the
+// caller sends it to the coordinator.
+func (c *Conn) OnNode(f func(Node)) {
+	c.mu.Lock()
+	c.onNode = f
+	n := c.self
+	c.mu.Unlock()
+	f(n)
+}
+
+func (c *Conn) selfView() tailcfg.NodeView {
+	return (&tailcfg.Node{ID: nodeID(c.id), StableID: tailcfg.StableNodeID(c.id.String()), Key: c.priv.Public(),
+		DiscoKey: c.magic.DiscoPublicKey(), Addresses: []netip.Prefix{netip.PrefixFrom(c.addr, 128)},
+		AllowedIPs: []netip.Prefix{netip.PrefixFrom(c.addr, 128)}, MachineAuthorized: true}).View()
+}
+
+// status takes the engine's endpoints into the node.
+func (c *Conn) status(s *wgengine.Status, err error) {
+	if err != nil {
+		return
+	}
+	eps := make([]string, 0, len(s.LocalAddrs))
+	for _, e := range s.LocalAddrs {
+		eps = append(eps, e.Addr.String())
+	}
+	slices.Sort(eps)
+	c.mu.Lock()
+	if slices.Equal(eps, c.self.Endpoints) {
+		c.mu.Unlock()
+		return
+	}
+	c.self.Endpoints = eps
+	c.changedLocked()
+}
+
+// netInfo takes the DERP home and latencies into the node.
+func (c *Conn) netInfo(ni *tailcfg.NetInfo) {
+	c.mu.Lock()
+	if ni.PreferredDERP == c.self.PreferredDERP {
+		c.mu.Unlock()
+		return
+	}
+	c.self.PreferredDERP = ni.PreferredDERP
+	c.self.DERPLatency = ni.DERPLatency
+	c.changedLocked()
+}
+
+// changedLocked stamps the node and hands it to the OnNode callback, outside the lock.
+func (c *Conn) changedLocked() {
+	c.self.AsOf = time.Now()
+	n, f := c.self, c.onNode
+	c.mu.Unlock()
+	if f != nil {
+		f(n)
+	}
+}
+
+// SetPeers replaces the nodes this one may reach with peers (the coordinator's view).
+func (c *Conn) SetPeers(peers []Node) {
+	c.change(func(m map[uuid.UUID]*Node) []key.NodePublic {
+		var gone []key.NodePublic
+		for id, p := range m {
+			gone = append(gone, p.Key)
+			delete(m, id)
+		}
+		for i := range peers {
+			p := peers[i]
+			m[p.ID] = &p
+		}
+		return gone
+	})
+}
+
+// UpdatePeer adds a node or replaces what is known of it.
+func (c *Conn) UpdatePeer(p Node) {
+	c.change(func(m map[uuid.UUID]*Node) []key.NodePublic {
+		var gone []key.NodePublic
+		if old, ok := m[p.ID]; ok && old.Key != p.Key {
+			gone = append(gone, old.Key)
+		}
+		m[p.ID] = &p
+		return gone
+	})
+}
+
+// RemovePeer forgets a node: its WireGuard session ends.
+func (c *Conn) RemovePeer(id uuid.UUID) {
+	c.change(func(m map[uuid.UUID]*Node) []key.NodePublic {
+		p, ok := m[id]
+		if !ok {
+			return nil
+		}
+		delete(m, id)
+		return []key.NodePublic{p.Key}
+	})
+}
+
+// change edits a copy of the peers, publishes it, and tells the engine: WireGuard sessions of keys
+// f returns are reset unless the key is still a peer's.
+func (c *Conn) change(f func(map[uuid.UUID]*Node) []key.NodePublic) {
+	c.update.Lock()
+	defer c.update.Unlock()
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return
+	}
+	m := maps.Clone(c.peers.Load().byID)
+	if m == nil {
+		m = map[uuid.UUID]*Node{}
+	}
+	gone := f(m)
+	set := newPeerSet(m)
+	c.peers.Store(set)
+	views := make([]tailcfg.NodeView, 0, len(m))
+	for _, p := range m {
+		views = append(views, p.peer().View())
+	}
+	slices.SortFunc(views, func(a, b tailcfg.NodeView) int { return cmp.Compare(a.ID(), b.ID()) })
+	c.magic.SetNetworkMap(c.selfView(), views)
+	for _, k := range gone {
+		if _, still := set.byKey[k]; !still {
+			c.engine.ResetDevicePeer(k)
+		}
+	}
+	for k := range set.byKey {
+		c.engine.SyncDevicePeer(k)
+	}
+}
+
+// peerByIP is wireguard's outbound lookup: the peer whose address dst is.
+func (c *Conn) peerByIP(dst netip.Addr) (key.NodePublic, bool) {
+	if p, ok := c.peers.Load().byIP[dst]; ok {
+		return p.Key, true
+	}
+	return key.NodePublic{}, false
+}
+
+// peerConfig is wireguard's peer lookup: a known peer's addresses, or nothing for a stranger.
+func (c *Conn) peerConfig(k key.NodePublic) ([]netip.Prefix, bool) {
+	if p, ok := c.peers.Load().byKey[k]; ok {
+		return slices.Clone(p.Addresses), true
+	}
+	return nil, false
+}
+
+func (c *Conn) peerForIP(ip netip.Addr) (wgengine.PeerForIP, bool) {
+	if ip == c.addr {
+		return wgengine.PeerForIP{Node: c.selfView(), IsSelf: true, Route: netip.PrefixFrom(ip, 128)}, true
+	}
+	if p, ok := c.peers.Load().byIP[ip]; ok {
+		return wgengine.PeerForIP{Node: p.peer().View(), Route: netip.PrefixFrom(ip, 128)}, true
+	}
+	return wgengine.PeerForIP{}, false
+}
+
+// DialTCP opens a TCP connection to port on the node with the given ID, over WireGuard.
+func (c *Conn) DialTCP(ctx context.Context, id uuid.UUID, port uint16) (net.Conn, error) {
+	conn, err := c.netstack.DialContextTCPWithBind(ctx, c.addr, netip.AddrPortFrom(IP(id), port))
+	if err != nil {
+		return nil, fmt.Errorf("tailnet: dial %s port %d: %w", id, port, err)
+	}
+	return conn, nil
+}
+
+// Path is how packets reach a peer.
+type Path string
+
+// The paths, from best to worst. PathRelay is not WireGuard's: it is the control plane's websocket
+// relay, which callers fall back to when the tailnet gives no path at all.
+const (
+	PathDirect Path = "direct"
+	PathDERP   Path = "DERP"
+	PathRelay  Path = "relay"
+)
+
+// Pong is the answer to a ping.
+type Pong struct {
+	Path Path
+	// Latency is the round trip of the ping.
+	Latency time.Duration
+	// Endpoint is the peer's UDP address on a direct path.
+	Endpoint string
+	// DERPRegion is the region that carried it on a DERP path.
+	DERPRegion     int
+	DERPRegionCode string
+}
+
+// Ping sends one discovery ping to the node with the given ID and says which way the pong came.
+func (c *Conn) Ping(ctx context.Context, id uuid.UUID) (Pong, error) {
+	ch := make(chan *ipnstate.PingResult, 1)
+	c.engine.Ping(IP(id), tailcfg.PingDisco, 0, func(r *ipnstate.PingResult) {
+		select {
+		case ch <- r:
+		default:
+		}
+	})
+	select {
+	case <-ctx.Done():
+		return Pong{}, fmt.Errorf("tailnet: no pong from %s: %w", id, ctx.Err())
+	case r := <-ch:
+		if r.Err != "" {
+			return Pong{}, fmt.Errorf("tailnet: ping %s: %s", id, r.Err)
+		}
+		p := Pong{Latency: time.Duration(r.LatencySeconds * float64(time.Second)), Endpoint: r.Endpoint,
+			DERPRegion: r.DERPRegionID, DERPRegionCode: r.DERPRegionCode, Path: PathDERP}
+		if r.Endpoint != "" {
+			p.Path = PathDirect
+		}
+		return p, nil
+	}
+}
+
+// Close stops the node; its connections end.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	ls := c.listeners
+	c.listeners = map[uint16]*listener{}
+	c.mu.Unlock()
+	for _, l := range ls {
+		l.close()
+	}
+	if c.netstack != nil {
+		_ = c.netstack.Close()
+	}
+	if c.engine != nil {
+		c.engine.Close()
+		<-c.engine.Done()
+	}
+	if c.netMon != nil {
+		_ = c.netMon.Close()
+	}
+	if c.dialer != nil {
+		_ = c.dialer.Close()
+	}
+	if c.sys != nil {
+		c.sys.Bus.Get().Close()
+	}
+}
+
+// ErrClosed is what a closed listener's Accept returns.
+var ErrClosed = errors.New("tailnet: closed")

@@ -1,0 +1,86 @@
+package tailnet_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"tailscale.com/derp/derpserver"
+	"tailscale.com/types/key"
+
+	"github.com/hearthdev/hearth/internal/tailnet"
+)
+
+// derpServer serves DERP on loopback, as a server replica does.
+func derpServer(t *testing.T) tailnet.DERPMap {
+	t.Helper()
+	s := derpserver.New(key.NewNode(), t.Logf)
+	srv := httptest.NewServer(derpserver.Handler(s))
+	t.Cleanup(func() { srv.Close(); _ = s.Close() })
+	return tailnet.DERPMap{Regions: []tailnet.Region{{ID: 900, Code: "test", Name: "Test", URL: srv.URL}}}
+}
+
+// pair starts two nodes that know each other, as the coordinator would have them.
+func pair(t *testing.T, m tailnet.DERPMap) (a, b *tailnet.Conn) {
+	t.Helper()
+	dm, err := m.Tailscale()
+	require.NoError(t, err)
+	a, err = tailnet.New(tailnet.Options{ID: uuid.New(), DERPMap: dm})
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	b, err = tailnet.New(tailnet.Options{ID: uuid.New(), DERPMap: dm})
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	a.OnNode(b.UpdatePeer)
+	b.OnNode(a.UpdatePeer)
+	return a, b
+}
+
+func TestTwoNodesTalkTCPOverWireGuard(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t, derpServer(t))
+	ln, err := b.Listen(22)
+	require.NoError(t, err)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(conn, conn)
+		_ = conn.Close()
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	conn, err := a.DialTCP(ctx, b.Node().ID, 22)
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+	_, err = conn.Write([]byte("hi"))
+	require.NoError(t, err)
+	got := make([]byte, 2)
+	_, err = io.ReadFull(conn, got)
+	require.NoError(t, err)
+	require.Equal(t, "hi", string(got))
+
+	var pong tailnet.Pong
+	require.Eventually(t, func() bool {
+		pong, err = a.Ping(ctx, b.Node().ID)
+		return err == nil && pong.Path == tailnet.PathDirect
+	}, 10*time.Second, 50*time.Millisecond, "last: %+v %v", pong, err)
+	require.NotEmpty(t, pong.Endpoint)
+}
+
+func TestAPortNobodyListensOnIsRefused(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t, derpServer(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err := a.DialTCP(ctx, b.Node().ID, 23)
+	require.Error(t, err)
+	var ne net.Error
+	_ = ne
+}
