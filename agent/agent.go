@@ -116,6 +116,7 @@ func Run(ctx context.Context, cfg Config) error {
 	a.log = newLogUploader(a)
 	wg.Go(func() { a.log.run(loops) })
 	wg.Go(func() { a.tunnelLoop(loops) })
+	wg.Go(func() { a.tailnetLoop(loops) })
 	wg.Go(func() { a.metadataLoop(loops) })
 	wg.Go(func() { a.appHealthLoop(loops) })
 	wg.Go(func() { a.statsLoop(loops) })

@@ -31,6 +31,7 @@ import (
 	"github.com/hearthdev/hearth/api/workspace"
 	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/authn"
+	"github.com/hearthdev/hearth/internal/coordinator"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/pgnotify"
@@ -38,6 +39,7 @@ import (
 	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/riverclaim"
 	"github.com/hearthdev/hearth/internal/seal"
+	"github.com/hearthdev/hearth/internal/tailnet"
 	"github.com/hearthdev/hearth/internal/tickets"
 )
 
@@ -83,6 +85,11 @@ type Deps struct {
 	Activity *activity.Recorder
 	// Metadata buffers agents' metadata reports (nil: written as they come).
 	Metadata *metadata.Buffer
+	// Coordinator passes tailnet nodes between agents and clients; DERP serves this replica's DERP
+	// at /derp; DERPMap is the map the deployment publishes. All nil when direct connections are off.
+	Coordinator *coordinator.Coordinator
+	DERP        http.Handler
+	DERPMap     *tailnet.DERPMap
 	// Web serves the dashboard for every path the API does not own; nil serves 404s.
 	Web http.Handler
 }
@@ -100,6 +107,10 @@ func New(deps Deps) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})))
+	if deps.DERP != nil {
+		mux.Handle("/derp", named("derp", deps.DERP))
+		mux.Handle("/derp/", named("derp", deps.DERP))
+	}
 	mux.Handle("GET /bin/{file}", named("agent-binary", agentBinary(deps.AgentBinary)))
 	mux.Handle("GET /metrics", named("metrics", promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry})))
 	mux.Handle("GET "+Prefix+"/docs", named("docs", docs.Handler(Prefix+"/openapi.json")))
@@ -198,8 +209,8 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes})
 	module.Register(hapi, module.Deps{DB: deps.DB, Tickets: deps.Tickets, Security: security})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Variables: deps.Boxes.Variables, Logs: deps.Logs, Security: security, Logger: deps.Logger,
-		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets})
-	region.Register(hapi, region.Deps{DB: deps.DB, Security: security})
+		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth})
+	region.Register(hapi, region.Deps{DB: deps.DB, Security: security, DERPMap: deps.DERPMap})
 	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
 		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC, GitSSHKeys: deps.Boxes.GitSSHKeys, OIDCTokens: deps.Boxes.OIDCTokens})
 	apps := app.New(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay, Activity: deps.Activity,

@@ -23,6 +23,7 @@ import (
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/relay"
+	"github.com/hearthdev/hearth/internal/tailnet"
 )
 
 // TokenHeader carries a proxy's token.
@@ -36,6 +37,8 @@ const HeartbeatInterval = relay.HeartbeatInterval
 type Deps struct {
 	DB       *db.DB
 	Security []map[string][]string
+	// DERPMap is the DERP map the deployment publishes (nil: direct connections are off).
+	DERPMap *tailnet.DERPMap
 }
 
 type handlers struct{ Deps }
@@ -60,6 +63,11 @@ func Register(api huma.API, d Deps) {
 		Summary: "Delete a workspace proxy", Tags: []string{"Workspace proxies"}, Security: d.Security,
 		Description:   "For owners. Its token stops working at once; agents connected through it reconnect when it drops them.",
 		DefaultStatus: http.StatusNoContent, Errors: append(errs, http.StatusNotFound)}, h.delete)
+	huma.Register(api, huma.Operation{OperationID: "get-derp-map", Method: http.MethodGet, Path: "/api/v2/derp-map",
+		Summary: "Get the DERP map", Tags: []string{"Workspace proxies"}, Security: d.Security,
+		Description: "The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. " +
+			"Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).",
+		Errors: append(errs, http.StatusNotFound)}, h.derpMap)
 	huma.Register(api, Operation("register-workspace-proxy", "register", "Register a proxy instance (heartbeat)",
 		"Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds."), h.register)
 	stop := Operation("deregister-workspace-proxy", "deregister", "Deregister a stopping proxy instance",
@@ -242,4 +250,19 @@ func (h handlers) deregister(ctx context.Context, in *deregisterProxyInput) (*st
 		return nil, err
 	}
 	return nil, h.DB.StopProxyInstance(ctx, dbsqlc.StopProxyInstanceParams{InstanceID: in.Body.InstanceID, ProxyID: &p.ID})
+}
+
+// DERPMapOutput is the published DERP map.
+type DERPMapOutput struct {
+	Body tailnet.DERPMap
+}
+
+func (h handlers) derpMap(ctx context.Context, _ *struct{}) (*DERPMapOutput, error) {
+	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
+		return nil, err
+	}
+	if h.DERPMap == nil {
+		return nil, huma.Error404NotFound("Direct connections are off on this deployment (--derp=false): there is no DERP map.")
+	}
+	return &DERPMapOutput{Body: *h.DERPMap}, nil
 }

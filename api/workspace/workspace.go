@@ -24,7 +24,9 @@ import (
 	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/audit"
+	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/coordinator"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/metadata"
@@ -54,6 +56,10 @@ type Deps struct {
 	Metadata *metadata.Buffer
 	// Tickets signs connection tickets for workspace proxies.
 	Tickets *tickets.Signer
+	// Coordinator passes tailnet nodes between agents and clients (nil: direct connections off);
+	// Auth checks again, while a client coordinates, that its token still holds.
+	Coordinator *coordinator.Coordinator
+	Auth        *authn.Authenticator
 }
 
 type handlers struct {
@@ -93,6 +99,7 @@ func Register(api huma.API, d Deps) {
 	registerSchedule(api, h, op)
 	registerWatch(api, h, op)
 	registerConnect(api, h, op)
+	registerCoordinate(api, h, op)
 	registerProxied(api, h, op)
 }
 

@@ -67,7 +67,7 @@ func rootCommand() *cobra.Command {
 		buildCommand("restart", "Stop and start a workspace", []string{"stop", "start"}, false),
 		buildCommand("update", "Rebuild a workspace on its template's active version", []string{"start"}, true),
 		deleteCommand(), logsCommand(), scheduleCommand(), templatesCommand(), modulesCommand(), usersCommand(), doctorCommand(), provisionersCommand(), proxiesCommand(), openCommand(),
-		sshCommand(), configSSHCommand(), portForwardCommand())...)
+		sshCommand(), configSSHCommand(), portForwardCommand(), pingCommand())...)
 	root.InitDefaultCompletionCmd()
 	addExamples(root)
 	return root

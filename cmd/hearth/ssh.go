@@ -28,7 +28,8 @@ func sshCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ssh [OWNER/]WORKSPACE[.AGENT] [-- COMMAND...]",
 		Short: "Open a shell in a workspace, or run a command there",
-		Long: "Connects to the workspace's agent through the control plane. Without a command: a login shell " +
+		Long: "Connects to the workspace's agent over WireGuard (directly, else through DERP), or through the control plane's relay when neither works " +
+			"(" + connect.PathEnv + "=relay or tailnet forces one). Without a command: a login shell " +
 			"(with a terminal when stdin is one). With --stdio: joins stdin and stdout to the agent's SSH server, as " +
 			"OpenSSH's ProxyCommand (see hearth config-ssh).",
 		Args: cobra.MinimumNArgs(1),
@@ -38,7 +39,9 @@ func sshCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, err := connect.Dial(ctx, s, t.AgentID, tunnel.KindSSH, 0)
+			d := &connect.Dialer{Session: s, AgentID: t.AgentID, Logger: debugLogger()}
+			defer d.Close()
+			conn, err := d.Dial(ctx, tunnel.KindSSH, 0)
 			if err != nil {
 				return err
 			}
@@ -262,6 +265,8 @@ func portForwardCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			d := &connect.Dialer{Session: s, AgentID: t.AgentID, Logger: debugLogger()}
+			defer d.Close()
 			var lns []net.Listener
 			defer func() {
 				for _, ln := range lns {
@@ -275,7 +280,7 @@ func portForwardCommand() *cobra.Command {
 				}
 				lns = append(lns, ln)
 				fmt.Fprintf(cmd.OutOrStdout(), "Forwarding %s to port %d in %s.\n", ln.Addr(), p.remote, t.Workspace)
-				go forward(ctx, ln, s, t.AgentID, p.remote, cmd)
+				go forward(ctx, ln, d, p.remote, cmd)
 			}
 			<-ctx.Done()
 			return nil
@@ -285,14 +290,14 @@ func portForwardCommand() *cobra.Command {
 	return cmd
 }
 
-func forward(ctx context.Context, ln net.Listener, s cliconfig.Session, agentID string, port int, cmd *cobra.Command) {
+func forward(ctx context.Context, ln net.Listener, d *connect.Dialer, port int, cmd *cobra.Command) {
 	for {
 		local, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		go func() {
-			remote, err := connect.Dial(ctx, s, agentID, tunnel.KindTCP, port)
+			remote, err := d.Dial(ctx, tunnel.KindTCP, port)
 			if err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "hearth: port %d: %v\n", port, err)
 				_ = local.Close()

@@ -100,6 +100,13 @@ type Config struct {
 	AllowPathAppSharing bool
 	// UnsandboxedTemplates names templates whose path apps are served without the sandbox.
 	UnsandboxedTemplates []string
+	// DERP turns on direct connections: the coordinator, and DERP served at /derp (off: every
+	// connection goes through the relay). STUNAddress is the UDP address of the STUN server
+	// (empty: none). DERPMapFile names a JSON file of more DERP regions ({"regions": [...]}, with
+	// "omit_default_regions" to drop this deployment's own).
+	DERP        bool
+	STUNAddress string
+	DERPMapFile string
 	// ShutdownTimeout bounds the graceful drain of requests and jobs.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -264,6 +271,15 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Warn("the relay did not stop cleanly", "error", err)
 		}
 	}()
+	tail, err := startTailnet(ctx, cfg, database, relays.ID, accessURL, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		tail.stop(c)
+	}()
 	recorder := activity.New(database, 10*time.Second, log)
 	recorder.Start(ctx)
 	defer func() {
@@ -287,6 +303,7 @@ func Run(ctx context.Context, cfg Config) error {
 		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
 		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: agentBinary,
 		Relay: relays, Activity: recorder, Metadata: values, AppsHost: cfg.AppsHost,
+		Coordinator: tail.coordinator, DERP: tail.derpHandler(), DERPMap: tail.derpMap,
 		AllowPathAppSharing: cfg.AllowPathAppSharing, UnsandboxedTemplates: cfg.UnsandboxedTemplates,
 	})
 

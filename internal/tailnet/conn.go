@@ -41,7 +41,16 @@ type Options struct {
 	ListenPort uint16
 	// Logger takes the node's own events; tailscale's chatter goes to it at debug level.
 	Logger *slog.Logger
+	// ForwardTCP joins TCP connections to ports nothing Listens on to the same port on this
+	// machine's loopback (an agent's port forwarding); without it they are refused.
+	ForwardTCP bool
 }
+
+// The ports an agent serves on its tailnet address; any other port is forwarded to the workspace.
+const (
+	PortSSH       uint16 = 1
+	PortSpeedtest uint16 = 3
+)
 
 // Conn is one node of the tailnet: it dials and listens on TCP over WireGuard, in userspace.
 type Conn struct {
@@ -63,6 +72,9 @@ type Conn struct {
 	self      Node
 	listeners map[uint16]*listener
 	onNode    func(Node)
+	forward   bool
+	// open are the accepted connections by the peer's address, closed when the peer goes.
+	open map[netip.Addr]map[net.Conn]struct{}
 
 	// update serializes changes to the peers; the engine's lookups read the snapshot without a lock.
 	update sync.Mutex
@@ -98,7 +110,8 @@ func New(o Options) (_ *Conn, err error) {
 			log.Debug(fmt.Sprintf(format, args...), "component", "tailnet")
 		}
 	}
-	c := &Conn{id: o.ID, addr: IP(o.ID), log: log, priv: key.NewNode(), listeners: map[uint16]*listener{}}
+	c := &Conn{id: o.ID, addr: IP(o.ID), log: log, priv: key.NewNode(), listeners: map[uint16]*listener{}, forward: o.ForwardTCP,
+		open: map[netip.Addr]map[net.Conn]struct{}{}}
 	c.peers.Store(newPeerSet(nil))
 	defer func() {
 		if err != nil {
@@ -295,6 +308,7 @@ func (c *Conn) change(f func(map[uuid.UUID]*Node) []key.NodePublic) {
 			c.engine.ResetDevicePeer(k)
 		}
 	}
+	c.closeStrangers(set)
 	for k := range set.byKey {
 		c.engine.SyncDevicePeer(k)
 	}

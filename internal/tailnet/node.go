@@ -98,17 +98,17 @@ func (n *Node) peer() *tailcfg.Node {
 		}
 	}
 	return &tailcfg.Node{
-		ID:         nodeID(n.ID),
-		StableID:   tailcfg.StableNodeID(n.ID.String()),
-		Name:       n.ID.String() + ".hearth.",
-		Key:        n.Key,
-		DiscoKey:   n.DiscoKey,
-		Addresses:  n.Addresses,
-		AllowedIPs: n.Addresses,
-		Endpoints:  eps,
-		HomeDERP:   n.PreferredDERP,
-		Hostinfo:   (&tailcfg.Hostinfo{}).View(),
-		Online:     new(true),
+		ID:                nodeID(n.ID),
+		StableID:          tailcfg.StableNodeID(n.ID.String()),
+		Name:              n.ID.String() + ".hearth.",
+		Key:               n.Key,
+		DiscoKey:          n.DiscoKey,
+		Addresses:         n.Addresses,
+		AllowedIPs:        n.Addresses,
+		Endpoints:         eps,
+		HomeDERP:          n.PreferredDERP,
+		Hostinfo:          (&tailcfg.Hostinfo{}).View(),
+		Online:            new(true),
 		MachineAuthorized: true,
 	}
 }

@@ -188,6 +188,17 @@ type SiteConfig struct {
 	UpdatedAt time.Time
 }
 
+type TailnetPeer struct {
+	ID        uuid.UUID
+	AgentID   uuid.UUID
+	Kind      string
+	UserID    *uuid.UUID
+	ReplicaID uuid.UUID
+	NodeKey   string
+	Node      []byte
+	UpdatedAt time.Time
+}
+
 type Template struct {
 	ID                       uuid.UUID
 	Name                     string

@@ -1,0 +1,225 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hearthdev/hearth/internal/buildinfo"
+	"github.com/hearthdev/hearth/internal/cliconfig"
+	"github.com/hearthdev/hearth/internal/tailnet"
+)
+
+// PathEnv chooses how connections go: "auto" (the default: WireGuard, directly or through DERP,
+// else the relay), "tailnet" (WireGuard only) or "relay" (the control plane's relay only).
+const PathEnv = "HEARTH_CONNECTION_PATH"
+
+// AgentWait is how long a client waits to hear of the agent's node before it takes the relay.
+const AgentWait = 5 * time.Second
+
+// Tailnet is a client's node on an agent's tailnet: coordinated through the control plane, with
+// the agent as its one peer.
+type Tailnet struct {
+	AgentID uuid.UUID
+	conn    *tailnet.Conn
+	co      *tailnet.Coordination
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	mu    sync.Mutex
+	agent chan struct{} // closed once the agent's node is known
+	err   error         // why the coordination ended
+}
+
+// OpenTailnet coordinates a fresh node with the agent.
+func OpenTailnet(ctx context.Context, s cliconfig.Session, agentID uuid.UUID, log *slog.Logger) (*Tailnet, error) {
+	id := uuid.New()
+	u := strings.TrimSuffix(s.URL, "/") + "/api/v2/workspaceagents/" + agentID.String() + "/coordinate?" + url.Values{"id": {id.String()}}.Encode()
+	co, err := tailnet.Dial(ctx, u, http.Header{"Authorization": {"Bearer " + s.Token}, "User-Agent": {"hearth-cli/" + buildinfo.Version()}})
+	if err != nil {
+		return nil, err
+	}
+	dm, err := co.DERPMap().Tailscale()
+	if err != nil {
+		_ = co.Close()
+		return nil, err
+	}
+	conn, err := tailnet.New(tailnet.Options{ID: id, DERPMap: dm, Logger: log})
+	if err != nil {
+		_ = co.Close()
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	t := &Tailnet{AgentID: agentID, conn: conn, co: co, cancel: cancel, done: make(chan struct{}), agent: make(chan struct{})}
+	var once sync.Once
+	go func() {
+		defer close(t.done)
+		err := co.Run(rctx, conn, func(peers []tailnet.Node) {
+			for _, p := range peers {
+				if p.ID == agentID {
+					once.Do(func() { close(t.agent) })
+				}
+			}
+		})
+		t.mu.Lock()
+		t.err = err
+		t.mu.Unlock()
+	}()
+	return t, nil
+}
+
+// waitAgent waits until the agent's node is known.
+func (t *Tailnet) waitAgent(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, AgentWait)
+	defer cancel()
+	select {
+	case <-t.agent:
+		return nil
+	case <-t.done:
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return fmt.Errorf("the coordination ended: %w", t.err)
+	case <-ctx.Done():
+		return errors.New("the agent's node did not appear (is the agent on the tailnet?)")
+	}
+}
+
+// Dial opens a TCP connection to port on the agent's tailnet address (tailnet.PortSSH: its SSH server).
+func (t *Tailnet) Dial(ctx context.Context, port uint16) (net.Conn, error) {
+	if err := t.waitAgent(ctx); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return t.conn.DialTCP(ctx, t.AgentID, port)
+}
+
+// Ping sends one ping to the agent and says by which path the answer came.
+func (t *Tailnet) Ping(ctx context.Context) (tailnet.Pong, error) {
+	if err := t.waitAgent(ctx); err != nil {
+		return tailnet.Pong{}, err
+	}
+	return t.conn.Ping(ctx, t.AgentID)
+}
+
+// Close leaves the tailnet.
+func (t *Tailnet) Close() {
+	t.cancel()
+	_ = t.co.Close()
+	<-t.done
+	t.conn.Close()
+}
+
+// mode is the connection path chosen in the environment.
+func mode() string {
+	switch m := os.Getenv(PathEnv); m {
+	case "tailnet", "relay":
+		return m
+	default:
+		return "auto"
+	}
+}
+
+// Dialer connects to one agent, preferring WireGuard and falling back to the relay. One tailnet
+// node serves all of its connections.
+type Dialer struct {
+	Session cliconfig.Session
+	AgentID string
+	// Logger takes the tailnet's debug output and the reason for a fallback.
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	tn      *Tailnet
+	tnErr   error
+	relayed bool
+}
+
+// Path says which way the last connection went.
+func (d *Dialer) Path() tailnet.Path {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.relayed || d.tn == nil {
+		return tailnet.PathRelay
+	}
+	return "tailnet"
+}
+
+// Tailnet is the dialer's node, started on first use; an error says why there is none.
+func (d *Dialer) Tailnet(ctx context.Context) (*Tailnet, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.tn == nil && d.tnErr == nil {
+		id, err := uuid.Parse(d.AgentID)
+		if err != nil {
+			d.tnErr = err
+		} else {
+			d.tn, d.tnErr = OpenTailnet(ctx, d.Session, id, d.logger())
+		}
+	}
+	return d.tn, d.tnErr
+}
+
+func (d *Dialer) logger() *slog.Logger {
+	if d.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Logger
+}
+
+// Dial opens a connection of kind ssh or tcp (to port).
+func (d *Dialer) Dial(ctx context.Context, kind string, port int) (net.Conn, error) {
+	m := mode()
+	if m != "relay" {
+		conn, err := d.dialTailnet(ctx, kind, port)
+		if err == nil {
+			d.mu.Lock()
+			d.relayed = false
+			d.mu.Unlock()
+			return conn, nil
+		}
+		if m == "tailnet" {
+			return nil, fmt.Errorf("no WireGuard connection to the agent (%s=tailnet): %w", PathEnv, err)
+		}
+		d.logger().Debug("connect: taking the relay", "error", err)
+	}
+	d.mu.Lock()
+	d.relayed = true
+	d.mu.Unlock()
+	return Dial(ctx, d.Session, d.AgentID, kind, port)
+}
+
+func (d *Dialer) dialTailnet(ctx context.Context, kind string, port int) (net.Conn, error) {
+	tn, err := d.Tailnet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := tailnet.PortSSH
+	if kind != "ssh" {
+		if port < 1 || port > 65535 {
+			return nil, fmt.Errorf("port %d", port)
+		}
+		p = uint16(port) //nolint:gosec // checked above
+	}
+	return tn.Dial(ctx, p)
+}
+
+// Close leaves the tailnet, if it was joined.
+func (d *Dialer) Close() {
+	d.mu.Lock()
+	tn := d.tn
+	d.tn, d.tnErr = nil, errors.New("closed")
+	d.mu.Unlock()
+	if tn != nil {
+		tn.Close()
+	}
+}

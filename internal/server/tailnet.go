@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/google/uuid"
+
+	"github.com/hearthdev/hearth/internal/coordinator"
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/derphost"
+	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/tailnet"
+)
+
+// DERPRegionID is this deployment's own DERP region in the map it publishes.
+const DERPRegionID = 1
+
+// tailnetParts are the replica's coordinator and DERP server, or nothing when direct connections are off.
+type tailnetParts struct {
+	coordinator *coordinator.Coordinator
+	listener    *pgnotify.Listener
+	derp        *derphost.Host
+	derpMap     *tailnet.DERPMap
+}
+
+func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid.UUID, accessURL string, log *slog.Logger) (*tailnetParts, error) {
+	t := &tailnetParts{}
+	if !cfg.DERP {
+		log.Info("direct connections are off (--derp=false): every connection goes through the relay")
+		return t, nil
+	}
+	m := tailnet.DERPMap{}
+	if cfg.DERPMapFile != "" {
+		data, err := os.ReadFile(cfg.DERPMapFile)
+		if err != nil {
+			return nil, fmt.Errorf("--derp-map-file: %w", err)
+		}
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("--derp-map-file %s: not a DERP map ({\"regions\": [{\"id\", \"code\", \"name\", \"url\", \"stun_port\"}]}): %w", cfg.DERPMapFile, err)
+		}
+		for _, r := range m.Regions {
+			if r.ID == DERPRegionID {
+				return nil, fmt.Errorf("--derp-map-file %s: region %d is this deployment's own; number yours from 2", cfg.DERPMapFile, DERPRegionID)
+			}
+		}
+		if _, err := m.Tailscale(); err != nil {
+			return nil, fmt.Errorf("--derp-map-file %s: %w", cfg.DERPMapFile, err)
+		}
+	}
+	listener, err := pgnotify.Listen(ctx, database.Pool, coordinator.Channel, log)
+	if err != nil {
+		return nil, err
+	}
+	t.listener = listener
+	if !m.OmitDefaultRegions {
+		stun := cfg.STUNAddress
+		if stun == "auto" {
+			h, _, _ := net.SplitHostPort(cfg.HTTPAddress)
+			stun = net.JoinHostPort(h, "3478")
+		}
+		host, err := derphost.Start(ctx, derphost.Config{STUNAddress: stun, Logger: log,
+			Admit: func(ctx context.Context, k string) (bool, error) { return database.TailnetKeyKnown(ctx, k) }})
+		if err != nil {
+			_ = listener.Close()
+			return nil, err
+		}
+		t.derp = host
+		u, _ := url.Parse(accessURL)
+		m.Regions = append([]tailnet.Region{{ID: DERPRegionID, Code: "hearth", Name: "Hearth (" + u.Host + ")", URL: accessURL, STUNPort: host.STUNPort()}}, m.Regions...)
+		m.OmitDefaultRegions = false
+	}
+	t.derpMap = &m
+	t.coordinator = coordinator.New(coordinator.Config{DB: database, Listener: listener, ReplicaID: replica, DERPMap: m, Logger: log})
+	t.coordinator.Start(ctx)
+	return t, nil
+}
+
+func (t *tailnetParts) derpHandler() http.Handler {
+	if t.derp == nil {
+		return nil
+	}
+	return t.derp.Handler()
+}
+
+func (t *tailnetParts) stop(ctx context.Context) {
+	if t.coordinator != nil {
+		t.coordinator.Stop(ctx)
+	}
+	if t.derp != nil {
+		t.derp.Close()
+	}
+	if t.listener != nil {
+		_ = t.listener.Close()
+	}
+}

@@ -1,0 +1,141 @@
+package tailnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// The coordinator's protocol, over a websocket of text messages, JSON each:
+// the control plane sends an Update at once (with the DERP map) and again whenever the peers
+// change; the node sends a Message whenever it changes.
+
+// Update is what the coordinator tells a node.
+type Update struct {
+	// DERPMap is in the first update.
+	DERPMap *DERPMap `json:"derp_map,omitempty"`
+	// Peers are every node this one may reach now: for a client, the agent (once it is connected);
+	// for an agent, the clients asking for it. A node missing from the list is gone.
+	Peers []Node `json:"peers"`
+}
+
+// Message is what a node tells the coordinator.
+type Message struct {
+	Node *Node `json:"node"`
+}
+
+// MaxMessage bounds a message either way; a longer one closes the connection.
+const MaxMessage = 64 << 10
+
+// Coordination is a node's open connection to the coordinator.
+type Coordination struct {
+	ws    *websocket.Conn
+	first Update
+}
+
+// Dial opens the coordination at url (ws:// or http:// both work) with the given credentials,
+// and reads the coordinator's first update.
+func Dial(ctx context.Context, url string, header http.Header) (*Coordination, error) {
+	ws, res, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: header}) //nolint:bodyclose // websocket.Dial closes it
+	if err != nil {
+		if res != nil {
+			return nil, &RefusedError{Status: res.StatusCode}
+		}
+		return nil, fmt.Errorf("tailnet: coordinate: %w", err)
+	}
+	ws.SetReadLimit(MaxMessage)
+	co := &Coordination{ws: ws}
+	if err := co.read(ctx, &co.first); err != nil {
+		_ = ws.CloseNow()
+		return nil, err
+	}
+	if co.first.DERPMap == nil {
+		_ = ws.CloseNow()
+		return nil, errors.New("tailnet: the coordinator sent no DERP map")
+	}
+	return co, nil
+}
+
+// RefusedError is a coordinator's refusal of the websocket, by its HTTP status.
+type RefusedError struct{ Status int }
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("tailnet: the coordinator refused the connection (%d %s)", e.Status, http.StatusText(e.Status))
+}
+
+// DERPMap is the map the coordinator sent first.
+func (co *Coordination) DERPMap() DERPMap { return *co.first.DERPMap }
+
+func (co *Coordination) read(ctx context.Context, u *Update) error {
+	_, data, err := co.ws.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("tailnet: coordinate: %w", err)
+	}
+	if err := json.Unmarshal(data, u); err != nil {
+		return fmt.Errorf("tailnet: coordinate: the coordinator sent %w", err)
+	}
+	return nil
+}
+
+// Run joins conn to the coordination until either ends: conn's node goes to the coordinator
+// whenever it changes, and the coordinator's peers to conn. onPeers, when set, sees each peer set
+// after conn does.
+func (co *Coordination) Run(ctx context.Context, conn *Conn, onPeers func([]Node)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer func() { _ = co.ws.CloseNow() }()
+	conn.SetPeers(co.first.Peers)
+	if onPeers != nil {
+		onPeers(co.first.Peers)
+	}
+	nodes := make(chan Node, 1)
+	conn.OnNode(func(n Node) {
+		select { // the latest node wins
+		case <-nodes:
+		default:
+		}
+		nodes <- n
+	})
+	defer conn.OnNode(func(Node) {})
+	errs := make(chan error, 2)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				errs <- ctx.Err()
+				return
+			case n := <-nodes:
+				data, _ := json.Marshal(Message{Node: &n})
+				wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+				err := co.ws.Write(wctx, websocket.MessageText, data)
+				wcancel()
+				if err != nil {
+					errs <- fmt.Errorf("tailnet: coordinate: %w", err)
+					return
+				}
+			}
+		}
+	}()
+	go func() {
+		for {
+			var u Update
+			if err := co.read(ctx, &u); err != nil {
+				errs <- err
+				return
+			}
+			conn.SetPeers(u.Peers)
+			if onPeers != nil {
+				onPeers(u.Peers)
+			}
+		}
+	}()
+	return <-errs
+}
+
+// Close ends the coordination.
+func (co *Coordination) Close() error { return co.ws.CloseNow() }
