@@ -108,8 +108,8 @@ func New(deps Deps) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})))
 	if deps.DERP != nil {
-		mux.Handle("/derp", named("derp", deps.DERP))
-		mux.Handle("/derp/", named("derp", deps.DERP))
+		mux.Handle("/derp", named("derp", hijackable(deps.DERP)))
+		mux.Handle("/derp/", named("derp", hijackable(deps.DERP)))
 	}
 	mux.Handle("GET /bin/{file}", named("agent-binary", agentBinary(deps.AgentBinary)))
 	mux.Handle("GET /metrics", named("metrics", promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry})))

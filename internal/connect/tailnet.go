@@ -24,6 +24,9 @@ import (
 // else the relay), "tailnet" (WireGuard only) or "relay" (the control plane's relay only).
 const PathEnv = "HEARTH_CONNECTION_PATH"
 
+// PingTimeout is how long a ping waits for its pong.
+const PingTimeout = 5 * time.Second
+
 // AgentWait is how long a client waits to hear of the agent's node before it takes the relay.
 const AgentWait = 5 * time.Second
 
@@ -109,6 +112,8 @@ func (t *Tailnet) Ping(ctx context.Context) (tailnet.Pong, error) {
 	if err := t.waitAgent(ctx); err != nil {
 		return tailnet.Pong{}, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, PingTimeout)
+	defer cancel()
 	return t.conn.Ping(ctx, t.AgentID)
 }
 

@@ -67,7 +67,7 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 		if err != nil {
 			log.Warn("derp: admission check failed", "node_key", req.NodePublic.ShortString(), "error", err)
 		} else if !ok {
-			log.Warn("derp: refused a client whose node key no coordinator knows", "node_key", req.NodePublic.ShortString(), "source", req.Source)
+			log.Info("derp: refused a client whose node key no coordinator knows", "node_key", req.NodePublic.ShortString(), "source", req.Source)
 		}
 		_ = json.NewEncoder(w).Encode(tailcfg.DERPAdmitClientResponse{Allow: ok && err == nil})
 	})}

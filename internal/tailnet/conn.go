@@ -9,7 +9,9 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -205,7 +207,9 @@ func (c *Conn) status(s *wgengine.Status, err error) {
 	}
 	eps := make([]string, 0, len(s.LocalAddrs))
 	for _, e := range s.LocalAddrs {
-		eps = append(eps, e.Addr.String())
+		if advertised(e.Addr.Addr()) {
+			eps = append(eps, e.Addr.String())
+		}
 	}
 	slices.Sort(eps)
 	c.mu.Lock()
@@ -427,6 +431,34 @@ func (c *Conn) Close() {
 	if c.sys != nil {
 		c.sys.Bus.Get().Close()
 	}
+}
+
+// EndpointsEnv limits the UDP endpoints a node advertises to the networks it lists (CIDR prefixes,
+// comma-separated), for hosts where peers can only be on some networks; unset advertises them all.
+const EndpointsEnv = "HEARTH_TAILNET_ENDPOINTS"
+
+var endpointPrefixes = sync.OnceValue(func() []netip.Prefix {
+	var ps []netip.Prefix
+	for _, f := range strings.Split(os.Getenv(EndpointsEnv), ",") {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(f)); err == nil {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+})
+
+// advertised reports whether an endpoint address may be advertised.
+func advertised(a netip.Addr) bool {
+	ps := endpointPrefixes()
+	if len(ps) == 0 {
+		return true
+	}
+	for _, p := range ps {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrClosed is what a closed listener's Accept returns.
