@@ -19,12 +19,13 @@ import (
 type cli struct {
 	t   testing.TB
 	dir string
+	env []string
 }
 
 func (c cli) run(stdin string, args ...string) (stdout, stderr string, code int) {
 	c.t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir)
+	cmd.Env = append(append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir), c.env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tailnet"
 )
 
 var binary string
@@ -35,6 +36,10 @@ func TestMain(m *testing.M) {
 		panic("build hearth-agent: " + string(out))
 	}
 	defer os.RemoveAll(dir)
+	// WireGuard paths stay on loopback (servers, agents and CLIs started here inherit it), and each
+	// server's STUN server takes a port of its own.
+	_ = os.Setenv(tailnet.EndpointsEnv, "127.0.0.0/8,::1/128")
+	_ = os.Setenv("HEARTH_STUN_ADDRESS", "127.0.0.1:0")
 	dbtest.Main(m)
 }
 

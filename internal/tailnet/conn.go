@@ -207,7 +207,7 @@ func (c *Conn) status(s *wgengine.Status, err error) {
 	}
 	eps := make([]string, 0, len(s.LocalAddrs))
 	for _, e := range s.LocalAddrs {
-		if advertised(e.Addr.Addr()) {
+		if allowedEndpoint(e.Addr.Addr()) {
 			eps = append(eps, e.Addr.String())
 		}
 	}
@@ -433,8 +433,9 @@ func (c *Conn) Close() {
 	}
 }
 
-// EndpointsEnv limits the UDP endpoints a node advertises to the networks it lists (CIDR prefixes,
-// comma-separated), for hosts where peers can only be on some networks; unset advertises them all.
+// EndpointsEnv limits the UDP endpoints a node advertises, and those of its peers it tries, to the
+// networks it lists (CIDR prefixes, comma-separated), for hosts where peers can only be on some
+// networks; unset, every endpoint is used.
 const EndpointsEnv = "HEARTH_TAILNET_ENDPOINTS"
 
 var endpointPrefixes = sync.OnceValue(func() []netip.Prefix {
@@ -447,8 +448,8 @@ var endpointPrefixes = sync.OnceValue(func() []netip.Prefix {
 	return ps
 })
 
-// advertised reports whether an endpoint address may be advertised.
-func advertised(a netip.Addr) bool {
+// allowedEndpoint reports whether an endpoint address may be advertised or tried.
+func allowedEndpoint(a netip.Addr) bool {
 	ps := endpointPrefixes()
 	if len(ps) == 0 {
 		return true

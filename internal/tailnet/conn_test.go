@@ -5,24 +5,36 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"tailscale.com/derp/derpserver"
+	"tailscale.com/net/stunserver"
 	"tailscale.com/types/key"
 
 	"github.com/hearthdev/hearth/internal/tailnet"
 )
 
-// derpServer serves DERP on loopback, as a server replica does.
+func TestMain(m *testing.M) {
+	// Paths stay on loopback: the STUN server below tells each node its loopback endpoint.
+	_ = os.Setenv(tailnet.EndpointsEnv, "127.0.0.0/8,::1/128")
+	os.Exit(m.Run())
+}
+
+// derpServer serves DERP and STUN on loopback, as a server replica does.
 func derpServer(t *testing.T) tailnet.DERPMap {
 	t.Helper()
 	s := derpserver.New(key.NewNode(), t.Logf)
 	srv := httptest.NewServer(derpserver.Handler(s))
+	stun := stunserver.New(t.Context())
+	require.NoError(t, stun.Listen("127.0.0.1:0"))
+	go func() { _ = stun.Serve() }()
 	t.Cleanup(func() { srv.Close(); _ = s.Close() })
-	return tailnet.DERPMap{Regions: []tailnet.Region{{ID: 900, Code: "test", Name: "Test", URL: srv.URL}}}
+	return tailnet.DERPMap{Regions: []tailnet.Region{{ID: 900, Code: "test", Name: "Test", URL: srv.URL,
+		STUNPort: stun.LocalAddr().(*net.UDPAddr).Port}}}
 }
 
 // pair starts two nodes that know each other, as the coordinator would have them.
@@ -81,6 +93,4 @@ func TestAPortNobodyListensOnIsRefused(t *testing.T) {
 	defer cancel()
 	_, err := a.DialTCP(ctx, b.Node().ID, 23)
 	require.Error(t, err)
-	var ne net.Error
-	_ = ne
 }

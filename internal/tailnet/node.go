@@ -93,7 +93,7 @@ func nodeID(id uuid.UUID) tailcfg.NodeID {
 func (n *Node) peer() *tailcfg.Node {
 	eps := make([]netip.AddrPort, 0, len(n.Endpoints))
 	for _, e := range n.Endpoints {
-		if ap, err := netip.ParseAddrPort(e); err == nil {
+		if ap, err := netip.ParseAddrPort(e); err == nil && allowedEndpoint(ap.Addr()) {
 			eps = append(eps, ap)
 		}
 	}

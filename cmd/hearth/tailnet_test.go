@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"tailscale.com/derp/derphttp"
+	"tailscale.com/net/netmon"
+	"tailscale.com/types/key"
+
+	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tailnet"
+	"github.com/hearthdev/hearth/internal/tftest"
+)
+
+// Direct connections on one machine: the CLI and the agent find a direct WireGuard path (through
+// the server's STUN, on loopback), hearth ssh runs over it, another member cannot join the
+// agent's tailnet, and a revoked token loses its peers.
+func TestDirectConnections(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
+		"--provider-mirror", tftest.Mirror(t))
+	c, token := signIn(t, s.url, filepath.Join(dir, "cli"))
+	api := func(method, path, body string) map[string]any {
+		return callAPI(t, method, s.url+path, token, "application/json", []byte(body))
+	}
+	agentID := localWorkspace(t, api, s.url, token, "dev", `{"name":"workspaces_dir","value":"`+filepath.Join(dir, "workspaces")+`"}`)()["id"].(string)
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "workspaces", "ada", "dev", ".hearth", "agent.log"))
+			t.Logf("the agent's log:\n%s", log)
+		}
+	})
+
+	// hearth ping says which path its pongs took; a direct one appears after a few.
+	out, errOut, code := c.run("", "ping", "dev", "-n", "10", "--interval", "200ms")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "pong from dev via direct 127.0.0.1:", "no direct path in:\n%s", out)
+
+	// hearth ssh over WireGuard only (no relay to fall back on), exit codes included.
+	out, errOut, code = c.runEnv([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "", "ssh", "dev", "--", "echo", "hi")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "hi\n", out)
+	_, _, code = c.runEnv([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "", "ssh", "dev", "--", "exit 7")
+	require.Equal(t, 7, code)
+
+	// The DERP map is published; the coordinator gives it first.
+	m := api("GET", "/api/v2/derp-map", "")
+	require.Equal(t, s.url, m["regions"].([]any)[0].(map[string]any)["url"])
+
+	// Another member cannot join the agent's tailnet.
+	api("POST", "/api/v2/users", `{"username":"bob","email":"bob@example.com","password":"bobs-password"}`)
+	bob := callAPI(t, "POST", s.url+"/api/v2/users/login", "", "application/json", []byte(`{"login":"bob","password":"bobs-password"}`))["session_token"].(string)
+	require.Equal(t, http.StatusNotFound, dialStatus(t, s.url, "/api/v2/workspaceagents/"+agentID+"/coordinate?id="+uuid.NewString(), bob))
+
+	// A token revoked while it coordinates: the coordinator closes within 5 s, and the agent forgets the node.
+	tok := api("POST", "/api/v2/users/me/tokens", `{"name":"revoked"}`)
+	ws := dialWS(t, s.url+"/api/v2/workspaceagents/"+agentID+"/coordinate?id="+uuid.NewString(), tok["token"].(string))
+	defer func() { _ = ws.CloseNow() }()
+	var first tailnet.Update
+	readJSON(t, ws, &first)
+	require.NotNil(t, first.DERPMap)
+	api("DELETE", "/api/v2/users/me/tokens/"+tok["id"].(string), "")
+	revoked := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "closed by the coordinator, not by the deadline: %v", err)
+			break
+		}
+	}
+	took := time.Since(revoked)
+	t.Logf("the revoked token's coordination closed %s after the revocation", took.Round(time.Millisecond))
+	require.Less(t, took, 5*time.Second)
+}
+
+// What the coordinator and DERP refuse: a node that is not the one its connection is for, a key
+// another node has, an oversized message, and a DERP client whose key no coordinator knows.
+func TestTailnetRefusesBadNodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pg := dbtest.NewURL(t)
+	s := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
+		"--provider-mirror", tftest.Mirror(t))
+	_, token := signIn(t, s.url, filepath.Join(dir, "cli"))
+	api := func(method, path, body string) map[string]any {
+		return callAPI(t, method, s.url+path, token, "application/json", []byte(body))
+	}
+	agentID := localWorkspace(t, api, s.url, token, "dev", `{"name":"workspaces_dir","value":"`+filepath.Join(dir, "workspaces")+`"}`)()["id"].(string)
+
+	coordinate := func(id uuid.UUID, msg []byte) error {
+		t.Helper()
+		ws := dialWS(t, s.url+"/api/v2/workspaceagents/"+agentID+"/coordinate?id="+id.String(), token)
+		defer func() { _ = ws.CloseNow() }()
+		var first tailnet.Update
+		readJSON(t, ws, &first)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, ws.Write(ctx, websocket.MessageText, msg))
+		for {
+			if _, _, err := ws.Read(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	node := func(id uuid.UUID, k key.NodePublic) []byte {
+		b, err := json.Marshal(tailnet.Message{Node: &tailnet.Node{ID: id, Key: k, DiscoKey: key.NewDisco().Public(),
+			Addresses: []netip.Prefix{netip.PrefixFrom(tailnet.IP(id), 128)}}})
+		require.NoError(t, err)
+		return b
+	}
+	id := uuid.New()
+	err := coordinate(id, node(uuid.New(), key.NewNode().Public()))
+	require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "a node claiming another ID: %v", err)
+	require.Contains(t, err.Error(), "the node says it is")
+
+	// The agent's key, as the agent told the coordinator, claimed by a client.
+	agentKey := agentNodeKey(t, pg, agentID)
+	err = coordinate(id, node(id, agentKey))
+	require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "a forged key: %v", err)
+	require.Contains(t, err.Error(), "another node has this key")
+
+	err = coordinate(id, []byte(`{"node":{"id":"`+id.String()+`","endpoints":["`+strings.Repeat("x", tailnet.MaxMessage)+`"]}}`))
+	require.Equal(t, websocket.StatusMessageTooBig, websocket.CloseStatus(err), "an oversized message: %v", err)
+
+	// DERP: a client with a key nobody coordinates is refused; the server keeps serving.
+	dc, err := derphttp.NewClient(key.NewNode(), s.url+"/derp", t.Logf, netmon.NewStatic())
+	require.NoError(t, err)
+	defer func() { _ = dc.Close() }()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err = dc.Connect(ctx)
+	if err == nil {
+		_, err = dc.Recv()
+	}
+	require.Error(t, err, "a stranger's DERP connection")
+	out, status := get(t, s.url+"/api/v2/derp-map", token)
+	require.Equal(t, http.StatusOK, status, out)
+}
+
+// runEnv runs the CLI with more environment.
+func (c cli) runEnv(env []string, stdin string, args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
+	c.env = env
+	return c.run(stdin, args...)
+}
+
+func readJSON(t testing.TB, ws *websocket.Conn, v any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, data, err := ws.Read(ctx)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, v))
+}
+
+// agentNodeKey is the key the agent's node registered with the coordinator, once it did.
+func agentNodeKey(t testing.TB, pg, agentID string) key.NodePublic {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), pg)
+	require.NoError(t, err)
+	defer func() { _ = conn.Close(context.Background()) }()
+	var k key.NodePublic
+	waitUntil(t, "the agent's node", func() bool {
+		var text string
+		if conn.QueryRow(t.Context(), "SELECT node_key FROM tailnet_peers WHERE agent_id = $1 AND kind = 'agent'", agentID).Scan(&text) != nil {
+			return false
+		}
+		return k.UnmarshalText([]byte(text)) == nil
+	})
+	return k
+}
