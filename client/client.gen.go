@@ -1422,6 +1422,12 @@ type CreatedTokenOutputBody struct {
 	Token string `json:"token"`
 }
 
+// DERPMap defines model for DERPMap.
+type DERPMap struct {
+	OmitDefaultRegions *bool    `json:"omit_default_regions,omitempty"`
+	Regions            []Region `json:"regions"`
+}
+
 // DeregisterProxyInputBody defines model for DeregisterProxyInputBody.
 type DeregisterProxyInputBody struct {
 	InstanceId string `json:"instance_id"`
@@ -2116,6 +2122,15 @@ type ProvisionerWorker struct {
 	Name         string            `json:"name"`
 	Tags         map[string]string `json:"tags"`
 	Version      string            `json:"version"`
+}
+
+// Region defines model for Region.
+type Region struct {
+	Code     string `json:"code"`
+	Id       int64  `json:"id"`
+	Name     string `json:"name"`
+	StunPort int64  `json:"stun_port"`
+	Url      string `json:"url"`
 }
 
 // RegionProxy defines model for RegionProxy.
@@ -2891,6 +2906,12 @@ type ReportWorkspaceAgentAppHealthParams struct {
 	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
 }
 
+// CoordinateWorkspaceAgentSelfParams defines parameters for CoordinateWorkspaceAgentSelf.
+type CoordinateWorkspaceAgentSelfParams struct {
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
 // ReportWorkspaceAgentLifecycleParams defines parameters for ReportWorkspaceAgentLifecycle.
 type ReportWorkspaceAgentLifecycleParams struct {
 	// HearthAgentToken The agent's token.
@@ -2947,6 +2968,12 @@ type ConnectWorkspaceAgentParams struct {
 
 // ConnectWorkspaceAgentParamsKind defines parameters for ConnectWorkspaceAgent.
 type ConnectWorkspaceAgentParamsKind string
+
+// CoordinateWorkspaceAgentParams defines parameters for CoordinateWorkspaceAgent.
+type CoordinateWorkspaceAgentParams struct {
+	// Id The client's node ID, fresh for each connection.
+	Id string `form:"id" json:"id"`
+}
 
 // GetWorkspaceAgentLogsParams defines parameters for GetWorkspaceAgentLogs.
 type GetWorkspaceAgentLogsParams struct {
@@ -3231,6 +3258,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v2/audit (the `ListAuditEntries` operationId).
 	ListAuditEntries(ctx context.Context, params *ListAuditEntriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDerpMap Get the DERP map
+	//
+	// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).
+	//
+	// Corresponds with GET /api/v2/derp-map (the `GetDerpMap` operationId).
+	GetDerpMap(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UploadFileWithBody Upload a template archive
 	//
@@ -3813,6 +3847,13 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v2/workspaceagents/me/app-health (the `ReportWorkspaceAgentAppHealth` operationId).
 	ReportWorkspaceAgentAppHealth(ctx context.Context, params *ReportWorkspaceAgentAppHealthParams, body ReportWorkspaceAgentAppHealthJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CoordinateWorkspaceAgentSelf Coordinate the agent's tailnet node
+	//
+	// A websocket of JSON text messages: the server sends {"derp_map": …, "peers": []} at once and {"peers": [nodes]} whenever the peers change; the node sends {"node": {id, key, disco, addresses, endpoints, preferred_derp}} whenever it changes. Messages over 64 KiB close it. The agent's node ID is its own ID; its peers are the clients connecting to it.
+	//
+	// Corresponds with GET /api/v2/workspaceagents/me/coordinate (the `CoordinateWorkspaceAgentSelf` operationId).
+	CoordinateWorkspaceAgentSelf(ctx context.Context, params *CoordinateWorkspaceAgentSelfParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ReportWorkspaceAgentLifecycleWithBody Report the agent's lifecycle
 	//
 	// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
@@ -3937,6 +3978,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaceagents/{agent}/connection-ticket (the `CreateConnectionTicket` operationId).
 	CreateConnectionTicket(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CoordinateWorkspaceAgent Coordinate a tailnet node with an agent
+	//
+	// A websocket of JSON text messages: the server sends {"derp_map": …, "peers": []} at once and {"peers": [nodes]} whenever the peers change; the node sends {"node": {id, key, disco, addresses, endpoints, preferred_derp}} whenever it changes. Messages over 64 KiB close it. The client's node ID is the id it chose (query id); its one peer is the agent, once the agent is connected. Only those who may connect to the agent may coordinate with it; the right is checked again every second, and its end closes the websocket (and the agent forgets the node).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/{agent}/coordinate (the `CoordinateWorkspaceAgent` operationId).
+	CoordinateWorkspaceAgent(ctx context.Context, agent string, params *CoordinateWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspaceAgentLogs Get an agent's script output
 	//
@@ -4280,6 +4328,23 @@ func (c *Client) GetApplicationsHost(ctx context.Context, reqEditors ...RequestE
 // Corresponds with GET /api/v2/audit (the `ListAuditEntries` operationId).
 func (c *Client) ListAuditEntries(ctx context.Context, params *ListAuditEntriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAuditEntriesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDerpMap Get the DERP map
+//
+// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).
+//
+// Corresponds with GET /api/v2/derp-map (the `GetDerpMap` operationId).
+func (c *Client) GetDerpMap(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDerpMapRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5601,6 +5666,23 @@ func (c *Client) ReportWorkspaceAgentAppHealth(ctx context.Context, params *Repo
 	return c.Client.Do(req)
 }
 
+// CoordinateWorkspaceAgentSelf Coordinate the agent's tailnet node
+//
+// A websocket of JSON text messages: the server sends {"derp_map": …, "peers": []} at once and {"peers": [nodes]} whenever the peers change; the node sends {"node": {id, key, disco, addresses, endpoints, preferred_derp}} whenever it changes. Messages over 64 KiB close it. The agent's node ID is its own ID; its peers are the clients connecting to it.
+//
+// Corresponds with GET /api/v2/workspaceagents/me/coordinate (the `CoordinateWorkspaceAgentSelf` operationId).
+func (c *Client) CoordinateWorkspaceAgentSelf(ctx context.Context, params *CoordinateWorkspaceAgentSelfParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCoordinateWorkspaceAgentSelfRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ReportWorkspaceAgentLifecycleWithBody Report the agent's lifecycle
 //
 // created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
@@ -5866,6 +5948,23 @@ func (c *Client) ConnectWorkspaceAgent(ctx context.Context, agent string, params
 // Corresponds with POST /api/v2/workspaceagents/{agent}/connection-ticket (the `CreateConnectionTicket` operationId).
 func (c *Client) CreateConnectionTicket(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateConnectionTicketRequest(c.Server, agent)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CoordinateWorkspaceAgent Coordinate a tailnet node with an agent
+//
+// A websocket of JSON text messages: the server sends {"derp_map": …, "peers": []} at once and {"peers": [nodes]} whenever the peers change; the node sends {"node": {id, key, disco, addresses, endpoints, preferred_derp}} whenever it changes. Messages over 64 KiB close it. The client's node ID is the id it chose (query id); its one peer is the agent, once the agent is connected. Only those who may connect to the agent may coordinate with it; the right is checked again every second, and its end closes the websocket (and the agent forgets the node).
+//
+// Corresponds with GET /api/v2/workspaceagents/{agent}/coordinate (the `CoordinateWorkspaceAgent` operationId).
+func (c *Client) CoordinateWorkspaceAgent(ctx context.Context, agent string, params *CoordinateWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCoordinateWorkspaceAgentRequest(c.Server, agent, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6770,6 +6869,33 @@ func NewListAuditEntriesRequest(server string, params *ListAuditEntriesParams) (
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
 		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetDerpMapRequest constructs an http.Request for the GetDerpMap method
+func NewGetDerpMapRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/derp-map")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -9215,6 +9341,48 @@ func NewReportWorkspaceAgentAppHealthRequestWithBody(server string, params *Repo
 	return req, nil
 }
 
+// NewCoordinateWorkspaceAgentSelfRequest constructs an http.Request for the CoordinateWorkspaceAgentSelf method
+func NewCoordinateWorkspaceAgentSelfRequest(server string, params *CoordinateWorkspaceAgentSelfParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/coordinate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewReportWorkspaceAgentLifecycleRequest calls the generic ReportWorkspaceAgentLifecycle builder with application/json body
 func NewReportWorkspaceAgentLifecycleRequest(server string, params *ReportWorkspaceAgentLifecycleParams, body ReportWorkspaceAgentLifecycleJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9731,6 +9899,63 @@ func NewCreateConnectionTicketRequest(server string, agent string) (*http.Reques
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCoordinateWorkspaceAgentRequest constructs an http.Request for the CoordinateWorkspaceAgent method
+func NewCoordinateWorkspaceAgentRequest(server string, agent string, params *CoordinateWorkspaceAgentParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "agent", agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/%s/coordinate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", false, "id", params.Id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -11076,6 +11301,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v2/audit (the `ListAuditEntries` operationId).
 	ListAuditEntriesWithResponse(ctx context.Context, params *ListAuditEntriesParams, reqEditors ...RequestEditorFn) (*ListAuditEntriesResponse, error)
 
+	// GetDerpMapWithResponse Get the DERP map
+	//
+	// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/derp-map (the `GetDerpMap` operationId).
+	GetDerpMapWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDerpMapResponse, error)
+
 	// UploadFileWithBodyWithResponse Upload a template archive
 	//
 	// A tar (application/x-tar) or zip (application/zip) archive of a template's Terraform files, at most 50 MiB. Stored once per content: the ID is its SHA-256.
@@ -11725,6 +11959,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v2/workspaceagents/me/app-health (the `ReportWorkspaceAgentAppHealth` operationId).
 	ReportWorkspaceAgentAppHealthWithResponse(ctx context.Context, params *ReportWorkspaceAgentAppHealthParams, body ReportWorkspaceAgentAppHealthJSONRequestBody, reqEditors ...RequestEditorFn) (*ReportWorkspaceAgentAppHealthResponse, error)
 
+	// CoordinateWorkspaceAgentSelfWithResponse Coordinate the agent's tailnet node
+	//
+	// A websocket of JSON text messages: the server sends {"derp_map": …, "peers": []} at once and {"peers": [nodes]} whenever the peers change; the node sends {"node": {id, key, disco, addresses, endpoints, preferred_derp}} whenever it changes. Messages over 64 KiB close it. The agent's node ID is its own ID; its peers are the clients connecting to it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/me/coordinate (the `CoordinateWorkspaceAgentSelf` operationId).
+	CoordinateWorkspaceAgentSelfWithResponse(ctx context.Context, params *CoordinateWorkspaceAgentSelfParams, reqEditors ...RequestEditorFn) (*CoordinateWorkspaceAgentSelfResponse, error)
+
 	// ReportWorkspaceAgentLifecycleWithBodyWithResponse Report the agent's lifecycle
 	//
 	// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
@@ -11859,6 +12102,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaceagents/{agent}/connection-ticket (the `CreateConnectionTicket` operationId).
 	CreateConnectionTicketWithResponse(ctx context.Context, agent string, reqEditors ...RequestEditorFn) (*CreateConnectionTicketResponse, error)
+
+	// CoordinateWorkspaceAgentWithResponse Coordinate a tailnet node with an agent
+	//
+	// A websocket of JSON text messages: the server sends {"derp_map": …, "peers": []} at once and {"peers": [nodes]} whenever the peers change; the node sends {"node": {id, key, disco, addresses, endpoints, preferred_derp}} whenever it changes. Messages over 64 KiB close it. The client's node ID is the id it chose (query id); its one peer is the agent, once the agent is connected. Only those who may connect to the agent may coordinate with it; the right is checked again every second, and its end closes the websocket (and the agent forgets the node).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/{agent}/coordinate (the `CoordinateWorkspaceAgent` operationId).
+	CoordinateWorkspaceAgentWithResponse(ctx context.Context, agent string, params *CoordinateWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*CoordinateWorkspaceAgentResponse, error)
 
 	// GetWorkspaceAgentLogsWithResponse Get an agent's script output
 	//
@@ -12365,6 +12617,75 @@ func (r ListAuditEntriesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListAuditEntriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDerpMapResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DERPMap
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDerpMapResponse) GetJSON200() *DERPMap {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetDerpMapResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetDerpMapResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetDerpMapResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetDerpMapResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDerpMapResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDerpMapResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDerpMapResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDerpMapResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16191,6 +16512,82 @@ func (r ReportWorkspaceAgentAppHealthResponse) ContentType() string {
 	return ""
 }
 
+type CoordinateWorkspaceAgentSelfResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CoordinateWorkspaceAgentSelfResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CoordinateWorkspaceAgentSelfResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CoordinateWorkspaceAgentSelfResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CoordinateWorkspaceAgentSelfResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CoordinateWorkspaceAgentSelfResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CoordinateWorkspaceAgentSelfResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CoordinateWorkspaceAgentSelfResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CoordinateWorkspaceAgentSelfResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CoordinateWorkspaceAgentSelfResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CoordinateWorkspaceAgentSelfResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ReportWorkspaceAgentLifecycleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16840,6 +17237,82 @@ func (r CreateConnectionTicketResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateConnectionTicketResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CoordinateWorkspaceAgentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CoordinateWorkspaceAgentResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CoordinateWorkspaceAgentResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CoordinateWorkspaceAgentResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CoordinateWorkspaceAgentResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CoordinateWorkspaceAgentResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CoordinateWorkspaceAgentResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CoordinateWorkspaceAgentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CoordinateWorkspaceAgentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CoordinateWorkspaceAgentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CoordinateWorkspaceAgentResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18729,6 +19202,21 @@ func (c *ClientWithResponses) ListAuditEntriesWithResponse(ctx context.Context, 
 	return ParseListAuditEntriesResponse(rsp)
 }
 
+// GetDerpMapWithResponse Get the DERP map
+//
+// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/derp-map (the `GetDerpMap` operationId).
+func (c *ClientWithResponses) GetDerpMapWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDerpMapResponse, error) {
+	rsp, err := c.GetDerpMap(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDerpMapResponse(rsp)
+}
+
 // UploadFileWithBodyWithResponse Upload a template archive
 //
 // A tar (application/x-tar) or zip (application/zip) archive of a template's Terraform files, at most 50 MiB. Stored once per content: the ID is its SHA-256.
@@ -19816,6 +20304,21 @@ func (c *ClientWithResponses) ReportWorkspaceAgentAppHealthWithResponse(ctx cont
 	return ParseReportWorkspaceAgentAppHealthResponse(rsp)
 }
 
+// CoordinateWorkspaceAgentSelfWithResponse Coordinate the agent's tailnet node
+//
+// A websocket of JSON text messages: the server sends {"derp_map": …, "peers": []} at once and {"peers": [nodes]} whenever the peers change; the node sends {"node": {id, key, disco, addresses, endpoints, preferred_derp}} whenever it changes. Messages over 64 KiB close it. The agent's node ID is its own ID; its peers are the clients connecting to it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceagents/me/coordinate (the `CoordinateWorkspaceAgentSelf` operationId).
+func (c *ClientWithResponses) CoordinateWorkspaceAgentSelfWithResponse(ctx context.Context, params *CoordinateWorkspaceAgentSelfParams, reqEditors ...RequestEditorFn) (*CoordinateWorkspaceAgentSelfResponse, error) {
+	rsp, err := c.CoordinateWorkspaceAgentSelf(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCoordinateWorkspaceAgentSelfResponse(rsp)
+}
+
 // ReportWorkspaceAgentLifecycleWithBodyWithResponse Report the agent's lifecycle
 //
 // created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
@@ -20039,6 +20542,21 @@ func (c *ClientWithResponses) CreateConnectionTicketWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseCreateConnectionTicketResponse(rsp)
+}
+
+// CoordinateWorkspaceAgentWithResponse Coordinate a tailnet node with an agent
+//
+// A websocket of JSON text messages: the server sends {"derp_map": …, "peers": []} at once and {"peers": [nodes]} whenever the peers change; the node sends {"node": {id, key, disco, addresses, endpoints, preferred_derp}} whenever it changes. Messages over 64 KiB close it. The client's node ID is the id it chose (query id); its one peer is the agent, once the agent is connected. Only those who may connect to the agent may coordinate with it; the right is checked again every second, and its end closes the websocket (and the agent forgets the node).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceagents/{agent}/coordinate (the `CoordinateWorkspaceAgent` operationId).
+func (c *ClientWithResponses) CoordinateWorkspaceAgentWithResponse(ctx context.Context, agent string, params *CoordinateWorkspaceAgentParams, reqEditors ...RequestEditorFn) (*CoordinateWorkspaceAgentResponse, error) {
+	rsp, err := c.CoordinateWorkspaceAgent(ctx, agent, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCoordinateWorkspaceAgentResponse(rsp)
 }
 
 // GetWorkspaceAgentLogsWithResponse Get an agent's script output
@@ -20718,6 +21236,60 @@ func ParseListAuditEntriesResponse(rsp *http.Response) (*ListAuditEntriesRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDerpMapResponse parses an HTTP response from a GetDerpMapWithResponse call
+func ParseGetDerpMapResponse(rsp *http.Response) (*GetDerpMapResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDerpMapResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DERPMap
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Problem
@@ -23852,6 +24424,73 @@ func ParseReportWorkspaceAgentAppHealthResponse(rsp *http.Response) (*ReportWork
 	return response, nil
 }
 
+// ParseCoordinateWorkspaceAgentSelfResponse parses an HTTP response from a CoordinateWorkspaceAgentSelfWithResponse call
+func ParseCoordinateWorkspaceAgentSelfResponse(rsp *http.Response) (*CoordinateWorkspaceAgentSelfResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CoordinateWorkspaceAgentSelfResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 101:
+		break // No content-type
+
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseReportWorkspaceAgentLifecycleResponse parses an HTTP response from a ReportWorkspaceAgentLifecycleWithResponse call
 func ParseReportWorkspaceAgentLifecycleResponse(rsp *http.Response) (*ReportWorkspaceAgentLifecycleResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -24378,6 +25017,73 @@ func ParseCreateConnectionTicketResponse(rsp *http.Response) (*CreateConnectionT
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCoordinateWorkspaceAgentResponse parses an HTTP response from a CoordinateWorkspaceAgentWithResponse call
+func ParseCoordinateWorkspaceAgentResponse(rsp *http.Response) (*CoordinateWorkspaceAgentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CoordinateWorkspaceAgentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 101:
+		break // No content-type
+
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
