@@ -37,18 +37,29 @@ func BenchmarkConnections(b *testing.B) {
 		b.ReportMetric(rssMiB(b, pid), "MiB")
 	})
 
-	b.Run("ssh-echo", func(b *testing.B) {
-		var times []time.Duration
-		for range b.N {
-			start := time.Now()
-			out, errOut, code := w.c.run("", "ssh", "dev", "--", "echo", "hi")
-			times = append(times, time.Since(start))
-			require.Equal(b, 0, code, errOut)
-			require.Equal(b, "hi\n", out)
+	// hearth ssh as people run it (WireGuard, direct once found), and on each path alone.
+	for _, path := range []string{"", "tailnet", "relay"} {
+		name := "ssh-echo"
+		if path != "" {
+			name += "-" + path
 		}
-		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-		b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
-	})
+		b.Run(name, func(b *testing.B) {
+			c := w.c
+			if path != "" {
+				c.env = []string{connect.PathEnv + "=" + path}
+			}
+			var times []time.Duration
+			for range b.N {
+				start := time.Now()
+				out, errOut, code := c.run("", "ssh", "dev", "--", "echo", "hi")
+				times = append(times, time.Since(start))
+				require.Equal(b, 0, code, errOut)
+				require.Equal(b, "hi\n", out)
+			}
+			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
+		})
+	}
 
 	// A bulk copy to a sink in the workspace (this process: the local template shares its network).
 	sink, err := net.Listen("tcp", "127.0.0.1:0")
@@ -92,6 +103,26 @@ func BenchmarkConnections(b *testing.B) {
 			}
 		})
 	}
+
+	// The same copy over WireGuard, coordinated through B with the agent whose node A holds.
+	b.Run("tailnet-throughput", func(b *testing.B) {
+		b.Setenv(connect.PathEnv, "tailnet")
+		d := &connect.Dialer{Session: cliconfig.Session{URL: w.b.url, Token: w.token}, AgentID: w.agentID}
+		defer d.Close()
+		b.SetBytes(chunk)
+		for range b.N {
+			conn, err := d.Dial(context.Background(), tunnel.KindTCP, port)
+			require.NoError(b, err)
+			for sent := 0; sent < chunk; sent += len(buf) {
+				_, err := conn.Write(buf)
+				require.NoError(b, err)
+			}
+			_ = conn.Close()
+			for n := <-received; n != chunk; n = <-received {
+				require.Equal(b, int64(chunk), n, "the sink got everything")
+			}
+		}
+	})
 
 	// The first byte of a terminal's echo: through the relay (a web terminal running cat), and
 	// directly (cat on a local terminal).

@@ -68,9 +68,7 @@ func pingCommand() *cobra.Command {
 						fmt.Fprintln(out, describePong(t.Workspace, pong))
 						continue
 					}
-					fmt.Fprintf(cmd.ErrOrStderr(), "No WireGuard pong (%v): pinging through the relay.\n", err)
-					tn.Close()
-					tn = nil
+					fmt.Fprintf(cmd.ErrOrStderr(), "No WireGuard pong (%v): this one goes through the relay.\n", err)
 				}
 				rtt, err := relayRoundTrip(cmd, s, t.AgentID)
 				if err != nil {

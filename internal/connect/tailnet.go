@@ -112,9 +112,17 @@ func (t *Tailnet) Ping(ctx context.Context) (tailnet.Pong, error) {
 	if err := t.waitAgent(ctx); err != nil {
 		return tailnet.Pong{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, PingTimeout)
-	defer cancel()
-	return t.conn.Ping(ctx, t.AgentID)
+	// A ping sent before either side knows a path (the first moments of a node) is lost: send
+	// another every 250 ms until one comes back.
+	deadline := time.Now().Add(PingTimeout)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, min(250*time.Millisecond, time.Until(deadline)))
+		pong, err := t.conn.Ping(pctx, t.AgentID)
+		cancel()
+		if err == nil || ctx.Err() != nil || !time.Now().Before(deadline) {
+			return pong, err
+		}
+	}
 }
 
 // Close leaves the tailnet.

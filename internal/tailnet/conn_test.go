@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 }
 
 // derpServer serves DERP and STUN on loopback, as a server replica does.
-func derpServer(t *testing.T) tailnet.DERPMap {
+func derpServer(t testing.TB) tailnet.DERPMap {
 	t.Helper()
 	s := derpserver.New(key.NewNode(), t.Logf)
 	srv := httptest.NewServer(derpserver.Handler(s))
@@ -38,7 +38,7 @@ func derpServer(t *testing.T) tailnet.DERPMap {
 }
 
 // pair starts two nodes that know each other, as the coordinator would have them.
-func pair(t *testing.T, m tailnet.DERPMap) (a, b *tailnet.Conn) {
+func pair(t testing.TB, m tailnet.DERPMap) (a, b *tailnet.Conn) {
 	t.Helper()
 	dm, err := m.Tailscale()
 	require.NoError(t, err)
