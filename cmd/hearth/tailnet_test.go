@@ -183,3 +183,22 @@ func agentNodeKey(t testing.TB, pg, agentID string) key.NodePublic {
 	})
 	return k
 }
+
+// Two replicas with their own access URLs: the agent's home DERP is replica A's, the CLI's is B's.
+// With no UDP path at all (the CLI advertises and tries no endpoint), packets still cross through
+// the meshed DERP servers, and hearth ssh runs over them.
+func TestDERPAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	w := connectedWorkspace(t)
+	noUDP := []string{tailnet.EndpointsEnv + "=192.0.2.255/32", "HEARTH_CONNECTION_PATH=tailnet"}
+	var out, errOut string
+	var code int
+	// A meshes with B once it has seen B register (its next heartbeat, within 10 s).
+	w.until("a pong through DERP", func() bool {
+		out, errOut, code = w.c.runEnv(noUDP, "", "ping", "dev", "-n", "1")
+		return code == 0 && strings.Contains(out, "via DERP(hearth)")
+	})
+	out, errOut, code = w.c.runEnv(noUDP, "", "ssh", "dev", "--", "echo", "over DERP")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "over DERP\n", out)
+}

@@ -13,9 +13,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"tailscale.com/derp"
+	"tailscale.com/derp/derphttp"
 	"tailscale.com/derp/derpserver"
+	"tailscale.com/net/netmon"
 	"tailscale.com/net/stunserver"
 	"tailscale.com/tailcfg"
 	"tailscale.com/types/key"
@@ -27,6 +31,8 @@ type Config struct {
 	Admit func(ctx context.Context, nodeKey string) (bool, error)
 	// STUNAddress is the UDP address of the STUN server; empty runs none.
 	STUNAddress string
+	// MeshKey (64 hex digits), shared by every replica, lets their DERP servers forward to each other.
+	MeshKey string
 	Logger      *slog.Logger
 }
 
@@ -39,6 +45,9 @@ type Host struct {
 	cancel  context.CancelFunc
 	log     *slog.Logger
 	handler http.Handler
+
+	meshMu sync.Mutex
+	mesh   map[string]meshPeer
 }
 
 // Start starts the servers; the DERP one serves through Handler.
@@ -49,7 +58,12 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 			log.Debug(fmt.Sprintf(format, args...), "component", "derp")
 		}
 	}
-	h := &Host{log: log, derp: derpserver.New(key.NewNode(), logf)}
+	h := &Host{log: log, derp: derpserver.New(key.NewNode(), logf), mesh: map[string]meshPeer{}}
+	if cfg.MeshKey != "" {
+		if err := h.derp.SetMeshKey(cfg.MeshKey); err != nil {
+			return nil, fmt.Errorf("derp: mesh key: %w", err)
+		}
+	}
 	// Admission: the DERP server asks an HTTP URL about each new client; this one listens on
 	// loopback only and answers from the coordinator's table.
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
@@ -111,6 +125,54 @@ func (h *Host) Close() {
 	if h.cancel != nil {
 		h.cancel()
 	}
+	h.Mesh(context.Background(), nil)
 	_ = h.derp.Close()
 	_ = h.admit.Close()
+}
+
+// Mesh makes this DERP server one region with the servers at urls (the other replicas' DERP, as
+// http(s)://HOST:PORT/derp): packets for a node connected to one of them are forwarded there.
+// Servers mesh only with a shared Config.MeshKey; call Mesh again whenever the replicas change.
+func (h *Host) Mesh(ctx context.Context, urls []string) {
+	if !h.derp.HasMeshKey() {
+		return
+	}
+	h.meshMu.Lock()
+	defer h.meshMu.Unlock()
+	want := map[string]bool{}
+	for _, u := range urls {
+		want[u] = true
+		if _, ok := h.mesh[u]; ok {
+			continue
+		}
+		logf := func(format string, args ...any) {
+			if h.log.Enabled(ctx, slog.LevelDebug) {
+				h.log.Debug(fmt.Sprintf(format, args...), "component", "derp-mesh", "peer", u)
+			}
+		}
+		c, err := derphttp.NewClient(h.derp.PrivateKey(), u, logf, netmon.NewStatic())
+		if err != nil {
+			h.log.Warn("derp: cannot mesh with another replica", "url", u, "error", err)
+			continue
+		}
+		c.MeshKey = h.derp.MeshKey()
+		c.WatchConnectionChanges = true
+		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		add := func(m derp.PeerPresentMessage) { h.derp.AddPacketForwarder(m.Key, c) }
+		remove := func(m derp.PeerGoneMessage) { h.derp.RemovePacketForwarder(m.Peer, c) }
+		go c.RunWatchConnectionLoop(mctx, h.derp.PublicKey(), logf, add, remove, func(error) {})
+		h.mesh[u] = meshPeer{client: c, cancel: cancel}
+	}
+	for u, p := range h.mesh {
+		if !want[u] {
+			p.cancel()
+			_ = p.client.Close()
+			delete(h.mesh, u)
+		}
+	}
+}
+
+type meshPeer struct {
+	client *derphttp.Client
+	cancel context.CancelFunc
 }

@@ -271,7 +271,7 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Warn("the relay did not stop cleanly", "error", err)
 		}
 	}()
-	tail, err := startTailnet(ctx, cfg, database, relays.ID, accessURL, log)
+	tail, err := startTailnet(ctx, cfg, database, relays.ID, accessURL, secret, log)
 	if err != nil {
 		return err
 	}

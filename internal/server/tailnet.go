@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -9,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -16,6 +21,7 @@ import (
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/derphost"
 	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/tailnet"
 )
 
@@ -28,9 +34,10 @@ type tailnetParts struct {
 	listener    *pgnotify.Listener
 	derp        *derphost.Host
 	derpMap     *tailnet.DERPMap
+	stopMesh    context.CancelFunc
 }
 
-func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid.UUID, accessURL string, log *slog.Logger) (*tailnetParts, error) {
+func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid.UUID, accessURL string, secret []byte, log *slog.Logger) (*tailnetParts, error) {
 	t := &tailnetParts{}
 	if !cfg.DERP {
 		log.Info("direct connections are off (--derp=false): every connection goes through the relay")
@@ -65,7 +72,9 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 			h, _, _ := net.SplitHostPort(cfg.HTTPAddress)
 			stun = net.JoinHostPort(h, "3478")
 		}
-		host, err := derphost.Start(ctx, derphost.Config{STUNAddress: stun, Logger: log,
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte("hearth derp mesh"))
+		host, err := derphost.Start(ctx, derphost.Config{STUNAddress: stun, Logger: log, MeshKey: hex.EncodeToString(mac.Sum(nil)),
 			Admit: func(ctx context.Context, k string) (bool, error) { return database.TailnetKeyKnown(ctx, k) }})
 		if err != nil {
 			_ = listener.Close()
@@ -79,7 +88,42 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 	t.derpMap = &m
 	t.coordinator = coordinator.New(coordinator.Config{DB: database, Listener: listener, ReplicaID: replica, DERPMap: m, Logger: log})
 	t.coordinator.Start(ctx)
+	if t.derp != nil {
+		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		t.stopMesh = func() { cancel(); <-done }
+		go func() {
+			defer close(done)
+			t.meshLoop(mctx, database, replica, log)
+		}()
+	}
 	return t, nil
+}
+
+// meshLoop keeps this replica's DERP server meshed with the other replicas' (reached at their
+// relay addresses), so the deployment's DERP region is one however a load balancer spreads nodes.
+func (t *tailnetParts) meshLoop(ctx context.Context, database *db.DB, self uuid.UUID, log *slog.Logger) {
+	tick := time.NewTicker(relay.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		replicas, err := database.ListReplicas(ctx, relay.Fresh.Seconds())
+		if err == nil {
+			var urls []string
+			for _, r := range replicas {
+				if r.ID != self && r.RelayAddress != "" {
+					urls = append(urls, strings.TrimSuffix(r.RelayAddress, "/")+"/derp")
+				}
+			}
+			t.derp.Mesh(ctx, urls)
+		} else if ctx.Err() == nil {
+			log.Warn("derp: listing the replicas to mesh with failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func (t *tailnetParts) derpHandler() http.Handler {
@@ -90,6 +134,9 @@ func (t *tailnetParts) derpHandler() http.Handler {
 }
 
 func (t *tailnetParts) stop(ctx context.Context) {
+	if t.stopMesh != nil {
+		t.stopMesh()
+	}
 	if t.coordinator != nil {
 		t.coordinator.Stop(ctx)
 	}
