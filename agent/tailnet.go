@@ -83,9 +83,16 @@ func (a *agent) startTailnet(ctx context.Context, id uuid.UUID, m tailnet.DERPMa
 		conn.Close()
 		return nil, err
 	}
+	speed, err := conn.Listen(tailnet.PortSpeedtest)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	go tailnet.ServeSpeedtest(speed)
 	go func() {
 		<-ctx.Done()
 		_ = ln.Close()
+		_ = speed.Close()
 	}()
 	go func() {
 		for {

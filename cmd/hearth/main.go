@@ -67,7 +67,7 @@ func rootCommand() *cobra.Command {
 		buildCommand("restart", "Stop and start a workspace", []string{"stop", "start"}, false),
 		buildCommand("update", "Rebuild a workspace on its template's active version", []string{"start"}, true),
 		deleteCommand(), logsCommand(), scheduleCommand(), templatesCommand(), modulesCommand(), usersCommand(), doctorCommand(), provisionersCommand(), proxiesCommand(), openCommand(),
-		sshCommand(), configSSHCommand(), portForwardCommand(), pingCommand())...)
+		sshCommand(), configSSHCommand(), portForwardCommand(), pingCommand(), speedtestCommand(), netcheckCommand())...)
 	root.InitDefaultCompletionCmd()
 	addExamples(root)
 	return root

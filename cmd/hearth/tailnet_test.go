@@ -56,6 +56,19 @@ func TestDirectConnections(t *testing.T) {
 	_, _, code = c.runEnv([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "", "ssh", "dev", "--", "exit 7")
 	require.Equal(t, 7, code)
 
+	// A speed test over the same path; netcheck finds UDP and the deployment's DERP region.
+	out, errOut, code = c.run("", "speedtest", "dev", "-t", "500ms")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `(?m)^Upload: +[0-9.]+ Mbit/s`, out)
+	require.Regexp(t, `(?m)^Download: +[0-9.]+ Mbit/s`, out)
+	t.Logf("speedtest:\n%s", out)
+	out, errOut, code = c.run("", "netcheck", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var report tailnet.NetReport
+	require.NoError(t, json.Unmarshal([]byte(out), &report), out)
+	require.True(t, report.UDP, out)
+	require.Equal(t, 1, report.PreferredDERP, out)
+
 	// The DERP map is published; the coordinator gives it first.
 	m := api("GET", "/api/v2/derp-map", "")
 	require.Equal(t, s.url, m["regions"].([]any)[0].(map[string]any)["url"])
