@@ -33,7 +33,7 @@ type Config struct {
 	STUNAddress string
 	// MeshKey (64 hex digits), shared by every replica, lets their DERP servers forward to each other.
 	MeshKey string
-	Logger      *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Host is a running DERP server (and STUN server).
