@@ -159,7 +159,12 @@ var accessTable = map[string]access{
 	"connect-workspace-agent":     {params: map[string]string{"/connect": "/connect?kind=ssh"}, want: deny(503, 404, 403, 403, 404, 503)},
 	"connect-workspace-agent-pty": {params: map[string]string{"/pty": "/pty?reconnect=6c7a9a8e-1f7e-4a43-9a4e-2f1f2b3c4d5e"}, want: deny(503, 404, 403, 403, 404, 503)},
 	"relay-to-workspace-agent":    {want: []int{400, 400, 400, 400, 400, 400, 400, 400, 400}},
-	"create-connection-ticket":    {want: deny(200, 404, 403, 403, 404, 200)},
+	// Coordinating a tailnet node with an agent: those who may connect to it (503: this test's
+	// server runs no coordinator).
+	"coordinate-workspace-agent": {params: map[string]string{"/coordinate": "/coordinate?id=" + someID}, want: deny(503, 404, 403, 403, 404, 503)},
+	// The DERP map: every user (404: this test's server publishes none).
+	"get-derp-map":             {want: deny(404, 404, 404, 404, 404, 404)},
+	"create-connection-ticket": {want: deny(200, 404, 403, 403, 404, 200)},
 	// Workspace proxies: owners register them, members see them; a running proxy authenticates
 	// with its own token, never a user's.
 	"create-workspace-proxy":     {body: `{"name":"%s"}`, want: deny(201, 403, 403, 403, 403, 403)},
@@ -172,6 +177,7 @@ var accessTable = map[string]access{
 	// Agents authenticate with their own token, never a user's.
 	"get-workspace-agent-manifest":      {want: all401},
 	"connect-workspace-agent-tunnel":    {want: all401},
+	"coordinate-workspace-agent-self":   {want: all401},
 	"report-workspace-agent-lifecycle":  {body: `{"state":"ready"}`, want: all401},
 	"upload-workspace-agent-logs":       {body: `{"logs":[]}`, want: all401},
 	"report-workspace-agent-metadata":   {body: `{"items":[]}`, want: all401},

@@ -36,12 +36,12 @@ type coordinateAgentInput struct {
 }
 
 func (h handlers) coordinateAgent(ctx context.Context, in *coordinateAgentInput) (*huma.StreamResponse, error) {
-	if h.Coordinator == nil {
-		return nil, huma.Error503ServiceUnavailable("Direct connections are off on this deployment.")
-	}
 	a, err := h.callingAgent(ctx, in.Token)
 	if err != nil {
 		return nil, err
+	}
+	if h.Coordinator == nil {
+		return nil, huma.Error503ServiceUnavailable("Direct connections are off on this deployment.")
 	}
 	id := a.WorkspaceAgent.ID
 	return h.coordinate(coordinator.Peer{ID: id, AgentID: id}), nil
@@ -53,12 +53,12 @@ type coordinateClientInput struct {
 }
 
 func (h handlers) coordinateClient(ctx context.Context, in *coordinateClientInput) (*huma.StreamResponse, error) {
-	if h.Coordinator == nil {
-		return nil, huma.Error503ServiceUnavailable("Direct connections are off on this deployment.")
-	}
 	a, user, err := h.connectable(ctx, in.Agent)
 	if err != nil {
 		return nil, err
+	}
+	if h.Coordinator == nil {
+		return nil, huma.Error503ServiceUnavailable("Direct connections are off on this deployment: connect through the relay (connect-workspace-agent).")
 	}
 	actor, err := authz.ActorFrom(ctx)
 	if err != nil {

@@ -45,8 +45,12 @@ type Coordinator struct {
 
 	mu      sync.Mutex
 	byAgent map[uuid.UUID]map[*session]struct{}
+	ctx     context.Context
 	stop    context.CancelFunc
 	done    chan struct{}
+	// stripes serialize the refreshes of each agent, so an older read of its peers never
+	// overtakes a newer one (a revoked client must not come back).
+	stripes [64]sync.Mutex
 }
 
 // Peer is who a coordination is for.
@@ -73,12 +77,13 @@ type session struct {
 
 // New makes a coordinator; Start it.
 func New(cfg Config) *Coordinator {
-	return &Coordinator{cfg: cfg, byAgent: map[uuid.UUID]map[*session]struct{}{}}
+	return &Coordinator{cfg: cfg, byAgent: map[uuid.UUID]map[*session]struct{}{}, ctx: context.Background()}
 }
 
 // Start listens for changes and sweeps the nodes of replicas that died.
 func (c *Coordinator) Start(ctx context.Context) {
 	ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
+	c.ctx = ctx
 	c.done = make(chan struct{})
 	c.cfg.Listener.OnEach(c.changed)
 	go func() {
@@ -138,12 +143,15 @@ func (c *Coordinator) changed(payload string) {
 	}
 	c.mu.Unlock()
 	for _, a := range agents {
-		go c.refresh(context.Background(), a)
+		go c.refresh(c.ctx, a)
 	}
 }
 
 // refresh reads an agent's nodes and sends each of this replica's sessions of it the peers it may see.
 func (c *Coordinator) refresh(ctx context.Context, agentID uuid.UUID) {
+	stripe := &c.stripes[agentID[15]%uint8(len(c.stripes))]
+	stripe.Lock()
+	defer stripe.Unlock()
 	rows, err := c.cfg.DB.ListTailnetPeers(ctx, agentID)
 	if err != nil {
 		c.cfg.Logger.Warn("coordinator: reading nodes failed", "agent", agentID, "error", err)
