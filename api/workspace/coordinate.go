@@ -64,14 +64,25 @@ func (h handlers) coordinateClient(ctx context.Context, in *coordinateClientInpu
 	if err != nil {
 		return nil, err
 	}
-	agentID := a.WorkspaceAgent.ID
+	agentID, workspaceID := a.WorkspaceAgent.ID, a.WorkspaceID
+	// A client coordinating with the agent is using the workspace, as a relayed connection is: its
+	// connections bypass the server, so the coordination itself keeps the workspace from autostop.
+	touch := func() {
+		if h.Activity != nil {
+			h.Activity.Touch(workspaceID)
+		}
+	}
+	touch()
 	check := func(ctx context.Context) error {
 		now, err := h.Auth.Check(ctx, actor.KeyID)
 		if err != nil {
 			return err
 		}
-		_, _, err = h.connectable(authz.WithActor(ctx, now), agentID)
-		return err
+		if _, _, err = h.connectable(authz.WithActor(ctx, now), agentID); err != nil {
+			return err
+		}
+		touch()
+		return nil
 	}
 	return h.coordinate(coordinator.Peer{ID: in.ID, AgentID: agentID, UserID: &user, Check: check}), nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hearthdev/hearth/internal/connect"
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/tailnet"
 )
@@ -40,6 +41,10 @@ func TestMain(m *testing.M) {
 	// server's STUN server takes a port of its own.
 	_ = os.Setenv(tailnet.EndpointsEnv, "127.0.0.0/8,::1/128")
 	_ = os.Setenv("HEARTH_STUN_ADDRESS", "127.0.0.1:0")
+	// The CLI connects through the relay unless a test names another path (tailnet_test.go, and
+	// the schedule test's SSH session over WireGuard): a WireGuard node for every hearth ssh of
+	// every test costs more CPU than this 2-core machine has to spare when they run side by side.
+	_ = os.Setenv(connect.PathEnv, "relay")
 	dbtest.Main(m)
 }
 

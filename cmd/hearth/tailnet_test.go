@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"tailscale.com/net/netmon"
 	"tailscale.com/types/key"
 
+	"github.com/hearthdev/hearth/internal/connect"
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/tailnet"
 	"github.com/hearthdev/hearth/internal/tftest"
@@ -33,6 +35,7 @@ func TestDirectConnections(t *testing.T) {
 	s := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
 		"--provider-mirror", tftest.Mirror(t))
 	c, token := signIn(t, s.url, filepath.Join(dir, "cli"))
+	c.env = []string{"HEARTH_CONNECTION_PATH=auto"} // as people run it
 	api := func(method, path, body string) map[string]any {
 		return callAPI(t, method, s.url+path, token, "application/json", []byte(body))
 	}
@@ -49,7 +52,10 @@ func TestDirectConnections(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "pong from dev via direct 127.0.0.1:", "no direct path in:\n%s", out)
 
-	// hearth ssh over WireGuard only (no relay to fall back on), exit codes included.
+	// hearth ssh as people run it, then over WireGuard only (no relay to fall back on), exit codes included.
+	out, errOut, code = c.run("", "ssh", "dev", "--", "echo", "hi")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "hi\n", out)
 	out, errOut, code = c.runEnv([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "", "ssh", "dev", "--", "echo", "hi")
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "hi\n", out)
@@ -167,7 +173,7 @@ func TestTailnetRefusesBadNodes(t *testing.T) {
 // runEnv runs the CLI with more environment.
 func (c cli) runEnv(env []string, stdin string, args ...string) (stdout, stderr string, code int) {
 	c.t.Helper()
-	c.env = env
+	c.env = append(slices.Clone(c.env), env...)
 	return c.run(stdin, args...)
 }
 
@@ -203,7 +209,7 @@ func agentNodeKey(t testing.TB, pg, agentID string) key.NodePublic {
 func TestDERPAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	w := connectedWorkspace(t)
-	noUDP := []string{tailnet.EndpointsEnv + "=192.0.2.255/32", "HEARTH_CONNECTION_PATH=tailnet"}
+	noUDP := []string{tailnet.EndpointsEnv + "=192.0.2.255/32", connect.PathEnv + "=tailnet"}
 	var out, errOut string
 	var code int
 	// A meshes with B once it has seen B register (its next heartbeat, within 10 s).

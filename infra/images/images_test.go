@@ -164,7 +164,9 @@ func call(t *testing.T, method, url, token, contentType string, body []byte) map
 func TestImagesRunAServerAndAWorker(t *testing.T) {
 	tag, built := buildImages(t)
 	require.Regexp(t, `hearth-server:`+tag+` [0-9.]+ MB`, built)
-	for image, budget := range map[string]int64{"hearth-server": 60e6, "hearth-provisioner": 250e6} {
+	// The server image grew from 41 to 72 MB with the tailnet (tailscale.com's WireGuard engine and
+	// gVisor's network stack, in both hearth and hearth-agent).
+	for image, budget := range map[string]int64{"hearth-server": 80e6, "hearth-provisioner": 250e6} {
 		var size int64
 		_, err := fmt.Sscan(docker(t, "image", "inspect", "--format", "{{.Size}}", image+":"+tag), &size)
 		require.NoError(t, err)
