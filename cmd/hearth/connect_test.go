@@ -374,10 +374,11 @@ func readUntil(t testing.TB, c *websocket.Conn, want string) {
 	}
 }
 
-// waitUntil polls done until it holds, for at most a minute.
+// waitUntil polls done until it holds, for at most two minutes (the suite runs dozens of servers,
+// builds and agents side by side on two cores; a build and an agent's start can wait that long).
 func waitUntil(t testing.TB, what string, done func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !done() {
 		require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
 		time.Sleep(50 * time.Millisecond)

@@ -23,7 +23,7 @@ func BenchmarkPaths(b *testing.B) {
 			a, peer := pair(b, derpServer(b))
 			start := time.Now()
 			for {
-				ctx, cancel := context.WithTimeout(b.Context(), time.Second)
+				ctx, cancel := context.WithTimeout(b.Context(), 100*time.Millisecond)
 				p, err := a.Ping(ctx, peer.Node().ID)
 				cancel()
 				if err == nil && p.Path == tailnet.PathDirect {
