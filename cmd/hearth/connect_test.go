@@ -248,8 +248,8 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	require.NoError(t, restarted.Start())
 	t.Cleanup(func() { _ = restarted.Process.Signal(syscall.SIGTERM); _ = restarted.Wait() })
 	until("the agent to reconnect", func() bool { return agent()["status"] == "connected" })
-	out, _, code = c.run("", "ssh", "dev", "--", "echo", "back")
-	require.Equal(t, 0, code)
+	out, errOut, code = c.run("", "ssh", "dev", "--", "echo", "back")
+	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "back\n", out)
 
 	// A wrong agent token is refused.

@@ -167,9 +167,9 @@ func TestAutostopAndAutostart(t *testing.T) {
 	ok("schedule", "stop", "dev", "20s")
 	ok("start", "dev")
 	first := deadlineOf()
-	// Over WireGuard, whose bytes never pass the server: the coordination itself is the activity,
-	// for as long as the session lasts.
-	_, errOut, code = c.runEnv([]string{connect.PathEnv + "=tailnet"}, "", "ssh", "dev", "--", "sleep", "3")
+	// As people connect (over WireGuard, whose bytes never pass the server: the coordination
+	// itself is the activity, for as long as the session lasts; else through the relay).
+	_, errOut, code = c.runEnv([]string{connect.PathEnv + "=auto"}, "", "ssh", "dev", "--", "sleep", "3")
 	require.Equal(t, 0, code, errOut)
 	for !deadlineOf().After(first.Add(2 * time.Second)) {
 		require.True(t, time.Now().Before(first.Add(5*time.Second)), "the SSH session did not move the deadline")

@@ -69,7 +69,9 @@ func OpenTailnet(ctx context.Context, s cliconfig.Session, agentID uuid.UUID, lo
 		defer close(t.done)
 		err := co.Run(rctx, conn, func(peers []tailnet.Node) {
 			for _, p := range peers {
-				if p.ID == agentID {
+				// An agent that has just started has no DERP home or endpoint yet: a handshake sent
+				// now would be lost, and WireGuard retries only after 5 s.
+				if p.ID == agentID && (p.PreferredDERP != 0 || len(p.Endpoints) > 0) {
 					once.Do(func() { close(t.agent) })
 				}
 			}
@@ -189,11 +191,19 @@ func (d *Dialer) logger() *slog.Logger {
 	return d.Logger
 }
 
+// AutoWait bounds the WireGuard attempt of a connection in auto mode before it takes the relay.
+const AutoWait = 4 * time.Second
+
 // Dial opens a connection of kind ssh or tcp (to port).
 func (d *Dialer) Dial(ctx context.Context, kind string, port int) (net.Conn, error) {
 	m := mode()
 	if m != "relay" {
-		conn, err := d.dialTailnet(ctx, kind, port)
+		tctx, cancel := context.WithCancel(ctx)
+		if m == "auto" {
+			tctx, cancel = context.WithTimeout(ctx, AutoWait)
+		}
+		conn, err := d.dialTailnet(tctx, kind, port)
+		cancel()
 		if err == nil {
 			d.mu.Lock()
 			d.relayed = false
