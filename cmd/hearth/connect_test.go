@@ -40,14 +40,14 @@ type connected struct {
 	dir     string
 }
 
-func connectedWorkspace(t testing.TB) *connected {
+func connectedWorkspace(t testing.TB, serverFlags ...string) *connected {
 	dir := t.TempDir()
 	pg := dbtest.NewURL(t)
 	// Replica A runs the workers, so workspaces' agents connect to it; the user talks to B.
-	a := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "a"), "--provisioners", "2",
-		"--provider-mirror", tftest.Mirror(t))
-	b := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "b"), "--provisioners", "0",
-		"--secret-key-file", filepath.Join(dir, "a", "secret.key"), "--wildcard-access-url", "*.apps.localhost")
+	a := startServer(t, append([]string{"--postgres-url", pg, "--data-dir", filepath.Join(dir, "a"), "--provisioners", "2",
+		"--provider-mirror", tftest.Mirror(t)}, serverFlags...)...)
+	b := startServer(t, append([]string{"--postgres-url", pg, "--data-dir", filepath.Join(dir, "b"), "--provisioners", "0",
+		"--secret-key-file", filepath.Join(dir, "a", "secret.key"), "--wildcard-access-url", "*.apps.localhost"}, serverFlags...)...)
 	c, token := signIn(t, b.url, filepath.Join(dir, "cli"))
 	session := struct{ Token string }{token}
 	api := func(method, path, body string) map[string]any {

@@ -167,8 +167,9 @@ func TestAutostopAndAutostart(t *testing.T) {
 	ok("schedule", "stop", "dev", "20s")
 	ok("start", "dev")
 	first := deadlineOf()
-	// As people connect (over WireGuard, whose bytes never pass the server: the coordination
-	// itself is the activity, for as long as the session lasts; else through the relay).
+	// As people connect (over WireGuard where the server offers it, whose bytes never pass the
+	// server: the coordination itself is the activity, for as long as the session lasts; else
+	// through the relay).
 	_, errOut, code = c.runEnv([]string{connect.PathEnv + "=auto"}, "", "ssh", "dev", "--", "sleep", "3")
 	require.Equal(t, 0, code, errOut)
 	for !deadlineOf().After(first.Add(2 * time.Second)) {

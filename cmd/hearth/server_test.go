@@ -41,9 +41,12 @@ func TestMain(m *testing.M) {
 	// server's STUN server takes a port of its own.
 	_ = os.Setenv(tailnet.EndpointsEnv, "127.0.0.0/8,::1/128")
 	_ = os.Setenv("HEARTH_STUN_ADDRESS", "127.0.0.1:0")
-	// The CLI connects through the relay unless a test names another path (tailnet_test.go, and
-	// the schedule test's SSH session over WireGuard): a WireGuard node for every hearth ssh of
-	// every test costs more CPU than this 2-core machine has to spare when they run side by side.
+	// Direct connections are off (servers answer 503 to coordination, agents and CLIs stay on the
+	// relay) unless a test is about them and passes --derp=true (tailnet_test.go): with a
+	// WireGuard node in every agent and CLI of every test side by side, agents of other tests
+	// failed to become ready within two minutes on this 2-core machine (not understood yet: see
+	// docs/networking.md).
+	_ = os.Setenv("HEARTH_DERP", "false")
 	_ = os.Setenv(connect.PathEnv, "relay")
 	dbtest.Main(m)
 }

@@ -33,7 +33,7 @@ func TestDirectConnections(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
-		"--provider-mirror", tftest.Mirror(t))
+		"--provider-mirror", tftest.Mirror(t), "--derp=true")
 	c, token := signIn(t, s.url, filepath.Join(dir, "cli"))
 	c.env = []string{"HEARTH_CONNECTION_PATH=auto"} // as people run it
 	api := func(method, path, body string) map[string]any {
@@ -61,6 +61,14 @@ func TestDirectConnections(t *testing.T) {
 	require.Equal(t, "hi\n", out)
 	_, _, code = c.runEnv([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "", "ssh", "dev", "--", "exit 7")
 	require.Equal(t, 7, code)
+
+	// WireGuard bytes never pass the server: the coordination itself marks the workspace used
+	// (activity is written in batches every 10 s), which keeps it from its autostop.
+	lastUsed := func() string { return api("GET", "/api/v2/users/me/workspaces/dev", "")["last_used_at"].(string) }
+	before := lastUsed()
+	_, errOut, code = c.runEnv([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "", "ssh", "dev", "--", "sleep", "1")
+	require.Equal(t, 0, code, errOut)
+	waitUntil(t, "the session to count as use", func() bool { return lastUsed() != before })
 
 	// A speed test over the same path; netcheck finds UDP and the deployment's DERP region.
 	out, errOut, code = c.run("", "speedtest", "dev", "-t", "500ms")
@@ -113,7 +121,7 @@ func TestTailnetRefusesBadNodes(t *testing.T) {
 	dir := t.TempDir()
 	pg := dbtest.NewURL(t)
 	s := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
-		"--provider-mirror", tftest.Mirror(t))
+		"--provider-mirror", tftest.Mirror(t), "--derp=true")
 	_, token := signIn(t, s.url, filepath.Join(dir, "cli"))
 	api := func(method, path, body string) map[string]any {
 		return callAPI(t, method, s.url+path, token, "application/json", []byte(body))
@@ -208,7 +216,7 @@ func agentNodeKey(t testing.TB, pg, agentID string) key.NodePublic {
 // the meshed DERP servers, and hearth ssh runs over them.
 func TestDERPAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	w := connectedWorkspace(t)
+	w := connectedWorkspace(t, "--derp=true")
 	noUDP := []string{tailnet.EndpointsEnv + "=192.0.2.255/32", connect.PathEnv + "=tailnet"}
 	var out, errOut string
 	var code int
