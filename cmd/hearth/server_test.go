@@ -44,8 +44,7 @@ func TestMain(m *testing.M) {
 	// Direct connections are off (servers answer 503 to coordination, agents and CLIs stay on the
 	// relay) unless a test is about them and passes --derp=true (tailnet_test.go): with a
 	// WireGuard node in every agent and CLI of every test side by side, agents of other tests
-	// failed to become ready within two minutes on this 2-core machine (not understood yet: see
-	// docs/networking.md).
+	// failed to become ready within two minutes on this 2-core machine (not understood yet).
 	_ = os.Setenv("HEARTH_DERP", "false")
 	_ = os.Setenv(connect.PathEnv, "relay")
 	dbtest.Main(m)
