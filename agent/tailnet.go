@@ -49,7 +49,7 @@ func (a *agent) tailnetLoop(ctx context.Context) {
 			continue
 		}
 		if conn == nil {
-			if conn, err = a.startTailnet(ctx, id, co.DERPMap()); err != nil {
+			if conn, err = a.startTailnet(ctx, id, co); err != nil {
 				_ = co.Close()
 				a.cfg.Logger.Warn("agent: no direct connections", "error", err)
 				return
@@ -69,12 +69,16 @@ func (a *agent) tailnetLoop(ctx context.Context) {
 }
 
 // startTailnet starts the agent's node and its SSH listener.
-func (a *agent) startTailnet(ctx context.Context, id uuid.UUID, m tailnet.DERPMap) (*tailnet.Conn, error) {
-	dm, err := m.Tailscale()
+func (a *agent) startTailnet(ctx context.Context, id uuid.UUID, co *tailnet.Coordination) (*tailnet.Conn, error) {
+	dm, err := co.DERPMap().Tailscale()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := tailnet.New(tailnet.Options{ID: id, DERPMap: dm, Logger: a.cfg.Logger, ForwardTCP: true})
+	nets, err := co.EndpointNetworks()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := tailnet.New(tailnet.Options{ID: id, DERPMap: dm, EndpointNetworks: nets, Logger: a.cfg.Logger, ForwardTCP: true})
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,12 @@ func OpenTailnet(ctx context.Context, s cliconfig.Session, agentID uuid.UUID, lo
 		_ = co.Close()
 		return nil, err
 	}
-	conn, err := tailnet.New(tailnet.Options{ID: id, DERPMap: dm, Logger: log})
+	nets, err := co.EndpointNetworks()
+	if err != nil {
+		_ = co.Close()
+		return nil, err
+	}
+	conn, err := tailnet.New(tailnet.Options{ID: id, DERPMap: dm, EndpointNetworks: nets, Logger: log})
 	if err != nil {
 		_ = co.Close()
 		return nil, err

@@ -36,7 +36,9 @@ type Config struct {
 	// ReplicaID is this replica's row in replicas (the relay's ID).
 	ReplicaID uuid.UUID
 	DERPMap   tailnet.DERPMap
-	Logger    *slog.Logger
+	// EndpointNetworks are the only networks direct paths may use (CIDR; none: any).
+	EndpointNetworks []string
+	Logger           *slog.Logger
 }
 
 // Coordinator serves this replica's nodes.
@@ -223,7 +225,7 @@ func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) err
 	}()
 
 	m := c.cfg.DERPMap
-	if err := write(ctx, ws, tailnet.Update{DERPMap: &m, Peers: []tailnet.Node{}}); err != nil {
+	if err := write(ctx, ws, tailnet.Update{DERPMap: &m, EndpointNetworks: c.cfg.EndpointNetworks, Peers: []tailnet.Node{}}); err != nil {
 		return err
 	}
 	go c.refresh(ctx, p.AgentID)

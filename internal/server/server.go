@@ -107,6 +107,9 @@ type Config struct {
 	DERP        bool
 	STUNAddress string
 	DERPMapFile string
+	// TailnetEndpoints are the only networks direct paths may use (CIDR prefixes; none: any),
+	// told to every agent and client through the coordinator.
+	TailnetEndpoints []string
 	// ShutdownTimeout bounds the graceful drain of requests and jobs.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger

@@ -61,6 +61,9 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 			return nil, fmt.Errorf("--derp-map-file %s: %w", cfg.DERPMapFile, err)
 		}
 	}
+	if _, err := tailnet.ParseNetworks(cfg.TailnetEndpoints); err != nil {
+		return nil, fmt.Errorf("--tailnet-endpoints: %w", err)
+	}
 	listener, err := pgnotify.Listen(ctx, database.Pool, coordinator.Channel, log)
 	if err != nil {
 		return nil, err
@@ -86,7 +89,8 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 		m.OmitDefaultRegions = false
 	}
 	t.derpMap = &m
-	t.coordinator = coordinator.New(coordinator.Config{DB: database, Listener: listener, ReplicaID: replica, DERPMap: m, Logger: log})
+	t.coordinator = coordinator.New(coordinator.Config{DB: database, Listener: listener, ReplicaID: replica, DERPMap: m,
+		EndpointNetworks: cfg.TailnetEndpoints, Logger: log})
 	t.coordinator.Start(ctx)
 	if t.derp != nil {
 		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

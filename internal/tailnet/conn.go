@@ -9,9 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +44,9 @@ type Options struct {
 	// ForwardTCP joins TCP connections to ports nothing Listens on to the same port on this
 	// machine's loopback (an agent's port forwarding); without it they are refused.
 	ForwardTCP bool
+	// EndpointNetworks, when set, are the only networks direct paths may use (the deployment's
+	// setting, from the coordinator); EndpointsEnv overrides it.
+	EndpointNetworks []netip.Prefix
 }
 
 // The ports an agent serves on its tailnet address; any other port is forwarded to the workspace.
@@ -120,6 +121,7 @@ func New(o Options) (_ *Conn, err error) {
 			c.Close()
 		}
 	}()
+	limitEndpoints(o.EndpointNetworks)
 	c.sys = tsd.NewSystem()
 	c.netMon, err = netmon.New(c.sys.Bus.Get(), logf)
 	if err != nil {
@@ -157,6 +159,8 @@ func New(o Options) (_ *Conn, err error) {
 	c.engine.SetSelfNode(self)
 	c.engine.SetStatusCallback(c.status)
 	c.magic.SetNetInfoCallback(c.netInfo)
+	// A debug logger also gets magicsock's path discovery: each disco message sent and received.
+	c.magic.SetDebugLoggingEnabled(log.Enabled(context.Background(), slog.LevelDebug))
 	if err := c.magic.SetPrivateKey(c.priv); err != nil {
 		return nil, fmt.Errorf("tailnet: %w", err)
 	}
@@ -294,7 +298,8 @@ func (c *Conn) change(f func(map[uuid.UUID]*Node) []key.NodePublic) {
 	if closed {
 		return
 	}
-	m := maps.Clone(c.peers.Load().byID)
+	old := c.peers.Load().byID
+	m := maps.Clone(old)
 	if m == nil {
 		m = map[uuid.UUID]*Node{}
 	}
@@ -315,6 +320,17 @@ func (c *Conn) change(f func(map[uuid.UUID]*Node) []key.NodePublic) {
 	c.closeStrangers(set)
 	for k := range set.byKey {
 		c.engine.SyncDevicePeer(k)
+	}
+	// Greet a peer that is new or reachable in a new way with a packet on the data path: that
+	// starts path discovery from this side too, with a call-me-maybe through DERP, so each side
+	// opens its own NAT towards the other even if one side's call-me-maybe was lost (sent before
+	// the other had heard of it).
+	for id, p := range m {
+		if o, ok := old[id]; !ok || o.Key != p.Key || o.PreferredDERP != p.PreferredDERP || !slices.Equal(o.Endpoints, p.Endpoints) {
+			if p.PreferredDERP != 0 || len(p.Endpoints) > 0 {
+				c.engine.Ping(IP(id), tailcfg.PingTSMP, 0, func(*ipnstate.PingResult) {})
+			}
+		}
 	}
 }
 
@@ -378,6 +394,11 @@ type Pong struct {
 
 // Ping sends one discovery ping to the node with the given ID and says which way the pong came.
 func (c *Conn) Ping(ctx context.Context, id uuid.UUID) (Pong, error) {
+	// A disco ping only tries the paths already known. A packet on the data path (a TSMP ping,
+	// answered or not) starts WireGuard's handshake and with it path discovery, which sends the
+	// peer a call-me-maybe through DERP: both sides then ping each other's endpoints at once, and
+	// that is what opens a path through NATs on both sides.
+	c.engine.Ping(IP(id), tailcfg.PingTSMP, 0, func(*ipnstate.PingResult) {})
 	ch := make(chan *ipnstate.PingResult, 1)
 	c.engine.Ping(IP(id), tailcfg.PingDisco, 0, func(r *ipnstate.PingResult) {
 		select {
@@ -431,35 +452,6 @@ func (c *Conn) Close() {
 	if c.sys != nil {
 		c.sys.Bus.Get().Close()
 	}
-}
-
-// EndpointsEnv limits the UDP endpoints a node advertises, and those of its peers it tries, to the
-// networks it lists (CIDR prefixes, comma-separated), for hosts where peers can only be on some
-// networks; unset, every endpoint is used.
-const EndpointsEnv = "HEARTH_TAILNET_ENDPOINTS"
-
-var endpointPrefixes = sync.OnceValue(func() []netip.Prefix {
-	var ps []netip.Prefix
-	for _, f := range strings.Split(os.Getenv(EndpointsEnv), ",") {
-		if p, err := netip.ParsePrefix(strings.TrimSpace(f)); err == nil {
-			ps = append(ps, p)
-		}
-	}
-	return ps
-})
-
-// allowedEndpoint reports whether an endpoint address may be advertised or tried.
-func allowedEndpoint(a netip.Addr) bool {
-	ps := endpointPrefixes()
-	if len(ps) == 0 {
-		return true
-	}
-	for _, p := range ps {
-		if p.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
 }
 
 // ErrClosed is what a closed listener's Accept returns.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/coder/websocket"
@@ -19,6 +20,9 @@ import (
 type Update struct {
 	// DERPMap is in the first update.
 	DERPMap *DERPMap `json:"derp_map,omitempty"`
+	// EndpointNetworks, in the first update, are the only networks the deployment lets direct
+	// paths use (CIDR prefixes; none: any).
+	EndpointNetworks []string `json:"endpoint_networks,omitempty"`
 	// Peers are every node this one may reach now: for a client, the agent (once it is connected);
 	// for an agent, the clients asking for it. A node missing from the list is gone.
 	Peers []Node `json:"peers"`
@@ -70,6 +74,15 @@ func (e *RefusedError) Error() string {
 
 // DERPMap is the map the coordinator sent first.
 func (co *Coordination) DERPMap() DERPMap { return *co.first.DERPMap }
+
+// EndpointNetworks are the networks the deployment lets direct paths use (none: any).
+func (co *Coordination) EndpointNetworks() ([]netip.Prefix, error) {
+	ps, err := ParseNetworks(co.first.EndpointNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("tailnet: the coordinator's endpoint networks: %w", err)
+	}
+	return ps, nil
+}
 
 func (co *Coordination) read(ctx context.Context, u *Update) error {
 	_, data, err := co.ws.Read(ctx)
