@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/netlab"
 )
 
 // cli runs the real binary as a user would, with its own config directory.
@@ -20,11 +21,15 @@ type cli struct {
 	t   testing.TB
 	dir string
 	env []string
+	ns  *netlab.Namespace // where it runs: this machine's network unless set
 }
 
 func (c cli) run(stdin string, args ...string) (stdout, stderr string, code int) {
 	c.t.Helper()
 	cmd := exec.Command(binary, args...)
+	if c.ns != nil {
+		cmd = c.ns.Command(binary, args...)
+	}
 	cmd.Env = append(append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir), c.env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer

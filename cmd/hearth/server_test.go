@@ -37,8 +37,9 @@ func TestMain(m *testing.M) {
 		panic("build hearth-agent: " + string(out))
 	}
 	defer os.RemoveAll(dir)
-	// WireGuard paths stay on loopback (servers, agents and CLIs started here inherit it), and each
-	// server's STUN server takes a port of its own.
+	// WireGuard paths stay on loopback: CLIs started here take it from the environment, servers
+	// as their --tailnet-endpoints, which they tell their agents (which Terraform starts without
+	// HEARTH_* variables). Each server's STUN server takes a port of its own.
 	_ = os.Setenv(tailnet.EndpointsEnv, "127.0.0.0/8,::1/128")
 	_ = os.Setenv("HEARTH_STUN_ADDRESS", "127.0.0.1:0")
 	// Direct connections are off (servers answer 503 to coordination, agents and CLIs stay on the
@@ -58,7 +59,12 @@ type running struct {
 // startServer runs the real binary and waits for it to print where it is ready.
 func startServer(t testing.TB, args ...string) *running {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"server", "--http-address", "127.0.0.1:0"}, args...)...)
+	return startServerCmd(t, exec.Command(binary, append([]string{"server", "--http-address", "127.0.0.1:0"}, args...)...))
+}
+
+// startServerCmd starts a server's command line prepared elsewhere (inside a network namespace, say).
+func startServerCmd(t testing.TB, cmd *exec.Cmd) *running {
+	t.Helper()
 	cmd.Env = append(os.Environ(), "HEARTH_LOG_LEVEL=warn")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)

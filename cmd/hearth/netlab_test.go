@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/connect"
+	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/netlab"
+	"github.com/hearthdev/hearth/internal/tailnet"
+	"github.com/hearthdev/hearth/internal/tftest"
+)
+
+// Paths across real networks. The server sits on a public segment (203.0.113.0/24); the workspace
+// and the developer are each behind a NAT router of their own, as at home or in an office. A
+// direct WireGuard path forms through both NATs; with UDP blocked at the developer's router,
+// connections go through DERP; with the DERP upgrade refused there too, through the relay. hearth
+// ssh works on each path.
+func TestPathsThroughNAT(t *testing.T) {
+	t.Parallel()
+	w := behindNATs(t)
+	run := w.run
+
+	// Direct: through both NATs, to the workspace router's public address.
+	out := run(nil, "ping", "dev", "-n", "10", "--interval", "200ms")
+	t.Logf("through both NATs:\n%s", out)
+	require.Contains(t, out, "pong from dev via direct 203.0.113.10:", "no direct path through the NATs in:\n%s", out)
+	require.Equal(t, "hi\n", run([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "ssh", "dev", "--", "echo", "hi"))
+
+	// UDP blocked at the developer's router: netcheck says so, WireGuard goes through DERP.
+	w.devRouter.Firewall("-p", "udp", "-j", "DROP")
+	var report tailnet.NetReport
+	out = run(nil, "netcheck", "-o", "json")
+	require.NoError(t, json.Unmarshal([]byte(out), &report), out)
+	require.False(t, report.UDP, out)
+	out = run(nil, "ping", "dev", "-n", "3", "--interval", "200ms")
+	require.Contains(t, out, "pong from dev via DERP(hearth)", out)
+	require.NotContains(t, out, "via direct", out)
+	require.Equal(t, "hi\n", run([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "ssh", "dev", "--", "echo", "hi"))
+
+	// DERP refused there too (a proxy that drops the DERP upgrade): the relay, still working.
+	w.devRouter.Firewall("-p", "tcp", "-m", "string", "--algo", "bm", "--string", "Upgrade: DERP", "-j", "REJECT", "--reject-with", "tcp-reset")
+	out = run(nil, "ping", "dev", "-n", "1")
+	require.Contains(t, out, "pong from dev via relay", out)
+	require.Equal(t, "hi\n", run(nil, "ssh", "dev", "--", "echo", "hi"))
+}
+
+// natWorkspace is a workspace and a developer each behind a NAT router of their own, with the
+// server on the public segment between them.
+type natWorkspace struct {
+	c cli
+	// devRouter is the developer's NAT router, for firewall rules.
+	devRouter *netlab.Namespace
+}
+
+// run runs the CLI on the developer's machine and fails the test unless it succeeds.
+func (w *natWorkspace) run(env []string, args ...string) string {
+	w.c.t.Helper()
+	out, errOut, code := w.c.runEnv(env, "", args...)
+	require.Equal(w.c.t, 0, code, "hearth %v: %s%s", args, out, errOut)
+	return out
+}
+
+// behindNATs builds the networks (network namespaces), starts the server, a provisioner worker
+// beside the workspace and the workspace "dev", and signs the developer in.
+func behindNATs(t testing.TB) *natWorkspace {
+	t.Helper()
+	lab := netlab.New(t)
+	inet, natA, natC := lab.Namespace("inet"), lab.Namespace("nat-ws"), lab.Namespace("nat-dev")
+	workspace, laptop := lab.Namespace("ws"), lab.Namespace("dev")
+	lab.Link(natA, "wan", "203.0.113.10/24", inet, "to-ws", "")
+	lab.Link(natC, "wan", "203.0.113.20/24", inet, "to-dev", "")
+	inet.Switch("br0", "203.0.113.1/24", "to-ws", "to-dev")
+	lab.Link(workspace, "eth0", "198.18.1.2/24", natA, "lan", "198.18.1.1/24")
+	lab.Link(laptop, "eth0", "198.18.2.2/24", natC, "lan", "198.18.2.1/24")
+	workspace.Route("198.18.1.1")
+	laptop.Route("198.18.2.1")
+	natA.NAT("wan")
+	natC.NAT("wan")
+
+	// The server on the public segment, its provisioner worker (and so the workspace's agent)
+	// behind the first NAT, the CLI behind the second.
+	dir := t.TempDir()
+	psk := filepath.Join(dir, "psk")
+	require.NoError(t, os.WriteFile(psk, []byte("a-test-provisioner-key-0123456789\n"), 0o600))
+	s := startServerCmd(t, inet.Command(binary, "server", "--http-address", "203.0.113.1:0", "--postgres-url", dbtest.NewURL(t),
+		"--data-dir", filepath.Join(dir, "server"), "--provisioners", "0", "--provisioner-psk-file", psk,
+		"--derp=true", "--stun-address", "203.0.113.1:3478", "--tailnet-endpoints", "203.0.113.0/24,198.18.0.0/15"))
+	worker := workspace.Command(binary, "provisioner", "start", "--url", s.url, "--psk-file", psk, "--name", "behind-nat",
+		"--work-dir", filepath.Join(dir, "worker"), "--provider-mirror", tftest.Mirror(t))
+	worker.Env = append(os.Environ(), "HEARTH_LOG_LEVEL=warn")
+	worker.Stderr = os.Stderr
+	require.NoError(t, worker.Start())
+	t.Cleanup(func() { _ = worker.Process.Kill(); _ = worker.Wait() })
+
+	w := &natWorkspace{devRouter: natC, c: cli{t: t, dir: filepath.Join(dir, "cli"), ns: laptop,
+		env: []string{"HEARTH_CONNECTION_PATH=auto", tailnet.EndpointsEnv + "=203.0.113.0/24,198.18.0.0/15"}}}
+	run := w.run
+	run(nil, "login", s.url, "--first-user-username", "ada", "--first-user-email", "ada@example.com", "--first-user-password", "correct-horse")
+	run(nil, "templates", "push", "../../examples/templates/local", "--name", "local", "--activate", "--yes",
+		"--variable", "workspaces_dir="+filepath.Join(dir, "workspaces"))
+	run(nil, "create", "dev", "--template", "local", "--yes")
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "workspaces", "ada", "dev", ".hearth", "agent.log"))
+			t.Logf("the agent's log:\n%s", log)
+		}
+	})
+	require.Equal(t, "hi\n", run(nil, "ssh", "dev", "--", "echo", "hi"))
+	return w
+}
+
+// BenchmarkPathsThroughNAT measures hearth ssh and the speed test between the developer and the
+// workspace behind their NATs, directly and (with UDP blocked at the developer's router) through
+// DERP:
+//
+//	go test ./cmd/hearth -run '^$' -bench PathsThroughNAT -benchtime 20x
+func BenchmarkPathsThroughNAT(b *testing.B) {
+	w := behindNATs(b)
+	measure := func(path string) {
+		b.Run("ssh-echo-"+path, func(b *testing.B) {
+			var times []time.Duration
+			for range b.N {
+				start := time.Now()
+				out := w.run([]string{connect.PathEnv + "=tailnet"}, "ssh", "dev", "--", "echo", "hi")
+				times = append(times, time.Since(start))
+				require.Equal(b, "hi\n", out)
+			}
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
+		})
+		b.Run("speedtest-"+path, func(b *testing.B) {
+			var up, down float64
+			for range b.N {
+				out := w.run([]string{connect.PathEnv + "=tailnet"}, "speedtest", "dev", "-t", "2s")
+				up += mbits(b, out, "Upload")
+				down += mbits(b, out, "Download")
+			}
+			b.ReportMetric(up/float64(b.N), "up-Mbit/s")
+			b.ReportMetric(down/float64(b.N), "down-Mbit/s")
+		})
+	}
+	out := w.run(nil, "ping", "dev", "-n", "10", "--interval", "200ms")
+	require.Contains(b, out, "via direct", out)
+	measure("direct")
+	w.devRouter.Firewall("-p", "udp", "-j", "DROP")
+	measure("derp")
+}
+
+// mbits reads a rate (Mbit/s) from hearth speedtest's output.
+func mbits(t testing.TB, out, what string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + what + `: +([0-9.]+) Mbit/s`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	v, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	return v
+}
