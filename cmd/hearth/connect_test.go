@@ -406,9 +406,15 @@ func localWorkspace(t testing.TB, api func(method, path, body string) map[string
 		}
 		return nil
 	}
+	var last map[string]any
+	defer func() {
+		if t.Failed() {
+			t.Logf("the agent as the API showed it last: %v", last)
+		}
+	}()
 	waitUntil(t, "the agent to be ready", func() bool {
-		a := agent()
-		return a != nil && a["status"] == "connected" && a["lifecycle_state"] == "ready"
+		last = agent()
+		return last != nil && last["status"] == "connected" && last["lifecycle_state"] == "ready"
 	})
 	return agent
 }
