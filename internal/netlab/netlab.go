@@ -8,6 +8,7 @@
 package netlab
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -50,10 +51,10 @@ func New(t testing.TB) *Lab {
 		missing("network namespaces need root")
 	}
 	probe := l.prefix + "probe"
-	if out, err := exec.Command("ip", "netns", "add", probe).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(t.Context(), "ip", "netns", "add", probe).CombinedOutput(); err != nil {
 		missing("the kernel refuses network namespaces: " + strings.TrimSpace(string(out)))
 	}
-	_ = exec.Command("ip", "netns", "del", probe).Run()
+	_ = exec.CommandContext(t.Context(), "ip", "netns", "del", probe).Run()
 	t.Cleanup(l.remove)
 	return l
 }
@@ -74,9 +75,9 @@ func (l *Lab) Namespace(name string) *Namespace {
 	return n
 }
 
-// Command prepares a command to run inside the namespace.
+// Command prepares a command to run inside the namespace; it is killed when the test ends.
 func (n *Namespace) Command(name string, arg ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, arg...)...)
+	return exec.CommandContext(n.lab.t.Context(), "ip", append([]string{"netns", "exec", n.Name, name}, arg...)...)
 }
 
 // Run runs a command inside the namespace and fails the test if it fails.
@@ -144,7 +145,7 @@ func (n *Namespace) Firewall(rule ...string) {
 
 func (l *Lab) run(name string, arg ...string) {
 	l.t.Helper()
-	if out, err := exec.Command(name, arg...).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(l.t.Context(), name, arg...).CombinedOutput(); err != nil {
 		l.t.Fatalf("netlab: %s %s: %v\n%s", name, strings.Join(arg, " "), err, out)
 	}
 }
@@ -153,12 +154,12 @@ func (l *Lab) run(name string, arg ...string) {
 // background, say) and deletes them.
 func (l *Lab) remove() {
 	for _, n := range l.spaces {
-		out, _ := exec.Command("ip", "netns", "pids", n.Name).Output()
+		out, _ := exec.CommandContext(context.Background(), "ip", "netns", "pids", n.Name).Output() // the test's context is done by now
 		for _, f := range strings.Fields(string(out)) {
 			if pid, err := strconv.Atoi(f); err == nil {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
-		_ = exec.Command("ip", "netns", "del", n.Name).Run()
+		_ = exec.CommandContext(context.Background(), "ip", "netns", "del", n.Name).Run()
 	}
 }
