@@ -14,6 +14,7 @@ import (
 
 	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/buildinfo"
+	"github.com/hearthdev/hearth/internal/tailnet"
 )
 
 // Config configures an agent.
@@ -45,6 +46,8 @@ type agent struct {
 	loginReady chan struct{}
 	ptys       *ptys
 	stats      stats
+	// tailnet is the agent's WireGuard node, once it has one.
+	tailnet atomic.Pointer[tailnet.Conn]
 }
 
 // stats counts connections for the stats report.

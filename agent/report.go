@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hearthdev/hearth/client"
+	"github.com/hearthdev/hearth/internal/tailnet"
 )
 
 // metadataLoop runs each metadata script at its interval and reports the values that changed,
@@ -209,13 +211,19 @@ func (a *agent) appHealthLoop(ctx context.Context) {
 	}
 }
 
-// statsInterval is how often connection statistics are reported (when they changed).
-const statsInterval = 30 * time.Second
+// statsInterval is how often connection statistics are reported (when they changed); pathsInterval
+// how often the WireGuard peers' paths are looked at, a change of which is reported at once.
+const (
+	statsInterval = 30 * time.Second
+	pathsInterval = 5 * time.Second
+)
 
 func (a *agent) statsLoop(ctx context.Context) {
-	t := time.NewTicker(statsInterval)
+	t := time.NewTicker(pathsInterval)
 	defer t.Stop()
 	var last client.WorkspaceAgentStats
+	var lastPaths []tailnet.PeerPath
+	var lastReport time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -224,8 +232,13 @@ func (a *agent) statsLoop(ctx context.Context) {
 		}
 		s := client.WorkspaceAgentStats{SessionsSsh: a.stats.sessionsSSH.Load(), SessionsPty: a.stats.sessionsPTY.Load(),
 			SessionsTcp: a.stats.sessionsTCP.Load(), RxBytes: a.stats.rx.Load(), TxBytes: a.stats.tx.Load(), ConnectionsTotal: a.stats.total.Load()}
+		paths := a.peerPaths(&s)
 		open := s.SessionsSsh+s.SessionsPty+s.SessionsTcp > 0
-		if s == last && !open {
+		moved := !slices.EqualFunc(paths, lastPaths, func(x, y tailnet.PeerPath) bool {
+			return x.ID == y.ID && x.Path == y.Path && x.Endpoint == y.Endpoint && x.DERPRegion == y.DERPRegion
+		})
+		due := time.Since(lastReport) >= statsInterval && (open || !sameCounts(s, last))
+		if !moved && !due {
 			continue
 		}
 		res, err := a.api.ReportWorkspaceAgentStatsWithResponse(ctx, &client.ReportWorkspaceAgentStatsParams{}, s)
@@ -238,6 +251,43 @@ func (a *agent) statsLoop(ctx context.Context) {
 			}
 			continue
 		}
-		last = s
+		last, lastPaths, lastReport = s, paths, time.Now()
 	}
+}
+
+// sameCounts reports whether two reports count the same connections and bytes.
+func sameCounts(x, y client.WorkspaceAgentStats) bool {
+	return x.SessionsSsh == y.SessionsSsh && x.SessionsPty == y.SessionsPty && x.SessionsTcp == y.SessionsTcp &&
+		x.RxBytes == y.RxBytes && x.TxBytes == y.TxBytes && x.ConnectionsTotal == y.ConnectionsTotal
+}
+
+// peerPaths puts the WireGuard side into a report: the clients' sessions and their paths, and the
+// agent's home DERP region.
+func (a *agent) peerPaths(s *client.WorkspaceAgentStats) []tailnet.PeerPath {
+	conn := a.tailnet.Load()
+	if conn == nil {
+		return nil
+	}
+	paths := conn.Paths()
+	if derp := int64(conn.Node().PreferredDERP); derp != 0 {
+		s.PreferredDerp = &derp
+	}
+	peers := make([]client.WorkspaceAgentPeer, 0, len(paths))
+	for _, p := range paths {
+		cp := client.WorkspaceAgentPeer{Id: p.ID.String(), Path: client.WorkspaceAgentPeerPathPending, RxBytes: p.RxBytes, TxBytes: p.TxBytes}
+		switch p.Path {
+		case tailnet.PathDirect:
+			cp.Path, cp.Endpoint = client.WorkspaceAgentPeerPathDirect, &p.Endpoint
+		case tailnet.PathDERP:
+			cp.Path, cp.DerpRegion = client.WorkspaceAgentPeerPathDERP, &p.DERPRegion
+		}
+		if !p.LastHandshake.IsZero() {
+			cp.LastHandshake = &p.LastHandshake
+		}
+		peers = append(peers, cp)
+	}
+	if len(peers) > 0 {
+		s.Peers = &peers
+	}
+	return paths
 }

@@ -27,6 +27,7 @@ func (a *agent) tailnetLoop(ctx context.Context) {
 	header := http.Header{"Hearth-Agent-Token": {a.cfg.Token}, "User-Agent": {"hearth-agent/" + buildinfo.Version()}}
 	var conn *tailnet.Conn
 	defer func() {
+		a.tailnet.Store(nil)
 		if conn != nil {
 			conn.Close()
 		}
@@ -82,6 +83,7 @@ func (a *agent) startTailnet(ctx context.Context, id uuid.UUID, co *tailnet.Coor
 	if err != nil {
 		return nil, err
 	}
+	a.tailnet.Store(conn)
 	ln, err := conn.Listen(tailnet.PortSSH)
 	if err != nil {
 		conn.Close()

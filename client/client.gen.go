@@ -936,6 +936,27 @@ func (e WorkspaceAgentLogLevel) Valid() bool {
 	}
 }
 
+// Defines values for WorkspaceAgentPeerPath.
+const (
+	WorkspaceAgentPeerPathDERP    WorkspaceAgentPeerPath = "DERP"
+	WorkspaceAgentPeerPathDirect  WorkspaceAgentPeerPath = "direct"
+	WorkspaceAgentPeerPathPending WorkspaceAgentPeerPath = "pending"
+)
+
+// Valid indicates whether the value is a known member of the WorkspaceAgentPeerPath enum.
+func (e WorkspaceAgentPeerPath) Valid() bool {
+	switch e {
+	case WorkspaceAgentPeerPathDERP:
+		return true
+	case WorkspaceAgentPeerPathDirect:
+		return true
+	case WorkspaceAgentPeerPathPending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WorkspaceBuildStatus.
 const (
 	WorkspaceBuildStatusCanceled  WorkspaceBuildStatus = "canceled"
@@ -2584,10 +2605,43 @@ type WorkspaceAgentLog struct {
 // WorkspaceAgentLogLevel defines model for WorkspaceAgentLog.Level.
 type WorkspaceAgentLogLevel string
 
+// WorkspaceAgentPeer defines model for WorkspaceAgentPeer.
+type WorkspaceAgentPeer struct {
+	// DerpRegion The region's code, on a DERP path.
+	DerpRegion *string `json:"derp_region,omitempty"`
+
+	// Endpoint The client's UDP address, on a direct path.
+	Endpoint *string `json:"endpoint,omitempty"`
+
+	// Id The client's node (each CLI process or connection has its own).
+	Id string `json:"id"`
+
+	// LastHandshake The last WireGuard handshake.
+	LastHandshake *time.Time `json:"last_handshake,omitempty"`
+
+	// Path direct: UDP between the two machines; DERP: relayed by a DERP region; pending: no packet has passed yet.
+	Path WorkspaceAgentPeerPath `json:"path"`
+
+	// RxBytes Bytes received from the client over WireGuard.
+	RxBytes int64 `json:"rx_bytes"`
+
+	// TxBytes Bytes sent to the client over WireGuard.
+	TxBytes int64 `json:"tx_bytes"`
+}
+
+// WorkspaceAgentPeerPath direct: UDP between the two machines; DERP: relayed by a DERP region; pending: no packet has passed yet.
+type WorkspaceAgentPeerPath string
+
 // WorkspaceAgentStats defines model for WorkspaceAgentStats.
 type WorkspaceAgentStats struct {
 	// ConnectionsTotal Connections opened since the agent started.
 	ConnectionsTotal int64 `json:"connections_total"`
+
+	// Peers The clients with a WireGuard session to the agent now, and the path each one's packets take.
+	Peers *[]WorkspaceAgentPeer `json:"peers,omitempty"`
+
+	// PreferredDerp The agent's home DERP region (0: none yet, or direct connections are off).
+	PreferredDerp *int64 `json:"preferred_derp,omitempty"`
 
 	// RxBytes Bytes received through the tunnel.
 	RxBytes int64 `json:"rx_bytes"`

@@ -281,6 +281,20 @@ type AgentStats struct {
 	RxBytes        int64 `json:"rx_bytes" minimum:"0" doc:"Bytes received through the tunnel."`
 	TxBytes        int64 `json:"tx_bytes" minimum:"0" doc:"Bytes sent through the tunnel."`
 	ConnectionsAll int64 `json:"connections_total" minimum:"0" doc:"Connections opened since the agent started."`
+	// Peers and PreferredDERP describe the agent's WireGuard side (direct connections).
+	Peers         []AgentPeer `json:"peers,omitempty" maxItems:"1000" doc:"The clients with a WireGuard session to the agent now, and the path each one's packets take."`
+	PreferredDERP int         `json:"preferred_derp,omitempty" minimum:"0" doc:"The agent's home DERP region (0: none yet, or direct connections are off)."`
+}
+
+// AgentPeer is a client's WireGuard session with an agent, as the agent sees it.
+type AgentPeer struct {
+	ID            uuid.UUID  `json:"id" doc:"The client's node (each CLI process or connection has its own)."`
+	Path          string     `json:"path" enum:"direct,DERP,pending" doc:"direct: UDP between the two machines; DERP: relayed by a DERP region; pending: no packet has passed yet."`
+	Endpoint      string     `json:"endpoint,omitempty" maxLength:"64" doc:"The client's UDP address, on a direct path."`
+	DERPRegion    string     `json:"derp_region,omitempty" maxLength:"64" doc:"The region's code, on a DERP path."`
+	LastHandshake *time.Time `json:"last_handshake,omitempty" doc:"The last WireGuard handshake."`
+	RxBytes       int64      `json:"rx_bytes" minimum:"0" doc:"Bytes received from the client over WireGuard."`
+	TxBytes       int64      `json:"tx_bytes" minimum:"0" doc:"Bytes sent to the client over WireGuard."`
 }
 
 type statsInput struct {

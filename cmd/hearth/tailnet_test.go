@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -69,6 +70,26 @@ func TestDirectConnections(t *testing.T) {
 	_, errOut, code = c.runEnv([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "", "ssh", "dev", "--", "sleep", "1")
 	require.Equal(t, 0, code, errOut)
 	waitUntil(t, "the session to count as use", func() bool { return lastUsed() != before })
+
+	// While a session is open, the agent reports its client's path to the API (the dashboard shows it).
+	session := exec.Command(binary, "ssh", "dev", "--", "sleep", "60")
+	session.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir, "HEARTH_CONNECTION_PATH=tailnet")
+	require.NoError(t, session.Start())
+	defer func() { _ = session.Process.Kill(); _ = session.Wait() }()
+	var peer map[string]any
+	waitUntil(t, "the agent to report a direct peer", func() bool {
+		stats := api("GET", "/api/v2/workspaceagents/"+agentID, "")["stats"].(map[string]any)
+		peers, _ := stats["peers"].([]any)
+		for _, p := range peers {
+			if p.(map[string]any)["path"] == "direct" {
+				peer = p.(map[string]any)
+				return stats["preferred_derp"] == float64(1)
+			}
+		}
+		return false
+	})
+	require.Contains(t, peer["endpoint"], "127.0.0.1:", peer)
+	_ = session.Process.Kill()
 
 	// A speed test over the same path; netcheck finds UDP and the deployment's DERP region.
 	out, errOut, code = c.run("", "speedtest", "dev", "-t", "500ms")

@@ -2921,12 +2921,47 @@ export interface components {
             /** @description The script's display name. */
             source: string;
         };
+        WorkspaceAgentPeer: {
+            /** @description The region's code, on a DERP path. */
+            derp_region?: string;
+            /** @description The client's UDP address, on a direct path. */
+            endpoint?: string;
+            /** @description The client's node (each CLI process or connection has its own). */
+            id: string;
+            /**
+             * Format: date-time
+             * @description The last WireGuard handshake.
+             */
+            last_handshake?: string;
+            /**
+             * @description direct: UDP between the two machines; DERP: relayed by a DERP region; pending: no packet has passed yet.
+             * @enum {string}
+             */
+            path: "direct" | "DERP" | "pending";
+            /**
+             * Format: int64
+             * @description Bytes received from the client over WireGuard.
+             */
+            rx_bytes: number;
+            /**
+             * Format: int64
+             * @description Bytes sent to the client over WireGuard.
+             */
+            tx_bytes: number;
+        };
         WorkspaceAgentStats: {
             /**
              * Format: int64
              * @description Connections opened since the agent started.
              */
             connections_total: number;
+            /** @description The clients with a WireGuard session to the agent now, and the path each one's packets take. */
+            peers?: components["schemas"]["WorkspaceAgentPeer"][];
+            /**
+             * Format: int64
+             * @description The agent's home DERP region (0: none yet, or direct connections are off).
+             */
+            preferred_derp?: number;
             /**
              * Format: int64
              * @description Bytes received through the tunnel.

@@ -81,9 +81,18 @@ function AgentMetadata({ agent }: { agent: WorkspaceAgent }) {
   const values = new Map((detail?.metadata_values ?? []).map((v) => [v.key, v]));
   const r = detail?.resources;
   const watched = [...(r?.memory ? [{ label: "Memory", ...r.memory }] : []), ...(r?.volumes ?? []).map((v) => ({ label: `Disk ${v.path}`, ...v }))];
-  if (!agent.metadata?.length && watched.length === 0) return null;
+  const peers = detail?.stats?.peers ?? [];
+  if (!agent.metadata?.length && watched.length === 0 && peers.length === 0) return null;
   return (
     <dl className="metadata" aria-label="Metadata">
+      {peers.length > 0 && (
+        <div>
+          <dt>Connections</dt>
+          <dd title="Clients connected over WireGuard and the path their packets take (connections through the relay are not listed)">
+            {peers.map((p) => (p.path === "direct" ? `direct ${p.endpoint}` : p.path === "DERP" ? `DERP (${p.derp_region})` : "connecting…")).join(", ")}
+          </dd>
+        </div>
+      )}
       {watched.map((w) => (
         <div key={w.label} className={w.alert ? "alert" : undefined} role={w.alert ? "alert" : undefined}>
           <dt>{w.label}</dt>
