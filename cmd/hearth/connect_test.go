@@ -410,6 +410,10 @@ func localWorkspace(t testing.TB, api func(method, path, body string) map[string
 	defer func() {
 		if t.Failed() {
 			t.Logf("the agent as the API showed it last: %v", last)
+			if dir, ok := last["directory"].(string); ok {
+				log, _ := os.ReadFile(filepath.Join(dir, ".hearth", "agent.log"))
+				t.Logf("its log (%s/.hearth/agent.log):\n%s", dir, log)
+			}
 		}
 	}()
 	waitUntil(t, "the agent to be ready", func() bool {

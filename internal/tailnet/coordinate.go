@@ -150,5 +150,25 @@ func (co *Coordination) Run(ctx context.Context, conn *Conn, onPeers func([]Node
 	return <-errs
 }
 
+// Send tells the coordinator this node's state, for a caller that runs no Conn (a simulated
+// node in the scale harness).
+func (co *Coordination) Send(ctx context.Context, n Node) error {
+	data, err := json.Marshal(Message{Node: &n})
+	if err != nil {
+		return err
+	}
+	if err := co.ws.Write(ctx, websocket.MessageText, data); err != nil {
+		return fmt.Errorf("tailnet: coordinate: %w", err)
+	}
+	return nil
+}
+
+// Next waits for the coordinator's next update, for a caller that runs no Conn.
+func (co *Coordination) Next(ctx context.Context) (Update, error) {
+	var u Update
+	err := co.read(ctx, &u)
+	return u, err
+}
+
 // Close ends the coordination.
 func (co *Coordination) Close() error { return co.ws.CloseNow() }

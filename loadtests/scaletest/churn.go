@@ -81,6 +81,7 @@ func (r *run) cycle(ctx context.Context, i int) error {
 				return err
 			}
 			r.agents[i*m+k] = a
+			a.tailnet = r.cfg.Tailnet
 			a.launch(r.agentsCtx, r.agentsWG, r.cfg.Interval)
 		}
 		for _, a := range r.agents[i*m : (i+1)*m] {

@@ -55,7 +55,9 @@ type Config struct {
 	// ChurnWorkspaces workspaces are stopped and started over and over during the steady stage, each
 	// starting a cycle every ChurnEvery (or as soon as its last one ends, if that took longer).
 	ChurnWorkspaces int
-	ChurnEvery      time.Duration
+	// Tailnet makes every simulated agent coordinate a WireGuard node as well (direct connections).
+	Tailnet    bool
+	ChurnEvery time.Duration
 	// P95 are the steady stage's thresholds: an operation (or, ending in *, every operation with that
 	// prefix) whose p95 latency is over its milliseconds fails the stage.
 	P95         map[string]float64
@@ -119,6 +121,7 @@ func main() {
 		cfg.P95[op] = limit
 		return nil
 	})
+	flag.BoolVar(&cfg.Tailnet, "tailnet", false, "every simulated agent also coordinates a WireGuard node (keys, an endpoint, a DERP home) with the control plane, as agents do for direct connections")
 	flag.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target that is not on loopback")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process, to report its CPU and memory (automatic with --local)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "bound on the whole run")

@@ -302,6 +302,7 @@ func (r *run) connect(ctx, agentsCtx context.Context, wg *sync.WaitGroup) error 
 				if r.agents[i*m+k], err = newSimAgent(r.cfg.URL, strings.TrimSpace(string(token)), hc, r.rec); err != nil {
 					return "", err
 				}
+				r.agents[i*m+k].tailnet = r.cfg.Tailnet
 			}
 		}
 		start := time.Now()
@@ -320,7 +321,7 @@ func (r *run) connect(ctx, agentsCtx context.Context, wg *sync.WaitGroup) error 
 		for {
 			up := 0
 			for _, a := range r.agents {
-				if a.up.Load() {
+				if a.up.Load() && (!a.tailnet || a.tailnetUp.Load()) {
 					up++
 				}
 			}

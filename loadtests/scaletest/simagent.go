@@ -37,7 +37,10 @@ type simAgent struct {
 	// up is true while the tunnel is connected; drops counts tunnels lost while running.
 	up    atomic.Bool
 	drops atomic.Int64
-	keys  []string
+	// tailnet makes the agent coordinate a WireGuard node too; tailnetUp is true while it does.
+	tailnet   bool
+	tailnetUp atomic.Bool
+	keys      []string
 	// cancel and done stop a launched agent and tell when it has stopped.
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -130,6 +133,9 @@ func (a *simAgent) lifecycle(ctx context.Context, state client.LifecycleInputBod
 // first report at a random point of the first interval so agents do not report in lockstep.
 func (a *simAgent) run(ctx context.Context, interval time.Duration) {
 	var wg sync.WaitGroup
+	if a.tailnet {
+		wg.Go(func() { a.coordinate(ctx) })
+	}
 	wg.Go(func() {
 		for ctx.Err() == nil {
 			err := a.serveTunnel(ctx)
