@@ -13,8 +13,9 @@ import (
 	"github.com/hearthdev/hearth/internal/tftest"
 )
 
-// The harness's smoke run, so it cannot rot: 20 simulated agents against a server it starts itself
-// (the real binary, embedded PostgreSQL, built-in workers, real Terraform), held for 15 seconds.
+// The harness's smoke run, so it cannot rot: 20 simulated agents (each coordinating a WireGuard
+// node as well) against a server it starts itself (the real binary, embedded PostgreSQL, built-in
+// workers, real Terraform), held for 15 seconds.
 // Run fails on any error or dropped tunnel; the figures are not judged here.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
@@ -26,7 +27,7 @@ func TestSmoke(t *testing.T) {
 
 	rep, err := Run(context.Background(), Config{Local: true, Binary: bin, Mirror: tftest.Mirror(t), Provisioners: 3,
 		Agents: 20, Duration: 15 * time.Second, Interval: 2 * time.Second, Concurrency: 8, DashboardRPS: 20,
-		TrafficSessions: 3, TrafficInterval: 500 * time.Millisecond, SigninRPS: 2, ChurnWorkspaces: 2, Timeout: 5 * time.Minute}, os.Stderr)
+		TrafficSessions: 3, TrafficInterval: 500 * time.Millisecond, SigninRPS: 2, ChurnWorkspaces: 2, Tailnet: true, Timeout: 5 * time.Minute}, os.Stderr)
 	require.NoError(t, err)
 	require.Equal(t, int64(0), rep.Drops)
 	stages := map[string]Stage{}
@@ -34,6 +35,15 @@ func TestSmoke(t *testing.T) {
 		stages[s.Name] = s
 	}
 	require.Contains(t, stages, "cleanup")
+	// Every agent coordinated a WireGuard node too (the connect stage waits for it).
+	coordinated := OpStats{}
+	for _, o := range stages["connect"].Ops {
+		if o.Op == "tailnet.coordinate-connect" {
+			coordinated = o
+		}
+	}
+	require.Equal(t, 20, coordinated.Count, "agents that coordinated: %+v", stages["connect"].Ops)
+	require.Zero(t, coordinated.Errors)
 	ops := map[string]OpStats{}
 	for _, o := range stages["steady"].Ops {
 		ops[o.Op] = o
