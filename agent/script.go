@@ -209,10 +209,15 @@ func (a *agent) runScript(ctx context.Context, s client.ProvisionerScript) error
 
 // logUploader batches script output and uploads it: every 250 ms or 500 lines.
 type logUploader struct {
-	a    *agent
-	mu   sync.Mutex
-	logs []client.WorkspaceAgentLog
-	wake chan struct{}
+	a *agent
+	// flushing serializes flushes: the periodic one and the one at the end of the startup scripts
+	// would otherwise upload the same lines and both remove them (which crashed the agent).
+	flushing sync.Mutex
+	mu       sync.Mutex
+	logs     []client.WorkspaceAgentLog
+	// dropped counts lines dropped from the front of logs, so a flush removes only what it sent.
+	dropped int
+	wake    chan struct{}
 }
 
 // maxPendingLogs bounds what waits for upload while the control plane is unreachable; older lines
@@ -226,8 +231,9 @@ func newLogUploader(a *agent) *logUploader {
 func (u *logUploader) add(source, level, output string) {
 	u.mu.Lock()
 	u.logs = append(u.logs, client.WorkspaceAgentLog{CreatedAt: time.Now(), Source: source, Level: client.WorkspaceAgentLogLevel(level), Output: output})
-	if len(u.logs) > maxPendingLogs {
-		u.logs = u.logs[len(u.logs)-maxPendingLogs:]
+	if over := len(u.logs) - maxPendingLogs; over > 0 {
+		u.logs = u.logs[over:]
+		u.dropped += over
 	}
 	full := len(u.logs) >= 500
 	u.mu.Unlock()
@@ -255,9 +261,12 @@ func (u *logUploader) run(ctx context.Context) {
 
 // flush uploads what is pending, 500 lines a request; lines that fail stay pending.
 func (u *logUploader) flush(ctx context.Context) {
+	u.flushing.Lock()
+	defer u.flushing.Unlock()
 	for {
 		u.mu.Lock()
 		batch := u.logs[:min(len(u.logs), 500)]
+		dropped := u.dropped
 		u.mu.Unlock()
 		if len(batch) == 0 {
 			return
@@ -272,7 +281,9 @@ func (u *logUploader) flush(ctx context.Context) {
 			return
 		}
 		u.mu.Lock()
-		u.logs = u.logs[len(batch):]
+		// Lines dropped meanwhile (the front of the queue, while it was full) were part of batch.
+		sent := max(0, len(batch)-(u.dropped-dropped))
+		u.logs = u.logs[min(sent, len(u.logs)):]
 		u.mu.Unlock()
 	}
 }
