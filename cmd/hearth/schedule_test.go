@@ -49,8 +49,10 @@ func TestAutostopAndAutostart(t *testing.T) {
 		}
 	}
 	deadlineOf := func() time.Time {
-		_, w := status()
-		d, err := time.Parse(time.RFC3339Nano, w["deadline"].(string))
+		s, w := status()
+		v, isSet := w["deadline"].(string)
+		require.True(t, isSet, "the workspace has no deadline (it is %s)", s)
+		d, err := time.Parse(time.RFC3339Nano, v)
 		require.NoError(t, err)
 		return d
 	}
@@ -163,8 +165,9 @@ func TestAutostopAndAutostart(t *testing.T) {
 	require.Equal(t, "stopped", s, "with autostart off it stays stopped")
 
 	// Activity keeps it up: an SSH session pushes the deadline one TTL past the use (activity is
-	// written in batches every 10 s), so it outlives the deadline it started with.
-	ok("schedule", "stop", "dev", "20s")
+	// written in batches every 10 s), so it outlives the deadline it started with. The TTL leaves
+	// the session and that batch 30 s to land before the first deadline, however loaded the machine.
+	ok("schedule", "stop", "dev", "40s")
 	ok("start", "dev")
 	first := deadlineOf()
 	// As people connect (over WireGuard where the server offers it, whose bytes never pass the
