@@ -49,21 +49,27 @@ export function CreateWorkspace() {
     });
   }, [templates, template]);
   // Parameters that depend on others are evaluated as the user types (once the first answer says the
-  // version has any): options, defaults and which parameters exist follow the chosen values.
+  // version has any): options, defaults and which parameters exist follow the chosen values. An
+  // answer that arrives after the user changed something again is dropped: it was computed from the
+  // old values and would undo the change.
   useEffect(() => {
     if (!versionID || !dynamic) return;
+    let superseded = false;
     const chosen = Object.fromEntries([...touched].map((k) => [k, values[k] ?? ""]));
     for (const [k, v] of Object.entries(presets.find((x) => x.name === preset)?.parameters ?? {})) chosen[k] = v;
     const timer = setTimeout(async () => {
       const { data } = await api.POST("/api/v2/template-versions/{id}/dynamic-parameters/evaluate", { params: { path: { id: versionID } }, body: { values: chosen } });
-      if (!data) return;
+      if (!data || superseded) return;
       if (!data.dynamic) return setDynamic(false);
       const next = fromEvaluation(imported, data.parameters, values, new Set([...touched, ...Object.keys(chosen)]));
       setParameters(next.parameters);
       setValues((old) => (JSON.stringify(old) === JSON.stringify(next.values) ? old : next.values));
       setErrors((old) => Object.fromEntries(Object.keys(next.values).map((k) => [k, next.errors[k] || old[k] || ""])));
     }, 150);
-    return () => clearTimeout(timer);
+    return () => {
+      superseded = true;
+      clearTimeout(timer);
+    };
   }, [versionID, dynamic, touched, values, preset, presets, imported]);
   const fixed = presets.find((x) => x.name === preset)?.parameters ?? {};
   const choosePreset = (name: string) => {
