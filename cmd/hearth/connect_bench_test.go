@@ -26,7 +26,7 @@ import (
 //
 //	go test ./cmd/hearth -run '^$' -bench Connections -benchtime 20x
 func BenchmarkConnections(b *testing.B) {
-	w := connectedWorkspace(b, "--derp=true") // WireGuard paths too (the tests turn them off by default)
+	w := connectedWorkspace(b, "--derp=true")
 	pid, ok := alive(b, filepath.Join(w.home, ".hearth", "agent.pid"))
 	require.True(b, ok)
 

@@ -16,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hearthdev/hearth/internal/connect"
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/tailnet"
 )
@@ -42,12 +41,6 @@ func TestMain(m *testing.M) {
 	// HEARTH_* variables). Each server's STUN server takes a port of its own.
 	_ = os.Setenv(tailnet.EndpointsEnv, "127.0.0.0/8,::1/128")
 	_ = os.Setenv("HEARTH_STUN_ADDRESS", "127.0.0.1:0")
-	// Direct connections are off (servers answer 503 to coordination, agents and CLIs stay on the
-	// relay) unless a test is about them and passes --derp=true (tailnet_test.go): with a
-	// WireGuard node in every agent and CLI of every test side by side, agents of other tests
-	// failed to become ready within two minutes on this 2-core machine (not understood yet).
-	_ = os.Setenv("HEARTH_DERP", "false")
-	_ = os.Setenv(connect.PathEnv, "relay")
 	dbtest.Main(m)
 }
 
