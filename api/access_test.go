@@ -123,9 +123,10 @@ var accessTable = map[string]access{
 	"create-template-version":     {body: unknownFile, want: deny(404, 403, 404, 403, 403, 403)},
 	"get-template-version":        {params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},
 	"evaluate-dynamic-parameters": {body: `{"values":{}}`, params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404), read: true},
-	"get-template-version-logs":   {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
-	"archive-template-version":    {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
-	"unarchive-template-version":  {params: noSuchVersion, want: deny(404, 403, 404, 403, 403, 403)},
+	// A version's rights are its template's: one that does not exist is not found by anyone.
+	"get-template-version-logs":  {params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},
+	"archive-template-version":   {params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},
+	"unarchive-template-version": {params: noSuchVersion, want: deny(404, 404, 404, 404, 404, 404)},
 	// {template} is a template with one workspace, the victim's, named {name}, with one finished
 	// build, {build}; {version} is a version that belongs to no template yet.
 	"create-template":             {body: `{"name":"%s","version_id":"{version}"}`, want: deny(201, 403, 201, 403, 403, 403)},
@@ -135,8 +136,17 @@ var accessTable = map[string]access{
 	"delete-template":             {want: deny(409, 403, 409, 403, 403, 403)},
 	"list-template-versions":      {want: deny(200, 200, 200, 200, 200, 200)},
 	"set-template-active-version": {body: `{"version_id":"{active}"}`, want: deny(200, 403, 200, 403, 403, 403)},
-	"create-workspace":            {body: `{"name":"%s","template":"{template}"}`, want: deny(201, 201, 201, 201, 201, 201)},
-	"list-workspaces":             {want: deny(200, 200, 200, 200, 200, 200)},
+	// The fixture's template is granted to Everyone for use: its access list is for its admins.
+	"get-template-acl":    {want: deny(200, 403, 200, 403, 403, 403)},
+	"update-template-acl": {body: `{"users":{"{user}":"use"}}`, want: deny(200, 403, 200, 403, 403, 403)},
+	// Groups: user admins make and change them; every user sees them (to share with them by name).
+	"create-group":     {body: `{"name":"%s"}`, want: deny(201, 201, 403, 403, 403, 403)},
+	"list-groups":      {want: deny(200, 200, 200, 200, 200, 200)},
+	"get-group":        {params: map[string]string{"{group}": "everyone"}, want: deny(200, 200, 200, 200, 200, 200)},
+	"update-group":     {body: `{"display_name":"%s"}`, params: map[string]string{"{group}": "nope"}, want: deny(404, 404, 403, 403, 403, 403)},
+	"delete-group":     {params: map[string]string{"{group}": "nope"}, want: deny(404, 404, 403, 403, 403, 403)},
+	"create-workspace": {body: `{"name":"%s","template":"{template}"}`, want: deny(201, 201, 201, 201, 201, 201)},
+	"list-workspaces":  {want: deny(200, 200, 200, 200, 200, 200)},
 	// Another member's workspace is not found; template admins and auditors see it but do not change it.
 	"get-workspace":                   {want: deny(200, 404, 200, 200, 404, 200)},
 	"get-workspace-by-owner-and-name": {want: deny(200, 404, 200, 200, 404, 200)},
@@ -145,6 +155,8 @@ var accessTable = map[string]access{
 	"watch-workspace":                 {params: map[string]string{"/watch": "/watch?once=true"}, want: deny(200, 404, 200, 200, 404, 200)},
 	"update-workspace-ttl":            {body: `{"ttl_seconds":3600}`, want: deny(200, 404, 403, 403, 404, 200)},
 	"update-workspace-dormancy":       {body: `{"dormant":false}`, want: deny(200, 404, 403, 403, 404, 200)},
+	"get-workspace-acl":               {want: deny(200, 404, 200, 200, 404, 200)},
+	"update-workspace-acl":            {body: `{"groups":{"everyone":"use"}}`, want: deny(200, 404, 403, 403, 404, 200)},
 	// The fixture's workspace is not running with a deadline.
 	"extend-workspace":         {body: `{"duration_seconds":3600}`, want: deny(409, 404, 403, 403, 404, 409)},
 	"delete-workspace":         {want: deny(202, 404, 403, 403, 404, 202)},
@@ -338,6 +350,8 @@ func (w *walker) fixture(t *testing.T, owner uuid.UUID) fixture {
 	var tpl string
 	require.NoError(t, q.QueryRow(ctx, "INSERT INTO templates (name, active_version_id) VALUES ($1, $2) RETURNING id", f.template, f.active).Scan(&tpl))
 	_, err = q.Exec(ctx, "UPDATE template_versions SET template_id = $1 WHERE id = $2", tpl, f.active)
+	require.NoError(t, err)
+	_, err = q.Exec(ctx, "INSERT INTO template_grants (template_id, group_id, role) VALUES ($1, '00000000-0000-0000-0000-00000000e0e0', 'use')", tpl)
 	require.NoError(t, err)
 	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id", owner, tpl, f.name).Scan(&f.workspace))
 	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, status)

@@ -21,6 +21,7 @@ import (
 	"github.com/hearthdev/hearth/api/app"
 	"github.com/hearthdev/hearth/api/audit"
 	"github.com/hearthdev/hearth/api/docs"
+	"github.com/hearthdev/hearth/api/groups"
 	"github.com/hearthdev/hearth/api/health"
 	"github.com/hearthdev/hearth/api/module"
 	"github.com/hearthdev/hearth/api/provisioner"
@@ -210,8 +211,9 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	module.Register(hapi, module.Deps{DB: deps.DB, Tickets: deps.Tickets, Security: security})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Variables: deps.Boxes.Variables, Logs: deps.Logs, Security: security, Logger: deps.Logger,
 		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth})
+	groups.Register(hapi, groups.Deps{DB: deps.DB, Auth: deps.Auth, Security: security})
 	region.Register(hapi, region.Deps{DB: deps.DB, Security: security, DERPMap: deps.DERPMap})
-	users.Register(hapi, users.Deps{DB: deps.DB, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
+	users.Register(hapi, users.Deps{DB: deps.DB, Logger: deps.Logger, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
 		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC, GitSSHKeys: deps.Boxes.GitSSHKeys, OIDCTokens: deps.Boxes.OIDCTokens})
 	apps := app.New(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay, Activity: deps.Activity,
 		Logger: deps.Logger, SecureCookies: deps.SecureCookies, AccessURL: deps.AccessURL, AppsHost: deps.AppsHost,

@@ -20,6 +20,8 @@ func TestTemplatesKnowTheirOwner(t *testing.T) {
 	admin := []string{"Authorization", "Bearer " + owner(t, b)}
 	startWorker(t, b, "w1")
 	root := t.TempDir()
+	res, p := call(t, "POST", b.srv.URL+"/api/v2/groups", `{"name":"platform","members":["ada"]}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, p)
 	pushTemplate(t, b, admin, "testdata/owner", "owner", root)
 	res, ws := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"mine","template":"owner"}`, admin...)
 	require.Equal(t, http.StatusCreated, res.StatusCode, ws)
@@ -44,6 +46,7 @@ func TestTemplatesKnowTheirOwner(t *testing.T) {
 	var roles []map[string]string
 	require.NoError(t, json.Unmarshal([]byte(read("rbac_roles")), &roles))
 	require.Contains(t, roles, map[string]string{"name": "owner", "org_id": ""})
+	require.JSONEq(t, `["everyone","platform"]`, read("groups"), "the owner's groups, everyone included")
 	token := []string{"Authorization", "Bearer " + read("session_token")}
 	res, me := call(t, "GET", b.srv.URL+"/api/v2/users/me", "", token...)
 	require.Equal(t, http.StatusOK, res.StatusCode, me)

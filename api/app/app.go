@@ -42,6 +42,7 @@ import (
 
 	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/api/users"
+	"github.com/hearthdev/hearth/internal/acl"
 	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/authz"
@@ -284,8 +285,14 @@ func (p *Proxy) decide(ctx context.Context, f ref, actor authz.Actor, authErr er
 	case authErr != nil:
 		return grant{}, http.StatusUnauthorized, errors.New("sign in to open this app")
 	case share == "authenticated":
-	case actor.UserID != found.OwnerID:
-		return grant{}, http.StatusNotFound, notFound
+	default:
+		if ok, err := p.mayOpen(ctx, actor, found); !ok {
+			if err != nil {
+				p.Logger.ErrorContext(ctx, "app: reading the workspace's access list failed", "error", err)
+				return grant{}, http.StatusInternalServerError, errors.New("the app could not be looked up")
+			}
+			return grant{}, http.StatusNotFound, notFound
+		}
 	}
 	if app == nil {
 		return grant{}, http.StatusNotFound, notFound
@@ -301,8 +308,8 @@ func (p *Proxy) decide(ctx context.Context, f ref, actor authz.Actor, authErr er
 		g.User, g.Key = actor.UserID, actor.KeyID
 	}
 	if app.URL == "" {
-		// A terminal is the owner's alone, whatever the sharing level says.
-		if others {
+		// A terminal is for those who may open the owner's apps, whatever the sharing level says.
+		if ok, _ := p.mayOpen(ctx, actor, found); authErr != nil || !ok {
 			return grant{}, http.StatusNotFound, notFound
 		}
 		g.Command = app.Command
@@ -313,6 +320,17 @@ func (p *Proxy) decide(ctx context.Context, f ref, actor authz.Actor, authErr er
 			"(hearth server --wildcard-access-url '*.apps.example.com'); an operator who accepts the risk can allow shared path apps with --dangerous-allow-path-app-sharing", share)
 	}
 	return g, 0, nil
+}
+
+// mayOpen reports whether actor may open the workspace's apps shared at the owner level: its owner,
+// or someone it is shared with.
+func (p *Proxy) mayOpen(ctx context.Context, actor authz.Actor, found *dbsqlc.ListAgentsByOwnerAndWorkspaceRow) (bool, error) {
+	ctx = authz.WithActor(ctx, actor)
+	w, err := acl.Workspace(ctx, p.DB.Queries, found.WorkspaceID, found.OwnerID)
+	if err != nil {
+		return false, err
+	}
+	return authz.AuthorizeWorkspace(ctx, authz.OpenWorkspaceApps, w) == nil, nil
 }
 
 // caller authenticates the request with the dashboard's session cookie or a token header.

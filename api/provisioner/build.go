@@ -122,6 +122,15 @@ func (h handlers) ownerSecrets(ctx context.Context, tx db.Tx, in dbsqlc.GetBuild
 	return env, nil
 }
 
+// ownerGroups is the owner's groups as the provider reads them: a JSON list of names.
+func ownerGroups(names []string) string {
+	if names == nil {
+		names = []string{}
+	}
+	b, _ := json.Marshal(names)
+	return string(b)
+}
+
 // buildEnv is the environment the coder/coder provider reads a workspace from.
 func buildEnv(in dbsqlc.GetBuildJobInputRow, values, previous []parameter.Value) map[string]string {
 	fullName := in.OwnerFullName
@@ -139,7 +148,7 @@ func buildEnv(in dbsqlc.GetBuildJobInputRow, values, previous []parameter.Value)
 		"CODER_WORKSPACE_OWNER_ID":         in.OwnerID.String(),
 		"CODER_WORKSPACE_OWNER_NAME":       fullName,
 		"CODER_WORKSPACE_OWNER_EMAIL":      in.OwnerEmail,
-		"CODER_WORKSPACE_OWNER_GROUPS":     "[]",
+		"CODER_WORKSPACE_OWNER_GROUPS":     ownerGroups(in.OwnerGroups),
 		"CODER_WORKSPACE_OWNER_LOGIN_TYPE": map[bool]string{true: "oidc", false: "password"}[in.OwnerOidc],
 		"CODER_WORKSPACE_OWNER_RBAC_ROLES": rbacRoles(in.OwnerRoles),
 		"CODER_WORKSPACE_TEMPLATE_ID":      in.TemplateID.String(),

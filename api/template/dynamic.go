@@ -54,9 +54,9 @@ func (h handlers) evaluate(ctx context.Context, in *evaluateInput) (*EvaluateOut
 		return nil, err
 	}
 	a, _ := authz.ActorFrom(ctx)
-	v, err := h.DB.GetTemplateVersion(ctx, in.ID)
+	v, err := h.version(ctx, h.DB.Queries, in.ID, authz.UseTemplate)
 	if err != nil {
-		return nil, db.Translate(err)
+		return nil, err
 	}
 	dynamic, params, err := Evaluate(ctx, h.DB.Queries, h.Boxes.Variables, v, a.UserID, in.Body.Workspace, in.Body.Values)
 	if err != nil {
@@ -78,6 +78,9 @@ func Evaluate(ctx context.Context, q *dbsqlc.Queries, variables *seal.Box, v dbs
 	in := coderprovider.EvalInput{Values: values, Variables: map[string]string{}, Workspace: workspace}
 	if u, err := q.GetUserByID(ctx, owner); err == nil {
 		in.Owner = coderprovider.EvalOwner{ID: u.ID.String(), Name: u.Username, FullName: u.Name, Email: u.Email, Groups: []string{}}
+		if in.Owner.Groups, err = q.ListUserGroupNames(ctx, u.ID); err != nil {
+			return false, nil, err
+		}
 	}
 	if len(v.VariableValues) > 0 && variables != nil {
 		if plain, err := variables.Open(v.VariableValues, v.ID.String()); err == nil {

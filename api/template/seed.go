@@ -73,7 +73,7 @@ func Seed(ctx context.Context, d Deps, name, dir string) error {
 	return d.DB.InTx(ctx, func(tx db.Tx) error {
 		t := NewTemplate(name, v.ID)
 		t.DisplayName = name
-		t, err := insert(ctx, tx, t)
+		t, err := insert(ctx, tx, t, false)
 		if db.IsUniqueViolation(err, "templates_name") {
 			return nil // made meanwhile, by another replica or a person
 		}

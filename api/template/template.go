@@ -126,6 +126,7 @@ func Register(api huma.API, d Deps) {
 		Errors:      []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound},
 	}, h.archive(false))
 	registerTemplates(api, h)
+	registerAccess(api, h)
 }
 
 type uploadInput struct {
@@ -141,8 +142,19 @@ type FileOutput struct {
 }
 
 func (h handlers) upload(ctx context.Context, in *uploadInput) (*FileOutput, error) {
+	// Template admins, and admins of one template (who push its versions).
 	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
-		return nil, err
+		a, aerr := authz.ActorFrom(ctx)
+		if aerr != nil || authz.Authorize(ctx, authz.ReadTemplates) != nil {
+			return nil, err
+		}
+		n, qerr := h.DB.CountAdministeredTemplates(ctx, dbsqlc.CountAdministeredTemplatesParams{UserID: &a.UserID, Groups: a.VisibleGroups()})
+		if qerr != nil {
+			return nil, qerr
+		}
+		if n == 0 {
+			return nil, err
+		}
 	}
 	if err := archive.Check(in.RawBody, in.ContentType); err != nil {
 		return nil, huma.Error400BadRequest("The upload is not a template archive Hearth can use: "+strings.TrimPrefix(err.Error(), "template archive: ")+".",
@@ -281,7 +293,12 @@ func (h handlers) toVersion(v dbsqlc.TemplateVersion) Version {
 }
 
 func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*VersionOutput, error) {
-	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+	// A version for a template is for its admins to push; one for a new template, template admins'.
+	action := authz.ManageTemplates
+	if in.Body.TemplateID != "" {
+		action = authz.ReadTemplates
+	}
+	if err := authz.Authorize(ctx, action); err != nil {
 		return nil, err
 	}
 	hash, _ := hex.DecodeString(in.Body.FileID)
@@ -330,7 +347,7 @@ func (h handlers) createVersion(ctx context.Context, in *createVersionInput) (*V
 		var templateID *uuid.UUID
 		name, count := in.Body.Name, int64(0)
 		if in.Body.TemplateID != "" {
-			t, err := Lookup(ctx, tx.Queries, in.Body.TemplateID, "body.template_id")
+			t, err := Lookup(ctx, tx.Queries, in.Body.TemplateID, "body.template_id", authz.AdminTemplate)
 			if err != nil {
 				return err
 			}
@@ -379,27 +396,60 @@ type VersionPath struct {
 	ID uuid.UUID `path:"id"`
 }
 
+// VersionAllowed checks that the caller may do action (authz.UseTemplate or authz.AdminTemplate) to
+// a version: as to its template, or, for a version of no template (yet), as its creator or a
+// template admin. Those who may not use it get 404.
+func VersionAllowed(ctx context.Context, q *dbsqlc.Queries, v dbsqlc.TemplateVersion, action authz.Action) error {
+	missing := huma.Error404NotFound("No template version " + v.ID.String() + ".")
+	if v.TemplateID != nil {
+		t, err := q.GetTemplate(ctx, *v.TemplateID)
+		if err == nil {
+			return Allowed(ctx, q, t, action, missing)
+		}
+		if !errors.Is(db.Translate(err), db.ErrNotFound) {
+			return err
+		}
+	}
+	a, err := authz.ActorFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if authz.Authorize(ctx, authz.ManageTemplates) == nil || (v.CreatedBy != nil && a.System == "" && *v.CreatedBy == a.UserID) {
+		return nil
+	}
+	return missing
+}
+
+// version loads a version the caller may do action to.
+func (h handlers) version(ctx context.Context, q *dbsqlc.Queries, id uuid.UUID, action authz.Action) (dbsqlc.TemplateVersion, error) {
+	v, err := q.GetTemplateVersion(ctx, id)
+	if err != nil {
+		return v, db.Translate(err)
+	}
+	return v, VersionAllowed(ctx, q, v, action)
+}
+
 func (h handlers) getVersion(ctx context.Context, in *VersionPath) (*VersionOutput, error) {
 	if err := authz.Authorize(ctx, authz.ReadTemplates); err != nil {
 		return nil, err
 	}
-	v, err := h.DB.GetTemplateVersion(ctx, in.ID)
+	v, err := h.version(ctx, h.DB.Queries, in.ID, authz.UseTemplate)
 	if err != nil {
-		return nil, db.Translate(err)
+		return nil, err
 	}
 	return &VersionOutput{Body: h.toVersion(v)}, nil
 }
 
 func (h handlers) archive(archived bool) func(context.Context, *VersionPath) (*VersionOutput, error) {
 	return func(ctx context.Context, in *VersionPath) (*VersionOutput, error) {
-		if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+		if err := authz.Authorize(ctx, authz.ReadTemplates); err != nil {
 			return nil, err
 		}
 		var v dbsqlc.TemplateVersion
 		err := h.DB.InTx(ctx, func(tx db.Tx) error {
-			before, err := tx.GetTemplateVersion(ctx, in.ID)
+			before, err := h.version(ctx, tx.Queries, in.ID, authz.AdminTemplate)
 			if err != nil {
-				return db.Translate(err)
+				return err
 			}
 			if archived && before.TemplateID != nil {
 				t, err := tx.LockTemplate(ctx, *before.TemplateID)
@@ -440,12 +490,12 @@ type LogsOutput struct {
 }
 
 func (h handlers) logs(ctx context.Context, in *logsInput) (*LogsOutput, error) {
-	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+	if err := authz.Authorize(ctx, authz.ReadTemplates); err != nil {
 		return nil, err
 	}
-	v, err := h.DB.GetTemplateVersion(ctx, in.ID)
+	v, err := h.version(ctx, h.DB.Queries, in.ID, authz.AdminTemplate)
 	if err != nil {
-		return nil, db.Translate(err)
+		return nil, err
 	}
 	out := &LogsOutput{}
 	out.Body.Logs = []LogLine{}

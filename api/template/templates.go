@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"github.com/hearthdev/hearth/internal/acl"
 	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
@@ -29,7 +30,7 @@ func registerTemplates(api huma.API, h handlers) {
 	create.DefaultStatus = http.StatusCreated
 	huma.Register(api, create, h.createTemplate)
 	huma.Register(api, op("list-templates", http.MethodGet, "/api/v2/templates", "List templates",
-		"Every template, by name, with how many workspaces use it."), h.listTemplates)
+		"The templates the caller may use (template admins, owners and auditors: every one), by name, with how many workspaces use each."), h.listTemplates)
 	huma.Register(api, op("get-template", http.MethodGet, "/api/v2/templates/{template}", "Get a template", "By ID or name."), h.getTemplate)
 	huma.Register(api, op("update-template", http.MethodPatch, "/api/v2/templates/{template}", "Update a template",
 		"Only the fields sent change.", http.StatusConflict), h.updateTemplate)
@@ -148,19 +149,27 @@ func NewTemplate(name string, version uuid.UUID) dbsqlc.Template {
 		AutostartDays: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, AutostopRequirementDays: []string{}}
 }
 
-// insert stores a new template.
-func insert(ctx context.Context, tx db.Tx, t dbsqlc.Template) (dbsqlc.Template, error) {
-	return tx.InsertTemplate(ctx, dbsqlc.InsertTemplateParams{Name: t.Name, DisplayName: t.DisplayName, Description: t.Description,
+// insert stores a new template. Unless private, everyone may use it (a grant to the Everyone group,
+// which its admins can take away).
+func insert(ctx context.Context, tx db.Tx, t dbsqlc.Template, private bool) (dbsqlc.Template, error) {
+	t, err := tx.InsertTemplate(ctx, dbsqlc.InsertTemplateParams{Name: t.Name, DisplayName: t.DisplayName, Description: t.Description,
 		Icon: t.Icon, ActiveVersionID: t.ActiveVersionID, DefaultTtlSeconds: t.DefaultTtlSeconds, MaxTtlSeconds: t.MaxTtlSeconds,
 		AllowUserAutostart: t.AllowUserAutostart, AllowUserAutostop: t.AllowUserAutostop, AutostartDays: t.AutostartDays, CreatedBy: t.CreatedBy,
 		ActivityBumpSeconds: t.ActivityBumpSeconds, AutostopRequirementDays: t.AutostopRequirementDays,
 		DormancyThresholdSeconds: t.DormancyThresholdSeconds, DormancyDeleteSeconds: t.DormancyDeleteSeconds, FailureTtlSeconds: t.FailureTtlSeconds})
+	if err != nil || private {
+		return t, err
+	}
+	everyone := authz.Everyone
+	return t, tx.InsertTemplateGrant(ctx, dbsqlc.InsertTemplateGrantParams{TemplateID: t.ID, GroupID: &everyone, Role: string(authz.AccessUse)})
 }
 
 type createTemplateInput struct {
 	Body struct {
 		Name      string    `json:"name" minLength:"1" maxLength:"32" pattern:"^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$"`
 		VersionID uuid.UUID `json:"version_id" doc:"A version whose import succeeded and that belongs to no template yet."`
+		// The name Coder's API gives this choice.
+		DisableEveryoneGroupAccess bool `json:"disable_everyone_group_access,omitempty" doc:"Start with an empty access list: only template admins see the template until it is granted to users or groups. By default the Everyone group may use it."`
 		TemplateFields
 	}
 }
@@ -190,7 +199,7 @@ func (h handlers) createTemplate(ctx context.Context, in *createTemplateInput) (
 				&huma.ErrorDetail{Location: "body.version_id", Message: "belongs to a template", Value: in.Body.VersionID})
 		}
 		t.CreatedBy = &a.UserID
-		if t, err = insert(ctx, tx, t); err != nil {
+		if t, err = insert(ctx, tx, t, in.Body.DisableEveryoneGroupAccess); err != nil {
 			if db.IsUniqueViolation(err, "templates_name") {
 				return huma.Error409Conflict("A template named "+in.Body.Name+" exists.", &huma.ErrorDetail{Location: "body.name", Message: "taken", Value: in.Body.Name})
 			}
@@ -224,8 +233,10 @@ type TemplatePath struct {
 	Template string `path:"template" minLength:"1" maxLength:"36" doc:"A template ID or name."`
 }
 
-// Lookup finds the template a reference names (an ID or a name), or answers 404.
-func Lookup(ctx context.Context, q *dbsqlc.Queries, ref, field string) (dbsqlc.Template, error) {
+// Lookup finds the template a reference names (an ID or a name) and checks that the caller may do
+// action to it (authz.UseTemplate or authz.AdminTemplate): 404 for those who may not use it, so its
+// existence does not leak, and 403 for those who may use it but not change it.
+func Lookup(ctx context.Context, q *dbsqlc.Queries, ref, field string, action authz.Action) (dbsqlc.Template, error) {
 	var (
 		t   dbsqlc.Template
 		err error
@@ -235,10 +246,32 @@ func Lookup(ctx context.Context, q *dbsqlc.Queries, ref, field string) (dbsqlc.T
 	} else {
 		t, err = q.GetTemplateByName(ctx, ref)
 	}
+	missing := huma.Error404NotFound("No template "+ref+".", &huma.ErrorDetail{Location: field, Message: "not found", Value: ref})
 	if errors.Is(db.Translate(err), db.ErrNotFound) {
-		return t, huma.Error404NotFound("No template "+ref+".", &huma.ErrorDetail{Location: field, Message: "not found", Value: ref})
+		return t, missing
 	}
-	return t, err
+	if err != nil {
+		return t, err
+	}
+	return t, Allowed(ctx, q, t, action, missing)
+}
+
+// Allowed checks that the caller may do action to t, answering missing when they may not even use it.
+func Allowed(ctx context.Context, q *dbsqlc.Queries, t dbsqlc.Template, action authz.Action, missing error) error {
+	grants, err := acl.Template(ctx, q, t.ID)
+	if err != nil {
+		return err
+	}
+	if err := authz.AuthorizeTemplate(ctx, authz.UseTemplate, grants); err != nil {
+		if errors.Is(err, authz.ErrForbidden) {
+			return missing
+		}
+		return err
+	}
+	if action == authz.AdminTemplate && authz.AuthorizeTemplate(ctx, authz.AdminTemplate, grants) != nil {
+		return huma.Error403Forbidden("You may use the template " + t.Name + " but not change it: ask one of its admins or a template admin.")
+	}
+	return nil
 }
 
 // TemplatesOutput lists templates.
@@ -252,7 +285,12 @@ func (h handlers) listTemplates(ctx context.Context, _ *struct{}) (*TemplatesOut
 	if err := authz.Authorize(ctx, authz.ReadTemplates); err != nil {
 		return nil, err
 	}
-	rows, err := h.DB.ListTemplates(ctx)
+	p := dbsqlc.ListTemplatesParams{UsableGroups: []uuid.UUID{}}
+	if !authz.SeesAllTemplates(ctx) {
+		a, _ := authz.ActorFrom(ctx)
+		p.UsableBy, p.UsableGroups = &a.UserID, a.VisibleGroups()
+	}
+	rows, err := h.DB.ListTemplates(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +306,7 @@ func (h handlers) getTemplate(ctx context.Context, in *TemplatePath) (*TemplateO
 	if err := authz.Authorize(ctx, authz.ReadTemplates); err != nil {
 		return nil, err
 	}
-	t, err := Lookup(ctx, h.DB.Queries, in.Template, "path.template")
+	t, err := Lookup(ctx, h.DB.Queries, in.Template, "path.template", authz.UseTemplate)
 	if err != nil {
 		return nil, err
 	}
@@ -292,11 +330,12 @@ type updateTemplateInput struct {
 	}
 }
 
-// change runs fn on the template a path names, locked, and stores what fn left in it.
+// change runs fn on the template a path names, locked, and stores what fn left in it: for those who
+// may administer the template.
 func (h handlers) change(ctx context.Context, ref string, fn func(tx db.Tx, t *dbsqlc.Template) error) (dbsqlc.Template, error) {
 	var t dbsqlc.Template
 	err := h.DB.InTx(ctx, func(tx db.Tx) error {
-		found, err := Lookup(ctx, tx.Queries, ref, "path.template")
+		found, err := Lookup(ctx, tx.Queries, ref, "path.template", authz.AdminTemplate)
 		if err != nil {
 			return err
 		}
@@ -324,7 +363,7 @@ func (h handlers) change(ctx context.Context, ref string, fn func(tx db.Tx, t *d
 }
 
 func (h handlers) updateTemplate(ctx context.Context, in *updateTemplateInput) (*TemplateOutput, error) {
-	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+	if err := authz.Authorize(ctx, authz.ReadTemplates); err != nil {
 		return nil, err
 	}
 	t, err := h.change(ctx, in.Template, func(_ db.Tx, t *dbsqlc.Template) error {
@@ -347,7 +386,7 @@ type promoteInput struct {
 }
 
 func (h handlers) promote(ctx context.Context, in *promoteInput) (*TemplateOutput, error) {
-	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+	if err := authz.Authorize(ctx, authz.ReadTemplates); err != nil {
 		return nil, err
 	}
 	t, err := h.change(ctx, in.Template, func(tx db.Tx, t *dbsqlc.Template) error {
@@ -372,11 +411,11 @@ func (h handlers) promote(ctx context.Context, in *promoteInput) (*TemplateOutpu
 }
 
 func (h handlers) deleteTemplate(ctx context.Context, in *TemplatePath) (*struct{}, error) {
-	if err := authz.Authorize(ctx, authz.ManageTemplates); err != nil {
+	if err := authz.Authorize(ctx, authz.ReadTemplates); err != nil {
 		return nil, err
 	}
 	err := h.DB.InTx(ctx, func(tx db.Tx) error {
-		found, err := Lookup(ctx, tx.Queries, in.Template, "path.template")
+		found, err := Lookup(ctx, tx.Queries, in.Template, "path.template", authz.AdminTemplate)
 		if err != nil {
 			return err
 		}
@@ -417,7 +456,7 @@ func (h handlers) listVersions(ctx context.Context, in *listVersionsInput) (*Ver
 	if err := authz.Authorize(ctx, authz.ReadTemplates); err != nil {
 		return nil, err
 	}
-	t, err := Lookup(ctx, h.DB.Queries, in.Template, "path.template")
+	t, err := Lookup(ctx, h.DB.Queries, in.Template, "path.template", authz.UseTemplate)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,15 @@ type OIDCConfig struct {
 	EmailClaim string
 	// AllowSignUp creates users on their first sign-in; without it, only existing users sign in.
 	AllowSignUp bool
+	// GroupField names the claim listing the user's groups; empty turns group sync off. At each
+	// sign-in the user's OIDC memberships become the groups the claim names (manual ones stay).
+	GroupField string
+	// GroupMapping renames the claim's values to Hearth group names.
+	GroupMapping map[string]string
+	// GroupFilter, when set, keeps only the claim's values it matches.
+	GroupFilter *regexp.Regexp
+	// GroupAutoCreate creates groups the claim names that do not exist; without it they are skipped.
+	GroupAutoCreate bool
 }
 
 // stateCookie carries the sign-in attempt (state, nonce, PKCE verifier, where to go after) from the
@@ -229,6 +238,9 @@ func (h handlers) oidcCallback(ctx context.Context, in *oidcCallbackInput) (*Red
 			AccessTokenSealed: h.OIDCTokens.Seal([]byte(tok.AccessToken), u.ID.String()), ExpiresAt: expires}); err != nil {
 			return nil, err
 		}
+	}
+	if err := h.syncGroups(ctx, u, claims); err != nil {
+		return nil, err
 	}
 	secret, key, err := h.startSession(ctx, u)
 	if err != nil {

@@ -4,6 +4,7 @@ package users
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -22,8 +23,9 @@ import (
 
 // Deps are what the users resource needs.
 type Deps struct {
-	DB   *db.DB
-	Auth *authn.Authenticator
+	DB     *db.DB
+	Logger *slog.Logger
+	Auth   *authn.Authenticator
 	// SecureCookies marks the session cookie Secure (the access URL is https).
 	SecureCookies bool
 	// Security is the requirement attached to authenticated operations.

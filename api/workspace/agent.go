@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -339,10 +340,17 @@ type AgentOutput struct {
 // findAgent loads an agent of a workspace the caller may see, or answers 404.
 func (h handlers) findAgent(ctx context.Context, id uuid.UUID) (dbsqlc.GetWorkspaceAgentRow, error) {
 	a, err := h.DB.GetWorkspaceAgent(ctx, id)
-	if errors.Is(db.Translate(err), db.ErrNotFound) || (err == nil && !visible(ctx, a.OwnerID)) {
-		return a, huma.Error404NotFound("No agent " + id.String() + " of a current workspace build.")
+	var missing error = huma.Error404NotFound("No agent " + id.String() + " of a current workspace build.")
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
+		return a, missing
 	}
-	return a, err
+	if err != nil {
+		return a, err
+	}
+	if ok, err := visible(ctx, h.DB.Queries, a.WorkspaceID, a.OwnerID); !ok {
+		return a, cmp.Or(err, missing)
+	}
+	return a, nil
 }
 
 func (h handlers) getAgent(ctx context.Context, in *AgentPath) (*AgentOutput, error) {

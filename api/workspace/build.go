@@ -157,6 +157,15 @@ type buildRequest struct {
 	versionField string
 }
 
+// action is what the request does to the workspace: starting or stopping it as it is is using it;
+// deleting it, or changing its version or parameters, administering it.
+func (r buildRequest) action() authz.Action {
+	if (r.Transition == "start" || r.Transition == "stop") && r.VersionID == nil && len(r.Parameters) == 0 && r.Preset == "" && !r.Orphan {
+		return authz.UseWorkspace
+	}
+	return authz.AdminWorkspace
+}
+
 type createBuildInput struct {
 	WorkspacePath
 	Body struct {
@@ -186,7 +195,7 @@ func (h handlers) newBuild(ctx context.Context, id uuid.UUID, req buildRequest) 
 		if err != nil {
 			return err
 		}
-		if err := manageable(ctx, w.OwnerID); err != nil {
+		if err := allowed(ctx, tx.Queries, w.ID, w.OwnerID, req.action()); err != nil {
 			return err
 		}
 		locked, err := tx.LockWorkspace(ctx, w.ID)
@@ -448,7 +457,7 @@ func (h handlers) cancelBuild(ctx context.Context, in *BuildPath) (*BuildOutput,
 		if b, w, err = h.findBuild(ctx, tx.Queries, in.Build); err != nil {
 			return err
 		}
-		if err := manageable(ctx, w.OwnerID); err != nil {
+		if err := allowed(ctx, tx.Queries, w.ID, w.OwnerID, authz.UseWorkspace); err != nil {
 			return err
 		}
 		if b.JobID == nil || (b.Status != "pending" && b.Status != "running") {

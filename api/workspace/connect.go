@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -15,7 +16,9 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/google/uuid"
 
+	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/coordinator"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/tunnel"
@@ -90,11 +93,59 @@ func (h handlers) connectable(ctx context.Context, id uuid.UUID) (dbsqlc.GetWork
 	if err != nil {
 		return a, uuid.Nil, err
 	}
-	if err := manageable(ctx, a.OwnerID); err != nil {
-		return a, uuid.Nil, huma.Error403Forbidden("Only the workspace's owner may connect to its agents.")
+	if err := allowed(ctx, h.DB.Queries, a.WorkspaceID, a.OwnerID, authz.UseWorkspace); err != nil {
+		if errors.Is(err, authz.ErrForbidden) {
+			return a, uuid.Nil, huma.Error403Forbidden("Only the workspace's owner, and those it is shared with for use, may connect to its agents.")
+		}
+		return a, uuid.Nil, err
 	}
 	actor, err := authz.ActorFrom(ctx)
 	return a, actor.UserID, err
+}
+
+// stillAllowed reports whether the caller of ctx may still connect to the agent: their token still
+// authenticates, and the workspace is still theirs or shared with them. Only a no ends a connection;
+// an error reaching the database does not.
+func (h handlers) stillAllowed(ctx context.Context, agentID uuid.UUID) bool {
+	actor, err := authz.ActorFrom(ctx)
+	if err != nil || h.Auth == nil {
+		return err == nil
+	}
+	now, err := h.Auth.Check(ctx, actor.KeyID)
+	if err == nil {
+		_, _, err = h.connectable(authz.WithActor(ctx, now), agentID)
+	}
+	var status huma.StatusError
+	switch {
+	case err == nil, ctx.Err() != nil:
+		return true
+	case errors.Is(err, authn.ErrInvalidToken), errors.Is(err, authn.ErrSuspended), errors.Is(err, authz.ErrForbidden):
+		return false
+	case errors.As(err, &status):
+		return status.GetStatus() != http.StatusForbidden && status.GetStatus() != http.StatusNotFound
+	}
+	return true
+}
+
+// hold closes a relayed stream once its caller may no longer connect to the agent (a revoked token,
+// a workspace no longer shared with them), checked every coordinator.CheckInterval as direct
+// connections are; it stops with ctx.
+func (h handlers) hold(ctx context.Context, agentID uuid.UUID, st io.Closer) {
+	go func() {
+		t := time.NewTicker(coordinator.CheckInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if !h.stillAllowed(ctx, agentID) {
+					_ = st.Close()
+					return
+				}
+			}
+		}
+	}()
 }
 
 // dial authorizes a connection to an agent and opens the stream, answering what went wrong as a
@@ -140,6 +191,9 @@ func (h handlers) connect(ctx context.Context, in *connectInput) (*huma.StreamRe
 		if err != nil {
 			return
 		}
+		held, cancel := context.WithCancel(ctx)
+		defer cancel()
+		h.hold(held, in.Agent, st)
 		tunnel.Pipe(c, st)
 	}}, nil
 }
@@ -173,6 +227,9 @@ func (h handlers) pty(ctx context.Context, in *ptyInput) (*huma.StreamResponse, 
 			return
 		}
 		defer func() { _ = c.CloseNow() }()
+		held, cancel := context.WithCancel(ctx)
+		defer cancel()
+		h.hold(held, in.Agent, st)
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
 		go func() {

@@ -7,6 +7,7 @@
 package workspace
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/api/template"
+	"github.com/hearthdev/hearth/internal/acl"
 	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authn"
@@ -95,6 +97,7 @@ func Register(api huma.API, d Deps) {
 	del.DefaultStatus = http.StatusAccepted
 	huma.Register(api, del, h.delete)
 	registerBuilds(api, h, op)
+	registerSharing(api, h, op)
 	registerAgent(api, h, op)
 	registerSchedule(api, h, op)
 	registerWatch(api, h, op)
@@ -182,24 +185,24 @@ type WorkspaceOutput struct {
 	Body Workspace
 }
 
-// visible reports whether the caller may see w; manageable whether they may change it.
-func visible(ctx context.Context, owner uuid.UUID) bool {
-	a, err := authz.ActorFrom(ctx)
-	if err != nil {
-		return false
-	}
-	return (a.UserID == owner && authz.Authorize(ctx, authz.ReadWorkspaces) == nil) || authz.Authorize(ctx, authz.ReadAnyWorkspaces) == nil
-}
-
-func manageable(ctx context.Context, owner uuid.UUID) error {
-	a, err := authz.ActorFrom(ctx)
+// allowed checks that the caller may do action (authz.ReadWorkspace, UseWorkspace or AdminWorkspace)
+// to the workspace id of owner, as its owner or through its access list.
+func allowed(ctx context.Context, q *dbsqlc.Queries, id, owner uuid.UUID, action authz.Action) error {
+	w, err := acl.Workspace(ctx, q, id, owner)
 	if err != nil {
 		return err
 	}
-	if a.UserID == owner && authz.Authorize(ctx, authz.ManageOwnWorkspaces) == nil {
-		return nil
+	return authz.AuthorizeWorkspace(ctx, action, w)
+}
+
+// visible reports whether the caller may see the workspace (an error reading its access list is an
+// error, not a no).
+func visible(ctx context.Context, q *dbsqlc.Queries, id, owner uuid.UUID) (bool, error) {
+	err := allowed(ctx, q, id, owner, authz.ReadWorkspace)
+	if errors.Is(err, authz.ErrForbidden) {
+		return false, nil
 	}
-	return authz.Authorize(ctx, authz.ManageWorkspaces)
+	return err == nil, err
 }
 
 func notFound(ref string) error {
@@ -214,10 +217,16 @@ type WorkspacePath struct {
 // find loads a workspace the caller may see, or answers 404.
 func (h handlers) find(ctx context.Context, q *dbsqlc.Queries, id uuid.UUID) (dbsqlc.WorkspaceOverview, error) {
 	w, err := q.GetWorkspace(ctx, id)
-	if errors.Is(db.Translate(err), db.ErrNotFound) || (err == nil && !visible(ctx, w.OwnerID)) {
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
 		return w, notFound(id.String())
 	}
-	return w, err
+	if err != nil {
+		return w, err
+	}
+	if ok, err := visible(ctx, q, w.ID, w.OwnerID); !ok {
+		return w, cmp.Or(err, notFound(id.String()))
+	}
+	return w, nil
 }
 
 type createInput struct {
@@ -242,7 +251,7 @@ func (h handlers) create(ctx context.Context, in *createInput) (*WorkspaceOutput
 	}
 	var out dbsqlc.WorkspaceOverview
 	err = h.DB.InTx(ctx, func(tx db.Tx) error {
-		t, err := template.Lookup(ctx, tx.Queries, in.Body.Template, "body.template")
+		t, err := template.Lookup(ctx, tx.Queries, in.Body.Template, "body.template", authz.UseTemplate)
 		if err != nil {
 			return err
 		}
@@ -346,8 +355,10 @@ func (h handlers) list(ctx context.Context, in *listInput) (*WorkspacesOutput, e
 		}
 	}
 	p.Search = strings.Join(words, " ")
+	p.VisibleGroups = []uuid.UUID{}
 	if authz.Authorize(ctx, authz.ReadAnyWorkspaces) != nil {
-		p.OwnerID = &a.UserID // members list only their own
+		// Members list their own and those shared with them.
+		p.VisibleTo, p.VisibleGroups = &a.UserID, a.VisibleGroups()
 	}
 	rows, err := h.DB.ListWorkspaces(ctx, p)
 	if err != nil {
@@ -413,11 +424,14 @@ func (h handlers) getByName(ctx context.Context, in *byNameInput) (*WorkspaceOut
 		owner = u.Username
 	}
 	w, err := h.DB.GetWorkspaceByOwnerAndName(ctx, dbsqlc.GetWorkspaceByOwnerAndNameParams{Owner: owner, Name: in.Name})
-	if errors.Is(db.Translate(err), db.ErrNotFound) || (err == nil && !visible(ctx, w.OwnerID)) {
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
 		return nil, notFound(in.User + "/" + in.Name)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if ok, err := visible(ctx, h.DB.Queries, w.ID, w.OwnerID); !ok {
+		return nil, cmp.Or(err, notFound(in.User+"/"+in.Name))
 	}
 	return h.withResources(ctx, w)
 }
@@ -449,7 +463,7 @@ func (h handlers) delete(ctx context.Context, in *deleteInput) (*BuildOutput, er
 	return h.newBuild(ctx, in.Workspace, buildRequest{Transition: "delete", Orphan: in.Orphan})
 }
 
-// change runs change on a workspace the caller may change, locked, audits it and answers with it.
+// change runs change on a workspace the caller may administer, locked, audits it and answers with it.
 func (h handlers) change(ctx context.Context, id uuid.UUID, change func(tx db.Tx, w dbsqlc.WorkspaceOverview) error) (*WorkspaceOutput, error) {
 	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
 		return nil, err
@@ -460,7 +474,7 @@ func (h handlers) change(ctx context.Context, id uuid.UUID, change func(tx db.Tx
 		if err != nil {
 			return err
 		}
-		if err := manageable(ctx, before.OwnerID); err != nil {
+		if err := allowed(ctx, tx.Queries, before.ID, before.OwnerID, authz.AdminWorkspace); err != nil {
 			return err
 		}
 		if before.Deleted {

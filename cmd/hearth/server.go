@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -22,6 +24,8 @@ func serverCommand() *cobra.Command {
 		cfg             server.Config
 		logs            *logFlags
 		oidc            users.OIDCConfig
+		groupMapping    string
+		groupFilter     string
 		pskFile         string
 		psks, templates []string
 	)
@@ -53,6 +57,18 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 			if oidc.IssuerURL != "" {
 				if oidc.ClientID == "" {
 					return usageError{errors.New("--oidc-issuer-url needs --oidc-client-id (and usually HEARTH_OIDC_CLIENT_SECRET)")}
+				}
+				if groupMapping != "" {
+					if err := json.Unmarshal([]byte(groupMapping), &oidc.GroupMapping); err != nil {
+						return usageError{fmt.Errorf(`--oidc-group-mapping: want a JSON object of claim value to group name, such as {"Platform Team":"platform"}: %w`, err)}
+					}
+				}
+				if groupFilter != "" {
+					re, err := regexp.Compile(groupFilter)
+					if err != nil {
+						return usageError{fmt.Errorf("--oidc-group-regex-filter: %w", err)}
+					}
+					oidc.GroupFilter = re
 				}
 				cfg.OIDC = &oidc
 			}
@@ -119,6 +135,10 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringVar(&oidc.UsernameClaim, "oidc-username-claim", "preferred_username", "claim that new users' usernames come from")
 	f.StringVar(&oidc.EmailClaim, "oidc-email-claim", "email", "claim that holds the email address")
 	f.BoolVar(&oidc.AllowSignUp, "oidc-allow-signups", true, "create users on their first OIDC sign-in")
+	f.StringVar(&oidc.GroupField, "oidc-group-field", "", "claim listing a user's groups (such as groups); at each sign-in the user's OIDC memberships become the groups it names (members added by hand stay); empty: no group sync")
+	f.StringVar(&groupMapping, "oidc-group-mapping", "", `JSON object renaming the groups claim's values to Hearth group names, such as {"Platform Team":"platform"}`)
+	f.StringVar(&groupFilter, "oidc-group-regex-filter", "", "only the groups claim's values this regular expression matches are synced")
+	f.BoolVar(&oidc.GroupAutoCreate, "oidc-group-auto-create", false, "create groups the groups claim names that do not exist yet (otherwise they are skipped)")
 	logs = addLogFlags(f)
 	bindConfig(cmd)
 	return cmd

@@ -24,7 +24,7 @@ import (
 func templatesCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "templates", Aliases: []string{"template"}, Short: "Write, push and manage templates"}
 	cmd.AddCommand(templatesInitCommand(), templatesPushCommand(), templatesListCommand(), templatesVersionsCommand(),
-		templatesPullCommand(), templatesDeleteCommand())
+		templatesPullCommand(), templatesDeleteCommand(), templatesAccessCommand())
 	return cmd
 }
 

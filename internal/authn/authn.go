@@ -192,7 +192,7 @@ func (a *Authenticator) load(ctx context.Context, id string, now time.Time) (*en
 	}
 	e := &entry{
 		hash:      row.ApiKey.SecretHash,
-		actor:     authz.Actor{UserID: row.User.ID, Username: row.User.Username, Roles: roles, KeyID: id, Scopes: scopes},
+		actor:     authz.Actor{UserID: row.User.ID, Username: row.User.Username, Roles: roles, KeyID: id, Scopes: scopes, Groups: row.GroupIds},
 		suspended: row.User.Status == "suspended",
 		expires:   row.ApiKey.ExpiresAt,
 		fetched:   now,

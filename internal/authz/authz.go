@@ -46,6 +46,8 @@ type Actor struct {
 	KeyID string
 	// Scopes narrow what the token may do within the roles; empty means ScopeAll.
 	Scopes []Scope
+	// Groups are the groups the user is a stored member of (Everyone is implied).
+	Groups []uuid.UUID
 }
 
 func (a Actor) has(r Role) bool {
@@ -119,6 +121,8 @@ const (
 	ManageWorkspaces    Action = "workspaces:manage-any"
 	ReadProxies         Action = "proxies:read"
 	ManageProxies       Action = "proxies:manage"
+	ReadGroups          Action = "groups:read"
+	ManageGroups        Action = "groups:manage"
 )
 
 // policy lists, per action, the roles allowed it. Owners may do everything.
@@ -138,6 +142,8 @@ var policy = map[Action][]Role{
 	ManageWorkspaces:    {},
 	ReadProxies:         {RoleMember},
 	ManageProxies:       {},
+	ReadGroups:          {RoleMember},
+	ManageGroups:        {RoleUserAdmin},
 }
 
 // Scope narrows what an API token may do, whatever its user's roles allow.
@@ -160,7 +166,7 @@ var Scopes = []Scope{ScopeAll, ScopeUserRead, ScopeWorkspaceRead, ScopeWorkspace
 // scopeActions lists the actions each narrow scope permits. Reading oneself is in every scope, so any
 // token can tell whose it is.
 var scopeActions = map[Scope][]Action{
-	ScopeUserRead:       {ReadSelf, ReadUsers},
+	ScopeUserRead:       {ReadSelf, ReadUsers, ReadGroups},
 	ScopeWorkspaceRead:  {ReadSelf, ReadTemplates, ReadWorkspaces, ReadAnyWorkspaces, ReadProxies},
 	ScopeWorkspaceWrite: {ReadSelf, ReadTemplates, ReadWorkspaces, ReadAnyWorkspaces, ManageOwnWorkspaces, ManageWorkspaces, ReadProxies},
 	ScopeTemplateRead:   {ReadSelf, ReadTemplates},

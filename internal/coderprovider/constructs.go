@@ -173,7 +173,7 @@ var Constructs = []Construct{
 	{Kind: DataSource, Type: "coder_workspace_owner", Support: Supported, Attrs: cat(
 		ok("email", "full_name", "id", "name", "login_type", "ssh_private_key", "ssh_public_key"),
 		[]Attr{
-			{Path: "groups", Support: Differs, Note: "Always empty: there are no groups yet."},
+			{Path: "groups", Support: Supported, Note: "The names of the owner's groups, everyone included."},
 			{Path: "rbac_roles", Support: Differs, Note: "Hearth's roles (member, owner, user-admin, template-admin, auditor), each with an empty org_id."},
 			{Path: "session_token", Support: Differs, Note: "A token of the owner made at each start, lasting 24 hours, revoked by the next build; listed among the owner's tokens as workspace ID."},
 		},

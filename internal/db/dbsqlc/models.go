@@ -102,6 +102,22 @@ type File struct {
 	CreatedAt   time.Time
 }
 
+type Group struct {
+	ID             uuid.UUID
+	OrganizationID uuid.UUID
+	Name           string
+	DisplayName    string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type GroupMember struct {
+	GroupID   uuid.UUID
+	UserID    uuid.UUID
+	Source    string
+	CreatedAt time.Time
+}
+
 type Module struct {
 	Host      string
 	Namespace string
@@ -220,6 +236,13 @@ type Template struct {
 	DormancyThresholdSeconds int64
 	DormancyDeleteSeconds    int64
 	FailureTtlSeconds        int64
+}
+
+type TemplateGrant struct {
+	TemplateID uuid.UUID
+	UserID     *uuid.UUID
+	GroupID    *uuid.UUID
+	Role       string
 }
 
 type TemplateVersion struct {
@@ -363,6 +386,13 @@ type WorkspaceBuild struct {
 	CompletedAt       *time.Time
 	ResultGraceUntil  *time.Time
 	Diagnostics       []byte
+}
+
+type WorkspaceGrant struct {
+	WorkspaceID uuid.UUID
+	UserID      *uuid.UUID
+	GroupID     *uuid.UUID
+	Role        string
 }
 
 type WorkspaceOverview struct {

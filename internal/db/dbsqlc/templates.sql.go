@@ -261,17 +261,26 @@ func (q *Queries) ListTemplateVersions(ctx context.Context, arg ListTemplateVers
 
 const listTemplates = `-- name: ListTemplates :many
 SELECT t.id, t.name, t.display_name, t.description, t.icon, t.active_version_id, t.default_ttl_seconds, t.max_ttl_seconds, t.allow_user_autostart, t.allow_user_autostop, t.autostart_days, t.created_by, t.created_at, t.updated_at, t.deleted_at, t.activity_bump_seconds, t.autostop_requirement_days, t.dormancy_threshold_seconds, t.dormancy_delete_seconds, t.failure_ttl_seconds, (SELECT count(*) FROM workspaces w WHERE w.template_id = t.id AND NOT w.deleted) AS workspace_count
-FROM templates t WHERE t.deleted_at IS NULL ORDER BY t.name
+FROM templates t WHERE t.deleted_at IS NULL
+  AND ($1::uuid IS NULL OR EXISTS (SELECT 1 FROM template_grants g WHERE g.template_id = t.id
+       AND (g.user_id = $1 OR g.group_id = ANY($2::uuid[]))))
+ORDER BY t.name
 `
+
+type ListTemplatesParams struct {
+	UsableBy     *uuid.UUID
+	UsableGroups []uuid.UUID
+}
 
 type ListTemplatesRow struct {
 	Template       Template
 	WorkspaceCount int64
 }
 
-// Templates by name, with how many workspaces use each.
-func (q *Queries) ListTemplates(ctx context.Context) ([]ListTemplatesRow, error) {
-	rows, err := q.db.Query(ctx, listTemplates)
+// Templates by name, with how many workspaces use each: all of them, or (usable_by) those whose access
+// list names the user or one of usable_groups.
+func (q *Queries) ListTemplates(ctx context.Context, arg ListTemplatesParams) ([]ListTemplatesRow, error) {
+	rows, err := q.db.Query(ctx, listTemplates, arg.UsableBy, arg.UsableGroups)
 	if err != nil {
 		return nil, err
 	}

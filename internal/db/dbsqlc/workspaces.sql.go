@@ -66,6 +66,8 @@ const getBuildJobInput = `-- name: GetBuildJobInput :one
 SELECT b.id, b.number, b.transition, b.parameters, b.template_version_id, w.id AS workspace_id, w.name AS workspace_name,
     u.id AS owner_id, u.username AS owner_name, u.name AS owner_full_name, u.email AS owner_email, u.roles AS owner_roles,
     (u.oidc_issuer IS NOT NULL)::bool AS owner_oidc,
+    ARRAY(SELECT g.name FROM groups g WHERE g.id = '00000000-0000-0000-0000-00000000e0e0'
+          OR g.id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = u.id) ORDER BY g.name)::text[] AS owner_groups,
     t.id AS template_id, t.name AS template_name, v.name AS version_name, v.variable_values, f.data, f.content_type
 FROM workspace_builds b
 JOIN workspaces w ON w.id = b.workspace_id
@@ -90,6 +92,7 @@ type GetBuildJobInputRow struct {
 	OwnerEmail        string
 	OwnerRoles        []string
 	OwnerOidc         bool
+	OwnerGroups       []string
 	TemplateID        uuid.UUID
 	TemplateName      string
 	VersionName       string
@@ -116,6 +119,7 @@ func (q *Queries) GetBuildJobInput(ctx context.Context, id uuid.UUID) (GetBuildJ
 		&i.OwnerEmail,
 		&i.OwnerRoles,
 		&i.OwnerOidc,
+		&i.OwnerGroups,
 		&i.TemplateID,
 		&i.TemplateName,
 		&i.VersionName,
@@ -938,36 +942,44 @@ WITH page AS (
     JOIN users u ON u.id = w.owner_id
     WHERE NOT w.deleted
       AND ($1::uuid IS NULL OR w.owner_id = $1)
-      AND ($2::text = '' OR u.username = lower($2))
-      AND ($3::text = '' OR w.template_id IN (SELECT t.id FROM templates t WHERE lower(t.name) = lower($3)))
-      AND ($4::text = '' OR (SELECT workspace_status(b.transition, b.status) FROM workspace_builds b
-                                  WHERE b.workspace_id = w.id ORDER BY b.number DESC LIMIT 1) = $4)
-      AND ($5::text = '' OR w.name ILIKE '%' || $5 || '%')
+      AND ($2::uuid IS NULL OR w.owner_id = $2
+           OR EXISTS (SELECT 1 FROM workspace_grants g WHERE g.workspace_id = w.id
+                      AND (g.user_id = $2 OR g.group_id = ANY($3::uuid[]))))
+      AND ($4::text = '' OR u.username = lower($4))
+      AND ($5::text = '' OR w.template_id IN (SELECT t.id FROM templates t WHERE lower(t.name) = lower($5)))
+      AND ($6::text = '' OR (SELECT workspace_status(b.transition, b.status) FROM workspace_builds b
+                                  WHERE b.workspace_id = w.id ORDER BY b.number DESC LIMIT 1) = $6)
+      AND ($7::text = '' OR w.name ILIKE '%' || $7 || '%')
     ORDER BY u.username, w.name
-    LIMIT $7 OFFSET $6
+    LIMIT $9 OFFSET $8
 )
 SELECT workspace_overview.id, workspace_overview.owner_id, workspace_overview.template_id, workspace_overview.name, workspace_overview.deleted, workspace_overview.created_at, workspace_overview.updated_at, workspace_overview.last_used_at, workspace_overview.owner_name, workspace_overview.template_name, workspace_overview.template_display_name, workspace_overview.template_icon, workspace_overview.template_active_version_id, workspace_overview.build_id, workspace_overview.build_number, workspace_overview.build_transition, workspace_overview.build_status, workspace_overview.template_version_id, workspace_overview.build_job_id, workspace_overview.build_error, workspace_overview.build_created_at, workspace_overview.build_completed_at, workspace_overview.status, workspace_overview.ttl_seconds, workspace_overview.deadline, workspace_overview.max_deadline, workspace_overview.template_default_ttl_seconds, workspace_overview.template_max_ttl_seconds, workspace_overview.template_allow_user_autostop, workspace_overview.autostart_schedule, workspace_overview.next_autostart_at, workspace_overview.template_allow_user_autostart, workspace_overview.template_autostart_days, workspace_overview.dormant_at, workspace_overview.template_dormancy_threshold_seconds, workspace_overview.template_dormancy_delete_seconds, workspace_overview.template_failure_ttl_seconds, workspace_overview.template_autostop_requirement_days, workspace_overview.owner_quiet_hours_schedule, (
     SELECT count(*) FROM workspaces w
     WHERE NOT w.deleted
       AND ($1::uuid IS NULL OR w.owner_id = $1)
-      AND ($2::text = '' OR w.owner_id = (SELECT u.id FROM users u WHERE u.username = lower($2)))
-      AND ($3::text = '' OR w.template_id IN (SELECT t.id FROM templates t WHERE lower(t.name) = lower($3)))
-      AND ($4::text = '' OR (SELECT workspace_status(b.transition, b.status) FROM workspace_builds b
-                                  WHERE b.workspace_id = w.id ORDER BY b.number DESC LIMIT 1) = $4)
-      AND ($5::text = '' OR w.name ILIKE '%' || $5 || '%')
+      AND ($2::uuid IS NULL OR w.owner_id = $2
+           OR EXISTS (SELECT 1 FROM workspace_grants g WHERE g.workspace_id = w.id
+                      AND (g.user_id = $2 OR g.group_id = ANY($3::uuid[]))))
+      AND ($4::text = '' OR w.owner_id = (SELECT u.id FROM users u WHERE u.username = lower($4)))
+      AND ($5::text = '' OR w.template_id IN (SELECT t.id FROM templates t WHERE lower(t.name) = lower($5)))
+      AND ($6::text = '' OR (SELECT workspace_status(b.transition, b.status) FROM workspace_builds b
+                                  WHERE b.workspace_id = w.id ORDER BY b.number DESC LIMIT 1) = $6)
+      AND ($7::text = '' OR w.name ILIKE '%' || $7 || '%')
 )::bigint AS total
 FROM page JOIN workspace_overview ON workspace_overview.id = page.id
 ORDER BY page.username, page.name
 `
 
 type ListWorkspacesParams struct {
-	OwnerID      *uuid.UUID
-	OwnerName    string
-	TemplateName string
-	Status       string
-	Search       string
-	Off          int32
-	Lim          int32
+	OwnerID       *uuid.UUID
+	VisibleTo     *uuid.UUID
+	VisibleGroups []uuid.UUID
+	OwnerName     string
+	TemplateName  string
+	Status        string
+	Search        string
+	Off           int32
+	Lim           int32
 }
 
 type ListWorkspacesRow struct {
@@ -975,7 +987,8 @@ type ListWorkspacesRow struct {
 	Total             int64
 }
 
-// A page of the workspaces that are not deleted, filtered, by owner and name, with the number of all
+// A page of the workspaces that are not deleted, filtered (visible_to: those the user owns or that are
+// shared with them or one of visible_groups), by owner and name, with the number of all
 // matches. The page is chosen on the base tables (the latest build is looked up only to filter by
 // status), and only its rows are read through workspace_overview; the number is counted apart, on
 // workspaces alone (the same filters, as lookups), once per call. Counting in the page's own scan (a
@@ -984,6 +997,8 @@ type ListWorkspacesRow struct {
 func (q *Queries) ListWorkspaces(ctx context.Context, arg ListWorkspacesParams) ([]ListWorkspacesRow, error) {
 	rows, err := q.db.Query(ctx, listWorkspaces,
 		arg.OwnerID,
+		arg.VisibleTo,
+		arg.VisibleGroups,
 		arg.OwnerName,
 		arg.TemplateName,
 		arg.Status,

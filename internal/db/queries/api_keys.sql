@@ -4,7 +4,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING *;
 
 -- name: GetAPIKeyWithUser :one
-SELECT sqlc.embed(api_keys), sqlc.embed(users)
+-- A key, its user and the groups the user is a stored member of.
+SELECT sqlc.embed(api_keys), sqlc.embed(users),
+    ARRAY(SELECT m.group_id FROM group_members m WHERE m.user_id = users.id)::uuid[] AS group_ids
 FROM api_keys JOIN users ON users.id = api_keys.user_id
 WHERE api_keys.id = $1;
 

@@ -12,9 +12,13 @@ SELECT * FROM templates WHERE id = $1 AND deleted_at IS NULL;
 SELECT * FROM templates WHERE lower(name) = lower(@name::text) AND deleted_at IS NULL;
 
 -- name: ListTemplates :many
--- Templates by name, with how many workspaces use each.
+-- Templates by name, with how many workspaces use each: all of them, or (usable_by) those whose access
+-- list names the user or one of usable_groups.
 SELECT sqlc.embed(t), (SELECT count(*) FROM workspaces w WHERE w.template_id = t.id AND NOT w.deleted) AS workspace_count
-FROM templates t WHERE t.deleted_at IS NULL ORDER BY t.name;
+FROM templates t WHERE t.deleted_at IS NULL
+  AND (sqlc.narg(usable_by)::uuid IS NULL OR EXISTS (SELECT 1 FROM template_grants g WHERE g.template_id = t.id
+       AND (g.user_id = sqlc.narg(usable_by) OR g.group_id = ANY(@usable_groups::uuid[]))))
+ORDER BY t.name;
 
 -- name: LockTemplate :one
 SELECT * FROM templates WHERE id = $1 AND deleted_at IS NULL FOR UPDATE;

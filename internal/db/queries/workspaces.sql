@@ -8,7 +8,8 @@ SELECT * FROM workspace_overview WHERE id = $1;
 SELECT * FROM workspace_overview WHERE owner_name = lower(@owner::text) AND lower(name) = lower(@name::text) AND NOT deleted;
 
 -- name: ListWorkspaces :many
--- A page of the workspaces that are not deleted, filtered, by owner and name, with the number of all
+-- A page of the workspaces that are not deleted, filtered (visible_to: those the user owns or that are
+-- shared with them or one of visible_groups), by owner and name, with the number of all
 -- matches. The page is chosen on the base tables (the latest build is looked up only to filter by
 -- status), and only its rows are read through workspace_overview; the number is counted apart, on
 -- workspaces alone (the same filters, as lookups), once per call. Counting in the page's own scan (a
@@ -20,6 +21,9 @@ WITH page AS (
     JOIN users u ON u.id = w.owner_id
     WHERE NOT w.deleted
       AND (sqlc.narg(owner_id)::uuid IS NULL OR w.owner_id = sqlc.narg(owner_id))
+      AND (sqlc.narg(visible_to)::uuid IS NULL OR w.owner_id = sqlc.narg(visible_to)
+           OR EXISTS (SELECT 1 FROM workspace_grants g WHERE g.workspace_id = w.id
+                      AND (g.user_id = sqlc.narg(visible_to) OR g.group_id = ANY(@visible_groups::uuid[]))))
       AND (@owner_name::text = '' OR u.username = lower(@owner_name))
       AND (@template_name::text = '' OR w.template_id IN (SELECT t.id FROM templates t WHERE lower(t.name) = lower(@template_name)))
       AND (@status::text = '' OR (SELECT workspace_status(b.transition, b.status) FROM workspace_builds b
@@ -32,6 +36,9 @@ SELECT sqlc.embed(workspace_overview), (
     SELECT count(*) FROM workspaces w
     WHERE NOT w.deleted
       AND (sqlc.narg(owner_id)::uuid IS NULL OR w.owner_id = sqlc.narg(owner_id))
+      AND (sqlc.narg(visible_to)::uuid IS NULL OR w.owner_id = sqlc.narg(visible_to)
+           OR EXISTS (SELECT 1 FROM workspace_grants g WHERE g.workspace_id = w.id
+                      AND (g.user_id = sqlc.narg(visible_to) OR g.group_id = ANY(@visible_groups::uuid[]))))
       AND (@owner_name::text = '' OR w.owner_id = (SELECT u.id FROM users u WHERE u.username = lower(@owner_name)))
       AND (@template_name::text = '' OR w.template_id IN (SELECT t.id FROM templates t WHERE lower(t.name) = lower(@template_name)))
       AND (@status::text = '' OR (SELECT workspace_status(b.transition, b.status) FROM workspace_builds b
@@ -157,6 +164,8 @@ WHERE a.token_hash = $1 AND NOT w.deleted
 SELECT b.id, b.number, b.transition, b.parameters, b.template_version_id, w.id AS workspace_id, w.name AS workspace_name,
     u.id AS owner_id, u.username AS owner_name, u.name AS owner_full_name, u.email AS owner_email, u.roles AS owner_roles,
     (u.oidc_issuer IS NOT NULL)::bool AS owner_oidc,
+    ARRAY(SELECT g.name FROM groups g WHERE g.id = '00000000-0000-0000-0000-00000000e0e0'
+          OR g.id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = u.id) ORDER BY g.name)::text[] AS owner_groups,
     t.id AS template_id, t.name AS template_name, v.name AS version_name, v.variable_values, f.data, f.content_type
 FROM workspace_builds b
 JOIN workspaces w ON w.id = b.workspace_id
