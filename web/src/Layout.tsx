@@ -34,6 +34,7 @@ export function Layout() {
           <NavLink to="/workspaces">Workspaces</NavLink>
           <NavLink to="/templates">Templates</NavLink>
           {user.roles.some((r) => ["owner", "user-admin", "auditor"].includes(r)) && <NavLink to="/users">Users</NavLink>}
+          <NavLink to="/groups">Groups</NavLink>
           {user.roles.some((r) => ["owner", "template-admin"].includes(r)) && <NavLink to="/provisioners">Provisioners</NavLink>}
           {user.roles.some((r) => ["owner", "auditor"].includes(r)) && <NavLink to="/audit">Audit</NavLink>}
           <NavLink to="/tokens">Tokens</NavLink>

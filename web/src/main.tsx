@@ -4,6 +4,7 @@ import { createBrowserRouter, RouterProvider } from "react-router";
 import "./style.css";
 import { Layout } from "./Layout";
 import { Audit, Provisioners, Tokens, Users } from "./pages/Admin";
+import { Groups } from "./pages/Teams";
 import { Login, Setup } from "./pages/Auth";
 import { CreateWorkspace } from "./pages/CreateWorkspace";
 import { TemplatePage } from "./pages/Template";
@@ -38,6 +39,7 @@ const router = createBrowserRouter([
       { path: "/templates", element: <Templates /> },
       { path: "/templates/:name", element: <TemplatePage /> },
       { path: "/users", element: <Users /> },
+      { path: "/groups", element: <Groups /> },
       { path: "/tokens", element: <Tokens /> },
       { path: "/provisioners", element: <Provisioners /> },
       { path: "/audit", element: <Audit /> },

@@ -22,6 +22,8 @@ export type Diagnostic = S["ProvisionerDiagnostic"];
 export type SourceWarning = S["Warning"];
 export type Preset = S["ProvisionerPreset"];
 export type User = S["UsersUser"];
+export type Group = S["GroupsGroup"];
+export type AccessList = S["AccessList"];
 export type Problem = S["Problem"];
 
 // problemText is one readable line for an error answer, with the field at fault.

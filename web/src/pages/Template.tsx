@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { api, problemText, type Template } from "../api/client";
 import { useUser } from "../Layout";
+import { AccessEditor } from "./Teams";
 import { ago, Badge, Diagnostics, SourceWarnings, usePoll } from "../ui";
 
 const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
@@ -121,6 +122,9 @@ export function TemplatePage() {
         </>
       )}
       <Policy tmpl={tmpl} admin={admin} onChange={refresh} />
+      <AccessEditor title="Access" canChange hideWhenRefused
+        load={() => api.GET("/api/v2/templates/{template}/acl", { params: { path: { template: name } } })}
+        save={(body) => api.PATCH("/api/v2/templates/{template}/acl", { params: { path: { template: name } }, body })} />
       <h2>Workspaces</h2>
       {spaces && (spaces.workspaces.length === 0 ? <p className="hint">No workspace uses this template yet.</p> : (
         <ul>{spaces.workspaces.map((w) => <li key={w.id}><Link to={`/@${w.owner_name}/${w.name}`}>{w.owner_name}/{w.name}</Link> <Badge status={w.status} /></li>)}</ul>

@@ -5,6 +5,8 @@ import { appGroups } from "../apps";
 import { seconds, stageTimes, took } from "../timings";
 import { ago, Badge, Confirm, Diagnostics, usePoll } from "../ui";
 import { WorkspaceParameters } from "./WorkspaceParameters";
+import { useUser } from "../Layout";
+import { AccessEditor } from "./Teams";
 
 type Line = { id: number; stage: string; output: string; time: string };
 
@@ -181,6 +183,7 @@ function Schedule({ ws, onChange }: { ws: Workspace; onChange: () => void }) {
 export function WorkspacePage() {
   const { owner = "me", name = "" } = useParams();
   const navigate = useNavigate();
+  const me = useUser();
   const [error, setError] = useState("");
   const [confirmDelete, setConfirmDelete] = useState(false);
   const appsHost = useAppsHost();
@@ -270,6 +273,9 @@ export function WorkspacePage() {
       ))}
       <WorkspaceParameters ws={ws} onBuilt={refresh} />
       <Schedule ws={ws} onChange={refresh} />
+      <AccessEditor title="Sharing" canChange={!!me && (me.id === ws.owner_id || me.roles.includes("owner"))}
+        load={() => api.GET("/api/v2/workspaces/{workspace}/acl", { params: { path: { workspace: ws.id } } })}
+        save={(body) => api.PATCH("/api/v2/workspaces/{workspace}/acl", { params: { path: { workspace: ws.id } }, body })} />
       {b.resources.filter((r) => !r.hide).length > 0 && (
         <>
           <h2>Resources</h2>
