@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -179,4 +180,51 @@ func TestOIDCAccessTokenReachesTemplates(t *testing.T) {
 	var sealed []byte
 	require.NoError(t, b.db.Pool.QueryRow(t.Context(), "SELECT access_token_sealed FROM user_oidc_tokens").Scan(&sealed))
 	require.NotContains(t, string(sealed), string(raw))
+}
+
+// The groups claim decides the user's OIDC memberships at each sign-in: mapped, filtered, made when
+// missing if asked to; a membership added by hand stays when the claim drops the group.
+func TestOIDCGroupsClaimSyncsMemberships(t *testing.T) {
+	t.Parallel()
+	b, m := oidcSetup(t, func(c *users.OIDCConfig) {
+		c.Scopes = append(c.Scopes, "groups")
+		c.GroupField = "groups"
+		c.GroupMapping = map[string]string{"Platform Team": "platform"}
+		c.GroupFilter = regexp.MustCompile(`^(Platform Team|dev.*|ops)$`)
+		c.GroupAutoCreate = true
+	})
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	res, p := call(t, "POST", b.srv.URL+"/api/v2/groups", `{"name":"ops"}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, p)
+	groupsOf := func(session string) []string {
+		_, me := call(t, "GET", b.srv.URL+"/api/v2/users/me", "", "Authorization", "Bearer "+session)
+		var names []string
+		_, list := call(t, "GET", b.srv.URL+"/api/v2/groups", "", admin...)
+		for _, g := range list["groups"].([]any) {
+			name := g.(map[string]any)["name"].(string)
+			_, full := call(t, "GET", b.srv.URL+"/api/v2/groups/"+name, "", admin...)
+			members, _ := full["members"].([]any)
+			for _, mem := range members {
+				if mem.(map[string]any)["id"] == me["id"] {
+					names = append(names, name+"/"+mem.(map[string]any)["source"].(string))
+				}
+			}
+		}
+		return names
+	}
+
+	grace := &mockoidc.MockUser{Subject: "sub-grace", Email: "grace@example.com", PreferredUsername: "grace", EmailVerified: true,
+		Groups: []string{"Platform Team", "developers", "Not Allowed", "ops"}}
+	m.QueueUser(grace)
+	_, _, session := signIn(t, b, browser(t))
+	require.NotEmpty(t, session)
+	require.Equal(t, []string{"developers/oidc", "ops/oidc", "platform/oidc"}, groupsOf(session), "mapped, filtered, auto-created")
+
+	// A user admin adds grace to ops by hand; the next sign-in's claim no longer names ops or developers.
+	res, p = call(t, "PATCH", b.srv.URL+"/api/v2/groups/ops", `{"add_members":["grace"]}`, admin...)
+	require.Equal(t, http.StatusOK, res.StatusCode, p)
+	grace.Groups = []string{"Platform Team"}
+	m.QueueUser(grace)
+	_, _, session = signIn(t, b, browser(t))
+	require.Equal(t, []string{"ops/manual", "platform/oidc"}, groupsOf(session))
 }

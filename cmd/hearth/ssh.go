@@ -64,6 +64,11 @@ func sshCommand() *cobra.Command {
 			if errors.As(err, &exit) {
 				return exitCode(exit.Code)
 			}
+			var lost *connect.LostError
+			if errors.As(err, &lost) {
+				fmt.Fprintln(cmd.ErrOrStderr(), "hearth: "+lost.Error())
+				return exitCode(255)
+			}
 			return err
 		},
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,13 +63,15 @@ func TestGroupsTemplateAccessAndSharingWithTheCLI(t *testing.T) {
 	require.Equal(t, "hi\n", must(bob, "ssh", "ada/dev", "--", "echo", "hi"))
 	_, _, code = carol.run("", "ssh", "ada/dev", "--", "echo", "hi")
 	require.NotEqual(t, 0, code, "carol is not in the group")
-	require.Contains(t, must(bob, "list"), "ada/dev")
+	require.Regexp(t, `(?m)^dev\s+ada\s+local\s+running`, must(bob, "list", "--all"))
 
 	// An open session of bob's ends soon after the sharing does, on each path.
 	for _, path := range []string{"relay", "auto"} {
 		must(ada, "sharing", "share", "dev", "--group", "platform")
 		session := exec.Command(binary, "ssh", "ada/dev", "--", "echo ready; sleep 120")
 		session.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+bob.dir, "HEARTH_CONNECTION_PATH="+path)
+		var stderr bytes.Buffer
+		session.Stderr = &stderr
 		stdout, err := session.StdoutPipe()
 		require.NoError(t, err)
 		require.NoError(t, session.Start())
@@ -83,6 +86,7 @@ func TestGroupsTemplateAccessAndSharingWithTheCLI(t *testing.T) {
 		select {
 		case <-ended:
 			t.Logf("%s: bob's session ended %s after the sharing did", path, time.Since(unshared).Round(time.Millisecond))
+			require.Contains(t, stderr.String(), "your access to it ended", path)
 		case <-time.After(10 * time.Second):
 			_ = session.Process.Kill()
 			t.Fatalf("%s: bob's session still runs 10 s after the workspace stopped being shared with him", path)

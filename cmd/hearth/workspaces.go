@@ -144,7 +144,7 @@ func listCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
-		Short:   "List your workspaces (--all: everyone's you may see)",
+		Short:   "List your workspaces (--all: every one you may see, those shared with you included)",
 		Example: `  hearth list
   hearth list --all --search template:local -o json`,
 		Args: cobra.NoArgs,
@@ -186,7 +186,7 @@ func listCommand() *cobra.Command {
 			}
 		})
 	}
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "everyone's workspaces you may see, not only yours")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "every workspace you may see (those shared with you, or everyone's for admins and auditors), not only yours")
 	cmd.Flags().StringVar(&search, "search", "", "filters: owner:NAME, template:NAME, status:STATUS, or words in the name")
 	cmd.Flags().Int64Var(&limit, "limit", 100, "at most this many (1-200)")
 	return cmd

@@ -37,6 +37,14 @@ type ExitError struct{ Code int }
 
 func (e *ExitError) Error() string { return fmt.Sprintf("the command exited with %d", e.Code) }
 
+// LostError is a session that ended without its command's exit status: the connection to the
+// agent was lost (the workspace stopped, the server withdrew access to it).
+type LostError struct{}
+
+func (e *LostError) Error() string {
+	return "the connection to the workspace ended before the command did (the workspace stopped, or your access to it ended)"
+}
+
 // SSH runs one SSH session over conn (a connection of kind ssh) and returns its exit status as an
 // *ExitError when it is not zero.
 func SSH(ctx context.Context, conn net.Conn, o SSHOptions) error {
@@ -121,7 +129,8 @@ func SSH(ctx context.Context, conn net.Conn, o SSHOptions) error {
 	case errors.As(err, &ee):
 		return &ExitError{Code: ee.ExitStatus()}
 	case errors.As(err, &missing):
-		return &ExitError{Code: 255}
+		// The session's channel closed with no exit status: the connection itself ended.
+		return &LostError{}
 	case err != nil:
 		return fmt.Errorf("ssh: %w", err)
 	}

@@ -84,6 +84,13 @@ func OpenTailnet(ctx context.Context, s cliconfig.Session, agentID uuid.UUID, lo
 		t.mu.Lock()
 		t.err = err
 		t.mu.Unlock()
+		// The coordinator withdrew this client's authority: its connections to the agent end now,
+		// not when TCP gives up on a peer that no longer answers. (A coordinator that merely went
+		// away leaves direct connections running.)
+		if reason, revoked := tailnet.Revoked(err); revoked {
+			log.Warn("the server withdrew this connection's access to the agent", "reason", reason)
+			conn.Close()
+		}
 	}()
 	return t, nil
 }

@@ -95,6 +95,16 @@ func (co *Coordination) read(ctx context.Context, u *Update) error {
 	return nil
 }
 
+// Revoked reports whether a coordination ended because the coordinator withdrew the node's authority
+// (a revoked token, a workspace no longer shared), with the coordinator's reason.
+func Revoked(err error) (reason string, ok bool) {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) && ce.Code == websocket.StatusPolicyViolation {
+		return ce.Reason, true
+	}
+	return "", false
+}
+
 // Run joins conn to the coordination until either ends: conn's node goes to the coordinator
 // whenever it changes, and the coordinator's peers to conn. onPeers, when set, sees each peer set
 // after conn does.

@@ -148,6 +148,20 @@ try {
   await page.getByText("Autostop saved").waitFor();
   await page.screenshot({ path: `${shots}/workspace-schedule.png`, fullPage: true });
 
+  step("share the workspace, then stop sharing it");
+  const sharing = page.getByRole("region", { name: "Sharing" });
+  await sharing.getByLabel("Share with").selectOption("group");
+  await sharing.getByLabel("Name").fill("nobody-group");
+  await sharing.getByRole("button", { name: "Grant" }).click();
+  await sharing.getByRole("alert").filter({ hasText: "There is no group nobody-group" }).waitFor();
+  await sharing.getByLabel("Share with").selectOption("group");
+  await sharing.getByLabel("Name").fill("everyone");
+  await sharing.getByRole("button", { name: "Grant" }).click();
+  await sharing.getByRole("cell", { name: "everyone" }).waitFor();
+  await page.screenshot({ path: `${shots}/workspace-sharing.png`, fullPage: true });
+  await sharing.getByRole("button", { name: "Remove group everyone" }).click();
+  await sharing.getByText("Nobody besides the owner and admins.").waitFor();
+
   // waitBuild waits until the workspace's latest build satisfies done and the workspace runs.
   const waitBuild = async (what, done) => {
     for (let i = 0; ; i++) {
@@ -263,6 +277,14 @@ try {
   await page.getByRole("button", { name: "Add user" }).click();
   await page.getByRole("cell", { name: "bob", exact: true }).waitFor();
   await page.screenshot({ path: `${shots}/users.png` });
+  await page.getByRole("link", { name: "Groups" }).click();
+  await page.getByRole("heading", { name: "Groups" }).waitFor();
+  await page.getByLabel("Group name").fill("platform");
+  await page.getByLabel("Members (usernames, comma-separated)").fill("bob");
+  await page.getByRole("button", { name: "Add group" }).click();
+  await page.getByRole("button", { name: "platform", exact: true }).click();
+  await page.getByRole("region", { name: "Members of platform" }).getByText("bob").waitFor();
+  await page.screenshot({ path: `${shots}/groups.png` });
   await page.getByRole("link", { name: "Tokens" }).click();
   await page.getByRole("heading", { name: "API tokens" }).waitFor();
   await page.getByLabel("Name", { exact: true }).fill("ci");

@@ -84,7 +84,7 @@ function GroupMembers({ name, admin, onChange }: { name: string; admin: boolean;
   };
   if (!group) return null;
   return (
-    <div className="card" aria-label={`Members of ${name}`}>
+    <section className="card" aria-label={`Members of ${name}`}>
       <h2>Members of {group.display_name || group.name}</h2>
       {error && <p className="error" role="alert">{error}</p>}
       {group.everyone ? <p>Every user is a member.</p> : (
@@ -101,7 +101,7 @@ function GroupMembers({ name, admin, onChange }: { name: string; admin: boolean;
           <button type="submit">Add member</button>
         </form>
       )}
-    </div>
+    </section>
   );
 }
 
