@@ -97,6 +97,7 @@ var accessTable = map[string]access{
 	"get-user":           {want: deny(200, 200, 404, 200, 404, 200)},
 	"update-user":        {body: `{"name":"%s"}`, want: deny(200, 200, 404, 403, 404, 200)},
 	"get-git-ssh-key":    {want: deny(200, 200, 404, 200, 404, 200)},
+	"get-user-quota":     {want: deny(200, 200, 404, 200, 404, 200)},
 	"reset-git-ssh-key":  {want: deny(200, 200, 404, 403, 404, 200)},
 	"update-user-roles":  {body: `{"roles":["auditor"]}`, want: deny(200, 200, 404, 403, 404, 403)},
 	"suspend-user":       {want: deny(200, 200, 404, 403, 404, 403)},
@@ -332,7 +333,7 @@ func (w *walker) call(t *testing.T, method, path string, row access, caller stri
 type fixture struct{ template, workspace, name, build, version, active, agent string }
 
 // fixture makes, straight in the database, a template and a workspace of owner's on it.
-func (w *walker) fixture(t *testing.T, owner uuid.UUID) fixture {
+func (w *walker) fixture(t testing.TB, owner uuid.UUID) fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := fixture{template: w.name("tpl"), name: w.name("ws")}

@@ -1,10 +1,18 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/acl"
+	"github.com/hearthdev/hearth/internal/authz"
 )
 
 // Two groups, two members, two templates: each member sees and uses only their group's template,
@@ -154,4 +162,101 @@ func TestSharingAWorkspace(t *testing.T) {
 	var entries int
 	require.NoError(t, b.db.Pool.QueryRow(t.Context(), "SELECT count(*) FROM audit_log WHERE action = 'update-workspace-acl' AND status = 200").Scan(&entries))
 	require.Equal(t, 2, entries, "sharing is audited")
+}
+
+// The access checks a build request makes for someone a workspace is shared with through a group,
+// on a template granted to a group, with a realistic number of grants: reading both access lists
+// from PostgreSQL and deciding (target: at most 1 ms p95 added to a build request).
+func BenchmarkAccessChecks(b *testing.B) {
+	bb := setup(b)
+	ctx := context.Background()
+	q := bb.db.Pool
+	var userID, tpl, ws, group string
+	require.NoError(b, q.QueryRow(ctx, "INSERT INTO users (username, email) VALUES ('grantee', 'g@example.com') RETURNING id").Scan(&userID))
+	var owner uuid.UUID
+	require.NoError(b, q.QueryRow(ctx, "INSERT INTO users (username, email) VALUES ('owner', 'o@example.com') RETURNING id").Scan(&owner))
+	require.NoError(b, q.QueryRow(ctx, "INSERT INTO groups (name) VALUES ('team') RETURNING id").Scan(&group))
+	_, err := q.Exec(ctx, "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)", group, userID)
+	require.NoError(b, err)
+	f := (&walker{b: bb}).fixture(b, owner)
+	ws = f.workspace
+	require.NoError(b, q.QueryRow(ctx, "SELECT id FROM templates WHERE name = $1", f.template).Scan(&tpl))
+	for i := range 20 { // other groups on both lists
+		var g string
+		require.NoError(b, q.QueryRow(ctx, "INSERT INTO groups (name) VALUES ($1) RETURNING id", fmt.Sprintf("other-%d", i)).Scan(&g))
+		_, err = q.Exec(ctx, "INSERT INTO template_grants (template_id, group_id, role) VALUES ($1, $2, 'use')", tpl, g)
+		require.NoError(b, err)
+		_, err = q.Exec(ctx, "INSERT INTO workspace_grants (workspace_id, group_id, role) VALUES ($1, $2, 'use')", ws, g)
+		require.NoError(b, err)
+	}
+	_, err = q.Exec(ctx, "INSERT INTO template_grants (template_id, group_id, role) VALUES ($1, $2, 'use')", tpl, group)
+	require.NoError(b, err)
+	_, err = q.Exec(ctx, "INSERT INTO workspace_grants (workspace_id, group_id, role) VALUES ($1, $2, 'use')", ws, group)
+	require.NoError(b, err)
+	actor := authz.Actor{UserID: uuid.MustParse(userID), Username: "grantee", Groups: []uuid.UUID{uuid.MustParse(group)}}
+	actx := authz.WithActor(ctx, actor)
+	tplID, wsID := uuid.MustParse(tpl), uuid.MustParse(ws)
+	took := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		grants, err := acl.Template(actx, bb.db.Queries, tplID)
+		require.NoError(b, err)
+		require.NoError(b, authz.AuthorizeTemplate(actx, authz.UseTemplate, grants))
+		w, err := acl.Workspace(actx, bb.db.Queries, wsID, owner)
+		require.NoError(b, err)
+		require.NoError(b, authz.AuthorizeWorkspace(actx, authz.UseWorkspace, w))
+		took = append(took, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)*95/100].Microseconds())/1000, "p95-ms")
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+}
+
+// A member's running workspaces cost the daily_cost of their resources; a start that would go past
+// the allowance of their groups is refused with a 403 before any build, naming both figures.
+func TestQuotaRefusesAStartOverTheAllowance(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w1")
+	pushTemplate(t, b, admin, "testdata/costly", "costly", t.TempDir())
+	alice := newUser(t, b, admin, "alice")
+	res, p := call(t, "POST", b.srv.URL+"/api/v2/groups", `{"name":"small","members":["alice"],"quota_allowance":-1}`, admin...)
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, "a negative allowance: %v", p)
+	res, p = call(t, "POST", b.srv.URL+"/api/v2/groups", `{"name":"small","members":["alice"],"quota_allowance":3}`, admin...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, p)
+	res, p = call(t, "PATCH", b.srv.URL+"/api/v2/groups/everyone", `{"quota_allowance":3}`, admin...)
+	require.Equal(t, http.StatusOK, res.StatusCode, p)
+
+	res, first := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"one","template":"costly"}`, alice...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, first)
+	require.Equal(t, "succeeded", waitBuild(t, b, alice, first["latest_build"].(map[string]any)["id"].(string))["status"])
+	_, q := call(t, "GET", b.srv.URL+"/api/v2/users/me/quota", "", alice...)
+	require.Equal(t, map[string]any{"allowance": float64(6), "used": float64(4)}, q, "3 from small and 3 from everyone; one workspace at 4")
+
+	var builds int
+	require.NoError(t, b.db.Pool.QueryRow(t.Context(), "SELECT count(*) FROM workspace_builds").Scan(&builds))
+	res, p = call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"two","template":"costly"}`, alice...)
+	require.Equal(t, http.StatusForbidden, res.StatusCode, p)
+	require.Contains(t, p["detail"], "would cost 4 credits a day")
+	require.Contains(t, p["detail"], "already use 4 of an allowance of 6")
+	var after int
+	require.NoError(t, b.db.Pool.QueryRow(t.Context(), "SELECT count(*) FROM workspace_builds").Scan(&after))
+	require.Equal(t, builds, after, "no build, no job")
+	res, _ = call(t, "GET", b.srv.URL+"/api/v2/users/alice/workspaces/two", "", alice...)
+	require.Equal(t, http.StatusNotFound, res.StatusCode, "nothing half-made")
+
+	// Stopping the first frees its credits; a restart of the same workspace counts it once.
+	stop := build(t, b, alice, first["id"].(string), `{"transition":"stop"}`)
+	waitBuild(t, b, alice, stop["id"].(string))
+	_, q = call(t, "GET", b.srv.URL+"/api/v2/users/me/quota", "", alice...)
+	require.Equal(t, float64(0), q["used"])
+	res, second := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"two","template":"costly"}`, alice...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, second)
+	res, p = call(t, "POST", b.srv.URL+"/api/v2/workspaces/"+first["id"].(string)+"/builds", `{"transition":"start"}`, alice...)
+	require.Equal(t, http.StatusForbidden, res.StatusCode, p)
+	res, p = call(t, "GET", b.srv.URL+"/api/v2/users/bob/quota", "", alice...)
+	require.Equal(t, http.StatusNotFound, res.StatusCode, p)
 }

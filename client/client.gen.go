@@ -1360,6 +1360,9 @@ type CreateGroupInputBody struct {
 
 	// Name Lowercase letters, digits and inner dashes; unique.
 	Name string `json:"name"`
+
+	// QuotaAllowance Daily credits for each member (default 0).
+	QuotaAllowance *int32 `json:"quota_allowance,omitempty"`
 }
 
 // CreateInputBody defines model for CreateInputBody.
@@ -1659,6 +1662,9 @@ type GroupsGroup struct {
 	MemberCount int64           `json:"member_count"`
 	Members     *[]GroupsMember `json:"members,omitempty"`
 	Name        string          `json:"name"`
+
+	// QuotaAllowance Daily credits each member may spend on running workspaces; a user's allowance is the sum over their groups.
+	QuotaAllowance int32 `json:"quota_allowance"`
 }
 
 // GroupsMember defines model for GroupsMember.
@@ -2447,6 +2453,9 @@ type UpdateGroupInputBody struct {
 	DisplayName *string   `json:"display_name,omitempty"`
 	Name        *string   `json:"name,omitempty"`
 
+	// QuotaAllowance Daily credits for each member.
+	QuotaAllowance *int32 `json:"quota_allowance,omitempty"`
+
 	// RemoveMembers Usernames or user IDs to remove.
 	RemoveMembers *[]string `json:"remove_members,omitempty"`
 }
@@ -2862,6 +2871,15 @@ type WorkspaceNextTransition struct {
 
 // WorkspaceNextTransitionTransition defines model for WorkspaceNextTransition.Transition.
 type WorkspaceNextTransitionTransition string
+
+// WorkspaceQuota defines model for WorkspaceQuota.
+type WorkspaceQuota struct {
+	// Allowance Credits a day: the sum of the allowances of the user's groups.
+	Allowance int64 `json:"allowance"`
+
+	// Used What the user's running (and starting) workspaces cost a day.
+	Used int64 `json:"used"`
+}
 
 // WorkspaceResource defines model for WorkspaceResource.
 type WorkspaceResource struct {
@@ -4031,6 +4049,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/v2/users/{user}/password (the `ChangePassword` operationId).
 	ChangePassword(ctx context.Context, user string, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUserQuota Get a user's quota
+	//
+	// Their daily credit allowance (the sum over their groups) and what their running workspaces cost a day (the daily_cost of their resources). Your own, or anyone's for user admins and auditors.
+	//
+	// Corresponds with GET /api/v2/users/{user}/quota (the `GetUserQuota` operationId).
+	GetUserQuota(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateUserRolesWithBody Set a user's roles
 	//
@@ -5948,6 +5973,23 @@ func (c *Client) ChangePasswordWithBody(ctx context.Context, user string, conten
 // Corresponds with PUT /api/v2/users/{user}/password (the `ChangePassword` operationId).
 func (c *Client) ChangePassword(ctx context.Context, user string, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewChangePasswordRequest(c.Server, user, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUserQuota Get a user's quota
+//
+// Their daily credit allowance (the sum over their groups) and what their running workspaces cost a day (the daily_cost of their resources). Your own, or anyone's for user admins and auditors.
+//
+// Corresponds with GET /api/v2/users/{user}/quota (the `GetUserQuota` operationId).
+func (c *Client) GetUserQuota(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUserQuotaRequest(c.Server, user)
 	if err != nil {
 		return nil, err
 	}
@@ -9834,6 +9876,40 @@ func NewChangePasswordRequestWithBody(server string, user string, contentType st
 	return req, nil
 }
 
+// NewGetUserQuotaRequest constructs an http.Request for the GetUserQuota method
+func NewGetUserQuotaRequest(server string, user string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/users/%s/quota", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewUpdateUserRolesRequest calls the generic UpdateUserRoles builder with application/json body
 func NewUpdateUserRolesRequest(server string, user string, body UpdateUserRolesJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12831,6 +12907,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/v2/users/{user}/password (the `ChangePassword` operationId).
 	ChangePasswordWithResponse(ctx context.Context, user string, body ChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangePasswordResponse, error)
+
+	// GetUserQuotaWithResponse Get a user's quota
+	//
+	// Their daily credit allowance (the sum over their groups) and what their running workspaces cost a day (the daily_cost of their resources). Your own, or anyone's for user admins and auditors.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/users/{user}/quota (the `GetUserQuota` operationId).
+	GetUserQuotaWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*GetUserQuotaResponse, error)
 
 	// UpdateUserRolesWithBodyWithResponse Set a user's roles
 	//
@@ -17551,6 +17636,82 @@ func (r ChangePasswordResponse) ContentType() string {
 	return ""
 }
 
+type GetUserQuotaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceQuota
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUserQuotaResponse) GetJSON200() *WorkspaceQuota {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetUserQuotaResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetUserQuotaResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetUserQuotaResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetUserQuotaResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetUserQuotaResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUserQuotaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUserQuotaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUserQuotaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUserQuotaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type UpdateUserRolesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22006,6 +22167,21 @@ func (c *ClientWithResponses) ChangePasswordWithResponse(ctx context.Context, us
 	return ParseChangePasswordResponse(rsp)
 }
 
+// GetUserQuotaWithResponse Get a user's quota
+//
+// Their daily credit allowance (the sum over their groups) and what their running workspaces cost a day (the daily_cost of their resources). Your own, or anyone's for user admins and auditors.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/users/{user}/quota (the `GetUserQuota` operationId).
+func (c *ClientWithResponses) GetUserQuotaWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*GetUserQuotaResponse, error) {
+	rsp, err := c.GetUserQuota(ctx, user, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUserQuotaResponse(rsp)
+}
+
 // UpdateUserRolesWithBodyWithResponse Set a user's roles
 //
 // For user admins; only owners grant or take away the owner role, and the last active owner keeps it.
@@ -26326,6 +26502,67 @@ func ParseChangePasswordResponse(rsp *http.Response) (*ChangePasswordResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetUserQuotaResponse parses an HTTP response from a GetUserQuotaWithResponse call
+func ParseGetUserQuotaResponse(rsp *http.Response) (*GetUserQuotaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUserQuotaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceQuota
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Problem

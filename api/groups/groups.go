@@ -63,17 +63,19 @@ type Member struct {
 
 // Group is a group of users.
 type Group struct {
-	ID          uuid.UUID `json:"id"`
-	Name        string    `json:"name"`
-	DisplayName string    `json:"display_name"`
-	Everyone    bool      `json:"everyone,omitempty" doc:"The group every user belongs to."`
-	MemberCount int64     `json:"member_count"`
-	Members     []Member  `json:"members,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID             uuid.UUID `json:"id"`
+	Name           string    `json:"name"`
+	DisplayName    string    `json:"display_name"`
+	Everyone       bool      `json:"everyone,omitempty" doc:"The group every user belongs to."`
+	QuotaAllowance int32     `json:"quota_allowance" doc:"Daily credits each member may spend on running workspaces; a user's allowance is the sum over their groups."`
+	MemberCount    int64     `json:"member_count"`
+	Members        []Member  `json:"members,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 func toGroup(g dbsqlc.Group, count int64) Group {
-	return Group{ID: g.ID, Name: g.Name, DisplayName: g.DisplayName, Everyone: g.ID == authz.Everyone, MemberCount: count, CreatedAt: g.CreatedAt}
+	return Group{ID: g.ID, Name: g.Name, DisplayName: g.DisplayName, Everyone: g.ID == authz.Everyone, QuotaAllowance: g.QuotaAllowance,
+		MemberCount: count, CreatedAt: g.CreatedAt}
 }
 
 // GroupOutput is one group.
@@ -88,9 +90,10 @@ type GroupPath struct {
 
 type createGroupInput struct {
 	Body struct {
-		Name        string   `json:"name" pattern:"^[a-z0-9](?:[a-z0-9-]{0,34}[a-z0-9])?$" doc:"Lowercase letters, digits and inner dashes; unique."`
-		DisplayName string   `json:"display_name,omitempty" maxLength:"64"`
-		Members     []string `json:"members,omitempty" maxItems:"1000" doc:"Usernames or user IDs."`
+		Name           string   `json:"name" pattern:"^[a-z0-9](?:[a-z0-9-]{0,34}[a-z0-9])?$" doc:"Lowercase letters, digits and inner dashes; unique."`
+		DisplayName    string   `json:"display_name,omitempty" maxLength:"64"`
+		Members        []string `json:"members,omitempty" maxItems:"1000" doc:"Usernames or user IDs."`
+		QuotaAllowance int32    `json:"quota_allowance,omitempty" minimum:"0" maximum:"1000000000" doc:"Daily credits for each member (default 0)."`
 	}
 }
 
@@ -101,7 +104,7 @@ func (h handlers) create(ctx context.Context, in *createGroupInput) (*GroupOutpu
 	var out Group
 	var members []uuid.UUID
 	err := h.DB.InTx(ctx, func(tx db.Tx) error {
-		g, err := tx.InsertGroup(ctx, dbsqlc.InsertGroupParams{Name: in.Body.Name, DisplayName: in.Body.DisplayName})
+		g, err := tx.InsertGroup(ctx, dbsqlc.InsertGroupParams{Name: in.Body.Name, DisplayName: in.Body.DisplayName, QuotaAllowance: in.Body.QuotaAllowance})
 		if db.IsUniqueViolation(err, "groups_name") {
 			return huma.Error409Conflict("A group named "+in.Body.Name+" exists.", &huma.ErrorDetail{Location: "body.name", Message: "taken", Value: in.Body.Name})
 		}
@@ -187,10 +190,11 @@ func (h handlers) load(ctx context.Context, q *dbsqlc.Queries, g dbsqlc.Group) (
 type updateGroupInput struct {
 	GroupPath
 	Body struct {
-		Name          *string  `json:"name,omitempty" pattern:"^[a-z0-9](?:[a-z0-9-]{0,34}[a-z0-9])?$"`
-		DisplayName   *string  `json:"display_name,omitempty" maxLength:"64"`
-		AddMembers    []string `json:"add_members,omitempty" maxItems:"1000" doc:"Usernames or user IDs to add."`
-		RemoveMembers []string `json:"remove_members,omitempty" maxItems:"1000" doc:"Usernames or user IDs to remove."`
+		Name           *string  `json:"name,omitempty" pattern:"^[a-z0-9](?:[a-z0-9-]{0,34}[a-z0-9])?$"`
+		DisplayName    *string  `json:"display_name,omitempty" maxLength:"64"`
+		QuotaAllowance *int32   `json:"quota_allowance,omitempty" minimum:"0" maximum:"1000000000" doc:"Daily credits for each member."`
+		AddMembers     []string `json:"add_members,omitempty" maxItems:"1000" doc:"Usernames or user IDs to add."`
+		RemoveMembers  []string `json:"remove_members,omitempty" maxItems:"1000" doc:"Usernames or user IDs to remove."`
 	}
 }
 
@@ -206,21 +210,24 @@ func (h handlers) update(ctx context.Context, in *updateGroupInput) (*GroupOutpu
 			return err
 		}
 		if g.ID == authz.Everyone && (len(in.Body.AddMembers) > 0 || len(in.Body.RemoveMembers) > 0 || in.Body.Name != nil) {
-			return huma.Error400BadRequest("Everyone holds every user and keeps its name: only its display name can change.",
+			return huma.Error400BadRequest("Everyone holds every user and keeps its name: only its display name and allowance can change.",
 				&huma.ErrorDetail{Location: "path.group", Message: "the Everyone group", Value: in.Group})
 		}
 		before, err := h.load(ctx, tx.Queries, g)
 		if err != nil {
 			return err
 		}
-		name, display := g.Name, g.DisplayName
+		name, display, quota := g.Name, g.DisplayName, g.QuotaAllowance
+		if in.Body.QuotaAllowance != nil {
+			quota = *in.Body.QuotaAllowance
+		}
 		if in.Body.Name != nil {
 			name = *in.Body.Name
 		}
 		if in.Body.DisplayName != nil {
 			display = *in.Body.DisplayName
 		}
-		g, err = tx.UpdateGroup(ctx, dbsqlc.UpdateGroupParams{ID: g.ID, Name: name, DisplayName: display})
+		g, err = tx.UpdateGroup(ctx, dbsqlc.UpdateGroupParams{ID: g.ID, Name: name, DisplayName: display, QuotaAllowance: quota})
 		if db.IsUniqueViolation(err, "groups_name") {
 			return huma.Error409Conflict("A group named "+name+" exists.", &huma.ErrorDetail{Location: "body.name", Message: "taken", Value: name})
 		}

@@ -297,6 +297,11 @@ func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, 
 	if err != nil {
 		return dbsqlc.WorkspaceBuild{}, err
 	}
+	if req.Transition == "start" {
+		if err := checkQuota(ctx, tx, w, v); err != nil {
+			return dbsqlc.WorkspaceBuild{}, err
+		}
+	}
 	raw, _ := json.Marshal(values)
 	p := dbsqlc.InsertWorkspaceBuildParams{WorkspaceID: w.ID, TemplateVersionID: v.ID, Transition: req.Transition,
 		Parameters: raw, Orphan: req.Orphan, Status: "pending"}

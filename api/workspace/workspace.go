@@ -98,6 +98,7 @@ func Register(api huma.API, d Deps) {
 	huma.Register(api, del, h.delete)
 	registerBuilds(api, h, op)
 	registerSharing(api, h, op)
+	registerQuota(api, h, op)
 	registerAgent(api, h, op)
 	registerSchedule(api, h, op)
 	registerWatch(api, h, op)

@@ -15,6 +15,7 @@ func groupsCommand() *cobra.Command {
 
 	var display string
 	var members []string
+	var quota int32
 	create := &cobra.Command{Use: "create NAME", Short: "Create a group", Args: cobra.ExactArgs(1),
 		Example: "  hearth groups create platform --display-name 'Platform team' --members ada,bob",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -29,6 +30,9 @@ func groupsCommand() *cobra.Command {
 			if len(members) > 0 {
 				body.Members = &members
 			}
+			if quota != 0 {
+				body.QuotaAllowance = &quota
+			}
 			res, err := client.Ok(c.CreateGroupWithResponse(cmd.Context(), body))
 			if err != nil {
 				return remote(s.URL, err)
@@ -38,6 +42,7 @@ func groupsCommand() *cobra.Command {
 		}}
 	create.Flags().StringVar(&display, "display-name", "", "a name for people")
 	create.Flags().StringSliceVar(&members, "members", nil, "usernames to add (comma-separated or repeated)")
+	create.Flags().Int32Var(&quota, "quota", 0, "daily credits each member may spend on running workspaces (a user's allowance is the sum over their groups)")
 
 	list := &cobra.Command{Use: "list", Aliases: []string{"ls"}, Short: "List groups", Args: cobra.NoArgs}
 	format := outputFlag(list)
@@ -52,13 +57,13 @@ func groupsCommand() *cobra.Command {
 		}
 		groups := res.JSON200.Groups
 		return render(cmd, *format, groups, func(w io.Writer, wide bool) {
-			fmt.Fprint(w, "NAME\tDISPLAY NAME\tMEMBERS")
+			fmt.Fprint(w, "NAME\tDISPLAY NAME\tMEMBERS\tQUOTA")
 			if wide {
 				fmt.Fprint(w, "\tCREATED\tID")
 			}
 			fmt.Fprintln(w)
 			for _, g := range groups {
-				fmt.Fprintf(w, "%s\t%s\t%d", g.Name, g.DisplayName, g.MemberCount)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d", g.Name, g.DisplayName, g.MemberCount, g.QuotaAllowance)
 				if wide {
 					fmt.Fprintf(w, "\t%s\t%s", ago(&g.CreatedAt), g.Id)
 				}
@@ -112,6 +117,9 @@ func groupsCommand() *cobra.Command {
 			if len(add) > 0 {
 				body.AddMembers = &add
 			}
+			if cmd.Flags().Changed("quota") {
+				body.QuotaAllowance = &quota
+			}
 			if len(remove) > 0 {
 				body.RemoveMembers = &remove
 			}
@@ -126,6 +134,7 @@ func groupsCommand() *cobra.Command {
 	edit.Flags().StringVar(&display, "display-name", "", "a new display name")
 	edit.Flags().StringSliceVar(&add, "add", nil, "usernames to add")
 	edit.Flags().StringSliceVar(&remove, "remove", nil, "usernames to remove")
+	edit.Flags().Int32Var(&quota, "quota", 0, "a new daily credit allowance for each member")
 
 	var yes bool
 	del := &cobra.Command{Use: "delete NAME", Short: "Delete a group (its grants on templates and workspaces go with it)", Args: cobra.ExactArgs(1),
@@ -298,6 +307,34 @@ template. New templates are granted to the everyone group for use.`,
 			return remote(s.URL, err)
 		}
 		return printAccess(cmd, *format, res.JSON200)
+	}
+	return cmd
+}
+
+func quotaCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "quota [USER]", Short: "Show a daily credit allowance and what running workspaces use of it",
+		Long: `A workspace costs, each day it runs, the daily_cost of its resources' coder_metadata; a user's
+allowance is the sum of their groups' (hearth groups edit GROUP --quota N). A start that would go
+past it is refused before Terraform runs.`,
+		Example: "  hearth quota\n  hearth quota bob   # user admins and auditors", Args: cobra.MaximumNArgs(1)}
+	format := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, s, err := session()
+		if err != nil {
+			return err
+		}
+		user := "me"
+		if len(args) == 1 {
+			user = args[0]
+		}
+		res, err := client.Ok(c.GetUserQuotaWithResponse(cmd.Context(), user))
+		if err != nil {
+			return remote(s.URL, err)
+		}
+		q := res.JSON200
+		return render(cmd, *format, q, func(w io.Writer, _ bool) {
+			fmt.Fprintf(w, "%d of %d credits a day in use\n", q.Used, q.Allowance)
+		})
 	}
 	return cmd
 }

@@ -152,6 +152,9 @@ func parseResources(all []*tfjson.StateResource, refs map[string][]string, stand
 		case "coder_metadata":
 			if id := str(v["resource_id"]); id != "" {
 				metadata[id] = v
+			} else if target := referencedResource(refs[r.Type+"."+r.Name]); target != "" {
+				// In a plan (an import) the resource's ID is not known yet: its reference says which it is.
+				metadata["ref:"+target] = v
 			}
 		default:
 			if !strings.HasPrefix(r.Type, "coder_") {
@@ -169,7 +172,11 @@ func parseResources(all []*tfjson.StateResource, refs map[string][]string, stand
 		}
 		seen[key] = true
 		res := client.ProvisionerResource{Type: r.Type, Name: r.Name, Agents: []client.ProvisionerAgent{}}
-		if m, ok := metadata[str(r.AttributeValues["id"])]; ok {
+		m, ok := metadata[str(r.AttributeValues["id"])]
+		if !ok {
+			m, ok = metadata["ref:"+key]
+		}
+		if ok {
 			res.Hide, res.Icon = optBool(m["hide"]), optStr(m["icon"])
 			res.DailyCost = optInt(m["daily_cost"])
 			var items []client.ProvisionerMetadataItem
@@ -368,6 +375,22 @@ func refersTo(refs []string, agent string) bool {
 		}
 	}
 	return false
+}
+
+// referencedResource is the first managed resource other than the coder provider's that refs name,
+// as TYPE.NAME (terraform_data.machine[0].id names terraform_data.machine).
+func referencedResource(refs []string) string {
+	for _, r := range refs {
+		if strings.HasPrefix(r, "coder_") || strings.HasPrefix(r, "data.") || strings.HasPrefix(r, "var.") ||
+			strings.HasPrefix(r, "local.") || strings.HasPrefix(r, "module.") || !strings.Contains(r, ".") {
+			continue
+		}
+		typ, rest, _ := strings.Cut(r, ".")
+		name, _, _ := strings.Cut(rest, ".")
+		name, _, _ = strings.Cut(name, "[")
+		return typ + "." + name
+	}
+	return ""
 }
 
 func firstAgent(refs []string) string {

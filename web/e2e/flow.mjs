@@ -157,7 +157,7 @@ try {
   await sharing.getByLabel("Share with").selectOption("group");
   await sharing.getByLabel("Name").fill("everyone");
   await sharing.getByRole("button", { name: "Grant" }).click();
-  await sharing.getByRole("cell", { name: "everyone" }).waitFor();
+  await sharing.getByRole("cell", { name: "everyone", exact: true }).waitFor();
   await page.screenshot({ path: `${shots}/workspace-sharing.png`, fullPage: true });
   await sharing.getByRole("button", { name: "Remove group everyone" }).click();
   await sharing.getByText("Nobody besides the owner and admins.").waitFor();

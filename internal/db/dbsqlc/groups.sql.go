@@ -91,7 +91,7 @@ func (q *Queries) DeleteWorkspaceGrant(ctx context.Context, arg DeleteWorkspaceG
 }
 
 const getGroup = `-- name: GetGroup :one
-SELECT id, organization_id, name, display_name, created_at, updated_at FROM groups WHERE id = $1
+SELECT id, organization_id, name, display_name, created_at, updated_at, quota_allowance FROM groups WHERE id = $1
 `
 
 func (q *Queries) GetGroup(ctx context.Context, id uuid.UUID) (Group, error) {
@@ -104,12 +104,13 @@ func (q *Queries) GetGroup(ctx context.Context, id uuid.UUID) (Group, error) {
 		&i.DisplayName,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.QuotaAllowance,
 	)
 	return i, err
 }
 
 const getGroupByName = `-- name: GetGroupByName :one
-SELECT id, organization_id, name, display_name, created_at, updated_at FROM groups WHERE organization_id = '00000000-0000-0000-0000-000000000000' AND lower(name) = lower($1::text)
+SELECT id, organization_id, name, display_name, created_at, updated_at, quota_allowance FROM groups WHERE organization_id = '00000000-0000-0000-0000-000000000000' AND lower(name) = lower($1::text)
 `
 
 func (q *Queries) GetGroupByName(ctx context.Context, name string) (Group, error) {
@@ -122,21 +123,23 @@ func (q *Queries) GetGroupByName(ctx context.Context, name string) (Group, error
 		&i.DisplayName,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.QuotaAllowance,
 	)
 	return i, err
 }
 
 const insertGroup = `-- name: InsertGroup :one
-INSERT INTO groups (name, display_name) VALUES ($1, $2) RETURNING id, organization_id, name, display_name, created_at, updated_at
+INSERT INTO groups (name, display_name, quota_allowance) VALUES ($1, $2, $3) RETURNING id, organization_id, name, display_name, created_at, updated_at, quota_allowance
 `
 
 type InsertGroupParams struct {
-	Name        string
-	DisplayName string
+	Name           string
+	DisplayName    string
+	QuotaAllowance int32
 }
 
 func (q *Queries) InsertGroup(ctx context.Context, arg InsertGroupParams) (Group, error) {
-	row := q.db.QueryRow(ctx, insertGroup, arg.Name, arg.DisplayName)
+	row := q.db.QueryRow(ctx, insertGroup, arg.Name, arg.DisplayName, arg.QuotaAllowance)
 	var i Group
 	err := row.Scan(
 		&i.ID,
@@ -145,6 +148,7 @@ func (q *Queries) InsertGroup(ctx context.Context, arg InsertGroupParams) (Group
 		&i.DisplayName,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.QuotaAllowance,
 	)
 	return i, err
 }
@@ -236,7 +240,7 @@ func (q *Queries) ListGroupMembers(ctx context.Context, groupID uuid.UUID) ([]Li
 }
 
 const listGroups = `-- name: ListGroups :many
-SELECT g.id, g.organization_id, g.name, g.display_name, g.created_at, g.updated_at, CASE WHEN g.id = '00000000-0000-0000-0000-00000000e0e0' THEN (SELECT count(*) FROM users)
+SELECT g.id, g.organization_id, g.name, g.display_name, g.created_at, g.updated_at, g.quota_allowance, CASE WHEN g.id = '00000000-0000-0000-0000-00000000e0e0' THEN (SELECT count(*) FROM users)
     ELSE (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) END::bigint AS member_count
 FROM groups g ORDER BY g.name
 `
@@ -263,6 +267,7 @@ func (q *Queries) ListGroups(ctx context.Context) ([]ListGroupsRow, error) {
 			&i.Group.DisplayName,
 			&i.Group.CreatedAt,
 			&i.Group.UpdatedAt,
+			&i.Group.QuotaAllowance,
 			&i.MemberCount,
 		); err != nil {
 			return nil, err
@@ -342,7 +347,7 @@ func (q *Queries) ListUserGroupNames(ctx context.Context, userID uuid.UUID) ([]s
 }
 
 const listUserGroups = `-- name: ListUserGroups :many
-SELECT g.id, g.organization_id, g.name, g.display_name, g.created_at, g.updated_at FROM groups g
+SELECT g.id, g.organization_id, g.name, g.display_name, g.created_at, g.updated_at, g.quota_allowance FROM groups g
 WHERE g.id = '00000000-0000-0000-0000-00000000e0e0'
    OR g.id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = $1)
 ORDER BY g.id <> '00000000-0000-0000-0000-00000000e0e0', g.name
@@ -365,6 +370,7 @@ func (q *Queries) ListUserGroups(ctx context.Context, userID uuid.UUID) ([]Group
 			&i.DisplayName,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.QuotaAllowance,
 		); err != nil {
 			return nil, err
 		}
@@ -414,6 +420,54 @@ func (q *Queries) ListWorkspaceGrants(ctx context.Context, workspaceID uuid.UUID
 	return items, nil
 }
 
+const lockOwnerQuota = `-- name: LockOwnerQuota :exec
+SELECT pg_advisory_xact_lock(hashtextextended('quota:' || $1::text, 0))
+`
+
+// Serializes the quota checks of one owner's starts until the transaction ends.
+func (q *Queries) LockOwnerQuota(ctx context.Context, ownerID string) error {
+	_, err := q.db.Exec(ctx, lockOwnerQuota, ownerID)
+	return err
+}
+
+const quotaOf = `-- name: QuotaOf :one
+SELECT
+    (SELECT coalesce(sum(g.quota_allowance), 0) FROM groups g
+     WHERE g.id = '00000000-0000-0000-0000-00000000e0e0'
+        OR g.id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = $1))::bigint AS allowance,
+    (SELECT coalesce(sum(CASE
+                WHEN EXISTS (SELECT 1 FROM workspace_resources r WHERE r.build_id = b.id)
+                THEN (SELECT sum(r.daily_cost) FROM workspace_resources r WHERE r.build_id = b.id)
+                ELSE (SELECT coalesce(sum((x->>'daily_cost')::int), 0) FROM template_versions v, jsonb_array_elements(v.resources) x
+                      WHERE v.id = b.template_version_id)
+            END), 0)
+     FROM workspaces w
+     JOIN LATERAL (SELECT id, workspace_id, number, template_version_id, transition, initiator_id, job_id, status, error, parameters, state, orphan, created_at, started_at, completed_at, result_grace_until, diagnostics FROM workspace_builds wb WHERE wb.workspace_id = w.id ORDER BY wb.number DESC LIMIT 1) b ON true
+     WHERE w.owner_id = $1 AND NOT w.deleted AND w.id <> $2
+       AND b.transition = 'start' AND b.status IN ('pending', 'running', 'succeeded'))::bigint AS used
+`
+
+type QuotaOfParams struct {
+	OwnerID         uuid.UUID
+	ExceptWorkspace uuid.UUID
+}
+
+type QuotaOfRow struct {
+	Allowance int64
+	Used      int64
+}
+
+// An owner's daily credit allowance (the sum over their groups, everyone included) and what their
+// workspaces other than except_workspace cost a day: each whose latest build starts it (pending,
+// running or done) costs the daily_cost of that build's resources, or of its version's import while
+// the build has none yet.
+func (q *Queries) QuotaOf(ctx context.Context, arg QuotaOfParams) (QuotaOfRow, error) {
+	row := q.db.QueryRow(ctx, quotaOf, arg.OwnerID, arg.ExceptWorkspace)
+	var i QuotaOfRow
+	err := row.Scan(&i.Allowance, &i.Used)
+	return i, err
+}
+
 const removeGroupMember = `-- name: RemoveGroupMember :execrows
 DELETE FROM group_members WHERE group_id = $1 AND user_id = $2
 `
@@ -452,17 +506,23 @@ func (q *Queries) SyncOIDCGroupMembers(ctx context.Context, arg SyncOIDCGroupMem
 }
 
 const updateGroup = `-- name: UpdateGroup :one
-UPDATE groups SET name = $2, display_name = $3, updated_at = now() WHERE id = $1 RETURNING id, organization_id, name, display_name, created_at, updated_at
+UPDATE groups SET name = $2, display_name = $3, quota_allowance = $4, updated_at = now() WHERE id = $1 RETURNING id, organization_id, name, display_name, created_at, updated_at, quota_allowance
 `
 
 type UpdateGroupParams struct {
-	ID          uuid.UUID
-	Name        string
-	DisplayName string
+	ID             uuid.UUID
+	Name           string
+	DisplayName    string
+	QuotaAllowance int32
 }
 
 func (q *Queries) UpdateGroup(ctx context.Context, arg UpdateGroupParams) (Group, error) {
-	row := q.db.QueryRow(ctx, updateGroup, arg.ID, arg.Name, arg.DisplayName)
+	row := q.db.QueryRow(ctx, updateGroup,
+		arg.ID,
+		arg.Name,
+		arg.DisplayName,
+		arg.QuotaAllowance,
+	)
 	var i Group
 	err := row.Scan(
 		&i.ID,
@@ -471,6 +531,19 @@ func (q *Queries) UpdateGroup(ctx context.Context, arg UpdateGroupParams) (Group
 		&i.DisplayName,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.QuotaAllowance,
 	)
 	return i, err
+}
+
+const versionDailyCost = `-- name: VersionDailyCost :one
+SELECT coalesce(sum((x->>'daily_cost')::int), 0)::bigint FROM template_versions v, jsonb_array_elements(v.resources) x WHERE v.id = $1
+`
+
+// What a workspace of this version costs a day, as its import planned it.
+func (q *Queries) VersionDailyCost(ctx context.Context, id uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, versionDailyCost, id)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
 }

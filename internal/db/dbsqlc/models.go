@@ -109,6 +109,7 @@ type Group struct {
 	DisplayName    string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	QuotaAllowance int32
 }
 
 type GroupMember struct {

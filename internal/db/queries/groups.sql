@@ -1,5 +1,5 @@
 -- name: InsertGroup :one
-INSERT INTO groups (name, display_name) VALUES ($1, $2) RETURNING *;
+INSERT INTO groups (name, display_name, quota_allowance) VALUES ($1, $2, $3) RETURNING *;
 
 -- name: GetGroup :one
 SELECT * FROM groups WHERE id = $1;
@@ -14,7 +14,7 @@ SELECT sqlc.embed(g), CASE WHEN g.id = '00000000-0000-0000-0000-00000000e0e0' TH
 FROM groups g ORDER BY g.name;
 
 -- name: UpdateGroup :one
-UPDATE groups SET name = $2, display_name = $3, updated_at = now() WHERE id = $1 RETURNING *;
+UPDATE groups SET name = $2, display_name = $3, quota_allowance = $4, updated_at = now() WHERE id = $1 RETURNING *;
 
 -- name: DeleteGroup :execrows
 DELETE FROM groups WHERE id = $1;
@@ -83,3 +83,31 @@ WHERE g.role = 'admin' AND (g.user_id = sqlc.narg(user_id)::uuid OR g.group_id =
 SELECT g.name FROM groups g
 WHERE g.id = '00000000-0000-0000-0000-00000000e0e0' OR g.id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = $1)
 ORDER BY g.name;
+
+-- name: QuotaOf :one
+-- An owner's daily credit allowance (the sum over their groups, everyone included) and what their
+-- workspaces other than except_workspace cost a day: each whose latest build starts it (pending,
+-- running or done) costs the daily_cost of that build's resources, or of its version's import while
+-- the build has none yet.
+SELECT
+    (SELECT coalesce(sum(g.quota_allowance), 0) FROM groups g
+     WHERE g.id = '00000000-0000-0000-0000-00000000e0e0'
+        OR g.id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = @owner_id))::bigint AS allowance,
+    (SELECT coalesce(sum(CASE
+                WHEN EXISTS (SELECT 1 FROM workspace_resources r WHERE r.build_id = b.id)
+                THEN (SELECT sum(r.daily_cost) FROM workspace_resources r WHERE r.build_id = b.id)
+                ELSE (SELECT coalesce(sum((x->>'daily_cost')::int), 0) FROM template_versions v, jsonb_array_elements(v.resources) x
+                      WHERE v.id = b.template_version_id)
+            END), 0)
+     FROM workspaces w
+     JOIN LATERAL (SELECT * FROM workspace_builds wb WHERE wb.workspace_id = w.id ORDER BY wb.number DESC LIMIT 1) b ON true
+     WHERE w.owner_id = @owner_id AND NOT w.deleted AND w.id <> @except_workspace
+       AND b.transition = 'start' AND b.status IN ('pending', 'running', 'succeeded'))::bigint AS used;
+
+-- name: VersionDailyCost :one
+-- What a workspace of this version costs a day, as its import planned it.
+SELECT coalesce(sum((x->>'daily_cost')::int), 0)::bigint FROM template_versions v, jsonb_array_elements(v.resources) x WHERE v.id = $1;
+
+-- name: LockOwnerQuota :exec
+-- Serializes the quota checks of one owner's starts until the transaction ends.
+SELECT pg_advisory_xact_lock(hashtextextended('quota:' || @owner_id::text, 0));

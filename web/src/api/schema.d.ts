@@ -960,6 +960,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/users/{user}/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a user's quota
+         * @description Their daily credit allowance (the sum over their groups) and what their running workspaces cost a day (the daily_cost of their resources). Your own, or anyone's for user admins and auditors.
+         */
+        get: operations["get-user-quota"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/users/{user}/roles": {
         parameters: {
             query?: never;
@@ -1910,6 +1930,11 @@ export interface components {
             members?: string[];
             /** @description Lowercase letters, digits and inner dashes; unique. */
             name: string;
+            /**
+             * Format: int32
+             * @description Daily credits for each member (default 0).
+             */
+            quota_allowance?: number;
         };
         CreateInputBody: {
             /** @description Unique among the owner's workspaces (case-insensitively). */
@@ -2143,6 +2168,11 @@ export interface components {
             member_count: number;
             members?: components["schemas"]["GroupsMember"][];
             name: string;
+            /**
+             * Format: int32
+             * @description Daily credits each member may spend on running workspaces; a user's allowance is the sum over their groups.
+             */
+            quota_allowance: number;
         };
         GroupsMember: {
             id: string;
@@ -2816,6 +2846,11 @@ export interface components {
             add_members?: string[];
             display_name?: string;
             name?: string;
+            /**
+             * Format: int32
+             * @description Daily credits for each member.
+             */
+            quota_allowance?: number;
             /** @description Usernames or user IDs to remove. */
             remove_members?: string[];
         };
@@ -3228,6 +3263,18 @@ export interface components {
             at: string;
             /** @enum {string} */
             transition: "start" | "stop" | "delete";
+        };
+        WorkspaceQuota: {
+            /**
+             * Format: int64
+             * @description Credits a day: the sum of the allowances of the user's groups.
+             */
+            allowance: number;
+            /**
+             * Format: int64
+             * @description What the user's running (and starting) workspaces cost a day.
+             */
+            used: number;
         };
         WorkspaceResource: {
             agents: components["schemas"]["WorkspaceAgent"][];
@@ -6968,6 +7015,74 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-user-quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description me, a user ID, or a username. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceQuota"];
                 };
             };
             /** @description Unauthorized */

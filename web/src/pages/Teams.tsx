@@ -20,7 +20,8 @@ export function Groups() {
     const form = e.currentTarget;
     const f = new FormData(form);
     const members = String(f.get("members")).split(",").map((s) => s.trim()).filter(Boolean);
-    const res = await api.POST("/api/v2/groups", { body: { name: String(f.get("name")), display_name: String(f.get("display_name")) || undefined, members } });
+    const res = await api.POST("/api/v2/groups", { body: { name: String(f.get("name")), display_name: String(f.get("display_name")) || undefined, members,
+      quota_allowance: Number(f.get("quota_allowance") || 0) } });
     if (res.error) return setError(problemText(res.error));
     setError("");
     form.reset();
@@ -37,12 +38,12 @@ export function Groups() {
       {error && <p className="error" role="alert">{error}</p>}
       {!list ? <p role="status">Loading…</p> : (
         <table>
-          <thead><tr><th>Name</th><th>Display name</th><th>Members</th><th><span className="sr-only">Actions</span></th></tr></thead>
+          <thead><tr><th>Name</th><th>Display name</th><th>Members</th><th>Quota (credits a day)</th><th><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {list.groups.map((g) => (
               <tr key={g.id}>
                 <td><button className="link" onClick={() => setOpen(open === g.name ? "" : g.name)} aria-expanded={open === g.name}>{g.name}</button></td>
-                <td>{g.display_name}</td><td>{g.everyone ? `every user (${g.member_count})` : g.member_count}</td>
+                <td>{g.display_name}</td><td>{g.everyone ? `every user (${g.member_count})` : g.member_count}</td><td>{g.quota_allowance}</td>
                 <td className="actions">{admin && !g.everyone && <button className="small danger" onClick={() => setDeleting(g)} aria-label={`Delete ${g.name}`}>Delete</button>}</td>
               </tr>
             ))}
@@ -57,6 +58,7 @@ export function Groups() {
             <label className="field">Group name<input name="name" required pattern="[a-z0-9][a-z0-9-]*" /></label>
             <label className="field">Display name<input name="display_name" /></label>
             <label className="field">Members (usernames, comma-separated)<input name="members" /></label>
+            <label className="field">Quota (credits a day per member)<input name="quota_allowance" type="number" min="0" defaultValue="0" /></label>
           </div>
           <button type="submit">Add group</button>
         </form>

@@ -22,6 +22,7 @@ export function Workspaces() {
     3000,
     [q, page],
   );
+  const [quota] = usePoll(async () => (await api.GET("/api/v2/users/{user}/quota", { params: { path: { user: "me" } } })).data, 10000, []);
   const build = async (w: Workspace, transition: "start" | "stop" | "delete") => {
     setError("");
     const res = transition === "delete"
@@ -34,6 +35,7 @@ export function Workspaces() {
     <section>
       <div className="row">
         <h1>Workspaces</h1>
+        {quota && quota.allowance > 0 && <span className="hint" role="status" aria-label="Quota">Quota: {quota.used} of {quota.allowance} credits a day</span>}
         <Link className="button" to="/workspaces/new">New workspace</Link>
       </div>
       <form className="row" role="search" onSubmit={(e) => {
