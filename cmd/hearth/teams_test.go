@@ -84,7 +84,8 @@ func TestGroupsTemplateAccessAndSharingWithTheCLI(t *testing.T) {
 		ended := make(chan error, 1)
 		go func() { ended <- session.Wait() }()
 		select {
-		case <-ended:
+		case err := <-ended:
+			require.Error(t, err, "the session ends in error, not as if its command had finished")
 			t.Logf("%s: bob's session ended %s after the sharing did", path, time.Since(unshared).Round(time.Millisecond))
 			require.Contains(t, stderr.String(), "your access to it ended", path)
 		case <-time.After(10 * time.Second):
