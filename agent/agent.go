@@ -37,8 +37,11 @@ type agent struct {
 	cfg      Config
 	api      *client.ClientWithResponses
 	manifest client.WorkspaceManifest
-	// env is the environment of sessions and scripts; dir their working directory.
-	env []string
+	// token is the agent's current token: a claimed prebuild's agent is handed a new one.
+	token atomic.Pointer[string]
+	// env is the environment of sessions and scripts (replaced when a prebuild is claimed); dir
+	// their working directory.
+	env atomic.Pointer[[]string]
 	dir string
 	log *logUploader
 
@@ -70,16 +73,19 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 5 * time.Minute
 	}
+	a := &agent{cfg: cfg, loginReady: make(chan struct{})}
+	a.token.Store(&cfg.Token)
 	c, err := client.NewClientWithResponses(strings.TrimSuffix(cfg.URL, "/"),
 		client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
 		client.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
 			r.Header.Set("User-Agent", "hearth-agent/"+buildinfo.Version())
-			r.Header.Set("Hearth-Agent-Token", cfg.Token)
+			r.Header.Set("Hearth-Agent-Token", a.currentToken())
 			return nil
 		}))
 	if err != nil {
 		return err
 	}
+	a.api = c
 	if dir, ok := os.LookupEnv("TMPDIR"); ok {
 		// A TMPDIR that is gone (a provisioner's job directory) breaks everything that makes a
 		// temporary file, here (SSH agent forwarding) and in sessions; without it they use /tmp.
@@ -87,13 +93,13 @@ func Run(ctx context.Context, cfg Config) error {
 			_ = os.Unsetenv("TMPDIR")
 		}
 	}
-	a := &agent{cfg: cfg, api: c, loginReady: make(chan struct{})}
 	m, err := a.fetchManifest(ctx)
 	if m == nil {
 		return err
 	}
 	a.manifest = *m
-	a.env = sessionEnv(*m)
+	env := sessionEnv(*m)
+	a.env.Store(&env)
 	bin := filepath.Join(scriptDataRoot(*m), "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil { //nolint:gosec // scripts' own tools
 		cfg.Logger.Warn("agent: cannot make CODER_SCRIPT_BIN_DIR", "error", err)
@@ -136,6 +142,12 @@ func Run(ctx context.Context, cfg Config) error {
 	a.log.flush(context.WithoutCancel(ctx))
 	return nil
 }
+
+// currentToken is the token the agent authenticates with now.
+func (a *agent) currentToken() string { return *a.token.Load() }
+
+// sessionEnv is the environment new sessions and scripts start with.
+func (a *agent) sessionEnv() []string { return append([]string{}, *a.env.Load()...) }
 
 // fetchManifest asks for the manifest until it comes or ctx ends (nil, nil).
 func (a *agent) fetchManifest(ctx context.Context) (*client.WorkspaceManifest, error) {
@@ -242,6 +254,9 @@ func sessionEnv(m client.WorkspaceManifest) []string {
 	}
 	env = append(env, "CODER=true", "HEARTH=true", "CODER_WORKSPACE_NAME="+m.WorkspaceName,
 		"CODER_WORKSPACE_AGENT_NAME="+m.AgentName)
+	if m.OwnerName != "" {
+		env = append(env, "CODER_WORKSPACE_OWNER_NAME="+m.OwnerName)
+	}
 	// Scripts install tools into CODER_SCRIPT_BIN_DIR, which is on every session's PATH.
 	bin := filepath.Join(scriptDataRoot(m), "bin")
 	for i, kv := range env {

@@ -93,7 +93,7 @@ func (a *agent) measure(ctx context.Context, script string, timeout time.Duratio
 	defer cancel()
 	cmd := exec.CommandContext(ctx, userShell(), "-c", script) //nolint:gosec // the template's own script
 	cmd.Dir = a.workDir()
-	cmd.Env = a.env
+	cmd.Env = a.sessionEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second

@@ -162,7 +162,7 @@ func (a *agent) runScript(ctx context.Context, s client.ProvisionerScript) error
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		a.cfg.Logger.Warn("agent: cannot make CODER_SCRIPT_DATA_DIR", "script", name, "error", err)
 	}
-	cmd.Env = append(append([]string{}, a.env...), "CODER_SCRIPT_DATA_DIR="+data)
+	cmd.Env = append(a.sessionEnv(), "CODER_SCRIPT_DATA_DIR="+data)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second

@@ -129,7 +129,7 @@ func (a *agent) command(raw string) *exec.Cmd {
 		cmd = exec.Command(shell, "-c", raw) //nolint:gosec,noctx // what the workspace's owner asked to run
 	}
 	cmd.Dir = a.workDir()
-	cmd.Env = append([]string{}, a.env...)
+	cmd.Env = a.sessionEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return cmd
 }

@@ -24,7 +24,7 @@ func (a *agent) tailnetLoop(ctx context.Context) {
 		return
 	}
 	u := strings.TrimSuffix(a.cfg.URL, "/") + "/api/v2/workspaceagents/me/coordinate"
-	header := http.Header{"Hearth-Agent-Token": {a.cfg.Token}, "User-Agent": {"hearth-agent/" + buildinfo.Version()}}
+	header := http.Header{"Hearth-Agent-Token": {a.currentToken()}, "User-Agent": {"hearth-agent/" + buildinfo.Version()}}
 	var conn *tailnet.Conn
 	defer func() {
 		a.tailnet.Store(nil)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"io"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"github.com/hearthdev/hearth/internal/buildinfo"
+	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
 
@@ -46,7 +48,7 @@ func (a *agent) serveTunnel(ctx context.Context) (up bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c, res, err := websocket.Dial(dctx, u.String(), &websocket.DialOptions{HTTPHeader: http.Header{ //nolint:bodyclose // websocket.Dial closes it
-		"Hearth-Agent-Token": {a.cfg.Token}, "User-Agent": {"hearth-agent/" + buildinfo.Version()}}})
+		"Hearth-Agent-Token": {a.currentToken()}, "User-Agent": {"hearth-agent/" + buildinfo.Version()}}})
 	if err != nil {
 		if res != nil && res.StatusCode == http.StatusUnauthorized {
 			return false, errors.New("the control plane refused the agent token (401)")
@@ -105,6 +107,8 @@ func (a *agent) handleStream(ctx context.Context, st *yamux.Stream) {
 			return
 		}
 		tunnel.Pipe(conn, target)
+	case tunnel.KindReinit:
+		a.reinit(ctx, st, h.Token)
 	case tunnel.KindPTY:
 		if h.PTY == nil {
 			_ = tunnel.Write(st, tunnel.Reply{Error: "a pty stream needs its terminal"})
@@ -147,3 +151,29 @@ func (c *counted) Write(p []byte) (int, error) {
 
 // CloseWrite half-closes the stream (a yamux stream's Close sends FIN and keeps reading).
 func (c *counted) CloseWrite() error { return c.Close() }
+
+// reinit takes the new token the server hands a claimed prebuild's agent, then the manifest of its
+// new owner's workspace: sessions from now on get its environment. Nothing restarts.
+func (a *agent) reinit(ctx context.Context, st io.ReadWriteCloser, token string) {
+	defer func() { _ = st.Close() }()
+	if token == "" {
+		_ = tunnel.Write(st, tunnel.Reply{Error: "a reinit stream needs the new token"})
+		return
+	}
+	old := a.currentToken()
+	a.token.Store(&token)
+	res, err := a.api.GetWorkspaceAgentManifestWithResponse(ctx, &client.GetWorkspaceAgentManifestParams{})
+	if err != nil || res.JSON200 == nil {
+		a.token.Store(&old)
+		msg := "the manifest could not be fetched with the new token"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		_ = tunnel.Write(st, tunnel.Reply{Error: msg})
+		return
+	}
+	env := sessionEnv(*res.JSON200)
+	a.env.Store(&env)
+	a.cfg.Logger.Info("agent: claimed: now the workspace of its new owner", "workspace", res.JSON200.WorkspaceName, "owner", res.JSON200.OwnerName)
+	_ = tunnel.Write(st, tunnel.Reply{})
+}

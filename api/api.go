@@ -36,6 +36,7 @@ import (
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/prebuilds"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/riverclaim"
@@ -78,6 +79,8 @@ type Deps struct {
 	Boxes seal.Boxes
 	// Logs wakes followers of build logs.
 	Logs *pgnotify.Listener
+	// Pools is what the prebuild reconciler last saw of each preset's pool.
+	Pools *prebuilds.Pools
 	// AgentBinary is the binary served to workspaces as their agent (the server's own, normally);
 	// empty serves none.
 	AgentBinary string
@@ -99,6 +102,9 @@ type Deps struct {
 func New(deps Deps) http.Handler {
 	errorLog.Store(deps.Logger)
 	deps.Registry.MustRegister(deps.DB.Collector(), deps.DB.WritesCollector(), deps.DB.StateCollector(), provisioner.NewCollector(deps.DB, deps.Logger))
+	if deps.Pools != nil {
+		deps.Registry.MustRegister(deps.Pools)
+	}
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
 	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth, deps.AccessURL), recordAudit(deps.DB, deps.Logger))
@@ -210,7 +216,7 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes})
 	module.Register(hapi, module.Deps{DB: deps.DB, Tickets: deps.Tickets, Security: security})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Variables: deps.Boxes.Variables, Logs: deps.Logs, Security: security, Logger: deps.Logger,
-		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth})
+		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth, Pools: deps.Pools})
 	groups.Register(hapi, groups.Deps{DB: deps.DB, Auth: deps.Auth, Security: security})
 	region.Register(hapi, region.Deps{DB: deps.DB, Security: security, DERPMap: deps.DERPMap})
 	users.Register(hapi, users.Deps{DB: deps.DB, Logger: deps.Logger, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,

@@ -255,6 +255,7 @@ func TestQuotaRefusesAStartOverTheAllowance(t *testing.T) {
 	require.Equal(t, float64(0), q["used"])
 	res, second := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"two","template":"costly"}`, alice...)
 	require.Equal(t, http.StatusCreated, res.StatusCode, second)
+	waitBuild(t, b, alice, second["latest_build"].(map[string]any)["id"].(string))
 	res, p = call(t, "POST", b.srv.URL+"/api/v2/workspaces/"+first["id"].(string)+"/builds", `{"transition":"start"}`, alice...)
 	require.Equal(t, http.StatusForbidden, res.StatusCode, p)
 	res, p = call(t, "GET", b.srv.URL+"/api/v2/users/bob/quota", "", alice...)

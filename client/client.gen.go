@@ -2835,6 +2835,7 @@ type WorkspaceManifest struct {
 	Metadata            []ProvisionerAgentMetadata     `json:"metadata"`
 	MotdFile            string                         `json:"motd_file"`
 	OwnerId             string                         `json:"owner_id"`
+	OwnerName           string                         `json:"owner_name"`
 	ResourcesMonitoring ProvisionerResourcesMonitoring `json:"resources_monitoring"`
 	Scripts             []ProvisionerScript            `json:"scripts"`
 	WorkspaceId         string                         `json:"workspace_id"`

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/prebuilds"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/riverclaim"
 	"github.com/hearthdev/hearth/internal/schedule"
@@ -48,6 +49,9 @@ type Config struct {
 	Build BuildFunc
 	// Retention says how long what the maintenance jobs clean up is kept.
 	Retention Retention
+	// Prebuilds makes and deletes prebuilt workspaces; Pools receives the reconciler's view.
+	Prebuilds PrebuildsConfig
+	Pools     *prebuilds.Pools
 }
 
 // BuildFunc starts a build of a locked workspace for the scheduler.
@@ -90,6 +94,17 @@ func New(cfg Config) (*Client, error) {
 		return jobargs.ReconcileSchedules{}, &river.InsertOpts{Queue: jobargs.QueueLifecycle, MaxAttempts: 1}
 	}, &river.PeriodicJobOpts{RunOnStart: true}))
 	river.AddWorker(workers, &autostartWorker{db: cfg.DB, build: cfg.Build, log: cfg.Logger})
+	if cfg.Pools == nil {
+		cfg.Pools = &prebuilds.Pools{}
+	}
+	every := cfg.Prebuilds.Every
+	if every <= 0 {
+		every = PrebuildsEvery
+	}
+	river.AddWorker(workers, &prebuildsWorker{db: cfg.DB, cfg: cfg.Prebuilds, build: cfg.Build, pools: cfg.Pools, log: cfg.Logger})
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
+		return jobargs.ReconcilePrebuilds{}, &river.InsertOpts{Queue: jobargs.QueueLifecycle, MaxAttempts: 1}
+	}, &river.PeriodicJobOpts{RunOnStart: true}))
 	periodic = append(periodic, addPolicyWorkers(workers, cfg)...)
 	river.AddWorker(workers, &reapWorker{db: cfg.DB, claimer: claimer, log: cfg.Logger, after: cfg.UnmatchedAfter, warned: map[int64]bool{}})
 	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ReapEvery), func() (river.JobArgs, *river.InsertOpts) {

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/hearthdev/hearth/internal/apikey"
+	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/bootstrap"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
@@ -155,6 +156,11 @@ func buildEnv(in dbsqlc.GetBuildJobInputRow, values, previous []parameter.Value)
 		"CODER_WORKSPACE_TEMPLATE_NAME":    in.TemplateName,
 		"CODER_WORKSPACE_TEMPLATE_VERSION": in.VersionName,
 	})
+	if in.OwnerID == authz.PrebuildsOwner {
+		// data.coder_workspace's is_prebuild and prebuild_count: the template can tell a prebuild's
+		// builds (no user yet) from a user's.
+		env["CODER_WORKSPACE_IS_PREBUILD"] = "true"
+	}
 	return env
 }
 

@@ -135,6 +135,7 @@ type Manifest struct {
 	WorkspaceID   uuid.UUID                   `json:"workspace_id"`
 	WorkspaceName string                      `json:"workspace_name"`
 	OwnerID       uuid.UUID                   `json:"owner_id"`
+	OwnerName     string                      `json:"owner_name"`
 	Directory     string                      `json:"directory"`
 	Env           map[string]string           `json:"env"`
 	Scripts       []provisioner.Script        `json:"scripts"`
@@ -156,7 +157,7 @@ func (h handlers) manifest(ctx context.Context, in *agentTokenInput) (*ManifestO
 		return nil, err
 	}
 	a := row.WorkspaceAgent
-	m := Manifest{AgentID: a.ID, AgentName: a.Name, WorkspaceID: row.WorkspaceID, WorkspaceName: row.WorkspaceName, OwnerID: row.OwnerID,
+	m := Manifest{AgentID: a.ID, AgentName: a.Name, WorkspaceID: row.WorkspaceID, WorkspaceName: row.WorkspaceName, OwnerID: row.OwnerID, OwnerName: row.OwnerName,
 		Directory: a.Directory, Env: map[string]string{}, Scripts: []provisioner.Script{}, Apps: []provisioner.App{},
 		Metadata: []provisioner.AgentMetadata{}, MOTDFile: a.MotdFile}
 	// All written by us.

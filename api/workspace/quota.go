@@ -72,11 +72,18 @@ func (h handlers) quota(ctx context.Context, in *quotaInput) (*QuotaOutput, erro
 }
 
 // checkQuota refuses, before any job is queued, a start of w on v that would take its owner's
-// workspaces past their daily allowance. A version that costs nothing is never refused; the owner's
-// starts are serialized, so two at once cannot both squeeze under the allowance.
+// workspaces past their daily allowance. Quotas are on once any group has an allowance (so templates
+// with costs run as before until an operator sets one); a version that costs nothing is never
+// refused; the owner's starts are serialized, so two at once cannot both squeeze under the allowance.
 func checkQuota(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, v dbsqlc.TemplateVersion) error {
+	if w.OwnerID == authz.PrebuildsOwner {
+		return nil // a prebuild counts against whoever claims it, from then on
+	}
 	cost, err := tx.VersionDailyCost(ctx, v.ID)
 	if err != nil || cost == 0 {
+		return err
+	}
+	if on, err := tx.QuotasOn(ctx); err != nil || !on {
 		return err
 	}
 	if err := tx.LockOwnerQuota(ctx, w.OwnerID.String()); err != nil {

@@ -34,6 +34,7 @@ import (
 	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/parameter"
 	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/prebuilds"
 	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
@@ -62,6 +63,8 @@ type Deps struct {
 	// Auth checks again, while a client coordinates, that its token still holds.
 	Coordinator *coordinator.Coordinator
 	Auth        *authn.Authenticator
+	// Pools is what the prebuild reconciler last saw (list-prebuild-pools).
+	Pools *prebuilds.Pools
 }
 
 type handlers struct {
@@ -99,6 +102,9 @@ func Register(api huma.API, d Deps) {
 	registerBuilds(api, h, op)
 	registerSharing(api, h, op)
 	registerQuota(api, h, op)
+	huma.Register(api, op("list-prebuild-pools", http.MethodGet, "/api/v2/prebuilds", "List the pools of prebuilt workspaces",
+		"Each preset that asks for prebuilds, as the reconciler last saw its pool: desired, running, eligible (agents ready), starting, failed in the last hour. "+
+			"For template admins, owners and auditors."), h.pools)
 	registerAgent(api, h, op)
 	registerSchedule(api, h, op)
 	registerWatch(api, h, op)
@@ -251,6 +257,7 @@ func (h handlers) create(ctx context.Context, in *createInput) (*WorkspaceOutput
 		return nil, err
 	}
 	var out dbsqlc.WorkspaceOverview
+	var handed claimed
 	err = h.DB.InTx(ctx, func(tx db.Tx) error {
 		t, err := template.Lookup(ctx, tx.Queries, in.Body.Template, "body.template", authz.UseTemplate)
 		if err != nil {
@@ -263,13 +270,43 @@ func (h handlers) create(ctx context.Context, in *createInput) (*WorkspaceOutput
 		if in.Body.TemplateVersionID != nil {
 			version = *in.Body.TemplateVersionID
 		}
-		w, err := tx.InsertWorkspace(ctx, dbsqlc.InsertWorkspaceParams{OwnerID: owner.ID, TemplateID: t.ID, Name: in.Body.Name})
-		if db.IsUniqueViolation(err, "workspaces_owner_name") {
-			return huma.Error409Conflict(owner.Username+" already has a workspace named "+in.Body.Name+".",
-				&huma.ErrorDetail{Location: "body.name", Message: "taken", Value: in.Body.Name})
-		}
-		if err != nil {
+		taken := func(err error) error {
+			if db.IsUniqueViolation(err, "workspaces_owner_name") {
+				return huma.Error409Conflict(owner.Username+" already has a workspace named "+in.Body.Name+".",
+					&huma.ErrorDetail{Location: "body.name", Message: "taken", Value: in.Body.Name})
+			}
 			return err
+		}
+		// A preset with prebuilds: a ready one becomes this workspace, with no build at all.
+		if in.Body.Preset != "" && len(in.Body.Parameters) == 0 && version == t.ActiveVersionID {
+			w, c, ok, err := h.claim(ctx, tx, t.ID, in.Body.Preset, owner, in.Body.Name)
+			if err != nil {
+				return taken(err)
+			}
+			if ok {
+				v, err := tx.GetTemplateVersion(ctx, version)
+				if err != nil {
+					return err
+				}
+				if err := checkQuota(ctx, tx, w, v); err != nil {
+					return err
+				}
+				handed = c
+				if out, err = tx.GetWorkspace(ctx, w.ID); err != nil {
+					return err
+				}
+				return audit.Record(ctx, tx.Queries, audit.Resource{Type: "workspace", ID: w.ID.String(), Name: w.Name},
+					audit.Diff(nil, toWorkspace(out)))
+			}
+		}
+		w, err := tx.InsertWorkspace(ctx, dbsqlc.InsertWorkspaceParams{OwnerID: owner.ID, TemplateID: t.ID, Name: in.Body.Name})
+		if err != nil {
+			return taken(err)
+		}
+		if in.Body.Preset != "" {
+			if err := tx.SetWorkspacePreset(ctx, dbsqlc.SetWorkspacePresetParams{ID: w.ID, Preset: in.Body.Preset}); err != nil {
+				return err
+			}
 		}
 		if _, err := h.startBuild(ctx, tx, w, buildRequest{Transition: "start", VersionID: &version, Parameters: in.Body.Parameters,
 			Preset: in.Body.Preset, versionField: "body.template_version_id"}, true); err != nil {
@@ -282,6 +319,9 @@ func (h handlers) create(ctx context.Context, in *createInput) (*WorkspaceOutput
 	})
 	if err != nil {
 		return nil, err
+	}
+	if handed.tokens != nil {
+		h.handOver(ctx, handed)
 	}
 	return &WorkspaceOutput{Body: toWorkspace(out)}, nil
 }

@@ -11,6 +11,10 @@ import (
 // not list it; a grant to it applies to every user.
 var Everyone = uuid.MustParse("00000000-0000-0000-0000-00000000e0e0")
 
+// PrebuildsOwner is the system user that owns prebuilt workspaces until someone claims them. It
+// never signs in and holds no roles.
+var PrebuildsOwner = uuid.MustParse("c42fdf75-3097-471c-8c33-fb52454d81c0")
+
 // Access is a role on one template or one workspace, granted by its access list.
 type Access string
 

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/pgembed"
 	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/prebuilds"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/seal"
@@ -70,6 +72,10 @@ type Config struct {
 	// Retention says how long the maintenance jobs keep logs, expired tokens, audit entries, unused
 	// uploads and gone workers (0: forever).
 	Retention jobs.Retention
+	// PrebuildsMaxBuilds bounds prebuild builds under way at once; PrebuildsEvery is how often the
+	// pools are reconciled.
+	PrebuildsMaxBuilds int
+	PrebuildsEvery     time.Duration
 	// TerraformPath, ProviderMirrors and ProviderDirect configure the built-in workers' Terraform:
 	// providers from the mirrors, and from their registries those no mirror has only with
 	// ProviderDirect (or with no mirror at all).
@@ -203,8 +209,13 @@ func Run(ctx context.Context, cfg Config) error {
 	scheduled := func(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, transition, action string) error {
 		return workspace.ScheduledBuild(workspace.Deps{DB: database, River: queue.Client, Logger: log})(ctx, tx, w, transition, action)
 	}
+	prebuild := func(ctx context.Context, tx db.Tx, templateID, versionID uuid.UUID, preset string) error {
+		return workspace.CreatePrebuild(workspace.Deps{DB: database, River: queue.Client, Logger: log})(ctx, tx, templateID, versionID, preset)
+	}
+	pools := &prebuilds.Pools{}
 	queue, err = jobs.New(jobs.Config{DB: database, Logger: log, Tickets: signer, UnmatchedAfter: cfg.UnmatchedAfter,
-		Build: scheduled, Retention: cfg.Retention})
+		Build: scheduled, Retention: cfg.Retention, Pools: pools,
+		Prebuilds: jobs.PrebuildsConfig{Create: prebuild, MaxBuilds: cfg.PrebuildsMaxBuilds, Every: cfg.PrebuildsEvery}})
 	if err != nil {
 		return err
 	}
@@ -307,7 +318,7 @@ func Run(ctx context.Context, cfg Config) error {
 		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: agentBinary,
 		Relay: relays, Activity: recorder, Metadata: values, AppsHost: cfg.AppsHost,
 		Coordinator: tail.coordinator, DERP: tail.derpHandler(), DERPMap: tail.derpMap,
-		AllowPathAppSharing: cfg.AllowPathAppSharing, UnsandboxedTemplates: cfg.UnsandboxedTemplates,
+		AllowPathAppSharing: cfg.AllowPathAppSharing, UnsandboxedTemplates: cfg.UnsandboxedTemplates, Pools: pools,
 	})
 
 	srv := &http.Server{

@@ -34,6 +34,9 @@ const (
 	KindSSH = "ssh" // the agent's SSH server
 	KindTCP = "tcp" // a TCP connection the agent dials (port forwarding, apps)
 	KindPTY = "pty" // a reconnecting terminal
+	// KindReinit hands a claimed prebuild's agent its new token (Header.Token): it fetches its new
+	// manifest with it and answers with a Reply.
+	KindReinit = "reinit"
 )
 
 // Header is what the server asks of a new stream.
@@ -43,6 +46,8 @@ type Header struct {
 	Addr string `json:"addr,omitempty"`
 	// PTY describes a terminal stream.
 	PTY *PTY `json:"pty,omitempty"`
+	// Token is a reinit stream's new agent token.
+	Token string `json:"token,omitempty"`
 }
 
 // PTY asks for a terminal: a new one, or the one with ID if it still lives.

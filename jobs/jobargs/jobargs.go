@@ -151,6 +151,13 @@ type ReconcileSchedules struct{}
 // Kind implements river.JobArgs.
 func (ReconcileSchedules) Kind() string { return "reconcile_schedules" }
 
+// ReconcilePrebuilds keeps every preset's pool of prebuilt workspaces at its size (periodic, on the
+// leader).
+type ReconcilePrebuilds struct{}
+
+// Kind implements river.JobArgs.
+func (ReconcilePrebuilds) Kind() string { return "reconcile_prebuilds" }
+
 // WorkspacePolicies applies templates' dormancy and failure policies (periodic, on the leader): it
 // makes unused workspaces dormant, and catches dormant deletions and failure stops whose jobs went
 // missing.

@@ -85,7 +85,7 @@ func (q *Queries) GetAgentRelay(ctx context.Context, arg GetAgentRelayParams) (G
 }
 
 const getWorkspaceAgent = `-- name: GetWorkspaceAgent :one
-SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, a.resources_monitoring, a.resources_usage, a.resources_usage_at, w.id AS workspace_id, w.name AS workspace_name, w.owner_id, u.username AS owner_name,
+SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, a.resources_monitoring, a.resources_usage, a.resources_usage_at, a.previous_token_hash, w.id AS workspace_id, w.name AS workspace_name, w.owner_id, u.username AS owner_name,
     r.last_seen_at AS replica_last_seen_at
 FROM workspace_agents a
 LEFT JOIN replicas r ON r.id = a.replica_id AND r.stopped_at IS NULL
@@ -142,6 +142,7 @@ func (q *Queries) GetWorkspaceAgent(ctx context.Context, id uuid.UUID) (GetWorks
 		&i.WorkspaceAgent.ResourcesMonitoring,
 		&i.WorkspaceAgent.ResourcesUsage,
 		&i.WorkspaceAgent.ResourcesUsageAt,
+		&i.WorkspaceAgent.PreviousTokenHash,
 		&i.WorkspaceID,
 		&i.WorkspaceName,
 		&i.OwnerID,
@@ -243,7 +244,7 @@ func (q *Queries) ListAgentMetadata(ctx context.Context, agentID uuid.UUID) ([]W
 }
 
 const listAgentsByOwnerAndWorkspace = `-- name: ListAgentsByOwnerAndWorkspace :many
-SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, a.resources_monitoring, a.resources_usage, a.resources_usage_at, w.id AS workspace_id, w.name AS workspace_name, w.owner_id, u.username AS owner_name,
+SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, a.resources_monitoring, a.resources_usage, a.resources_usage_at, a.previous_token_hash, w.id AS workspace_id, w.name AS workspace_name, w.owner_id, u.username AS owner_name,
     r.last_seen_at AS replica_last_seen_at, t.name AS template_name
 FROM workspaces w
 JOIN users u ON u.id = w.owner_id
@@ -314,6 +315,7 @@ func (q *Queries) ListAgentsByOwnerAndWorkspace(ctx context.Context, arg ListAge
 			&i.WorkspaceAgent.ResourcesMonitoring,
 			&i.WorkspaceAgent.ResourcesUsage,
 			&i.WorkspaceAgent.ResourcesUsageAt,
+			&i.WorkspaceAgent.PreviousTokenHash,
 			&i.WorkspaceID,
 			&i.WorkspaceName,
 			&i.OwnerID,

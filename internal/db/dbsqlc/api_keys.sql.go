@@ -30,7 +30,7 @@ func (q *Queries) DeleteAPIKey(ctx context.Context, arg DeleteAPIKeyParams) (int
 }
 
 const getAPIKeyWithUser = `-- name: GetAPIKeyWithUser :one
-SELECT api_keys.id, api_keys.user_id, api_keys.kind, api_keys.name, api_keys.secret_hash, api_keys.scopes, api_keys.expires_at, api_keys.last_used_at, api_keys.created_at, users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at, users.oidc_issuer, users.oidc_subject, users.quiet_hours_schedule,
+SELECT api_keys.id, api_keys.user_id, api_keys.kind, api_keys.name, api_keys.secret_hash, api_keys.scopes, api_keys.expires_at, api_keys.last_used_at, api_keys.created_at, users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at, users.oidc_issuer, users.oidc_subject, users.quiet_hours_schedule, users.is_system,
     ARRAY(SELECT m.group_id FROM group_members m WHERE m.user_id = users.id)::uuid[] AS group_ids
 FROM api_keys JOIN users ON users.id = api_keys.user_id
 WHERE api_keys.id = $1
@@ -68,6 +68,7 @@ func (q *Queries) GetAPIKeyWithUser(ctx context.Context, id string) (GetAPIKeyWi
 		&i.User.OidcIssuer,
 		&i.User.OidcSubject,
 		&i.User.QuietHoursSchedule,
+		&i.User.IsSystem,
 		&i.GroupIds,
 	)
 	return i, err

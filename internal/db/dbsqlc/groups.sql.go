@@ -196,7 +196,7 @@ func (q *Queries) InsertWorkspaceGrant(ctx context.Context, arg InsertWorkspaceG
 }
 
 const listGroupMembers = `-- name: ListGroupMembers :many
-SELECT u.id, u.username, u.email, u.name, u.password_hash, u.roles, u.status, u.created_at, u.updated_at, u.oidc_issuer, u.oidc_subject, u.quiet_hours_schedule, m.source FROM group_members m JOIN users u ON u.id = m.user_id
+SELECT u.id, u.username, u.email, u.name, u.password_hash, u.roles, u.status, u.created_at, u.updated_at, u.oidc_issuer, u.oidc_subject, u.quiet_hours_schedule, u.is_system, m.source FROM group_members m JOIN users u ON u.id = m.user_id
 WHERE m.group_id = $1 ORDER BY u.username
 `
 
@@ -227,6 +227,7 @@ func (q *Queries) ListGroupMembers(ctx context.Context, groupID uuid.UUID) ([]Li
 			&i.User.OidcIssuer,
 			&i.User.OidcSubject,
 			&i.User.QuietHoursSchedule,
+			&i.User.IsSystem,
 			&i.Source,
 		); err != nil {
 			return nil, err
@@ -466,6 +467,18 @@ func (q *Queries) QuotaOf(ctx context.Context, arg QuotaOfParams) (QuotaOfRow, e
 	var i QuotaOfRow
 	err := row.Scan(&i.Allowance, &i.Used)
 	return i, err
+}
+
+const quotasOn = `-- name: QuotasOn :one
+SELECT EXISTS (SELECT 1 FROM groups WHERE quota_allowance > 0)::bool
+`
+
+// Quotas are enforced once any group has an allowance: until then, workspaces cost nothing.
+func (q *Queries) QuotasOn(ctx context.Context) (bool, error) {
+	row := q.db.QueryRow(ctx, quotasOn)
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
 }
 
 const removeGroupMember = `-- name: RemoveGroupMember :execrows

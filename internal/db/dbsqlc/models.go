@@ -283,6 +283,7 @@ type User struct {
 	OidcIssuer         *string
 	OidcSubject        *string
 	QuietHoursSchedule string
+	IsSystem           bool
 }
 
 type UserGitSshKey struct {
@@ -315,6 +316,8 @@ type Workspace struct {
 	AutostartSchedule string
 	NextAutostartAt   *time.Time
 	DormantAt         *time.Time
+	Preset            string
+	ClaimedAt         *time.Time
 }
 
 type WorkspaceAgent struct {
@@ -350,6 +353,7 @@ type WorkspaceAgent struct {
 	ResourcesMonitoring      []byte
 	ResourcesUsage           []byte
 	ResourcesUsageAt         *time.Time
+	PreviousTokenHash        []byte
 }
 
 type WorkspaceAgentLog struct {

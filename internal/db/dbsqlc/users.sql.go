@@ -25,9 +25,10 @@ func (q *Queries) CountActiveOwners(ctx context.Context) (int64, error) {
 }
 
 const countUsers = `-- name: CountUsers :one
-SELECT count(*) FROM users
+SELECT count(*) FROM users WHERE NOT is_system
 `
 
+// People: system users (the owner of prebuilt workspaces) are not counted.
 func (q *Queries) CountUsers(ctx context.Context) (int64, error) {
 	row := q.db.QueryRow(ctx, countUsers)
 	var count int64
@@ -61,7 +62,7 @@ func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule FROM users WHERE id = $1
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -80,12 +81,13 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }
 
 const getUserByLogin = `-- name: GetUserByLogin :one
-SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule FROM users WHERE username = lower($1::text) OR lower(email) = lower($1::text)
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system FROM users WHERE username = lower($1::text) OR lower(email) = lower($1::text)
 LIMIT 1
 `
 
@@ -105,12 +107,13 @@ func (q *Queries) GetUserByLogin(ctx context.Context, login string) (User, error
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }
 
 const getUserByOIDC = `-- name: GetUserByOIDC :one
-SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2
 `
 
 type GetUserByOIDCParams struct {
@@ -134,12 +137,13 @@ func (q *Queries) GetUserByOIDC(ctx context.Context, arg GetUserByOIDCParams) (U
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }
 
 const getUserByUsername = `-- name: GetUserByUsername :one
-SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule FROM users WHERE username = $1
+SELECT id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system FROM users WHERE username = $1
 `
 
 func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User, error) {
@@ -158,6 +162,7 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User,
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }
@@ -165,7 +170,7 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User,
 const insertOIDCUser = `-- name: InsertOIDCUser :one
 INSERT INTO users (username, email, name, roles, oidc_issuer, oidc_subject)
 VALUES ($1, $2, $3, '{}', $4, $5)
-RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
+RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system
 `
 
 type InsertOIDCUserParams struct {
@@ -198,6 +203,7 @@ func (q *Queries) InsertOIDCUser(ctx context.Context, arg InsertOIDCUserParams) 
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }
@@ -205,7 +211,7 @@ func (q *Queries) InsertOIDCUser(ctx context.Context, arg InsertOIDCUserParams) 
 const insertUser = `-- name: InsertUser :one
 INSERT INTO users (username, email, name, password_hash, roles)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
+RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system
 `
 
 type InsertUserParams struct {
@@ -238,12 +244,13 @@ func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) (User, e
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }
 
 const linkUserOIDC = `-- name: LinkUserOIDC :one
-UPDATE users SET oidc_issuer = $2, oidc_subject = $3, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
+UPDATE users SET oidc_issuer = $2, oidc_subject = $3, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system
 `
 
 type LinkUserOIDCParams struct {
@@ -268,14 +275,15 @@ func (q *Queries) LinkUserOIDC(ctx context.Context, arg LinkUserOIDCParams) (Use
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at, users.oidc_issuer, users.oidc_subject, users.quiet_hours_schedule, count(*) OVER () AS total
+SELECT users.id, users.username, users.email, users.name, users.password_hash, users.roles, users.status, users.created_at, users.updated_at, users.oidc_issuer, users.oidc_subject, users.quiet_hours_schedule, users.is_system, count(*) OVER () AS total
 FROM users
-WHERE ($1::text = '' OR username ILIKE '%' || $1 || '%' OR email ILIKE '%' || $1 || '%'
+WHERE NOT is_system AND ($1::text = '' OR username ILIKE '%' || $1 || '%' OR email ILIKE '%' || $1 || '%'
        OR name ILIKE '%' || $1 || '%')
   AND ($2::text = '' OR status = $2)
 ORDER BY username
@@ -323,6 +331,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUse
 			&i.User.OidcIssuer,
 			&i.User.OidcSubject,
 			&i.User.QuietHoursSchedule,
+			&i.User.IsSystem,
 			&i.Total,
 		); err != nil {
 			return nil, err
@@ -346,7 +355,7 @@ func (q *Queries) LockUserCreation(ctx context.Context) error {
 }
 
 const setUserQuietHours = `-- name: SetUserQuietHours :one
-UPDATE users SET quiet_hours_schedule = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
+UPDATE users SET quiet_hours_schedule = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system
 `
 
 type SetUserQuietHoursParams struct {
@@ -370,6 +379,7 @@ func (q *Queries) SetUserQuietHours(ctx context.Context, arg SetUserQuietHoursPa
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }
@@ -414,7 +424,7 @@ func (q *Queries) UpdateUserPassword(ctx context.Context, arg UpdateUserPassword
 }
 
 const updateUserProfile = `-- name: UpdateUserProfile :one
-UPDATE users SET username = $2, email = $3, name = $4, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
+UPDATE users SET username = $2, email = $3, name = $4, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system
 `
 
 type UpdateUserProfileParams struct {
@@ -445,12 +455,13 @@ func (q *Queries) UpdateUserProfile(ctx context.Context, arg UpdateUserProfilePa
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }
 
 const updateUserRoles = `-- name: UpdateUserRoles :one
-UPDATE users SET roles = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
+UPDATE users SET roles = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system
 `
 
 type UpdateUserRolesParams struct {
@@ -474,12 +485,13 @@ func (q *Queries) UpdateUserRoles(ctx context.Context, arg UpdateUserRolesParams
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }
 
 const updateUserStatus = `-- name: UpdateUserStatus :one
-UPDATE users SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule
+UPDATE users SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, username, email, name, password_hash, roles, status, created_at, updated_at, oidc_issuer, oidc_subject, quiet_hours_schedule, is_system
 `
 
 type UpdateUserStatusParams struct {
@@ -503,6 +515,7 @@ func (q *Queries) UpdateUserStatus(ctx context.Context, arg UpdateUserStatusPara
 		&i.OidcIssuer,
 		&i.OidcSubject,
 		&i.QuietHoursSchedule,
+		&i.IsSystem,
 	)
 	return i, err
 }

@@ -182,13 +182,15 @@ func (q *Queries) GetWorkspace(ctx context.Context, id uuid.UUID) (WorkspaceOver
 }
 
 const getWorkspaceAgentByToken = `-- name: GetWorkspaceAgentByToken :one
-SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, a.resources_monitoring, a.resources_usage, a.resources_usage_at, w.id AS workspace_id, w.name AS workspace_name, w.owner_id
+SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, a.resources_monitoring, a.resources_usage, a.resources_usage_at, a.previous_token_hash, w.id AS workspace_id, w.name AS workspace_name, w.owner_id, u.username AS owner_name,
+    (a.previous_token_hash IS NOT NULL AND a.previous_token_hash = $1)::bool AS previous_token
 FROM workspace_agents a
 JOIN workspace_builds b ON b.id = a.build_id
 JOIN workspaces w ON w.id = b.workspace_id
+JOIN users u ON u.id = w.owner_id
 JOIN LATERAL (SELECT number, transition, status FROM workspace_builds
               WHERE workspace_id = w.id ORDER BY number DESC LIMIT 1) latest ON true
-WHERE a.token_hash = $1 AND NOT w.deleted
+WHERE (a.token_hash = $1 OR a.previous_token_hash = $1) AND NOT w.deleted
   AND (b.number = latest.number
        OR (b.number = latest.number - 1 AND latest.transition IN ('stop', 'delete')
            AND latest.status IN ('pending', 'running', 'canceling')))
@@ -199,12 +201,15 @@ type GetWorkspaceAgentByTokenRow struct {
 	WorkspaceID    uuid.UUID
 	WorkspaceName  string
 	OwnerID        uuid.UUID
+	OwnerName      string
+	PreviousToken  bool
 }
 
 // The agent a token belongs to, if its build is its workspace's latest, or the one before a stop or
-// delete that is under way (whose agent reports its shutdown while the build tears it down).
-func (q *Queries) GetWorkspaceAgentByToken(ctx context.Context, tokenHash []byte) (GetWorkspaceAgentByTokenRow, error) {
-	row := q.db.QueryRow(ctx, getWorkspaceAgentByToken, tokenHash)
+// delete that is under way (whose agent reports its shutdown while the build tears it down). A
+// claimed prebuild's agent still holding its old token is found by it (previous_token).
+func (q *Queries) GetWorkspaceAgentByToken(ctx context.Context, previousTokenHash []byte) (GetWorkspaceAgentByTokenRow, error) {
+	row := q.db.QueryRow(ctx, getWorkspaceAgentByToken, previousTokenHash)
 	var i GetWorkspaceAgentByTokenRow
 	err := row.Scan(
 		&i.WorkspaceAgent.ID,
@@ -239,9 +244,12 @@ func (q *Queries) GetWorkspaceAgentByToken(ctx context.Context, tokenHash []byte
 		&i.WorkspaceAgent.ResourcesMonitoring,
 		&i.WorkspaceAgent.ResourcesUsage,
 		&i.WorkspaceAgent.ResourcesUsageAt,
+		&i.WorkspaceAgent.PreviousTokenHash,
 		&i.WorkspaceID,
 		&i.WorkspaceName,
 		&i.OwnerID,
+		&i.OwnerName,
+		&i.PreviousToken,
 	)
 	return i, err
 }
@@ -377,7 +385,7 @@ func (q *Queries) HoldBuildForLateResult(ctx context.Context, arg HoldBuildForLa
 }
 
 const insertWorkspace = `-- name: InsertWorkspace :one
-INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline, autostart_schedule, next_autostart_at, dormant_at
+INSERT INTO workspaces (owner_id, template_id, name) VALUES ($1, $2, $3) RETURNING id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline, autostart_schedule, next_autostart_at, dormant_at, preset, claimed_at
 `
 
 type InsertWorkspaceParams struct {
@@ -404,6 +412,8 @@ func (q *Queries) InsertWorkspace(ctx context.Context, arg InsertWorkspaceParams
 		&i.AutostartSchedule,
 		&i.NextAutostartAt,
 		&i.DormantAt,
+		&i.Preset,
+		&i.ClaimedAt,
 	)
 	return i, err
 }
@@ -411,7 +421,7 @@ func (q *Queries) InsertWorkspace(ctx context.Context, arg InsertWorkspaceParams
 const insertWorkspaceAgent = `-- name: InsertWorkspaceAgent :one
 INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata,
     apps, motd_file, troubleshooting_url, connection_timeout_seconds, display_apps, display_order, resources_monitoring)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id, resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata, apps, motd_file, troubleshooting_url, connection_timeout_seconds, created_at, lifecycle_state, started_at, ready_at, replica_id, connection_id, first_connected_at, last_connected_at, disconnected_at, version, app_health, stats, display_apps, display_order, resources_monitoring, resources_usage, resources_usage_at
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id, resource_id, build_id, name, os, arch, directory, token_hash, env, scripts, metadata, apps, motd_file, troubleshooting_url, connection_timeout_seconds, created_at, lifecycle_state, started_at, ready_at, replica_id, connection_id, first_connected_at, last_connected_at, disconnected_at, version, app_health, stats, display_apps, display_order, resources_monitoring, resources_usage, resources_usage_at, previous_token_hash
 `
 
 type InsertWorkspaceAgentParams struct {
@@ -488,6 +498,7 @@ func (q *Queries) InsertWorkspaceAgent(ctx context.Context, arg InsertWorkspaceA
 		&i.ResourcesMonitoring,
 		&i.ResourcesUsage,
 		&i.ResourcesUsageAt,
+		&i.PreviousTokenHash,
 	)
 	return i, err
 }
@@ -788,7 +799,7 @@ func (q *Queries) ListOverdueWorkspaces(ctx context.Context) ([]uuid.UUID, error
 }
 
 const listWorkspaceAgents = `-- name: ListWorkspaceAgents :many
-SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, a.resources_monitoring, a.resources_usage, a.resources_usage_at, r.last_seen_at AS replica_last_seen_at
+SELECT a.id, a.resource_id, a.build_id, a.name, a.os, a.arch, a.directory, a.token_hash, a.env, a.scripts, a.metadata, a.apps, a.motd_file, a.troubleshooting_url, a.connection_timeout_seconds, a.created_at, a.lifecycle_state, a.started_at, a.ready_at, a.replica_id, a.connection_id, a.first_connected_at, a.last_connected_at, a.disconnected_at, a.version, a.app_health, a.stats, a.display_apps, a.display_order, a.resources_monitoring, a.resources_usage, a.resources_usage_at, a.previous_token_hash, r.last_seen_at AS replica_last_seen_at
 FROM workspace_agents a LEFT JOIN replicas r ON r.id = a.replica_id AND r.stopped_at IS NULL
 WHERE a.build_id = $1 ORDER BY a.display_order, a.name
 `
@@ -841,6 +852,7 @@ func (q *Queries) ListWorkspaceAgents(ctx context.Context, buildID uuid.UUID) ([
 			&i.WorkspaceAgent.ResourcesMonitoring,
 			&i.WorkspaceAgent.ResourcesUsage,
 			&i.WorkspaceAgent.ResourcesUsageAt,
+			&i.WorkspaceAgent.PreviousTokenHash,
 			&i.ReplicaLastSeenAt,
 		); err != nil {
 			return nil, err
@@ -1066,7 +1078,7 @@ func (q *Queries) ListWorkspaces(ctx context.Context, arg ListWorkspacesParams) 
 }
 
 const lockWorkspace = `-- name: LockWorkspace :one
-SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline, autostart_schedule, next_autostart_at, dormant_at FROM workspaces WHERE id = $1 FOR UPDATE
+SELECT id, owner_id, template_id, name, deleted, created_at, updated_at, last_used_at, ttl_seconds, deadline, max_deadline, autostart_schedule, next_autostart_at, dormant_at, preset, claimed_at FROM workspaces WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockWorkspace(ctx context.Context, id uuid.UUID) (Workspace, error) {
@@ -1087,6 +1099,8 @@ func (q *Queries) LockWorkspace(ctx context.Context, id uuid.UUID) (Workspace, e
 		&i.AutostartSchedule,
 		&i.NextAutostartAt,
 		&i.DormantAt,
+		&i.Preset,
+		&i.ClaimedAt,
 	)
 	return i, err
 }

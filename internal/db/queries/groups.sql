@@ -84,6 +84,10 @@ SELECT g.name FROM groups g
 WHERE g.id = '00000000-0000-0000-0000-00000000e0e0' OR g.id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = $1)
 ORDER BY g.name;
 
+-- name: QuotasOn :one
+-- Quotas are enforced once any group has an allowance: until then, workspaces cost nothing.
+SELECT EXISTS (SELECT 1 FROM groups WHERE quota_allowance > 0)::bool;
+
 -- name: QuotaOf :one
 -- An owner's daily credit allowance (the sum over their groups, everyone included) and what their
 -- workspaces other than except_workspace cost a day: each whose latest build starts it (pending,

@@ -1,5 +1,6 @@
 -- name: CountUsers :one
-SELECT count(*) FROM users;
+-- People: system users (the owner of prebuilt workspaces) are not counted.
+SELECT count(*) FROM users WHERE NOT is_system;
 
 -- name: InsertUser :one
 INSERT INTO users (username, email, name, password_hash, roles)
@@ -25,7 +26,7 @@ SELECT * FROM users WHERE username = $1;
 -- with the number of all matches for paging.
 SELECT sqlc.embed(users), count(*) OVER () AS total
 FROM users
-WHERE (@search::text = '' OR username ILIKE '%' || @search || '%' OR email ILIKE '%' || @search || '%'
+WHERE NOT is_system AND (@search::text = '' OR username ILIKE '%' || @search || '%' OR email ILIKE '%' || @search || '%'
        OR name ILIKE '%' || @search || '%')
   AND (@status::text = '' OR status = @status)
 ORDER BY username

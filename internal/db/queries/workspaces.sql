@@ -147,14 +147,17 @@ WHERE a.build_id = $1 ORDER BY a.display_order, a.name;
 
 -- name: GetWorkspaceAgentByToken :one
 -- The agent a token belongs to, if its build is its workspace's latest, or the one before a stop or
--- delete that is under way (whose agent reports its shutdown while the build tears it down).
-SELECT sqlc.embed(a), w.id AS workspace_id, w.name AS workspace_name, w.owner_id
+-- delete that is under way (whose agent reports its shutdown while the build tears it down). A
+-- claimed prebuild's agent still holding its old token is found by it (previous_token).
+SELECT sqlc.embed(a), w.id AS workspace_id, w.name AS workspace_name, w.owner_id, u.username AS owner_name,
+    (a.previous_token_hash IS NOT NULL AND a.previous_token_hash = $1)::bool AS previous_token
 FROM workspace_agents a
 JOIN workspace_builds b ON b.id = a.build_id
 JOIN workspaces w ON w.id = b.workspace_id
+JOIN users u ON u.id = w.owner_id
 JOIN LATERAL (SELECT number, transition, status FROM workspace_builds
               WHERE workspace_id = w.id ORDER BY number DESC LIMIT 1) latest ON true
-WHERE a.token_hash = $1 AND NOT w.deleted
+WHERE (a.token_hash = $1 OR a.previous_token_hash = $1) AND NOT w.deleted
   AND (b.number = latest.number
        OR (b.number = latest.number - 1 AND latest.transition IN ('stop', 'delete')
            AND latest.status IN ('pending', 'running', 'canceling')));

@@ -3231,6 +3231,7 @@ export interface components {
             metadata: components["schemas"]["ProvisionerAgentMetadata"][];
             motd_file: string;
             owner_id: string;
+            owner_name: string;
             resources_monitoring: components["schemas"]["ProvisionerResourcesMonitoring"];
             scripts: components["schemas"]["ProvisionerScript"][];
             workspace_id: string;

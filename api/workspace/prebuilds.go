@@ -1,0 +1,145 @@
+package workspace
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hearthdev/hearth/internal/audit"
+	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/prebuilds"
+	"github.com/hearthdev/hearth/internal/tunnel"
+)
+
+// CreatePrebuild makes a prebuilt workspace of a template's version and preset, owned by the
+// prebuilds system user, and starts its first build, audited as system:scheduler with action
+// prebuild-create.
+func CreatePrebuild(d Deps) func(ctx context.Context, tx db.Tx, templateID, versionID uuid.UUID, preset string) error {
+	h := handlers{Deps: d}
+	return func(ctx context.Context, tx db.Tx, templateID, versionID uuid.UUID, preset string) error {
+		ctx = audit.Start(authz.AsScheduler(ctx), audit.Request{Action: "prebuild-create", Status: http.StatusCreated})
+		if _, err := tx.ShareLockTemplate(ctx, templateID); err != nil {
+			return db.Translate(err)
+		}
+		suffix := make([]byte, 4)
+		_, _ = rand.Read(suffix)
+		w, err := tx.InsertWorkspace(ctx, dbsqlc.InsertWorkspaceParams{OwnerID: authz.PrebuildsOwner, TemplateID: templateID,
+			Name: "prebuild-" + hex.EncodeToString(suffix)})
+		if err != nil {
+			return err
+		}
+		if err := tx.SetWorkspacePreset(ctx, dbsqlc.SetWorkspacePresetParams{ID: w.ID, Preset: preset}); err != nil {
+			return err
+		}
+		if _, err := h.startBuild(ctx, tx, w, buildRequest{Transition: "start", VersionID: &versionID, Preset: preset}, true); err != nil {
+			return err
+		}
+		out, err := tx.GetWorkspace(ctx, w.ID)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "workspace", ID: w.ID.String(), Name: w.Name}, audit.Diff(nil, toWorkspace(out)))
+	}
+}
+
+// claimed is a prebuild just claimed: its agents' new tokens, to hand them once the claim commits.
+type claimed struct {
+	tokens map[uuid.UUID]string
+}
+
+// claim gives owner a ready prebuild of the template's active version and preset, as name, in tx:
+// ownership and name move, the system user's session token for the workspace is revoked, and each
+// agent gets a new token. ok is false when no prebuild is ready (the caller builds one as usual).
+func (h handlers) claim(ctx context.Context, tx db.Tx, templateID uuid.UUID, preset string, owner dbsqlc.User, name string) (dbsqlc.Workspace, claimed, bool, error) {
+	var c claimed
+	p, err := tx.ClaimablePrebuild(ctx, dbsqlc.ClaimablePrebuildParams{TemplateID: templateID, Preset: preset})
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
+		return p, c, false, nil
+	}
+	if err != nil {
+		return p, c, false, err
+	}
+	w, err := tx.ClaimPrebuild(ctx, dbsqlc.ClaimPrebuildParams{ID: p.ID, OwnerID: owner.ID, Name: name})
+	if err != nil {
+		return w, c, false, err
+	}
+	if err := tx.DeleteAPIKeyByName(ctx, dbsqlc.DeleteAPIKeyByNameParams{UserID: authz.PrebuildsOwner, Name: "workspace " + p.ID.String()}); err != nil {
+		return w, c, false, err
+	}
+	latest, err := tx.LatestBuildWithParameters(ctx, dbsqlc.LatestBuildWithParametersParams{WorkspaceID: w.ID, Before: 1 << 30})
+	if err != nil {
+		return w, c, false, err
+	}
+	agents, err := tx.ListWorkspaceAgents(ctx, latest.ID)
+	if err != nil {
+		return w, c, false, err
+	}
+	c.tokens = map[uuid.UUID]string{}
+	for _, a := range agents {
+		raw := make([]byte, 32)
+		_, _ = rand.Read(raw)
+		token := hex.EncodeToString(raw)
+		sum := sha256.Sum256([]byte(token))
+		if err := tx.ReissueAgentToken(ctx, dbsqlc.ReissueAgentTokenParams{ID: a.WorkspaceAgent.ID, TokenHash: sum[:]}); err != nil {
+			return w, c, false, err
+		}
+		c.tokens[a.WorkspaceAgent.ID] = token
+	}
+	return w, c, true, nil
+}
+
+// handOver gives a claimed prebuild's agents their new tokens over their tunnels; each fetches its
+// new manifest (the new owner's workspace) with it, and its old token stops working. An agent that
+// cannot be reached keeps working with its old token.
+func (h handlers) handOver(ctx context.Context, c claimed) {
+	for id, token := range c.tokens {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		st, err := h.Relay.Dial(ctx, id, tunnel.Header{Kind: tunnel.KindReinit, Token: token})
+		cancel()
+		if err != nil {
+			if h.Logger != nil {
+				h.Logger.WarnContext(ctx, "prebuilds: a claimed workspace's agent did not take its new token; it keeps its old one", "agent", id, "error", err)
+			}
+			continue
+		}
+		_ = st.Close()
+		if err := h.DB.ForgetPreviousAgentToken(ctx, id); err != nil && h.Logger != nil {
+			h.Logger.WarnContext(ctx, "prebuilds: forgetting an agent's old token failed", "agent", id, "error", err)
+		}
+	}
+}
+
+// PoolsOutput lists the pools of prebuilt workspaces.
+type PoolsOutput struct {
+	Body struct {
+		Pools []prebuilds.Pool `json:"pools"`
+		// SeenAt is when the reconciler last looked (absent before its first pass on this replica).
+		SeenAt *time.Time `json:"seen_at,omitempty"`
+	}
+}
+
+func (h handlers) pools(ctx context.Context, _ *struct{}) (*PoolsOutput, error) {
+	if err := authz.Authorize(ctx, authz.ReadAnyWorkspaces); err != nil {
+		return nil, err
+	}
+	out := &PoolsOutput{}
+	out.Body.Pools = []prebuilds.Pool{}
+	if h.Pools != nil {
+		pools, at := h.Pools.Get()
+		if pools != nil {
+			out.Body.Pools = pools
+		}
+		if !at.IsZero() {
+			out.Body.SeenAt = &at
+		}
+	}
+	return out, nil
+}
