@@ -1863,6 +1863,25 @@ type ModulesOutputBody struct {
 	Modules []Module `json:"modules"`
 }
 
+// Pool defines model for Pool.
+type Pool struct {
+	BackoffUntil *time.Time `json:"backoff_until,omitempty"`
+	Desired      int64      `json:"desired"`
+	Eligible     int64      `json:"eligible"`
+	Failed       int64      `json:"failed"`
+	Preset       string     `json:"preset"`
+	Running      int64      `json:"running"`
+	Starting     int64      `json:"starting"`
+	TemplateId   string     `json:"template_id"`
+	TemplateName string     `json:"template_name"`
+}
+
+// PoolsOutputBody defines model for PoolsOutputBody.
+type PoolsOutputBody struct {
+	Pools  []Pool     `json:"pools"`
+	SeenAt *time.Time `json:"seen_at,omitempty"`
+}
+
 // Problem defines model for Problem.
 type Problem struct {
 	// Detail What went wrong, for a person.
@@ -3594,6 +3613,13 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
 	CreateModule(ctx context.Context, body CreateModuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListPrebuildPools List the pools of prebuilt workspaces
+	//
+	// Each preset that asks for prebuilds, as the reconciler last saw its pool: desired, running, eligible (agents ready), starting, failed in the last hour. For template admins, owners and auditors.
+	//
+	// Corresponds with GET /api/v2/prebuilds (the `ListPrebuildPools` operationId).
+	ListPrebuildPools(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListProvisioners List provisioner workers
 	//
 	// Every worker that has asked for work, with when it last did and the job it runs. For template admins.
@@ -4947,6 +4973,23 @@ func (c *Client) CreateModuleWithBody(ctx context.Context, contentType string, b
 // Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
 func (c *Client) CreateModule(ctx context.Context, body CreateModuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateModuleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPrebuildPools List the pools of prebuilt workspaces
+//
+// Each preset that asks for prebuilds, as the reconciler last saw its pool: desired, running, eligible (agents ready), starting, failed in the last hour. For template admins, owners and auditors.
+//
+// Corresponds with GET /api/v2/prebuilds (the `ListPrebuildPools` operationId).
+func (c *Client) ListPrebuildPools(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPrebuildPoolsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -8064,6 +8107,33 @@ func NewCreateModuleRequestWithBody(server string, contentType string, body io.R
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListPrebuildPoolsRequest constructs an http.Request for the ListPrebuildPools method
+func NewListPrebuildPoolsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/prebuilds")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -12402,6 +12472,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v2/modules (the `CreateModule` operationId).
 	CreateModuleWithResponse(ctx context.Context, body CreateModuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateModuleResponse, error)
 
+	// ListPrebuildPoolsWithResponse List the pools of prebuilt workspaces
+	//
+	// Each preset that asks for prebuilds, as the reconciler last saw its pool: desired, running, eligible (agents ready), starting, failed in the last hour. For template admins, owners and auditors.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/prebuilds (the `ListPrebuildPools` operationId).
+	ListPrebuildPoolsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPrebuildPoolsResponse, error)
+
 	// ListProvisionersWithResponse List provisioner workers
 	//
 	// Every worker that has asked for work, with when it last did and the job it runs. For template admins.
@@ -14695,6 +14774,75 @@ func (r CreateModuleResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateModuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListPrebuildPoolsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PoolsOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPrebuildPoolsResponse) GetJSON200() *PoolsOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListPrebuildPoolsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListPrebuildPoolsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListPrebuildPoolsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListPrebuildPoolsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPrebuildPoolsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPrebuildPoolsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPrebuildPoolsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPrebuildPoolsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21319,6 +21467,21 @@ func (c *ClientWithResponses) CreateModuleWithResponse(ctx context.Context, body
 	return ParseCreateModuleResponse(rsp)
 }
 
+// ListPrebuildPoolsWithResponse List the pools of prebuilt workspaces
+//
+// Each preset that asks for prebuilds, as the reconciler last saw its pool: desired, running, eligible (agents ready), starting, failed in the last hour. For template admins, owners and auditors.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/prebuilds (the `ListPrebuildPools` operationId).
+func (c *ClientWithResponses) ListPrebuildPoolsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPrebuildPoolsResponse, error) {
+	rsp, err := c.ListPrebuildPools(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPrebuildPoolsResponse(rsp)
+}
+
 // ListProvisionersWithResponse List provisioner workers
 //
 // Every worker that has asked for work, with when it last did and the job it runs. For template admins.
@@ -24129,6 +24292,60 @@ func ParseCreateModuleResponse(rsp *http.Response) (*CreateModuleResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListPrebuildPoolsResponse parses an HTTP response from a ListPrebuildPoolsWithResponse call
+func ParseListPrebuildPoolsResponse(rsp *http.Response) (*ListPrebuildPoolsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPrebuildPoolsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PoolsOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Problem

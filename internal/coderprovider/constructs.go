@@ -165,9 +165,9 @@ var Constructs = []Construct{
 		[]Attr{
 			{Path: "access_url", Support: Supported, Note: "The provider's url: the deployment's access URL unless the template sets it."},
 			{Path: "access_port", Support: Supported, Note: "The port of access_url."},
-			{Path: "is_prebuild", Support: Differs, Note: "Always false: there are no prebuilt workspaces yet."},
-			{Path: "is_prebuild_claim", Support: Differs, Note: "Always false: there are no prebuilt workspaces yet."},
-			{Path: "prebuild_count", Support: Differs, Note: "Always 0: there are no prebuilt workspaces yet."},
+			{Path: "is_prebuild", Support: Supported, Note: "True in the builds of a prebuilt workspace (owned by the prebuilds user), false once claimed."},
+			{Path: "is_prebuild_claim", Support: Differs, Note: "Always false: Hearth claims a prebuild without a build (ownership, name and agent token move at once); the owner's next build sees is_prebuild false."},
+			{Path: "prebuild_count", Support: Supported, Note: "1 in a prebuild's builds, else 0."},
 		},
 	)},
 	{Kind: DataSource, Type: "coder_workspace_owner", Support: Supported, Attrs: cat(
@@ -183,8 +183,8 @@ var Constructs = []Construct{
 		Attrs: cat(
 			ok("description", "icon", "id", "name", "parameters"),
 			[]Attr{{Path: "default", Support: Differs, Note: "The dashboard and hearth create choose it unless told otherwise; the API uses a preset only when asked."}},
-			differs("Stored with the version; prebuilt workspaces are not offered yet.", "prebuilds", "prebuilds.instances",
-				"prebuilds.expiration_policy", "prebuilds.expiration_policy.ttl", "prebuilds.scheduling", "prebuilds.scheduling.timezone",
+			ok("prebuilds", "prebuilds.instances", "prebuilds.expiration_policy", "prebuilds.expiration_policy.ttl"),
+			differs("Stored with the version, not honoured yet: the pool keeps prebuilds.instances at all hours.", "prebuilds.scheduling", "prebuilds.scheduling.timezone",
 				"prebuilds.scheduling.schedule", "prebuilds.scheduling.schedule.cron", "prebuilds.scheduling.schedule.instances"),
 		)},
 	{Kind: DataSource, Type: "coder_workspace_tags", Support: Supported, Attrs: cat(

@@ -296,6 +296,9 @@ try {
   await page.getByRole("heading", { name: "Provisioners" }).waitFor();
   await page.getByText("(built-in)").first().waitFor();
   await page.screenshot({ path: `${shots}/provisioners.png` });
+  await page.getByRole("link", { name: "Prebuilds" }).click();
+  await page.getByRole("heading", { name: "Prebuilt workspaces" }).waitFor();
+  await page.getByText("No preset asks for prebuilt workspaces.").waitFor();
   await page.getByRole("link", { name: "Audit" }).click();
   await page.getByRole("cell", { name: "create-workspace" }).first().waitFor();
   await page.screenshot({ path: `${shots}/audit.png` });

@@ -36,6 +36,7 @@ export function Layout() {
           {user.roles.some((r) => ["owner", "user-admin", "auditor"].includes(r)) && <NavLink to="/users">Users</NavLink>}
           <NavLink to="/groups">Groups</NavLink>
           {user.roles.some((r) => ["owner", "template-admin"].includes(r)) && <NavLink to="/provisioners">Provisioners</NavLink>}
+          {user.roles.some((r) => ["owner", "template-admin", "auditor"].includes(r)) && <NavLink to="/prebuilds">Prebuilds</NavLink>}
           {user.roles.some((r) => ["owner", "auditor"].includes(r)) && <NavLink to="/audit">Audit</NavLink>}
           <NavLink to="/tokens">Tokens</NavLink>
         </nav>

@@ -5,6 +5,7 @@ import "./style.css";
 import { Layout } from "./Layout";
 import { Audit, Provisioners, Tokens, Users } from "./pages/Admin";
 import { Groups } from "./pages/Teams";
+import { Prebuilds } from "./pages/Prebuilds";
 import { Login, Setup } from "./pages/Auth";
 import { CreateWorkspace } from "./pages/CreateWorkspace";
 import { TemplatePage } from "./pages/Template";
@@ -40,6 +41,7 @@ const router = createBrowserRouter([
       { path: "/templates/:name", element: <TemplatePage /> },
       { path: "/users", element: <Users /> },
       { path: "/groups", element: <Groups /> },
+      { path: "/prebuilds", element: <Prebuilds /> },
       { path: "/tokens", element: <Tokens /> },
       { path: "/provisioners", element: <Provisioners /> },
       { path: "/audit", element: <Audit /> },

@@ -277,6 +277,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/prebuilds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the pools of prebuilt workspaces
+         * @description Each preset that asks for prebuilds, as the reconciler last saw its pool: desired, running, eligible (agents ready), starting, failed in the last hour. For template admins, owners and auditors.
+         */
+        get: operations["list-prebuild-pools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/provisioners": {
         parameters: {
             query?: never;
@@ -2314,6 +2334,28 @@ export interface components {
         };
         ModulesOutputBody: {
             modules: components["schemas"]["Module"][];
+        };
+        Pool: {
+            /** Format: date-time */
+            backoff_until?: string;
+            /** Format: int64 */
+            desired: number;
+            /** Format: int64 */
+            eligible: number;
+            /** Format: int64 */
+            failed: number;
+            preset: string;
+            /** Format: int64 */
+            running: number;
+            /** Format: int64 */
+            starting: number;
+            template_id: string;
+            template_name: string;
+        };
+        PoolsOutputBody: {
+            pools: components["schemas"]["Pool"][];
+            /** Format: date-time */
+            seen_at?: string;
         };
         Problem: {
             /**
@@ -4396,6 +4438,62 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-prebuild-pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoolsOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
