@@ -79,8 +79,10 @@ type Deps struct {
 	Boxes seal.Boxes
 	// Logs wakes followers of build logs.
 	Logs *pgnotify.Listener
-	// Pools is what the prebuild reconciler last saw of each preset's pool.
-	Pools *prebuilds.Pools
+	// Pools is what the prebuild reconciler last saw of each preset's pool; MaxPrebuilds caps a
+	// preset's prebuilds.instances in an active version (0: no cap).
+	Pools        *prebuilds.Pools
+	MaxPrebuilds int
 	// AgentBinary is the binary served to workspaces as their agent (the server's own, normally);
 	// empty serves none.
 	AgentBinary string
@@ -213,7 +215,7 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	provisioner.Register(hapi, provisioner.Deps{DB: deps.DB, River: deps.River, Claimer: claimer, Listener: deps.Listener,
 		Tickets: deps.Tickets, Logger: deps.Logger, Keys: deps.ProvisionerKeys, LeaseTime: deps.LeaseTime,
 		CancelGrace: deps.CancelGrace, Security: security, Boxes: deps.Boxes})
-	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes})
+	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes, MaxPrebuilds: deps.MaxPrebuilds})
 	module.Register(hapi, module.Deps{DB: deps.DB, Tickets: deps.Tickets, Security: security})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Variables: deps.Boxes.Variables, Logs: deps.Logs, Security: security, Logger: deps.Logger,
 		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth, Pools: deps.Pools})

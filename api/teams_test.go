@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -260,4 +262,99 @@ func TestQuotaRefusesAStartOverTheAllowance(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, res.StatusCode, p)
 	res, p = call(t, "GET", b.srv.URL+"/api/v2/users/bob/quota", "", alice...)
 	require.Equal(t, http.StatusNotFound, res.StatusCode, p)
+}
+
+// Two creates race for the last ready prebuild: exactly one takes it (ownership, name and a new
+// agent token move together); the other gets a workspace of its own, built as usual.
+func TestTwoClaimsRaceForTheLastPrebuild(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	alice := newUser(t, b, admin, "alice")
+	bob := newUser(t, b, admin, "bob")
+	ctx := t.Context()
+	q := b.db.Pool
+	var hash [32]byte
+	hash[0] = 1
+	_, err := q.Exec(ctx, "INSERT INTO files (hash, content_type, data) VALUES ($1, 'application/x-tar', $2)", hash[:], tarDir(t, "testdata/presets"))
+	require.NoError(t, err)
+	var version, tpl, ws, build, resource, agent string
+	require.NoError(t, q.QueryRow(ctx, `INSERT INTO template_versions (file_hash, status, name, presets) VALUES ($1, 'succeeded', 'v1',
+		'[{"name":"team","default":false,"parameters":{},"prebuilds":{"instances":1}}]') RETURNING id`, hash[:]).Scan(&version))
+	require.NoError(t, q.QueryRow(ctx, "INSERT INTO templates (name, active_version_id) VALUES ('pre', $1) RETURNING id", version).Scan(&tpl))
+	_, err = q.Exec(ctx, "UPDATE template_versions SET template_id = $1 WHERE id = $2", tpl, version)
+	require.NoError(t, err)
+	_, err = q.Exec(ctx, "INSERT INTO template_grants (template_id, group_id, role) VALUES ($1, '00000000-0000-0000-0000-00000000e0e0', 'use')", tpl)
+	require.NoError(t, err)
+	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspaces (owner_id, template_id, name, preset) VALUES ($1, $2, 'prebuild-1', 'team') RETURNING id",
+		authz.PrebuildsOwner, tpl).Scan(&ws))
+	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, status)
+		VALUES ($1, 1, $2, 'start', 'succeeded') RETURNING id`, ws, version).Scan(&build))
+	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspace_resources (build_id, type, name) VALUES ($1, 'null_resource', 'dev') RETURNING id", build).Scan(&resource))
+	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, token_hash, lifecycle_state)
+		VALUES ($1, $2, 'main', 'linux', 'amd64', $3, 'ready') RETURNING id`, resource, build, hash[:]).Scan(&agent))
+
+	type answer struct {
+		status int
+		body   map[string]any
+	}
+	answers := make(chan answer, 2)
+	for _, who := range [][]string{alice, bob} {
+		go func() {
+			res, body := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"mine","template":"pre","preset":"team"}`, who...)
+			answers <- answer{res.StatusCode, body}
+		}()
+	}
+	claimed := 0
+	for range 2 {
+		a := <-answers
+		require.Equal(t, http.StatusCreated, a.status, a.body)
+		if a.body["id"] == ws {
+			claimed++
+			require.Equal(t, "succeeded", a.body["latest_build"].(map[string]any)["status"], "claimed, not rebuilt")
+		} else {
+			require.Equal(t, "pending", a.body["latest_build"].(map[string]any)["status"], "built as usual")
+		}
+	}
+	require.Equal(t, 1, claimed, "exactly one winner")
+	var owner, name string
+	var tokenHash, previous []byte
+	require.NoError(t, q.QueryRow(ctx, "SELECT owner_id, name FROM workspaces WHERE id = $1", ws).Scan(&owner, &name))
+	require.NotEqual(t, authz.PrebuildsOwner.String(), owner)
+	require.Equal(t, "mine", name)
+	require.NoError(t, q.QueryRow(ctx, "SELECT token_hash, previous_token_hash FROM workspace_agents WHERE id = $1", agent).Scan(&tokenHash, &previous))
+	require.NotEqual(t, hash[:], tokenHash, "the agent's token is re-issued")
+	require.Equal(t, hash[:], previous, "the old one works until the agent takes the new (this agent is not connected)")
+}
+
+// A version whose preset asks for more prebuilds than the deployment allows is refused when it
+// would become active, naming the preset.
+func TestTooManyPrebuildsAreRefused(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, func(d *Deps) { d.MaxPrebuilds = 2 })
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	startWorker(t, b, "w1")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`terraform {
+  required_providers {
+    coder = { source = "coder/coder" }
+  }
+}
+
+data "coder_workspace_preset" "crowd" {
+  name = "crowd"
+  prebuilds {
+    instances = 3
+  }
+}
+`), 0o644))
+	file := upload(t, b, admin, tarDir(t, dir))
+	_, v := call(t, "POST", b.srv.URL+"/api/v2/template-versions", `{"file_id":"`+file+`"}`, admin...)
+	v = waitVersion(t, b, admin, v["id"].(string))
+	require.Equal(t, "succeeded", v["status"], v)
+	res, p := call(t, "POST", b.srv.URL+"/api/v2/templates", `{"name":"crowded","version_id":"`+v["id"].(string)+`"}`, admin...)
+	require.Equal(t, http.StatusBadRequest, res.StatusCode, p)
+	require.Contains(t, p["detail"], "Preset crowd asks for 3 prebuilt workspaces; this deployment allows at most 2")
+	res, _ = call(t, "GET", b.srv.URL+"/api/v2/templates/crowded", "", admin...)
+	require.Equal(t, http.StatusNotFound, res.StatusCode, "nothing made")
 }

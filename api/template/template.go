@@ -41,6 +41,8 @@ type Deps struct {
 	Security []map[string][]string
 	// Boxes seal template variable values.
 	Boxes seal.Boxes
+	// MaxPrebuilds caps a preset's prebuilds.instances in a version made active (0: no cap).
+	MaxPrebuilds int
 }
 
 type handlers struct{ Deps }

@@ -2,13 +2,16 @@ package template
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"github.com/hearthdev/hearth/api/provisioner"
 	"github.com/hearthdev/hearth/internal/acl"
 	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
@@ -191,7 +194,7 @@ func (h handlers) createTemplate(ctx context.Context, in *createTemplateInput) (
 			}
 			return err
 		}
-		if err := usable(v, "body.version_id"); err != nil {
+		if err := h.usable(v, "body.version_id"); err != nil {
 			return err
 		}
 		if v.TemplateID != nil {
@@ -216,8 +219,18 @@ func (h handlers) createTemplate(ctx context.Context, in *createTemplateInput) (
 	return &TemplateOutput{Body: toTemplate(t, 0)}, nil
 }
 
-// usable refuses a version that workspaces cannot be built from.
-func usable(v dbsqlc.TemplateVersion, field string) error {
+// usable refuses a version that workspaces cannot be built from, or whose presets ask for more
+// prebuilt workspaces than the deployment allows.
+func (h handlers) usable(v dbsqlc.TemplateVersion, field string) error {
+	var presets []provisioner.Preset
+	_ = json.Unmarshal(v.Presets, &presets) // written by us
+	for _, p := range presets {
+		if p.Prebuilds != nil && h.MaxPrebuilds > 0 && p.Prebuilds.Instances > int64(h.MaxPrebuilds) {
+			return huma.Error400BadRequest(fmt.Sprintf("Preset %s asks for %d prebuilt workspaces; this deployment allows at most %d a preset "+
+				"(hearth server --prebuilds-max-instances): lower its prebuilds.instances and push again.", p.Name, p.Prebuilds.Instances, h.MaxPrebuilds),
+				&huma.ErrorDetail{Location: field, Message: "too many prebuilds in preset " + p.Name, Value: p.Prebuilds.Instances})
+		}
+	}
 	switch {
 	case v.Status != "succeeded":
 		return huma.Error409Conflict("The version's import has not succeeded (it is "+v.Status+"); wait for it or fix the template.",
@@ -398,7 +411,7 @@ func (h handlers) promote(ctx context.Context, in *promoteInput) (*TemplateOutpu
 		if err != nil {
 			return err
 		}
-		if err := usable(v, "body.version_id"); err != nil {
+		if err := h.usable(v, "body.version_id"); err != nil {
 			return err
 		}
 		t.ActiveVersionID = v.ID

@@ -109,6 +109,7 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.DurationVar(&cfg.CancelGrace, "provisioner-cancel-grace", 60*time.Second, "how long Terraform gets between SIGINT and SIGKILL when a job is canceled")
 	f.DurationVar(&cfg.UnmatchedAfter, "provisioner-unmatched-after", time.Minute, "log a provisioner job that waits this long with no worker that has its tags")
 	f.IntVar(&cfg.PrebuildsMaxBuilds, "prebuilds-max-builds", 5, "at most this many prebuilt-workspace builds (creations and deletions) under way at once")
+	f.IntVar(&cfg.PrebuildsMaxInstances, "prebuilds-max-instances", 20, "the most prebuilt workspaces one preset may ask for (prebuilds.instances); a version asking for more is refused when made active; 0: no cap")
 	f.DurationVar(&cfg.PrebuildsEvery, "prebuilds-reconcile-interval", 15*time.Second, "how often each preset's pool of prebuilt workspaces is compared with its prebuilds.instances")
 	f.DurationVar(&cfg.Retention.BuildLogs, "retention-build-logs", jobs.DefaultRetention.BuildLogs, "keep build and import logs this long (a workspace's latest build's and a template's active version's stay); 0 keeps them forever")
 	f.DurationVar(&cfg.Retention.ExpiredTokens, "retention-expired-tokens", jobs.DefaultRetention.ExpiredTokens, "keep expired sessions and API tokens this long after they expire (to show them as expired); 0 keeps them forever")

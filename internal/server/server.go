@@ -74,8 +74,9 @@ type Config struct {
 	Retention jobs.Retention
 	// PrebuildsMaxBuilds bounds prebuild builds under way at once; PrebuildsEvery is how often the
 	// pools are reconciled.
-	PrebuildsMaxBuilds int
-	PrebuildsEvery     time.Duration
+	PrebuildsMaxBuilds    int
+	PrebuildsEvery        time.Duration
+	PrebuildsMaxInstances int
 	// TerraformPath, ProviderMirrors and ProviderDirect configure the built-in workers' Terraform:
 	// providers from the mirrors, and from their registries those no mirror has only with
 	// ProviderDirect (or with no mirror at all).
@@ -319,6 +320,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Relay: relays, Activity: recorder, Metadata: values, AppsHost: cfg.AppsHost,
 		Coordinator: tail.coordinator, DERP: tail.derpHandler(), DERPMap: tail.derpMap,
 		AllowPathAppSharing: cfg.AllowPathAppSharing, UnsandboxedTemplates: cfg.UnsandboxedTemplates, Pools: pools,
+		MaxPrebuilds: cfg.PrebuildsMaxInstances,
 	})
 
 	srv := &http.Server{
