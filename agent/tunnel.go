@@ -1,10 +1,10 @@
 package agent
 
 import (
-	"io"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,8 +14,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/hashicorp/yamux"
 
-	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/client"
+	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
 

@@ -137,7 +137,9 @@ func BenchmarkPrebuildClaim(b *testing.B) {
 	require.NoError(b, err)
 	file := callAPI(b, "POST", s.url+"/api/v2/files", token, "application/x-tar", raw)
 	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[{"name":"workspaces_dir","value":"`+filepath.Join(dir, "workspaces")+`"}]}`)
-	waitUntil(b, "the import", func() bool { return api("GET", "/api/v2/template-versions/"+v["id"].(string), "")["status"] == "succeeded" })
+	waitUntil(b, "the import", func() bool {
+		return api("GET", "/api/v2/template-versions/"+v["id"].(string), "")["status"] == "succeeded"
+	})
 	api("POST", "/api/v2/templates", `{"name":"local","version_id":"`+v["id"].(string)+`"}`)
 	var claims, total []time.Duration
 	last := time.Now()
