@@ -147,7 +147,7 @@ func TestRetention(t *testing.T) {
 	exec(`INSERT INTO provisioner_job_logs (job_id, time, stage, level, output)
 	      SELECT j, now() - make_interval(days => age), 'apply', 'info', 'line' FROM (VALUES (1, 40), (1, 1), (2, 40)) v(j, age), generate_series(1, 6000)`)
 	exec(`INSERT INTO api_keys (id, user_id, kind, secret_hash, expires_at)
-	      SELECT k, (SELECT id FROM users), 'session', '\x00', now() - make_interval(days => age) FROM (VALUES ('old', 10), ('recent', 1), ('live', -1)) v(k, age)`)
+	      SELECT k, (SELECT id FROM users WHERE username = 'ada'), 'session', '\x00', now() - make_interval(days => age) FROM (VALUES ('old', 10), ('recent', 1), ('live', -1)) v(k, age)`)
 	exec(`INSERT INTO audit_log (time, action, resource_type, resource_id, status, result) VALUES
 	      (now() - interval '400 days', 'x', 't', 'old', 200, 'success'), (now(), 'x', 't', 'new', 200, 'success')`)
 	exec(`INSERT INTO files (hash, content_type, data, created_at) VALUES (sha256('orphan'), 'application/x-tar', 'o', now() - interval '2 days'),

@@ -34,11 +34,14 @@ func (a *simAgent) coordinate(ctx context.Context) {
 			defer cancel()
 			var err error
 			if co, err = tailnet.Dial(dctx, u, header); err != nil {
-				return err
+				return cut(ctx, err)
 			}
 			node.AsOf = time.Now()
-			return co.Send(dctx, node)
+			return cut(ctx, co.Send(dctx, node))
 		})
+		if err != nil && co != nil {
+			_ = co.Close()
+		}
 		if err == nil {
 			a.tailnetUp.Store(true)
 			for {
