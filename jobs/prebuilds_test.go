@@ -62,3 +62,66 @@ func BenchmarkReconcileFullPools(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/1000, "server-cpu-ms/pass")
 	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "wall-ms/pass")
 }
+
+// What a pass decides, pool by pool: a full pool is left alone; a failed prebuild is deleted and the
+// preset waits before it builds again; one of an old version, or expired, is replaced; a preset that
+// asks for more gets them, no more than the builds budget allows.
+func TestReconcilerPlansEachPool(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := dbtest.New(t)
+	simPools(t, d, 4)
+	var ids []string
+	require.NoError(t, d.Pool.QueryRow(ctx, `SELECT array_agg(w.id::text ORDER BY t.name) FROM workspaces w JOIN templates t ON t.id = w.template_id`).Scan(&ids))
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		_, err := d.Pool.Exec(ctx, sql, args...)
+		require.NoError(t, err)
+	}
+	// 0: full. 1: its prebuild failed. 2: its template moved to a new version. 3: asks for 3.
+	exec(`UPDATE workspace_builds SET status = 'failed' WHERE workspace_id = $1`, ids[1])
+	exec(`WITH v AS (INSERT INTO template_versions (file_hash, status, presets)
+	                 SELECT file_hash, 'succeeded', presets FROM template_versions LIMIT 1 RETURNING id)
+	      UPDATE templates SET active_version_id = v.id FROM v WHERE templates.id = (SELECT template_id FROM workspaces WHERE id = $1)`, ids[2])
+	exec(`UPDATE template_versions SET presets = '[{"name":"p","default":false,"parameters":{},"prebuilds":{"instances":3}}]'
+	      WHERE id = (SELECT active_version_id FROM templates WHERE id = (SELECT template_id FROM workspaces WHERE id = $1))`, ids[3])
+	w := &prebuildsWorker{db: d, pools: &prebuilds.Pools{}, cfg: PrebuildsConfig{MaxBuilds: 10}}
+	plan, pools, err := w.plan(ctx, time.Now())
+	require.NoError(t, err)
+	require.ElementsMatch(t, []uuid.UUID{uuid.MustParse(ids[1]), uuid.MustParse(ids[2])}, plan.remove)
+	made := map[uuid.UUID]int{}
+	for _, c := range plan.create {
+		made[c.template]++
+	}
+	byTemplate := map[uuid.UUID]prebuilds.Pool{}
+	for _, p := range pools {
+		byTemplate[p.TemplateID] = p
+	}
+	template := func(i int) uuid.UUID {
+		var id uuid.UUID
+		require.NoError(t, d.Pool.QueryRow(ctx, `SELECT template_id FROM workspaces WHERE id = $1`, ids[i]).Scan(&id))
+		return id
+	}
+	require.Equal(t, 1, byTemplate[template(0)].Eligible)
+	require.Zero(t, made[template(0)], "a full pool is left alone")
+	require.Zero(t, made[template(1)], "after a failure the preset waits")
+	require.NotNil(t, byTemplate[template(1)].BackoffUntil)
+	require.Equal(t, 1, made[template(2)], "the old version's prebuild is replaced")
+	require.Equal(t, 2, made[template(3)], "two more for three")
+
+	// A budget of two builds: the two deletions take it all.
+	w.cfg.MaxBuilds = 2
+	plan, _, err = w.plan(ctx, time.Now())
+	require.NoError(t, err)
+	require.Len(t, plan.remove, 2)
+	require.Empty(t, plan.create)
+
+	// Expired: older than the preset's TTL.
+	exec(`UPDATE template_versions SET presets = '[{"name":"p","default":false,"parameters":{},"prebuilds":{"instances":1,"expiration_ttl_seconds":60}}]'
+	      WHERE id = (SELECT active_version_id FROM templates WHERE id = (SELECT template_id FROM workspaces WHERE id = $1))`, ids[0])
+	exec(`UPDATE workspaces SET created_at = now() - interval '2 minutes' WHERE id = $1`, ids[0])
+	w.cfg.MaxBuilds = 10
+	plan, _, err = w.plan(ctx, time.Now())
+	require.NoError(t, err)
+	require.Contains(t, plan.remove, uuid.MustParse(ids[0]))
+}
