@@ -141,3 +141,35 @@ func group(ctx context.Context, q *dbsqlc.Queries, ref string) (uuid.UUID, error
 	}
 	return g.ID, err
 }
+
+// Store reads and writes one resource's access list (a template's, a workspace's).
+type Store struct {
+	List   func(ctx context.Context) ([]Row, error)
+	Delete func(ctx context.Context, g Grant) error
+	Insert func(ctx context.Context, g Grant) error
+}
+
+// Apply makes the resolved changes (each entry replaced, or removed for role "") and returns the
+// list before and after, for the audit entry and the answer.
+func Apply(ctx context.Context, s Store, grants []Grant) (before, after List, err error) {
+	rows, err := s.List(ctx)
+	if err != nil {
+		return before, after, err
+	}
+	before = ToList(rows)
+	for _, g := range grants {
+		if err := s.Delete(ctx, g); err != nil {
+			return before, after, err
+		}
+		if g.Role == "" {
+			continue
+		}
+		if err := s.Insert(ctx, g); err != nil {
+			return before, after, err
+		}
+	}
+	if rows, err = s.List(ctx); err != nil {
+		return before, after, err
+	}
+	return before, ToList(rows), nil
+}

@@ -41,11 +41,11 @@ func (h handlers) getACL(ctx context.Context, in *aclInput) (*ACLOutput, error) 
 	if err != nil {
 		return nil, err
 	}
-	list, err := templateACL(ctx, h.DB.Queries, t)
+	rows, err := templateStore(h.DB.Queries, t).List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &ACLOutput{Body: list}, nil
+	return &ACLOutput{Body: access.ToList(rows)}, nil
 }
 
 type updateTemplateACLInput struct {
@@ -70,22 +70,8 @@ func (h handlers) updateACL(ctx context.Context, in *updateTemplateACLInput) (*A
 		if err != nil {
 			return err
 		}
-		before, err := templateACL(ctx, tx.Queries, t)
-		if err != nil {
-			return err
-		}
-		for _, g := range grants {
-			if err := tx.DeleteTemplateGrant(ctx, dbsqlc.DeleteTemplateGrantParams{TemplateID: t.ID, UserID: g.UserID, GroupID: g.GroupID}); err != nil {
-				return err
-			}
-			if g.Role == "" {
-				continue
-			}
-			if err := tx.InsertTemplateGrant(ctx, dbsqlc.InsertTemplateGrantParams{TemplateID: t.ID, UserID: g.UserID, GroupID: g.GroupID, Role: g.Role}); err != nil {
-				return err
-			}
-		}
-		if after, err = templateACL(ctx, tx.Queries, t); err != nil {
+		var before access.List
+		if before, after, err = access.Apply(ctx, templateStore(tx.Queries, t), grants); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "template", ID: t.ID.String(), Name: t.Name}, audit.Diff(before, after))
@@ -96,14 +82,22 @@ func (h handlers) updateACL(ctx context.Context, in *updateTemplateACLInput) (*A
 	return &ACLOutput{Body: after}, nil
 }
 
-func templateACL(ctx context.Context, q *dbsqlc.Queries, t dbsqlc.Template) (access.List, error) {
-	rows, err := q.ListTemplateGrants(ctx, t.ID)
-	if err != nil {
-		return access.List{}, err
+// templateStore is a template's access list.
+func templateStore(q *dbsqlc.Queries, t dbsqlc.Template) access.Store {
+	return access.Store{
+		List: func(ctx context.Context) ([]access.Row, error) {
+			rows, err := q.ListTemplateGrants(ctx, t.ID)
+			out := make([]access.Row, len(rows))
+			for i, r := range rows {
+				out[i] = access.Row(r)
+			}
+			return out, err
+		},
+		Delete: func(ctx context.Context, g access.Grant) error {
+			return q.DeleteTemplateGrant(ctx, dbsqlc.DeleteTemplateGrantParams{TemplateID: t.ID, UserID: g.UserID, GroupID: g.GroupID})
+		},
+		Insert: func(ctx context.Context, g access.Grant) error {
+			return q.InsertTemplateGrant(ctx, dbsqlc.InsertTemplateGrantParams{TemplateID: t.ID, UserID: g.UserID, GroupID: g.GroupID, Role: g.Role})
+		},
 	}
-	out := make([]access.Row, len(rows))
-	for i, r := range rows {
-		out[i] = access.Row{UserID: r.UserID, GroupID: r.GroupID, Role: r.Role, Name: r.Name}
-	}
-	return access.ToList(out), nil
 }

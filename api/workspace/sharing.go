@@ -34,11 +34,11 @@ func (h handlers) getACL(ctx context.Context, in *WorkspacePath) (*ACLOutput, er
 	if err != nil {
 		return nil, err
 	}
-	list, err := workspaceACL(ctx, h.DB.Queries, w)
+	rows, err := workspaceStore(h.DB.Queries, w).List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &ACLOutput{Body: list}, nil
+	return &ACLOutput{Body: access.ToList(rows)}, nil
 }
 
 type updateWorkspaceACLInput struct {
@@ -75,22 +75,8 @@ func (h handlers) updateACL(ctx context.Context, in *updateWorkspaceACLInput) (*
 					&huma.ErrorDetail{Location: "body.users", Message: "the owner", Value: w.OwnerName})
 			}
 		}
-		before, err := workspaceACL(ctx, tx.Queries, w)
-		if err != nil {
-			return err
-		}
-		for _, g := range grants {
-			if err := tx.DeleteWorkspaceGrant(ctx, dbsqlc.DeleteWorkspaceGrantParams{WorkspaceID: w.ID, UserID: g.UserID, GroupID: g.GroupID}); err != nil {
-				return err
-			}
-			if g.Role == "" {
-				continue
-			}
-			if err := tx.InsertWorkspaceGrant(ctx, dbsqlc.InsertWorkspaceGrantParams{WorkspaceID: w.ID, UserID: g.UserID, GroupID: g.GroupID, Role: g.Role}); err != nil {
-				return err
-			}
-		}
-		if after, err = workspaceACL(ctx, tx.Queries, w); err != nil {
+		var before access.List
+		if before, after, err = access.Apply(ctx, workspaceStore(tx.Queries, w), grants); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "workspace", ID: w.ID.String(), Name: w.Name}, audit.Diff(before, after))
@@ -101,14 +87,22 @@ func (h handlers) updateACL(ctx context.Context, in *updateWorkspaceACLInput) (*
 	return &ACLOutput{Body: after}, nil
 }
 
-func workspaceACL(ctx context.Context, q *dbsqlc.Queries, w dbsqlc.WorkspaceOverview) (access.List, error) {
-	rows, err := q.ListWorkspaceGrants(ctx, w.ID)
-	if err != nil {
-		return access.List{}, err
+// workspaceStore is a workspace's access list.
+func workspaceStore(q *dbsqlc.Queries, w dbsqlc.WorkspaceOverview) access.Store {
+	return access.Store{
+		List: func(ctx context.Context) ([]access.Row, error) {
+			rows, err := q.ListWorkspaceGrants(ctx, w.ID)
+			out := make([]access.Row, len(rows))
+			for i, r := range rows {
+				out[i] = access.Row(r)
+			}
+			return out, err
+		},
+		Delete: func(ctx context.Context, g access.Grant) error {
+			return q.DeleteWorkspaceGrant(ctx, dbsqlc.DeleteWorkspaceGrantParams{WorkspaceID: w.ID, UserID: g.UserID, GroupID: g.GroupID})
+		},
+		Insert: func(ctx context.Context, g access.Grant) error {
+			return q.InsertWorkspaceGrant(ctx, dbsqlc.InsertWorkspaceGrantParams{WorkspaceID: w.ID, UserID: g.UserID, GroupID: g.GroupID, Role: g.Role})
+		},
 	}
-	out := make([]access.Row, len(rows))
-	for i, r := range rows {
-		out[i] = access.Row{UserID: r.UserID, GroupID: r.GroupID, Role: r.Role, Name: r.Name}
-	}
-	return access.ToList(out), nil
 }
