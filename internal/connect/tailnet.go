@@ -27,6 +27,9 @@ const PathEnv = "HEARTH_CONNECTION_PATH"
 // PingTimeout is how long a ping waits for its pong.
 const PingTimeout = 5 * time.Second
 
+// DialWait bounds a TCP connection over WireGuard once the agent's node is known.
+const DialWait = 30 * time.Second
+
 // AgentWait is how long a client waits to hear of the agent's node before it takes the relay.
 const AgentWait = 5 * time.Second
 
@@ -116,7 +119,10 @@ func (t *Tailnet) Dial(ctx context.Context, port uint16) (net.Conn, error) {
 	if err := t.waitAgent(ctx); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// A WireGuard handshake that is lost (the agent has not yet heard of this node through the
+	// coordinator, which on a busy deployment crosses replicas through PostgreSQL) is retried every
+	// 5 s; leave room for several. Auto mode bounds the whole attempt much shorter (AutoWait).
+	ctx, cancel := context.WithTimeout(ctx, DialWait)
 	defer cancel()
 	return t.conn.DialTCP(ctx, t.AgentID, port)
 }
