@@ -21,6 +21,7 @@ import (
 	"github.com/hearthdev/hearth/api/app"
 	"github.com/hearthdev/hearth/api/audit"
 	"github.com/hearthdev/hearth/api/docs"
+	"github.com/hearthdev/hearth/api/externalauth"
 	"github.com/hearthdev/hearth/api/groups"
 	"github.com/hearthdev/hearth/api/health"
 	"github.com/hearthdev/hearth/api/module"
@@ -34,6 +35,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/coordinator"
 	"github.com/hearthdev/hearth/internal/db"
+	iexternalauth "github.com/hearthdev/hearth/internal/externalauth"
 	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/prebuilds"
@@ -77,6 +79,8 @@ type Deps struct {
 	UnsandboxedTemplates []string
 	// Boxes seal Terraform state and template variable values.
 	Boxes seal.Boxes
+	// ExternalAuth is the external auth providers and users' links to them.
+	ExternalAuth *iexternalauth.Links
 	// Logs wakes followers of build logs.
 	Logs *pgnotify.Listener
 	// Pools is what the prebuild reconciler last saw of each preset's pool; MaxPrebuilds caps a
@@ -214,15 +218,18 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	}
 	provisioner.Register(hapi, provisioner.Deps{DB: deps.DB, River: deps.River, Claimer: claimer, Listener: deps.Listener,
 		Tickets: deps.Tickets, Logger: deps.Logger, Keys: deps.ProvisionerKeys, LeaseTime: deps.LeaseTime,
-		CancelGrace: deps.CancelGrace, Security: security, Boxes: deps.Boxes})
+		CancelGrace: deps.CancelGrace, Security: security, Boxes: deps.Boxes, ExternalAuth: deps.ExternalAuth})
 	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes, MaxPrebuilds: deps.MaxPrebuilds})
 	module.Register(hapi, module.Deps{DB: deps.DB, Tickets: deps.Tickets, Security: security})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Variables: deps.Boxes.Variables, Logs: deps.Logs, Security: security, Logger: deps.Logger,
-		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth, Pools: deps.Pools})
+		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth, Pools: deps.Pools,
+		ExternalAuth: deps.ExternalAuth, AccessURL: deps.AccessURL})
+	externalauth.Register(hapi, externalauth.Deps{DB: deps.DB, Links: deps.ExternalAuth, Tickets: deps.Tickets, Security: security,
+		AccessURL: deps.AccessURL, SecureCookies: deps.SecureCookies})
 	groups.Register(hapi, groups.Deps{DB: deps.DB, Auth: deps.Auth, Security: security})
 	region.Register(hapi, region.Deps{DB: deps.DB, Security: security, DERPMap: deps.DERPMap})
 	users.Register(hapi, users.Deps{DB: deps.DB, Logger: deps.Logger, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
-		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC, GitSSHKeys: deps.Boxes.GitSSHKeys, OIDCTokens: deps.Boxes.OIDCTokens})
+		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC, GitSSHKeys: deps.Boxes.GitSSHKeys, OIDCTokens: deps.Boxes.OIDCTokens, ExternalAuth: deps.ExternalAuth})
 	apps := app.New(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay, Activity: deps.Activity,
 		Logger: deps.Logger, SecureCookies: deps.SecureCookies, AccessURL: deps.AccessURL, AppsHost: deps.AppsHost,
 		AllowPathAppSharing: deps.AllowPathAppSharing, UnsandboxedTemplates: deps.UnsandboxedTemplates})

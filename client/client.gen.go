@@ -1534,6 +1534,20 @@ type DeregisterProxyInputBody struct {
 	InstanceId string `json:"instance_id"`
 }
 
+// DeviceCode defines model for DeviceCode.
+type DeviceCode struct {
+	DeviceCode      string `json:"device_code"`
+	ExpiresIn       int64  `json:"expires_in"`
+	Interval        int64  `json:"interval"`
+	UserCode        string `json:"user_code"`
+	VerificationUri string `json:"verification_uri"`
+}
+
+// DeviceLinkOutputBody defines model for DeviceLinkOutputBody.
+type DeviceLinkOutputBody struct {
+	Linked bool `json:"linked"`
+}
+
 // DisconnectProxiedInputBody defines model for DisconnectProxiedInputBody.
 type DisconnectProxiedInputBody struct {
 	ConnectionId string `json:"connection_id"`
@@ -1612,6 +1626,26 @@ type ExtendInputBody struct {
 	DurationSeconds int64 `json:"duration_seconds"`
 }
 
+// ExternalauthProvider defines model for ExternalauthProvider.
+type ExternalauthProvider struct {
+	// DeviceFlow Accounts can be linked with a device code (the CLI's way).
+	DeviceFlow  bool   `json:"device_flow"`
+	DisplayName string `json:"display_name"`
+
+	// ExpiresAt When the current access token expires (it is refreshed before then, where the provider allows).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Id        string     `json:"id"`
+
+	// LinkUrl Open in a signed-in browser to link an account.
+	LinkUrl  string     `json:"link_url"`
+	Linked   bool       `json:"linked"`
+	LinkedAt *time.Time `json:"linked_at,omitempty"`
+
+	// Regex The Git URLs its tokens are offered for inside workspaces.
+	Regex *string `json:"regex,omitempty"`
+	Type  string  `json:"type"`
+}
+
 // FailInputBody defines model for FailInputBody.
 type FailInputBody struct {
 	// Canceled The job stopped because it was canceled.
@@ -1634,6 +1668,12 @@ type FailInputBody struct {
 type FileOutputBody struct {
 	// Id The SHA-256 of the content, hex.
 	Id string `json:"id"`
+}
+
+// FinishDeviceInputBody defines model for FinishDeviceInputBody.
+type FinishDeviceInputBody struct {
+	// DeviceCode The device_code start-external-auth-device gave.
+	DeviceCode string `json:"device_code"`
 }
 
 // FirstUserInputBody defines model for FirstUserInputBody.
@@ -1915,6 +1955,11 @@ type PromoteInputBody struct {
 	VersionId string `json:"version_id"`
 }
 
+// ProvidersOutputBody defines model for ProvidersOutputBody.
+type ProvidersOutputBody struct {
+	Providers []ExternalauthProvider `json:"providers"`
+}
+
 // ProvisionerAgent defines model for ProvisionerAgent.
 type ProvisionerAgent struct {
 	Apps                     []ProvisionerApp `json:"apps"`
@@ -2033,6 +2078,14 @@ type ProvisionerDisplayApps struct {
 	WebTerminal          bool `json:"web_terminal"`
 }
 
+// ProvisionerExternalAuth defines model for ProvisionerExternalAuth.
+type ProvisionerExternalAuth struct {
+	Id string `json:"id"`
+
+	// Optional The owner may start the workspace without linking it.
+	Optional bool `json:"optional"`
+}
+
 // ProvisionerHealthcheck defines model for ProvisionerHealthcheck.
 type ProvisionerHealthcheck struct {
 	IntervalSeconds int64  `json:"interval_seconds"`
@@ -2042,10 +2095,11 @@ type ProvisionerHealthcheck struct {
 
 // ProvisionerImportResult defines model for ProvisionerImportResult.
 type ProvisionerImportResult struct {
-	Parameters []ProvisionerParameter        `json:"parameters"`
-	Presets    *[]ProvisionerPreset          `json:"presets,omitempty"`
-	Resources  []ProvisionerResource         `json:"resources"`
-	Variables  []ProvisionerTemplateVariable `json:"variables"`
+	ExternalAuth *[]ProvisionerExternalAuth    `json:"external_auth,omitempty"`
+	Parameters   []ProvisionerParameter        `json:"parameters"`
+	Presets      *[]ProvisionerPreset          `json:"presets,omitempty"`
+	Resources    []ProvisionerResource         `json:"resources"`
+	Variables    []ProvisionerTemplateVariable `json:"variables"`
 }
 
 // ProvisionerJob defines model for ProvisionerJob.
@@ -2465,6 +2519,13 @@ type TtlInputBody struct {
 	TtlSeconds *int64 `json:"ttl_seconds,omitempty"`
 }
 
+// UnlinkProviderOutputBody defines model for UnlinkProviderOutputBody.
+type UnlinkProviderOutputBody struct {
+	// Revoked The provider confirmed the tokens are revoked (false: it has no revocation endpoint, or it failed).
+	Revoked bool    `json:"revoked"`
+	Warning *string `json:"warning,omitempty"`
+}
+
 // UpdateGroupInputBody defines model for UpdateGroupInputBody.
 type UpdateGroupInputBody struct {
 	// AddMembers Usernames or user IDs to add.
@@ -2738,6 +2799,16 @@ type WorkspaceAgentDetailLifecycleState string
 // WorkspaceAgentDetailStatus defines model for WorkspaceAgentDetail.Status.
 type WorkspaceAgentDetailStatus string
 
+// WorkspaceAgentExternalAuth defines model for WorkspaceAgentExternalAuth.
+type WorkspaceAgentExternalAuth struct {
+	AccessToken string     `json:"access_token"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	Password    string     `json:"password"`
+	ProviderId  string     `json:"provider_id"`
+	Type        string     `json:"type"`
+	Username    string     `json:"username"`
+}
+
 // WorkspaceAgentLog defines model for WorkspaceAgentLog.
 type WorkspaceAgentLog struct {
 	CreatedAt time.Time              `json:"created_at"`
@@ -2851,6 +2922,7 @@ type WorkspaceManifest struct {
 	Apps                []ProvisionerApp               `json:"apps"`
 	Directory           string                         `json:"directory"`
 	Env                 map[string]string              `json:"env"`
+	ExternalAuth        []string                       `json:"external_auth"`
 	Metadata            []ProvisionerAgentMetadata     `json:"metadata"`
 	MotdFile            string                         `json:"motd_file"`
 	OwnerId             string                         `json:"owner_id"`
@@ -3008,6 +3080,21 @@ type ListAuditEntriesParams struct {
 // ListAuditEntriesParamsResult defines parameters for ListAuditEntries.
 type ListAuditEntriesParamsResult string
 
+// ExternalAuthCallbackParams defines parameters for ExternalAuthCallback.
+type ExternalAuthCallbackParams struct {
+	Code             *string `form:"code,omitempty" json:"code,omitempty"`
+	State            *string `form:"state,omitempty" json:"state,omitempty"`
+	Error            *string `form:"error,omitempty" json:"error,omitempty"`
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+	HearthLink       *string `form:"hearth_link,omitempty" json:"hearth_link,omitempty"`
+}
+
+// ExternalAuthLoginParams defines parameters for ExternalAuthLogin.
+type ExternalAuthLoginParams struct {
+	// Redirect A path on this deployment to return to; default the provider's page in the dashboard.
+	Redirect *string `form:"redirect,omitempty" json:"redirect,omitempty"`
+}
+
 // UploadFileParams defines parameters for UploadFile.
 type UploadFileParams struct {
 	ContentType *UploadFileParamsContentType `json:"Content-Type,omitempty"`
@@ -3119,6 +3206,18 @@ type ReportWorkspaceAgentAppHealthParams struct {
 
 // CoordinateWorkspaceAgentSelfParams defines parameters for CoordinateWorkspaceAgentSelf.
 type CoordinateWorkspaceAgentSelfParams struct {
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
+// GetWorkspaceAgentExternalAuthParams defines parameters for GetWorkspaceAgentExternalAuth.
+type GetWorkspaceAgentExternalAuthParams struct {
+	// Id The provider's ID.
+	Id *string `form:"id,omitempty" json:"id,omitempty"`
+
+	// Url A Git URL: the first of the template's providers whose regex matches it.
+	Url *string `form:"url,omitempty" json:"url,omitempty"`
+
 	// HearthAgentToken The agent's token.
 	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
 }
@@ -3266,6 +3365,9 @@ type WatchWorkspaceParams struct {
 	// Once Send the current state and end.
 	Once *bool `form:"once,omitempty" json:"once,omitempty"`
 }
+
+// FinishExternalAuthDeviceJSONRequestBody defines body for FinishExternalAuthDevice for application/json ContentType.
+type FinishExternalAuthDeviceJSONRequestBody = FinishDeviceInputBody
 
 // CreateGroupJSONRequestBody defines body for CreateGroup for application/json ContentType.
 type CreateGroupJSONRequestBody = CreateGroupInputBody
@@ -3488,6 +3590,66 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v2/derp-map (the `GetDerpMap` operationId).
 	GetDerpMap(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListExternalAuth List external auth providers
+	//
+	// The deployment's providers, each with whether the signed-in user has linked an account.
+	//
+	// Corresponds with GET /api/v2/external-auth (the `ListExternalAuth` operationId).
+	ListExternalAuth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UnlinkExternalAuth Unlink an account
+	//
+	// Removes the signed-in user's link and revokes its tokens at the provider (where the provider offers that).
+	//
+	// Corresponds with DELETE /api/v2/external-auth/{provider} (the `UnlinkExternalAuth` operationId).
+	UnlinkExternalAuth(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetExternalAuth Get an external auth provider
+	//
+	// One provider and the signed-in user's link to it.
+	//
+	// Corresponds with GET /api/v2/external-auth/{provider} (the `GetExternalAuth` operationId).
+	GetExternalAuth(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExternalAuthCallback Finish linking an account
+	//
+	// The provider's redirect target (register ACCESS_URL/api/v2/external-auth/ID/callback with the OAuth app): checks the answer against the link started by this browser, redeems the code and stores the tokens, sealed; then redirects to where linking began.
+	//
+	// Corresponds with GET /api/v2/external-auth/{provider}/callback (the `ExternalAuthCallback` operationId).
+	ExternalAuthCallback(ctx context.Context, provider string, params *ExternalAuthCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartExternalAuthDevice Start linking with a device code
+	//
+	// For providers with the device flow: a code for the user to enter at the provider's verification page; then poll finish-external-auth-device.
+	//
+	// Corresponds with POST /api/v2/external-auth/{provider}/device (the `StartExternalAuthDevice` operationId).
+	StartExternalAuthDevice(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FinishExternalAuthDeviceWithBody Finish linking with a device code
+	//
+	// Asks the provider once whether the user approved: 201 and linked, or 202 while it waits (ask again after the code's interval).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/external-auth/{provider}/device/token (the `FinishExternalAuthDevice` operationId).
+	FinishExternalAuthDeviceWithBody(ctx context.Context, provider string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FinishExternalAuthDevice Finish linking with a device code
+	//
+	// Asks the provider once whether the user approved: 201 and linked, or 202 while it waits (ask again after the code's interval).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/external-auth/{provider}/device/token (the `FinishExternalAuthDevice` operationId).
+	FinishExternalAuthDevice(ctx context.Context, provider string, body FinishExternalAuthDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExternalAuthLogin Start linking an account in the browser
+	//
+	// Redirects the browser to the provider, which sends it back to external-auth-callback.
+	//
+	// Corresponds with GET /api/v2/external-auth/{provider}/login (the `ExternalAuthLogin` operationId).
+	ExternalAuthLogin(ctx context.Context, provider string, params *ExternalAuthLoginParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UploadFileWithBody Upload a template archive
 	//
@@ -4173,6 +4335,13 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v2/workspaceagents/me/coordinate (the `CoordinateWorkspaceAgentSelf` operationId).
 	CoordinateWorkspaceAgentSelf(ctx context.Context, params *CoordinateWorkspaceAgentSelfParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetWorkspaceAgentExternalAuth Get the owner's external auth token
+	//
+	// For workspace agents, with their token: a fresh access token of the workspace owner's link to a provider the workspace's template uses (data "coder_external_auth"), chosen by id or by a Git URL its regex matches, with the username and password Git should send. A token that is due is refreshed first. Not linked, or a provider the template does not use: 403 saying what to do.
+	//
+	// Corresponds with GET /api/v2/workspaceagents/me/external-auth (the `GetWorkspaceAgentExternalAuth` operationId).
+	GetWorkspaceAgentExternalAuth(ctx context.Context, params *GetWorkspaceAgentExternalAuthParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ReportWorkspaceAgentLifecycleWithBody Report the agent's lifecycle
 	//
 	// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
@@ -4689,6 +4858,146 @@ func (c *Client) ListAuditEntries(ctx context.Context, params *ListAuditEntriesP
 // Corresponds with GET /api/v2/derp-map (the `GetDerpMap` operationId).
 func (c *Client) GetDerpMap(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetDerpMapRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListExternalAuth List external auth providers
+//
+// The deployment's providers, each with whether the signed-in user has linked an account.
+//
+// Corresponds with GET /api/v2/external-auth (the `ListExternalAuth` operationId).
+func (c *Client) ListExternalAuth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListExternalAuthRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UnlinkExternalAuth Unlink an account
+//
+// Removes the signed-in user's link and revokes its tokens at the provider (where the provider offers that).
+//
+// Corresponds with DELETE /api/v2/external-auth/{provider} (the `UnlinkExternalAuth` operationId).
+func (c *Client) UnlinkExternalAuth(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUnlinkExternalAuthRequest(c.Server, provider)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetExternalAuth Get an external auth provider
+//
+// One provider and the signed-in user's link to it.
+//
+// Corresponds with GET /api/v2/external-auth/{provider} (the `GetExternalAuth` operationId).
+func (c *Client) GetExternalAuth(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetExternalAuthRequest(c.Server, provider)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExternalAuthCallback Finish linking an account
+//
+// The provider's redirect target (register ACCESS_URL/api/v2/external-auth/ID/callback with the OAuth app): checks the answer against the link started by this browser, redeems the code and stores the tokens, sealed; then redirects to where linking began.
+//
+// Corresponds with GET /api/v2/external-auth/{provider}/callback (the `ExternalAuthCallback` operationId).
+func (c *Client) ExternalAuthCallback(ctx context.Context, provider string, params *ExternalAuthCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExternalAuthCallbackRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartExternalAuthDevice Start linking with a device code
+//
+// For providers with the device flow: a code for the user to enter at the provider's verification page; then poll finish-external-auth-device.
+//
+// Corresponds with POST /api/v2/external-auth/{provider}/device (the `StartExternalAuthDevice` operationId).
+func (c *Client) StartExternalAuthDevice(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartExternalAuthDeviceRequest(c.Server, provider)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FinishExternalAuthDeviceWithBody Finish linking with a device code
+//
+// Asks the provider once whether the user approved: 201 and linked, or 202 while it waits (ask again after the code's interval).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/external-auth/{provider}/device/token (the `FinishExternalAuthDevice` operationId).
+func (c *Client) FinishExternalAuthDeviceWithBody(ctx context.Context, provider string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFinishExternalAuthDeviceRequestWithBody(c.Server, provider, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FinishExternalAuthDevice Finish linking with a device code
+//
+// Asks the provider once whether the user approved: 201 and linked, or 202 while it waits (ask again after the code's interval).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/external-auth/{provider}/device/token (the `FinishExternalAuthDevice` operationId).
+func (c *Client) FinishExternalAuthDevice(ctx context.Context, provider string, body FinishExternalAuthDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFinishExternalAuthDeviceRequest(c.Server, provider, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExternalAuthLogin Start linking an account in the browser
+//
+// Redirects the browser to the provider, which sends it back to external-auth-callback.
+//
+// Corresponds with GET /api/v2/external-auth/{provider}/login (the `ExternalAuthLogin` operationId).
+func (c *Client) ExternalAuthLogin(ctx context.Context, provider string, params *ExternalAuthLoginParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExternalAuthLoginRequest(c.Server, provider, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6243,6 +6552,23 @@ func (c *Client) CoordinateWorkspaceAgentSelf(ctx context.Context, params *Coord
 	return c.Client.Do(req)
 }
 
+// GetWorkspaceAgentExternalAuth Get the owner's external auth token
+//
+// For workspace agents, with their token: a fresh access token of the workspace owner's link to a provider the workspace's template uses (data "coder_external_auth"), chosen by id or by a Git URL its regex matches, with the username and password Git should send. A token that is due is refreshed first. Not linked, or a provider the template does not use: 403 saying what to do.
+//
+// Corresponds with GET /api/v2/workspaceagents/me/external-auth (the `GetWorkspaceAgentExternalAuth` operationId).
+func (c *Client) GetWorkspaceAgentExternalAuth(ctx context.Context, params *GetWorkspaceAgentExternalAuthParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWorkspaceAgentExternalAuthRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ReportWorkspaceAgentLifecycleWithBody Report the agent's lifecycle
 //
 // created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
@@ -7511,6 +7837,357 @@ func NewGetDerpMapRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListExternalAuthRequest constructs an http.Request for the ListExternalAuth method
+func NewListExternalAuthRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/external-auth")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUnlinkExternalAuthRequest constructs an http.Request for the UnlinkExternalAuth method
+func NewUnlinkExternalAuthRequest(server string, provider string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/external-auth/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetExternalAuthRequest constructs an http.Request for the GetExternalAuth method
+func NewGetExternalAuthRequest(server string, provider string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/external-auth/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewExternalAuthCallbackRequest constructs an http.Request for the ExternalAuthCallback method
+func NewExternalAuthCallbackRequest(server string, provider string, params *ExternalAuthCallbackParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/external-auth/%s/callback", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Code != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "code", *params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "error_description", *params.ErrorDescription, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.HearthLink != nil {
+			var cookieParam0 string
+
+			cookieParam0, err = runtime.StyleParamWithOptions("simple", true, "hearth_link", *params.HearthLink, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationCookie, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			cookie0 := &http.Cookie{
+				Name:  "hearth_link",
+				Value: cookieParam0,
+			}
+			req.AddCookie(cookie0)
+		}
+	}
+	return req, nil
+}
+
+// NewStartExternalAuthDeviceRequest constructs an http.Request for the StartExternalAuthDevice method
+func NewStartExternalAuthDeviceRequest(server string, provider string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/external-auth/%s/device", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewFinishExternalAuthDeviceRequest calls the generic FinishExternalAuthDevice builder with application/json body
+func NewFinishExternalAuthDeviceRequest(server string, provider string, body FinishExternalAuthDeviceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewFinishExternalAuthDeviceRequestWithBody(server, provider, "application/json", bodyReader)
+}
+
+// NewFinishExternalAuthDeviceRequestWithBody constructs an http.Request for the FinishExternalAuthDevice method, with any body, and a specified content type
+func NewFinishExternalAuthDeviceRequestWithBody(server string, provider string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/external-auth/%s/device/token", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewExternalAuthLoginRequest constructs an http.Request for the ExternalAuthLogin method
+func NewExternalAuthLoginRequest(server string, provider string, params *ExternalAuthLoginParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/external-auth/%s/login", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Redirect != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "redirect", *params.Redirect, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -10322,6 +10999,87 @@ func NewCoordinateWorkspaceAgentSelfRequest(server string, params *CoordinateWor
 	return req, nil
 }
 
+// NewGetWorkspaceAgentExternalAuthRequest constructs an http.Request for the GetWorkspaceAgentExternalAuth method
+func NewGetWorkspaceAgentExternalAuthRequest(server string, params *GetWorkspaceAgentExternalAuthParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/external-auth")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Id != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "id", *params.Id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Url != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "url", *params.Url, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewReportWorkspaceAgentLifecycleRequest calls the generic ReportWorkspaceAgentLifecycle builder with application/json body
 func NewReportWorkspaceAgentLifecycleRequest(server string, params *ReportWorkspaceAgentLifecycleParams, body ReportWorkspaceAgentLifecycleJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12330,6 +13088,78 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v2/derp-map (the `GetDerpMap` operationId).
 	GetDerpMapWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDerpMapResponse, error)
 
+	// ListExternalAuthWithResponse List external auth providers
+	//
+	// The deployment's providers, each with whether the signed-in user has linked an account.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/external-auth (the `ListExternalAuth` operationId).
+	ListExternalAuthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListExternalAuthResponse, error)
+
+	// UnlinkExternalAuthWithResponse Unlink an account
+	//
+	// Removes the signed-in user's link and revokes its tokens at the provider (where the provider offers that).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v2/external-auth/{provider} (the `UnlinkExternalAuth` operationId).
+	UnlinkExternalAuthWithResponse(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*UnlinkExternalAuthResponse, error)
+
+	// GetExternalAuthWithResponse Get an external auth provider
+	//
+	// One provider and the signed-in user's link to it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/external-auth/{provider} (the `GetExternalAuth` operationId).
+	GetExternalAuthWithResponse(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*GetExternalAuthResponse, error)
+
+	// ExternalAuthCallbackWithResponse Finish linking an account
+	//
+	// The provider's redirect target (register ACCESS_URL/api/v2/external-auth/ID/callback with the OAuth app): checks the answer against the link started by this browser, redeems the code and stores the tokens, sealed; then redirects to where linking began.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/external-auth/{provider}/callback (the `ExternalAuthCallback` operationId).
+	ExternalAuthCallbackWithResponse(ctx context.Context, provider string, params *ExternalAuthCallbackParams, reqEditors ...RequestEditorFn) (*ExternalAuthCallbackResponse, error)
+
+	// StartExternalAuthDeviceWithResponse Start linking with a device code
+	//
+	// For providers with the device flow: a code for the user to enter at the provider's verification page; then poll finish-external-auth-device.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/external-auth/{provider}/device (the `StartExternalAuthDevice` operationId).
+	StartExternalAuthDeviceWithResponse(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*StartExternalAuthDeviceResponse, error)
+
+	// FinishExternalAuthDeviceWithBodyWithResponse Finish linking with a device code
+	//
+	// Asks the provider once whether the user approved: 201 and linked, or 202 while it waits (ask again after the code's interval).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/external-auth/{provider}/device/token (the `FinishExternalAuthDevice` operationId).
+	FinishExternalAuthDeviceWithBodyWithResponse(ctx context.Context, provider string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FinishExternalAuthDeviceResponse, error)
+
+	// FinishExternalAuthDeviceWithResponse Finish linking with a device code
+	//
+	// Asks the provider once whether the user approved: 201 and linked, or 202 while it waits (ask again after the code's interval).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/external-auth/{provider}/device/token (the `FinishExternalAuthDevice` operationId).
+	FinishExternalAuthDeviceWithResponse(ctx context.Context, provider string, body FinishExternalAuthDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*FinishExternalAuthDeviceResponse, error)
+
+	// ExternalAuthLoginWithResponse Start linking an account in the browser
+	//
+	// Redirects the browser to the provider, which sends it back to external-auth-callback.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/external-auth/{provider}/login (the `ExternalAuthLogin` operationId).
+	ExternalAuthLoginWithResponse(ctx context.Context, provider string, params *ExternalAuthLoginParams, reqEditors ...RequestEditorFn) (*ExternalAuthLoginResponse, error)
+
 	// UploadFileWithBodyWithResponse Upload a template archive
 	//
 	// A tar (application/x-tar) or zip (application/zip) archive of a template's Terraform files, at most 50 MiB. Stored once per content: the ID is its SHA-256.
@@ -13096,6 +13926,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v2/workspaceagents/me/coordinate (the `CoordinateWorkspaceAgentSelf` operationId).
 	CoordinateWorkspaceAgentSelfWithResponse(ctx context.Context, params *CoordinateWorkspaceAgentSelfParams, reqEditors ...RequestEditorFn) (*CoordinateWorkspaceAgentSelfResponse, error)
 
+	// GetWorkspaceAgentExternalAuthWithResponse Get the owner's external auth token
+	//
+	// For workspace agents, with their token: a fresh access token of the workspace owner's link to a provider the workspace's template uses (data "coder_external_auth"), chosen by id or by a Git URL its regex matches, with the username and password Git should send. A token that is due is refreshed first. Not linked, or a provider the template does not use: 403 saying what to do.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/me/external-auth (the `GetWorkspaceAgentExternalAuth` operationId).
+	GetWorkspaceAgentExternalAuthWithResponse(ctx context.Context, params *GetWorkspaceAgentExternalAuthParams, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentExternalAuthResponse, error)
+
 	// ReportWorkspaceAgentLifecycleWithBodyWithResponse Report the agent's lifecycle
 	//
 	// created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
@@ -13841,6 +14680,533 @@ func (r GetDerpMapResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetDerpMapResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListExternalAuthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProvidersOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListExternalAuthResponse) GetJSON200() *ProvidersOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListExternalAuthResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListExternalAuthResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListExternalAuthResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListExternalAuthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListExternalAuthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListExternalAuthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListExternalAuthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UnlinkExternalAuthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UnlinkProviderOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UnlinkExternalAuthResponse) GetJSON200() *UnlinkProviderOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UnlinkExternalAuthResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UnlinkExternalAuthResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UnlinkExternalAuthResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UnlinkExternalAuthResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UnlinkExternalAuthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UnlinkExternalAuthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UnlinkExternalAuthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UnlinkExternalAuthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetExternalAuthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ExternalauthProvider
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetExternalAuthResponse) GetJSON200() *ExternalauthProvider {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetExternalAuthResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetExternalAuthResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetExternalAuthResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetExternalAuthResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetExternalAuthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetExternalAuthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetExternalAuthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetExternalAuthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ExternalAuthCallbackResponse303Headers the declared response headers of an HTTP 303 response for ExternalAuthCallback
+type ExternalAuthCallbackResponse303Headers struct {
+	Location  *string
+	SetCookie *string
+}
+
+type ExternalAuthCallbackResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+	// Headers303 the parsed response headers for an HTTP 303 response
+	Headers303 *ExternalAuthCallbackResponse303Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExternalAuthCallbackResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExternalAuthCallbackResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ExternalAuthCallbackResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ExternalAuthCallbackResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExternalAuthCallbackResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ExternalAuthCallbackResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r ExternalAuthCallbackResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExternalAuthCallbackResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExternalAuthCallbackResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExternalAuthCallbackResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type StartExternalAuthDeviceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeviceCode
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r StartExternalAuthDeviceResponse) GetJSON200() *DeviceCode {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StartExternalAuthDeviceResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StartExternalAuthDeviceResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r StartExternalAuthDeviceResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r StartExternalAuthDeviceResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r StartExternalAuthDeviceResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r StartExternalAuthDeviceResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r StartExternalAuthDeviceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartExternalAuthDeviceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartExternalAuthDeviceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartExternalAuthDeviceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FinishExternalAuthDeviceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *DeviceLinkOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r FinishExternalAuthDeviceResponse) GetJSON201() *DeviceLinkOutputBody {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r FinishExternalAuthDeviceResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r FinishExternalAuthDeviceResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r FinishExternalAuthDeviceResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r FinishExternalAuthDeviceResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r FinishExternalAuthDeviceResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r FinishExternalAuthDeviceResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r FinishExternalAuthDeviceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FinishExternalAuthDeviceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FinishExternalAuthDeviceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FinishExternalAuthDeviceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ExternalAuthLoginResponse303Headers the declared response headers of an HTTP 303 response for ExternalAuthLogin
+type ExternalAuthLoginResponse303Headers struct {
+	Location  *string
+	SetCookie *string
+}
+
+type ExternalAuthLoginResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+	// Headers303 the parsed response headers for an HTTP 303 response
+	Headers303 *ExternalAuthLoginResponse303Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExternalAuthLoginResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ExternalAuthLoginResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ExternalAuthLoginResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExternalAuthLoginResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r ExternalAuthLoginResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r ExternalAuthLoginResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExternalAuthLoginResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExternalAuthLoginResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExternalAuthLoginResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18441,6 +19807,96 @@ func (r CoordinateWorkspaceAgentSelfResponse) ContentType() string {
 	return ""
 }
 
+type GetWorkspaceAgentExternalAuthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceAgentExternalAuth
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWorkspaceAgentExternalAuthResponse) GetJSON200() *WorkspaceAgentExternalAuth {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetWorkspaceAgentExternalAuthResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWorkspaceAgentExternalAuthResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWorkspaceAgentExternalAuthResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetWorkspaceAgentExternalAuthResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetWorkspaceAgentExternalAuthResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetWorkspaceAgentExternalAuthResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GetWorkspaceAgentExternalAuthResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWorkspaceAgentExternalAuthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWorkspaceAgentExternalAuthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWorkspaceAgentExternalAuthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWorkspaceAgentExternalAuthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ReportWorkspaceAgentLifecycleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21229,6 +22685,126 @@ func (c *ClientWithResponses) GetDerpMapWithResponse(ctx context.Context, reqEdi
 	return ParseGetDerpMapResponse(rsp)
 }
 
+// ListExternalAuthWithResponse List external auth providers
+//
+// The deployment's providers, each with whether the signed-in user has linked an account.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/external-auth (the `ListExternalAuth` operationId).
+func (c *ClientWithResponses) ListExternalAuthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListExternalAuthResponse, error) {
+	rsp, err := c.ListExternalAuth(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListExternalAuthResponse(rsp)
+}
+
+// UnlinkExternalAuthWithResponse Unlink an account
+//
+// Removes the signed-in user's link and revokes its tokens at the provider (where the provider offers that).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v2/external-auth/{provider} (the `UnlinkExternalAuth` operationId).
+func (c *ClientWithResponses) UnlinkExternalAuthWithResponse(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*UnlinkExternalAuthResponse, error) {
+	rsp, err := c.UnlinkExternalAuth(ctx, provider, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUnlinkExternalAuthResponse(rsp)
+}
+
+// GetExternalAuthWithResponse Get an external auth provider
+//
+// One provider and the signed-in user's link to it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/external-auth/{provider} (the `GetExternalAuth` operationId).
+func (c *ClientWithResponses) GetExternalAuthWithResponse(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*GetExternalAuthResponse, error) {
+	rsp, err := c.GetExternalAuth(ctx, provider, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetExternalAuthResponse(rsp)
+}
+
+// ExternalAuthCallbackWithResponse Finish linking an account
+//
+// The provider's redirect target (register ACCESS_URL/api/v2/external-auth/ID/callback with the OAuth app): checks the answer against the link started by this browser, redeems the code and stores the tokens, sealed; then redirects to where linking began.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/external-auth/{provider}/callback (the `ExternalAuthCallback` operationId).
+func (c *ClientWithResponses) ExternalAuthCallbackWithResponse(ctx context.Context, provider string, params *ExternalAuthCallbackParams, reqEditors ...RequestEditorFn) (*ExternalAuthCallbackResponse, error) {
+	rsp, err := c.ExternalAuthCallback(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExternalAuthCallbackResponse(rsp)
+}
+
+// StartExternalAuthDeviceWithResponse Start linking with a device code
+//
+// For providers with the device flow: a code for the user to enter at the provider's verification page; then poll finish-external-auth-device.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/external-auth/{provider}/device (the `StartExternalAuthDevice` operationId).
+func (c *ClientWithResponses) StartExternalAuthDeviceWithResponse(ctx context.Context, provider string, reqEditors ...RequestEditorFn) (*StartExternalAuthDeviceResponse, error) {
+	rsp, err := c.StartExternalAuthDevice(ctx, provider, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartExternalAuthDeviceResponse(rsp)
+}
+
+// FinishExternalAuthDeviceWithBodyWithResponse Finish linking with a device code
+//
+// Asks the provider once whether the user approved: 201 and linked, or 202 while it waits (ask again after the code's interval).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/external-auth/{provider}/device/token (the `FinishExternalAuthDevice` operationId).
+func (c *ClientWithResponses) FinishExternalAuthDeviceWithBodyWithResponse(ctx context.Context, provider string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FinishExternalAuthDeviceResponse, error) {
+	rsp, err := c.FinishExternalAuthDeviceWithBody(ctx, provider, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFinishExternalAuthDeviceResponse(rsp)
+}
+
+// FinishExternalAuthDeviceWithResponse Finish linking with a device code
+//
+// Asks the provider once whether the user approved: 201 and linked, or 202 while it waits (ask again after the code's interval).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/external-auth/{provider}/device/token (the `FinishExternalAuthDevice` operationId).
+func (c *ClientWithResponses) FinishExternalAuthDeviceWithResponse(ctx context.Context, provider string, body FinishExternalAuthDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*FinishExternalAuthDeviceResponse, error) {
+	rsp, err := c.FinishExternalAuthDevice(ctx, provider, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFinishExternalAuthDeviceResponse(rsp)
+}
+
+// ExternalAuthLoginWithResponse Start linking an account in the browser
+//
+// Redirects the browser to the provider, which sends it back to external-auth-callback.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/external-auth/{provider}/login (the `ExternalAuthLogin` operationId).
+func (c *ClientWithResponses) ExternalAuthLoginWithResponse(ctx context.Context, provider string, params *ExternalAuthLoginParams, reqEditors ...RequestEditorFn) (*ExternalAuthLoginResponse, error) {
+	rsp, err := c.ExternalAuthLogin(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExternalAuthLoginResponse(rsp)
+}
+
 // UploadFileWithBodyWithResponse Upload a template archive
 //
 // A tar (application/x-tar) or zip (application/zip) archive of a template's Terraform files, at most 50 MiB. Stored once per content: the ID is its SHA-256.
@@ -22511,6 +24087,21 @@ func (c *ClientWithResponses) CoordinateWorkspaceAgentSelfWithResponse(ctx conte
 	return ParseCoordinateWorkspaceAgentSelfResponse(rsp)
 }
 
+// GetWorkspaceAgentExternalAuthWithResponse Get the owner's external auth token
+//
+// For workspace agents, with their token: a fresh access token of the workspace owner's link to a provider the workspace's template uses (data "coder_external_auth"), chosen by id or by a Git URL its regex matches, with the username and password Git should send. A token that is due is refreshed first. Not linked, or a provider the template does not use: 403 saying what to do.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceagents/me/external-auth (the `GetWorkspaceAgentExternalAuth` operationId).
+func (c *ClientWithResponses) GetWorkspaceAgentExternalAuthWithResponse(ctx context.Context, params *GetWorkspaceAgentExternalAuthParams, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentExternalAuthResponse, error) {
+	rsp, err := c.GetWorkspaceAgentExternalAuth(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWorkspaceAgentExternalAuthResponse(rsp)
+}
+
 // ReportWorkspaceAgentLifecycleWithBodyWithResponse Report the agent's lifecycle
 //
 // created → starting → ready | start_error | start_timeout → shutting_down → off | shutdown_error | shutdown_timeout.
@@ -23535,6 +25126,458 @@ func ParseGetDerpMapResponse(rsp *http.Response) (*GetDerpMapResponse, error) {
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseListExternalAuthResponse parses an HTTP response from a ListExternalAuthWithResponse call
+func ParseListExternalAuthResponse(rsp *http.Response) (*ListExternalAuthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListExternalAuthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProvidersOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUnlinkExternalAuthResponse parses an HTTP response from a UnlinkExternalAuthWithResponse call
+func ParseUnlinkExternalAuthResponse(rsp *http.Response) (*UnlinkExternalAuthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UnlinkExternalAuthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UnlinkProviderOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetExternalAuthResponse parses an HTTP response from a GetExternalAuthWithResponse call
+func ParseGetExternalAuthResponse(rsp *http.Response) (*GetExternalAuthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetExternalAuthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ExternalauthProvider
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExternalAuthCallbackResponse parses an HTTP response from a ExternalAuthCallbackWithResponse call
+func ParseExternalAuthCallbackResponse(rsp *http.Response) (*ExternalAuthCallbackResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExternalAuthCallbackResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 303:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 303:
+		var headers ExternalAuthCallbackResponse303Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers303 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStartExternalAuthDeviceResponse parses an HTTP response from a StartExternalAuthDeviceWithResponse call
+func ParseStartExternalAuthDeviceResponse(rsp *http.Response) (*StartExternalAuthDeviceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartExternalAuthDeviceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeviceCode
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFinishExternalAuthDeviceResponse parses an HTTP response from a FinishExternalAuthDeviceWithResponse call
+func ParseFinishExternalAuthDeviceResponse(rsp *http.Response) (*FinishExternalAuthDeviceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FinishExternalAuthDeviceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest DeviceLinkOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExternalAuthLoginResponse parses an HTTP response from a ExternalAuthLoginWithResponse call
+func ParseExternalAuthLoginResponse(rsp *http.Response) (*ExternalAuthLoginResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExternalAuthLoginResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 303:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 303:
+		var headers ExternalAuthLoginResponse303Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers303 = &headers
 	}
 
 	return response, nil
@@ -27288,6 +29331,81 @@ func ParseCoordinateWorkspaceAgentSelfResponse(rsp *http.Response) (*CoordinateW
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetWorkspaceAgentExternalAuthResponse parses an HTTP response from a GetWorkspaceAgentExternalAuthWithResponse call
+func ParseGetWorkspaceAgentExternalAuthResponse(rsp *http.Response) (*GetWorkspaceAgentExternalAuthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWorkspaceAgentExternalAuthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceAgentExternalAuth
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
 
 	}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/hearthdev/hearth/internal/bootstrap"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/externalauth"
 	"github.com/hearthdev/hearth/internal/gitsshkey"
 	"github.com/hearthdev/hearth/internal/parameter"
 	"github.com/hearthdev/hearth/internal/pgnotify"
@@ -108,6 +109,7 @@ func (h handlers) ownerSecrets(ctx context.Context, tx db.Tx, in dbsqlc.GetBuild
 	} else if err != nil && !errors.Is(db.Translate(err), db.ErrNotFound) {
 		return nil, err
 	}
+	h.externalAuthTokens(ctx, in, env)
 	name := "workspace " + in.WorkspaceID.String()
 	if err := tx.DeleteAPIKeyByName(ctx, dbsqlc.DeleteAPIKeyByNameParams{UserID: in.OwnerID, Name: name}); err != nil {
 		return nil, err
@@ -121,6 +123,31 @@ func (h handlers) ownerSecrets(ctx context.Context, tx db.Tx, in dbsqlc.GetBuild
 		env["CODER_WORKSPACE_OWNER_SESSION_TOKEN"] = k.Token
 	}
 	return env, nil
+}
+
+// externalAuthTokens adds the owner's access token of each external auth provider the version uses
+// and the owner has linked (CODER_EXTERNAL_AUTH_ACCESS_TOKEN_<id>, data "coder_external_auth"'s
+// access_token), refreshed first when due. The start request already refused an owner without a
+// required link; a link that stops working in between leaves access_token empty, with a warning.
+func (h handlers) externalAuthTokens(ctx context.Context, in dbsqlc.GetBuildJobInputRow, env map[string]string) {
+	if h.ExternalAuth == nil {
+		return
+	}
+	var used []ExternalAuth
+	_ = json.Unmarshal(in.ExternalAuth, &used) // written by us
+	for _, u := range used {
+		if _, ok := h.ExternalAuth.Provider(u.ID); !ok || in.OwnerID == authz.PrebuildsOwner {
+			continue
+		}
+		tok, err := h.ExternalAuth.Token(ctx, in.OwnerID, u.ID)
+		if err != nil {
+			if !errors.Is(err, externalauth.ErrNotLinked) || !u.Optional {
+				h.Logger.WarnContext(ctx, "provisioner: a build gets no external auth token", "provider", u.ID, "workspace", in.WorkspaceID, "error", err)
+			}
+			continue
+		}
+		env["CODER_EXTERNAL_AUTH_ACCESS_TOKEN_"+u.ID] = tok.AccessToken
+	}
 }
 
 // ownerGroups is the owner's groups as the provider reads them: a JSON list of names.

@@ -22,6 +22,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/externalauth"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
@@ -55,6 +56,8 @@ type Deps struct {
 	Security []map[string][]string
 	// Boxes open template variable values and seal Terraform state.
 	Boxes seal.Boxes
+	// ExternalAuth gives builds the owner's external auth tokens (data "coder_external_auth").
+	ExternalAuth *externalauth.Links
 }
 
 type handlers struct {
@@ -612,8 +615,9 @@ func completeImport(ctx context.Context, q *dbsqlc.Queries, a jobAuth, res *Impo
 	vars, _ := json.Marshal(orEmptySlice(res.Variables))
 	resources, _ := json.Marshal(orEmptySlice(res.Resources))
 	presets, _ := json.Marshal(orEmptySlice(res.Presets))
+	extAuth, _ := json.Marshal(orEmptySlice(res.ExternalAuth))
 	n, err := q.CompleteTemplateVersionImport(ctx, dbsqlc.CompleteTemplateVersionImportParams{JobID: a.job, Attempt: int32(a.attempt), //nolint:gosec
-		Parameters: params, Variables: vars, Resources: resources, Presets: presets})
+		Parameters: params, Variables: vars, Resources: resources, Presets: presets, ExternalAuth: extAuth})
 	if err == nil && n != 1 {
 		return riverclaim.ErrNotRunning
 	}

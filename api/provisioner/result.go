@@ -6,6 +6,16 @@ type ImportResult struct {
 	Variables  []TemplateVariable `json:"variables"`
 	Resources  []Resource         `json:"resources"`
 	Presets    []Preset           `json:"presets,omitempty" maxItems:"100"`
+	// ExternalAuth is the providers the template's data "coder_external_auth" blocks name.
+	ExternalAuth []ExternalAuth `json:"external_auth,omitempty" maxItems:"20"`
+}
+
+// ExternalAuth is a data "coder_external_auth": an external auth provider the template uses. A
+// required one must be linked by a workspace's owner before it starts; its token reaches the build
+// (access_token) and the workspace (coder external-auth access-token, Git credentials).
+type ExternalAuth struct {
+	ID       string `json:"id" minLength:"1" maxLength:"64"`
+	Optional bool   `json:"optional" doc:"The owner may start the workspace without linking it."`
 }
 
 // Preset is a coder_workspace_preset: a named set of parameter values to create a workspace with.

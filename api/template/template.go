@@ -244,6 +244,7 @@ type Version struct {
 	Parameters    []provisioner.Parameter        `json:"parameters"`
 	Variables     []provisioner.TemplateVariable `json:"variables"`
 	Presets       []provisioner.Preset           `json:"presets" doc:"The template's coder_workspace_presets: named parameter values to create a workspace with."`
+	ExternalAuth  []provisioner.ExternalAuth     `json:"external_auth" doc:"The external auth providers its data \"coder_external_auth\" blocks name: a required one must be linked by a workspace's owner before it starts."`
 	Resources     []provisioner.Resource         `json:"resources"`
 	// VariableValues are the values given, sensitive ones blanked.
 	VariableValues []VariableValue `json:"variable_values"`
@@ -274,6 +275,8 @@ func (h handlers) toVersion(v dbsqlc.TemplateVersion) Version {
 	_ = json.Unmarshal(v.Resources, &out.Resources)
 	out.Presets = []provisioner.Preset{}
 	_ = json.Unmarshal(v.Presets, &out.Presets)
+	out.ExternalAuth = []provisioner.ExternalAuth{}
+	_ = json.Unmarshal(v.ExternalAuth, &out.ExternalAuth)
 	if len(v.VariableValues) > 0 && h.Boxes.Variables != nil {
 		if plain, err := h.Boxes.Variables.Open(v.VariableValues, v.ID.String()); err == nil {
 			_ = json.Unmarshal(plain, &out.VariableValues)

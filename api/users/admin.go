@@ -361,6 +361,10 @@ func (h handlers) delete(ctx context.Context, in *UserPath) (*struct{}, error) {
 	if err := notYourself(ctx, u, "delete"); err != nil {
 		return nil, err
 	}
+	revoke, err := h.ExternalAuth.Revoker(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
 	err = h.DB.InTx(ctx, func(tx db.Tx) error {
 		// Workspaces refer to their owner without cascading: a user whose workspaces still exist
 		// cannot be deleted, or their infrastructure would be left behind with nobody to delete it.
@@ -387,6 +391,7 @@ func (h handlers) delete(ctx context.Context, in *UserPath) (*struct{}, error) {
 		return nil, err
 	}
 	h.Auth.ForgetUser(ctx, u.ID)
+	revoke(context.WithoutCancel(ctx)) // the links went with the user; their tokens go at the providers
 	return nil, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/externalauth"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
@@ -39,6 +40,8 @@ type Deps struct {
 	// GitSSHKeys seals users' Git SSH private keys; OIDCTokens their OIDC access tokens.
 	GitSSHKeys *seal.Box
 	OIDCTokens *seal.Box
+	// ExternalAuth revokes a deleted user's external auth tokens.
+	ExternalAuth *externalauth.Links
 }
 
 // CookieName is the session cookie the dashboard uses.

@@ -144,6 +144,9 @@ type Manifest struct {
 	MOTDFile      string                      `json:"motd_file"`
 	// ResourcesMonitoring is what to watch and report (report-workspace-agent-resources).
 	ResourcesMonitoring provisioner.ResourcesMonitoring `json:"resources_monitoring"`
+	// ExternalAuth names the external auth providers the template uses that this deployment offers:
+	// the agent answers Git's credential requests for their URLs.
+	ExternalAuth []string `json:"external_auth"`
 }
 
 // ManifestOutput is an agent's manifest.
@@ -166,6 +169,18 @@ func (h handlers) manifest(ctx context.Context, in *agentTokenInput) (*ManifestO
 	_ = json.Unmarshal(a.Apps, &m.Apps)
 	_ = json.Unmarshal(a.Metadata, &m.Metadata)
 	_ = json.Unmarshal(a.ResourcesMonitoring, &m.ResourcesMonitoring)
+	m.ExternalAuth = []string{}
+	if h.ExternalAuth != nil && len(h.ExternalAuth.Providers()) > 0 {
+		raw, err := h.DB.GetBuildExternalAuth(ctx, a.BuildID)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range versionExternalAuth(raw) {
+			if _, ok := h.ExternalAuth.Provider(u.ID); ok {
+				m.ExternalAuth = append(m.ExternalAuth, u.ID)
+			}
+		}
+	}
 	return &ManifestOutput{Body: m}, nil
 }
 

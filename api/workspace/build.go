@@ -301,6 +301,9 @@ func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, 
 		if err := checkQuota(ctx, tx, w, v); err != nil {
 			return dbsqlc.WorkspaceBuild{}, err
 		}
+		if err := h.checkExternalAuth(ctx, tx, w, v); err != nil {
+			return dbsqlc.WorkspaceBuild{}, err
+		}
 	}
 	raw, _ := json.Marshal(values)
 	p := dbsqlc.InsertWorkspaceBuildParams{WorkspaceID: w.ID, TemplateVersionID: v.ID, Transition: req.Transition,

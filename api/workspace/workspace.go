@@ -34,6 +34,7 @@ import (
 	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/parameter"
 	"github.com/hearthdev/hearth/internal/pgnotify"
+	"github.com/hearthdev/hearth/internal/externalauth"
 	"github.com/hearthdev/hearth/internal/prebuilds"
 	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/seal"
@@ -65,6 +66,10 @@ type Deps struct {
 	Auth        *authn.Authenticator
 	// Pools is what the prebuild reconciler last saw (list-prebuild-pools).
 	Pools *prebuilds.Pools
+	// ExternalAuth holds owners' external auth links, whose tokens agents ask for; AccessURL is
+	// where users link them.
+	ExternalAuth *externalauth.Links
+	AccessURL    string
 }
 
 type handlers struct {
@@ -106,6 +111,7 @@ func Register(api huma.API, d Deps) {
 		"Each preset that asks for prebuilds, as the reconciler last saw its pool: desired, running, eligible (agents ready), starting, failed in the last hour. "+
 			"For template admins, owners and auditors."), h.pools)
 	registerAgent(api, h, op)
+	registerAgentExternalAuth(api, h)
 	registerSchedule(api, h, op)
 	registerWatch(api, h, op)
 	registerConnect(api, h, op)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hearthdev/hearth/api/users"
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/externalauth"
 	"github.com/hearthdev/hearth/internal/server"
 	"github.com/hearthdev/hearth/jobs"
 )
@@ -27,6 +28,7 @@ func serverCommand() *cobra.Command {
 		groupMapping    string
 		groupFilter     string
 		pskFile         string
+		extAuthFile     string
 		psks, templates []string
 	)
 	cmd := &cobra.Command{
@@ -71,6 +73,9 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 					oidc.GroupFilter = re
 				}
 				cfg.OIDC = &oidc
+			}
+			if cfg.ExternalAuth, err = externalauth.Load(extAuthFile, os.Environ()); err != nil {
+				return usageError{err}
 			}
 			cfg.Templates = map[string]string{}
 			for _, t := range templates {
@@ -142,6 +147,10 @@ HEARTH_HTTP_ADDRESS) or in a YAML file given by --config.`,
 	f.StringVar(&groupMapping, "oidc-group-mapping", "", `JSON object renaming the groups claim's values to Hearth group names, such as {"Platform Team":"platform"}`)
 	f.StringVar(&groupFilter, "oidc-group-regex-filter", "", "only the groups claim's values this regular expression matches are synced")
 	f.BoolVar(&oidc.GroupAutoCreate, "oidc-group-auto-create", false, "create groups the groups claim names that do not exist yet (otherwise they are skipped)")
+	f.StringVar(&extAuthFile, "external-auth-config", "", "YAML file listing external auth providers (Git hosts and OAuth2 apps users link their accounts to): "+
+		"id, type ("+strings.Join(externalauth.Types(), ", ")+"), client_id, client_secret or client_secret_file, and where not the type's default: "+
+		"auth_url, token_url, device_code_url, revoke_url, issuer_url, scopes, regex, device_flow, no_refresh. Also "+externalauth.EnvPrefix+"N_ID, …_CLIENT_ID and so on. "+
+		"Register ACCESS_URL/api/v2/external-auth/ID/callback as each app's redirect URL")
 	logs = addLogFlags(f)
 	bindConfig(cmd)
 	return cmd

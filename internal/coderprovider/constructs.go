@@ -144,8 +144,8 @@ var Constructs = []Construct{
 		Attrs: ok("daily_cost", "hide", "icon", "id", "resource_id", "item", "item.is_null", "item.key", "item.sensitive", "item.value")},
 	{Kind: Resource, Type: "coder_script", Support: Supported,
 		Attrs: ok("agent_id", "cron", "display_name", "icon", "id", "log_path", "run_on_start", "run_on_stop", "script", "start_blocks_login", "timeout")},
-	{Kind: DataSource, Type: "coder_external_auth", Support: Unsupported, Note: "External auth providers are not offered yet; access_token is empty.",
-		Attrs: no("", "access_token", "id", "optional")},
+	{Kind: DataSource, Type: "coder_external_auth", Support: Supported, Note: "Listed on the version; a required one must be linked by the owner before a start (403 otherwise). access_token is the owner's token, refreshed when due, for the build only; inside the workspace, coder external-auth access-token ID and Git's credential helper give a fresh one.",
+		Attrs: ok("access_token", "id", "optional")},
 	{Kind: DataSource, Type: "coder_parameter", Support: Supported, Attrs: cat(
 		ok("default", "description", "display_name", "ephemeral", "icon", "id", "mutable", "name", "optional", "order", "type", "value",
 			"option", "option.description", "option.icon", "option.name", "option.value",

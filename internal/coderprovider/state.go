@@ -39,6 +39,21 @@ func ParseImport(plan *tfjson.Plan) *client.ProvisionerImportResult {
 	if len(presets) > 0 {
 		out.Presets = &presets
 	}
+	var auths []client.ProvisionerExternalAuth
+	seen := map[string]bool{}
+	for _, r := range allResources(plan) {
+		if r.Mode == tfjson.DataResourceMode && r.Type == "coder_external_auth" {
+			id := str(r.AttributeValues["id"])
+			if id == "" || seen[id] {
+				continue
+			}
+			seen[id] = true
+			auths = append(auths, client.ProvisionerExternalAuth{Id: id, Optional: r.AttributeValues["optional"] == true})
+		}
+	}
+	if len(auths) > 0 {
+		out.ExternalAuth = &auths
+	}
 
 	if plan.Config != nil && plan.Config.RootModule != nil {
 		names := make([]string, 0, len(plan.Config.RootModule.Variables))

@@ -68,6 +68,8 @@ type Boxes struct {
 	GitSSHKeys *Box
 	// OIDCTokens seals users' OIDC access tokens (context: the user's ID).
 	OIDCTokens *Box
+	// ExternalAuth seals users' external auth tokens (context: the user, the provider and which token).
+	ExternalAuth *Box
 }
 
 // NewBoxes makes every box from the deployment's secret key.
@@ -85,5 +87,9 @@ func NewBoxes(secret []byte) (Boxes, error) {
 		return Boxes{}, err
 	}
 	oidc, err := New(secret, "oidc-tokens")
-	return Boxes{State: state, Variables: vars, GitSSHKeys: keys, OIDCTokens: oidc}, err
+	if err != nil {
+		return Boxes{}, err
+	}
+	ext, err := New(secret, "external-auth-tokens")
+	return Boxes{State: state, Variables: vars, GitSSHKeys: keys, OIDCTokens: oidc, ExternalAuth: ext}, err
 }

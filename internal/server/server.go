@@ -30,6 +30,7 @@ import (
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/externalauth"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/pgembed"
@@ -85,6 +86,8 @@ type Config struct {
 	ProviderDirect  bool
 	// OIDC, when its issuer is set, turns on OIDC sign-in.
 	OIDC *users.OIDCConfig
+	// ExternalAuth is the external auth providers users link their accounts to (externalauth.Load).
+	ExternalAuth []*externalauth.Provider
 	// Templates are made at start, by name, from directories of Terraform files, unless a template
 	// of that name exists (NAME -> DIR).
 	Templates map[string]string
@@ -320,7 +323,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Relay: relays, Activity: recorder, Metadata: values, AppsHost: cfg.AppsHost,
 		Coordinator: tail.coordinator, DERP: tail.derpHandler(), DERPMap: tail.derpMap,
 		AllowPathAppSharing: cfg.AllowPathAppSharing, UnsandboxedTemplates: cfg.UnsandboxedTemplates, Pools: pools,
-		MaxPrebuilds: cfg.PrebuildsMaxInstances,
+		MaxPrebuilds: cfg.PrebuildsMaxInstances, ExternalAuth: externalauth.NewLinks(database, boxes.ExternalAuth, cfg.ExternalAuth, log),
 	})
 
 	srv := &http.Server{

@@ -21,6 +21,7 @@ const (
 	KindApp        Kind = "app"        // a browser's access to one workspace app, checked by a proxy
 	KindConnection Kind = "connection" // an SSH, PTY or port-forward connection to one agent
 	KindOIDCState  Kind = "oidc-state" // a browser's OIDC sign-in in progress
+	KindLinkState  Kind = "link-state" // a browser's external auth link in progress
 	KindRelay      Kind = "relay"      // a replica forwarding a stream to the replica holding an agent's tunnel
 	KindModule     Kind = "module"     // Terraform's download of one module version from the module registry
 )

@@ -48,6 +48,7 @@ const (
 	KindApp        = ticketkeys.KindApp
 	KindConnection = ticketkeys.KindConnection
 	KindOIDCState  = ticketkeys.KindOIDCState
+	KindLinkState  = ticketkeys.KindLinkState
 	KindRelay      = ticketkeys.KindRelay
 	KindModule     = ticketkeys.KindModule
 )

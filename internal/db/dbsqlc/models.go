@@ -94,6 +94,16 @@ type AuditLog struct {
 	Result       string
 }
 
+type ExternalAuthLink struct {
+	UserID             uuid.UUID
+	ProviderID         string
+	AccessTokenSealed  []byte
+	RefreshTokenSealed []byte
+	ExpiresAt          *time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
 type File struct {
 	Hash        []byte
 	ContentType string
@@ -268,6 +278,7 @@ type TemplateVersion struct {
 	Warnings       []byte
 	WorkspaceTags  []byte
 	Presets        []byte
+	ExternalAuth   []byte
 }
 
 type User struct {

@@ -21,19 +21,20 @@ WITH job AS (
     DELETE FROM provisioner_leases WHERE job_id = (SELECT id FROM job) AND attempt = $2::int
 ), version AS (
     UPDATE template_versions SET status = 'succeeded', error = '', parameters = $3, variables = $4,
-        resources = $5, presets = $6, updated_at = now()
+        resources = $5, presets = $6, external_auth = $7, updated_at = now()
     WHERE job_id = (SELECT id FROM job)
 )
 SELECT count(*) FROM job
 `
 
 type CompleteTemplateVersionImportParams struct {
-	JobID      int64
-	Attempt    int32
-	Parameters []byte
-	Variables  []byte
-	Resources  []byte
-	Presets    []byte
+	JobID        int64
+	Attempt      int32
+	Parameters   []byte
+	Variables    []byte
+	Resources    []byte
+	Presets      []byte
+	ExternalAuth []byte
 }
 
 // Completes an import job (fenced, as CompleteRiverJob), ends its lease and stores its result, all or
@@ -47,6 +48,7 @@ func (q *Queries) CompleteTemplateVersionImport(ctx context.Context, arg Complet
 		arg.Variables,
 		arg.Resources,
 		arg.Presets,
+		arg.ExternalAuth,
 	)
 	var count int64
 	err := row.Scan(&count)
@@ -121,7 +123,7 @@ func (q *Queries) GetRiverJobAttempt(ctx context.Context, id int64) (GetRiverJob
 }
 
 const getTemplateVersion = `-- name: GetTemplateVersion :one
-SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets FROM template_versions WHERE id = $1
+SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets, external_auth FROM template_versions WHERE id = $1
 `
 
 func (q *Queries) GetTemplateVersion(ctx context.Context, id uuid.UUID) (TemplateVersion, error) {
@@ -149,12 +151,13 @@ func (q *Queries) GetTemplateVersion(ctx context.Context, id uuid.UUID) (Templat
 		&i.Warnings,
 		&i.WorkspaceTags,
 		&i.Presets,
+		&i.ExternalAuth,
 	)
 	return i, err
 }
 
 const getTemplateVersionByJob = `-- name: GetTemplateVersionByJob :one
-SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets FROM template_versions WHERE job_id = $1
+SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets, external_auth FROM template_versions WHERE job_id = $1
 `
 
 func (q *Queries) GetTemplateVersionByJob(ctx context.Context, jobID *int64) (TemplateVersion, error) {
@@ -182,6 +185,7 @@ func (q *Queries) GetTemplateVersionByJob(ctx context.Context, jobID *int64) (Te
 		&i.Warnings,
 		&i.WorkspaceTags,
 		&i.Presets,
+		&i.ExternalAuth,
 	)
 	return i, err
 }
@@ -234,7 +238,7 @@ func (q *Queries) InsertJobLogs(ctx context.Context, arg InsertJobLogsParams) er
 
 const insertTemplateVersion = `-- name: InsertTemplateVersion :one
 INSERT INTO template_versions (id, file_hash, tags, created_by, template_id, name, message, variable_values, warnings, workspace_tags)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets, external_auth
 `
 
 type InsertTemplateVersionParams struct {
@@ -286,6 +290,7 @@ func (q *Queries) InsertTemplateVersion(ctx context.Context, arg InsertTemplateV
 		&i.Warnings,
 		&i.WorkspaceTags,
 		&i.Presets,
+		&i.ExternalAuth,
 	)
 	return i, err
 }

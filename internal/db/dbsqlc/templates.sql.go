@@ -207,7 +207,7 @@ func (q *Queries) InsertTemplate(ctx context.Context, arg InsertTemplateParams) 
 }
 
 const listTemplateVersions = `-- name: ListTemplateVersions :many
-SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets FROM template_versions
+SELECT id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets, external_auth FROM template_versions
 WHERE template_id = $1 AND ($2::boolean OR NOT archived)
 ORDER BY created_at DESC, id DESC
 `
@@ -248,6 +248,7 @@ func (q *Queries) ListTemplateVersions(ctx context.Context, arg ListTemplateVers
 			&i.Warnings,
 			&i.WorkspaceTags,
 			&i.Presets,
+			&i.ExternalAuth,
 		); err != nil {
 			return nil, err
 		}
@@ -354,7 +355,7 @@ func (q *Queries) LockTemplate(ctx context.Context, id uuid.UUID) (Template, err
 }
 
 const setTemplateVersionArchived = `-- name: SetTemplateVersionArchived :one
-UPDATE template_versions SET archived = $2, updated_at = now() WHERE id = $1 RETURNING id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets
+UPDATE template_versions SET archived = $2, updated_at = now() WHERE id = $1 RETURNING id, file_hash, tags, job_id, status, error, parameters, variables, resources, created_by, created_at, updated_at, template_id, name, message, archived, variable_values, diagnostics, warnings, workspace_tags, presets, external_auth
 `
 
 type SetTemplateVersionArchivedParams struct {
@@ -387,6 +388,7 @@ func (q *Queries) SetTemplateVersionArchived(ctx context.Context, arg SetTemplat
 		&i.Warnings,
 		&i.WorkspaceTags,
 		&i.Presets,
+		&i.ExternalAuth,
 	)
 	return i, err
 }

@@ -110,7 +110,7 @@ WITH job AS (
     DELETE FROM provisioner_leases WHERE job_id = (SELECT id FROM job) AND attempt = @attempt::int
 ), version AS (
     UPDATE template_versions SET status = 'succeeded', error = '', parameters = @parameters, variables = @variables,
-        resources = @resources, presets = @presets, updated_at = now()
+        resources = @resources, presets = @presets, external_auth = @external_auth, updated_at = now()
     WHERE job_id = (SELECT id FROM job)
 )
 SELECT count(*) FROM job;

@@ -169,7 +169,7 @@ SELECT b.id, b.number, b.transition, b.parameters, b.template_version_id, w.id A
     (u.oidc_issuer IS NOT NULL)::bool AS owner_oidc,
     ARRAY(SELECT g.name FROM groups g WHERE g.id = '00000000-0000-0000-0000-00000000e0e0'
           OR g.id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = u.id) ORDER BY g.name)::text[] AS owner_groups,
-    t.id AS template_id, t.name AS template_name, v.name AS version_name, v.variable_values, f.data, f.content_type
+    t.id AS template_id, t.name AS template_name, v.name AS version_name, v.variable_values, v.external_auth, f.data, f.content_type
 FROM workspace_builds b
 JOIN workspaces w ON w.id = b.workspace_id
 JOIN users u ON u.id = w.owner_id

@@ -84,6 +84,130 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/external-auth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List external auth providers
+         * @description The deployment's providers, each with whether the signed-in user has linked an account.
+         */
+        get: operations["list-external-auth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/external-auth/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an external auth provider
+         * @description One provider and the signed-in user's link to it.
+         */
+        get: operations["get-external-auth"];
+        put?: never;
+        post?: never;
+        /**
+         * Unlink an account
+         * @description Removes the signed-in user's link and revokes its tokens at the provider (where the provider offers that).
+         */
+        delete: operations["unlink-external-auth"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/external-auth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Finish linking an account
+         * @description The provider's redirect target (register ACCESS_URL/api/v2/external-auth/ID/callback with the OAuth app): checks the answer against the link started by this browser, redeems the code and stores the tokens, sealed; then redirects to where linking began.
+         */
+        get: operations["external-auth-callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/external-auth/{provider}/device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start linking with a device code
+         * @description For providers with the device flow: a code for the user to enter at the provider's verification page; then poll finish-external-auth-device.
+         */
+        post: operations["start-external-auth-device"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/external-auth/{provider}/device/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish linking with a device code
+         * @description Asks the provider once whether the user approved: 201 and linked, or 202 while it waits (ask again after the code's interval).
+         */
+        post: operations["finish-external-auth-device"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/external-auth/{provider}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start linking an account in the browser
+         * @description Redirects the browser to the provider, which sends it back to external-auth-callback.
+         */
+        get: operations["external-auth-login"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/files": {
         parameters: {
             query?: never;
@@ -1144,6 +1268,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/workspaceagents/me/external-auth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the owner's external auth token
+         * @description For workspace agents, with their token: a fresh access token of the workspace owner's link to a provider the workspace's template uses (data "coder_external_auth"), chosen by id or by a Git URL its regex matches, with the username and password Git should send. A token that is due is refreshed first. Not linked, or a provider the template does not use: 403 saying what to do.
+         */
+        get: operations["get-workspace-agent-external-auth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/workspaceagents/me/lifecycle": {
         parameters: {
             query?: never;
@@ -2085,6 +2229,18 @@ export interface components {
         DeregisterProxyInputBody: {
             instance_id: string;
         };
+        DeviceCode: {
+            device_code: string;
+            /** Format: int64 */
+            expires_in: number;
+            /** Format: int64 */
+            interval: number;
+            user_code: string;
+            verification_uri: string;
+        };
+        DeviceLinkOutputBody: {
+            linked: boolean;
+        };
         DisconnectProxiedInputBody: {
             connection_id: string;
         };
@@ -2148,6 +2304,25 @@ export interface components {
              */
             duration_seconds: number;
         };
+        ExternalauthProvider: {
+            /** @description Accounts can be linked with a device code (the CLI's way). */
+            device_flow: boolean;
+            display_name: string;
+            /**
+             * Format: date-time
+             * @description When the current access token expires (it is refreshed before then, where the provider allows).
+             */
+            expires_at?: string;
+            id: string;
+            /** @description Open in a signed-in browser to link an account. */
+            link_url: string;
+            linked: boolean;
+            /** Format: date-time */
+            linked_at?: string;
+            /** @description The Git URLs its tokens are offered for inside workspaces. */
+            regex?: string;
+            type: string;
+        };
         FailInputBody: {
             /** @description The job stopped because it was canceled. */
             canceled?: boolean;
@@ -2163,6 +2338,10 @@ export interface components {
         FileOutputBody: {
             /** @description The SHA-256 of the content, hex. */
             id: string;
+        };
+        FinishDeviceInputBody: {
+            /** @description The device_code start-external-auth-device gave. */
+            device_code: string;
         };
         FirstUserInputBody: {
             /**
@@ -2389,6 +2568,9 @@ export interface components {
             /** @description One of the template's versions whose import succeeded. */
             version_id: string;
         };
+        ProvidersOutputBody: {
+            providers: components["schemas"]["ExternalauthProvider"][];
+        };
         ProvisionerAgent: {
             apps: components["schemas"]["ProvisionerApp"][];
             arch: string;
@@ -2495,6 +2677,11 @@ export interface components {
             vscode_insiders: boolean;
             web_terminal: boolean;
         };
+        ProvisionerExternalAuth: {
+            id: string;
+            /** @description The owner may start the workspace without linking it. */
+            optional: boolean;
+        };
         ProvisionerHealthcheck: {
             /** Format: int64 */
             interval_seconds: number;
@@ -2503,6 +2690,7 @@ export interface components {
             url: string;
         };
         ProvisionerImportResult: {
+            external_auth?: components["schemas"]["ProvisionerExternalAuth"][];
             parameters: components["schemas"]["ProvisionerParameter"][];
             presets?: components["schemas"]["ProvisionerPreset"][];
             resources: components["schemas"]["ProvisionerResource"][];
@@ -2883,6 +3071,11 @@ export interface components {
              */
             ttl_seconds?: number | null;
         };
+        UnlinkProviderOutputBody: {
+            /** @description The provider confirmed the tokens are revoked (false: it has no revocation endpoint, or it failed). */
+            revoked: boolean;
+            warning?: string;
+        };
         UpdateGroupInputBody: {
             /** @description Usernames or user IDs to add. */
             add_members?: string[];
@@ -3150,6 +3343,15 @@ export interface components {
             workspace_id: string;
             workspace_name: string;
         };
+        WorkspaceAgentExternalAuth: {
+            access_token: string;
+            /** Format: date-time */
+            expires_at?: string;
+            password: string;
+            provider_id: string;
+            type: string;
+            username: string;
+        };
         WorkspaceAgentLog: {
             /** Format: date-time */
             created_at: string;
@@ -3270,6 +3472,7 @@ export interface components {
             env: {
                 [key: string]: string;
             };
+            external_auth: string[];
             metadata: components["schemas"]["ProvisionerAgentMetadata"][];
             motd_file: string;
             owner_id: string;
@@ -3602,6 +3805,484 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "list-external-auth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvidersOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-external-auth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The provider's ID. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalauthProvider"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "unlink-external-auth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The provider's ID. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnlinkProviderOutputBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "external-auth-callback": {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                error?: string;
+                error_description?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The provider's ID. */
+                provider: string;
+            };
+            cookie?: {
+                hearth_link?: string;
+            };
+        };
+        requestBody?: never;
+        responses: {
+            /** @description See Other */
+            303: {
+                headers: {
+                    Location?: string;
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "start-external-auth-device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The provider's ID. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceCode"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "finish-external-auth-device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The provider's ID. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FinishDeviceInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceLinkOutputBody"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "external-auth-login": {
+        parameters: {
+            query?: {
+                /** @description A path on this deployment to return to; default the provider's page in the dashboard. */
+                redirect?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The provider's ID. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description See Other */
+            303: {
+                headers: {
+                    Location?: string;
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7772,6 +8453,97 @@ export interface operations {
             };
             /** @description Service Unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-workspace-agent-external-auth": {
+        parameters: {
+            query?: {
+                /** @description The provider's ID. */
+                id?: string;
+                /** @description A Git URL: the first of the template's providers whose regex matches it. */
+                url?: string;
+            };
+            header?: {
+                /** @description The agent's token. */
+                "Hearth-Agent-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceAgentExternalAuth"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
