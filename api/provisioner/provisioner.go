@@ -22,8 +22,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/hearthdev/hearth/internal/db"
-	"github.com/hearthdev/hearth/internal/externalauth"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/externalauth"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/provisioning"
 	"github.com/hearthdev/hearth/internal/riverclaim"
