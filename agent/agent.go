@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,6 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Go(func() { a.statsLoop(loops) })
 	wg.Go(func() { a.resourcesLoop(loops) })
 	wg.Go(func() { a.cronLoop(loops) })
+	wg.Go(func() { a.serveLocal(loops, socketPath(*m)) })
 	a.startup(ctx)
 
 	<-ctx.Done()
@@ -264,7 +266,30 @@ func sessionEnv(m client.WorkspaceManifest) []string {
 			env[i] = "PATH=" + bin + string(os.PathListSeparator) + p
 		}
 	}
-	return append(env, "CODER_SCRIPT_BIN_DIR="+bin)
+	env = append(env, "CODER_SCRIPT_BIN_DIR="+bin, SocketEnv+"="+socketPath(m))
+	if len(m.ExternalAuth) > 0 {
+		env = gitCredentialEnv(env, filepath.Join(bin, "coder"))
+	}
+	return env
+}
+
+// gitCredentialEnv makes Git ask the coder command for credentials of the template's external auth
+// providers: as a credential helper (added through GIT_CONFIG_COUNT, after any the environment
+// already sets, so `git config credential.helper` shows it) and as GIT_ASKPASS.
+func gitCredentialEnv(env []string, coder string) []string {
+	n := 0
+	for i, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GIT_CONFIG_COUNT="); ok {
+			if c, err := strconv.Atoi(v); err == nil && c > 0 {
+				n = c
+			}
+			env = append(env[:i:i], env[i+1:]...)
+			break
+		}
+	}
+	k := strconv.Itoa(n)
+	return append(env, "GIT_CONFIG_COUNT="+strconv.Itoa(n+1), "GIT_CONFIG_KEY_"+k+"=credential.helper",
+		"GIT_CONFIG_VALUE_"+k+"="+coder+" git-credential", "GIT_ASKPASS="+coder)
 }
 
 // linkCoder makes bin/coder a link to the agent's own binary, which answers Coder's in-workspace

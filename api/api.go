@@ -111,6 +111,9 @@ func New(deps Deps) http.Handler {
 	if deps.Pools != nil {
 		deps.Registry.MustRegister(deps.Pools)
 	}
+	if deps.ExternalAuth == nil {
+		deps.ExternalAuth = iexternalauth.NewLinks(deps.DB, deps.Boxes.ExternalAuth, nil, deps.Logger)
+	}
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, config())
 	hapi.UseMiddleware(nameOperation, authenticate(hapi, deps.Auth, deps.AccessURL), recordAudit(deps.DB, deps.Logger))

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -19,7 +20,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return run(sys{root: "/", sample: 100 * time.Millisecond}, args, stdout, stderr)
 }
 
+// stdin is what git-credential reads its request from.
+var stdin io.Reader = os.Stdin
+
 const usage = `Usage: coder stat [cpu|mem|disk] [flags]
+       coder external-auth access-token PROVIDER_ID
+       coder git-credential get
 
 Hearth's coder command inside a workspace: it answers the in-workspace commands of Coder's CLI that
 templates call.
@@ -29,10 +35,20 @@ templates call.
   coder stat mem [--host]    memory in use (--prefix Ki, Mi, Gi or Ti; default Gi)
   coder stat disk [--path P] disk space used on the file system holding P (default /)
 
-Each takes -o text (default) or -o json. Use the hearth CLI outside the workspace for the rest.
+Each takes -o text (default) or -o json.
+
+  coder external-auth access-token ID   the owner's fresh token of an external auth provider
+                                        the template uses (data "coder_external_auth")
+  coder git-credential get              Git's credential helper for those providers' URLs (set up in
+                                        sessions through GIT_CONFIG_*; GIT_ASKPASS works too)
+
+Use the hearth CLI outside the workspace for the rest.
 `
 
 func run(s sys, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (strings.HasPrefix(args[0], "Username for ") || strings.HasPrefix(args[0], "Password for ")) {
+		return askpass(args[0], stdout, stderr) // called by Git as GIT_ASKPASS
+	}
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -41,14 +57,14 @@ func run(s sys, args []string, stdout, stderr io.Writer) int {
 	case "stat":
 		return stat(s, args[1:], stdout, stderr)
 	case "external-auth":
-		fmt.Fprintln(stderr, "coder external-auth: Hearth has no external auth providers configured for this workspace yet; "+
-			"Git credentials cannot be fetched this way.")
-		return 1
+		return externalAuth(args[1:], stdout, stderr)
+	case "git-credential":
+		return gitCredential(args[1:], stdin, stdout, stderr)
 	case "--version", "version":
 		fmt.Fprintln(stdout, "Hearth's in-workspace coder command (a subset of Coder's CLI)")
 		return 0
 	}
-	fmt.Fprintf(stderr, "coder %s: not a command of Hearth's in-workspace coder, which has: stat (cpu, mem, disk).\n"+
+	fmt.Fprintf(stderr, "coder %s: not a command of Hearth's in-workspace coder, which has: stat (cpu, mem, disk), external-auth access-token, git-credential.\n"+
 		"Run the hearth CLI outside the workspace for everything else.\n", args[0])
 	return 2
 }

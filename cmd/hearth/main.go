@@ -66,7 +66,7 @@ func rootCommand() *cobra.Command {
 		buildCommand("stop", "Stop a workspace and wait until it has stopped", []string{"stop"}, false),
 		buildCommand("restart", "Stop and start a workspace", []string{"stop", "start"}, false),
 		buildCommand("update", "Rebuild a workspace on its template's active version", []string{"start"}, true),
-		deleteCommand(), logsCommand(), scheduleCommand(), templatesCommand(), modulesCommand(), usersCommand(), groupsCommand(), sharingCommand(), quotaCommand(), doctorCommand(), provisionersCommand(), proxiesCommand(), openCommand(),
+		deleteCommand(), logsCommand(), scheduleCommand(), templatesCommand(), modulesCommand(), usersCommand(), groupsCommand(), externalAuthCommand(), sharingCommand(), quotaCommand(), doctorCommand(), provisionersCommand(), proxiesCommand(), openCommand(),
 		sshCommand(), configSSHCommand(), portForwardCommand(), pingCommand(), speedtestCommand(), netcheckCommand())...)
 	root.InitDefaultCompletionCmd()
 	addExamples(root)

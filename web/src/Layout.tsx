@@ -38,6 +38,7 @@ export function Layout() {
           {user.roles.some((r) => ["owner", "template-admin"].includes(r)) && <NavLink to="/provisioners">Provisioners</NavLink>}
           {user.roles.some((r) => ["owner", "template-admin", "auditor"].includes(r)) && <NavLink to="/prebuilds">Prebuilds</NavLink>}
           {user.roles.some((r) => ["owner", "auditor"].includes(r)) && <NavLink to="/audit">Audit</NavLink>}
+          <NavLink to="/external-auth">External auth</NavLink>
           <NavLink to="/tokens">Tokens</NavLink>
         </nav>
         <span className="who">{user.username}</span>

@@ -6,6 +6,7 @@ import { Layout } from "./Layout";
 import { Audit, Provisioners, Tokens, Users } from "./pages/Admin";
 import { Groups } from "./pages/Teams";
 import { Prebuilds } from "./pages/Prebuilds";
+import { ExternalAuth } from "./pages/ExternalAuth";
 import { Login, Setup } from "./pages/Auth";
 import { CreateWorkspace } from "./pages/CreateWorkspace";
 import { TemplatePage } from "./pages/Template";
@@ -43,6 +44,8 @@ const router = createBrowserRouter([
       { path: "/groups", element: <Groups /> },
       { path: "/prebuilds", element: <Prebuilds /> },
       { path: "/tokens", element: <Tokens /> },
+      { path: "/external-auth", element: <ExternalAuth /> },
+      { path: "/external-auth/:provider", element: <ExternalAuth /> },
       { path: "/provisioners", element: <Provisioners /> },
       { path: "/audit", element: <Audit /> },
       { path: "/:owner/:name", element: <WorkspacePage /> },

@@ -1,0 +1,130 @@
+package codercmd
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// token is what the agent's local socket answers for an external auth request.
+type token struct {
+	ProviderID  string `json:"provider_id"`
+	AccessToken string `json:"access_token"`
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	Message     string `json:"message"`
+}
+
+// ask asks the agent (at the socket HEARTH_AGENT_SOCKET names) for the owner's token of a provider,
+// by id or by Git URL.
+func ask(query url.Values) (token, error) {
+	path := os.Getenv("HEARTH_AGENT_SOCKET")
+	if path == "" {
+		return token{}, errors.New("not inside a Hearth workspace session (HEARTH_AGENT_SOCKET is not set)")
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}}}
+	res, err := hc.Get("http://agent/external-auth?" + query.Encode()) //nolint:noctx // a short-lived command
+	if err != nil {
+		return token{}, fmt.Errorf("the workspace's agent does not answer at %s: %w", path, err)
+	}
+	defer res.Body.Close()
+	var t token
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&t); err != nil {
+		return token{}, fmt.Errorf("the agent's answer is not readable (%s)", res.Status)
+	}
+	if res.StatusCode != http.StatusOK {
+		return token{}, errors.New(t.Message)
+	}
+	return t, nil
+}
+
+// externalAuth is `coder external-auth access-token ID`: prints the owner's fresh token.
+func externalAuth(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "access-token" {
+		fmt.Fprintln(stderr, "Usage: coder external-auth access-token PROVIDER_ID")
+		return 2
+	}
+	fs := flag.NewFlagSet("coder external-auth access-token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "Usage: coder external-auth access-token PROVIDER_ID")
+		return 2
+	}
+	t, err := ask(url.Values{"id": {fs.Arg(0)}})
+	if err != nil {
+		fmt.Fprintln(stderr, "coder external-auth:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, t.AccessToken)
+	return 0
+}
+
+// gitCredential is a Git credential helper (`git-credential get`): it reads the request's
+// attributes and answers the username and token of the provider serving that URL. It stays silent
+// for URLs none serves, so Git asks its other helpers; store and erase are ignored (the agent
+// keeps nothing).
+func gitCredential(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "get" {
+		return 0
+	}
+	attrs := map[string]string{}
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			attrs[k] = v
+		}
+	}
+	u := attrs["url"]
+	if u == "" {
+		u = (&url.URL{Scheme: attrs["protocol"], Host: attrs["host"], Path: "/" + strings.TrimPrefix(attrs["path"], "/")}).String()
+	}
+	t, err := ask(url.Values{"url": {u}})
+	if err != nil {
+		fmt.Fprintln(stderr, "coder git-credential:", err)
+		return 0 // Git goes on to its other helpers and prompts
+	}
+	fmt.Fprintf(stdout, "username=%s\npassword=%s\n", t.Username, t.Password)
+	return 0
+}
+
+// askpass answers Git's GIT_ASKPASS prompts ("Username for 'https://host': ", "Password for
+// 'https://user@host': ") with the credentials of the provider serving that host.
+func askpass(prompt string, stdout, stderr io.Writer) int {
+	_, rest, _ := strings.Cut(prompt, "'")
+	target, _, _ := strings.Cut(rest, "'")
+	if u, err := url.Parse(target); err == nil {
+		u.User = nil
+		target = u.String()
+	}
+	t, err := ask(url.Values{"url": {target}})
+	if err != nil {
+		fmt.Fprintln(stderr, "coder:", err)
+		return 1
+	}
+	if strings.HasPrefix(prompt, "Username") {
+		fmt.Fprintln(stdout, t.Username)
+	} else {
+		fmt.Fprintln(stdout, t.Password)
+	}
+	return 0
+}

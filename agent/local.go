@@ -1,0 +1,80 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hearthdev/hearth/client"
+)
+
+// SocketEnv names the agent's local socket in sessions and scripts: the in-workspace coder command
+// asks the agent there for what needs its token (external auth tokens), so the token itself never
+// enters a session's environment.
+const SocketEnv = "HEARTH_AGENT_SOCKET"
+
+// socketPath is where the agent's local socket is, beside CODER_SCRIPT_BIN_DIR.
+func socketPath(m client.WorkspaceManifest) string {
+	return filepath.Join(scriptDataRoot(m), "agent.sock")
+}
+
+// serveLocal answers the in-workspace coder command on a Unix socket only the workspace's user
+// can open, until ctx ends.
+func (a *agent) serveLocal(ctx context.Context, path string) {
+	_ = os.Remove(path) // an earlier agent's
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		a.cfg.Logger.Warn("agent: cannot open the local socket: coder external-auth and Git credentials will not work", "path", path, "error", err)
+		return
+	}
+	_ = os.Chmod(path, 0o600)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /external-auth", a.localExternalAuth)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.cfg.Logger.Warn("agent: the local socket stopped", "error", err)
+	}
+}
+
+// LocalError is the local socket's answer when there is nothing to give: what to do, for a person.
+type LocalError struct {
+	Message string `json:"message"`
+}
+
+// localExternalAuth passes a request for the owner's external auth token (by id or Git URL) to the
+// server, answering its token or its message.
+func (a *agent) localExternalAuth(w http.ResponseWriter, r *http.Request) {
+	params := &client.GetWorkspaceAgentExternalAuthParams{}
+	if id := r.URL.Query().Get("id"); id != "" {
+		params.Id = &id
+	}
+	if u := r.URL.Query().Get("url"); u != "" {
+		params.Url = &u
+	}
+	res, err := a.api.GetWorkspaceAgentExternalAuthWithResponse(r.Context(), params)
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case err != nil:
+		w.WriteHeader(http.StatusBadGateway)
+		_ = json.NewEncoder(w).Encode(LocalError{Message: "the Hearth server cannot be reached: " + err.Error()})
+	case res.JSON200 != nil:
+		_ = json.NewEncoder(w).Encode(res.JSON200)
+	default:
+		msg := "the Hearth server answered " + res.Status()
+		var p client.Problem
+		if json.Unmarshal(res.Body, &p) == nil && p.Detail != nil {
+			msg = *p.Detail
+		}
+		w.WriteHeader(res.StatusCode())
+		_ = json.NewEncoder(w).Encode(LocalError{Message: msg})
+	}
+}
