@@ -130,6 +130,7 @@ func (l *Links) Token(ctx context.Context, user uuid.UUID, providerID string) (T
 		return l.open(r)
 	}
 	var out Token
+	relink := false // the link was removed (committed), and the user must link again
 	err = l.db.InTx(ctx, func(tx db.Tx) error {
 		r, err := tx.LockExternalAuthLink(ctx, dbsqlc.LockExternalAuthLinkParams{UserID: user, ProviderID: p.ID})
 		if errors.Is(db.Translate(err), db.ErrNotFound) {
@@ -142,10 +143,9 @@ func (l *Links) Token(ctx context.Context, user uuid.UUID, providerID string) (T
 			return err
 		}
 		if r.RefreshTokenSealed == nil {
-			if _, err := tx.DeleteExternalAuthLink(ctx, dbsqlc.DeleteExternalAuthLinkParams{UserID: user, ProviderID: p.ID}); err != nil {
-				return err
-			}
-			return ErrRelink
+			relink = true
+			_, err := tx.DeleteExternalAuthLink(ctx, dbsqlc.DeleteExternalAuthLinkParams{UserID: user, ProviderID: p.ID})
+			return err
 		}
 		refresh, err := l.box.Open(r.RefreshTokenSealed, sealContext(user, p.ID, "refresh"))
 		if err != nil {
@@ -156,10 +156,9 @@ func (l *Links) Token(ctx context.Context, user uuid.UUID, providerID string) (T
 		if errors.As(err, &pe) && (pe.Code == "invalid_grant" || pe.Code == "unauthorized_client") {
 			l.log.WarnContext(ctx, "external auth: the provider refused to refresh a link; it is removed, and the user must link again",
 				"provider", p.ID, "user", user, "error", pe.Code)
-			if _, err := tx.DeleteExternalAuthLink(ctx, dbsqlc.DeleteExternalAuthLinkParams{UserID: user, ProviderID: p.ID}); err != nil {
-				return err
-			}
-			return ErrRelink
+			relink = true
+			_, err := tx.DeleteExternalAuthLink(ctx, dbsqlc.DeleteExternalAuthLinkParams{UserID: user, ProviderID: p.ID})
+			return err
 		} else if err != nil {
 			return err
 		}
@@ -172,10 +171,13 @@ func (l *Links) Token(ctx context.Context, user uuid.UUID, providerID string) (T
 		}
 		return nil
 	})
-	if errors.Is(err, ErrRelink) || errors.Is(err, ErrNotLinked) {
+	if err != nil {
 		return Token{}, err
 	}
-	return out, err
+	if relink {
+		return Token{}, ErrRelink
+	}
+	return out, nil
 }
 
 func (l *Links) open(r dbsqlc.ExternalAuthLink) (Token, error) {

@@ -296,3 +296,25 @@ func oauthError(w http.ResponseWriter, status int, code string) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
 }
+
+// Approve does what a user's browser does at the consent page of authURL (an authorization request
+// to this server): it submits the form and returns where the server redirects, the client's
+// callback with code and state.
+func (s *Server) Approve(t testing.TB, authURL string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := hc.PostForm(s.URL+"/authorize", u.Query()) //nolint:noctx // a test helper
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	loc, err := res.Location()
+	if err != nil {
+		t.Fatalf("the consent form answered %s without a redirect", res.Status)
+	}
+	return loc
+}
