@@ -50,6 +50,7 @@ var (
 	unknownFile   = `{"file_id":"` + strings.Repeat("ab", 32) + `"}`
 	// unknownModuleFile pushes a module from a file that was never uploaded; someModule names one.
 	unknownModuleFile = `{"source":"registry.coder.com/hearth/x/coder","version":"1.0.0","file_id":"` + strings.Repeat("ab", 32) + `"}`
+	noSuchProvider    = map[string]string{"{provider}": "github"}
 	someModule        = map[string]string{"{host}": "registry.coder.com", "{namespace}": "hearth", "{name}": "x", "{system}": "coder", "{version}": "1.0.0"}
 )
 
@@ -141,14 +142,22 @@ var accessTable = map[string]access{
 	"get-template-acl":    {want: deny(200, 403, 200, 403, 403, 403)},
 	"update-template-acl": {body: `{"users":{"{user}":"use"}}`, want: deny(200, 403, 200, 403, 403, 403)},
 	// Groups: user admins make and change them; every user sees them (to share with them by name).
-	"create-group":        {body: `{"name":"%s"}`, want: deny(201, 201, 403, 403, 403, 403)},
-	"list-groups":         {want: deny(200, 200, 200, 200, 200, 200)},
-	"get-group":           {params: map[string]string{"{group}": "everyone"}, want: deny(200, 200, 200, 200, 200, 200)},
-	"update-group":        {body: `{"display_name":"%s"}`, params: map[string]string{"{group}": "nope"}, want: deny(404, 404, 403, 403, 403, 403)},
-	"delete-group":        {params: map[string]string{"{group}": "nope"}, want: deny(404, 404, 403, 403, 403, 403)},
-	"create-workspace":    {body: `{"name":"%s","template":"{template}"}`, want: deny(201, 201, 201, 201, 201, 201)},
-	"list-workspaces":     {want: deny(200, 200, 200, 200, 200, 200)},
-	"list-prebuild-pools": {want: deny(200, 403, 200, 200, 403, 403)},
+	"create-group": {body: `{"name":"%s"}`, want: deny(201, 201, 403, 403, 403, 403)},
+	"list-groups":  {want: deny(200, 200, 200, 200, 200, 200)},
+	// External auth: each user's own links; the test deployment has no providers, so a named one is not found.
+	"list-external-auth":          {want: deny(200, 200, 200, 200, 200, 200)},
+	"get-external-auth":           {want: deny(404, 404, 404, 404, 404, 404), params: noSuchProvider},
+	"external-auth-login":         {want: deny(404, 404, 404, 404, 404, 404), params: noSuchProvider},
+	"external-auth-callback":      {want: []int{404, 404, 404, 404, 404, 404, 404, 404, 404}, params: noSuchProvider},
+	"start-external-auth-device":  {want: deny(404, 404, 404, 404, 404, 404), params: noSuchProvider},
+	"finish-external-auth-device": {body: `{"device_code":"x"}`, want: deny(404, 404, 404, 404, 404, 404), params: noSuchProvider},
+	"unlink-external-auth":        {want: deny(404, 404, 404, 404, 404, 404), params: noSuchProvider},
+	"get-group":                   {params: map[string]string{"{group}": "everyone"}, want: deny(200, 200, 200, 200, 200, 200)},
+	"update-group":                {body: `{"display_name":"%s"}`, params: map[string]string{"{group}": "nope"}, want: deny(404, 404, 403, 403, 403, 403)},
+	"delete-group":                {params: map[string]string{"{group}": "nope"}, want: deny(404, 404, 403, 403, 403, 403)},
+	"create-workspace":            {body: `{"name":"%s","template":"{template}"}`, want: deny(201, 201, 201, 201, 201, 201)},
+	"list-workspaces":             {want: deny(200, 200, 200, 200, 200, 200)},
+	"list-prebuild-pools":         {want: deny(200, 403, 200, 200, 403, 403)},
 	// Another member's workspace is not found; template admins and auditors see it but do not change it.
 	"get-workspace":                   {want: deny(200, 404, 200, 200, 404, 200)},
 	"get-workspace-by-owner-and-name": {want: deny(200, 404, 200, 200, 404, 200)},
@@ -190,6 +199,7 @@ var accessTable = map[string]access{
 	"disconnect-proxied-agent":   {body: `{"connection_id":"` + someID + `"}`, params: map[string]string{"{agent}": someID}, want: all401},
 	// Agents authenticate with their own token, never a user's.
 	"get-workspace-agent-manifest":      {want: all401},
+	"get-workspace-agent-external-auth": {want: all401},
 	"connect-workspace-agent-tunnel":    {want: all401},
 	"coordinate-workspace-agent-self":   {want: all401},
 	"report-workspace-agent-lifecycle":  {body: `{"state":"ready"}`, want: all401},
