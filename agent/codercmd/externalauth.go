@@ -114,6 +114,9 @@ func askpass(prompt string, stdout, stderr io.Writer) int {
 	target, _, _ := strings.Cut(rest, "'")
 	if u, err := url.Parse(target); err == nil {
 		u.User = nil
+		if u.Path == "" {
+			u.Path = "/" // as the credential helper asks: a provider's regex may want the host's root
+		}
 		target = u.String()
 	}
 	t, err := ask(url.Values{"url": {target}})

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -42,6 +43,7 @@ type Server struct {
 	access  map[string]time.Time // token → expiry
 	refresh map[string]bool      // refresh token → usable
 	devices map[string]*device   // device code → grant
+	issued  map[string]bool      // hex SHA-256 of every access token issued
 
 	// Garbage makes the token endpoint answer 200 with a body that is no token response.
 	Garbage atomic.Bool
@@ -72,7 +74,7 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.Login == "" {
 		opts.Login = "octocat"
 	}
-	s := &Server{opts: opts, codes: map[string]codeGrant{}, access: map[string]time.Time{}, refresh: map[string]bool{}, devices: map[string]*device{}}
+	s := &Server{opts: opts, codes: map[string]codeGrant{}, access: map[string]time.Time{}, refresh: map[string]bool{}, devices: map[string]*device{}, issued: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /authorize", s.consent)
 	mux.HandleFunc("POST /authorize", s.authorize)
@@ -97,6 +99,14 @@ func (s *Server) Valid(token string) bool {
 	defer s.mu.Unlock()
 	exp, ok := s.access[token]
 	return ok && time.Now().Before(exp)
+}
+
+// Issued reports whether the server ever issued the access token whose SHA-256 is sum (hex), so a
+// test can check a token it may only see hashed.
+func (s *Server) Issued(sum string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issued[sum]
 }
 
 // RevokeAll revokes every token, as a user withdrawing the app's access at the provider does.
@@ -221,6 +231,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	access, refresh := "gho_"+rand.Text(), "ghr_"+rand.Text()
 	s.access[access] = time.Now().Add(s.opts.AccessLifetime)
+	sum := sha256.Sum256([]byte(access))
+	s.issued[hex.EncodeToString(sum[:])] = true
 	s.refresh[refresh] = true
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "bearer", "refresh_token": refresh,
