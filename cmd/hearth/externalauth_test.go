@@ -55,43 +55,8 @@ func TestExternalAuthFromLinkToGitInAWorkspace(t *testing.T) {
 		}
 	}
 	const lifetime = 8 * time.Second
-	provider := oauthtest.New(t, oauthtest.Options{AccessLifetime: lifetime})
-	repo := provider.Git(t, "private")
-	dir := t.TempDir()
-	config := filepath.Join(dir, "external-auth.yaml")
-	require.NoError(t, os.WriteFile(config, []byte(`- id: testgit
-  type: oauth2
-  display_name: Test Git
-  client_id: `+provider.ClientID()+`
-  client_secret: `+provider.ClientSecret()+`
-  auth_url: `+provider.URL+`/authorize
-  token_url: `+provider.URL+`/token
-  revoke_url: `+provider.URL+`/revoke
-  regex: ^`+regexp.QuoteMeta(strings.TrimSuffix(repo, "/private.git"))+`/
-`), 0o600))
-	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "data"), "--provisioners", "1",
-		"--provider-mirror", tftest.Mirror(t), "--external-auth-config", config)
-	c, token := signIn(t, srv.url, filepath.Join(dir, "cli"))
-	api := func(method, path, body string) map[string]any {
-		return callAPI(t, method, srv.url+path, token, "application/json", []byte(body))
-	}
-
-	// The template: the local example with the provider required.
-	tpl := filepath.Join(dir, "template")
-	require.NoError(t, os.MkdirAll(tpl, 0o755))
-	local, err := os.ReadFile("../../examples/templates/local/main.tf")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(tpl, "main.tf"), local, 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(tpl, "externalauth.tf"), []byte(externalAuthTF), 0o600))
-	file := callAPI(t, "POST", srv.url+"/api/v2/files", token, "application/x-tar", tarTemplate(t, tpl))
-	root := filepath.Join(dir, "workspaces")
-	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[{"name":"workspaces_dir","value":"`+root+`"}]}`)
-	waitUntil(t, "the import", func() bool {
-		v = api("GET", "/api/v2/template-versions/"+v["id"].(string), "")
-		return v["status"] == "succeeded"
-	})
-	require.Equal(t, []any{map[string]any{"id": "testgit", "optional": false}}, v["external_auth"])
-	api("POST", "/api/v2/templates", `{"name":"git","version_id":"`+v["id"].(string)+`"}`)
+	d := newExternalAuthDeployment(t, lifetime)
+	provider, repo, srv, c, root := d.provider, d.repo, d.srv, d.c, d.root
 
 	_, errOut, code := c.run("", "create", "dev", "--template", "git", "--yes")
 	require.NotEqual(t, 0, code)
@@ -157,6 +122,61 @@ func TestExternalAuthFromLinkToGitInAWorkspace(t *testing.T) {
 	// No token reached the build's log or the audit log (the tokens all start gho_ or ghr_).
 	logs, _, _ := c.run("", "logs", "dev")
 	require.NotContains(t, logs, "gho_")
-	require.NotContains(t, mustJSON(t, api("GET", "/api/v2/audit?limit=100", "")), "gho_")
-	require.NotContains(t, mustJSON(t, api("GET", "/api/v2/audit?limit=100", "")), "ghr_")
+	audit := mustJSON(t, callAPI(t, "GET", srv.url+"/api/v2/audit?limit=100", d.token, "application/json", nil))
+	require.NotContains(t, audit, "gho_")
+	require.NotContains(t, audit, "ghr_")
+}
+
+// externalAuthDeployment is a server with one external auth provider, testgit, on a real OAuth
+// server whose tokens open a Git repository, and a template "git" that requires it.
+type externalAuthDeployment struct {
+	provider *oauthtest.Server
+	repo     string
+	srv      *running
+	c        cli
+	token    string
+	root     string
+}
+
+func newExternalAuthDeployment(t testing.TB, lifetime time.Duration) *externalAuthDeployment {
+	t.Helper()
+	provider := oauthtest.New(t, oauthtest.Options{AccessLifetime: lifetime})
+	repo := provider.Git(t, "private")
+	dir := t.TempDir()
+	config := filepath.Join(dir, "external-auth.yaml")
+	require.NoError(t, os.WriteFile(config, []byte(`- id: testgit
+  type: oauth2
+  display_name: Test Git
+  client_id: `+provider.ClientID()+`
+  client_secret: `+provider.ClientSecret()+`
+  auth_url: `+provider.URL+`/authorize
+  token_url: `+provider.URL+`/token
+  revoke_url: `+provider.URL+`/revoke
+  regex: ^`+regexp.QuoteMeta(strings.TrimSuffix(repo, "/private.git"))+`/
+`), 0o600))
+	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "data"), "--provisioners", "1",
+		"--provider-mirror", tftest.Mirror(t), "--external-auth-config", config)
+	c, token := signIn(t, srv.url, filepath.Join(dir, "cli"))
+	api := func(method, path, body string) map[string]any {
+		return callAPI(t, method, srv.url+path, token, "application/json", []byte(body))
+	}
+
+	// The template: the local example with the provider required.
+	tpl := filepath.Join(dir, "template")
+	require.NoError(t, os.MkdirAll(tpl, 0o755))
+	local, err := os.ReadFile("../../examples/templates/local/main.tf")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(tpl, "main.tf"), local, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(tpl, "externalauth.tf"), []byte(externalAuthTF), 0o600))
+	file := callAPI(t, "POST", srv.url+"/api/v2/files", token, "application/x-tar", tarTemplate(t, tpl))
+	root := filepath.Join(dir, "workspaces")
+	v := api("POST", "/api/v2/template-versions", `{"file_id":"`+file["id"].(string)+`","variables":[{"name":"workspaces_dir","value":"`+root+`"}]}`)
+	waitUntil(t, "the import", func() bool {
+		v = api("GET", "/api/v2/template-versions/"+v["id"].(string), "")
+		return v["status"] == "succeeded"
+	})
+	require.Equal(t, []any{map[string]any{"id": "testgit", "optional": false}}, v["external_auth"])
+	api("POST", "/api/v2/templates", `{"name":"git","version_id":"`+v["id"].(string)+`"}`)
+
+	return &externalAuthDeployment{provider: provider, repo: repo, srv: srv, c: c, token: token, root: root}
 }
