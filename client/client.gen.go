@@ -2475,12 +2475,15 @@ type TemplateVersion struct {
 	CreatedAt   time.Time               `json:"created_at"`
 	Diagnostics []ProvisionerDiagnostic `json:"diagnostics"`
 	Error       *string                 `json:"error,omitempty"`
-	FileId      string                  `json:"file_id"`
-	Id          string                  `json:"id"`
-	JobId       *int64                  `json:"job_id,omitempty"`
-	Message     string                  `json:"message"`
-	Name        string                  `json:"name"`
-	Parameters  []ProvisionerParameter  `json:"parameters"`
+
+	// ExternalAuth The external auth providers its data "coder_external_auth" blocks name: a required one must be linked by a workspace's owner before it starts.
+	ExternalAuth []ProvisionerExternalAuth `json:"external_auth"`
+	FileId       string                    `json:"file_id"`
+	Id           string                    `json:"id"`
+	JobId        *int64                    `json:"job_id,omitempty"`
+	Message      string                    `json:"message"`
+	Name         string                    `json:"name"`
+	Parameters   []ProvisionerParameter    `json:"parameters"`
 
 	// Presets The template's coder_workspace_presets: named parameter values to create a workspace with.
 	Presets   []ProvisionerPreset   `json:"presets"`

@@ -3032,6 +3032,8 @@ export interface components {
             created_at: string;
             diagnostics: components["schemas"]["ProvisionerDiagnostic"][];
             error?: string;
+            /** @description The external auth providers its data "coder_external_auth" blocks name: a required one must be linked by a workspace's owner before it starts. */
+            external_auth: components["schemas"]["ProvisionerExternalAuth"][];
             file_id: string;
             id: string;
             /** Format: int64 */
