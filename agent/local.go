@@ -27,7 +27,7 @@ func socketPath(m client.WorkspaceManifest) string {
 // can open, until ctx ends.
 func (a *agent) serveLocal(ctx context.Context, path string) {
 	_ = os.Remove(path) // an earlier agent's
-	ln, err := net.Listen("unix", path)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "unix", path)
 	if err != nil {
 		a.cfg.Logger.Warn("agent: cannot open the local socket: coder external-auth and Git credentials will not work", "path", path, "error", err)
 		return

@@ -155,4 +155,3 @@ func sleepCtx(cmd *cobra.Command, d time.Duration) bool {
 		return true
 	}
 }
-

@@ -1,6 +1,7 @@
 package oauthtest
 
 import (
+	"context"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -25,7 +26,7 @@ func (s *Server) Git(t testing.TB, repo string) string {
 	bare := filepath.Join(root, repo+".git")
 	run := func(dir string, args ...string) {
 		t.Helper()
-		cmd := exec.Command(git, args...)
+		cmd := exec.CommandContext(context.Background(), git, args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
 			"GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
