@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -267,6 +268,11 @@ func sessionEnv(m client.WorkspaceManifest) []string {
 		}
 	}
 	env = append(env, "CODER_SCRIPT_BIN_DIR="+bin, SocketEnv+"="+socketPath(m))
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GIT_SSH_COMMAND=") }) {
+		// Git over SSH offers the owner's Git SSH key (hearth publickey), unless the template or
+		// the environment chose another command.
+		env = append(env, "GIT_SSH_COMMAND="+filepath.Join(bin, "coder")+" gitssh --")
+	}
 	if len(m.ExternalAuth) > 0 {
 		env = gitCredentialEnv(env, filepath.Join(bin, "coder"))
 	}

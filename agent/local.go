@@ -35,6 +35,7 @@ func (a *agent) serveLocal(ctx context.Context, path string) {
 	_ = os.Chmod(path, 0o600)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /external-auth", a.localExternalAuth)
+	mux.HandleFunc("GET /gitsshkey", a.localGitSSHKey)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -76,5 +77,21 @@ func (a *agent) localExternalAuth(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(res.StatusCode())
 		_ = json.NewEncoder(w).Encode(LocalError{Message: msg})
+	}
+}
+
+// localGitSSHKey passes on the owner's Git SSH key pair, for coder gitssh.
+func (a *agent) localGitSSHKey(w http.ResponseWriter, r *http.Request) {
+	res, err := a.api.GetWorkspaceAgentGitsshkeyWithResponse(r.Context(), &client.GetWorkspaceAgentGitsshkeyParams{})
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case err != nil:
+		w.WriteHeader(http.StatusBadGateway)
+		_ = json.NewEncoder(w).Encode(LocalError{Message: "the Hearth server cannot be reached: " + err.Error()})
+	case res.JSON200 != nil:
+		_ = json.NewEncoder(w).Encode(res.JSON200)
+	default:
+		w.WriteHeader(res.StatusCode())
+		_ = json.NewEncoder(w).Encode(LocalError{Message: "the Hearth server answered " + res.Status()})
 	}
 }

@@ -200,6 +200,7 @@ var accessTable = map[string]access{
 	// Agents authenticate with their own token, never a user's.
 	"get-workspace-agent-manifest":      {want: all401},
 	"get-workspace-agent-external-auth": {want: all401},
+	"get-workspace-agent-gitsshkey":     {want: all401},
 	"connect-workspace-agent-tunnel":    {want: all401},
 	"coordinate-workspace-agent-self":   {want: all401},
 	"report-workspace-agent-lifecycle":  {body: `{"state":"ready"}`, want: all401},

@@ -226,7 +226,7 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	module.Register(hapi, module.Deps{DB: deps.DB, Tickets: deps.Tickets, Security: security})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Variables: deps.Boxes.Variables, Logs: deps.Logs, Security: security, Logger: deps.Logger,
 		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth, Pools: deps.Pools,
-		ExternalAuth: deps.ExternalAuth, AccessURL: deps.AccessURL})
+		ExternalAuth: deps.ExternalAuth, AccessURL: deps.AccessURL, GitSSHKeys: deps.Boxes.GitSSHKeys})
 	externalauth.Register(hapi, externalauth.Deps{DB: deps.DB, Links: deps.ExternalAuth, Tickets: deps.Tickets, Security: security,
 		AccessURL: deps.AccessURL, SecureCookies: deps.SecureCookies})
 	groups.Register(hapi, groups.Deps{DB: deps.DB, Auth: deps.Auth, Security: security})

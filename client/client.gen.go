@@ -2812,6 +2812,13 @@ type WorkspaceAgentExternalAuth struct {
 	Username    string     `json:"username"`
 }
 
+// WorkspaceAgentGitSSHKey defines model for WorkspaceAgentGitSSHKey.
+type WorkspaceAgentGitSSHKey struct {
+	// PrivateKey PEM (OpenSSH format).
+	PrivateKey string `json:"private_key"`
+	PublicKey  string `json:"public_key"`
+}
+
 // WorkspaceAgentLog defines model for WorkspaceAgentLog.
 type WorkspaceAgentLog struct {
 	CreatedAt time.Time              `json:"created_at"`
@@ -3221,6 +3228,12 @@ type GetWorkspaceAgentExternalAuthParams struct {
 	// Url A Git URL: the first of the template's providers whose regex matches it.
 	Url *string `form:"url,omitempty" json:"url,omitempty"`
 
+	// HearthAgentToken The agent's token.
+	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
+}
+
+// GetWorkspaceAgentGitsshkeyParams defines parameters for GetWorkspaceAgentGitsshkey.
+type GetWorkspaceAgentGitsshkeyParams struct {
 	// HearthAgentToken The agent's token.
 	HearthAgentToken *string `json:"Hearth-Agent-Token,omitempty"`
 }
@@ -4344,6 +4357,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v2/workspaceagents/me/external-auth (the `GetWorkspaceAgentExternalAuth` operationId).
 	GetWorkspaceAgentExternalAuth(ctx context.Context, params *GetWorkspaceAgentExternalAuthParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWorkspaceAgentGitsshkey Get the owner's Git SSH key
+	//
+	// For workspace agents, with their token: the workspace owner's Git SSH key pair (made on first use; `hearth publickey` shows the public half), which `coder gitssh` (GIT_SSH_COMMAND in sessions) offers to Git's SSH connections.
+	//
+	// Corresponds with GET /api/v2/workspaceagents/me/gitsshkey (the `GetWorkspaceAgentGitsshkey` operationId).
+	GetWorkspaceAgentGitsshkey(ctx context.Context, params *GetWorkspaceAgentGitsshkeyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReportWorkspaceAgentLifecycleWithBody Report the agent's lifecycle
 	//
@@ -6562,6 +6582,23 @@ func (c *Client) CoordinateWorkspaceAgentSelf(ctx context.Context, params *Coord
 // Corresponds with GET /api/v2/workspaceagents/me/external-auth (the `GetWorkspaceAgentExternalAuth` operationId).
 func (c *Client) GetWorkspaceAgentExternalAuth(ctx context.Context, params *GetWorkspaceAgentExternalAuthParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWorkspaceAgentExternalAuthRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWorkspaceAgentGitsshkey Get the owner's Git SSH key
+//
+// For workspace agents, with their token: the workspace owner's Git SSH key pair (made on first use; `hearth publickey` shows the public half), which `coder gitssh` (GIT_SSH_COMMAND in sessions) offers to Git's SSH connections.
+//
+// Corresponds with GET /api/v2/workspaceagents/me/gitsshkey (the `GetWorkspaceAgentGitsshkey` operationId).
+func (c *Client) GetWorkspaceAgentGitsshkey(ctx context.Context, params *GetWorkspaceAgentGitsshkeyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWorkspaceAgentGitsshkeyRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -11083,6 +11120,48 @@ func NewGetWorkspaceAgentExternalAuthRequest(server string, params *GetWorkspace
 	return req, nil
 }
 
+// NewGetWorkspaceAgentGitsshkeyRequest constructs an http.Request for the GetWorkspaceAgentGitsshkey method
+func NewGetWorkspaceAgentGitsshkeyRequest(server string, params *GetWorkspaceAgentGitsshkeyParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceagents/me/gitsshkey")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.HearthAgentToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Agent-Token", *params.HearthAgentToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Agent-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewReportWorkspaceAgentLifecycleRequest calls the generic ReportWorkspaceAgentLifecycle builder with application/json body
 func NewReportWorkspaceAgentLifecycleRequest(server string, params *ReportWorkspaceAgentLifecycleParams, body ReportWorkspaceAgentLifecycleJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -13937,6 +14016,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v2/workspaceagents/me/external-auth (the `GetWorkspaceAgentExternalAuth` operationId).
 	GetWorkspaceAgentExternalAuthWithResponse(ctx context.Context, params *GetWorkspaceAgentExternalAuthParams, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentExternalAuthResponse, error)
+
+	// GetWorkspaceAgentGitsshkeyWithResponse Get the owner's Git SSH key
+	//
+	// For workspace agents, with their token: the workspace owner's Git SSH key pair (made on first use; `hearth publickey` shows the public half), which `coder gitssh` (GIT_SSH_COMMAND in sessions) offers to Git's SSH connections.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v2/workspaceagents/me/gitsshkey (the `GetWorkspaceAgentGitsshkey` operationId).
+	GetWorkspaceAgentGitsshkeyWithResponse(ctx context.Context, params *GetWorkspaceAgentGitsshkeyParams, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentGitsshkeyResponse, error)
 
 	// ReportWorkspaceAgentLifecycleWithBodyWithResponse Report the agent's lifecycle
 	//
@@ -19900,6 +19988,68 @@ func (r GetWorkspaceAgentExternalAuthResponse) ContentType() string {
 	return ""
 }
 
+type GetWorkspaceAgentGitsshkeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceAgentGitSSHKey
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWorkspaceAgentGitsshkeyResponse) GetJSON200() *WorkspaceAgentGitSSHKey {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWorkspaceAgentGitsshkeyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetWorkspaceAgentGitsshkeyResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetWorkspaceAgentGitsshkeyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWorkspaceAgentGitsshkeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWorkspaceAgentGitsshkeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWorkspaceAgentGitsshkeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWorkspaceAgentGitsshkeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ReportWorkspaceAgentLifecycleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24103,6 +24253,21 @@ func (c *ClientWithResponses) GetWorkspaceAgentExternalAuthWithResponse(ctx cont
 		return nil, err
 	}
 	return ParseGetWorkspaceAgentExternalAuthResponse(rsp)
+}
+
+// GetWorkspaceAgentGitsshkeyWithResponse Get the owner's Git SSH key
+//
+// For workspace agents, with their token: the workspace owner's Git SSH key pair (made on first use; `hearth publickey` shows the public half), which `coder gitssh` (GIT_SSH_COMMAND in sessions) offers to Git's SSH connections.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v2/workspaceagents/me/gitsshkey (the `GetWorkspaceAgentGitsshkey` operationId).
+func (c *ClientWithResponses) GetWorkspaceAgentGitsshkeyWithResponse(ctx context.Context, params *GetWorkspaceAgentGitsshkeyParams, reqEditors ...RequestEditorFn) (*GetWorkspaceAgentGitsshkeyResponse, error) {
+	rsp, err := c.GetWorkspaceAgentGitsshkey(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWorkspaceAgentGitsshkeyResponse(rsp)
 }
 
 // ReportWorkspaceAgentLifecycleWithBodyWithResponse Report the agent's lifecycle
@@ -29409,6 +29574,53 @@ func ParseGetWorkspaceAgentExternalAuthResponse(rsp *http.Response) (*GetWorkspa
 			return nil, err
 		}
 		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetWorkspaceAgentGitsshkeyResponse parses an HTTP response from a GetWorkspaceAgentGitsshkeyWithResponse call
+func ParseGetWorkspaceAgentGitsshkeyResponse(rsp *http.Response) (*GetWorkspaceAgentGitsshkeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWorkspaceAgentGitsshkeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceAgentGitSSHKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 

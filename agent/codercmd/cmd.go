@@ -26,6 +26,7 @@ var stdin io.Reader = os.Stdin
 const usage = `Usage: coder stat [cpu|mem|disk] [flags]
        coder external-auth access-token PROVIDER_ID
        coder git-credential get
+       coder gitssh -- SSH_ARGS
 
 Hearth's coder command inside a workspace: it answers the in-workspace commands of Coder's CLI that
 templates call.
@@ -41,6 +42,8 @@ Each takes -o text (default) or -o json.
                                         the template uses (data "coder_external_auth")
   coder git-credential get              Git's credential helper for those providers' URLs (set up in
                                         sessions through GIT_CONFIG_*; GIT_ASKPASS works too)
+  coder gitssh -- ARGS                  ssh offering the owner's Git SSH key (hearth publickey):
+                                        GIT_SSH_COMMAND in sessions
 
 Use the hearth CLI outside the workspace for the rest.
 `
@@ -60,11 +63,13 @@ func run(s sys, args []string, stdout, stderr io.Writer) int {
 		return externalAuth(args[1:], stdout, stderr)
 	case "git-credential":
 		return gitCredential(args[1:], stdin, stdout, stderr)
+	case "gitssh":
+		return gitssh(args[1:], stdin, stdout, stderr)
 	case "--version", "version":
 		fmt.Fprintln(stdout, "Hearth's in-workspace coder command (a subset of Coder's CLI)")
 		return 0
 	}
-	fmt.Fprintf(stderr, "coder %s: not a command of Hearth's in-workspace coder, which has: stat (cpu, mem, disk), external-auth access-token, git-credential.\n"+
+	fmt.Fprintf(stderr, "coder %s: not a command of Hearth's in-workspace coder, which has: stat (cpu, mem, disk), external-auth access-token, git-credential, gitssh.\n"+
 		"Run the hearth CLI outside the workspace for everything else.\n", args[0])
 	return 2
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/externalauth"
+	"github.com/hearthdev/hearth/internal/gitsshkey"
 )
 
 func registerAgentExternalAuth(api huma.API, h handlers) {
@@ -190,4 +191,39 @@ func linked(links []dbsqlc.ExternalAuthLink, id string) bool {
 		}
 	}
 	return false
+}
+
+func registerAgentGitSSHKey(api huma.API, h handlers) {
+	huma.Register(api, huma.Operation{OperationID: "get-workspace-agent-gitsshkey", Method: http.MethodGet,
+		Path: "/api/v2/workspaceagents/me/gitsshkey", Summary: "Get the owner's Git SSH key",
+		Description: "For workspace agents, with their token: the workspace owner's Git SSH key pair (made on first use; `hearth publickey` shows the public half), " +
+			"which `coder gitssh` (GIT_SSH_COMMAND in sessions) offers to Git's SSH connections.",
+		Tags: []string{"Agents"}, Security: []map[string][]string{{"agent-token": {}}}, Metadata: map[string]any{"audit": false},
+		Errors: []int{http.StatusUnauthorized}}, h.agentGitSSHKey)
+}
+
+// AgentGitSSHKey is the owner's Git SSH key pair.
+type AgentGitSSHKey struct {
+	PublicKey  string `json:"public_key"`
+	PrivateKey string `json:"private_key" doc:"PEM (OpenSSH format)."`
+}
+
+type agentGitSSHKeyOutput struct {
+	Body AgentGitSSHKey
+}
+
+func (h handlers) agentGitSSHKey(ctx context.Context, in *agentTokenInput) (*agentGitSSHKeyOutput, error) {
+	row, err := h.callingAgent(ctx, in.Token)
+	if err != nil {
+		return nil, err
+	}
+	key, err := gitsshkey.Get(ctx, h.DB.Queries, h.GitSSHKeys, row.OwnerID)
+	if err != nil {
+		return nil, err
+	}
+	private, err := gitsshkey.Private(h.GitSSHKeys, key)
+	if err != nil {
+		return nil, err
+	}
+	return &agentGitSSHKeyOutput{Body: AgentGitSSHKey{PublicKey: key.PublicKey, PrivateKey: string(private)}}, nil
 }

@@ -70,6 +70,8 @@ type Deps struct {
 	// where users link them.
 	ExternalAuth *externalauth.Links
 	AccessURL    string
+	// GitSSHKeys opens owners' Git SSH keys, which agents offer to Git.
+	GitSSHKeys *seal.Box
 }
 
 type handlers struct {
@@ -112,6 +114,7 @@ func Register(api huma.API, d Deps) {
 			"For template admins, owners and auditors."), h.pools)
 	registerAgent(api, h, op)
 	registerAgentExternalAuth(api, h)
+	registerAgentGitSSHKey(api, h)
 	registerSchedule(api, h, op)
 	registerWatch(api, h, op)
 	registerConnect(api, h, op)

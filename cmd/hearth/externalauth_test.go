@@ -99,6 +99,16 @@ func TestExternalAuthFromLinkToGitInAWorkspace(t *testing.T) {
 	out, errOut, code = inside("git -c credential.helper= ls-remote " + repo)
 	require.Equal(t, 0, code, "GIT_ASKPASS answers when no helper does: %s%s", out, errOut)
 	require.Contains(t, out, "refs/heads/main")
+	// Git over SSH offers the owner's Git SSH key (the one hearth publickey shows) through coder gitssh.
+	pub, errOut, code := c.run("", "publickey")
+	require.Equal(t, 0, code, errOut)
+	sshRepo := oauthtest.GitSSH(t, "private", strings.TrimSpace(pub))
+	// (The test's server has a new host key each run: this session's ssh is told not to check it.)
+	out, errOut, code = inside(`echo $GIT_SSH_COMMAND; GIT_SSH_COMMAND="$GIT_SSH_COMMAND -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR" git ls-remote ` + sshRepo)
+	require.Equal(t, 0, code, "%s%s", out, errOut)
+	require.Contains(t, out, "/coder gitssh --")
+	require.Contains(t, out, "refs/heads/main", "git reached the repository over SSH with the owner's key")
+
 	_, errOut, code = inside("coder external-auth access-token github")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "no external auth provider github")

@@ -22,8 +22,26 @@ func (s *Server) Git(t testing.TB, repo string) string {
 		t.Skip("git is not installed")
 	}
 	root := t.TempDir()
+	bareRepo(t, git, root, repo)
+	backend := &cgi.Handler{Path: git, Args: []string{"http-backend"},
+		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, password, ok := r.BasicAuth(); !ok || !s.Valid(password) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="oauthtest git"`)
+			http.Error(w, "a valid access token is needed", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/" + repo + ".git"
+}
+
+// bareRepo makes ROOT/NAME.git, a bare repository with one commit (a README) on main.
+func bareRepo(t testing.TB, git, root, name string) {
+	t.Helper()
 	work := filepath.Join(t.TempDir(), "work")
-	bare := filepath.Join(root, repo+".git")
+	bare := filepath.Join(root, name+".git")
 	run := func(dir string, args ...string) {
 		t.Helper()
 		cmd := exec.CommandContext(context.Background(), git, args...)
@@ -42,16 +60,4 @@ func (s *Server) Git(t testing.TB, repo string) string {
 	run(work, "add", "README")
 	run(work, "commit", "-q", "-m", "first")
 	run(work, "push", "-q", bare, "main")
-	backend := &cgi.Handler{Path: git, Args: []string{"http-backend"},
-		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, password, ok := r.BasicAuth(); !ok || !s.Valid(password) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="oauthtest git"`)
-			http.Error(w, "a valid access token is needed", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/" + repo + ".git"
 }

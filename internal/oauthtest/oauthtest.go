@@ -3,7 +3,7 @@
 // through), the device authorization grant, refresh tokens that rotate, token revocation (RFC 7009)
 // and a user endpoint that checks a bearer token. Access tokens live for a short, chosen time, so
 // tests can watch a client refresh them. Git serves a repository over smart HTTP that only such a
-// token opens.
+// token opens; GitSSH serves one over SSH to the holder of one key.
 package oauthtest
 
 import (

@@ -1288,6 +1288,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/workspaceagents/me/gitsshkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the owner's Git SSH key
+         * @description For workspace agents, with their token: the workspace owner's Git SSH key pair (made on first use; `hearth publickey` shows the public half), which `coder gitssh` (GIT_SSH_COMMAND in sessions) offers to Git's SSH connections.
+         */
+        get: operations["get-workspace-agent-gitsshkey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/workspaceagents/me/lifecycle": {
         parameters: {
             query?: never;
@@ -3353,6 +3373,11 @@ export interface components {
             provider_id: string;
             type: string;
             username: string;
+        };
+        WorkspaceAgentGitSSHKey: {
+            /** @description PEM (OpenSSH format). */
+            private_key: string;
+            public_key: string;
         };
         WorkspaceAgentLog: {
             /** Format: date-time */
@@ -8546,6 +8571,56 @@ export interface operations {
             };
             /** @description Bad Gateway */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "get-workspace-agent-gitsshkey": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The agent's token. */
+                "Hearth-Agent-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceAgentGitSSHKey"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
