@@ -1,6 +1,7 @@
 // Linking an external auth account in real Chromium: the signed-in user opens the dashboard's
 // External auth page, chooses Link, approves on the provider's consent page (the test's OAuth
-// server) and comes back to the page showing the link. Run by cmd/hearth's
+// server) and comes back to the page showing the link; the create form of template "git", which
+// requires the provider, offers the link before and shows it after. Run by cmd/hearth's
 // TestExternalAuthFromLinkToGitInAWorkspace, which checks for "e2e: done".
 //
 //   node e2e/externalauth.mjs SERVER_URL LOGIN PASSWORD PROVIDER_NAME
@@ -20,6 +21,9 @@ try {
   await page.getByLabel("Username or email").fill(login);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+  // The create form of a template that needs the provider says so, with a way to link.
+  await page.goto(server + "/workspaces/new?template=git");
+  await page.getByRole("link", { name: `Link your ${providerName} account` }).waitFor();
   await page.getByRole("link", { name: "External auth" }).click();
   const row = page.getByRole("row", { name: providerName });
   await row.getByText("Not linked").waitFor();
@@ -31,6 +35,8 @@ try {
   await page.waitForURL((u) => u.pathname.startsWith("/external-auth/"));
   await page.getByRole("row", { name: providerName }).getByText(/^Linked/).waitFor();
   console.log(`e2e: back at ${new URL(page.url()).pathname}, linked`);
+  await page.goto(server + "/workspaces/new?template=git");
+  await page.getByText(`${providerName}: linked`).waitFor();
   console.log("e2e: done");
 } finally {
   await browser.close();

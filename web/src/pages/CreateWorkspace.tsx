@@ -23,6 +23,8 @@ export function CreateWorkspace() {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  // The external auth providers the version uses, with the user's link to each.
+  const [auths, setAuths] = useState<{ id: string; optional: boolean; name: string; linked: boolean; known: boolean }[]>([]);
   useEffect(() => {
     api.GET("/api/v2/templates").then(({ data, error }) => {
       if (error) return setError(problemText(error));
@@ -44,6 +46,15 @@ export function CreateWorkspace() {
       const chosen = (data?.presets ?? []).find((x) => x.default);
       setPresets(data?.presets ?? []);
       setPreset(chosen?.name ?? "");
+      const uses = data?.external_auth ?? [];
+      setAuths([]);
+      if (uses.length > 0) {
+        api.GET("/api/v2/external-auth").then(({ data: ea }) => {
+          const byID = new Map((ea?.providers ?? []).map((p) => [p.id, p]));
+          setAuths(uses.map((u) => ({ id: u.id, optional: u.optional, name: byID.get(u.id)?.display_name ?? u.id,
+            linked: byID.get(u.id)?.linked ?? false, known: byID.has(u.id) })));
+        });
+      }
       setValues({ ...defaults, ...(chosen?.parameters ?? {}) });
       setErrors({});
     });
@@ -143,6 +154,21 @@ export function CreateWorkspace() {
               }} />
           </fieldset>
         ))}
+        {auths.length > 0 && (
+          <fieldset className="plain">
+            <legend>External auth</legend>
+            <ul>
+              {auths.map((a) => (
+                <li key={a.id}>
+                  {a.name}{a.optional ? " (optional)" : ""}:{" "}
+                  {a.linked ? "linked" : !a.known ? "not offered by this deployment" : (
+                    <a href={`/api/v2/external-auth/${encodeURIComponent(a.id)}/login?redirect=${encodeURIComponent(`/workspaces/new?template=${template}`)}`}>Link your {a.name} account</a>
+                  )}
+                </li>
+              ))}
+            </ul>
+          </fieldset>
+        )}
         {error && <p className="error" role="alert">{error}</p>}
         <button type="submit" disabled={busy}>{busy ? "Creating…" : "Create workspace"}</button>
       </form>
