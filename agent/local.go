@@ -18,9 +18,10 @@ import (
 // enters a session's environment.
 const SocketEnv = "HEARTH_AGENT_SOCKET"
 
-// socketPath is where the agent's local socket is, beside CODER_SCRIPT_BIN_DIR.
+// socketPath is where the agent's local socket is: in the temporary directory, one per agent (not
+// among the scripts' data directories, which are the scripts' own).
 func socketPath(m client.WorkspaceManifest) string {
-	return filepath.Join(scriptDataRoot(m), "agent.sock")
+	return filepath.Join(os.TempDir(), "hearth-agent-"+m.AgentId+".sock")
 }
 
 // serveLocal answers the in-workspace coder command on a Unix socket only the workspace's user

@@ -59,7 +59,7 @@ func BenchmarkExternalAuthToken(b *testing.B) {
 		}
 	}
 	require.NotEmpty(b, agentID)
-	sock := filepath.Join(os.TempDir(), "hearth-script-data", agentID, "agent.sock")
+	sock := filepath.Join(os.TempDir(), "hearth-agent-"+agentID+".sock")
 	waitUntil(b, "the agent's socket", func() bool { _, err := os.Stat(sock); return err == nil })
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)

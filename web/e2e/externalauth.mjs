@@ -21,6 +21,7 @@ try {
   await page.getByLabel("Username or email").fill(login);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Workspaces" }).waitFor();
   // The create form of a template that needs the provider says so, with a way to link.
   await page.goto(server + "/workspaces/new?template=git");
   await page.getByRole("link", { name: `Link your ${providerName} account` }).waitFor();
