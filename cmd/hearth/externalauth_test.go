@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,6 +122,29 @@ func TestExternalAuthFromLinkToGitInAWorkspace(t *testing.T) {
 	require.True(t, provider.Valid(second))
 	require.GreaterOrEqual(t, provider.Refreshes.Load(), int64(1))
 
+	// Linking from the CLI with a device code: the code is printed, approved at the provider, and
+	// the command ends once the link is made.
+	link := exec.Command(binary, "external-auth", "link", "testdevice", "--wait", "1m")
+	link.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir)
+	stdout, err := link.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, link.Start())
+	lines := bufio.NewScanner(stdout)
+	var userCode string
+	for userCode == "" && lines.Scan() {
+		if m := regexp.MustCompile(`enter the code (\S+) to link`).FindStringSubmatch(lines.Text()); m != nil {
+			userCode = m[1]
+		}
+	}
+	require.NotEmpty(t, userCode, "the CLI printed a device code")
+	require.True(t, provider.ApproveDevice(userCode))
+	var rest strings.Builder
+	for lines.Scan() {
+		rest.WriteString(lines.Text() + "\n")
+	}
+	require.NoError(t, link.Wait())
+	require.Contains(t, rest.String(), "Linked your Test Device account.")
+
 	out, errOut, code = c.run("", "external-auth", "unlink", "testgit")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "Unlinked testgit; its tokens are revoked.")
@@ -163,6 +187,15 @@ func newExternalAuthDeployment(t testing.TB, lifetime time.Duration) *externalAu
   token_url: `+provider.URL+`/token
   revoke_url: `+provider.URL+`/revoke
   regex: ^`+regexp.QuoteMeta(strings.TrimSuffix(repo, "/private.git"))+`/
+- id: testdevice
+  type: oauth2
+  display_name: Test Device
+  client_id: `+provider.ClientID()+`
+  client_secret: `+provider.ClientSecret()+`
+  auth_url: `+provider.URL+`/authorize
+  token_url: `+provider.URL+`/token
+  device_code_url: `+provider.URL+`/device/code
+  device_flow: true
 `), 0o600))
 	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "data"), "--provisioners", "1",
 		"--provider-mirror", tftest.Mirror(t), "--external-auth-config", config)
