@@ -83,7 +83,8 @@ type Deps struct {
 	ExternalAuth *iexternalauth.Links
 	// Logs wakes followers of build logs.
 	Logs *pgnotify.Listener
-	// Pools is what the prebuild reconciler last saw of each preset's pool; MaxPrebuilds caps a
+	// Pools is what the prebuild reconciler last saw of each preset's pool (its metrics, on the
+	// leader; the API reads the view the leader publishes in the database); MaxPrebuilds caps a
 	// preset's prebuilds.instances in an active version (0: no cap).
 	Pools        *prebuilds.Pools
 	MaxPrebuilds int
@@ -225,7 +226,7 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes, MaxPrebuilds: deps.MaxPrebuilds})
 	module.Register(hapi, module.Deps{DB: deps.DB, Tickets: deps.Tickets, Security: security})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Variables: deps.Boxes.Variables, Logs: deps.Logs, Security: security, Logger: deps.Logger,
-		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth, Pools: deps.Pools,
+		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth,
 		ExternalAuth: deps.ExternalAuth, AccessURL: deps.AccessURL, GitSSHKeys: deps.Boxes.GitSSHKeys})
 	externalauth.Register(hapi, externalauth.Deps{DB: deps.DB, Links: deps.ExternalAuth, Tickets: deps.Tickets, Security: security,
 		AccessURL: deps.AccessURL, SecureCookies: deps.SecureCookies})

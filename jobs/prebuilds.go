@@ -69,6 +69,9 @@ func (w *prebuildsWorker) Work(ctx context.Context, _ *river.Job[jobargs.Reconci
 		return err
 	}
 	w.pools.Set(pools)
+	if err := prebuilds.Publish(ctx, w.db.Queries, pools, time.Now()); err != nil {
+		w.log.WarnContext(ctx, "prebuilds: publishing the pools' view failed", "error", err)
+	}
 	for _, id := range plan.remove {
 		if err := w.remove(ctx, id); err != nil {
 			w.log.WarnContext(ctx, "prebuilds: deleting a prebuild failed", "workspace", id, "error", err)

@@ -125,3 +125,25 @@ func TestReconcilerPlansEachPool(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, plan.remove, uuid.MustParse(ids[0]))
 }
+
+// The leader's view reaches every replica: a pass publishes it in the database, where any
+// replica's API reads it.
+func TestReconcilerPublishesItsView(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	simPools(t, d, 3)
+	pools, at, err := prebuilds.Load(ctx, d.Queries)
+	require.NoError(t, err)
+	require.Empty(t, pools, "nothing before the first pass")
+	require.True(t, at.IsZero())
+	w := &prebuildsWorker{db: d, pools: &prebuilds.Pools{}, log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		cfg: PrebuildsConfig{Create: func(context.Context, db.Tx, uuid.UUID, uuid.UUID, string) error { return nil }}}
+	require.NoError(t, w.Work(ctx, nil))
+	pools, at, err = prebuilds.Load(ctx, d.Queries)
+	require.NoError(t, err)
+	require.False(t, at.IsZero())
+	seen, _ := w.pools.Get()
+	require.Len(t, pools, 3)
+	require.Equal(t, seen, pools)
+}

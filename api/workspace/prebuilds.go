@@ -121,7 +121,7 @@ func (h handlers) handOver(ctx context.Context, c claimed) {
 type PoolsOutput struct {
 	Body struct {
 		Pools []prebuilds.Pool `json:"pools"`
-		// SeenAt is when the reconciler last looked (absent before its first pass on this replica).
+		// SeenAt is when the reconciler last looked (absent before its first pass).
 		SeenAt *time.Time `json:"seen_at,omitempty"`
 	}
 }
@@ -130,16 +130,14 @@ func (h handlers) pools(ctx context.Context, _ *struct{}) (*PoolsOutput, error) 
 	if err := authz.Authorize(ctx, authz.ReadAnyWorkspaces); err != nil {
 		return nil, err
 	}
+	pools, at, err := prebuilds.Load(ctx, h.DB.Queries)
+	if err != nil {
+		return nil, err
+	}
 	out := &PoolsOutput{}
-	out.Body.Pools = []prebuilds.Pool{}
-	if h.Pools != nil {
-		pools, at := h.Pools.Get()
-		if pools != nil {
-			out.Body.Pools = pools
-		}
-		if !at.IsZero() {
-			out.Body.SeenAt = &at
-		}
+	out.Body.Pools = pools
+	if !at.IsZero() {
+		out.Body.SeenAt = &at
 	}
 	return out, nil
 }

@@ -35,7 +35,6 @@ import (
 	"github.com/hearthdev/hearth/internal/metadata"
 	"github.com/hearthdev/hearth/internal/parameter"
 	"github.com/hearthdev/hearth/internal/pgnotify"
-	"github.com/hearthdev/hearth/internal/prebuilds"
 	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/seal"
 	"github.com/hearthdev/hearth/internal/tickets"
@@ -64,8 +63,6 @@ type Deps struct {
 	// Auth checks again, while a client coordinates, that its token still holds.
 	Coordinator *coordinator.Coordinator
 	Auth        *authn.Authenticator
-	// Pools is what the prebuild reconciler last saw (list-prebuild-pools).
-	Pools *prebuilds.Pools
 	// ExternalAuth holds owners' external auth links, whose tokens agents ask for; AccessURL is
 	// where users link them.
 	ExternalAuth *externalauth.Links

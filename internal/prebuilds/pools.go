@@ -1,13 +1,21 @@
 // Package prebuilds holds what the prebuilt-workspace reconciler (a River job in jobs) last saw of
-// each preset's pool, for the API, the dashboard and the metrics.
+// each preset's pool, for the API, the dashboard and the metrics. The reconciler runs on the leader
+// replica; it publishes its view in the database, so every replica's API answers with it, while the
+// metrics come from the leader alone (one series per pool across the deployment).
 package prebuilds
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 )
 
 // Pool is one preset's prebuilds as the last reconciliation saw them.
@@ -47,6 +55,44 @@ func (p *Pools) Set(pools []Pool) {
 	p.mu.Lock()
 	p.pools, p.at = pools, time.Now()
 	p.mu.Unlock()
+}
+
+// siteConfigKey is where the leader's last view is kept for every replica.
+const siteConfigKey = "prebuild_pools"
+
+type published struct {
+	Pools []Pool    `json:"pools"`
+	At    time.Time `json:"at"`
+}
+
+// Publish keeps the view in the database for every replica (Load).
+func Publish(ctx context.Context, q *dbsqlc.Queries, pools []Pool, at time.Time) error {
+	if pools == nil {
+		pools = []Pool{}
+	}
+	b, err := json.Marshal(published{Pools: pools, At: at})
+	if err != nil {
+		return err
+	}
+	return q.UpsertSiteConfig(ctx, dbsqlc.UpsertSiteConfigParams{Key: siteConfigKey, Value: string(b)})
+}
+
+// Load reads the view the leader last published; no pools and a zero time before its first pass.
+func Load(ctx context.Context, q *dbsqlc.Queries) ([]Pool, time.Time, error) {
+	v, err := q.GetSiteConfig(ctx, siteConfigKey)
+	if errors.Is(db.Translate(err), db.ErrNotFound) {
+		return []Pool{}, time.Time{}, nil
+	} else if err != nil {
+		return nil, time.Time{}, err
+	}
+	var p published
+	if err := json.Unmarshal([]byte(v), &p); err != nil {
+		return nil, time.Time{}, err
+	}
+	if p.Pools == nil {
+		p.Pools = []Pool{}
+	}
+	return p.Pools, p.At, nil
 }
 
 var (
