@@ -71,6 +71,9 @@ func (h handlers) tunnel(ctx context.Context, in *tunnelInput) (*huma.StreamResp
 		}
 		c.SetReadLimit(-1)
 		conn := websocket.NetConn(r.Context(), c, websocket.MessageBinary)
+		if a.PreviousToken {
+			go h.redeliver(context.WithoutCancel(r.Context()), a.WorkspaceAgent.ID)
+		}
 		if err := h.Relay.Serve(r.Context(), a.WorkspaceAgent.ID, conn, in.Version); err != nil {
 			h.Logger.Warn("workspace: agent tunnel failed", "agent", a.WorkspaceAgent.ID, "error", err)
 		}

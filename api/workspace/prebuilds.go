@@ -84,11 +84,8 @@ func (h handlers) claim(ctx context.Context, tx db.Tx, templateID uuid.UUID, pre
 	}
 	c.tokens = map[uuid.UUID]string{}
 	for _, a := range agents {
-		raw := make([]byte, 32)
-		_, _ = rand.Read(raw)
-		token := hex.EncodeToString(raw)
-		sum := sha256.Sum256([]byte(token))
-		if err := tx.ReissueAgentToken(ctx, dbsqlc.ReissueAgentTokenParams{ID: a.WorkspaceAgent.ID, TokenHash: sum[:]}); err != nil {
+		token, sum := newAgentToken()
+		if err := tx.ReissueAgentToken(ctx, dbsqlc.ReissueAgentTokenParams{ID: a.WorkspaceAgent.ID, TokenHash: sum}); err != nil {
 			return w, c, false, err
 		}
 		c.tokens[a.WorkspaceAgent.ID] = token
@@ -96,13 +93,42 @@ func (h handlers) claim(ctx context.Context, tx db.Tx, templateID uuid.UUID, pre
 	return w, c, true, nil
 }
 
+// newAgentToken makes an agent token and its hash.
+func newAgentToken() (string, []byte) {
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	token := hex.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(token))
+	return token, sum[:]
+}
+
+// redeliver gives an agent that connected its tunnel with its previous token (it missed the
+// hand-over of a claim: its tunnel was down, say) a fresh new token over that tunnel, once the tunnel
+// is registered. The token it never took is replaced, so no undelivered token stays valid.
+func (h handlers) redeliver(ctx context.Context, agentID uuid.UUID) {
+	deadline := time.Now().Add(10 * time.Second)
+	for !h.Relay.Holds(agentID) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	token, sum := newAgentToken()
+	n, err := h.DB.RenewUndeliveredAgentToken(ctx, dbsqlc.RenewUndeliveredAgentTokenParams{ID: agentID, TokenHash: sum})
+	if err != nil || n == 0 {
+		return
+	}
+	h.handOver(ctx, claimed{tokens: map[uuid.UUID]string{agentID: token}})
+}
+
 // handOver gives a claimed prebuild's agents their new tokens over their tunnels; each fetches its
 // new manifest (the new owner's workspace) with it, and its old token stops working. An agent that
 // cannot be reached keeps working with its old token.
 func (h handlers) handOver(ctx context.Context, c claimed) {
+	ctx = context.WithoutCancel(ctx)
 	for id, token := range c.tokens {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		st, err := h.Relay.Dial(ctx, id, tunnel.Header{Kind: tunnel.KindReinit, Token: token})
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		st, err := h.Relay.Dial(dctx, id, tunnel.Header{Kind: tunnel.KindReinit, Token: token})
 		cancel()
 		if err != nil {
 			if h.Logger != nil {

@@ -142,6 +142,9 @@ func (r *Relay) Serve(ctx context.Context, agentID uuid.UUID, conn net.Conn, ver
 	return nil
 }
 
+// Holds reports whether this replica holds the agent's tunnel now.
+func (r *Relay) Holds(agentID uuid.UUID) bool { return r.hub.Holds(agentID) }
+
 // Dial opens a stream to an agent asking for h, through whichever replica holds its tunnel.
 func (r *Relay) Dial(ctx context.Context, agentID uuid.UUID, h tunnel.Header) (net.Conn, error) {
 	if r.cfg.Touch != nil {

@@ -266,6 +266,25 @@ func (q *Queries) ReissueAgentToken(ctx context.Context, arg ReissueAgentTokenPa
 	return err
 }
 
+const renewUndeliveredAgentToken = `-- name: RenewUndeliveredAgentToken :execrows
+UPDATE workspace_agents SET token_hash = $1 WHERE id = $2 AND previous_token_hash IS NOT NULL
+`
+
+type RenewUndeliveredAgentTokenParams struct {
+	TokenHash []byte
+	ID        uuid.UUID
+}
+
+// Replaces the new token of an agent that never took it (it still uses its previous one), so the
+// new one can be handed over again; an agent that has taken its token (no previous) is left alone.
+func (q *Queries) RenewUndeliveredAgentToken(ctx context.Context, arg RenewUndeliveredAgentTokenParams) (int64, error) {
+	result, err := q.db.Exec(ctx, renewUndeliveredAgentToken, arg.TokenHash, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const setWorkspacePreset = `-- name: SetWorkspacePreset :exec
 UPDATE workspaces SET preset = $2 WHERE id = $1
 `

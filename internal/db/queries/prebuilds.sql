@@ -59,3 +59,8 @@ UPDATE workspace_agents SET previous_token_hash = token_hash, token_hash = @toke
 
 -- name: ForgetPreviousAgentToken :exec
 UPDATE workspace_agents SET previous_token_hash = NULL WHERE id = $1 AND previous_token_hash IS NOT NULL;
+
+-- name: RenewUndeliveredAgentToken :execrows
+-- Replaces the new token of an agent that never took it (it still uses its previous one), so the
+-- new one can be handed over again; an agent that has taken its token (no previous) is left alone.
+UPDATE workspace_agents SET token_hash = @token_hash WHERE id = @id AND previous_token_hash IS NOT NULL;
