@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"github.com/robfig/cron/v3"
 
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
@@ -140,7 +142,7 @@ func (w *prebuildsWorker) plan(ctx context.Context, now time.Time) (prebuildPlan
 	for _, ps := range presets {
 		k := poolKey{ps.TemplateID, ps.Preset}
 		wanted[k] = true
-		pool := prebuilds.Pool{TemplateID: ps.TemplateID, TemplateName: ps.TemplateName, Preset: ps.Preset, Desired: int(ps.Instances)}
+		pool := prebuilds.Pool{TemplateID: ps.TemplateID, TemplateName: ps.TemplateName, Preset: ps.Preset, Desired: desired(ps, now)}
 		var keep []dbsqlc.ListPrebuildsRow
 		for _, p := range byPool[k] {
 			underWay := p.Status == "pending" || p.Status == "running" || p.Status == "canceling"
@@ -214,4 +216,31 @@ func (w *prebuildsWorker) remove(ctx context.Context, id uuid.UUID) error {
 		}
 		return w.build.build(ctx, tx, ws, "delete", "prebuild-delete")
 	})
+}
+
+// desired is how many prebuilds a preset asks for at now: the instances of the first entry of its
+// scheduling block whose cron matches now (in the block's time zone; minute hour day-of-month month
+// day-of-week, such as "* 8-18 * * 1-5" for working hours), else its prebuilds.instances. A cron
+// that does not parse, or an unknown zone, counts as not matching (the import warned about it).
+func desired(ps dbsqlc.ListPrebuildPresetsRow, now time.Time) int {
+	var schedule []struct {
+		Cron      string `json:"cron"`
+		Instances int64  `json:"instances"`
+	}
+	_ = json.Unmarshal(ps.Schedule, &schedule) // written by us
+	if len(schedule) == 0 {
+		return int(ps.Instances)
+	}
+	zone := ps.Timezone
+	if zone == "" {
+		zone = "UTC"
+	}
+	minute := now.Truncate(time.Minute)
+	for _, s := range schedule {
+		c, err := cron.ParseStandard("CRON_TZ=" + zone + " " + s.Cron)
+		if err == nil && c.Next(minute.Add(-time.Second)).Equal(minute) {
+			return int(s.Instances)
+		}
+	}
+	return int(ps.Instances)
 }

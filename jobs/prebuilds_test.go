@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/db"
+	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/prebuilds"
 )
@@ -146,4 +147,28 @@ func TestReconcilerPublishesItsView(t *testing.T) {
 	seen, _ := w.pools.Get()
 	require.Len(t, pools, 3)
 	require.Equal(t, seen, pools)
+}
+
+// A preset's scheduling block sets how many prebuilds it wants by time of day, in its time zone:
+// the first schedule whose cron matches the minute wins, else prebuilds.instances.
+func TestScheduledPrebuildInstances(t *testing.T) {
+	t.Parallel()
+	ps := dbsqlc.ListPrebuildPresetsRow{Instances: 1, Timezone: "Europe/Berlin",
+		Schedule: []byte(`[{"cron":"* 8-17 * * 1-5","instances":3},{"cron":"* 8-17 * * 6","instances":2}]`)}
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		return tm
+	}
+	require.Equal(t, 3, desired(ps, at("2026-12-07T07:30:00Z")), "Monday 08:30 in Berlin: working hours")
+	require.Equal(t, 1, desired(ps, at("2026-12-07T06:59:00Z")), "Monday 07:59 in Berlin: before them")
+	require.Equal(t, 1, desired(ps, at("2026-12-07T17:00:00Z")), "Monday 18:00 in Berlin: after them")
+	require.Equal(t, 2, desired(ps, at("2026-12-12T10:00:00Z")), "Saturday: the second schedule")
+	require.Equal(t, 1, desired(ps, at("2026-12-13T10:00:00Z")), "Sunday: none matches")
+	ps.Timezone = ""
+	require.Equal(t, 3, desired(ps, at("2026-12-07T17:30:00Z")), "no zone: UTC")
+	ps.Schedule = []byte(`[{"cron":"not a cron","instances":9}]`)
+	require.Equal(t, 1, desired(ps, at("2026-12-07T09:00:00Z")), "a cron that does not parse never matches")
+	ps.Schedule = []byte(`[]`)
+	require.Equal(t, 1, desired(ps, at("2026-12-07T09:00:00Z")))
 }

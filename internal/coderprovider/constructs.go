@@ -183,9 +183,8 @@ var Constructs = []Construct{
 		Attrs: cat(
 			ok("description", "icon", "id", "name", "parameters"),
 			[]Attr{{Path: "default", Support: Differs, Note: "The dashboard and hearth create choose it unless told otherwise; the API uses a preset only when asked."}},
-			ok("prebuilds", "prebuilds.instances", "prebuilds.expiration_policy", "prebuilds.expiration_policy.ttl"),
-			differs("Stored with the version, not honoured yet: the pool keeps prebuilds.instances at all hours.", "prebuilds.scheduling", "prebuilds.scheduling.timezone",
-				"prebuilds.scheduling.schedule", "prebuilds.scheduling.schedule.cron", "prebuilds.scheduling.schedule.instances"),
+			ok("prebuilds", "prebuilds.instances", "prebuilds.expiration_policy", "prebuilds.expiration_policy.ttl", "prebuilds.scheduling",
+				"prebuilds.scheduling.timezone", "prebuilds.scheduling.schedule", "prebuilds.scheduling.schedule.cron", "prebuilds.scheduling.schedule.instances"),
 		)},
 	{Kind: DataSource, Type: "coder_workspace_tags", Support: Supported, Attrs: cat(
 		ok("id"),

@@ -106,7 +106,9 @@ func (q *Queries) ForgetPreviousAgentToken(ctx context.Context, id uuid.UUID) er
 const listPrebuildPresets = `-- name: ListPrebuildPresets :many
 SELECT t.id AS template_id, t.name AS template_name, t.active_version_id AS version_id, (p->>'name')::text AS preset,
     coalesce((p->'prebuilds'->>'instances')::int, 0)::int AS instances,
-    coalesce((p->'prebuilds'->>'expiration_ttl_seconds')::bigint, 0)::bigint AS ttl_seconds
+    coalesce((p->'prebuilds'->>'expiration_ttl_seconds')::bigint, 0)::bigint AS ttl_seconds,
+    coalesce(p->'prebuilds'->>'timezone', '')::text AS timezone,
+    coalesce(p->'prebuilds'->'schedule', '[]')::jsonb AS schedule
 FROM templates t
 JOIN template_versions v ON v.id = t.active_version_id
 CROSS JOIN LATERAL jsonb_array_elements(v.presets) p
@@ -121,6 +123,8 @@ type ListPrebuildPresetsRow struct {
 	Preset       string
 	Instances    int32
 	TtlSeconds   int64
+	Timezone     string
+	Schedule     []byte
 }
 
 // Every preset of a template's active version that asks for prebuilds.
@@ -140,6 +144,8 @@ func (q *Queries) ListPrebuildPresets(ctx context.Context) ([]ListPrebuildPreset
 			&i.Preset,
 			&i.Instances,
 			&i.TtlSeconds,
+			&i.Timezone,
+			&i.Schedule,
 		); err != nil {
 			return nil, err
 		}

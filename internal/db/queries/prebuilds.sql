@@ -2,7 +2,9 @@
 -- Every preset of a template's active version that asks for prebuilds.
 SELECT t.id AS template_id, t.name AS template_name, t.active_version_id AS version_id, (p->>'name')::text AS preset,
     coalesce((p->'prebuilds'->>'instances')::int, 0)::int AS instances,
-    coalesce((p->'prebuilds'->>'expiration_ttl_seconds')::bigint, 0)::bigint AS ttl_seconds
+    coalesce((p->'prebuilds'->>'expiration_ttl_seconds')::bigint, 0)::bigint AS ttl_seconds,
+    coalesce(p->'prebuilds'->>'timezone', '')::text AS timezone,
+    coalesce(p->'prebuilds'->'schedule', '[]')::jsonb AS schedule
 FROM templates t
 JOIN template_versions v ON v.id = t.active_version_id
 CROSS JOIN LATERAL jsonb_array_elements(v.presets) p
