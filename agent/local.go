@@ -63,36 +63,40 @@ func (a *agent) localExternalAuth(w http.ResponseWriter, r *http.Request) {
 		params.Url = &u
 	}
 	res, err := a.api.GetWorkspaceAgentExternalAuthWithResponse(r.Context(), params)
-	w.Header().Set("Content-Type", "application/json")
-	switch {
-	case err != nil:
-		w.WriteHeader(http.StatusBadGateway)
-		_ = json.NewEncoder(w).Encode(LocalError{Message: "the Hearth server cannot be reached: " + err.Error()})
-	case res.JSON200 != nil:
-		_ = json.NewEncoder(w).Encode(res.JSON200)
-	default:
-		msg := "the Hearth server answered " + res.Status()
-		var p client.Problem
-		if json.Unmarshal(res.Body, &p) == nil && p.Detail != nil {
-			msg = *p.Detail
-		}
-		w.WriteHeader(res.StatusCode())
-		_ = json.NewEncoder(w).Encode(LocalError{Message: msg})
+	if err != nil {
+		answerLocal(w, 0, nil, nil, err)
+		return
 	}
+	answerLocal(w, res.StatusCode(), res.Body, res.JSON200, nil)
 }
 
 // localGitSSHKey passes on the owner's Git SSH key pair, for coder gitssh.
 func (a *agent) localGitSSHKey(w http.ResponseWriter, r *http.Request) {
 	res, err := a.api.GetWorkspaceAgentGitsshkeyWithResponse(r.Context(), &client.GetWorkspaceAgentGitsshkeyParams{})
+	if err != nil {
+		answerLocal(w, 0, nil, nil, err)
+		return
+	}
+	answerLocal(w, res.StatusCode(), res.Body, res.JSON200, nil)
+}
+
+// answerLocal answers the coder command with the server's answer: ok when the server said 200, else
+// a LocalError with the server's problem detail (or its status), or why the server was not reached.
+func answerLocal(w http.ResponseWriter, status int, body []byte, ok any, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case err != nil:
 		w.WriteHeader(http.StatusBadGateway)
 		_ = json.NewEncoder(w).Encode(LocalError{Message: "the Hearth server cannot be reached: " + err.Error()})
-	case res.JSON200 != nil:
-		_ = json.NewEncoder(w).Encode(res.JSON200)
+	case status == http.StatusOK:
+		_ = json.NewEncoder(w).Encode(ok)
 	default:
-		w.WriteHeader(res.StatusCode())
-		_ = json.NewEncoder(w).Encode(LocalError{Message: "the Hearth server answered " + res.Status()})
+		msg := "the Hearth server answered " + http.StatusText(status)
+		var p client.Problem
+		if json.Unmarshal(body, &p) == nil && p.Detail != nil {
+			msg = *p.Detail
+		}
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(LocalError{Message: msg})
 	}
 }

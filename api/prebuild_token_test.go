@@ -28,25 +28,7 @@ func TestAnAgentThatMissedTheHandOverGetsItsTokenOnReconnect(t *testing.T) {
 	q := b.db.Pool
 	oldToken := strings.Repeat("ab", 32)
 	oldHash := sha256.Sum256([]byte(oldToken))
-	var fileHash [32]byte
-	fileHash[0] = 2
-	_, err := q.Exec(ctx, "INSERT INTO files (hash, content_type, data) VALUES ($1, 'application/x-tar', $2)", fileHash[:], tarDir(t, "testdata/presets"))
-	require.NoError(t, err)
-	var version, tpl, ws, build, resource, agent string
-	require.NoError(t, q.QueryRow(ctx, `INSERT INTO template_versions (file_hash, status, name, presets) VALUES ($1, 'succeeded', 'v1',
-		'[{"name":"team","default":false,"parameters":{},"prebuilds":{"instances":1}}]') RETURNING id`, fileHash[:]).Scan(&version))
-	require.NoError(t, q.QueryRow(ctx, "INSERT INTO templates (name, active_version_id) VALUES ('pre', $1) RETURNING id", version).Scan(&tpl))
-	_, err = q.Exec(ctx, "UPDATE template_versions SET template_id = $1 WHERE id = $2", tpl, version)
-	require.NoError(t, err)
-	_, err = q.Exec(ctx, "INSERT INTO template_grants (template_id, group_id, role) VALUES ($1, '00000000-0000-0000-0000-00000000e0e0', 'use')", tpl)
-	require.NoError(t, err)
-	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspaces (owner_id, template_id, name, preset) VALUES ($1, $2, 'prebuild-1', 'team') RETURNING id",
-		authz.PrebuildsOwner, tpl).Scan(&ws))
-	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, status)
-		VALUES ($1, 1, $2, 'start', 'succeeded') RETURNING id`, ws, version).Scan(&build))
-	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspace_resources (build_id, type, name) VALUES ($1, 'null_resource', 'dev') RETURNING id", build).Scan(&resource))
-	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, token_hash, lifecycle_state)
-		VALUES ($1, $2, 'main', 'linux', 'amd64', $3, 'ready') RETURNING id`, resource, build, oldHash[:]).Scan(&agent))
+	ws, agent := prebuildFixture(t, b, oldHash[:])
 
 	// The claim, while the agent's tunnel is down: the hand-over fails, the old token keeps working.
 	res, p := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"mine","template":"pre","preset":"team"}`, alice...)
@@ -93,4 +75,33 @@ func TestAnAgentThatMissedTheHandOverGetsItsTokenOnReconnect(t *testing.T) {
 	time.Sleep(6 * time.Second) // the agent-token cache's lifetime
 	res, p = call(t, "GET", b.srv.URL+"/api/v2/workspaceagents/me/manifest", "", "Hearth-Agent-Token", oldToken)
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "the old token no longer works: %v", p)
+}
+
+// prebuildFixture stores a ready prebuild of template "pre" (its preset "team" asks for one, and
+// everyone may use it) whose one agent's token hashes to tokenHash; it returns the workspace's and
+// the agent's IDs.
+func prebuildFixture(t *testing.T, b bundle, tokenHash []byte) (ws, agent string) {
+	t.Helper()
+	ctx := t.Context()
+	q := b.db.Pool
+	var fileHash [32]byte
+	fileHash[0] = 1
+	_, err := q.Exec(ctx, "INSERT INTO files (hash, content_type, data) VALUES ($1, 'application/x-tar', $2)", fileHash[:], tarDir(t, "testdata/presets"))
+	require.NoError(t, err)
+	var version, tpl, build, resource string
+	require.NoError(t, q.QueryRow(ctx, `INSERT INTO template_versions (file_hash, status, name, presets) VALUES ($1, 'succeeded', 'v1',
+		'[{"name":"team","default":false,"parameters":{},"prebuilds":{"instances":1}}]') RETURNING id`, fileHash[:]).Scan(&version))
+	require.NoError(t, q.QueryRow(ctx, "INSERT INTO templates (name, active_version_id) VALUES ('pre', $1) RETURNING id", version).Scan(&tpl))
+	_, err = q.Exec(ctx, "UPDATE template_versions SET template_id = $1 WHERE id = $2", tpl, version)
+	require.NoError(t, err)
+	_, err = q.Exec(ctx, "INSERT INTO template_grants (template_id, group_id, role) VALUES ($1, '00000000-0000-0000-0000-00000000e0e0', 'use')", tpl)
+	require.NoError(t, err)
+	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspaces (owner_id, template_id, name, preset) VALUES ($1, $2, 'prebuild-1', 'team') RETURNING id",
+		authz.PrebuildsOwner, tpl).Scan(&ws))
+	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, status)
+		VALUES ($1, 1, $2, 'start', 'succeeded') RETURNING id`, ws, version).Scan(&build))
+	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspace_resources (build_id, type, name) VALUES ($1, 'null_resource', 'dev') RETURNING id", build).Scan(&resource))
+	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, token_hash, lifecycle_state)
+		VALUES ($1, $2, 'main', 'linux', 'amd64', $3, 'ready') RETURNING id`, resource, build, tokenHash).Scan(&agent))
+	return ws, agent
 }

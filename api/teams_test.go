@@ -276,23 +276,7 @@ func TestTwoClaimsRaceForTheLastPrebuild(t *testing.T) {
 	q := b.db.Pool
 	var hash [32]byte
 	hash[0] = 1
-	_, err := q.Exec(ctx, "INSERT INTO files (hash, content_type, data) VALUES ($1, 'application/x-tar', $2)", hash[:], tarDir(t, "testdata/presets"))
-	require.NoError(t, err)
-	var version, tpl, ws, build, resource, agent string
-	require.NoError(t, q.QueryRow(ctx, `INSERT INTO template_versions (file_hash, status, name, presets) VALUES ($1, 'succeeded', 'v1',
-		'[{"name":"team","default":false,"parameters":{},"prebuilds":{"instances":1}}]') RETURNING id`, hash[:]).Scan(&version))
-	require.NoError(t, q.QueryRow(ctx, "INSERT INTO templates (name, active_version_id) VALUES ('pre', $1) RETURNING id", version).Scan(&tpl))
-	_, err = q.Exec(ctx, "UPDATE template_versions SET template_id = $1 WHERE id = $2", tpl, version)
-	require.NoError(t, err)
-	_, err = q.Exec(ctx, "INSERT INTO template_grants (template_id, group_id, role) VALUES ($1, '00000000-0000-0000-0000-00000000e0e0', 'use')", tpl)
-	require.NoError(t, err)
-	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspaces (owner_id, template_id, name, preset) VALUES ($1, $2, 'prebuild-1', 'team') RETURNING id",
-		authz.PrebuildsOwner, tpl).Scan(&ws))
-	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, status)
-		VALUES ($1, 1, $2, 'start', 'succeeded') RETURNING id`, ws, version).Scan(&build))
-	require.NoError(t, q.QueryRow(ctx, "INSERT INTO workspace_resources (build_id, type, name) VALUES ($1, 'null_resource', 'dev') RETURNING id", build).Scan(&resource))
-	require.NoError(t, q.QueryRow(ctx, `INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, token_hash, lifecycle_state)
-		VALUES ($1, $2, 'main', 'linux', 'amd64', $3, 'ready') RETURNING id`, resource, build, hash[:]).Scan(&agent))
+	ws, agent := prebuildFixture(t, b, hash[:])
 
 	type answer struct {
 		status int

@@ -22,33 +22,48 @@ type token struct {
 	AccessToken string `json:"access_token"`
 	Username    string `json:"username"`
 	Password    string `json:"password"`
-	Message     string `json:"message"`
 }
 
-// ask asks the agent (at the socket HEARTH_AGENT_SOCKET names) for the owner's token of a provider,
-// by id or by Git URL.
+// ask asks the agent for the owner's token of a provider, by id or by Git URL.
 func ask(query url.Values) (token, error) {
-	path := os.Getenv("HEARTH_AGENT_SOCKET")
-	if path == "" {
-		return token{}, errors.New("not inside a Hearth workspace session (HEARTH_AGENT_SOCKET is not set)")
+	var t token
+	err := fromAgent("/external-auth?"+query.Encode(), &t)
+	return t, err
+}
+
+// fromAgent reads path from the agent's local socket (HEARTH_AGENT_SOCKET) into v; an answer other
+// than 200 is an error with the agent's message.
+func fromAgent(path string, v any) error {
+	sock := os.Getenv("HEARTH_AGENT_SOCKET")
+	if sock == "" {
+		return errors.New("not inside a Hearth workspace session (HEARTH_AGENT_SOCKET is not set)")
 	}
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 		}}}
-	res, err := hc.Get("http://agent/external-auth?" + query.Encode()) //nolint:noctx // a short-lived command
+	res, err := hc.Get("http://agent" + path) //nolint:noctx // a short-lived command
 	if err != nil {
-		return token{}, fmt.Errorf("the workspace's agent does not answer at %s: %w", path, err)
+		return fmt.Errorf("the workspace's agent does not answer at %s: %w", sock, err)
 	}
 	defer res.Body.Close()
-	var t token
-	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&t); err != nil {
-		return token{}, fmt.Errorf("the agent's answer is not readable (%s)", res.Status)
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("the agent's answer broke off (%s)", res.Status)
 	}
 	if res.StatusCode != http.StatusOK {
-		return token{}, errors.New(t.Message)
+		var e struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(body, &e) != nil || e.Message == "" {
+			return fmt.Errorf("the agent answered %s", res.Status)
+		}
+		return errors.New(e.Message)
 	}
-	return t, nil
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("the agent's answer is not readable (%s)", res.Status)
+	}
+	return nil
 }
 
 // externalAuth is `coder external-auth access-token ID`: prints the owner's fresh token.

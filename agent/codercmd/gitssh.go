@@ -2,16 +2,12 @@ package codercmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"time"
 )
 
 // gitssh is `coder gitssh -- ARGS`, Git's SSH command in sessions (GIT_SSH_COMMAND): ssh with the
@@ -59,25 +55,9 @@ func runSSH(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // gitSSHKey asks the agent for the owner's private key.
 func gitSSHKey() (string, error) {
-	path := os.Getenv("HEARTH_AGENT_SOCKET")
-	if path == "" {
-		return "", errors.New("not inside a Hearth workspace session (HEARTH_AGENT_SOCKET is not set)")
-	}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", path)
-		}}}
-	res, err := hc.Get("http://agent/gitsshkey") //nolint:noctx // a short-lived command
-	if err != nil {
-		return "", fmt.Errorf("the workspace's agent does not answer: %w", err)
-	}
-	defer res.Body.Close()
 	var k struct {
 		PrivateKey string `json:"private_key"`
-		Message    string `json:"message"`
 	}
-	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&k); err != nil || res.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("the agent answered %s %s", res.Status, k.Message)
-	}
-	return k.PrivateKey, nil
+	err := fromAgent("/gitsshkey", &k)
+	return k.PrivateKey, err
 }

@@ -240,14 +240,7 @@ func (h handlers) callback(ctx context.Context, in *callbackInput) (*RedirectOut
 		return nil, linkError(p, err)
 	}
 	audit.Actor(ctx, authz.Actor{UserID: user})
-	err = h.DB.InTx(ctx, func(tx db.Tx) error {
-		if err := h.Links.Store(ctx, tx.Queries, user, p, g); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "external_auth_link", ID: user.String() + "/" + p.ID, Name: p.ID},
-			audit.Diff(nil, map[string]any{"provider": p.ID, "linked": true}))
-	})
-	if err != nil {
+	if err := h.store(ctx, user, p, g); err != nil {
 		return nil, err
 	}
 	return &RedirectOutput{Location: carried.Get("r"), SetCookie: []http.Cookie{h.cookie("", time.Unix(0, 0))}}, nil
@@ -322,15 +315,25 @@ func (h handlers) finishDevice(ctx context.Context, in *finishDeviceInput) (*dev
 	if err != nil {
 		return nil, linkError(p, err)
 	}
-	err = h.DB.InTx(ctx, func(tx db.Tx) error {
-		if err := h.Links.Store(ctx, tx.Queries, a.UserID, p, g); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx.Queries, audit.Resource{Type: "external_auth_link", ID: a.UserID.String() + "/" + p.ID, Name: p.ID},
-			audit.Diff(nil, map[string]any{"provider": p.ID, "linked": true}))
-	})
+	err = h.store(ctx, a.UserID, p, g)
 	out.Body.Linked = err == nil
 	return out, err
+}
+
+// store keeps a grant as the user's link to p and records the link in the audit log (without its
+// tokens), in one transaction.
+func (h handlers) store(ctx context.Context, user uuid.UUID, p *externalauth.Provider, g externalauth.Grant) error {
+	return h.DB.InTx(ctx, func(tx db.Tx) error {
+		if err := h.Links.Store(ctx, tx.Queries, user, p, g); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Queries, linkResource(user, p), audit.Diff(nil, map[string]any{"provider": p.ID, "linked": true}))
+	})
+}
+
+// linkResource names a user's link to p in the audit log.
+func linkResource(user uuid.UUID, p *externalauth.Provider) audit.Resource {
+	return audit.Resource{Type: "external_auth_link", ID: user.String() + "/" + p.ID, Name: p.ID}
 }
 
 type unlinkProviderOutput struct {
@@ -362,6 +365,5 @@ func (h handlers) unlink(ctx context.Context, in *ProviderPath) (*unlinkProvider
 	if revokeErr != nil {
 		out.Body.Warning = "Unlinked, but " + p.DisplayName + " did not confirm the revocation: revoke Hearth's access in your account's settings there."
 	}
-	return out, audit.Record(ctx, h.DB.Queries, audit.Resource{Type: "external_auth_link", ID: a.UserID.String() + "/" + p.ID, Name: p.ID},
-		audit.Diff(map[string]any{"provider": p.ID, "linked": true}, nil))
+	return out, audit.Record(ctx, h.DB.Queries, linkResource(a.UserID, p), audit.Diff(map[string]any{"provider": p.ID, "linked": true}, nil))
 }

@@ -96,11 +96,15 @@ provider in your browser (or prints its address) and waits until the link is mad
 				}
 				return fmt.Errorf("the code was not approved within %s; run hearth external-auth link %s again", wait, p.Id)
 			}
+			if p.Linked {
+				fmt.Fprintf(out, "Your %s account is already linked (%s). To link another, unlink it first: hearth external-auth unlink %s\n",
+					p.DisplayName, ago(p.LinkedAt), p.Id)
+				return nil
+			}
 			fmt.Fprintf(out, "Open %s in your browser (signed in to Hearth) and choose Link.\nWaiting for the link (up to %s)…\n", p.LinkUrl, wait)
 			if !noBrowser {
 				browse(p.LinkUrl)
 			}
-			linkedAt := p.LinkedAt
 			for time.Now().Before(deadline) {
 				if !sleepCtx(cmd, time.Second) {
 					return cmd.Context().Err()
@@ -109,7 +113,7 @@ provider in your browser (or prints its address) and waits until the link is mad
 				if err != nil {
 					return remote(s.URL, err)
 				}
-				if r.JSON200.Linked && (linkedAt == nil || !r.JSON200.LinkedAt.Equal(*linkedAt)) {
+				if r.JSON200.Linked {
 					fmt.Fprintf(out, "Linked your %s account.\n", p.DisplayName)
 					return nil
 				}
