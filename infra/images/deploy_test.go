@@ -140,7 +140,7 @@ func TestADeploymentLosesAReplicaAndAWorkerDuringBuilds(t *testing.T) {
 			continue
 		}
 		require.Equal(t, "failed", b["status"], b)
-		require.Contains(t, fmt.Sprint(b["error"]), "stopped responding", "only the dead worker's build fails: %v", b)
+		require.Contains(t, fmt.Sprint(b["error"]), "worker-0 stopped responding", "only the dead worker's builds fail: %v", b)
 	}
 	t.Logf("%d of %d builds succeeded; the rest were on the killed worker", succeeded, len(builds))
 	require.GreaterOrEqual(t, succeeded, len(builds)-2, "at most what the dead worker held (one build, and one it may have just taken) fails")
