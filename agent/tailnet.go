@@ -79,7 +79,7 @@ func (a *agent) startTailnet(ctx context.Context, id uuid.UUID, co *tailnet.Coor
 	if err != nil {
 		return nil, err
 	}
-	conn, err := tailnet.New(tailnet.Options{ID: id, DERPMap: dm, EndpointNetworks: nets, Logger: a.cfg.Logger, ForwardTCP: true})
+	conn, err := tailnet.New(tailnet.Options{ID: id, DERPMap: dm, EndpointNetworks: nets, Logger: a.cfg.Logger, ForwardTCP: true, AwaitHandshakes: true})
 	if err != nil {
 		return nil, err
 	}

@@ -77,7 +77,7 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 			return
 		}
 		k, _ := req.NodePublic.MarshalText()
-		ok, err := cfg.Admit(r.Context(), string(k))
+		ok, err := admitWithin(r.Context(), cfg.Admit, string(k), AdmitWait)
 		if err != nil {
 			log.Warn("derp: admission check failed", "node_key", req.NodePublic.ShortString(), "error", err)
 		} else if !ok {
@@ -107,6 +107,28 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 		}
 	}
 	return h, nil
+}
+
+// AdmitWait is how long an unknown node key is looked for before its DERP client is refused: a
+// node's first message to the coordinator and its first DERP connection leave at about the same
+// time, and a refused client only comes back after a backoff, losing what was sent meanwhile (the
+// agent's first WireGuard handshake, which is retried only after 5 s).
+const AdmitWait = 2 * time.Second
+
+// admitWithin asks admit about k until it says yes, it fails, or wait has passed.
+func admitWithin(ctx context.Context, admit func(context.Context, string) (bool, error), k string, wait time.Duration) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		ok, err := admit(ctx, k)
+		if ok || err != nil || time.Now().Add(pause).After(deadline) {
+			return ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
 }
 
 // Handler serves DERP (mount it at /derp and /derp/).

@@ -47,6 +47,11 @@ type Options struct {
 	// EndpointNetworks, when set, are the only networks direct paths may use (the deployment's
 	// setting, from the coordinator); EndpointsEnv overrides it.
 	EndpointNetworks []netip.Prefix
+	// AwaitHandshakes greets new peers with discovery pings only (which open this side's NAT
+	// towards them) and leaves the WireGuard handshake to them: an agent, whose clients dial it.
+	// Two handshakes that cross, each side greeting the other at once, are both lost, and
+	// WireGuard tries again only after 5 s.
+	AwaitHandshakes bool
 }
 
 // The ports an agent serves on its tailnet address; any other port is forwarded to the workspace.
@@ -76,6 +81,7 @@ type Conn struct {
 	listeners map[uint16]*listener
 	onNode    func(Node)
 	forward   bool
+	passive   bool // greets without a handshake
 	// open are the accepted connections by the peer's address, closed when the peer goes.
 	open map[netip.Addr]map[net.Conn]struct{}
 
@@ -170,6 +176,7 @@ func New(o Options) (_ *Conn, err error) {
 	}
 	c.netstack.UpdateNetstackIPs(&netmap.NetworkMap{SelfNode: self})
 	c.magic.SetDERPMap(o.DERPMap)
+	c.passive = o.AwaitHandshakes
 	c.magic.SetNetworkMap(self, nil)
 	c.magic.SetNetworkUp(true)
 	c.engine.RequestStatus()
@@ -321,14 +328,19 @@ func (c *Conn) change(f func(map[uuid.UUID]*Node) []key.NodePublic) {
 	for k := range set.byKey {
 		c.engine.SyncDevicePeer(k)
 	}
-	// Greet a peer that is new or reachable in a new way with a packet on the data path: that
-	// starts path discovery from this side too, with a call-me-maybe through DERP, so each side
-	// opens its own NAT towards the other even if one side's call-me-maybe was lost (sent before
-	// the other had heard of it).
+	// Greet a peer that is new or reachable in a new way, so that each side opens its own NAT
+	// towards the other even if one side's call-me-maybe was lost (sent before the other had heard
+	// of it). The dialing side greets on the data path: that starts the WireGuard handshake and
+	// path discovery, with a call-me-maybe through DERP. The answering side pings the peer's
+	// endpoints only.
+	kind := tailcfg.PingTSMP
+	if c.passive {
+		kind = tailcfg.PingDisco
+	}
 	for id, p := range m {
 		if o, ok := old[id]; !ok || o.Key != p.Key || o.PreferredDERP != p.PreferredDERP || !slices.Equal(o.Endpoints, p.Endpoints) {
 			if p.PreferredDERP != 0 || len(p.Endpoints) > 0 {
-				c.engine.Ping(IP(id), tailcfg.PingTSMP, 0, func(*ipnstate.PingResult) {})
+				c.engine.Ping(IP(id), kind, 0, func(*ipnstate.PingResult) {})
 			}
 		}
 	}
@@ -362,11 +374,64 @@ func (c *Conn) peerForIP(ip netip.Addr) (wgengine.PeerForIP, bool) {
 
 // DialTCP opens a TCP connection to port on the node with the given ID, over WireGuard.
 func (c *Conn) DialTCP(ctx context.Context, id uuid.UUID, port uint16) (net.Conn, error) {
-	conn, err := c.netstack.DialContextTCPWithBind(ctx, c.addr, netip.AddrPortFrom(IP(id), port))
-	if err != nil {
-		return nil, fmt.Errorf("tailnet: dial %s port %d: %w", id, port, err)
+	for {
+		actx, cancel := context.WithCancel(ctx)
+		var redial atomic.Bool
+		go c.nudgeHandshake(actx, id, func() { redial.Store(true); cancel() })
+		conn, err := c.netstack.DialContextTCPWithBind(actx, c.addr, netip.AddrPortFrom(IP(id), port))
+		cancel()
+		if err == nil {
+			return conn, nil
+		}
+		if !redial.Load() || ctx.Err() != nil {
+			return nil, fmt.Errorf("tailnet: dial %s port %d: %w", id, port, err)
+		}
 	}
-	return conn, nil
+}
+
+// FirstNudge is how long a dial waits for a WireGuard session with its peer before it starts the
+// handshake afresh; each later wait is twice the one before, up to a second and a bit.
+const FirstNudge = 150 * time.Millisecond
+
+// nudgeHandshake restarts the WireGuard handshake with a peer while ctx lasts and they have no
+// session. WireGuard itself tries again only after 5 s, and a first handshake is easily lost: the
+// peer had not heard of this node yet, or its answer went through the DERP servers of two replicas
+// while this node was connecting to its own, and did not arrive. Restarting the handshake drops
+// the packets that waited for it, a dial's SYN among them: once a restarted handshake completes,
+// redial is called, so the dial sends its SYN again now rather than at TCP's next retransmission
+// (1 s, 3 s, …).
+func (c *Conn) nudgeHandshake(ctx context.Context, id uuid.UUID, redial func()) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	last, wait, nudged := time.Now(), FirstNudge, false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p, ok := c.peers.Load().byID[id]
+		if !ok {
+			continue
+		}
+		if wp, ok := c.engine.PeerByKey(p.Key); ok && !wp.LastHandshake().IsZero() {
+			if nudged {
+				redial()
+			}
+			return
+		}
+		if time.Since(last) < wait {
+			continue
+		}
+		c.update.Lock()
+		if _, still := c.peers.Load().byKey[p.Key]; still {
+			c.engine.ResetDevicePeer(p.Key) // forgets the attempt, so the next packet starts one
+			c.engine.Ping(IP(id), tailcfg.PingTSMP, 0, func(*ipnstate.PingResult) {})
+		}
+		c.update.Unlock()
+		c.log.Debug("tailnet: no WireGuard session yet; handshaking again", "peer", id, "after", wait)
+		last, wait, nudged = time.Now(), min(2*wait, 8*FirstNudge), true
+	}
 }
 
 // Path is how packets reach a peer.

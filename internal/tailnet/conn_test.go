@@ -94,3 +94,39 @@ func TestAPortNobodyListensOnIsRefused(t *testing.T) {
 	_, err := a.DialTCP(ctx, b.Node().ID, 23)
 	require.Error(t, err)
 }
+
+// A client whose first WireGuard handshakes reach an agent that has not heard of it yet (the
+// coordinator is slow to tell it) still connects well before WireGuard's own retry, 5 s later:
+// the dial starts the handshake again, and sends its SYN again once the session is up.
+func TestADialWhoseFirstHandshakeIsLostConnectsBeforeWireGuardRetries(t *testing.T) {
+	t.Parallel()
+	dm, err := derpServer(t).Tailscale()
+	require.NoError(t, err)
+	client, err := tailnet.New(tailnet.Options{ID: uuid.New(), DERPMap: dm})
+	require.NoError(t, err)
+	t.Cleanup(client.Close)
+	agent, err := tailnet.New(tailnet.Options{ID: uuid.New(), DERPMap: dm, AwaitHandshakes: true})
+	require.NoError(t, err)
+	t.Cleanup(agent.Close)
+	agent.OnNode(client.UpdatePeer)
+	heard := time.Now().Add(400 * time.Millisecond)
+	client.OnNode(func(tailnet.Node) {
+		go func() {
+			time.Sleep(time.Until(heard))
+			agent.UpdatePeer(client.Node())
+		}()
+	})
+	ln, err := agent.Listen(22)
+	require.NoError(t, err)
+	go func() {
+		if conn, err := ln.Accept(); err == nil {
+			_ = conn.Close()
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Second)
+	defer cancel()
+	conn, err := client.DialTCP(ctx, agent.Node().ID, 22)
+	require.NoError(t, err, "connected before WireGuard's retry")
+	_ = conn.Close()
+}

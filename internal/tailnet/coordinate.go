@@ -112,10 +112,8 @@ func (co *Coordination) Run(ctx context.Context, conn *Conn, onPeers func([]Node
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer func() { _ = co.ws.CloseNow() }()
-	conn.SetPeers(co.first.Peers)
-	if onPeers != nil {
-		onPeers(co.first.Peers)
-	}
+	// This node goes to the coordinator before it takes its peers: greeting them opens a DERP
+	// connection, which is admitted only once the coordinator knows the node's key.
 	nodes := make(chan Node, 1)
 	conn.OnNode(func(n Node) {
 		select { // the latest node wins
@@ -144,6 +142,10 @@ func (co *Coordination) Run(ctx context.Context, conn *Conn, onPeers func([]Node
 			}
 		}
 	}()
+	conn.SetPeers(co.first.Peers)
+	if onPeers != nil {
+		onPeers(co.first.Peers)
+	}
 	go func() {
 		for {
 			var u Update
