@@ -98,6 +98,9 @@ func target(ctx context.Context, ref string) (cliconfig.Session, connect.Target,
 	// hearth create and hearth ssh back to back. An agent that was connected and is gone is an error.
 	waited := false
 	deadline := time.Now().Add(5 * time.Minute)
+	// Looked at often at first: an agent that is only taking its new token (a claimed prebuild)
+	// reconnects within milliseconds.
+	pause := 25 * time.Millisecond
 	for {
 		a, err := client.Ok(c.GetWorkspaceAgentWithResponse(ctx, t.AgentID))
 		if err != nil {
@@ -113,8 +116,9 @@ func target(ctx context.Context, ref string) (cliconfig.Session, connect.Target,
 		select {
 		case <-ctx.Done():
 			return s, t, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(pause):
 		}
+		pause = min(2*pause, 250*time.Millisecond)
 	}
 }
 
