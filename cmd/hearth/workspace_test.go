@@ -133,7 +133,10 @@ func TestLocalTemplateWorkspaceLifecycle(t *testing.T) {
 
 	transition("start")
 	pid, ok = alive(t, pidFile)
-	require.True(t, ok && processRuns(pid), "starting runs the agent again")
+	if !ok || !processRuns(pid) {
+		out, _ := os.ReadFile(agentLog)
+		require.Fail(t, "starting runs the agent again", "pid %d (from %s) is not running; its log:\n%s", pid, pidFile, out)
+	}
 	require.FileExists(t, filepath.Join(home, "notes.txt"))
 
 	res := api("DELETE", "/api/v2/workspaces/"+id, "")
