@@ -1,6 +1,7 @@
 package coderprovider
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,7 +19,8 @@ import (
 // other parameters, as the user types, without running Terraform. The root module's variables,
 // locals, data.coder_parameter, data.coder_workspace and data.coder_workspace_owner are known;
 // anything else (resources, other data sources, modules) is not, and a parameter attribute that
-// needs it keeps what the import found.
+// needs it keeps what the import found. The agents' env is evaluated the same way when a prebuilt
+// workspace is claimed (no build runs then).
 
 // EvalInput is what a template is evaluated with.
 type EvalInput struct {
@@ -26,6 +28,11 @@ type EvalInput struct {
 	Variables map[string]string // the version's Terraform variable values
 	Owner     EvalOwner
 	Workspace string // the workspace's name, when known
+	// WorkspaceID is the workspace's ID, when it exists.
+	WorkspaceID string
+	// Claim evaluates for the claim of a prebuilt workspace (data.coder_workspace's
+	// is_prebuild_claim is true).
+	Claim bool
 }
 
 // EvalOwner is the workspace owner as the template sees it.
@@ -69,14 +76,15 @@ type EvalOption struct {
 type Parsed struct {
 	variables map[string]hcl.Expression // defaults
 	locals    map[string]hcl.Expression
-	params    []*hclsyntax.Block // data "coder_parameter"
-	owners    []string           // labels of data "coder_workspace_owner"
-	workspace []string           // labels of data "coder_workspace"
+	params    []*hclsyntax.Block        // data "coder_parameter"
+	owners    []string                  // labels of data "coder_workspace_owner"
+	workspace []string                  // labels of data "coder_workspace"
+	agentEnv  map[string]hcl.Expression // env of resource "coder_agent", by label
 }
 
 // Parse reads the root module's .tf files (those at the top of the archive) for evaluation.
 func Parse(files map[string][]byte) *Parsed {
-	p := &Parsed{variables: map[string]hcl.Expression{}, locals: map[string]hcl.Expression{}}
+	p := &Parsed{variables: map[string]hcl.Expression{}, locals: map[string]hcl.Expression{}, agentEnv: map[string]hcl.Expression{}}
 	names := make([]string, 0, len(files))
 	for n := range files {
 		if !strings.Contains(n, "/") {
@@ -111,6 +119,10 @@ func Parse(files map[string][]byte) *Parsed {
 				p.owners = append(p.owners, b.Labels[1])
 			case b.Type == "data" && len(b.Labels) == 2 && b.Labels[0] == "coder_workspace":
 				p.workspace = append(p.workspace, b.Labels[1])
+			case b.Type == "resource" && len(b.Labels) == 2 && b.Labels[0] == "coder_agent":
+				if a, ok := b.Body.Attributes["env"]; ok {
+					p.agentEnv[b.Labels[1]] = a.Expr
+				}
 			}
 		}
 	}
@@ -143,7 +155,7 @@ func (p *Parsed) Dynamic() bool {
 }
 
 var functions = map[string]function.Function{
-	"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chunklist": stdlib.ChunklistFunc, "coalesce": stdlib.CoalesceFunc,
+	"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chunklist": stdlib.ChunklistFunc, "coalesce": coalesceFunc,
 	"coalescelist": stdlib.CoalesceListFunc, "compact": stdlib.CompactFunc, "concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc,
 	"distinct": stdlib.DistinctFunc, "element": stdlib.ElementFunc, "flatten": stdlib.FlattenFunc, "floor": stdlib.FloorFunc,
 	"format": stdlib.FormatFunc, "formatlist": stdlib.FormatListFunc, "indent": stdlib.IndentFunc, "index": stdlib.IndexFunc,
@@ -159,6 +171,25 @@ var functions = map[string]function.Function{
 	"tolist": convertFunc(cty.List(cty.DynamicPseudoType)), "toset": convertFunc(cty.Set(cty.DynamicPseudoType)),
 	"tomap": convertFunc(cty.Map(cty.DynamicPseudoType)),
 }
+
+// coalesceFunc is Terraform's coalesce: the first argument that is neither null nor an empty string
+// (cty's own skips only nulls).
+var coalesceFunc = function.New(&function.Spec{
+	VarParam: &function.Parameter{Name: "vals", Type: cty.DynamicPseudoType, AllowUnknown: true, AllowDynamicType: true, AllowNull: true},
+	Type:     func(args []cty.Value) (cty.Type, error) { return stdlib.CoalesceFunc.ReturnTypeForValues(args) },
+	Impl: func(args []cty.Value, ret cty.Type) (cty.Value, error) {
+		for _, a := range args {
+			if !a.IsKnown() {
+				return cty.UnknownVal(ret), nil
+			}
+			if a.IsNull() || (a.Type() == cty.String && a.AsString() == "") {
+				continue
+			}
+			return convert.Convert(a, ret)
+		}
+		return cty.NilVal, errors.New("no non-null, non-empty-string arguments")
+	},
+})
 
 func convertFunc(to cty.Type) function.Function {
 	return function.New(&function.Spec{
@@ -178,9 +209,55 @@ func convertFunc(to cty.Type) function.Function {
 }
 
 // Evaluate evaluates every parameter against the input. Values chosen for parameters are fixed; the
-// others take their defaults, which may depend on chosen ones, so defaults are evaluated until
-// nothing changes (at most once per parameter).
+// others take their defaults.
 func (p *Parsed) Evaluate(in EvalInput) []EvalParameter {
+	ctx, names, values := p.context(in)
+	out := []EvalParameter{}
+	for i, b := range p.params {
+		if c, ok := b.Body.Attributes["count"]; ok {
+			if v, d := c.Expr.Value(ctx); !d.HasErrors() && v.Type() == cty.Number && v.IsKnown() && v.Equals(cty.NumberIntVal(0)).True() {
+				continue // not there for these values
+			}
+		}
+		out = append(out, evalParameter(ctx, b, names[i], values[i], in.Values))
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Order < out[b].Order })
+	return out
+}
+
+// AgentEnv evaluates the env of each resource "coder_agent" (by its label, which is the agent's
+// name) against the input: the entries whose value is known without running Terraform, the way a
+// build with this input would write them. An entry that needs anything else (a resource, another
+// data source, a module) is left out, as is an agent whose env as a whole cannot be known.
+func (p *Parsed) AgentEnv(in EvalInput) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	if len(p.agentEnv) == 0 {
+		return out
+	}
+	ctx, _, _ := p.context(in)
+	for name, expr := range p.agentEnv {
+		v, _ := expr.Value(ctx)
+		if !v.IsKnown() || v.IsNull() || (!v.Type().IsObjectType() && !v.Type().IsMapType()) {
+			continue
+		}
+		env := map[string]string{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if !e.IsWhollyKnown() || e.IsNull() {
+				continue
+			}
+			if s, err := convert.Convert(e, cty.String); err == nil {
+				env[k.AsString()] = s.AsString()
+			}
+		}
+		out[name] = env
+	}
+	return out
+}
+
+// context is the evaluation context of the input, with every parameter's value: chosen, or its
+// default (which may depend on chosen ones, so defaults are evaluated until nothing changes).
+func (p *Parsed) context(in EvalInput) (*hcl.EvalContext, []string, []cty.Value) {
 	ctx := &hcl.EvalContext{Functions: functions, Variables: map[string]cty.Value{}}
 	vars := map[string]cty.Value{}
 	for name, expr := range p.variables {
@@ -210,8 +287,12 @@ func (p *Parsed) Evaluate(in EvalInput) []EvalParameter {
 		owners[l] = owner
 	}
 	for _, l := range p.workspace {
+		id := cty.UnknownVal(cty.String)
+		if in.WorkspaceID != "" {
+			id = cty.StringVal(in.WorkspaceID)
+		}
 		workspaces[l] = cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(in.Workspace), "transition": cty.StringVal("start"),
-			"start_count": cty.NumberIntVal(1)})
+			"start_count": cty.NumberIntVal(1), "id": id, "is_prebuild": cty.False, "is_prebuild_claim": cty.BoolVal(in.Claim)})
 	}
 
 	// Which block is which parameter: by its name attribute when literal, else by its label.
@@ -278,18 +359,7 @@ func (p *Parsed) Evaluate(in EvalInput) []EvalParameter {
 		}
 	}
 	setData()
-
-	out := []EvalParameter{}
-	for i, b := range p.params {
-		if c, ok := b.Body.Attributes["count"]; ok {
-			if v, d := c.Expr.Value(ctx); !d.HasErrors() && v.Type() == cty.Number && v.IsKnown() && v.Equals(cty.NumberIntVal(0)).True() {
-				continue // not there for these values
-			}
-		}
-		out = append(out, evalParameter(ctx, b, names[i], values[i], in.Values))
-	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].Order < out[b].Order })
-	return out
+	return ctx, names, values
 }
 
 func evalParameter(ctx *hcl.EvalContext, b *hclsyntax.Block, name string, value cty.Value, chosen map[string]string) EvalParameter {

@@ -42,3 +42,38 @@ func TestDynamicParametersFollowTheChosenValues(t *testing.T) {
   default = "a"
 }`)}).Dynamic(), "literals only: nothing to evaluate")
 }
+
+// A claimed prebuild's agents get the env a build for the new owner would write, where it can be
+// known without Terraform; entries that need a resource keep what the prebuild's build wrote.
+func TestAgentEnvFollowsTheOwner(t *testing.T) {
+	t.Parallel()
+	p := coderprovider.Parse(map[string][]byte{"main.tf": []byte(`
+data "coder_workspace" "me" {}
+data "coder_workspace_owner" "me" {}
+data "coder_parameter" "shell" {
+  name    = "shell"
+  default = "bash"
+}
+locals {
+  author = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+}
+resource "docker_container" "c" {}
+resource "coder_agent" "main" {
+  env = {
+    GIT_AUTHOR_NAME  = local.author
+    GIT_AUTHOR_EMAIL = data.coder_workspace_owner.me.email
+    SHELL            = data.coder_parameter.shell.value
+    WORKSPACE        = "${data.coder_workspace.me.name}-${data.coder_workspace.me.id}"
+    CLAIMED          = data.coder_workspace.me.is_prebuild_claim
+    CONTAINER        = docker_container.c.id
+  }
+}
+resource "coder_agent" "side" {
+  env = docker_container.c.env
+}
+`)})
+	env := p.AgentEnv(coderprovider.EvalInput{Values: map[string]string{"shell": "zsh"}, Workspace: "dev", WorkspaceID: "42", Claim: true,
+		Owner: coderprovider.EvalOwner{Name: "ada", Email: "ada@example.com"}})
+	require.Equal(t, map[string]map[string]string{"main": {"GIT_AUTHOR_NAME": "ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
+		"SHELL": "zsh", "WORKSPACE": "dev-42", "CLAIMED": "true"}}, env)
+}
