@@ -342,3 +342,37 @@ data "coder_workspace_preset" "crowd" {
 	res, _ = call(t, "GET", b.srv.URL+"/api/v2/templates/crowded", "", admin...)
 	require.Equal(t, http.StatusNotFound, res.StatusCode, "nothing made")
 }
+
+// A create with the preset claims a prebuild when the parameters it gives are the prebuild's (the
+// CLI and the dashboard send every value, the defaults included); one that asks for another value
+// gets a workspace of its own, and the prebuild stays in the pool.
+func TestAClaimGivesTheParametersOfThePrebuild(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	alice := newUser(t, b, admin, "alice")
+	ctx := t.Context()
+	q := b.db.Pool
+	var hash [32]byte
+	hash[0] = 2
+	ws, _ := prebuildFixture(t, b, hash[:])
+	_, err := q.Exec(ctx, `UPDATE template_versions SET parameters = '[{"name":"region","type":"string","default":"eu","mutable":true}]'
+		WHERE id = (SELECT template_version_id FROM workspace_builds WHERE workspace_id = $1)`, ws)
+	require.NoError(t, err)
+	_, err = q.Exec(ctx, `UPDATE workspace_builds SET parameters = '[{"name":"region","value":"eu"}]' WHERE workspace_id = $1`, ws)
+	require.NoError(t, err)
+
+	res, other := call(t, "POST", b.srv.URL+"/api/v2/workspaces",
+		`{"name":"us","template":"pre","preset":"team","parameters":[{"name":"region","value":"us"}]}`, alice...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, other)
+	require.NotEqual(t, ws, other["id"], "another region: built as usual")
+	var prebuildOwner string
+	require.NoError(t, q.QueryRow(ctx, "SELECT owner_id FROM workspaces WHERE id = $1", ws).Scan(&prebuildOwner))
+	require.Equal(t, authz.PrebuildsOwner.String(), prebuildOwner, "the prebuild stays in the pool")
+
+	res, mine := call(t, "POST", b.srv.URL+"/api/v2/workspaces",
+		`{"name":"eu","template":"pre","preset":"team","parameters":[{"name":"region","value":"eu"}]}`, alice...)
+	require.Equal(t, http.StatusCreated, res.StatusCode, mine)
+	require.Equal(t, ws, mine["id"], "the prebuild's own values: claimed")
+	require.Equal(t, "succeeded", mine["latest_build"].(map[string]any)["status"], "claimed, not rebuilt")
+}

@@ -75,11 +75,41 @@ func Evaluate(ctx context.Context, q *dbsqlc.Queries, variables *seal.Box, v dbs
 	if err != nil || !p.Dynamic() {
 		return false, nil, err
 	}
-	in := coderprovider.EvalInput{Values: values, Variables: map[string]string{}, Workspace: workspace}
+	in, err := evalInput(ctx, q, variables, v, owner, values)
+	if err != nil {
+		return false, nil, err
+	}
+	in.Workspace = workspace
+	return true, p.Evaluate(in), nil
+}
+
+// ClaimedAgentEnv is, for a prebuilt workspace of version v that owner claims (named workspace,
+// with the build's parameter values), each agent's env as a build for the new owner would write it,
+// by agent name: the entries that can be known without running Terraform (see
+// coderprovider.Parsed.AgentEnv).
+func ClaimedAgentEnv(ctx context.Context, q *dbsqlc.Queries, variables *seal.Box, v dbsqlc.TemplateVersion, owner uuid.UUID,
+	workspace dbsqlc.Workspace, values map[string]string) (map[string]map[string]string, error) {
+	p, err := parsed(ctx, q, v.FileHash)
+	if err != nil {
+		return nil, err
+	}
+	in, err := evalInput(ctx, q, variables, v, owner, values)
+	if err != nil {
+		return nil, err
+	}
+	in.Workspace, in.WorkspaceID, in.Claim = workspace.Name, workspace.ID.String(), true
+	return p.AgentEnv(in), nil
+}
+
+// evalInput is what a version is evaluated with for an owner: the owner as the template sees it,
+// the version's variables and the values chosen.
+func evalInput(ctx context.Context, q *dbsqlc.Queries, variables *seal.Box, v dbsqlc.TemplateVersion, owner uuid.UUID,
+	values map[string]string) (coderprovider.EvalInput, error) {
+	in := coderprovider.EvalInput{Values: values, Variables: map[string]string{}}
 	if u, err := q.GetUserByID(ctx, owner); err == nil {
 		in.Owner = coderprovider.EvalOwner{ID: u.ID.String(), Name: u.Username, FullName: u.Name, Email: u.Email, Groups: []string{}}
 		if in.Owner.Groups, err = q.ListUserGroupNames(ctx, u.ID); err != nil {
-			return false, nil, err
+			return in, err
 		}
 	}
 	if len(v.VariableValues) > 0 && variables != nil {
@@ -91,7 +121,7 @@ func Evaluate(ctx context.Context, q *dbsqlc.Queries, variables *seal.Box, v dbs
 			}
 		}
 	}
-	return true, p.Evaluate(in), nil
+	return in, nil
 }
 
 // parsedCache keeps the parsed source of recent archives: a form evaluates on every keystroke.

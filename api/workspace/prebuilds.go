@@ -5,16 +5,19 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/hearthdev/hearth/api/template"
 	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
+	"github.com/hearthdev/hearth/internal/parameter"
 	"github.com/hearthdev/hearth/internal/prebuilds"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
@@ -57,8 +60,10 @@ type claimed struct {
 
 // claim gives owner a ready prebuild of the template's active version and preset, as name, in tx:
 // ownership and name move, the system user's session token for the workspace is revoked, and each
-// agent gets a new token. ok is false when no prebuild is ready (the caller builds one as usual).
-func (h handlers) claim(ctx context.Context, tx db.Tx, templateID uuid.UUID, preset string, owner dbsqlc.User, name string) (dbsqlc.Workspace, claimed, bool, error) {
+// agent gets a new token. ok is false when no prebuild is ready, or when a parameter given differs
+// from the prebuild's (the caller builds one as usual).
+func (h handlers) claim(ctx context.Context, tx db.Tx, templateID uuid.UUID, preset string, owner dbsqlc.User, name string,
+	given []parameter.Value) (dbsqlc.Workspace, claimed, bool, error) {
 	var c claimed
 	p, err := tx.ClaimablePrebuild(ctx, dbsqlc.ClaimablePrebuildParams{TemplateID: templateID, Preset: preset})
 	if errors.Is(db.Translate(err), db.ErrNotFound) {
@@ -67,6 +72,16 @@ func (h handlers) claim(ctx context.Context, tx db.Tx, templateID uuid.UUID, pre
 	if err != nil {
 		return p, c, false, err
 	}
+	latest, err := tx.LatestBuildWithParameters(ctx, dbsqlc.LatestBuildWithParametersParams{WorkspaceID: p.ID, Before: 1 << 30})
+	if err != nil {
+		return p, c, false, err
+	}
+	values := buildValues(latest)
+	for _, g := range given {
+		if v, ok := values[g.Name]; !ok || v != g.Value {
+			return p, c, false, nil
+		}
+	}
 	w, err := tx.ClaimPrebuild(ctx, dbsqlc.ClaimPrebuildParams{ID: p.ID, OwnerID: owner.ID, Name: name})
 	if err != nil {
 		return w, c, false, err
@@ -74,12 +89,11 @@ func (h handlers) claim(ctx context.Context, tx db.Tx, templateID uuid.UUID, pre
 	if err := tx.DeleteAPIKeyByName(ctx, dbsqlc.DeleteAPIKeyByNameParams{UserID: authz.PrebuildsOwner, Name: "workspace " + p.ID.String()}); err != nil {
 		return w, c, false, err
 	}
-	latest, err := tx.LatestBuildWithParameters(ctx, dbsqlc.LatestBuildWithParametersParams{WorkspaceID: w.ID, Before: 1 << 30})
+	agents, err := tx.ListWorkspaceAgents(ctx, latest.ID)
 	if err != nil {
 		return w, c, false, err
 	}
-	agents, err := tx.ListWorkspaceAgents(ctx, latest.ID)
-	if err != nil {
+	if err := h.claimedEnv(ctx, tx, w, latest, owner.ID, agents); err != nil {
 		return w, c, false, err
 	}
 	c.tokens = map[uuid.UUID]string{}
@@ -91,6 +105,54 @@ func (h handlers) claim(ctx context.Context, tx db.Tx, templateID uuid.UUID, pre
 		c.tokens[a.WorkspaceAgent.ID] = token
 	}
 	return w, c, true, nil
+}
+
+// claimedEnv gives a claimed workspace's agents the env a build for their new owner would write:
+// each coder_agent's env evaluated with the new owner, the new name and is_prebuild_claim (no build
+// runs at a claim), for the entries that can be known without Terraform. The others keep what the
+// prebuild's build wrote.
+func (h handlers) claimedEnv(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, b dbsqlc.WorkspaceBuild, owner uuid.UUID,
+	agents []dbsqlc.ListWorkspaceAgentsRow) error {
+	v, err := tx.GetTemplateVersion(ctx, b.TemplateVersionID)
+	if err != nil {
+		return err
+	}
+	env, err := template.ClaimedAgentEnv(ctx, tx.Queries, h.Variables, v, owner, w, buildValues(b))
+	if err != nil {
+		return err
+	}
+	for _, a := range agents {
+		cur := map[string]string{}
+		_ = json.Unmarshal(a.WorkspaceAgent.Env, &cur)
+		changed := false
+		for k, val := range env[a.WorkspaceAgent.Name] {
+			if cur[k] != val {
+				cur[k], changed = val, true
+			}
+		}
+		if !changed {
+			continue
+		}
+		raw, err := json.Marshal(cur)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetWorkspaceAgentEnv(ctx, dbsqlc.SetWorkspaceAgentEnvParams{ID: a.WorkspaceAgent.ID, Env: raw}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildValues is a build's parameter values by name.
+func buildValues(b dbsqlc.WorkspaceBuild) map[string]string {
+	var params []parameter.Value
+	_ = json.Unmarshal(b.Parameters, &params) // written by us
+	values := map[string]string{}
+	for _, p := range params {
+		values[p.Name] = p.Value
+	}
+	return values
 }
 
 // newAgentToken makes an agent token and its hash.

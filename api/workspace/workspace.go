@@ -283,9 +283,10 @@ func (h handlers) create(ctx context.Context, in *createInput) (*WorkspaceOutput
 			}
 			return err
 		}
-		// A preset with prebuilds: a ready one becomes this workspace, with no build at all.
-		if in.Body.Preset != "" && len(in.Body.Parameters) == 0 && version == t.ActiveVersionID {
-			w, c, ok, err := h.claim(ctx, tx, t.ID, in.Body.Preset, owner, in.Body.Name)
+		// A preset with prebuilds: a ready one becomes this workspace, with no build at all, when
+		// the parameters asked for are the prebuild's (the CLI and the dashboard send them all).
+		if in.Body.Preset != "" && version == t.ActiveVersionID {
+			w, c, ok, err := h.claim(ctx, tx, t.ID, in.Body.Preset, owner, in.Body.Name, in.Body.Parameters)
 			if err != nil {
 				return taken(err)
 			}

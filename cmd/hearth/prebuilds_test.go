@@ -56,7 +56,8 @@ func poolOf(api func(method, path, body string) map[string]any, preset string) m
 
 // A preset with prebuilds { instances = 2 }: two workspaces are built ahead under the prebuilds
 // user; hearth create --preset takes one (no build), its agent answers as the new owner's
-// workspace at once, and the pool refills to two.
+// workspace at once (the template's agent env evaluated for the new owner: GIT_AUTHOR_EMAIL), and
+// the pool refills to two.
 func TestPrebuiltWorkspacesAreClaimedAndRefilled(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -86,20 +87,30 @@ func TestPrebuiltWorkspacesAreClaimedAndRefilled(t *testing.T) {
 	require.Equal(t, float64(2), poolOf(api, "team")["desired"])
 	list := api("GET", "/api/v2/workspaces?q=owner:prebuilds", "")
 	require.EqualValues(t, 2, list["count"], "owned by the prebuilds user")
+	var prebuilt []string
+	for _, w := range list["workspaces"].([]any) {
+		prebuilt = append(prebuilt, w.(map[string]any)["id"].(string))
+	}
 
 	start := time.Now()
 	out, errOut, code := ada.run("", "create", "mine", "--template", "local", "--preset", "team", "--yes")
 	require.Equal(t, 0, code, out+errOut)
-	out, errOut, code = ada.run("", "ssh", "mine", "--", "echo hi $CODER_WORKSPACE_NAME $CODER_WORKSPACE_OWNER_NAME")
+	out, errOut, code = ada.run("", "ssh", "mine", "--", "echo hi $CODER_WORKSPACE_NAME $CODER_WORKSPACE_OWNER_NAME $GIT_AUTHOR_EMAIL")
 	took := time.Since(start)
 	require.Equal(t, 0, code, errOut)
-	require.Equal(t, "hi mine ada\n", out, "the agent serves as the new owner's workspace, without a restart")
+	require.Equal(t, "hi mine ada ada@example.com\n", out,
+		"the agent serves as the new owner's workspace, without a restart, with the env its template gives the new owner")
 	t.Logf("claim to hearth ssh -- echo: %s", took.Round(time.Millisecond))
 
 	ws := api("GET", "/api/v2/users/me/workspaces/mine", "")
+	require.Contains(t, prebuilt, ws["id"], "a prebuild, claimed (the CLI sends every parameter, the preset's and the defaults)")
 	require.EqualValues(t, 1, ws["latest_build"].(map[string]any)["number"], "claimed, not rebuilt")
 	require.Equal(t, "ada", ws["owner_name"])
-	waitUntil(t, "the pool to refill", func() bool { return eligible() == 2 })
+	claimed := time.Now()
+	waitUntil(t, "the pool to refill, as seen after the claim", func() bool {
+		seen, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(api("GET", "/api/v2/prebuilds", "")["seen_at"]))
+		return seen.After(claimed) && eligible() == 2
+	})
 	list = api("GET", "/api/v2/workspaces?q=owner:prebuilds", "")
 	names := []string{}
 	for _, w := range list["workspaces"].([]any) {

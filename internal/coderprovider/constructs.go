@@ -166,7 +166,7 @@ var Constructs = []Construct{
 			{Path: "access_url", Support: Supported, Note: "The provider's url: the deployment's access URL unless the template sets it."},
 			{Path: "access_port", Support: Supported, Note: "The port of access_url."},
 			{Path: "is_prebuild", Support: Supported, Note: "True in the builds of a prebuilt workspace (owned by the prebuilds user), false once claimed."},
-			{Path: "is_prebuild_claim", Support: Differs, Note: "Always false: Hearth claims a prebuild without a build (ownership, name and agent token move at once); the owner's next build sees is_prebuild false."},
+			{Path: "is_prebuild_claim", Support: Differs, Note: "False in builds: Hearth claims a prebuild without a build (ownership, name and agent token move at once). At the claim, coder_agent env is evaluated with it true for the new owner, where that needs no Terraform."},
 			{Path: "prebuild_count", Support: Supported, Note: "1 in a prebuild's builds, else 0."},
 		},
 	)},

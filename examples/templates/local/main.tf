@@ -90,8 +90,12 @@ resource "coder_agent" "main" {
   arch = data.coder_provisioner.me.arch
   dir  = local.home
   env = {
-    SHELL    = data.coder_parameter.shell.value
-    HISTSIZE = data.coder_parameter.history_lines.value
+    SHELL               = data.coder_parameter.shell.value
+    HISTSIZE            = data.coder_parameter.history_lines.value
+    GIT_AUTHOR_NAME     = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+    GIT_AUTHOR_EMAIL    = data.coder_workspace_owner.me.email
+    GIT_COMMITTER_NAME  = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+    GIT_COMMITTER_EMAIL = data.coder_workspace_owner.me.email
   }
   startup_script = "echo workspace ready in $PWD"
 

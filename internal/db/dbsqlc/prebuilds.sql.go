@@ -291,6 +291,21 @@ func (q *Queries) RenewUndeliveredAgentToken(ctx context.Context, arg RenewUndel
 	return result.RowsAffected(), nil
 }
 
+const setWorkspaceAgentEnv = `-- name: SetWorkspaceAgentEnv :exec
+UPDATE workspace_agents SET env = $1 WHERE id = $2
+`
+
+type SetWorkspaceAgentEnvParams struct {
+	Env []byte
+	ID  uuid.UUID
+}
+
+// A claimed prebuild's agent's env, as evaluated for its new owner.
+func (q *Queries) SetWorkspaceAgentEnv(ctx context.Context, arg SetWorkspaceAgentEnvParams) error {
+	_, err := q.db.Exec(ctx, setWorkspaceAgentEnv, arg.Env, arg.ID)
+	return err
+}
+
 const setWorkspacePreset = `-- name: SetWorkspacePreset :exec
 UPDATE workspaces SET preset = $2 WHERE id = $1
 `

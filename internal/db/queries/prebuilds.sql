@@ -66,3 +66,7 @@ UPDATE workspace_agents SET previous_token_hash = NULL WHERE id = $1 AND previou
 -- Replaces the new token of an agent that never took it (it still uses its previous one), so the
 -- new one can be handed over again; an agent that has taken its token (no previous) is left alone.
 UPDATE workspace_agents SET token_hash = @token_hash WHERE id = @id AND previous_token_hash IS NOT NULL;
+
+-- name: SetWorkspaceAgentEnv :exec
+-- A claimed prebuild's agent's env, as evaluated for its new owner.
+UPDATE workspace_agents SET env = @env WHERE id = @id;
