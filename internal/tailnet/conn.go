@@ -120,7 +120,7 @@ func New(o Options) (_ *Conn, err error) {
 		}
 	}
 	c := &Conn{id: o.ID, addr: IP(o.ID), log: log, priv: key.NewNode(), listeners: map[uint16]*listener{}, forward: o.ForwardTCP,
-		open: map[netip.Addr]map[net.Conn]struct{}{}}
+		passive: o.AwaitHandshakes, open: map[netip.Addr]map[net.Conn]struct{}{}}
 	c.peers.Store(newPeerSet(nil))
 	defer func() {
 		if err != nil {
@@ -176,12 +176,15 @@ func New(o Options) (_ *Conn, err error) {
 	}
 	c.netstack.UpdateNetstackIPs(&netmap.NetworkMap{SelfNode: self})
 	c.magic.SetDERPMap(o.DERPMap)
-	c.passive = o.AwaitHandshakes
 	c.magic.SetNetworkMap(self, nil)
 	c.magic.SetNetworkUp(true)
 	c.engine.RequestStatus()
 	return c, nil
 }
+
+// SetDERPMap replaces the DERP regions (the coordinator sends a new map when a workspace proxy
+// starts or stops serving DERP); the node may move its home to a region the new map has.
+func (c *Conn) SetDERPMap(m *tailcfg.DERPMap) { c.magic.SetDERPMap(m) }
 
 // Addr is the node's tailnet address.
 func (c *Conn) Addr() netip.Addr { return c.addr }

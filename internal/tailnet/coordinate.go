@@ -18,7 +18,8 @@ import (
 
 // Update is what the coordinator tells a node.
 type Update struct {
-	// DERPMap is in the first update.
+	// DERPMap is in the first update, and in a later one whenever the map changes (a workspace
+	// proxy started or stopped serving DERP).
 	DERPMap *DERPMap `json:"derp_map,omitempty"`
 	// EndpointNetworks, in the first update, are the only networks the deployment lets direct
 	// paths use (CIDR prefixes; none: any).
@@ -72,7 +73,7 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("tailnet: the coordinator refused the connection (%d %s)", e.Status, http.StatusText(e.Status))
 }
 
-// DERPMap is the map the coordinator sent first.
+// DERPMap is the map the coordinator sent first (Run applies the later ones).
 func (co *Coordination) DERPMap() DERPMap { return *co.first.DERPMap }
 
 // EndpointNetworks are the networks the deployment lets direct paths use (none: any).
@@ -152,6 +153,13 @@ func (co *Coordination) Run(ctx context.Context, conn *Conn, onPeers func([]Node
 			if err := co.read(ctx, &u); err != nil {
 				errs <- err
 				return
+			}
+			if u.DERPMap != nil {
+				if dm, err := u.DERPMap.Tailscale(); err != nil {
+					conn.log.Warn("tailnet: the coordinator sent a DERP map this node cannot use; keeping the last", "error", err)
+				} else {
+					conn.SetDERPMap(dm)
+				}
 			}
 			conn.SetPeers(u.Peers)
 			if onPeers != nil {
