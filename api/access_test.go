@@ -190,13 +190,14 @@ var accessTable = map[string]access{
 	"create-connection-ticket": {want: deny(200, 404, 403, 403, 404, 200)},
 	// Workspace proxies: owners register them, members see them; a running proxy authenticates
 	// with its own token, never a user's.
-	"create-workspace-proxy":     {body: `{"name":"%s"}`, want: deny(201, 403, 403, 403, 403, 403)},
-	"list-workspace-proxies":     {want: deny(200, 200, 200, 200, 200, 200)},
-	"delete-workspace-proxy":     {params: map[string]string{"{proxy}": "nope"}, want: deny(404, 403, 403, 403, 403, 403)},
-	"register-workspace-proxy":   {body: `{"instance_id":"` + someID + `","url":"http://127.0.0.1:1"}`, want: all401},
-	"deregister-workspace-proxy": {body: `{"instance_id":"` + someID + `"}`, want: all401},
-	"connect-proxied-agent":      {body: `{"instance_id":"` + someID + `","agent_token":"x"}`, want: all401},
-	"disconnect-proxied-agent":   {body: `{"connection_id":"` + someID + `"}`, params: map[string]string{"{agent}": someID}, want: all401},
+	"create-workspace-proxy":            {body: `{"name":"%s"}`, want: deny(201, 403, 403, 403, 403, 403)},
+	"list-workspace-proxies":            {want: deny(200, 200, 200, 200, 200, 200)},
+	"delete-workspace-proxy":            {params: map[string]string{"{proxy}": "nope"}, want: deny(404, 403, 403, 403, 403, 403)},
+	"register-workspace-proxy":          {body: `{"instance_id":"` + someID + `","url":"http://127.0.0.1:1"}`, want: all401},
+	"deregister-workspace-proxy":        {body: `{"instance_id":"` + someID + `"}`, want: all401},
+	"admit-workspace-proxy-derp-client": {body: `{"node_key":"nodekey:00"}`, want: all401},
+	"connect-proxied-agent":             {body: `{"instance_id":"` + someID + `","agent_token":"x"}`, want: all401},
+	"disconnect-proxied-agent":          {body: `{"connection_id":"` + someID + `"}`, params: map[string]string{"{agent}": someID}, want: all401},
 	// Agents authenticate with their own token, never a user's.
 	"get-workspace-agent-manifest":      {want: all401},
 	"get-workspace-agent-external-auth": {want: all401},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,7 +44,6 @@ import (
 	"github.com/hearthdev/hearth/internal/relay"
 	"github.com/hearthdev/hearth/internal/riverclaim"
 	"github.com/hearthdev/hearth/internal/seal"
-	"github.com/hearthdev/hearth/internal/tailnet"
 	"github.com/hearthdev/hearth/internal/tickets"
 )
 
@@ -97,10 +97,11 @@ type Deps struct {
 	// Metadata buffers agents' metadata reports (nil: written as they come).
 	Metadata *metadata.Buffer
 	// Coordinator passes tailnet nodes between agents and clients; DERP serves this replica's DERP
-	// at /derp; DERPMap is the map the deployment publishes. All nil when direct connections are off.
-	Coordinator *coordinator.Coordinator
-	DERP        http.Handler
-	DERPMap     *tailnet.DERPMap
+	// at /derp; ProxyMeshKey is the key a workspace proxy's DERP servers mesh with. All nil when
+	// direct connections are off.
+	Coordinator  *coordinator.Coordinator
+	DERP         http.Handler
+	ProxyMeshKey func(proxy uuid.UUID) string
 	// Web serves the dashboard for every path the API does not own; nil serves 404s.
 	Web http.Handler
 }
@@ -231,7 +232,7 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	externalauth.Register(hapi, externalauth.Deps{DB: deps.DB, Links: deps.ExternalAuth, Tickets: deps.Tickets, Security: security,
 		AccessURL: deps.AccessURL, SecureCookies: deps.SecureCookies})
 	groups.Register(hapi, groups.Deps{DB: deps.DB, Auth: deps.Auth, Security: security})
-	region.Register(hapi, region.Deps{DB: deps.DB, Security: security, DERPMap: deps.DERPMap})
+	region.Register(hapi, region.Deps{DB: deps.DB, Security: security, Coordinator: deps.Coordinator, MeshKey: deps.ProxyMeshKey})
 	users.Register(hapi, users.Deps{DB: deps.DB, Logger: deps.Logger, Auth: deps.Auth, SecureCookies: deps.SecureCookies, Security: security,
 		Tickets: deps.Tickets, AccessURL: deps.AccessURL, OIDC: deps.OIDC, GitSSHKeys: deps.Boxes.GitSSHKeys, OIDCTokens: deps.Boxes.OIDCTokens, ExternalAuth: deps.ExternalAuth})
 	apps := app.New(app.Deps{DB: deps.DB, Auth: deps.Auth, Tickets: deps.Tickets, Relay: deps.Relay, Activity: deps.Activity,

@@ -130,7 +130,7 @@ func operations(t testing.TB) []operation {
 			ops = append(ops, o)
 		}
 	}
-	require.Len(t, ops, 114, "every operation of the document (update this count with the document)")
+	require.Len(t, ops, 115, "every operation of the document (update this count with the document)")
 	return ops
 }
 

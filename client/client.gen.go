@@ -1207,6 +1207,20 @@ type AcquireInputBody struct {
 	WaitSeconds *int64 `json:"wait_seconds,omitempty"`
 }
 
+// AdmitDERPClientInputBody defines model for AdmitDERPClientInputBody.
+type AdmitDERPClientInputBody struct {
+	// NodeKey The client's node key, nodekey:HEX.
+	//
+	// Examples: nodekey:4f3c2a
+	NodeKey string `json:"node_key"`
+}
+
+// AdmitDERPClientOutputBody defines model for AdmitDERPClientOutputBody.
+type AdmitDERPClientOutputBody struct {
+	// Allow Some coordinator serves a node with this key.
+	Allow bool `json:"allow"`
+}
+
 // AgentLogsOutputBody defines model for AgentLogsOutputBody.
 type AgentLogsOutputBody struct {
 	Logs []WorkspaceAgentLog `json:"logs"`
@@ -2345,6 +2359,12 @@ type Region struct {
 type RegionProxy struct {
 	CreatedAt time.Time `json:"created_at"`
 
+	// Derp Its instances serve DERP: while healthy it is a region of the DERP map.
+	Derp bool `json:"derp"`
+
+	// DerpRegionId Its region's ID in the DERP map (from 10000).
+	DerpRegionId int64 `json:"derp_region_id"`
+
 	// Healthy At least one instance is running.
 	Healthy bool               `json:"healthy"`
 	Id      openapi_types.UUID `json:"id"`
@@ -2361,10 +2381,15 @@ type RegionProxy struct {
 
 // RegisterProxyInputBody defines model for RegisterProxyInputBody.
 type RegisterProxyInputBody struct {
+	// Derp The instance serves DERP at URL/derp; the proxy is a DERP region while one that does is running.
+	Derp     *bool   `json:"derp,omitempty"`
 	Hostname *string `json:"hostname,omitempty"`
 
 	// InstanceId Chosen by the instance at start, the same in every heartbeat.
 	InstanceId string `json:"instance_id"`
+
+	// StunPort The UDP port on the URL's host where the instance answers STUN (0: none).
+	StunPort *int64 `json:"stun_port,omitempty"`
 
 	// Url Where users, agents and server replicas reach this instance.
 	//
@@ -2375,6 +2400,14 @@ type RegisterProxyInputBody struct {
 
 // RegisterProxyOutputBody defines model for RegisterProxyOutputBody.
 type RegisterProxyOutputBody struct {
+	// DerpMesh The DERP URLs of the proxy's other running instances, to mesh with.
+	DerpMesh []string `json:"derp_mesh"`
+
+	// DerpMeshKey The key the DERP servers of this proxy's instances mesh with; only when the instance serves DERP and direct connections are on.
+	DerpMeshKey *string `json:"derp_mesh_key,omitempty"`
+
+	// DerpRegionId The proxy's region in the DERP map.
+	DerpRegionId     int64 `json:"derp_region_id"`
 	HeartbeatSeconds int64 `json:"heartbeat_seconds"`
 
 	// Name The proxy's name.
@@ -3350,6 +3383,12 @@ type DeregisterWorkspaceProxyParams struct {
 	HearthProxyToken *string `json:"Hearth-Proxy-Token,omitempty"`
 }
 
+// AdmitWorkspaceProxyDerpClientParams defines parameters for AdmitWorkspaceProxyDerpClient.
+type AdmitWorkspaceProxyDerpClientParams struct {
+	// HearthProxyToken The proxy's token.
+	HearthProxyToken *string `json:"Hearth-Proxy-Token,omitempty"`
+}
+
 // RegisterWorkspaceProxyParams defines parameters for RegisterWorkspaceProxy.
 type RegisterWorkspaceProxyParams struct {
 	// HearthProxyToken The proxy's token.
@@ -3478,6 +3517,9 @@ type DisconnectProxiedAgentJSONRequestBody = DisconnectProxiedInputBody
 // DeregisterWorkspaceProxyJSONRequestBody defines body for DeregisterWorkspaceProxy for application/json ContentType.
 type DeregisterWorkspaceProxyJSONRequestBody = DeregisterProxyInputBody
 
+// AdmitWorkspaceProxyDerpClientJSONRequestBody defines body for AdmitWorkspaceProxyDerpClient for application/json ContentType.
+type AdmitWorkspaceProxyDerpClientJSONRequestBody = AdmitDERPClientInputBody
+
 // RegisterWorkspaceProxyJSONRequestBody defines body for RegisterWorkspaceProxy for application/json ContentType.
 type RegisterWorkspaceProxyJSONRequestBody = RegisterProxyInputBody
 
@@ -3602,7 +3644,7 @@ type ClientInterface interface {
 
 	// GetDerpMap Get the DERP map
 	//
-	// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).
+	// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port), those of --derp-map-file, and one per workspace proxy that serves DERP and has an instance running (numbered from 10000, coded by the proxy's name). Agents and clients get the same map when they coordinate, and a new one when a proxy's region comes or goes. 404 when direct connections are off (--derp=false).
 	//
 	// Corresponds with GET /api/v2/derp-map (the `GetDerpMap` operationId).
 	GetDerpMap(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4611,6 +4653,24 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
 	DeregisterWorkspaceProxy(ctx context.Context, params *DeregisterWorkspaceProxyParams, body DeregisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdmitWorkspaceProxyDerpClientWithBody Ask whether a DERP client may use the proxy's DERP server
+	//
+	// For a workspace proxy, with its token. A proxy's DERP server admits only the node keys of nodes some coordinator serves, as the server replicas' do. 404 when direct connections are off.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/derp-admission (the `AdmitWorkspaceProxyDerpClient` operationId).
+	AdmitWorkspaceProxyDerpClientWithBody(ctx context.Context, params *AdmitWorkspaceProxyDerpClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdmitWorkspaceProxyDerpClient Ask whether a DERP client may use the proxy's DERP server
+	//
+	// For a workspace proxy, with its token. A proxy's DERP server admits only the node keys of nodes some coordinator serves, as the server replicas' do. 404 when direct connections are off.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/derp-admission (the `AdmitWorkspaceProxyDerpClient` operationId).
+	AdmitWorkspaceProxyDerpClient(ctx context.Context, params *AdmitWorkspaceProxyDerpClientParams, body AdmitWorkspaceProxyDerpClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RegisterWorkspaceProxyWithBody Register a proxy instance (heartbeat)
 	//
 	// For a workspace proxy, with its token. Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds.
@@ -4876,7 +4936,7 @@ func (c *Client) ListAuditEntries(ctx context.Context, params *ListAuditEntriesP
 
 // GetDerpMap Get the DERP map
 //
-// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).
+// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port), those of --derp-map-file, and one per workspace proxy that serves DERP and has an instance running (numbered from 10000, coded by the proxy's name). Agents and clients get the same map when they coordinate, and a new one when a proxy's region comes or goes. 404 when direct connections are off (--derp=false).
 //
 // Corresponds with GET /api/v2/derp-map (the `GetDerpMap` operationId).
 func (c *Client) GetDerpMap(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7145,6 +7205,44 @@ func (c *Client) DeregisterWorkspaceProxyWithBody(ctx context.Context, params *D
 // Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
 func (c *Client) DeregisterWorkspaceProxy(ctx context.Context, params *DeregisterWorkspaceProxyParams, body DeregisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeregisterWorkspaceProxyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdmitWorkspaceProxyDerpClientWithBody Ask whether a DERP client may use the proxy's DERP server
+//
+// For a workspace proxy, with its token. A proxy's DERP server admits only the node keys of nodes some coordinator serves, as the server replicas' do. 404 when direct connections are off.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/derp-admission (the `AdmitWorkspaceProxyDerpClient` operationId).
+func (c *Client) AdmitWorkspaceProxyDerpClientWithBody(ctx context.Context, params *AdmitWorkspaceProxyDerpClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdmitWorkspaceProxyDerpClientRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdmitWorkspaceProxyDerpClient Ask whether a DERP client may use the proxy's DERP server
+//
+// For a workspace proxy, with its token. A proxy's DERP server admits only the node keys of nodes some coordinator serves, as the server replicas' do. 404 when direct connections are off.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/derp-admission (the `AdmitWorkspaceProxyDerpClient` operationId).
+func (c *Client) AdmitWorkspaceProxyDerpClient(ctx context.Context, params *AdmitWorkspaceProxyDerpClientParams, body AdmitWorkspaceProxyDerpClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdmitWorkspaceProxyDerpClientRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -12291,6 +12389,61 @@ func NewDeregisterWorkspaceProxyRequestWithBody(server string, params *Deregiste
 	return req, nil
 }
 
+// NewAdmitWorkspaceProxyDerpClientRequest calls the generic AdmitWorkspaceProxyDerpClient builder with application/json body
+func NewAdmitWorkspaceProxyDerpClientRequest(server string, params *AdmitWorkspaceProxyDerpClientParams, body AdmitWorkspaceProxyDerpClientJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdmitWorkspaceProxyDerpClientRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewAdmitWorkspaceProxyDerpClientRequestWithBody constructs an http.Request for the AdmitWorkspaceProxyDerpClient method, with any body, and a specified content type
+func NewAdmitWorkspaceProxyDerpClientRequestWithBody(server string, params *AdmitWorkspaceProxyDerpClientParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/workspaceproxies/me/derp-admission")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.HearthProxyToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Hearth-Proxy-Token", *params.HearthProxyToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Hearth-Proxy-Token", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewRegisterWorkspaceProxyRequest calls the generic RegisterWorkspaceProxy builder with application/json body
 func NewRegisterWorkspaceProxyRequest(server string, params *RegisterWorkspaceProxyParams, body RegisterWorkspaceProxyJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -13163,7 +13316,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetDerpMapWithResponse Get the DERP map
 	//
-	// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).
+	// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port), those of --derp-map-file, and one per workspace proxy that serves DERP and has an instance running (numbered from 10000, coded by the proxy's name). Agents and clients get the same map when they coordinate, and a new one when a proxy's region comes or goes. 404 when direct connections are off (--derp=false).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14295,6 +14448,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v2/workspaceproxies/me/deregister (the `DeregisterWorkspaceProxy` operationId).
 	DeregisterWorkspaceProxyWithResponse(ctx context.Context, params *DeregisterWorkspaceProxyParams, body DeregisterWorkspaceProxyJSONRequestBody, reqEditors ...RequestEditorFn) (*DeregisterWorkspaceProxyResponse, error)
+
+	// AdmitWorkspaceProxyDerpClientWithBodyWithResponse Ask whether a DERP client may use the proxy's DERP server
+	//
+	// For a workspace proxy, with its token. A proxy's DERP server admits only the node keys of nodes some coordinator serves, as the server replicas' do. 404 when direct connections are off.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/derp-admission (the `AdmitWorkspaceProxyDerpClient` operationId).
+	AdmitWorkspaceProxyDerpClientWithBodyWithResponse(ctx context.Context, params *AdmitWorkspaceProxyDerpClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdmitWorkspaceProxyDerpClientResponse, error)
+
+	// AdmitWorkspaceProxyDerpClientWithResponse Ask whether a DERP client may use the proxy's DERP server
+	//
+	// For a workspace proxy, with its token. A proxy's DERP server admits only the node keys of nodes some coordinator serves, as the server replicas' do. 404 when direct connections are off.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/workspaceproxies/me/derp-admission (the `AdmitWorkspaceProxyDerpClient` operationId).
+	AdmitWorkspaceProxyDerpClientWithResponse(ctx context.Context, params *AdmitWorkspaceProxyDerpClientParams, body AdmitWorkspaceProxyDerpClientJSONRequestBody, reqEditors ...RequestEditorFn) (*AdmitWorkspaceProxyDerpClientResponse, error)
 
 	// RegisterWorkspaceProxyWithBodyWithResponse Register a proxy instance (heartbeat)
 	//
@@ -21492,6 +21663,68 @@ func (r DeregisterWorkspaceProxyResponse) ContentType() string {
 	return ""
 }
 
+type AdmitWorkspaceProxyDerpClientResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdmitDERPClientOutputBody
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdmitWorkspaceProxyDerpClientResponse) GetJSON200() *AdmitDERPClientOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdmitWorkspaceProxyDerpClientResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdmitWorkspaceProxyDerpClientResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdmitWorkspaceProxyDerpClientResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdmitWorkspaceProxyDerpClientResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdmitWorkspaceProxyDerpClientResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdmitWorkspaceProxyDerpClientResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdmitWorkspaceProxyDerpClientResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type RegisterWorkspaceProxyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22825,7 +23058,7 @@ func (c *ClientWithResponses) ListAuditEntriesWithResponse(ctx context.Context, 
 
 // GetDerpMapWithResponse Get the DERP map
 //
-// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).
+// The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port), those of --derp-map-file, and one per workspace proxy that serves DERP and has an instance running (numbered from 10000, coded by the proxy's name). Agents and clients get the same map when they coordinate, and a new one when a proxy's region comes or goes. 404 when direct connections are off (--derp=false).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -24718,6 +24951,36 @@ func (c *ClientWithResponses) DeregisterWorkspaceProxyWithResponse(ctx context.C
 		return nil, err
 	}
 	return ParseDeregisterWorkspaceProxyResponse(rsp)
+}
+
+// AdmitWorkspaceProxyDerpClientWithBodyWithResponse Ask whether a DERP client may use the proxy's DERP server
+//
+// For a workspace proxy, with its token. A proxy's DERP server admits only the node keys of nodes some coordinator serves, as the server replicas' do. 404 when direct connections are off.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/derp-admission (the `AdmitWorkspaceProxyDerpClient` operationId).
+func (c *ClientWithResponses) AdmitWorkspaceProxyDerpClientWithBodyWithResponse(ctx context.Context, params *AdmitWorkspaceProxyDerpClientParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdmitWorkspaceProxyDerpClientResponse, error) {
+	rsp, err := c.AdmitWorkspaceProxyDerpClientWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdmitWorkspaceProxyDerpClientResponse(rsp)
+}
+
+// AdmitWorkspaceProxyDerpClientWithResponse Ask whether a DERP client may use the proxy's DERP server
+//
+// For a workspace proxy, with its token. A proxy's DERP server admits only the node keys of nodes some coordinator serves, as the server replicas' do. 404 when direct connections are off.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/workspaceproxies/me/derp-admission (the `AdmitWorkspaceProxyDerpClient` operationId).
+func (c *ClientWithResponses) AdmitWorkspaceProxyDerpClientWithResponse(ctx context.Context, params *AdmitWorkspaceProxyDerpClientParams, body AdmitWorkspaceProxyDerpClientJSONRequestBody, reqEditors ...RequestEditorFn) (*AdmitWorkspaceProxyDerpClientResponse, error) {
+	rsp, err := c.AdmitWorkspaceProxyDerpClient(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdmitWorkspaceProxyDerpClientResponse(rsp)
 }
 
 // RegisterWorkspaceProxyWithBodyWithResponse Register a proxy instance (heartbeat)
@@ -30775,6 +31038,53 @@ func ParseDeregisterWorkspaceProxyResponse(rsp *http.Response) (*DeregisterWorks
 	switch {
 	case rsp.StatusCode == 204:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdmitWorkspaceProxyDerpClientResponse parses an HTTP response from a AdmitWorkspaceProxyDerpClientWithResponse call
+func ParseAdmitWorkspaceProxyDerpClientResponse(rsp *http.Response) (*AdmitWorkspaceProxyDerpClientResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdmitWorkspaceProxyDerpClientResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdmitDERPClientOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Problem

@@ -30,6 +30,7 @@ import (
 
 	"github.com/hearthdev/hearth/client"
 	"github.com/hearthdev/hearth/internal/buildinfo"
+	"github.com/hearthdev/hearth/internal/derphost"
 	"github.com/hearthdev/hearth/internal/hub"
 	"github.com/hearthdev/hearth/internal/ticketkeys"
 	"github.com/hearthdev/hearth/internal/tunnel"
@@ -49,6 +50,10 @@ type Config struct {
 	// Listener serves the proxy's HTTP.
 	Listener net.Listener
 	Logger   *slog.Logger
+	// DERP serves DERP at /derp, which makes the proxy a region of the deployment's DERP map;
+	// STUNAddress is the UDP address of its STUN server (empty: none).
+	DERP        bool
+	STUNAddress string
 	// Ready, when set, is called once the proxy is registered and serving.
 	Ready func(name string)
 }
@@ -59,6 +64,7 @@ type proxy struct {
 	instance uuid.UUID
 	hub      hub.Hub
 	primary  *httputil.ReverseProxy
+	derp     *derphost.Host // nil: the proxy serves no DERP
 
 	mu     sync.Mutex
 	keys   *ticketkeys.KeySet
@@ -81,17 +87,29 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	p := &proxy{cfg: cfg, api: api, instance: uuid.New(), primary: httputil.NewSingleHostReverseProxy(primary)}
 	p.primary.ErrorLog = slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
-	name, every, err := p.register(ctx)
+	reg, err := p.register(ctx)
 	if err != nil {
 		return err
 	}
 	if _, err := p.keySet(ctx); err != nil {
 		return fmt.Errorf("proxy: the control plane's ticket keys: %w", err)
 	}
+	if err := p.startDERP(ctx, reg); err != nil {
+		return err
+	}
+	defer p.stopDERP()
 	srv := &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(cfg.Listener) }()
-	cfg.Logger.Info("proxy: serving", "proxy", name, "address", cfg.Listener.Addr().String(), "access_url", cfg.AccessURL)
+	if p.derp != nil { // again, with the STUN port, now that DERP is served
+		again, rerr := p.register(ctx)
+		if rerr != nil {
+			cfg.Logger.Warn("proxy: heartbeat failed", "error", rerr)
+		}
+		p.mesh(ctx, again)
+	}
+	name, every := reg.Name, time.Duration(reg.HeartbeatSeconds)*time.Second
+	cfg.Logger.Info("proxy: serving", "proxy", name, "address", cfg.Listener.Addr().String(), "access_url", cfg.AccessURL, "derp", p.derp != nil)
 	if cfg.Ready != nil {
 		cfg.Ready(name)
 	}
@@ -107,13 +125,15 @@ serving:
 			break serving
 		case <-t.C:
 			var e *client.Error
-			_, _, rerr := p.register(ctx)
+			r, rerr := p.register(ctx)
 			switch {
 			case errors.As(rerr, &e) && e.Status == http.StatusUnauthorized:
 				err = rerr // the proxy was deleted: stop
 				break serving
 			case rerr != nil:
 				cfg.Logger.Warn("proxy: heartbeat failed", "error", rerr)
+			default:
+				p.mesh(ctx, r)
 			}
 		}
 	}
@@ -131,18 +151,25 @@ serving:
 }
 
 // register registers the instance (its heartbeat).
-func (p *proxy) register(ctx context.Context) (name string, every time.Duration, err error) {
+func (p *proxy) register(ctx context.Context) (*client.RegisterProxyOutputBody, error) {
 	host, _ := os.Hostname()
 	v := buildinfo.Version()
-	res, err := p.api.RegisterWorkspaceProxyWithResponse(ctx, &client.RegisterWorkspaceProxyParams{HearthProxyToken: &p.cfg.Token},
-		client.RegisterWorkspaceProxyJSONRequestBody{InstanceId: p.instance.String(), Url: p.cfg.AccessURL, Hostname: &host, Version: &v})
+	body := client.RegisterWorkspaceProxyJSONRequestBody{InstanceId: p.instance.String(), Url: p.cfg.AccessURL, Hostname: &host, Version: &v}
+	if p.cfg.DERP {
+		derp, port := true, int64(0)
+		if p.derp != nil {
+			port = int64(p.derp.STUNPort())
+		}
+		body.Derp, body.StunPort = &derp, &port
+	}
+	res, err := p.api.RegisterWorkspaceProxyWithResponse(ctx, &client.RegisterWorkspaceProxyParams{HearthProxyToken: &p.cfg.Token}, body)
 	if err != nil {
-		return "", 0, fmt.Errorf("proxy: reach the control plane at %s: %w", p.cfg.PrimaryURL, err)
+		return nil, fmt.Errorf("proxy: reach the control plane at %s: %w", p.cfg.PrimaryURL, err)
 	}
 	if err := client.Check(res.HTTPResponse, res.Body); err != nil {
-		return "", 0, fmt.Errorf("proxy: register: %w", err)
+		return nil, fmt.Errorf("proxy: register: %w", err)
 	}
-	return res.JSON200.Name, time.Duration(res.JSON200.HeartbeatSeconds) * time.Second, nil
+	return res.JSON200, nil
 }
 
 // keySet returns the control plane's public keys, fetched at most once a minute.
@@ -196,6 +223,10 @@ func (p *proxy) routes() http.Handler {
 		}
 	})
 	mux.Handle("GET /bin/", p.primary) // the agent binary
+	if p.derp != nil {
+		mux.Handle("/derp", p.derp.Handler())
+		mux.Handle("/derp/", p.derp.Handler())
+	}
 	mux.HandleFunc("GET "+hub.PeerPath, func(w http.ResponseWriter, r *http.Request) { p.hub.ServePeer(w, r, p.keySet, p.cfg.Logger) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		hub.Fail(w, http.StatusNotFound, "This is a workspace proxy: it carries agents' tunnels and connections to them. The API and the dashboard are at "+p.cfg.PrimaryURL+".")

@@ -20,6 +20,7 @@ import (
 	"github.com/hearthdev/hearth/internal/apikey"
 	"github.com/hearthdev/hearth/internal/audit"
 	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/coordinator"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/relay"
@@ -37,8 +38,11 @@ const HeartbeatInterval = relay.HeartbeatInterval
 type Deps struct {
 	DB       *db.DB
 	Security []map[string][]string
-	// DERPMap is the DERP map the deployment publishes (nil: direct connections are off).
-	DERPMap *tailnet.DERPMap
+	// Coordinator publishes the DERP map (nil: direct connections are off).
+	Coordinator *coordinator.Coordinator
+	// MeshKey is the key the DERP servers of a proxy's instances mesh with (one per proxy, so a
+	// proxy cannot join another's region or the server's).
+	MeshKey func(proxy uuid.UUID) string
 }
 
 type handlers struct{ Deps }
@@ -65,8 +69,9 @@ func Register(api huma.API, d Deps) {
 		DefaultStatus: http.StatusNoContent, Errors: append(errs, http.StatusNotFound)}, h.delete)
 	huma.Register(api, huma.Operation{OperationID: "get-derp-map", Method: http.MethodGet, Path: "/api/v2/derp-map",
 		Summary: "Get the DERP map", Tags: []string{"Workspace proxies"}, Security: d.Security,
-		Description: "The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. " +
-			"Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).",
+		Description: "The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port), those of --derp-map-file, " +
+			"and one per workspace proxy that serves DERP and has an instance running (numbered from 10000, coded by the proxy's name). " +
+			"Agents and clients get the same map when they coordinate, and a new one when a proxy's region comes or goes. 404 when direct connections are off (--derp=false).",
 		Errors: append(errs, http.StatusNotFound)}, h.derpMap)
 	huma.Register(api, Operation("register-workspace-proxy", "register", "Register a proxy instance (heartbeat)",
 		"Call at start and every heartbeat_seconds: an instance unheard of for 30 s is taken for gone, with the tunnels it holds."), h.register)
@@ -74,6 +79,9 @@ func Register(api huma.API, d Deps) {
 		"The instance is gone at once: agents it held are reached again when they reconnect elsewhere.")
 	stop.DefaultStatus = http.StatusNoContent
 	huma.Register(api, stop, h.deregister)
+	huma.Register(api, Operation("admit-workspace-proxy-derp-client", "derp-admission", "Ask whether a DERP client may use the proxy's DERP server",
+		"A proxy's DERP server admits only the node keys of nodes some coordinator serves, as the server replicas' do. "+
+			"404 when direct connections are off."), h.admitDERPClient)
 }
 
 // Operation is an operation a running workspace proxy calls, at /api/v2/workspaceproxies/me/PATH with
@@ -94,11 +102,14 @@ type Proxy struct {
 	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
 	Instances  int        `json:"instances" doc:"Instances running now."`
 	Healthy    bool       `json:"healthy" doc:"At least one instance is running."`
+	DERP       bool       `json:"derp" doc:"Its instances serve DERP: while healthy it is a region of the DERP map."`
+	// DERPRegionID is fixed when the proxy is registered.
+	DERPRegionID int `json:"derp_region_id" doc:"Its region's ID in the DERP map (from 10000)."`
 }
 
 func toProxy(p dbsqlc.WorkspaceProxy, instances int) Proxy {
 	return Proxy{ID: p.ID.String(), Name: p.Name, URL: p.Url, Version: p.Version, CreatedAt: p.CreatedAt, LastSeenAt: p.LastSeenAt,
-		Instances: instances, Healthy: instances > 0}
+		Instances: instances, Healthy: instances > 0, DERP: p.DerpEnabled, DERPRegionID: int(p.DerpRegionID)}
 }
 
 type createProxyInput struct {
@@ -207,6 +218,8 @@ type registerProxyInput struct {
 		URL        string    `json:"url" maxLength:"2048" doc:"Where users, agents and server replicas reach this instance." example:"https://eu-west.proxy.example.com"`
 		Hostname   string    `json:"hostname,omitempty" maxLength:"255"`
 		Version    string    `json:"version,omitempty" maxLength:"64"`
+		DERP       bool      `json:"derp,omitempty" doc:"The instance serves DERP at URL/derp; the proxy is a DERP region while one that does is running."`
+		STUNPort   int       `json:"stun_port,omitempty" minimum:"0" maximum:"65535" doc:"The UDP port on the URL's host where the instance answers STUN (0: none)."`
 	}
 }
 
@@ -215,6 +228,10 @@ type RegisterProxyOutput struct {
 	Body struct {
 		Name             string `json:"name" doc:"The proxy's name."`
 		HeartbeatSeconds int    `json:"heartbeat_seconds"`
+		DERPRegionID     int    `json:"derp_region_id" doc:"The proxy's region in the DERP map."`
+		// DERPMeshKey is a secret: the proxy's own, derived from the deployment's key.
+		DERPMeshKey string   `json:"derp_mesh_key,omitempty" doc:"The key the DERP servers of this proxy's instances mesh with; only when the instance serves DERP and direct connections are on."`
+		DERPMesh    []string `json:"derp_mesh" doc:"The DERP URLs of the proxy's other running instances, to mesh with."`
 	}
 }
 
@@ -227,13 +244,58 @@ func (h handlers) register(ctx context.Context, in *registerProxyInput) (*Regist
 		return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: "body.url",
 			Message: "must be an http or https URL", Value: in.Body.URL})
 	}
+	derp := in.Body.DERP && h.Coordinator != nil
 	err = h.DB.RegisterProxyInstance(ctx, dbsqlc.RegisterProxyInstanceParams{Url: strings.TrimSuffix(in.Body.URL, "/"), Version: in.Body.Version,
-		ProxyID: &p.ID, InstanceID: in.Body.InstanceID, Hostname: in.Body.Hostname})
+		ProxyID: &p.ID, InstanceID: in.Body.InstanceID, Hostname: in.Body.Hostname, DerpEnabled: derp, StunPort: int32(in.Body.STUNPort)})
 	if err != nil {
 		return nil, err
 	}
 	out := &RegisterProxyOutput{}
-	out.Body.Name, out.Body.HeartbeatSeconds = p.Name, int(HeartbeatInterval.Seconds())
+	out.Body.Name, out.Body.HeartbeatSeconds, out.Body.DERPRegionID = p.Name, int(HeartbeatInterval.Seconds()), int(p.DerpRegionID)
+	out.Body.DERPMesh = []string{}
+	if derp {
+		out.Body.DERPMeshKey = h.MeshKey(p.ID)
+		urls, err := h.DB.ListProxyInstanceURLs(ctx, dbsqlc.ListProxyInstanceURLsParams{ProxyID: &p.ID, InstanceID: in.Body.InstanceID,
+			FreshSeconds: relay.Fresh.Seconds()})
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range urls {
+			if u != strings.TrimSuffix(in.Body.URL, "/") { // behind one address, instances cannot reach each other's DERP
+				out.Body.DERPMesh = append(out.Body.DERPMesh, u+"/derp")
+			}
+		}
+	}
+	return out, nil
+}
+
+type admitDERPClientInput struct {
+	Instance
+	Body struct {
+		NodeKey string `json:"node_key" minLength:"1" maxLength:"128" doc:"The client's node key, nodekey:HEX." example:"nodekey:4f3c2a"`
+	}
+}
+
+// AdmitDERPClientOutput is the answer.
+type AdmitDERPClientOutput struct {
+	Body struct {
+		Allow bool `json:"allow" doc:"Some coordinator serves a node with this key."`
+	}
+}
+
+func (h handlers) admitDERPClient(ctx context.Context, in *admitDERPClientInput) (*AdmitDERPClientOutput, error) {
+	if _, err := Authenticate(ctx, h.DB, in.Token); err != nil {
+		return nil, err
+	}
+	if h.Coordinator == nil {
+		return nil, huma.Error404NotFound("Direct connections are off on this deployment (--derp=false): DERP admits no one.")
+	}
+	ok, err := h.Coordinator.Admit(ctx, in.Body.NodeKey)
+	if err != nil {
+		return nil, err
+	}
+	out := &AdmitDERPClientOutput{}
+	out.Body.Allow = ok
 	return out, nil
 }
 
@@ -261,8 +323,12 @@ func (h handlers) derpMap(ctx context.Context, _ *struct{}) (*DERPMapOutput, err
 	if err := authz.Authorize(ctx, authz.ReadWorkspaces); err != nil {
 		return nil, err
 	}
-	if h.DERPMap == nil {
+	if h.Coordinator == nil {
 		return nil, huma.Error404NotFound("Direct connections are off on this deployment (--derp=false): there is no DERP map.")
 	}
-	return &DERPMapOutput{Body: *h.DERPMap}, nil
+	m, err := h.Coordinator.DERPMap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &DERPMapOutput{Body: m}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,7 +27,9 @@ func proxyCommand() *cobra.Command {
 		Long: `Run a workspace proxy until interrupted. Agents near it connect to it instead of to the server
 (point their URL at it: HEARTH_AGENT_URL, or the local template's agent_url variable); users' SSH and
 port-forward connections to those agents then go through it, not through the server, and the
-dashboard and apps reach them through it from the server.
+dashboard and apps reach them through it from the server. It also serves DERP (and STUN), so
+WireGuard connections near it that find no direct path are relayed by it rather than by the
+server: it is one more region of the deployment's DERP map while it runs.
 
 The proxy has no database: register it first (hearth proxies create NAME, as an owner) and start it
 with the token that prints (--token-file, or HEARTH_PROXY_TOKEN).`,
@@ -62,6 +65,10 @@ with the token that prints (--token-file, or HEARTH_PROXY_TOKEN).`,
 			if cfg.AccessURL, err = deploymentURL(cfg.AccessURL); err != nil {
 				return usageError{fmt.Errorf("--access-url: %w", err)}
 			}
+			if cfg.STUNAddress == "auto" {
+				host, _, _ := net.SplitHostPort(address)
+				cfg.STUNAddress = net.JoinHostPort(host, "3478")
+			}
 			cfg.Ready = func(name string) {
 				fmt.Fprintf(cmd.OutOrStdout(), "Workspace proxy %s is serving at %s\n", name, cfg.AccessURL)
 			}
@@ -74,6 +81,8 @@ with the token that prints (--token-file, or HEARTH_PROXY_TOKEN).`,
 	f.StringVar(&cfg.Token, "proxy-token", "", "the proxy's token; prefer HEARTH_PROXY_TOKEN or --token-file, since flags show in the process list")
 	f.StringVar(&address, "http-address", "127.0.0.1:3001", "address to listen on")
 	f.StringVar(&cfg.AccessURL, "access-url", "", "where users, agents and the server reach this proxy (default http://HTTP-ADDRESS)")
+	f.BoolVar(&cfg.DERP, "derp", true, "serve DERP at /derp, which makes the proxy a region of the deployment's DERP map")
+	f.StringVar(&cfg.STUNAddress, "stun-address", "auto", "the UDP address of the proxy's STUN server (auto: the host of --http-address, port 3478); empty runs none")
 	logs = addLogFlags(f)
 	bindConfig(cmd)
 	return cmd
@@ -117,9 +126,13 @@ func proxiesCommand() *cobra.Command {
 				fmt.Fprintln(w, "No workspace proxies: register one with hearth proxies create NAME")
 				return
 			}
-			fmt.Fprintln(w, "NAME\tURL\tHEALTHY\tINSTANCES\tLAST SEEN\tVERSION")
+			fmt.Fprintln(w, "NAME\tURL\tHEALTHY\tINSTANCES\tDERP REGION\tLAST SEEN\tVERSION")
 			for _, p := range proxies {
-				fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%s\t%s\n", p.Name, orDash(p.Url), p.Healthy, p.Instances, ago(p.LastSeenAt), p.Version)
+				region := "-"
+				if p.Derp {
+					region = strconv.FormatInt(p.DerpRegionId, 10)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%s\t%s\t%s\n", p.Name, orDash(p.Url), p.Healthy, p.Instances, region, ago(p.LastSeenAt), p.Version)
 			}
 		})
 	}

@@ -17,21 +17,29 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"tailscale.com/derp/derphttp"
+	"tailscale.com/net/netmon"
+	"tailscale.com/types/key"
 
+	connectpath "github.com/hearthdev/hearth/internal/connect"
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tailnet"
 	"github.com/hearthdev/hearth/internal/tftest"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
 
 // A workspace proxy the way an owner sets one up: register it, start hearth proxy with its token, and
 // point a template's agents at it. The agent's tunnel is then the proxy's: users connect through it
-// with a connection ticket, the server reaches the agent through it, and a deleted proxy's token stops
-// working.
+// with a connection ticket, the server reaches the agent through it, WireGuard packets with no direct
+// path go through its DERP server, and a deleted proxy's token stops working.
 func TestWorkspaceProxy(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	// The server's own DERP region is left out, so the proxy's is the only one.
+	derpMap := filepath.Join(dir, "derp.json")
+	require.NoError(t, os.WriteFile(derpMap, []byte(`{"omit_default_regions": true, "regions": []}`), 0o600))
 	srv := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
-		"--provider-mirror", tftest.Mirror(t))
+		"--provider-mirror", tftest.Mirror(t), "--derp-map-file", derpMap)
 	c, token := signIn(t, srv.url, filepath.Join(dir, "cli"))
 	api := func(method, path, body string) map[string]any {
 		return callAPI(t, method, srv.url+path, token, "application/json", []byte(body))
@@ -69,6 +77,15 @@ func TestWorkspaceProxy(t *testing.T) {
 	})
 	require.Equal(t, proxyURL, proxies[0]["url"])
 	require.EqualValues(t, 1, proxies[0]["instances"])
+	require.Equal(t, true, proxies[0]["derp"])
+	// The proxy is a region of the DERP map.
+	regions := api("GET", "/api/v2/derp-map", "")["regions"].([]any)
+	require.Len(t, regions, 1, regions)
+	region := regions[0].(map[string]any)
+	require.Equal(t, proxies[0]["derp_region_id"], region["id"])
+	require.GreaterOrEqual(t, region["id"], float64(10000))
+	require.Equal(t, "eu", region["code"])
+	require.Equal(t, proxyURL, region["url"])
 	res, err := http.Get(proxyURL + "/api/v2/users/me")
 	require.NoError(t, err)
 	_ = res.Body.Close()
@@ -89,6 +106,25 @@ func TestWorkspaceProxy(t *testing.T) {
 	out, errOut, code = c.run("", "ssh", "dev", "--", "echo", "hi")
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "hi\n", out)
+
+	// With no UDP path (the CLI advertises and tries no endpoint), WireGuard goes through the
+	// proxy's DERP server; a stranger's DERP client is refused there, as at the server.
+	noUDP := []string{tailnet.EndpointsEnv + "=192.0.2.255/32", connectpath.PathEnv + "=tailnet"}
+	out, errOut, code = c.runEnv(noUDP, "", "ping", "dev", "-n", "1")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "via DERP(eu)")
+	out, errOut, code = c.runEnv(noUDP, "", "ssh", "dev", "--", "echo", "through the proxy")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "through the proxy\n", out)
+	dc, err := derphttp.NewClient(key.NewNode(), proxyURL+"/derp", t.Logf, netmon.NewStatic())
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	if err = dc.Connect(ctx); err == nil {
+		_, err = dc.Recv()
+	}
+	cancel()
+	_ = dc.Close()
+	require.Error(t, err, "a stranger's DERP connection")
 
 	// Straight to the proxy: a port in the workspace with the ticket; none, or another agent's, is 401.
 	echo := echoServer(t)

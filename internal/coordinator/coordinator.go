@@ -35,7 +35,8 @@ type Config struct {
 	Listener *pgnotify.Listener // on Channel
 	// ReplicaID is this replica's row in replicas (the relay's ID).
 	ReplicaID uuid.UUID
-	DERPMap   tailnet.DERPMap
+	// DERPMap is the map the deployment starts with; workspace proxies serving DERP add their regions.
+	DERPMap tailnet.DERPMap
 	// EndpointNetworks are the only networks direct paths may use (CIDR; none: any).
 	EndpointNetworks []string
 	Logger           *slog.Logger
@@ -43,7 +44,8 @@ type Config struct {
 
 // Coordinator serves this replica's nodes.
 type Coordinator struct {
-	cfg Config
+	cfg  Config
+	maps *derpMaps
 
 	mu      sync.Mutex
 	byAgent map[uuid.UUID]map[*session]struct{}
@@ -75,11 +77,13 @@ type session struct {
 	Peer
 	kind    string
 	updates chan []tailnet.Node
+	maps    chan tailnet.DERPMap
 }
 
 // New makes a coordinator; Start it.
 func New(cfg Config) *Coordinator {
-	return &Coordinator{cfg: cfg, byAgent: map[uuid.UUID]map[*session]struct{}{}, ctx: context.Background()}
+	return &Coordinator{cfg: cfg, byAgent: map[uuid.UUID]map[*session]struct{}{}, ctx: context.Background(),
+		maps: &derpMaps{static: cfg.DERPMap, db: cfg.DB}}
 }
 
 // Start listens for changes and sweeps the nodes of replicas that died.
@@ -88,10 +92,13 @@ func (c *Coordinator) Start(ctx context.Context) {
 	c.ctx = ctx
 	c.done = make(chan struct{})
 	c.cfg.Listener.OnEach(c.changed)
+	sent, _ := c.DERPMap(ctx)
 	go func() {
 		defer close(c.done)
 		t := time.NewTicker(relay.HeartbeatInterval)
 		defer t.Stop()
+		maps := time.NewTicker(mapFresh)
+		defer maps.Stop()
 		for {
 			select {
 			case <-ctx.Done():
@@ -102,6 +109,11 @@ func (c *Coordinator) Start(ctx context.Context) {
 					c.cfg.Logger.Warn("coordinator: sweeping dead replicas' nodes failed", "error", err)
 				}
 				c.announce(ctx, agents...)
+			case <-maps.C:
+				if m, err := c.DERPMap(ctx); err == nil && !sameMap(m, sent) {
+					sent = m
+					c.sendMap(m)
+				}
 			}
 		}
 	}()
@@ -186,6 +198,21 @@ func (c *Coordinator) refresh(ctx context.Context, agentID uuid.UUID) {
 	}
 }
 
+// sendMap gives every node this replica serves a new DERP map (a workspace proxy came or went).
+func (c *Coordinator) sendMap(m tailnet.DERPMap) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, sessions := range c.byAgent {
+		for s := range sessions {
+			select { // the latest map wins
+			case <-s.maps:
+			default:
+			}
+			s.maps <- m
+		}
+	}
+}
+
 // Admit reports whether a DERP client's node key belongs to a node some replica serves.
 func (c *Coordinator) Admit(ctx context.Context, nodeKey string) (bool, error) {
 	return c.cfg.DB.TailnetKeyKnown(ctx, nodeKey)
@@ -198,7 +225,7 @@ var ErrKeyTaken = errors.New("coordinator: another node has this key")
 func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &session{Peer: p, kind: "client", updates: make(chan []tailnet.Node, 1)}
+	s := &session{Peer: p, kind: "client", updates: make(chan []tailnet.Node, 1), maps: make(chan tailnet.DERPMap, 1)}
 	if p.UserID == nil {
 		s.kind = "agent"
 	}
@@ -224,22 +251,30 @@ func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) err
 		c.announce(dctx, p.AgentID)
 	}()
 
-	m := c.cfg.DERPMap
+	m, err := c.DERPMap(ctx)
+	if err != nil {
+		c.cfg.Logger.Warn("coordinator: reading the workspace proxies' DERP regions failed; sending the last map", "error", err)
+	}
 	if err := write(ctx, ws, tailnet.Update{DERPMap: &m, EndpointNetworks: c.cfg.EndpointNetworks, Peers: []tailnet.Node{}}); err != nil {
 		return err
 	}
 	go c.refresh(ctx, p.AgentID)
 	errs := make(chan error, 3)
 	go func() {
+		var peers []tailnet.Node // every update has the whole set, a new map's too
 		for {
+			var u tailnet.Update
 			select {
 			case <-ctx.Done():
 				return
-			case peers := <-s.updates:
-				if err := write(ctx, ws, tailnet.Update{Peers: peers}); err != nil {
-					errs <- err
-					return
-				}
+			case peers = <-s.updates:
+				u.Peers = peers
+			case m := <-s.maps:
+				u.DERPMap, u.Peers = &m, peers
+			}
+			if err := write(ctx, ws, u); err != nil {
+				errs <- err
+				return
 			}
 		}
 	}()

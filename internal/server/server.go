@@ -321,7 +321,7 @@ func Run(ctx context.Context, cfg Config) error {
 		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
 		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: agentBinary,
 		Relay: relays, Activity: recorder, Metadata: values, AppsHost: cfg.AppsHost,
-		Coordinator: tail.coordinator, DERP: tail.derpHandler(), DERPMap: tail.derpMap,
+		Coordinator: tail.coordinator, DERP: tail.derpHandler(), ProxyMeshKey: tail.proxyMeshKey(),
 		AllowPathAppSharing: cfg.AllowPathAppSharing, UnsandboxedTemplates: cfg.UnsandboxedTemplates, Pools: pools,
 		MaxPrebuilds: cfg.PrebuildsMaxInstances, ExternalAuth: externalauth.NewLinks(database, boxes.ExternalAuth, cfg.ExternalAuth, log),
 	})

@@ -33,12 +33,12 @@ type tailnetParts struct {
 	coordinator *coordinator.Coordinator
 	listener    *pgnotify.Listener
 	derp        *derphost.Host
-	derpMap     *tailnet.DERPMap
 	stopMesh    context.CancelFunc
+	secret      []byte
 }
 
 func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid.UUID, accessURL string, secret []byte, log *slog.Logger) (*tailnetParts, error) {
-	t := &tailnetParts{}
+	t := &tailnetParts{secret: secret}
 	if !cfg.DERP {
 		log.Info("direct connections are off (--derp=false): every connection goes through the relay")
 		return t, nil
@@ -53,8 +53,9 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 			return nil, fmt.Errorf("--derp-map-file %s: not a DERP map ({\"regions\": [{\"id\", \"code\", \"name\", \"url\", \"stun_port\"}]}): %w", cfg.DERPMapFile, err)
 		}
 		for _, r := range m.Regions {
-			if r.ID == DERPRegionID {
-				return nil, fmt.Errorf("--derp-map-file %s: region %d is this deployment's own; number yours from 2", cfg.DERPMapFile, DERPRegionID)
+			if r.ID <= DERPRegionID || r.ID >= coordinator.FirstProxyRegion {
+				return nil, fmt.Errorf("--derp-map-file %s: region %d: number your regions from %d to %d (%d is this deployment's own, workspace proxies' start at %d)",
+					cfg.DERPMapFile, r.ID, DERPRegionID+1, coordinator.FirstProxyRegion-1, DERPRegionID, coordinator.FirstProxyRegion)
 			}
 		}
 		if _, err := m.Tailscale(); err != nil {
@@ -75,9 +76,7 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 			h, _, _ := net.SplitHostPort(cfg.HTTPAddress)
 			stun = net.JoinHostPort(h, "3478")
 		}
-		mac := hmac.New(sha256.New, secret)
-		mac.Write([]byte("hearth derp mesh"))
-		host, err := derphost.Start(ctx, derphost.Config{STUNAddress: stun, Logger: log, MeshKey: hex.EncodeToString(mac.Sum(nil)),
+		host, err := derphost.Start(ctx, derphost.Config{STUNAddress: stun, Logger: log, MeshKey: meshKey(secret, "hearth derp mesh"),
 			Admit: func(ctx context.Context, k string) (bool, error) { return database.TailnetKeyKnown(ctx, k) }})
 		if err != nil {
 			_ = listener.Close()
@@ -88,7 +87,6 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 		m.Regions = append([]tailnet.Region{{ID: DERPRegionID, Code: "hearth", Name: "Hearth (" + u.Host + ")", URL: accessURL, STUNPort: host.STUNPort()}}, m.Regions...)
 		m.OmitDefaultRegions = false
 	}
-	t.derpMap = &m
 	t.coordinator = coordinator.New(coordinator.Config{DB: database, Listener: listener, ReplicaID: replica, DERPMap: m,
 		EndpointNetworks: cfg.TailnetEndpoints, Logger: log})
 	t.coordinator.Start(ctx)
@@ -128,6 +126,22 @@ func (t *tailnetParts) meshLoop(ctx context.Context, database *db.DB, self uuid.
 		case <-tick.C:
 		}
 	}
+}
+
+// meshKey derives a DERP mesh key (64 hex digits) from the deployment's secret.
+func meshKey(secret []byte, label string) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(label))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// proxyMeshKey is the mesh key of one workspace proxy's DERP servers (nil when direct connections
+// are off): each proxy has its own, so no proxy can join another's region or the replicas'.
+func (t *tailnetParts) proxyMeshKey() func(uuid.UUID) string {
+	if t.coordinator == nil {
+		return nil
+	}
+	return func(proxy uuid.UUID) string { return meshKey(t.secret, "hearth derp mesh proxy "+proxy.String()) }
 }
 
 func (t *tailnetParts) derpHandler() http.Handler {

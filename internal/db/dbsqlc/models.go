@@ -454,14 +454,17 @@ type WorkspaceOverview struct {
 }
 
 type WorkspaceProxy struct {
-	ID         uuid.UUID
-	Name       string
-	TokenID    string
-	TokenHash  []byte
-	Url        string
-	Version    string
-	CreatedAt  time.Time
-	LastSeenAt *time.Time
+	ID           uuid.UUID
+	Name         string
+	TokenID      string
+	TokenHash    []byte
+	Url          string
+	Version      string
+	CreatedAt    time.Time
+	LastSeenAt   *time.Time
+	DerpRegionID int32
+	DerpEnabled  bool
+	StunPort     int32
 }
 
 type WorkspaceResource struct {

@@ -72,7 +72,7 @@ func (q *Queries) GetProxyInstance(ctx context.Context, arg GetProxyInstancePara
 }
 
 const getWorkspaceProxyByTokenID = `-- name: GetWorkspaceProxyByTokenID :one
-SELECT id, name, token_id, token_hash, url, version, created_at, last_seen_at FROM workspace_proxies WHERE token_id = $1
+SELECT id, name, token_id, token_hash, url, version, created_at, last_seen_at, derp_region_id, derp_enabled, stun_port FROM workspace_proxies WHERE token_id = $1
 `
 
 func (q *Queries) GetWorkspaceProxyByTokenID(ctx context.Context, tokenID string) (WorkspaceProxy, error) {
@@ -87,12 +87,15 @@ func (q *Queries) GetWorkspaceProxyByTokenID(ctx context.Context, tokenID string
 		&i.Version,
 		&i.CreatedAt,
 		&i.LastSeenAt,
+		&i.DerpRegionID,
+		&i.DerpEnabled,
+		&i.StunPort,
 	)
 	return i, err
 }
 
 const insertWorkspaceProxy = `-- name: InsertWorkspaceProxy :one
-INSERT INTO workspace_proxies (name, token_id, token_hash) VALUES ($1, $2, $3) RETURNING id, name, token_id, token_hash, url, version, created_at, last_seen_at
+INSERT INTO workspace_proxies (name, token_id, token_hash) VALUES ($1, $2, $3) RETURNING id, name, token_id, token_hash, url, version, created_at, last_seen_at, derp_region_id, derp_enabled, stun_port
 `
 
 type InsertWorkspaceProxyParams struct {
@@ -113,12 +116,91 @@ func (q *Queries) InsertWorkspaceProxy(ctx context.Context, arg InsertWorkspaceP
 		&i.Version,
 		&i.CreatedAt,
 		&i.LastSeenAt,
+		&i.DerpRegionID,
+		&i.DerpEnabled,
+		&i.StunPort,
 	)
 	return i, err
 }
 
+const listProxyDERPRegions = `-- name: ListProxyDERPRegions :many
+SELECT p.name, p.derp_region_id, p.url, p.stun_port
+FROM workspace_proxies p
+WHERE p.derp_enabled AND p.url <> '' AND EXISTS (
+    SELECT 1 FROM replicas r WHERE r.proxy_id = p.id AND r.stopped_at IS NULL
+        AND r.last_seen_at > now() - make_interval(secs => $1::float8))
+ORDER BY p.derp_region_id
+`
+
+type ListProxyDERPRegionsRow struct {
+	Name         string
+	DerpRegionID int32
+	Url          string
+	StunPort     int32
+}
+
+// The proxies that serve DERP and have an instance alive: the DERP regions they make.
+func (q *Queries) ListProxyDERPRegions(ctx context.Context, freshSeconds float64) ([]ListProxyDERPRegionsRow, error) {
+	rows, err := q.db.Query(ctx, listProxyDERPRegions, freshSeconds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListProxyDERPRegionsRow{}
+	for rows.Next() {
+		var i ListProxyDERPRegionsRow
+		if err := rows.Scan(
+			&i.Name,
+			&i.DerpRegionID,
+			&i.Url,
+			&i.StunPort,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listProxyInstanceURLs = `-- name: ListProxyInstanceURLs :many
+SELECT DISTINCT relay_address FROM replicas
+WHERE proxy_id = $1 AND id <> $2 AND stopped_at IS NULL
+    AND last_seen_at > now() - make_interval(secs => $3::float8)
+ORDER BY relay_address
+`
+
+type ListProxyInstanceURLsParams struct {
+	ProxyID      *uuid.UUID
+	InstanceID   uuid.UUID
+	FreshSeconds float64
+}
+
+// Where a proxy's other live instances are reached (their DERP servers mesh).
+func (q *Queries) ListProxyInstanceURLs(ctx context.Context, arg ListProxyInstanceURLsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, listProxyInstanceURLs, arg.ProxyID, arg.InstanceID, arg.FreshSeconds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var relay_address string
+		if err := rows.Scan(&relay_address); err != nil {
+			return nil, err
+		}
+		items = append(items, relay_address)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listWorkspaceProxies = `-- name: ListWorkspaceProxies :many
-SELECT p.id, p.name, p.token_id, p.token_hash, p.url, p.version, p.created_at, p.last_seen_at, count(r.id)::int AS instances
+SELECT p.id, p.name, p.token_id, p.token_hash, p.url, p.version, p.created_at, p.last_seen_at, p.derp_region_id, p.derp_enabled, p.stun_port, count(r.id)::int AS instances
 FROM workspace_proxies p
 LEFT JOIN replicas r ON r.proxy_id = p.id AND r.stopped_at IS NULL
     AND r.last_seen_at > now() - make_interval(secs => $1::float8)
@@ -149,6 +231,9 @@ func (q *Queries) ListWorkspaceProxies(ctx context.Context, freshSeconds float64
 			&i.WorkspaceProxy.Version,
 			&i.WorkspaceProxy.CreatedAt,
 			&i.WorkspaceProxy.LastSeenAt,
+			&i.WorkspaceProxy.DerpRegionID,
+			&i.WorkspaceProxy.DerpEnabled,
+			&i.WorkspaceProxy.StunPort,
 			&i.Instances,
 		); err != nil {
 			return nil, err
@@ -163,7 +248,9 @@ func (q *Queries) ListWorkspaceProxies(ctx context.Context, freshSeconds float64
 
 const registerProxyInstance = `-- name: RegisterProxyInstance :exec
 WITH seen AS (
-    UPDATE workspace_proxies SET url = $3, version = $4, last_seen_at = now() WHERE id = $5
+    UPDATE workspace_proxies SET url = $3, version = $4, last_seen_at = now(),
+        derp_enabled = $6, stun_port = $7
+    WHERE id = $5
 )
 INSERT INTO replicas (id, hostname, relay_address, version, proxy_id) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, relay_address = excluded.relay_address,
@@ -172,14 +259,16 @@ WHERE replicas.proxy_id = excluded.proxy_id
 `
 
 type RegisterProxyInstanceParams struct {
-	InstanceID uuid.UUID
-	Hostname   string
-	Url        string
-	Version    string
-	ProxyID    *uuid.UUID
+	InstanceID  uuid.UUID
+	Hostname    string
+	Url         string
+	Version     string
+	ProxyID     *uuid.UUID
+	DerpEnabled bool
+	StunPort    int32
 }
 
-// A proxy instance's heartbeat: its replica row, and the proxy's address and version.
+// A proxy instance's heartbeat: its replica row, and the proxy's address, version and DERP service.
 func (q *Queries) RegisterProxyInstance(ctx context.Context, arg RegisterProxyInstanceParams) error {
 	_, err := q.db.Exec(ctx, registerProxyInstance,
 		arg.InstanceID,
@@ -187,6 +276,8 @@ func (q *Queries) RegisterProxyInstance(ctx context.Context, arg RegisterProxyIn
 		arg.Url,
 		arg.Version,
 		arg.ProxyID,
+		arg.DerpEnabled,
+		arg.StunPort,
 	)
 	return err
 }

@@ -16,9 +16,11 @@ SELECT * FROM workspace_proxies WHERE token_id = $1;
 DELETE FROM workspace_proxies WHERE lower(name) = lower($1);
 
 -- name: RegisterProxyInstance :exec
--- A proxy instance's heartbeat: its replica row, and the proxy's address and version.
+-- A proxy instance's heartbeat: its replica row, and the proxy's address, version and DERP service.
 WITH seen AS (
-    UPDATE workspace_proxies SET url = @url, version = @version, last_seen_at = now() WHERE id = @proxy_id
+    UPDATE workspace_proxies SET url = @url, version = @version, last_seen_at = now(),
+        derp_enabled = @derp_enabled, stun_port = @stun_port
+    WHERE id = @proxy_id
 )
 INSERT INTO replicas (id, hostname, relay_address, version, proxy_id) VALUES (@instance_id, @hostname, @url, @version, @proxy_id)
 ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, relay_address = excluded.relay_address,
@@ -39,3 +41,19 @@ SELECT r.relay_address
 FROM workspace_agents a JOIN replicas r ON r.id = a.replica_id
 WHERE a.id = $1 AND r.proxy_id IS NOT NULL AND r.stopped_at IS NULL
     AND r.last_seen_at > now() - make_interval(secs => @fresh_seconds::float8);
+
+-- name: ListProxyDERPRegions :many
+-- The proxies that serve DERP and have an instance alive: the DERP regions they make.
+SELECT p.name, p.derp_region_id, p.url, p.stun_port
+FROM workspace_proxies p
+WHERE p.derp_enabled AND p.url <> '' AND EXISTS (
+    SELECT 1 FROM replicas r WHERE r.proxy_id = p.id AND r.stopped_at IS NULL
+        AND r.last_seen_at > now() - make_interval(secs => @fresh_seconds::float8))
+ORDER BY p.derp_region_id;
+
+-- name: ListProxyInstanceURLs :many
+-- Where a proxy's other live instances are reached (their DERP servers mesh).
+SELECT DISTINCT relay_address FROM replicas
+WHERE proxy_id = @proxy_id AND id <> @instance_id AND stopped_at IS NULL
+    AND last_seen_at > now() - make_interval(secs => @fresh_seconds::float8)
+ORDER BY relay_address;

@@ -73,7 +73,7 @@ export interface paths {
         };
         /**
          * Get the DERP map
-         * @description The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port) and those of --derp-map-file. Agents and clients get the same map when they coordinate. 404 when direct connections are off (--derp=false).
+         * @description The DERP regions nodes of this deployment use when no direct path exists: its own (every server replica serves DERP at /derp, and STUN on stun_port), those of --derp-map-file, and one per workspace proxy that serves DERP and has an instance running (numbered from 10000, coded by the proxy's name). Agents and clients get the same map when they coordinate, and a new one when a proxy's region comes or goes. 404 when direct connections are off (--derp=false).
          */
         get: operations["get-derp-map"];
         put?: never;
@@ -1712,6 +1712,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/workspaceproxies/me/derp-admission": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask whether a DERP client may use the proxy's DERP server
+         * @description For a workspace proxy, with its token. A proxy's DERP server admits only the node keys of nodes some coordinator serves, as the server replicas' do. 404 when direct connections are off.
+         */
+        post: operations["admit-workspace-proxy-derp-client"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/workspaceproxies/me/register": {
         parameters: {
             query?: never;
@@ -1992,6 +2012,17 @@ export interface components {
              * @description How long to wait for a job; 0 answers at once.
              */
             wait_seconds?: number;
+        };
+        AdmitDERPClientInputBody: {
+            /**
+             * @description The client's node key, nodekey:HEX.
+             * @example nodekey:4f3c2a
+             */
+            node_key: string;
+        };
+        AdmitDERPClientOutputBody: {
+            /** @description Some coordinator serves a node with this key. */
+            allow: boolean;
         };
         AgentLogsOutputBody: {
             logs: components["schemas"]["WorkspaceAgentLog"][];
@@ -2929,6 +2960,13 @@ export interface components {
         RegionProxy: {
             /** Format: date-time */
             created_at: string;
+            /** @description Its instances serve DERP: while healthy it is a region of the DERP map. */
+            derp: boolean;
+            /**
+             * Format: int64
+             * @description Its region's ID in the DERP map (from 10000).
+             */
+            derp_region_id: number;
             /** @description At least one instance is running. */
             healthy: boolean;
             /** Format: uuid */
@@ -2946,9 +2984,16 @@ export interface components {
             version: string;
         };
         RegisterProxyInputBody: {
+            /** @description The instance serves DERP at URL/derp; the proxy is a DERP region while one that does is running. */
+            derp?: boolean;
             hostname?: string;
             /** @description Chosen by the instance at start, the same in every heartbeat. */
             instance_id: string;
+            /**
+             * Format: int64
+             * @description The UDP port on the URL's host where the instance answers STUN (0: none).
+             */
+            stun_port?: number;
             /**
              * @description Where users, agents and server replicas reach this instance.
              * @example https://eu-west.proxy.example.com
@@ -2957,6 +3002,15 @@ export interface components {
             version?: string;
         };
         RegisterProxyOutputBody: {
+            /** @description The DERP URLs of the proxy's other running instances, to mesh with. */
+            derp_mesh: string[];
+            /** @description The key the DERP servers of this proxy's instances mesh with; only when the instance serves DERP and direct connections are on. */
+            derp_mesh_key?: string;
+            /**
+             * Format: int64
+             * @description The proxy's region in the DERP map.
+             */
+            derp_region_id: number;
             /** Format: int64 */
             heartbeat_seconds: number;
             /** @description The proxy's name. */
@@ -9998,6 +10052,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "admit-workspace-proxy-derp-client": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The proxy's token. */
+                "Hearth-Proxy-Token"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdmitDERPClientInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdmitDERPClientOutputBody"];
+                };
             };
             /** @description Unauthorized */
             401: {
