@@ -1920,6 +1920,7 @@ type ModulesOutputBody struct {
 // Pool defines model for Pool.
 type Pool struct {
 	BackoffUntil *time.Time `json:"backoff_until,omitempty"`
+	Claimed      int64      `json:"claimed"`
 	Desired      int64      `json:"desired"`
 	Eligible     int64      `json:"eligible"`
 	Failed       int64      `json:"failed"`

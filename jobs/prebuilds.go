@@ -114,6 +114,14 @@ func (w *prebuildsWorker) plan(ctx context.Context, now time.Time) (prebuildPlan
 	if err != nil {
 		return out, nil, err
 	}
+	claimRows, err := w.db.CountPrebuildClaims(ctx)
+	if err != nil {
+		return out, nil, err
+	}
+	claims := map[poolKey]int{}
+	for _, c := range claimRows {
+		claims[poolKey{c.TemplateID, c.Preset}] = int(c.Claims)
+	}
 	budget := w.cfg.MaxBuilds
 	if budget <= 0 {
 		budget = 5
@@ -142,7 +150,7 @@ func (w *prebuildsWorker) plan(ctx context.Context, now time.Time) (prebuildPlan
 	for _, ps := range presets {
 		k := poolKey{ps.TemplateID, ps.Preset}
 		wanted[k] = true
-		pool := prebuilds.Pool{TemplateID: ps.TemplateID, TemplateName: ps.TemplateName, Preset: ps.Preset, Desired: desired(ps, now)}
+		pool := prebuilds.Pool{TemplateID: ps.TemplateID, TemplateName: ps.TemplateName, Preset: ps.Preset, Desired: desired(ps, now), Claimed: claims[k]}
 		var keep []dbsqlc.ListPrebuildsRow
 		for _, p := range byPool[k] {
 			underWay := p.Status == "pending" || p.Status == "running" || p.Status == "canceling"

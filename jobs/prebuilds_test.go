@@ -66,7 +66,7 @@ func BenchmarkReconcileFullPools(b *testing.B) {
 
 // What a pass decides, pool by pool: a full pool is left alone; a failed prebuild is deleted and the
 // preset waits before it builds again; one of an old version, or expired, is replaced; a preset that
-// asks for more gets them, no more than the builds budget allows.
+// asks for more gets them, no more than the builds budget allows. It also counts each pool's claims.
 func TestReconcilerPlansEachPool(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -109,6 +109,20 @@ func TestReconcilerPlansEachPool(t *testing.T) {
 	require.NotNil(t, byTemplate[template(1)].BackoffUntil)
 	require.Equal(t, 1, made[template(2)], "the old version's prebuild is replaced")
 	require.Equal(t, 2, made[template(3)], "two more for three")
+
+	// Claims are counted per pool, those of workspaces deleted since too.
+	exec(`WITH u AS (INSERT INTO users (username, email) VALUES ('ada', 'ada@example.com') RETURNING id)
+	      INSERT INTO workspaces (owner_id, template_id, name, preset, claimed_at, deleted)
+	      SELECT u.id, $1, n, 'p', now(), n = 'gone' FROM u, unnest(ARRAY['mine', 'gone']) n`, template(0))
+	_, pools, err = w.plan(ctx, time.Now())
+	require.NoError(t, err)
+	for _, p := range pools {
+		if p.TemplateID == template(0) {
+			require.Equal(t, 2, p.Claimed)
+		} else {
+			require.Zero(t, p.Claimed)
+		}
+	}
 
 	// A budget of two builds: the two deletions take it all.
 	w.cfg.MaxBuilds = 2

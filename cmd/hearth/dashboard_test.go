@@ -13,7 +13,8 @@ import (
 
 // The dashboard in real Chromium against the real binary (embedded PostgreSQL, a built-in worker):
 // web/e2e/flow.mjs drives set-up, sign-in, the create form, the live build, the web terminal, stop
-// and delete, and saves a screenshot of each page in web/test-results/.
+// and delete, a prebuilt workspace claimed through the form, and saves a screenshot of each page in
+// web/test-results/.
 //
 // It needs the dashboard built into the binary (web/dist/app) and Chromium at /usr/bin/chromium;
 // go tool task test provides both and sets HEARTH_E2E=1, which turns a missing one into a failure.
@@ -32,7 +33,8 @@ func TestDashboard(t *testing.T) {
 	// The embedded PostgreSQL runs as another user when the tests run as root: let it through.
 	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o711))
 	require.NoError(t, os.Chmod(dir, 0o711))
-	srv := startServer(t, "--data-dir", filepath.Join(dir, "server"), "--provisioners", "1", "--provider-mirror", tftest.Mirror(t))
+	srv := startServer(t, "--data-dir", filepath.Join(dir, "server"), "--provisioners", "1", "--provider-mirror", tftest.Mirror(t),
+		"--prebuilds-reconcile-interval", "1s")
 	tarball := filepath.Join(dir, "local.tar")
 	require.NoError(t, os.WriteFile(tarball, tarTemplate(t, "../../examples/templates/local"), 0o600))
 	shots, err := filepath.Abs("../../web/test-results")
@@ -52,12 +54,15 @@ func TestDashboard(t *testing.T) {
 	dynamic := filepath.Join(dir, "dynamic.tar")
 	require.NoError(t, os.WriteFile(dynamic, tarTemplate(t, "../../api/testdata/dynamic"), 0o600))
 
-	cmd := exec.Command("node", "e2e/flow.mjs", srv.url, tarball, filepath.Join(dir, "workspaces"), shots, broken, forms, dynamic)
+	prebuilt := filepath.Join(dir, "prebuilt.tar")
+	require.NoError(t, os.WriteFile(prebuilt, tarTemplate(t, prebuiltTemplate(t, "1")), 0o600))
+
+	cmd := exec.Command("node", "e2e/flow.mjs", srv.url, tarball, filepath.Join(dir, "workspaces"), shots, broken, forms, dynamic, prebuilt)
 	cmd.Dir = "../../web"
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "e2e: done")
-	for _, shot := range []string{"setup", "workspaces-empty", "templates", "template", "template-diagnostics", "create", "workspace", "terminal", "workspace-schedule", "workspace-update", "create-forms", "create-dynamic", "workspaces-after", "users", "tokens", "provisioners", "audit"} {
+	for _, shot := range []string{"setup", "workspaces-empty", "templates", "template", "template-diagnostics", "create", "workspace", "terminal", "workspace-schedule", "workspace-update", "create-forms", "create-dynamic", "workspaces-after", "users", "tokens", "provisioners", "prebuilds", "create-claimed", "audit"} {
 		require.FileExists(t, filepath.Join(shots, shot+".png"))
 	}
 }

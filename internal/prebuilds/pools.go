@@ -34,6 +34,8 @@ type Pool struct {
 	// (BackoffUntil).
 	Failed       int        `json:"failed"`
 	BackoffUntil *time.Time `json:"backoff_until,omitempty"`
+	// Claimed counts the preset's prebuilds users have claimed, ever.
+	Claimed int `json:"claimed"`
 }
 
 // Pools is the reconciler's last view, for the API and metrics.
@@ -101,11 +103,12 @@ var (
 	descEligible = prometheus.NewDesc("hearth_prebuilds_eligible", "Running prebuilt workspaces whose agents are ready: what a claim takes.", []string{"template", "preset"}, nil)
 	descStarting = prometheus.NewDesc("hearth_prebuilds_starting", "Prebuilt workspaces being built.", []string{"template", "preset"}, nil)
 	descFailed   = prometheus.NewDesc("hearth_prebuilds_failed", "Prebuilt workspaces whose first build failed in the last hour.", []string{"template", "preset"}, nil)
+	descClaimed  = prometheus.NewDesc("hearth_prebuilds_claimed_total", "Prebuilt workspaces users have claimed.", []string{"template", "preset"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (p *Pools) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDesired, descRunning, descEligible, descStarting, descFailed} {
+	for _, d := range []*prometheus.Desc{descDesired, descRunning, descEligible, descStarting, descFailed, descClaimed} {
 		ch <- d
 	}
 }
@@ -118,5 +121,6 @@ func (p *Pools) Collect(ch chan<- prometheus.Metric) {
 			descStarting: pool.Starting, descFailed: pool.Failed} {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), pool.TemplateName, pool.Preset)
 		}
+		ch <- prometheus.MustNewConstMetric(descClaimed, prometheus.CounterValue, float64(pool.Claimed), pool.TemplateName, pool.Preset)
 	}
 }

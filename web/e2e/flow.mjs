@@ -3,11 +3,11 @@
 // created through the form, watched until running, `echo` in its web terminal, stopped, deleted.
 // Screenshots of each page go to the directory in argv[4]. Run by cmd/hearth's TestDashboard.
 //
-//   node e2e/flow.mjs URL TEMPLATE.tar WORKSPACES_DIR SCREENSHOT_DIR BROKEN_TEMPLATE.tar
+//   node e2e/flow.mjs URL TEMPLATE.tar WORKSPACES_DIR SCREENSHOT_DIR BROKEN_TEMPLATE.tar FORMS.tar DYNAMIC.tar PREBUILT.tar
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-const [url, tarPath, workspacesDir, shots, brokenTarPath, formsTarPath, dynamicTarPath] = process.argv.slice(2);
+const [url, tarPath, workspacesDir, shots, brokenTarPath, formsTarPath, dynamicTarPath, prebuiltTarPath] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -299,6 +299,42 @@ try {
   await page.getByRole("link", { name: "Prebuilds" }).click();
   await page.getByRole("heading", { name: "Prebuilt workspaces" }).waitFor();
   await page.getByText("No preset asks for prebuilt workspaces.").waitFor();
+
+  step("a preset's prebuilt workspace, claimed through the create form");
+  const preFile = await (await page.request.post(`${url}/api/v2/files`, { headers: { ...headers, "Content-Type": "application/x-tar" }, data: readFileSync(prebuiltTarPath) })).json();
+  const pre = await (await page.request.post(`${url}/api/v2/template-versions`, {
+    headers, data: { file_id: preFile.id, name: "prebuilt", variables: [{ name: "workspaces_dir", value: workspacesDir }] },
+  })).json();
+  for (let i = 0; ; i++) {
+    const v = await (await page.request.get(`${url}/api/v2/template-versions/${pre.id}`)).json();
+    if (v.status === "succeeded") break;
+    if (v.status === "failed" || i > 600) throw new Error(`the prebuilt import: ${v.status} ${v.error}`);
+    await page.waitForTimeout(100);
+  }
+  const preTemplate = await page.request.post(`${url}/api/v2/templates`, { headers, data: { name: "prebuilt", version_id: pre.id } });
+  if (!preTemplate.ok()) throw new Error(`create the prebuilt template: ${preTemplate.status()} ${await preTemplate.text()}`);
+  const pool = page.getByRole("row").filter({ hasText: "prebuilt" });
+  await pool.getByRole("cell").nth(4).filter({ hasText: /^1$/ }).waitFor({ timeout: 120_000 }); // ready to claim
+  await page.screenshot({ path: `${shots}/prebuilds.png` });
+  const waiting = await (await page.request.get(`${url}/api/v2/workspaces?q=owner:prebuilds`)).json();
+  if (waiting.count !== 1) throw new Error(`prebuilds: ${JSON.stringify(waiting)}`);
+  await page.goto(`${url}/workspaces/new?template=prebuilt`);
+  await page.getByLabel("Name").fill("claimed");
+  await page.getByLabel("Preset").selectOption("team");
+  await page.screenshot({ path: `${shots}/create-claimed.png` });
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await page.waitForURL(/\/@ada\/claimed$/);
+  await page.locator("h1 + .badge", { hasText: "running" }).waitFor();
+  const claimed = await (await page.request.get(`${url}/api/v2/users/ada/workspaces/claimed`)).json();
+  if (claimed.id !== waiting.workspaces[0].id || claimed.latest_build.number !== 1) {
+    throw new Error(`the form built a workspace instead of claiming the prebuild ${waiting.workspaces[0].id}: ${JSON.stringify(claimed)}`);
+  }
+  for (let i = 0; ; i++) { // the pool counts the claim
+    const { pools } = await (await page.request.get(`${url}/api/v2/prebuilds`)).json();
+    if (pools.some((p) => p.template_name === "prebuilt" && p.claimed === 1)) break;
+    if (i > 600) throw new Error(`the claim is not counted: ${JSON.stringify(pools)}`);
+    await page.waitForTimeout(100);
+  }
   await page.getByRole("link", { name: "Audit" }).click();
   await page.getByRole("cell", { name: "create-workspace" }).first().waitFor();
   await page.screenshot({ path: `${shots}/audit.png` });

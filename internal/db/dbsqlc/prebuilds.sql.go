@@ -94,6 +94,39 @@ func (q *Queries) ClaimablePrebuild(ctx context.Context, arg ClaimablePrebuildPa
 	return i, err
 }
 
+const countPrebuildClaims = `-- name: CountPrebuildClaims :many
+SELECT template_id, preset, count(*)::int AS claims
+FROM workspaces WHERE claimed_at IS NOT NULL
+GROUP BY template_id, preset
+`
+
+type CountPrebuildClaimsRow struct {
+	TemplateID uuid.UUID
+	Preset     string
+	Claims     int32
+}
+
+// Per template and preset, how many prebuilds were ever claimed.
+func (q *Queries) CountPrebuildClaims(ctx context.Context) ([]CountPrebuildClaimsRow, error) {
+	rows, err := q.db.Query(ctx, countPrebuildClaims)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountPrebuildClaimsRow{}
+	for rows.Next() {
+		var i CountPrebuildClaimsRow
+		if err := rows.Scan(&i.TemplateID, &i.Preset, &i.Claims); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const forgetPreviousAgentToken = `-- name: ForgetPreviousAgentToken :exec
 UPDATE workspace_agents SET previous_token_hash = NULL WHERE id = $1 AND previous_token_hash IS NOT NULL
 `

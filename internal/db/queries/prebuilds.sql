@@ -70,3 +70,9 @@ UPDATE workspace_agents SET token_hash = @token_hash WHERE id = @id AND previous
 -- name: SetWorkspaceAgentEnv :exec
 -- A claimed prebuild's agent's env, as evaluated for its new owner.
 UPDATE workspace_agents SET env = @env WHERE id = @id;
+
+-- name: CountPrebuildClaims :many
+-- Per template and preset, how many prebuilds were ever claimed.
+SELECT template_id, preset, count(*)::int AS claims
+FROM workspaces WHERE claimed_at IS NOT NULL
+GROUP BY template_id, preset;

@@ -2569,6 +2569,8 @@ export interface components {
             /** Format: date-time */
             backoff_until?: string;
             /** Format: int64 */
+            claimed: number;
+            /** Format: int64 */
             desired: number;
             /** Format: int64 */
             eligible: number;

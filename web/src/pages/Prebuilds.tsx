@@ -18,11 +18,11 @@ export function Prebuilds() {
       {error && <p className="error" role="alert">{error}</p>}
       {!data ? <p role="status">Loading…</p> : data.pools.length === 0 ? <p>No preset asks for prebuilt workspaces.</p> : (
         <table>
-          <thead><tr><th>Template</th><th>Preset</th><th>Desired</th><th>Running</th><th>Ready to claim</th><th>Starting</th><th>Failed (1 h)</th><th>Next try</th></tr></thead>
+          <thead><tr><th>Template</th><th>Preset</th><th>Desired</th><th>Running</th><th>Ready to claim</th><th>Starting</th><th>Failed (1 h)</th><th>Claimed</th><th>Next try</th></tr></thead>
           <tbody>
             {data.pools.map((p) => (
               <tr key={p.template_id + p.preset}>
-                <td>{p.template_name}</td><td>{p.preset}</td><td>{p.desired}</td><td>{p.running}</td><td>{p.eligible}</td><td>{p.starting}</td><td>{p.failed}</td>
+                <td>{p.template_name}</td><td>{p.preset}</td><td>{p.desired}</td><td>{p.running}</td><td>{p.eligible}</td><td>{p.starting}</td><td>{p.failed}</td><td>{p.claimed}</td>
                 <td>{p.backoff_until ? new Date(p.backoff_until).toLocaleTimeString() : ""}</td>
               </tr>
             ))}
