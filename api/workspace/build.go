@@ -298,7 +298,7 @@ func (h handlers) startBuild(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, 
 		return dbsqlc.WorkspaceBuild{}, err
 	}
 	if req.Transition == "start" {
-		if err := checkQuota(ctx, tx, w, v); err != nil {
+		if err := CheckQuota(ctx, tx, w, v); err != nil {
 			return dbsqlc.WorkspaceBuild{}, err
 		}
 		if err := h.checkExternalAuth(ctx, tx, w, v); err != nil {

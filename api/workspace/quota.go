@@ -71,24 +71,19 @@ func (h handlers) quota(ctx context.Context, in *quotaInput) (*QuotaOutput, erro
 	return &QuotaOutput{Body: Quota{Allowance: q.Allowance, Used: q.Used}}, nil
 }
 
-// checkQuota refuses, before any job is queued, a start of w on v that would take its owner's
+// CheckQuota (run by every start, exported for the benchmark of the checks a build request makes) refuses, before any job is queued, a start of w on v that would take its owner's
 // workspaces past their daily allowance. Quotas are on once any group has an allowance (so templates
 // with costs run as before until an operator sets one); a version that costs nothing is never
 // refused; the owner's starts are serialized, so two at once cannot both squeeze under the allowance.
-func checkQuota(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, v dbsqlc.TemplateVersion) error {
+func CheckQuota(ctx context.Context, tx db.Tx, w dbsqlc.Workspace, v dbsqlc.TemplateVersion) error {
 	if w.OwnerID == authz.PrebuildsOwner {
 		return nil // a prebuild counts against whoever claims it, from then on
 	}
-	cost, err := tx.VersionDailyCost(ctx, v.ID)
-	if err != nil || cost == 0 {
+	c, err := tx.StartQuotaCheck(ctx, dbsqlc.StartQuotaCheckParams{VersionID: v.ID, OwnerID: w.OwnerID.String()})
+	if err != nil || !c.Locked { // free, or quotas off
 		return err
 	}
-	if on, err := tx.QuotasOn(ctx); err != nil || !on {
-		return err
-	}
-	if err := tx.LockOwnerQuota(ctx, w.OwnerID.String()); err != nil {
-		return err
-	}
+	cost := c.Cost
 	q, err := tx.QuotaOf(ctx, dbsqlc.QuotaOfParams{OwnerID: w.OwnerID, ExceptWorkspace: w.ID})
 	if err != nil {
 		return err

@@ -295,7 +295,7 @@ func (h handlers) create(ctx context.Context, in *createInput) (*WorkspaceOutput
 				if err != nil {
 					return err
 				}
-				if err := checkQuota(ctx, tx, w, v); err != nil {
+				if err := CheckQuota(ctx, tx, w, v); err != nil {
 					return err
 				}
 				handed = c

@@ -421,16 +421,6 @@ func (q *Queries) ListWorkspaceGrants(ctx context.Context, workspaceID uuid.UUID
 	return items, nil
 }
 
-const lockOwnerQuota = `-- name: LockOwnerQuota :exec
-SELECT pg_advisory_xact_lock(hashtextextended('quota:' || $1::text, 0))
-`
-
-// Serializes the quota checks of one owner's starts until the transaction ends.
-func (q *Queries) LockOwnerQuota(ctx context.Context, ownerID string) error {
-	_, err := q.db.Exec(ctx, lockOwnerQuota, ownerID)
-	return err
-}
-
 const quotaOf = `-- name: QuotaOf :one
 SELECT
     (SELECT coalesce(sum(g.quota_allowance), 0) FROM groups g
@@ -469,18 +459,6 @@ func (q *Queries) QuotaOf(ctx context.Context, arg QuotaOfParams) (QuotaOfRow, e
 	return i, err
 }
 
-const quotasOn = `-- name: QuotasOn :one
-SELECT EXISTS (SELECT 1 FROM groups WHERE quota_allowance > 0)::bool
-`
-
-// Quotas are enforced once any group has an allowance: until then, workspaces cost nothing.
-func (q *Queries) QuotasOn(ctx context.Context) (bool, error) {
-	row := q.db.QueryRow(ctx, quotasOn)
-	var column_1 bool
-	err := row.Scan(&column_1)
-	return column_1, err
-}
-
 const removeGroupMember = `-- name: RemoveGroupMember :execrows
 DELETE FROM group_members WHERE group_id = $1 AND user_id = $2
 `
@@ -496,6 +474,40 @@ func (q *Queries) RemoveGroupMember(ctx context.Context, arg RemoveGroupMemberPa
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const startQuotaCheck = `-- name: StartQuotaCheck :one
+WITH c AS (
+    SELECT (SELECT coalesce(sum((x->>'daily_cost')::int), 0) FROM template_versions v, jsonb_array_elements(v.resources) x
+            WHERE v.id = $2)::bigint AS cost,
+           EXISTS (SELECT 1 FROM groups WHERE quota_allowance > 0)::bool AS quotas_on
+)
+SELECT c.cost, c.quotas_on,
+    (CASE WHEN c.cost > 0 AND c.quotas_on
+          THEN (SELECT true FROM (SELECT pg_advisory_xact_lock(hashtextextended('quota:' || $1::text, 0))) l)
+          ELSE false END)::bool AS locked
+FROM c
+`
+
+type StartQuotaCheckParams struct {
+	OwnerID   string
+	VersionID uuid.UUID
+}
+
+type StartQuotaCheckRow struct {
+	Cost     int64
+	QuotasOn bool
+	Locked   bool
+}
+
+// What a workspace of this version costs a day (as its import planned it) and whether quotas are
+// on (once any group has an allowance); when both, it also takes the owner's quota lock, which
+// serializes the quota checks of their starts until the transaction ends. One round trip.
+func (q *Queries) StartQuotaCheck(ctx context.Context, arg StartQuotaCheckParams) (StartQuotaCheckRow, error) {
+	row := q.db.QueryRow(ctx, startQuotaCheck, arg.OwnerID, arg.VersionID)
+	var i StartQuotaCheckRow
+	err := row.Scan(&i.Cost, &i.QuotasOn, &i.Locked)
+	return i, err
 }
 
 const syncOIDCGroupMembers = `-- name: SyncOIDCGroupMembers :exec
@@ -547,16 +559,4 @@ func (q *Queries) UpdateGroup(ctx context.Context, arg UpdateGroupParams) (Group
 		&i.QuotaAllowance,
 	)
 	return i, err
-}
-
-const versionDailyCost = `-- name: VersionDailyCost :one
-SELECT coalesce(sum((x->>'daily_cost')::int), 0)::bigint FROM template_versions v, jsonb_array_elements(v.resources) x WHERE v.id = $1
-`
-
-// What a workspace of this version costs a day, as its import planned it.
-func (q *Queries) VersionDailyCost(ctx context.Context, id uuid.UUID) (int64, error) {
-	row := q.db.QueryRow(ctx, versionDailyCost, id)
-	var column_1 int64
-	err := row.Scan(&column_1)
-	return column_1, err
 }

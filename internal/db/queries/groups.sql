@@ -84,10 +84,6 @@ SELECT g.name FROM groups g
 WHERE g.id = '00000000-0000-0000-0000-00000000e0e0' OR g.id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = $1)
 ORDER BY g.name;
 
--- name: QuotasOn :one
--- Quotas are enforced once any group has an allowance: until then, workspaces cost nothing.
-SELECT EXISTS (SELECT 1 FROM groups WHERE quota_allowance > 0)::bool;
-
 -- name: QuotaOf :one
 -- An owner's daily credit allowance (the sum over their groups, everyone included) and what their
 -- workspaces other than except_workspace cost a day: each whose latest build starts it (pending,
@@ -108,10 +104,17 @@ SELECT
      WHERE w.owner_id = @owner_id AND NOT w.deleted AND w.id <> @except_workspace
        AND b.transition = 'start' AND b.status IN ('pending', 'running', 'succeeded'))::bigint AS used;
 
--- name: VersionDailyCost :one
--- What a workspace of this version costs a day, as its import planned it.
-SELECT coalesce(sum((x->>'daily_cost')::int), 0)::bigint FROM template_versions v, jsonb_array_elements(v.resources) x WHERE v.id = $1;
-
--- name: LockOwnerQuota :exec
--- Serializes the quota checks of one owner's starts until the transaction ends.
-SELECT pg_advisory_xact_lock(hashtextextended('quota:' || @owner_id::text, 0));
+-- name: StartQuotaCheck :one
+-- What a workspace of this version costs a day (as its import planned it) and whether quotas are
+-- on (once any group has an allowance); when both, it also takes the owner's quota lock, which
+-- serializes the quota checks of their starts until the transaction ends. One round trip.
+WITH c AS (
+    SELECT (SELECT coalesce(sum((x->>'daily_cost')::int), 0) FROM template_versions v, jsonb_array_elements(v.resources) x
+            WHERE v.id = @version_id)::bigint AS cost,
+           EXISTS (SELECT 1 FROM groups WHERE quota_allowance > 0)::bool AS quotas_on
+)
+SELECT c.cost, c.quotas_on,
+    (CASE WHEN c.cost > 0 AND c.quotas_on
+          THEN (SELECT true FROM (SELECT pg_advisory_xact_lock(hashtextextended('quota:' || @owner_id::text, 0))) l)
+          ELSE false END)::bool AS locked
+FROM c;
