@@ -78,13 +78,10 @@ func (h handlers) coordinateClient(ctx context.Context, in *coordinateClientInpu
 		if err != nil {
 			return err
 		}
-		if _, _, err = h.connectable(authz.WithActor(ctx, now), agentID); err != nil {
-			return err
-		}
-		touch()
-		return nil
+		_, _, err = h.connectable(authz.WithActor(ctx, now), agentID)
+		return err
 	}
-	return h.coordinate(coordinator.Peer{ID: in.ID, AgentID: agentID, UserID: &user, Check: check}), nil
+	return h.coordinate(coordinator.Peer{ID: in.ID, AgentID: agentID, UserID: &user, Check: check, Touch: touch}), nil
 }
 
 // coordinate accepts the websocket and serves the node until it leaves.

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -55,6 +56,8 @@ type Coordinator struct {
 	// stripes serialize the refreshes of each agent, so an older read of its peers never
 	// overtakes a newer one (a revoked client must not come back).
 	stripes [64]sync.Mutex
+	// authzAt is when (Unix nanoseconds) a change of authority was last announced.
+	authzAt atomic.Int64
 }
 
 // Peer is who a coordination is for.
@@ -64,14 +67,31 @@ type Peer struct {
 	AgentID uuid.UUID
 	// UserID is a client's user; nil for the agent.
 	UserID *uuid.UUID
-	// Check, for a client, is asked every CheckInterval whether the client may still reach the
-	// agent (its token valid, the workspace still its own); an error ends the coordination.
+	// Check, for a client, is asked whether the client may still reach the agent (its token valid,
+	// the workspace still its own or shared with it); an error ends the coordination. It is asked
+	// when something that could end that authority changes anywhere in the deployment (AuthzPayload),
+	// and every RecheckInterval whatever happens.
 	Check func(context.Context) error
+	// Touch, when set, is called every CheckInterval while the coordination lasts (the client is
+	// using the workspace).
+	Touch func()
 }
 
-// CheckInterval is how often a client's authority is checked again: a revoked token loses its
-// peers within about this long.
-const CheckInterval = time.Second
+const (
+	// CheckInterval is how often a coordination looks whether its client must be checked again: a
+	// revoked token loses its peers within about this long after the change commits.
+	CheckInterval = time.Second
+	// RecheckInterval is how often a client is checked again when nothing was announced (a token
+	// that reached its expiry, a notification lost while a replica's listener reconnected).
+	RecheckInterval = 30 * time.Second
+	// authzSettle is how long after an announced change clients keep being checked each
+	// CheckInterval: the notification can overtake the invalidation of a replica's token cache.
+	authzSettle = 2 * time.Second
+)
+
+// AuthzPayload, on Channel, announces a change that can end clients' authority (the database's
+// triggers send it); the coordinators check their clients again.
+const AuthzPayload = "authz"
 
 type session struct {
 	Peer
@@ -144,6 +164,12 @@ func (c *Coordinator) announce(ctx context.Context, agents ...uuid.UUID) {
 
 // changed is a notification: the peers of one agent (or, with "", of any) may have changed.
 func (c *Coordinator) changed(payload string) {
+	if payload == AuthzPayload || payload == "" { // "": notifications may have been missed
+		c.authzAt.Store(time.Now().UnixNano())
+		if payload != "" {
+			return
+		}
+	}
 	c.mu.Lock()
 	var agents []uuid.UUID
 	if payload == "" {
@@ -282,16 +308,25 @@ func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) err
 		go func() {
 			t := time.NewTicker(CheckInterval)
 			defer t.Stop()
+			checked := time.Now()
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					if err := p.Check(ctx); err != nil {
-						_ = ws.Close(websocket.StatusPolicyViolation, truncate(err.Error()))
-						errs <- err
-						return
-					}
+				}
+				if p.Touch != nil {
+					p.Touch()
+				}
+				now := time.Now()
+				if now.Sub(checked) < RecheckInterval && c.authzAt.Load() < checked.Add(-authzSettle).UnixNano() {
+					continue // nothing announced since (or shortly before) the last check
+				}
+				checked = now
+				if err := p.Check(ctx); err != nil {
+					_ = ws.Close(websocket.StatusPolicyViolation, truncate(err.Error()))
+					errs <- err
+					return
 				}
 			}
 		}()
