@@ -34,6 +34,7 @@ import (
 	"github.com/hearthdev/hearth/api/workspace"
 	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/authn"
+	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/coordinator"
 	"github.com/hearthdev/hearth/internal/db"
 	iexternalauth "github.com/hearthdev/hearth/internal/externalauth"
@@ -102,6 +103,9 @@ type Deps struct {
 	Coordinator  *coordinator.Coordinator
 	DERP         http.Handler
 	ProxyMeshKey func(proxy uuid.UUID) string
+	// AuthzChanges says when open connections must check their callers' authority again (nil:
+	// every second).
+	AuthzChanges *authz.Changes
 	// Web serves the dashboard for every path the API does not own; nil serves 404s.
 	Web http.Handler
 }
@@ -227,7 +231,7 @@ func register(hapi huma.API, deps Deps) *app.Proxy {
 	template.Register(hapi, template.Deps{DB: deps.DB, River: deps.River, Security: security, Boxes: deps.Boxes, MaxPrebuilds: deps.MaxPrebuilds})
 	module.Register(hapi, module.Deps{DB: deps.DB, Tickets: deps.Tickets, Security: security})
 	workspace.Register(hapi, workspace.Deps{DB: deps.DB, River: deps.River, Variables: deps.Boxes.Variables, Logs: deps.Logs, Security: security, Logger: deps.Logger,
-		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth,
+		Relay: deps.Relay, Activity: deps.Activity, Metadata: deps.Metadata, Tickets: deps.Tickets, Coordinator: deps.Coordinator, Auth: deps.Auth, AuthzChanges: deps.AuthzChanges,
 		ExternalAuth: deps.ExternalAuth, AccessURL: deps.AccessURL, GitSSHKeys: deps.Boxes.GitSSHKeys})
 	externalauth.Register(hapi, externalauth.Deps{DB: deps.DB, Links: deps.ExternalAuth, Tickets: deps.Tickets, Security: security,
 		AccessURL: deps.AccessURL, SecureCookies: deps.SecureCookies})

@@ -1,11 +1,12 @@
 -- Changes that can take away someone's right to reach a workspace's agents: a token deleted or cut
 -- short, a user suspended or deleted or their roles changed, a workspace deleted or given to another
--- owner, a share or a group membership withdrawn. Each is announced to the tailnet coordinators of
--- every replica (NOTIFY hearth_tailnet 'authz', delivered when the change commits), which then check
--- their clients again at once, rather than asking the database about every client every second.
+-- owner, a share or a group membership withdrawn. Each is announced to every replica (NOTIFY
+-- hearth_authn 'authz', the channel of token revocations, delivered when the change commits), which
+-- checks its open connections (tailnet coordinations, relayed streams) again at once, rather than
+-- asking the database about every connection every second.
 CREATE FUNCTION hearth_authz_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('hearth_tailnet', 'authz');
+    PERFORM pg_notify('hearth_authn', 'authz');
     RETURN NULL;
 END
 $$;

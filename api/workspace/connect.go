@@ -131,17 +131,23 @@ func (h handlers) stillAllowed(ctx context.Context, agentID uuid.UUID) bool {
 }
 
 // hold closes a relayed stream once its caller may no longer connect to the agent (a revoked token,
-// a workspace no longer shared with them), checked every coordinator.CheckInterval as direct
-// connections are; it stops with ctx.
+// a workspace no longer shared with them), checked as direct connections are: when a change that
+// could end it is announced (looked at every coordinator.CheckInterval), and every
+// authz.RecheckInterval; it stops with ctx.
 func (h handlers) hold(ctx context.Context, agentID uuid.UUID, st io.Closer) {
 	go func() {
 		t := time.NewTicker(coordinator.CheckInterval)
 		defer t.Stop()
+		checked := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case now := <-t.C:
+				if !h.AuthzChanges.Due(checked, now) {
+					continue
+				}
+				checked = now
 				if !h.stillAllowed(ctx, agentID) {
 					_ = st.Close()
 					return

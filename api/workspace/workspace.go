@@ -60,9 +60,11 @@ type Deps struct {
 	// Tickets signs connection tickets for workspace proxies.
 	Tickets *tickets.Signer
 	// Coordinator passes tailnet nodes between agents and clients (nil: direct connections off);
-	// Auth checks again, while a client coordinates, that its token still holds.
-	Coordinator *coordinator.Coordinator
-	Auth        *authn.Authenticator
+	// Auth checks again, while a client coordinates or a relayed stream is open, that its token
+	// still holds, when AuthzChanges says so (nil: every second).
+	Coordinator  *coordinator.Coordinator
+	Auth         *authn.Authenticator
+	AuthzChanges *authz.Changes
 	// ExternalAuth holds owners' external auth links, whose tokens agents ask for; AccessURL is
 	// where users link them.
 	ExternalAuth *externalauth.Links

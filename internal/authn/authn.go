@@ -144,6 +144,9 @@ func (a *Authenticator) Watch(l *pgnotify.Listener) {
 			if u, err := uuid.Parse(id); err == nil {
 				a.forgetUser(u)
 			}
+		case authz.ChangePayload:
+			// A change of someone's rights (the database's triggers): the cache holds none of
+			// them but tokens, whose revocations come as key: and user:.
 		default:
 			a.mu.Lock()
 			a.entries = map[string]*entry{}

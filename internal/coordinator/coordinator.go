@@ -14,12 +14,12 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
+	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/pgnotify"
@@ -40,7 +40,9 @@ type Config struct {
 	DERPMap tailnet.DERPMap
 	// EndpointNetworks are the only networks direct paths may use (CIDR; none: any).
 	EndpointNetworks []string
-	Logger           *slog.Logger
+	// Changes says when clients must be checked again (nil: every CheckInterval).
+	Changes *authz.Changes
+	Logger  *slog.Logger
 }
 
 // Coordinator serves this replica's nodes.
@@ -56,8 +58,6 @@ type Coordinator struct {
 	// stripes serialize the refreshes of each agent, so an older read of its peers never
 	// overtakes a newer one (a revoked client must not come back).
 	stripes [64]sync.Mutex
-	// authzAt is when (Unix nanoseconds) a change of authority was last announced.
-	authzAt atomic.Int64
 }
 
 // Peer is who a coordination is for.
@@ -69,29 +69,17 @@ type Peer struct {
 	UserID *uuid.UUID
 	// Check, for a client, is asked whether the client may still reach the agent (its token valid,
 	// the workspace still its own or shared with it); an error ends the coordination. It is asked
-	// when something that could end that authority changes anywhere in the deployment (AuthzPayload),
-	// and every RecheckInterval whatever happens.
+	// when something that could end that authority changed anywhere in the deployment, and every
+	// authz.RecheckInterval whatever happens (Config.Changes).
 	Check func(context.Context) error
 	// Touch, when set, is called every CheckInterval while the coordination lasts (the client is
 	// using the workspace).
 	Touch func()
 }
 
-const (
-	// CheckInterval is how often a coordination looks whether its client must be checked again: a
-	// revoked token loses its peers within about this long after the change commits.
-	CheckInterval = time.Second
-	// RecheckInterval is how often a client is checked again when nothing was announced (a token
-	// that reached its expiry, a notification lost while a replica's listener reconnected).
-	RecheckInterval = 30 * time.Second
-	// authzSettle is how long after an announced change clients keep being checked each
-	// CheckInterval: the notification can overtake the invalidation of a replica's token cache.
-	authzSettle = 2 * time.Second
-)
-
-// AuthzPayload, on Channel, announces a change that can end clients' authority (the database's
-// triggers send it); the coordinators check their clients again.
-const AuthzPayload = "authz"
+// CheckInterval is how often a coordination looks whether its client must be checked again
+// (Config.Changes): a revoked token loses its peers within about this long after the change commits.
+const CheckInterval = time.Second
 
 type session struct {
 	Peer
@@ -164,12 +152,6 @@ func (c *Coordinator) announce(ctx context.Context, agents ...uuid.UUID) {
 
 // changed is a notification: the peers of one agent (or, with "", of any) may have changed.
 func (c *Coordinator) changed(payload string) {
-	if payload == AuthzPayload || payload == "" { // "": notifications may have been missed
-		c.authzAt.Store(time.Now().UnixNano())
-		if payload != "" {
-			return
-		}
-	}
 	c.mu.Lock()
 	var agents []uuid.UUID
 	if payload == "" {
@@ -319,7 +301,7 @@ func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) err
 					p.Touch()
 				}
 				now := time.Now()
-				if now.Sub(checked) < RecheckInterval && c.authzAt.Load() < checked.Add(-authzSettle).UnixNano() {
+				if !c.cfg.Changes.Due(checked, now) {
 					continue // nothing announced since (or shortly before) the last check
 				}
 				checked = now

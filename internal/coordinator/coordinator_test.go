@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hearthdev/hearth/internal/authn"
+	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/tailnet"
@@ -30,7 +32,12 @@ func TestClientsAreCheckedAgainWhenAuthorityMayHaveChanged(t *testing.T) {
 	listener, err := pgnotify.Listen(ctx, d.Pool, Channel, dbtest.Logger())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = listener.Close() })
-	c := New(Config{DB: d, Listener: listener, ReplicaID: uuid.New(), Logger: dbtest.Logger()})
+	revocations, err := pgnotify.Listen(ctx, d.Pool, authn.RevocationChannel, dbtest.Logger())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = revocations.Close() })
+	changes := &authz.Changes{}
+	revocations.OnEach(func(string) { changes.Announce() }) // as the server does
+	c := New(Config{DB: d, Listener: listener, ReplicaID: uuid.New(), Changes: changes, Logger: dbtest.Logger()})
 	c.Start(ctx)
 	t.Cleanup(func() { c.Stop(context.Background()) })
 

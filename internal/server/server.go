@@ -28,6 +28,7 @@ import (
 	"github.com/hearthdev/hearth/api/workspace"
 	"github.com/hearthdev/hearth/internal/activity"
 	"github.com/hearthdev/hearth/internal/authn"
+	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/buildinfo"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
@@ -271,6 +272,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer revocations.Close()
 	auth.Watch(revocations)
+	// Open connections check their callers' authority again when a revocation or a change of rights
+	// is announced on the same channel.
+	changes := &authz.Changes{}
+	revocations.OnEach(func(string) { changes.Announce() })
 	agentBinary := findAgentBinary(cfg.AgentBinary, log)
 	builtinKey := rand.Text()
 	keys := provisioning.NewKeys(append([]string{builtinKey}, cfg.ProvisionerKeys...)...)
@@ -289,7 +294,7 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Warn("the relay did not stop cleanly", "error", err)
 		}
 	}()
-	tail, err := startTailnet(ctx, cfg, database, relays.ID, accessURL, secret, log)
+	tail, err := startTailnet(ctx, cfg, database, relays.ID, accessURL, secret, changes, log)
 	if err != nil {
 		return err
 	}
@@ -321,7 +326,7 @@ func Run(ctx context.Context, cfg Config) error {
 		AccessURL: accessURL, OIDC: cfg.OIDC, River: queue.Client, Listener: listener, ProvisionerKeys: keys,
 		LeaseTime: cfg.ProvisionerLease, CancelGrace: cfg.CancelGrace, Boxes: boxes, Logs: logs, AgentBinary: agentBinary,
 		Relay: relays, Activity: recorder, Metadata: values, AppsHost: cfg.AppsHost,
-		Coordinator: tail.coordinator, DERP: tail.derpHandler(), ProxyMeshKey: tail.proxyMeshKey(),
+		Coordinator: tail.coordinator, DERP: tail.derpHandler(), ProxyMeshKey: tail.proxyMeshKey(), AuthzChanges: changes,
 		AllowPathAppSharing: cfg.AllowPathAppSharing, UnsandboxedTemplates: cfg.UnsandboxedTemplates, Pools: pools,
 		MaxPrebuilds: cfg.PrebuildsMaxInstances, ExternalAuth: externalauth.NewLinks(database, boxes.ExternalAuth, cfg.ExternalAuth, log),
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hearthdev/hearth/internal/authz"
 	"github.com/hearthdev/hearth/internal/coordinator"
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/derphost"
@@ -37,7 +38,8 @@ type tailnetParts struct {
 	secret      []byte
 }
 
-func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid.UUID, accessURL string, secret []byte, log *slog.Logger) (*tailnetParts, error) {
+func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid.UUID, accessURL string, secret []byte, changes *authz.Changes,
+	log *slog.Logger) (*tailnetParts, error) {
 	t := &tailnetParts{secret: secret}
 	if !cfg.DERP {
 		log.Info("direct connections are off (--derp=false): every connection goes through the relay")
@@ -88,7 +90,7 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 		m.OmitDefaultRegions = false
 	}
 	t.coordinator = coordinator.New(coordinator.Config{DB: database, Listener: listener, ReplicaID: replica, DERPMap: m,
-		EndpointNetworks: cfg.TailnetEndpoints, Logger: log})
+		EndpointNetworks: cfg.TailnetEndpoints, Changes: changes, Logger: log})
 	t.coordinator.Start(ctx)
 	if t.derp != nil {
 		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
