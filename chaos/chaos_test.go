@@ -15,6 +15,7 @@ import (
 
 	"github.com/hearthdev/hearth/internal/netfault"
 	"github.com/hearthdev/hearth/internal/pgembed"
+	"github.com/hearthdev/hearth/internal/testport"
 )
 
 // The suite's knobs: the lease every replica gives jobs, how long PostgreSQL stays down (longer than
@@ -155,7 +156,7 @@ func deploy(t *testing.T) *deployment {
 	key := filepath.Join(dir, "secret.key")
 	require.NoError(t, os.WriteFile(key, []byte(strings.Repeat("ab", 32)+"\n"), 0o600))
 	for i := range d.replicas {
-		port := freePort(t)
+		port := testport.Free(t)
 		d.urls[i] = fmt.Sprintf("http://127.0.0.1:%d", port)
 		d.replicas[i] = newProcess(t, dir, fmt.Sprintf("replica-%d", i), "server", "--postgres-url", d.pgURL,
 			"--http-address", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", filepath.Join(dir, fmt.Sprintf("data-%d", i)),

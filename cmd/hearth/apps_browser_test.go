@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/testport"
 	"github.com/hearthdev/hearth/internal/tftest"
 )
 
@@ -62,7 +63,7 @@ func TestAppsCannotActAsTheirVisitors(t *testing.T) {
 	// reach this machine), the way a deployment and its apps share a domain: an app's host is the
 	// same site as the dashboard, so the browser sends the session cookie with the app's requests
 	// to the dashboard, and only the API's own checks stand in the way.
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(testport.Free(t))
 	hosts := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "b"), "--provisioners", "0",
 		"--secret-key-file", filepath.Join(dir, "a", "secret.key"), "--http-address", "127.0.0.1:"+port,
 		"--access-url", "http://hearth.test:"+port, "--wildcard-access-url", "*.apps.hearth.test")

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/testport"
 	"github.com/hearthdev/hearth/internal/tftest"
 )
 
@@ -131,7 +132,7 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	// this machine's network, so the test listens "in the workspace" too).
 	echoPort := echoServer(t)
 	forward := func(flag string) int {
-		port := freePort(t)
+		port := testport.Free(t)
 		cmd := exec.Command("ssh", "-F", sshConfig, "-N", "-o", "ExitOnForwardFailure=yes", flag, strconv.Itoa(port)+":127.0.0.1:"+echoPort, "dev.hearth")
 		cmd.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir)
 		require.NoError(t, cmd.Start())
@@ -178,7 +179,7 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(home, "notes.txt"), []byte("keep me"), 0o600))
 	appURL := agent()["apps"].([]any)[0].(map[string]any)["url"].(string)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(appURL, "http://"))
-	local := freePort(t)
+	local := testport.Free(t)
 	pf := exec.Command(binary, "port-forward", "dev", "--tcp", strconv.Itoa(local)+":"+port)
 	pf.Env = append(os.Environ(), "HEARTH_CONFIG_DIR="+c.dir)
 	require.NoError(t, pf.Start())
@@ -264,14 +265,6 @@ func mustJSON(t testing.TB, v any) string {
 	raw, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(raw)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // browser is a client with a cookie jar that reaches every host at the server's address, the way a

@@ -24,6 +24,7 @@ import (
 	connectpath "github.com/hearthdev/hearth/internal/connect"
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/tailnet"
+	"github.com/hearthdev/hearth/internal/testport"
 	"github.com/hearthdev/hearth/internal/tftest"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
@@ -65,7 +66,7 @@ func TestWorkspaceProxy(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "not valid")
 
-	port := freePort(t)
+	port := testport.Free(t)
 	proxyURL := "http://127.0.0.1:" + strconv.Itoa(port)
 	px := startProxy(t, srv.url, proxyToken, port)
 	var proxies []map[string]any

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/client"
+	"github.com/hearthdev/hearth/internal/testport"
 	"github.com/hearthdev/hearth/internal/tftest"
 )
 
@@ -71,7 +72,7 @@ func newDeployment(t *testing.T) *deployment {
 	key := filepath.Join(t.TempDir(), "secret.key")
 	require.NoError(t, os.WriteFile(key, []byte(strings.Repeat("5e", 32)+"\n"), 0o644))
 	for i := range 2 {
-		port := freePort(t)
+		port := testport.Free(t)
 		name := fmt.Sprintf("hearth-replica-%d-%s", i, suffix)
 		d.servers = append(d.servers, name)
 		d.urls = append(d.urls, fmt.Sprintf("http://127.0.0.1:%d", port))

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/testport"
 	"github.com/hearthdev/hearth/internal/tftest"
 )
 
@@ -129,14 +130,6 @@ func tcpDatabase(t *testing.T) string {
 	return u.String()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // call sends a JSON (or raw) request and decodes the JSON answer; it fails on a status of 300 or more.
 func call(t *testing.T, method, url, token, contentType string, body []byte) map[string]any {
 	t.Helper()
@@ -176,7 +169,7 @@ func TestImagesRunAServerAndAWorker(t *testing.T) {
 	_, err := exec.Command("docker", "run", "--rm", "--entrypoint", "/bin/sh", "hearth-server:"+tag, "-c", "true").CombinedOutput()
 	require.Error(t, err, "the server image has no shell")
 
-	port := freePort(t)
+	port := testport.Free(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	psk := "an-image-test-provisioner-key-0123456789"
 	name := "hearth-server-" + tag
