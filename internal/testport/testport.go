@@ -5,6 +5,7 @@
 package testport
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -22,7 +23,7 @@ func Free(t testing.TB) int {
 	t.Helper()
 	for range 200 {
 		port := Low + rand.IntN(High-Low)
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			_ = ln.Close()
 			return port
