@@ -93,14 +93,14 @@ SELECT
     (SELECT coalesce(sum(g.quota_allowance), 0) FROM groups g
      WHERE g.id = '00000000-0000-0000-0000-00000000e0e0'
         OR g.id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = @owner_id))::bigint AS allowance,
-    (SELECT coalesce(sum(CASE
-                WHEN EXISTS (SELECT 1 FROM workspace_resources r WHERE r.build_id = b.id)
-                THEN (SELECT sum(r.daily_cost) FROM workspace_resources r WHERE r.build_id = b.id)
+    (SELECT coalesce(sum(CASE WHEN r.n > 0 THEN r.cost
                 ELSE (SELECT coalesce(sum((x->>'daily_cost')::int), 0) FROM template_versions v, jsonb_array_elements(v.resources) x
                       WHERE v.id = b.template_version_id)
             END), 0)
      FROM workspaces w
-     JOIN LATERAL (SELECT * FROM workspace_builds wb WHERE wb.workspace_id = w.id ORDER BY wb.number DESC LIMIT 1) b ON true
+     JOIN LATERAL (SELECT wb.id, wb.template_version_id, wb.transition, wb.status FROM workspace_builds wb
+                   WHERE wb.workspace_id = w.id ORDER BY wb.number DESC LIMIT 1) b ON true
+     CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(rr.daily_cost), 0) AS cost FROM workspace_resources rr WHERE rr.build_id = b.id) r
      WHERE w.owner_id = @owner_id AND NOT w.deleted AND w.id <> @except_workspace
        AND b.transition = 'start' AND b.status IN ('pending', 'running', 'succeeded'))::bigint AS used;
 
