@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -249,4 +251,36 @@ func TestDERPAcrossReplicas(t *testing.T) {
 	out, errOut, code = w.c.runEnv(noUDP, "", "ssh", "dev", "--", "echo", "over DERP")
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "over DERP\n", out)
+
+	// The packets crossed between the replicas' DERP servers, as their metrics count.
+	forwarded := 0.0
+	for _, r := range []*running{w.a, w.b} {
+		m := scrape(t, r.url)
+		forwarded += m[`hearth_derp_packets_total{direction="forwarded_out"}`]
+		t.Logf("%s: DERP clients %v, forwarded in %v out %v, dropped for an unknown destination %v (disco %v)", r.url,
+			m["hearth_derp_clients"], m[`hearth_derp_packets_total{direction="forwarded_in"}`], m[`hearth_derp_packets_total{direction="forwarded_out"}`],
+			m[`hearth_derp_packets_dropped_total{kind="other",reason="unknown_dest"}`], m[`hearth_derp_packets_dropped_total{kind="disco",reason="unknown_dest"}`])
+	}
+	require.Positive(t, forwarded)
+}
+
+// scrape reads a server's metrics: each series (name and labels, as exposed) and its value.
+func scrape(t testing.TB, url string) map[string]float64 {
+	t.Helper()
+	res, err := http.Get(url + "/metrics") //nolint:noctx // a test's read
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
 }

@@ -320,6 +320,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if tail.derp != nil {
+		reg.MustRegister(tail.derp)
+	}
 	handler := api.New(api.Deps{
 		DB: database, Logger: log, Registry: reg, Queue: queue, Web: web.Handler(),
 		Auth: auth, Tickets: signer, SecureCookies: strings.HasPrefix(accessURL, "https://"),
