@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -61,6 +62,30 @@ func BenchmarkConnections(b *testing.B) {
 			b.ReportMetric(float64(times[len(times)*95/100].Microseconds())/1000, "p95-ms")
 		})
 	}
+
+	// The SSH session hearth ssh runs (connect.SSH), over a node that stays up between commands:
+	// what a fresh CLI process would take if its node outlived it.
+	b.Run("ssh-echo-warm-tailnet", func(b *testing.B) {
+		b.Setenv(connect.PathEnv, "tailnet")
+		d := &connect.Dialer{Session: cliconfig.Session{URL: w.b.url, Token: w.token}, AgentID: w.agentID}
+		defer d.Close()
+		var times []time.Duration
+		for i := range b.N + 1 {
+			start := time.Now()
+			conn, err := d.Dial(context.Background(), tunnel.KindSSH, 0)
+			require.NoError(b, err)
+			var out bytes.Buffer
+			require.NoError(b, connect.SSH(context.Background(), conn, connect.SSHOptions{Command: "echo hi", Stdin: strings.NewReader(""),
+				Stdout: &out, Stderr: io.Discard, StdinFd: -1}))
+			if i > 0 { // the first brings the node up
+				times = append(times, time.Since(start))
+			}
+			require.Equal(b, "hi\n", out.String())
+		}
+		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+		b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
+		b.ReportMetric(float64(times[len(times)*95/100].Microseconds())/1000, "p95-ms")
+	})
 
 	// A bulk copy to a sink in the workspace (this process: the local template shares its network).
 	sink, err := net.Listen("tcp", "127.0.0.1:0")
