@@ -393,8 +393,40 @@ func (c *Conn) DialTCP(ctx context.Context, id uuid.UUID, port uint16) (net.Conn
 }
 
 // FirstNudge is how long a dial waits for a WireGuard session with its peer before it starts the
-// handshake afresh; each later wait is twice the one before, up to a second and a bit.
+// handshake afresh, when neither side's latency to its DERP home is known yet, and the most it
+// waits when they are (firstNudge); each later wait is twice the one before, up to a second and a
+// bit.
 const FirstNudge = 150 * time.Millisecond
+
+// minNudge bounds firstNudge from below: the peer has usually heard of this node by then.
+const minNudge = 30 * time.Millisecond
+
+// firstNudge is how long a dial waits before its first nudge: about twice the handshake's round
+// trip through DERP (this node's and the peer's latency to their DERP homes, as their netchecks
+// measured) and a margin, between minNudge and FirstNudge. Restarting a handshake whose answer is
+// still on its way would only delay it, so the wait follows the network: on a fast one a lost
+// first handshake costs tens of milliseconds, not 150.
+func (c *Conn) firstNudge(peer Node) time.Duration {
+	c.mu.Lock()
+	mine := homeLatency(c.self)
+	c.mu.Unlock()
+	theirs := homeLatency(peer)
+	if mine == 0 || theirs == 0 {
+		return FirstNudge
+	}
+	return min(max(2*(mine+theirs)+20*time.Millisecond, minNudge), FirstNudge)
+}
+
+// homeLatency is a node's latency to its DERP home (0: not measured).
+func homeLatency(n Node) time.Duration {
+	var best float64
+	for _, fam := range []string{"v4", "v6"} {
+		if v, ok := n.DERPLatency[fmt.Sprintf("%d-%s", n.PreferredDERP, fam)]; ok && v > 0 && (best == 0 || v < best) {
+			best = v
+		}
+	}
+	return time.Duration(best * float64(time.Second))
+}
 
 // nudgeHandshake restarts the WireGuard handshake with a peer while ctx lasts and they have no
 // session. WireGuard itself tries again only after 5 s, and a first handshake is easily lost: the
@@ -416,6 +448,9 @@ func (c *Conn) nudgeHandshake(ctx context.Context, id uuid.UUID, redial func()) 
 		p, ok := c.peers.Load().byID[id]
 		if !ok {
 			continue
+		}
+		if !nudged { // the netchecks may have measured since
+			wait = c.firstNudge(*p)
 		}
 		if wp, ok := c.engine.PeerByKey(p.Key); ok && !wp.LastHandshake().IsZero() {
 			if nudged {
