@@ -21,14 +21,11 @@ import (
 // (replacing the one it never took), and once the agent has taken it the old one stops working.
 func TestAnAgentThatMissedTheHandOverGetsItsTokenOnReconnect(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	admin := []string{"Authorization", "Bearer " + owner(t, b)}
-	alice := newUser(t, b, admin, "alice")
-	ctx := t.Context()
-	q := b.db.Pool
 	oldToken := strings.Repeat("ab", 32)
 	oldHash := sha256.Sum256([]byte(oldToken))
-	ws, agent := prebuildFixture(t, b, oldHash[:])
+	s := newClaimScene(t, oldHash[:])
+	b, alice, ws, agent := s.bundle, s.alice, s.ws, s.agent
+	ctx, q := t.Context(), b.db.Pool
 
 	// The claim, while the agent's tunnel is down: the hand-over fails, the old token keeps working.
 	res, p := call(t, "POST", b.srv.URL+"/api/v2/workspaces", `{"name":"mine","template":"pre","preset":"team"}`, alice...)
@@ -75,6 +72,23 @@ func TestAnAgentThatMissedTheHandOverGetsItsTokenOnReconnect(t *testing.T) {
 	time.Sleep(6 * time.Second) // the agent-token cache's lifetime
 	res, p = call(t, "GET", b.srv.URL+"/api/v2/workspaceagents/me/manifest", "", "Hearth-Agent-Token", oldToken)
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "the old token no longer works: %v", p)
+}
+
+// claimScene is a server with an owner (admin), the member alice, and a ready prebuild
+// (prebuildFixture) whose agent's token hashes to the given hash.
+type claimScene struct {
+	bundle
+	admin, alice []string
+	ws, agent    string
+}
+
+func newClaimScene(t *testing.T, tokenHash []byte) claimScene {
+	t.Helper()
+	b := setup(t)
+	admin := []string{"Authorization", "Bearer " + owner(t, b)}
+	s := claimScene{bundle: b, admin: admin, alice: newUser(t, b, admin, "alice")}
+	s.ws, s.agent = prebuildFixture(t, b, tokenHash)
+	return s
 }
 
 // prebuildFixture stores a ready prebuild of template "pre" (its preset "team" asks for one, and

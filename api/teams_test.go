@@ -317,15 +317,12 @@ func TestQuotaRefusesAStartOverTheAllowance(t *testing.T) {
 // agent token move together); the other gets a workspace of its own, built as usual.
 func TestTwoClaimsRaceForTheLastPrebuild(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	admin := []string{"Authorization", "Bearer " + owner(t, b)}
-	alice := newUser(t, b, admin, "alice")
-	bob := newUser(t, b, admin, "bob")
-	ctx := t.Context()
-	q := b.db.Pool
 	var hash [32]byte
 	hash[0] = 1
-	ws, agent := prebuildFixture(t, b, hash[:])
+	s := newClaimScene(t, hash[:])
+	b, alice, ws, agent := s.bundle, s.alice, s.ws, s.agent
+	bob := newUser(t, b, s.admin, "bob")
+	ctx, q := t.Context(), b.db.Pool
 
 	type answer struct {
 		status int
@@ -397,14 +394,11 @@ data "coder_workspace_preset" "crowd" {
 // gets a workspace of its own, and the prebuild stays in the pool.
 func TestAClaimGivesTheParametersOfThePrebuild(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	admin := []string{"Authorization", "Bearer " + owner(t, b)}
-	alice := newUser(t, b, admin, "alice")
-	ctx := t.Context()
-	q := b.db.Pool
 	var hash [32]byte
 	hash[0] = 2
-	ws, _ := prebuildFixture(t, b, hash[:])
+	s := newClaimScene(t, hash[:])
+	b, alice, ws := s.bundle, s.alice, s.ws
+	ctx, q := t.Context(), b.db.Pool
 	_, err := q.Exec(ctx, `UPDATE template_versions SET parameters = '[{"name":"region","type":"string","default":"eu","mutable":true}]'
 		WHERE id = (SELECT template_version_id FROM workspace_builds WHERE workspace_id = $1)`, ws)
 	require.NoError(t, err)
