@@ -46,6 +46,20 @@ try {
 
   step("push the template through the API");
   const headers = { "Hearth-Csrf": "1" };
+  // newTemplate uploads a template archive, imports it as a version named name, waits for the
+  // import and makes a template of the same name from it.
+  const newTemplate = async (name, tar, variables = []) => {
+    const f = await (await page.request.post(`${url}/api/v2/files`, { headers: { ...headers, "Content-Type": "application/x-tar" }, data: readFileSync(tar) })).json();
+    const ver = await (await page.request.post(`${url}/api/v2/template-versions`, { headers, data: { file_id: f.id, name, variables } })).json();
+    for (let i = 0; ; i++) {
+      const v = await (await page.request.get(`${url}/api/v2/template-versions/${ver.id}`)).json();
+      if (v.status === "succeeded") break;
+      if (v.status === "failed" || i > 600) throw new Error(`the ${name} import: ${v.status} ${v.error}`);
+      await page.waitForTimeout(100);
+    }
+    const made = await page.request.post(`${url}/api/v2/templates`, { headers, data: { name, version_id: ver.id } });
+    if (!made.ok()) throw new Error(`create the ${name} template: ${made.status()} ${await made.text()}`);
+  };
   const file = await (await page.request.post(`${url}/api/v2/files`, { headers: { ...headers, "Content-Type": "application/x-tar" }, data: readFileSync(tarPath) })).json();
   const version = await (await page.request.post(`${url}/api/v2/template-versions`, {
     headers, data: { file_id: file.id, variables: [{ name: "workspaces_dir", value: workspacesDir }] },
@@ -223,16 +237,7 @@ try {
   await page.screenshot({ path: `${shots}/workspaces-after.png` });
 
   step("every form type");
-  const formsFile = await (await page.request.post(`${url}/api/v2/files`, { headers: { ...headers, "Content-Type": "application/x-tar" }, data: readFileSync(formsTarPath) })).json();
-  const forms = await (await page.request.post(`${url}/api/v2/template-versions`, { headers, data: { file_id: formsFile.id, name: "forms" } })).json();
-  for (let i = 0; ; i++) {
-    const v = await (await page.request.get(`${url}/api/v2/template-versions/${forms.id}`)).json();
-    if (v.status === "succeeded") break;
-    if (v.status === "failed" || i > 600) throw new Error(`the forms import: ${v.status} ${v.error}`);
-    await page.waitForTimeout(100);
-  }
-  const formsTemplate = await page.request.post(`${url}/api/v2/templates`, { headers, data: { name: "forms", version_id: forms.id } });
-  if (!formsTemplate.ok()) throw new Error(`create the forms template: ${formsTemplate.status()} ${await formsTemplate.text()}`);
+  await newTemplate("forms", formsTarPath);
   await page.goto(`${url}/workspaces/new?template=forms`);
   await page.getByPlaceholder("Anything to remember").waitFor();
   if ((await page.getByLabel("notes").evaluate((e) => e.tagName)) !== "TEXTAREA") throw new Error("notes is not a text area");
@@ -247,16 +252,7 @@ try {
   await page.screenshot({ path: `${shots}/create-forms.png`, fullPage: true });
 
   step("dynamic parameters, evaluated as the user chooses");
-  const dynFile = await (await page.request.post(`${url}/api/v2/files`, { headers: { ...headers, "Content-Type": "application/x-tar" }, data: readFileSync(dynamicTarPath) })).json();
-  const dyn = await (await page.request.post(`${url}/api/v2/template-versions`, { headers, data: { file_id: dynFile.id, name: "dynamic" } })).json();
-  for (let i = 0; ; i++) {
-    const v = await (await page.request.get(`${url}/api/v2/template-versions/${dyn.id}`)).json();
-    if (v.status === "succeeded") break;
-    if (v.status === "failed" || i > 600) throw new Error(`the dynamic import: ${v.status} ${v.error}`);
-    await page.waitForTimeout(100);
-  }
-  const dynTemplate = await page.request.post(`${url}/api/v2/templates`, { headers, data: { name: "dynamic", version_id: dyn.id } });
-  if (!dynTemplate.ok()) throw new Error(`create the dynamic template: ${dynTemplate.status()} ${await dynTemplate.text()}`);
+  await newTemplate("dynamic", dynamicTarPath);
   await page.goto(`${url}/workspaces/new?template=dynamic`);
   const regions = page.getByRole("group", { name: "region" });
   await regions.getByLabel("Ireland").waitFor();
@@ -301,18 +297,7 @@ try {
   await page.getByText("No preset asks for prebuilt workspaces.").waitFor();
 
   step("a preset's prebuilt workspace, claimed through the create form");
-  const preFile = await (await page.request.post(`${url}/api/v2/files`, { headers: { ...headers, "Content-Type": "application/x-tar" }, data: readFileSync(prebuiltTarPath) })).json();
-  const pre = await (await page.request.post(`${url}/api/v2/template-versions`, {
-    headers, data: { file_id: preFile.id, name: "prebuilt", variables: [{ name: "workspaces_dir", value: workspacesDir }] },
-  })).json();
-  for (let i = 0; ; i++) {
-    const v = await (await page.request.get(`${url}/api/v2/template-versions/${pre.id}`)).json();
-    if (v.status === "succeeded") break;
-    if (v.status === "failed" || i > 600) throw new Error(`the prebuilt import: ${v.status} ${v.error}`);
-    await page.waitForTimeout(100);
-  }
-  const preTemplate = await page.request.post(`${url}/api/v2/templates`, { headers, data: { name: "prebuilt", version_id: pre.id } });
-  if (!preTemplate.ok()) throw new Error(`create the prebuilt template: ${preTemplate.status()} ${await preTemplate.text()}`);
+  await newTemplate("prebuilt", prebuiltTarPath, [{ name: "workspaces_dir", value: workspacesDir }]);
   const pool = page.getByRole("row").filter({ hasText: "prebuilt" });
   await pool.getByRole("cell").nth(4).filter({ hasText: /^1$/ }).waitFor({ timeout: 120_000 }); // ready to claim
   await page.screenshot({ path: `${shots}/prebuilds.png` });
