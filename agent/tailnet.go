@@ -94,11 +94,26 @@ func (a *agent) startTailnet(ctx context.Context, id uuid.UUID, co *tailnet.Coor
 		conn.Close()
 		return nil, err
 	}
+	streams, err := conn.Listen(tailnet.PortTunnel)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
 	go tailnet.ServeSpeedtest(speed)
 	go func() {
 		<-ctx.Done()
 		_ = ln.Close()
 		_ = speed.Close()
+		_ = streams.Close()
+	}()
+	go func() {
+		for {
+			c, err := streams.Accept()
+			if err != nil {
+				return
+			}
+			go a.handleStream(ctx, c, false)
+		}
 	}()
 	go func() {
 		for {

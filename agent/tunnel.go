@@ -69,12 +69,14 @@ func (a *agent) serveTunnel(ctx context.Context) (up bool, err error) {
 		if err != nil {
 			return true, err
 		}
-		go a.handleStream(ctx, st)
+		go a.handleStream(ctx, st, true)
 	}
 }
 
-// handleStream reads a stream's header and serves what it asks for.
-func (a *agent) handleStream(ctx context.Context, st *yamux.Stream) {
+// handleStream reads a stream's header and serves what it asks for. A stream comes through the
+// tunnel (from the control plane) or to the agent's tailnet port (from a replica's node, or a
+// client's); only the control plane may hand the agent a new token.
+func (a *agent) handleStream(ctx context.Context, st net.Conn, fromControlPlane bool) {
 	_ = st.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var h tunnel.Header
 	if err := tunnel.Read(st, &h); err != nil {
@@ -83,7 +85,7 @@ func (a *agent) handleStream(ctx context.Context, st *yamux.Stream) {
 	}
 	_ = st.SetReadDeadline(time.Time{})
 	a.stats.total.Add(1)
-	conn := &counted{Stream: st, stats: &a.stats}
+	conn := &counted{Conn: st, stats: &a.stats}
 	switch h.Kind {
 	case tunnel.KindSSH:
 		if tunnel.Write(st, tunnel.Reply{}) != nil {
@@ -108,6 +110,11 @@ func (a *agent) handleStream(ctx context.Context, st *yamux.Stream) {
 		}
 		tunnel.Pipe(conn, target)
 	case tunnel.KindReinit:
+		if !fromControlPlane {
+			_ = tunnel.Write(st, tunnel.Reply{Error: "a reinit stream comes only through the tunnel"})
+			_ = st.Close()
+			return
+		}
 		a.reinit(ctx, st, h.Token)
 	case tunnel.KindPTY:
 		if h.PTY == nil {
@@ -133,24 +140,30 @@ func errText(err error) string {
 
 // counted is a stream that counts its bytes into the agent's statistics.
 type counted struct {
-	*yamux.Stream
+	net.Conn
 	stats *stats
 }
 
 func (c *counted) Read(p []byte) (int, error) {
-	n, err := c.Stream.Read(p)
+	n, err := c.Conn.Read(p)
 	c.stats.rx.Add(int64(n))
 	return n, err
 }
 
 func (c *counted) Write(p []byte) (int, error) {
-	n, err := c.Stream.Write(p)
+	n, err := c.Conn.Write(p)
 	c.stats.tx.Add(int64(n))
 	return n, err
 }
 
-// CloseWrite half-closes the stream (a yamux stream's Close sends FIN and keeps reading).
-func (c *counted) CloseWrite() error { return c.Close() }
+// CloseWrite half-closes the stream: a TCP connection's CloseWrite, a yamux stream's Close (which
+// sends FIN and keeps reading).
+func (c *counted) CloseWrite() error {
+	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return c.Close()
+}
 
 // reinit takes the new token the server hands a claimed prebuild's agent, then the manifest of its
 // new owner's workspace: sessions from now on get its environment. Nothing restarts.

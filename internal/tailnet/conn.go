@@ -56,7 +56,10 @@ type Options struct {
 
 // The ports an agent serves on its tailnet address; any other port is forwarded to the workspace.
 const (
-	PortSSH       uint16 = 1
+	PortSSH uint16 = 1
+	// PortTunnel takes streams as the agent's tunnel does (a tunnel.Header, then bytes): a replica's
+	// own node reaches the agent here for the web terminal, apps and relayed connections.
+	PortTunnel    uint16 = 2
 	PortSpeedtest uint16 = 3
 )
 

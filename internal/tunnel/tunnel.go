@@ -120,20 +120,28 @@ func Open(s *yamux.Session, h Header) (*yamux.Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: %w", err)
 	}
-	if err := Write(st, h); err != nil {
+	if err := Request(st, h); err != nil {
 		_ = st.Close()
 		return nil, err
-	}
-	var rep Reply
-	if err := Read(st, &rep); err != nil {
-		_ = st.Close()
-		return nil, err
-	}
-	if rep.Error != "" {
-		_ = st.Close()
-		return nil, &RefusedError{Reason: rep.Error}
 	}
 	return st, nil
+}
+
+// Request asks for h on a fresh connection to the agent (a tunnel stream, or a TCP connection to
+// its tailnet port) and reads the agent's answer; a refusal is a *RefusedError. The caller closes c
+// when it fails.
+func Request(c io.ReadWriter, h Header) error {
+	if err := Write(c, h); err != nil {
+		return err
+	}
+	var rep Reply
+	if err := Read(c, &rep); err != nil {
+		return err
+	}
+	if rep.Error != "" {
+		return &RefusedError{Reason: rep.Error}
+	}
+	return nil
 }
 
 // RefusedError is the agent's refusal of a stream, such as a port nothing listens on.
