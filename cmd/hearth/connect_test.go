@@ -234,6 +234,12 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	readUntil(t, term, "remembered-again")
 	_ = term.CloseNow()
 
+	// Replica B holds no tunnel of the agent: the app proxy and the terminal reached it over
+	// WireGuard from B's own node (directly, on this machine), not through replica A.
+	m := scrape(t, b.url)
+	require.Positive(t, m[`hearth_agent_streams_total{path="direct"}`], "streams from B by path: %v", streamsByPath(m))
+	require.Zero(t, m[`hearth_agent_streams_total{path="relay"}`], "streams from B by path: %v", streamsByPath(m))
+
 	// Killing the agent marks it disconnected; a new agent with the same token reconnects.
 	pid, ok := alive(t, filepath.Join(home, ".hearth", "agent.pid"))
 	require.True(t, ok)
@@ -258,6 +264,17 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+}
+
+// streamsByPath is a replica's hearth_agent_streams_total series.
+func streamsByPath(m map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		if strings.HasPrefix(k, "hearth_agent_streams_total") {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func mustJSON(t testing.TB, v any) string {

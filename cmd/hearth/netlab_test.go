@@ -26,7 +26,7 @@ import (
 // ssh works on each path.
 func TestPathsThroughNAT(t *testing.T) {
 	t.Parallel()
-	w := behindNATs(t)
+	w := behindNATs(t, false)
 	run := w.run
 
 	// Direct: through both NATs, to the workspace router's public address.
@@ -53,12 +53,48 @@ func TestPathsThroughNAT(t *testing.T) {
 	require.Equal(t, "hi\n", run(nil, "ssh", "dev", "--", "echo", "hi"))
 }
 
+// A replica reaches an agent behind NAT over WireGuard from its own node. The agent's tunnel is
+// held by replica B; the developer's connections (relayed, as the web terminal's and apps' are) go
+// to replica A, which finds a direct path through the workspace's NAT, and DERP once UDP is
+// blocked there.
+func TestReplicaReachesAgentBehindNAT(t *testing.T) {
+	t.Parallel()
+	w := behindNATs(t, true)
+	relayed := []string{connect.PathEnv + "=relay"}
+	streams := func() map[string]float64 {
+		out, err := w.inet.Command("curl", "-fsS", w.a+"/metrics").Output()
+		require.NoError(t, err)
+		return streamsByPath(parseMetrics(string(out)))
+	}
+	require.Equal(t, "hi\n", w.run(relayed, "ssh", "dev", "--", "echo", "hi"))
+	m := streams()
+	require.Positive(t, m[`hearth_agent_streams_total{path="direct"}`], "replica A's streams by path: %v", m)
+	require.Zero(t, m[`hearth_agent_streams_total{path="relay"}`], "replica A's streams by path: %v", m)
+
+	// UDP blocked at the workspace's router: the next streams go through DERP (once WireGuard has
+	// given up on the direct path; meanwhile they still work, through DERP or the relay).
+	w.wsRouter.Firewall("-p", "udp", "-j", "DROP")
+	deadline := time.Now().Add(45 * time.Second)
+	for m[`hearth_agent_streams_total{path="derp"}`] == 0 {
+		require.True(t, time.Now().Before(deadline), "no stream through DERP; replica A's streams by path: %v", m)
+		require.Equal(t, "hi\n", w.run(relayed, "ssh", "dev", "--", "echo", "hi"))
+		m = streams()
+		time.Sleep(time.Second)
+	}
+}
+
+// labNetworks are the public segment and the networks behind the NATs.
+const labNetworks = "203.0.113.0/24,198.18.0.0/15"
+
 // natWorkspace is a workspace and a developer each behind a NAT router of their own, with the
 // server on the public segment between them.
 type natWorkspace struct {
 	c cli
-	// devRouter is the developer's NAT router, for firewall rules.
-	devRouter *netlab.Namespace
+	// devRouter is the developer's NAT router, wsRouter the workspace's, for firewall rules.
+	devRouter, wsRouter *netlab.Namespace
+	// inet is the public segment's namespace; a is the URL of the replica the developer uses.
+	inet *netlab.Namespace
+	a    string
 }
 
 // run runs the CLI on the developer's machine and fails the test unless it succeeds.
@@ -70,8 +106,9 @@ func (w *natWorkspace) run(env []string, args ...string) string {
 }
 
 // behindNATs builds the networks (network namespaces), starts the server, a provisioner worker
-// beside the workspace and the workspace "dev", and signs the developer in.
-func behindNATs(t testing.TB) *natWorkspace {
+// beside the workspace and the workspace "dev", and signs the developer in. With secondReplica, a
+// second replica on the public segment holds the agent's tunnel (the template's agent_url).
+func behindNATs(t testing.TB, secondReplica bool) *natWorkspace {
 	t.Helper()
 	lab := netlab.New(t)
 	inet, natA, natC := lab.Namespace("inet"), lab.Namespace("nat-ws"), lab.Namespace("nat-dev")
@@ -91,22 +128,35 @@ func behindNATs(t testing.TB) *natWorkspace {
 	dir := t.TempDir()
 	psk := filepath.Join(dir, "psk")
 	require.NoError(t, os.WriteFile(psk, []byte("a-test-provisioner-key-0123456789\n"), 0o600))
-	s := startServerCmd(t, inet.Command(binary, "server", "--http-address", "203.0.113.1:0", "--postgres-url", dbtest.NewURL(t),
+	// Every process here may use the lab's networks for direct paths (the tests' default is loopback).
+	env := append(os.Environ(), tailnet.EndpointsEnv+"="+labNetworks)
+	pg := dbtest.NewURL(t)
+	server := inet.Command(binary, "server", "--http-address", "203.0.113.1:0", "--postgres-url", pg,
 		"--data-dir", filepath.Join(dir, "server"), "--provisioners", "0", "--provisioner-psk-file", psk,
-		"--derp=true", "--stun-address", "203.0.113.1:3478", "--tailnet-endpoints", "203.0.113.0/24,198.18.0.0/15"))
+		"--derp=true", "--stun-address", "203.0.113.1:3478", "--tailnet-endpoints", labNetworks)
+	server.Env = env
+	s := startServerCmd(t, server)
 	worker := workspace.Command(binary, "provisioner", "start", "--url", s.url, "--psk-file", psk, "--name", "behind-nat",
 		"--work-dir", filepath.Join(dir, "worker"), "--provider-mirror", tftest.Mirror(t))
-	worker.Env = append(os.Environ(), "HEARTH_LOG_LEVEL=warn")
+	worker.Env = append(env, "HEARTH_LOG_LEVEL=warn")
 	worker.Stderr = os.Stderr
 	require.NoError(t, worker.Start())
 	t.Cleanup(func() { _ = worker.Process.Kill(); _ = worker.Wait() })
 
-	w := &natWorkspace{devRouter: natC, c: cli{t: t, dir: filepath.Join(dir, "cli"), ns: laptop,
-		env: []string{"HEARTH_CONNECTION_PATH=auto", tailnet.EndpointsEnv + "=203.0.113.0/24,198.18.0.0/15"}}}
+	agentURL := ""
+	if secondReplica {
+		replica := inet.Command(binary, "server", "--http-address", "203.0.113.1:0", "--postgres-url", pg,
+			"--data-dir", filepath.Join(dir, "server-b"), "--provisioners", "0", "--secret-key-file", filepath.Join(dir, "server", "secret.key"),
+			"--derp=true", "--stun-address", "203.0.113.1:3479", "--tailnet-endpoints", labNetworks)
+		replica.Env = env
+		agentURL = startServerCmd(t, replica).url
+	}
+	w := &natWorkspace{devRouter: natC, wsRouter: natA, inet: inet, a: s.url, c: cli{t: t, dir: filepath.Join(dir, "cli"), ns: laptop,
+		env: []string{"HEARTH_CONNECTION_PATH=auto", tailnet.EndpointsEnv + "=" + labNetworks}}}
 	run := w.run
 	run(nil, "login", s.url, "--first-user-username", "ada", "--first-user-email", "ada@example.com", "--first-user-password", "correct-horse")
 	run(nil, "templates", "push", "../../examples/templates/local", "--name", "local", "--activate", "--yes",
-		"--variable", "workspaces_dir="+filepath.Join(dir, "workspaces"))
+		"--variable", "workspaces_dir="+filepath.Join(dir, "workspaces"), "--variable", "agent_url="+agentURL)
 	run(nil, "create", "dev", "--template", "local", "--yes")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -124,7 +174,7 @@ func behindNATs(t testing.TB) *natWorkspace {
 //
 //	go test ./cmd/hearth -run '^$' -bench PathsThroughNAT -benchtime 20x
 func BenchmarkPathsThroughNAT(b *testing.B) {
-	w := behindNATs(b)
+	w := behindNATs(b, false)
 	measure := func(path string) {
 		b.Run("ssh-echo-"+path, func(b *testing.B) {
 			var times []time.Duration

@@ -58,7 +58,10 @@ func startServer(t testing.TB, args ...string) *running {
 // startServerCmd starts a server's command line prepared elsewhere (inside a network namespace, say).
 func startServerCmd(t testing.TB, cmd *exec.Cmd) *running {
 	t.Helper()
-	cmd.Env = append(os.Environ(), "HEARTH_LOG_LEVEL=warn")
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "HEARTH_LOG_LEVEL=warn")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = os.Stderr

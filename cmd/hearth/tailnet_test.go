@@ -138,7 +138,7 @@ func TestDirectConnections(t *testing.T) {
 }
 
 // What the coordinator and DERP refuse: a node that is not the one its connection is for, a key
-// another node has, an oversized message, and a DERP client whose key no coordinator knows.
+// another node has, a client that takes the agent's ID, an oversized message, and a DERP client whose key no coordinator knows.
 func TestTailnetRefusesBadNodes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -182,6 +182,13 @@ func TestTailnetRefusesBadNodes(t *testing.T) {
 	err = coordinate(id, node(id, agentKey))
 	require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "a forged key: %v", err)
 	require.Contains(t, err.Error(), "another node has this key")
+
+	// A client that takes the agent's ID as its own, to pass for the agent with a key of its own.
+	agentUUID := uuid.MustParse(agentID)
+	err = coordinate(agentUUID, node(agentUUID, key.NewNode().Public()))
+	require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "a client with the agent's ID: %v", err)
+	require.Contains(t, err.Error(), "another node has this key or this ID")
+	require.Equal(t, agentKey, agentNodeKey(t, pg, agentID), "the agent's node is still the agent's")
 
 	err = coordinate(id, []byte(`{"node":{"id":"`+id.String()+`","endpoints":["`+strings.Repeat("x", tailnet.MaxMessage)+`"]}}`))
 	require.Equal(t, websocket.StatusMessageTooBig, websocket.CloseStatus(err), "an oversized message: %v", err)
@@ -272,8 +279,13 @@ func scrape(t testing.TB, url string) map[string]float64 {
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
+	return parseMetrics(string(raw))
+}
+
+// parseMetrics reads Prometheus's text format: each series (name and labels) and its value.
+func parseMetrics(text string) map[string]float64 {
 	out := map[string]float64{}
-	for _, line := range strings.Split(string(raw), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}

@@ -47,8 +47,9 @@ type Config struct {
 
 // Coordinator serves this replica's nodes.
 type Coordinator struct {
-	cfg  Config
-	maps *derpMaps
+	cfg    Config
+	maps   *derpMaps
+	direct *Direct
 
 	mu      sync.Mutex
 	byAgent map[uuid.UUID]map[*session]struct{}
@@ -90,9 +91,14 @@ type session struct {
 
 // New makes a coordinator; Start it.
 func New(cfg Config) *Coordinator {
-	return &Coordinator{cfg: cfg, byAgent: map[uuid.UUID]map[*session]struct{}{}, ctx: context.Background(),
+	c := &Coordinator{cfg: cfg, byAgent: map[uuid.UUID]map[*session]struct{}{}, ctx: context.Background(),
 		maps: &derpMaps{static: cfg.DERPMap, db: cfg.DB}}
+	c.direct = newDirect(c)
+	return c
 }
+
+// Direct is the replica's own node, which reaches agents over WireGuard.
+func (c *Coordinator) Direct() *Direct { return c.direct }
 
 // Start listens for changes and sweeps the nodes of replicas that died.
 func (c *Coordinator) Start(ctx context.Context) {
@@ -101,6 +107,7 @@ func (c *Coordinator) Start(ctx context.Context) {
 	c.done = make(chan struct{})
 	c.cfg.Listener.OnEach(c.changed)
 	sent, _ := c.DERPMap(ctx)
+	c.direct.startSoon(ctx)
 	go func() {
 		defer close(c.done)
 		t := time.NewTicker(relay.HeartbeatInterval)
@@ -134,6 +141,7 @@ func (c *Coordinator) Stop(ctx context.Context) {
 	}
 	c.stop()
 	<-c.done
+	c.direct.close()
 	agents, err := c.cfg.DB.DeleteReplicaTailnetPeers(ctx, c.cfg.ReplicaID)
 	if err != nil {
 		c.cfg.Logger.Warn("coordinator: forgetting this replica's nodes failed", "error", err)
@@ -227,7 +235,7 @@ func (c *Coordinator) Admit(ctx context.Context, nodeKey string) (bool, error) {
 }
 
 // ErrKeyTaken refuses a node whose key another node has.
-var ErrKeyTaken = errors.New("coordinator: another node has this key")
+var ErrKeyTaken = errors.New("coordinator: another node has this key or this ID")
 
 // Serve coordinates one node over ws until it leaves, its authority ends or ctx ends.
 func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) error {
@@ -253,7 +261,7 @@ func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) err
 		c.mu.Unlock()
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer dcancel()
-		if err := c.cfg.DB.DeleteTailnetPeer(dctx, p.ID); err != nil {
+		if err := c.cfg.DB.DeleteTailnetPeer(dctx, dbsqlc.DeleteTailnetPeerParams{ID: p.ID, AgentID: p.AgentID, Kind: s.kind, UserID: p.UserID}); err != nil {
 			c.cfg.Logger.Warn("coordinator: forgetting a node failed", "node", p.ID, "error", err)
 		}
 		c.announce(dctx, p.AgentID)
@@ -339,17 +347,20 @@ func (c *Coordinator) read(ctx context.Context, ws *websocket.Conn, s *session) 
 			return err
 		}
 		err = c.cfg.DB.InTx(ctx, func(tx db.Tx) error {
-			if err := tx.UpsertTailnetPeer(ctx, dbsqlc.UpsertTailnetPeerParams{ID: s.ID, AgentID: s.AgentID, Kind: s.kind,
-				UserID: s.UserID, ReplicaID: c.cfg.ReplicaID, NodeKey: string(key), Node: node}); err != nil {
-				if db.IsUniqueViolation(err) {
-					return ErrKeyTaken
-				}
+			n, err := tx.UpsertTailnetPeer(ctx, dbsqlc.UpsertTailnetPeerParams{ID: s.ID, AgentID: s.AgentID, Kind: s.kind,
+				UserID: s.UserID, ReplicaID: c.cfg.ReplicaID, NodeKey: string(key), Node: node})
+			switch {
+			case db.IsUniqueViolation(err):
+				return ErrKeyTaken
+			case err != nil:
 				return err
+			case n == 0:
+				return ErrKeyTaken
 			}
 			return pgnotify.Notify(ctx, tx.Raw, Channel, s.AgentID.String())
 		})
 		if errors.Is(err, ErrKeyTaken) {
-			_ = ws.Close(websocket.StatusPolicyViolation, "another node has this key")
+			_ = ws.Close(websocket.StatusPolicyViolation, "another node has this key or this ID")
 			return err
 		}
 		if err != nil {

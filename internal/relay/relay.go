@@ -16,14 +16,17 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/yamux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/db/dbsqlc"
 	"github.com/hearthdev/hearth/internal/hub"
+	"github.com/hearthdev/hearth/internal/tailnet"
 	"github.com/hearthdev/hearth/internal/tickets"
 	"github.com/hearthdev/hearth/internal/tunnel"
 )
@@ -58,13 +61,22 @@ type Config struct {
 	Touch func(agentID uuid.UUID)
 }
 
+// Direct reaches agents over WireGuard from the replica's own node (coordinator.Direct): it says
+// by which path a stream went (direct or DERP), and a refusal is the agent's (*tunnel.RefusedError);
+// any other error leaves the stream to the relay.
+type Direct interface {
+	Dial(ctx context.Context, agentID uuid.UUID, h tunnel.Header) (net.Conn, tailnet.Path, error)
+}
+
 // Relay is one replica's end of every tunnel it holds.
 type Relay struct {
 	cfg Config
 	// ID is the replica's ID, new at every start.
 	ID uuid.UUID
 
-	hub hub.Hub
+	hub     hub.Hub
+	direct  atomic.Pointer[Direct]
+	streams *prometheus.CounterVec
 
 	stop chan struct{}
 	done chan struct{}
@@ -72,8 +84,17 @@ type Relay struct {
 
 // New makes a relay; Start registers it.
 func New(cfg Config) *Relay {
-	return &Relay{cfg: cfg, ID: uuid.New(), stop: make(chan struct{}), done: make(chan struct{})}
+	return &Relay{cfg: cfg, ID: uuid.New(), stop: make(chan struct{}), done: make(chan struct{}),
+		streams: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hearth_agent_streams_total",
+			Help: "Streams this replica opened to agents (terminals, apps, relayed connections), by path: tunnel (the agent's tunnel is held here), direct or derp (WireGuard from this replica's node), relay (through the replica or workspace proxy holding the tunnel)."},
+			[]string{"path"})}
 }
+
+// SetDirect lets the relay reach agents whose tunnels it does not hold over WireGuard first.
+func (r *Relay) SetDirect(d Direct) { r.direct.Store(&d) }
+
+// Metrics counts the streams by path.
+func (r *Relay) Metrics() prometheus.Collector { return r.streams }
 
 // Start registers the replica and keeps its row fresh until Stop.
 func (r *Relay) Start(ctx context.Context) error {
@@ -151,7 +172,22 @@ func (r *Relay) Dial(ctx context.Context, agentID uuid.UUID, h tunnel.Header) (n
 		r.cfg.Touch(agentID)
 	}
 	if st, err := r.hub.Open(agentID, h); !errors.Is(err, ErrNotConnected) {
+		if err == nil {
+			r.streams.WithLabelValues("tunnel").Inc()
+		}
 		return st, err
+	}
+	var refused *tunnel.RefusedError
+	if d := r.direct.Load(); d != nil && h.Kind != tunnel.KindReinit {
+		st, path, err := (*d).Dial(ctx, agentID, h)
+		switch {
+		case err == nil:
+			r.streams.WithLabelValues(strings.ToLower(string(path))).Inc()
+			return st, nil
+		case errors.As(err, &refused):
+			return nil, err
+		}
+		r.cfg.Logger.Debug("relay: no WireGuard path to the agent; relaying", "agent", agentID, "error", err)
 	}
 	peer, err := r.cfg.DB.GetAgentRelay(ctx, dbsqlc.GetAgentRelayParams{ID: agentID, FreshSeconds: Fresh.Seconds()})
 	if errors.Is(db.Translate(err), db.ErrNotFound) {
@@ -164,7 +200,11 @@ func (r *Relay) Dial(ctx context.Context, agentID uuid.UUID, h tunnel.Header) (n
 		// Our own row, but the tunnel is gone (closed an instant ago).
 		return nil, ErrNotConnected
 	}
-	return r.dialPeer(ctx, peer.RelayAddress, agentID, h)
+	st, err := r.dialPeer(ctx, peer.RelayAddress, agentID, h)
+	if err == nil {
+		r.streams.WithLabelValues("relay").Inc()
+	}
+	return st, err
 }
 
 func (r *Relay) dialPeer(ctx context.Context, address string, agentID uuid.UUID, h tunnel.Header) (net.Conn, error) {

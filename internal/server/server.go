@@ -298,6 +298,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if tail.coordinator != nil {
+		// Agents whose tunnels other replicas or workspace proxies hold are reached over WireGuard
+		// from this replica's own node first.
+		relays.SetDirect(tail.coordinator.Direct())
+	}
 	defer func() {
 		c, cancel := stopCtx()
 		defer cancel()
@@ -319,7 +324,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), relays.Metrics())
 	if tail.derp != nil {
 		reg.MustRegister(tail.derp)
 	}

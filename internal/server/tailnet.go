@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,7 @@ const DERPRegionID = 1
 // tailnetParts are the replica's coordinator and DERP server, or nothing when direct connections are off.
 type tailnetParts struct {
 	coordinator *coordinator.Coordinator
+	coord       atomic.Pointer[coordinator.Coordinator] // the same, for the DERP server's admission
 	listener    *pgnotify.Listener
 	derp        *derphost.Host
 	stopMesh    context.CancelFunc
@@ -79,7 +81,12 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 			stun = net.JoinHostPort(h, "3478")
 		}
 		host, err := derphost.Start(ctx, derphost.Config{STUNAddress: stun, Logger: log, MeshKey: meshKey(secret, "hearth derp mesh"),
-			Admit: func(ctx context.Context, k string) (bool, error) { return database.TailnetKeyKnown(ctx, k) }})
+			Admit: func(ctx context.Context, k string) (bool, error) {
+				if c := t.coord.Load(); c != nil && c.Direct().Owns(k) {
+					return true, nil // the replica's own node
+				}
+				return database.TailnetKeyKnown(ctx, k)
+			}})
 		if err != nil {
 			_ = listener.Close()
 			return nil, err
@@ -91,6 +98,7 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 	}
 	t.coordinator = coordinator.New(coordinator.Config{DB: database, Listener: listener, ReplicaID: replica, DERPMap: m,
 		EndpointNetworks: cfg.TailnetEndpoints, Changes: changes, Logger: log})
+	t.coord.Store(t.coordinator)
 	t.coordinator.Start(ctx)
 	if t.derp != nil {
 		mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -104,10 +112,15 @@ func startTailnet(ctx context.Context, cfg Config, database *db.DB, replica uuid
 	return t, nil
 }
 
+// meshInterval is how often a replica looks for replicas to mesh with: a replica that starts is
+// meshed with by the others within about this long (until then, nodes whose DERP homes are on
+// the two do not reach each other through DERP).
+const meshInterval = 2 * time.Second
+
 // meshLoop keeps this replica's DERP server meshed with the other replicas' (reached at their
 // relay addresses), so the deployment's DERP region is one however a load balancer spreads nodes.
 func (t *tailnetParts) meshLoop(ctx context.Context, database *db.DB, self uuid.UUID, log *slog.Logger) {
-	tick := time.NewTicker(relay.HeartbeatInterval)
+	tick := time.NewTicker(meshInterval)
 	defer tick.Stop()
 	for {
 		replicas, err := database.ListReplicas(ctx, relay.Fresh.Seconds())

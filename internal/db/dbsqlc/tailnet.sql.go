@@ -64,11 +64,25 @@ func (q *Queries) DeleteStaleTailnetPeers(ctx context.Context, freshSeconds floa
 }
 
 const deleteTailnetPeer = `-- name: DeleteTailnetPeer :exec
-DELETE FROM tailnet_peers WHERE id = $1
+DELETE FROM tailnet_peers WHERE id = $1 AND agent_id = $2 AND kind = $3 AND user_id IS NOT DISTINCT FROM $4::uuid
 `
 
-func (q *Queries) DeleteTailnetPeer(ctx context.Context, id uuid.UUID) error {
-	_, err := q.db.Exec(ctx, deleteTailnetPeer, id)
+type DeleteTailnetPeerParams struct {
+	ID      uuid.UUID
+	AgentID uuid.UUID
+	Kind    string
+	UserID  *uuid.UUID
+}
+
+// A coordination that ended: only its own row (a client that took an agent's ID was refused and
+// must not take the agent's row with it).
+func (q *Queries) DeleteTailnetPeer(ctx context.Context, arg DeleteTailnetPeerParams) error {
+	_, err := q.db.Exec(ctx, deleteTailnetPeer,
+		arg.ID,
+		arg.AgentID,
+		arg.Kind,
+		arg.UserID,
+	)
 	return err
 }
 
@@ -120,9 +134,12 @@ func (q *Queries) TailnetKeyKnown(ctx context.Context, nodeKey string) (bool, er
 	return exists, err
 }
 
-const upsertTailnetPeer = `-- name: UpsertTailnetPeer :exec
-INSERT INTO tailnet_peers (id, agent_id, kind, user_id, replica_id, node_key, node) VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (id) DO UPDATE SET node_key = excluded.node_key, node = excluded.node, updated_at = now()
+const upsertTailnetPeer = `-- name: UpsertTailnetPeer :execrows
+INSERT INTO tailnet_peers (id, agent_id, kind, user_id, replica_id, node_key, node)
+SELECT $1::uuid, $2::uuid, $3::text, $4::uuid, $5::uuid, $6::text, $7::jsonb
+WHERE NOT EXISTS (SELECT 1 FROM tailnet_peers o WHERE o.node_key = $6::text AND o.id <> $1::uuid)
+ON CONFLICT (id, agent_id) DO UPDATE SET node_key = excluded.node_key, node = excluded.node, replica_id = excluded.replica_id, updated_at = now()
+    WHERE tailnet_peers.kind = excluded.kind AND tailnet_peers.user_id IS NOT DISTINCT FROM excluded.user_id
 `
 
 type UpsertTailnetPeerParams struct {
@@ -135,8 +152,10 @@ type UpsertTailnetPeerParams struct {
 	Node      []byte
 }
 
-func (q *Queries) UpsertTailnetPeer(ctx context.Context, arg UpsertTailnetPeerParams) error {
-	_, err := q.db.Exec(ctx, upsertTailnetPeer,
+// A node's coordination with one agent, as the node last described itself. No row is written (0)
+// when another node has the key, or when the ID is another kind's or another user's.
+func (q *Queries) UpsertTailnetPeer(ctx context.Context, arg UpsertTailnetPeerParams) (int64, error) {
+	result, err := q.db.Exec(ctx, upsertTailnetPeer,
 		arg.ID,
 		arg.AgentID,
 		arg.Kind,
@@ -144,6 +163,35 @@ func (q *Queries) UpsertTailnetPeer(ctx context.Context, arg UpsertTailnetPeerPa
 		arg.ReplicaID,
 		arg.NodeKey,
 		arg.Node,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const upsertTailnetServerNode = `-- name: UpsertTailnetServerNode :exec
+INSERT INTO tailnet_peers (id, agent_id, kind, replica_id, node_key, node)
+SELECT $1::uuid, a, 'server', $2::uuid, $3::text, $4::jsonb FROM unnest($5::uuid[]) a
+ON CONFLICT (id, agent_id) DO UPDATE SET node_key = excluded.node_key, node = excluded.node, updated_at = now()
+`
+
+type UpsertTailnetServerNodeParams struct {
+	ID        uuid.UUID
+	ReplicaID uuid.UUID
+	NodeKey   string
+	Node      []byte
+	AgentIds  []uuid.UUID
+}
+
+// A replica's own node, once for each agent it reaches.
+func (q *Queries) UpsertTailnetServerNode(ctx context.Context, arg UpsertTailnetServerNodeParams) error {
+	_, err := q.db.Exec(ctx, upsertTailnetServerNode,
+		arg.ID,
+		arg.ReplicaID,
+		arg.NodeKey,
+		arg.Node,
+		arg.AgentIds,
 	)
 	return err
 }
