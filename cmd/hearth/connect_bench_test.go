@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,17 +39,23 @@ func BenchmarkConnections(b *testing.B) {
 		b.ReportMetric(rssMiB(b, pid), "MiB")
 	})
 
-	// hearth ssh as people run it (WireGuard, direct once found), and on each path alone.
-	for _, path := range []string{"", "tailnet", "relay"} {
-		name := "ssh-echo"
-		if path != "" {
-			name += "-" + path
-		}
-		b.Run(name, func(b *testing.B) {
+	// hearth ssh as people run it (WireGuard, direct once found, through the keeper after the
+	// first command), and on each path alone: tailnet through the keeper, tailnet-fresh with a node
+	// of each command's own (the keeper off), relay.
+	for _, v := range []struct{ name, path, keep string }{{"ssh-echo", "", ""}, {"ssh-echo-tailnet", "tailnet", ""},
+		{"ssh-echo-tailnet-fresh", "tailnet", "0"}, {"ssh-echo-relay", "relay", ""}} {
+		b.Run(v.name, func(b *testing.B) {
 			c := w.c
-			if path != "" {
-				c.env = []string{connect.PathEnv + "=" + path}
+			c.env = slices.Clone(c.env)
+			if v.path != "" {
+				c.env = append(c.env, connect.PathEnv+"="+v.path)
 			}
+			if v.keep != "" {
+				c.env = append(c.env, connect.KeepEnv+"="+v.keep)
+			}
+			// The first command starts the keeper; the ones measured find it.
+			_, errOut, code := c.run("", "ssh", "dev", "--", "true")
+			require.Equal(b, 0, code, errOut)
 			var times []time.Duration
 			for range b.N {
 				start := time.Now()

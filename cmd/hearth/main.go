@@ -68,6 +68,7 @@ func rootCommand() *cobra.Command {
 		buildCommand("update", "Rebuild a workspace on its template's active version", []string{"start"}, true),
 		deleteCommand(), logsCommand(), scheduleCommand(), templatesCommand(), modulesCommand(), usersCommand(), groupsCommand(), externalAuthCommand(), sharingCommand(), quotaCommand(), doctorCommand(), provisionersCommand(), proxiesCommand(), openCommand(),
 		sshCommand(), configSSHCommand(), portForwardCommand(), pingCommand(), speedtestCommand(), netcheckCommand())...)
+	root.AddCommand(keeperCommand())
 	root.InitDefaultCompletionCmd()
 	addExamples(root)
 	return root

@@ -29,7 +29,8 @@ func sshCommand() *cobra.Command {
 		Use:   "ssh [OWNER/]WORKSPACE[.AGENT] [-- COMMAND...]",
 		Short: "Open a shell in a workspace, or run a command there",
 		Long: "Connects to the workspace's agent over WireGuard (directly, else through DERP), or through the control plane's relay when neither works " +
-			"(" + connect.PathEnv + "=relay or tailnet forces one). Without a command: a login shell " +
+			"(" + connect.PathEnv + "=relay or tailnet forces one). The first connection of a session starts the CLI's keeper, " +
+			"a background process that keeps its WireGuard nodes up for the next commands (" + connect.KeepEnv + "=0 turns it off). Without a command: a login shell " +
 			"(with a terminal when stdin is one). With --stdio: joins stdin and stdout to the agent's SSH server, as " +
 			"OpenSSH's ProxyCommand (see hearth config-ssh).",
 		Args: cobra.MinimumNArgs(1),

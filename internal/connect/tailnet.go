@@ -175,6 +175,8 @@ type Dialer struct {
 	tn      *Tailnet
 	tnErr   error
 	relayed bool
+
+	keeperOnce sync.Once
 }
 
 // Path says which way the last connection went.
@@ -240,16 +242,36 @@ func (d *Dialer) Dial(ctx context.Context, kind string, port int) (net.Conn, err
 }
 
 func (d *Dialer) dialTailnet(ctx context.Context, kind string, port int) (net.Conn, error) {
-	tn, err := d.Tailnet(ctx)
-	if err != nil {
-		return nil, err
-	}
 	p := tailnet.PortSSH
 	if kind != "ssh" {
 		if port < 1 || port > 65535 {
 			return nil, fmt.Errorf("port %d", port)
 		}
 		p = uint16(port) //nolint:gosec // checked above
+	}
+	d.mu.Lock()
+	own := d.tn != nil
+	d.mu.Unlock()
+	if keep := keepFor(); keep > 0 && !own {
+		wait := DialWait
+		if dl, ok := ctx.Deadline(); ok {
+			wait = time.Until(dl)
+		}
+		conn, err := dialKeeper(ctx, d.Session, d.AgentID, p, wait)
+		switch {
+		case err == nil:
+			d.logger().Debug("connect: through the CLI's keeper")
+			return conn, nil
+		case errors.Is(err, errNoKeeper):
+			// Connect as before this time; the next command finds the keeper.
+			d.keeperOnce.Do(func() { startKeeper(d.Session, d.AgentID, keep) })
+		default:
+			return nil, err
+		}
+	}
+	tn, err := d.Tailnet(ctx)
+	if err != nil {
+		return nil, err
 	}
 	return tn.Dial(ctx, p)
 }

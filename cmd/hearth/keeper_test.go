@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearthdev/hearth/internal/dbtest"
+	"github.com/hearthdev/hearth/internal/tftest"
+)
+
+// hearth ssh keeps its WireGuard node up between commands, in a keeper process of the session's:
+// the first command starts it, the next ones connect through it. A revoked token ends the
+// keeper's node within 5 s, and the commands that follow are refused.
+func TestSSHKeepsItsNodeBetweenCommands(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pg := dbtest.NewURL(t)
+	s := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
+		"--provider-mirror", tftest.Mirror(t), "--derp=true")
+	c, token := signIn(t, s.url, filepath.Join(dir, "cli"))
+	api := func(method, path, body string) map[string]any {
+		return callAPI(t, method, s.url+path, token, "application/json", []byte(body))
+	}
+	agentID := localWorkspace(t, api, s.url, token, "dev", `{"name":"workspaces_dir","value":"`+filepath.Join(dir, "workspaces")+`"}`)()["id"].(string)
+
+	// The CLI runs with a token of its own, to revoke later.
+	tok := api("POST", "/api/v2/users/me/tokens", `{"name":"cli"}`)
+	env := []string{"HEARTH_URL=" + s.url, "HEARTH_SESSION_TOKEN=" + tok["token"].(string), "HEARTH_CONNECTION_PATH=tailnet", "HEARTH_DEBUG_TAILNET=1"}
+	out, errOut, code := c.runEnv(env, "", "ssh", "dev", "--", "echo", "hi")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "hi\n", out)
+	require.NotContains(t, errOut, "through the CLI's keeper", "the first command connects by itself")
+	waitUntil(t, "the keeper's socket", func() bool {
+		socks, _ := filepath.Glob(filepath.Join(c.dir, "keeper-*.sock"))
+		return len(socks) == 1
+	})
+	for range 3 {
+		out, errOut, code = c.runEnv(env, "", "ssh", "dev", "--", "echo", "hi")
+		require.Equal(t, 0, code, errOut)
+		require.Equal(t, "hi\n", out)
+		require.Contains(t, errOut, "through the CLI's keeper")
+	}
+
+	// The keeper's node is the user's one client of the agent; revoking the token removes it.
+	clients := func() int {
+		conn, err := pgx.Connect(t.Context(), pg)
+		require.NoError(t, err)
+		defer func() { _ = conn.Close(context.Background()) }()
+		var n int
+		require.NoError(t, conn.QueryRow(t.Context(), "SELECT count(*) FROM tailnet_peers WHERE agent_id = $1 AND kind = 'client'", agentID).Scan(&n))
+		return n
+	}
+	waitUntil(t, "the keeper's node alone", func() bool { return clients() == 1 })
+	api("DELETE", "/api/v2/users/me/tokens/"+tok["id"].(string), "")
+	revoked := time.Now()
+	waitUntil(t, "the keeper's node to be gone", func() bool { return clients() == 0 })
+	took := time.Since(revoked)
+	t.Logf("the keeper's node was gone %s after the revocation", took.Round(time.Millisecond))
+	require.Less(t, took, 5*time.Second)
+	_, errOut, code = c.runEnv(env, "", "ssh", "dev", "--", "echo", "hi")
+	require.NotEqual(t, 0, code, "a revoked token connects no more, keeper or not")
+	require.Contains(t, errOut, "The token is invalid, expired or revoked.")
+}
