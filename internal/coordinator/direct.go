@@ -159,6 +159,13 @@ func (d *Direct) reach(ctx context.Context, agentID uuid.UUID) (*tailnet.Conn, *
 		if time.Since(r.failed) < directRetry {
 			return nil, nil, ErrNoDirectPath
 		}
+		if !r.failed.IsZero() {
+			// Tell the agent of this node again, in case what it knew was lost.
+			if err := d.write(ctx, d.conn.Node(), agentID); err != nil {
+				return nil, nil, err
+			}
+			r.failed = time.Time{}
+		}
 		r.open++
 		r.used = time.Now()
 		return d.conn, r, nil
@@ -313,22 +320,20 @@ func (d *Direct) release(r *reach, failed bool) {
 	}
 }
 
-// forgetIdle ends the coordinations with agents nobody has connected to for directIdle.
+// forgetIdle ends the coordinations with agents nobody has connected to for directIdle. It holds
+// mu throughout, so a new connection to one of them writes its row after this has deleted it.
 func (d *Direct) forgetIdle(conn *tailnet.Conn) {
 	d.mu.Lock()
-	var idle []*reach
+	defer d.mu.Unlock()
 	for id, r := range d.agents {
 		if r.open == 0 && time.Since(r.used) > directIdle {
-			idle = append(idle, r)
 			delete(d.agents, id)
+			d.forget(conn, r)
 		}
-	}
-	d.mu.Unlock()
-	for _, r := range idle {
-		d.forget(conn, r)
 	}
 }
 
+// forget ends the coordination with one agent (under mu).
 func (d *Direct) forget(conn *tailnet.Conn, r *reach) {
 	r.cancel()
 	d.c.mu.Lock()
