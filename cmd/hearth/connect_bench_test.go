@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/cliconfig"
@@ -157,9 +158,20 @@ func BenchmarkConnections(b *testing.B) {
 		}
 	})
 
-	// The first byte of a terminal's echo: through the relay (a web terminal running cat), and
-	// directly (cat on a local terminal).
-	b.Run("terminal-echo-relay", func(b *testing.B) {
+	// The web terminal through replica B, which does not hold the agent's tunnel (its own node
+	// reaches the agent over WireGuard): a new terminal running cat and its first echo each time,
+	// then the echo of a terminal that stays open; and cat on a local terminal, for comparison.
+	b.Run("terminal-open-web", func(b *testing.B) {
+		for range b.N {
+			term := dialWS(b, w.b.url+"/api/v2/workspaceagents/"+w.agentID+"/pty?reconnect="+uuid.NewString()+"&command=cat", w.token)
+			writePTY(b, term, "x")
+			_, data, err := term.Read(context.Background())
+			require.NoError(b, err)
+			require.Contains(b, string(data), "x")
+			_ = term.CloseNow()
+		}
+	})
+	b.Run("terminal-echo-web", func(b *testing.B) {
 		term := dialWS(b, w.b.url+"/api/v2/workspaceagents/"+w.agentID+"/pty?reconnect=3d5b1a2c-9e8f-4d7c-8b6a-5f4e3d2c1b0a&command=cat", w.token)
 		defer term.CloseNow() //nolint:errcheck // benchmark cleanup
 		ctx := context.Background()

@@ -40,7 +40,7 @@ func sshCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d := &connect.Dialer{Session: s, AgentID: t.AgentID, Logger: debugLogger()}
+			d := &connect.Dialer{Session: s, AgentID: t.AgentID, Logger: debugLogger(), Keep: true}
 			defer d.Close()
 			conn, err := d.Dial(ctx, tunnel.KindSSH, 0)
 			if err != nil {
@@ -275,7 +275,7 @@ func portForwardCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d := &connect.Dialer{Session: s, AgentID: t.AgentID, Logger: debugLogger()}
+			d := &connect.Dialer{Session: s, AgentID: t.AgentID, Logger: debugLogger(), Keep: true}
 			defer d.Close()
 			var lns []net.Listener
 			defer func() {

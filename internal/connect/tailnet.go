@@ -170,6 +170,9 @@ type Dialer struct {
 	AgentID string
 	// Logger takes the tailnet's debug output and the reason for a fallback.
 	Logger *slog.Logger
+	// Keep, for the CLI's own commands, connects through the session's keeper (KeepEnv), and
+	// starts one (this executable, run as KeeperCommand) when none runs.
+	Keep bool
 
 	mu      sync.Mutex
 	tn      *Tailnet
@@ -252,7 +255,7 @@ func (d *Dialer) dialTailnet(ctx context.Context, kind string, port int) (net.Co
 	d.mu.Lock()
 	own := d.tn != nil
 	d.mu.Unlock()
-	if keep := keepFor(); keep > 0 && !own {
+	if keep := keepFor(); d.Keep && keep > 0 && !own {
 		wait := DialWait
 		if dl, ok := ctx.Deadline(); ok {
 			wait = time.Until(dl)
