@@ -97,6 +97,9 @@ func target(ctx context.Context, ref string) (cliconfig.Session, connect.Target,
 	}
 	// A workspace that was just started has an agent still on its way: wait for it, as people run
 	// hearth create and hearth ssh back to back. An agent that was connected and is gone is an error.
+	if t.AgentStatus != "connecting" {
+		return s, t, nil // connect says what is wrong, if anything
+	}
 	waited := false
 	deadline := time.Now().Add(5 * time.Minute)
 	// Looked at often at first: an agent that is only taking its new token (a claimed prebuild)

@@ -27,6 +27,8 @@ import (
 type Target struct {
 	Owner, Workspace, Agent string
 	AgentID                 string
+	// AgentStatus is the agent's status when it was resolved (connecting, connected, …).
+	AgentStatus string
 }
 
 // Parse reads [OWNER/]WORKSPACE[.AGENT]; a trailing ".hearth" (the config-ssh host suffix) is dropped.
@@ -64,7 +66,7 @@ func Resolve(ctx context.Context, c *client.ClientWithResponses, t Target) (Targ
 	for _, a := range agents {
 		names = append(names, a.Name)
 		if t.Agent == "" && len(agents) == 1 || a.Name == t.Agent {
-			t.AgentID, t.Agent = a.Id, a.Name
+			t.AgentID, t.Agent, t.AgentStatus = a.Id, a.Name, string(a.Status)
 		}
 	}
 	switch {
