@@ -972,6 +972,24 @@ func (e WorkspaceAgentLogLevel) Valid() bool {
 	}
 }
 
+// Defines values for WorkspaceAgentPeerKind.
+const (
+	Cli     WorkspaceAgentPeerKind = "cli"
+	Replica WorkspaceAgentPeerKind = "replica"
+)
+
+// Valid indicates whether the value is a known member of the WorkspaceAgentPeerKind enum.
+func (e WorkspaceAgentPeerKind) Valid() bool {
+	switch e {
+	case Cli:
+		return true
+	case Replica:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WorkspaceAgentPeerPath.
 const (
 	WorkspaceAgentPeerPathDERP    WorkspaceAgentPeerPath = "DERP"
@@ -2878,6 +2896,9 @@ type WorkspaceAgentPeer struct {
 	// Id The client's node (each CLI process or connection has its own).
 	Id string `json:"id"`
 
+	// Kind cli: a user's node (the CLI's, or its keeper's); replica: a server replica's own node, reaching the agent for the web terminal, apps and relayed connections. Set by the server, not by the agent.
+	Kind *WorkspaceAgentPeerKind `json:"kind,omitempty"`
+
 	// LastHandshake The last WireGuard handshake.
 	LastHandshake *time.Time `json:"last_handshake,omitempty"`
 
@@ -2890,6 +2911,9 @@ type WorkspaceAgentPeer struct {
 	// TxBytes Bytes sent to the client over WireGuard.
 	TxBytes int64 `json:"tx_bytes"`
 }
+
+// WorkspaceAgentPeerKind cli: a user's node (the CLI's, or its keeper's); replica: a server replica's own node, reaching the agent for the web terminal, apps and relayed connections. Set by the server, not by the agent.
+type WorkspaceAgentPeerKind string
 
 // WorkspaceAgentPeerPath direct: UDP between the two machines; DERP: relayed by a DERP region; pending: no packet has passed yet.
 type WorkspaceAgentPeerPath string

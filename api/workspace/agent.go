@@ -306,6 +306,7 @@ type AgentStats struct {
 // AgentPeer is a client's WireGuard session with an agent, as the agent sees it.
 type AgentPeer struct {
 	ID            uuid.UUID  `json:"id" doc:"The client's node (each CLI process or connection has its own)."`
+	Kind          string     `json:"kind,omitempty" enum:"cli,replica" doc:"cli: a user's node (the CLI's, or its keeper's); replica: a server replica's own node, reaching the agent for the web terminal, apps and relayed connections. Set by the server, not by the agent."`
 	Path          string     `json:"path" enum:"direct,DERP,pending" doc:"direct: UDP between the two machines; DERP: relayed by a DERP region; pending: no packet has passed yet."`
 	Endpoint      string     `json:"endpoint,omitempty" maxLength:"64" doc:"The client's UDP address, on a direct path."`
 	DERPRegion    string     `json:"derp_region,omitempty" maxLength:"64" doc:"The region's code, on a DERP path."`
@@ -326,6 +327,24 @@ func (h handlers) reportStats(ctx context.Context, in *statsInput) (*struct{}, e
 	}
 	if in.Body.SessionsSSH+in.Body.SessionsPTY+in.Body.SessionsTCP > 0 && h.Activity != nil {
 		h.Activity.Touch(a.WorkspaceID)
+	}
+	if len(in.Body.Peers) > 0 {
+		// Which of the peers are server replicas' own nodes (the web terminal and apps reaching the
+		// agent), as the coordinator knows them; the agent cannot tell.
+		rows, err := h.DB.ListTailnetPeers(ctx, a.WorkspaceAgent.ID)
+		if err != nil {
+			return nil, err
+		}
+		replicas := map[uuid.UUID]bool{}
+		for _, r := range rows {
+			replicas[r.ID] = r.Kind == "server"
+		}
+		for i := range in.Body.Peers {
+			in.Body.Peers[i].Kind = "cli"
+			if replicas[in.Body.Peers[i].ID] {
+				in.Body.Peers[i].Kind = "replica"
+			}
+		}
 	}
 	data, _ := json.Marshal(in.Body)
 	return nil, h.DB.SetAgentStats(ctx, dbsqlc.SetAgentStatsParams{ID: a.WorkspaceAgent.ID, Stats: data})

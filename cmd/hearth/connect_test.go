@@ -240,6 +240,16 @@ func TestConnectThroughAnotherReplica(t *testing.T) {
 	m := streamsByPath(scrape(t, b.url))
 	t.Logf("streams from B by path: %v", m)
 	require.Positive(t, m[`hearth_agent_streams_total{path="direct"}`], "streams from B by path: %v", m)
+	until("the agent to list B's node among its connections", func() bool {
+		stats, _ := api("GET", "/api/v2/workspaceagents/"+agentID, "")["stats"].(map[string]any)
+		peers, _ := stats["peers"].([]any)
+		for _, p := range peers {
+			if p.(map[string]any)["kind"] == "replica" && p.(map[string]any)["path"] == "direct" {
+				return true
+			}
+		}
+		return false
+	})
 
 	// Killing the agent marks it disconnected; a new agent with the same token reconnects.
 	pid, ok := alive(t, filepath.Join(home, ".hearth", "agent.pid"))

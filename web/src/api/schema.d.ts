@@ -3454,6 +3454,11 @@ export interface components {
             /** @description The client's node (each CLI process or connection has its own). */
             id: string;
             /**
+             * @description cli: a user's node (the CLI's, or its keeper's); replica: a server replica's own node, reaching the agent for the web terminal, apps and relayed connections. Set by the server, not by the agent.
+             * @enum {string}
+             */
+            kind?: "cli" | "replica";
+            /**
              * Format: date-time
              * @description The last WireGuard handshake.
              */

@@ -90,8 +90,10 @@ function AgentMetadata({ agent }: { agent: WorkspaceAgent }) {
       {peers.length > 0 && (
         <div>
           <dt>Connections</dt>
-          <dd title="Clients connected over WireGuard and the path their packets take (connections through the relay are not listed)">
-            {peers.map((p) => (p.path === "direct" ? `direct ${p.endpoint}` : p.path === "DERP" ? `DERP (${p.derp_region})` : "connecting…")).join(", ")}
+          <dd title="Clients connected over WireGuard and the path their packets take (a server replica's node carries the web terminal and apps; connections through the relay are not listed)">
+            {peers
+              .map((p) => (p.kind === "replica" ? "server " : "") + (p.path === "direct" ? `direct ${p.endpoint}` : p.path === "DERP" ? `DERP (${p.derp_region})` : "connecting…"))
+              .join(", ")}
           </dd>
         </div>
       )}
