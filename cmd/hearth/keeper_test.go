@@ -8,9 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-
-	"github.com/hearthdev/hearth/internal/dbtest"
-	"github.com/hearthdev/hearth/internal/tftest"
 )
 
 // hearth ssh keeps its WireGuard node up between commands, in a keeper process of the session's:
@@ -18,15 +15,8 @@ import (
 // keeper's node within 5 s, and the commands that follow are refused.
 func TestSSHKeepsItsNodeBetweenCommands(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	pg := dbtest.NewURL(t)
-	s := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
-		"--provider-mirror", tftest.Mirror(t), "--derp=true")
-	c, token := signIn(t, s.url, filepath.Join(dir, "cli"))
-	api := func(method, path, body string) map[string]any {
-		return callAPI(t, method, s.url+path, token, "application/json", []byte(body))
-	}
-	agentID := localWorkspace(t, api, s.url, token, "dev", `{"name":"workspaces_dir","value":"`+filepath.Join(dir, "workspaces")+`"}`)()["id"].(string)
+	w := tailnetWorkspace(t)
+	s, c, api, pg, agentID := w.s, w.c, w.api, w.pg, w.agentID
 
 	// The CLI runs with a token of its own, to revoke later.
 	tok := api("POST", "/api/v2/users/me/tokens", `{"name":"cli"}`)

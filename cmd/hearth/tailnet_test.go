@@ -34,15 +34,9 @@ import (
 // agent's tailnet, and a revoked token loses its peers.
 func TestDirectConnections(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s := startServer(t, "--postgres-url", dbtest.NewURL(t), "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
-		"--provider-mirror", tftest.Mirror(t), "--derp=true")
-	c, token := signIn(t, s.url, filepath.Join(dir, "cli"))
+	w := tailnetWorkspace(t)
+	s, c, api, agentID, dir := w.s, w.c, w.api, w.agentID, w.dir
 	c.env = []string{"HEARTH_CONNECTION_PATH=auto"} // as people run it
-	api := func(method, path, body string) map[string]any {
-		return callAPI(t, method, s.url+path, token, "application/json", []byte(body))
-	}
-	agentID := localWorkspace(t, api, s.url, token, "dev", `{"name":"workspaces_dir","value":"`+filepath.Join(dir, "workspaces")+`"}`)()["id"].(string)
 	t.Cleanup(func() {
 		if t.Failed() {
 			log, _ := os.ReadFile(filepath.Join(dir, "workspaces", "ada", "dev", ".hearth", "agent.log"))
@@ -141,15 +135,8 @@ func TestDirectConnections(t *testing.T) {
 // another node has, a client that takes the agent's ID, an oversized message, and a DERP client whose key no coordinator knows.
 func TestTailnetRefusesBadNodes(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	pg := dbtest.NewURL(t)
-	s := startServer(t, "--postgres-url", pg, "--data-dir", filepath.Join(dir, "server"), "--provisioners", "2",
-		"--provider-mirror", tftest.Mirror(t), "--derp=true")
-	_, token := signIn(t, s.url, filepath.Join(dir, "cli"))
-	api := func(method, path, body string) map[string]any {
-		return callAPI(t, method, s.url+path, token, "application/json", []byte(body))
-	}
-	agentID := localWorkspace(t, api, s.url, token, "dev", `{"name":"workspaces_dir","value":"`+filepath.Join(dir, "workspaces")+`"}`)()["id"].(string)
+	w := tailnetWorkspace(t)
+	s, token, pg, agentID := w.s, w.token, w.pg, w.agentID
 
 	coordinate := func(id uuid.UUID, msg []byte) error {
 		t.Helper()
@@ -206,6 +193,31 @@ func TestTailnetRefusesBadNodes(t *testing.T) {
 	require.Error(t, err, "a stranger's DERP connection")
 	out, status := get(t, s.url+"/api/v2/derp-map", token)
 	require.Equal(t, http.StatusOK, status, out)
+}
+
+// tailnetScene is a server with direct connections on, a signed-in CLI and a running
+// local-template workspace "dev".
+type tailnetScene struct {
+	s       *running
+	c       cli
+	token   string
+	pg      string
+	agentID string
+	dir     string
+	api     func(method, path, body string) map[string]any
+}
+
+func tailnetWorkspace(t testing.TB) *tailnetScene {
+	t.Helper()
+	w := &tailnetScene{dir: t.TempDir(), pg: dbtest.NewURL(t)}
+	w.s = startServer(t, "--postgres-url", w.pg, "--data-dir", filepath.Join(w.dir, "server"), "--provisioners", "2",
+		"--provider-mirror", tftest.Mirror(t), "--derp=true")
+	w.c, w.token = signIn(t, w.s.url, filepath.Join(w.dir, "cli"))
+	w.api = func(method, path, body string) map[string]any {
+		return callAPI(t, method, w.s.url+path, w.token, "application/json", []byte(body))
+	}
+	w.agentID = localWorkspace(t, w.api, w.s.url, w.token, "dev", `{"name":"workspaces_dir","value":"`+filepath.Join(w.dir, "workspaces")+`"}`)()["id"].(string)
+	return w
 }
 
 // runEnv runs the CLI with more environment.
