@@ -31,7 +31,9 @@ type Config struct {
 	PTYReconnectWindow time.Duration
 	// ShutdownTimeout bounds the shutdown scripts; 5 minutes when zero.
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger
+	// ExitWithDir, when set, stops the agent once that directory is gone (ExitWithDirEnv).
+	ExitWithDir string
+	Logger      *slog.Logger
 }
 
 // agent is a running agent.
@@ -74,6 +76,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 5 * time.Minute
+	}
+	if cfg.ExitWithDir != "" {
+		ctx = untilGone(ctx, cfg.ExitWithDir, cfg.Logger)
 	}
 	a := &agent{cfg: cfg, loginReady: make(chan struct{})}
 	a.token.Store(&cfg.Token)

@@ -42,7 +42,7 @@ func run(args []string) error {
 
 Runs the Hearth workspace agent. Its token comes from CODER_AGENT_TOKEN (as Coder templates set it)
 or HEARTH_AGENT_TOKEN, or --token-file; the server's URL from --url, HEARTH_AGENT_URL or
-CODER_AGENT_URL.
+CODER_AGENT_URL. With HEARTH_AGENT_EXIT_WITH_DIR set, it stops once that directory is gone.
 
 `)
 		fs.PrintDefaults()
@@ -69,7 +69,8 @@ CODER_AGENT_URL.
 	if err != nil {
 		return err
 	}
-	cfg := agent.Config{Logger: log, URL: firstOf(*url, os.Getenv("HEARTH_AGENT_URL"), os.Getenv("CODER_AGENT_URL"))}
+	cfg := agent.Config{Logger: log, URL: firstOf(*url, os.Getenv("HEARTH_AGENT_URL"), os.Getenv("CODER_AGENT_URL")),
+		ExitWithDir: os.Getenv(agent.ExitWithDirEnv)}
 	if cfg.URL == "" {
 		return errors.New("--url (or HEARTH_AGENT_URL, CODER_AGENT_URL) is required")
 	}

@@ -23,7 +23,9 @@ func agentCommand() *cobra.Command {
 which downloads this binary from the server and runs it.
 
 The agent's token comes from CODER_AGENT_TOKEN (as Coder templates set it) or HEARTH_AGENT_TOKEN,
-or --token-file; the server's URL from --url, HEARTH_AGENT_URL or CODER_AGENT_URL.`,
+or --token-file; the server's URL from --url, HEARTH_AGENT_URL or CODER_AGENT_URL. With
+HEARTH_AGENT_EXIT_WITH_DIR set (the local template sets it to the workspace's directory), it stops
+once that directory is gone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := logs.logger()
@@ -46,6 +48,7 @@ or --token-file; the server's URL from --url, HEARTH_AGENT_URL or CODER_AGENT_UR
 			if cfg.Token == "" {
 				return usageError{errors.New("no agent token: set CODER_AGENT_TOKEN or HEARTH_AGENT_TOKEN, or pass --token-file")}
 			}
+			cfg.ExitWithDir = os.Getenv(agent.ExitWithDirEnv)
 			return agent.Run(cmd.Context(), cfg)
 		},
 	}

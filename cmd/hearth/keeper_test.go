@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,4 +58,27 @@ func TestSSHKeepsItsNodeBetweenCommands(t *testing.T) {
 	_, errOut, code = c.runEnv(env, "", "ssh", "dev", "--", "echo", "hi")
 	require.NotEqual(t, 0, code, "a revoked token connects no more, keeper or not")
 	require.Contains(t, errOut, "The token is invalid, expired or revoked.")
+}
+
+// A local-template workspace is its directory: its agent stops once the directory is gone (as it
+// does at the end of every test that leaves its workspace running).
+func TestLocalAgentStopsWithItsDirectory(t *testing.T) {
+	t.Parallel()
+	w := tailnetWorkspace(t)
+	home := filepath.Join(w.dir, "workspaces", "ada", "dev")
+	pid, ok := alive(t, filepath.Join(home, ".hearth", "agent.pid"))
+	require.True(t, ok)
+	require.NoError(t, os.RemoveAll(home))
+	waitUntil(t, "the agent to stop", func() bool {
+		return w.api("GET", "/api/v2/workspaceagents/"+w.agentID, "")["status"] == "disconnected"
+	})
+	waitUntil(t, "the agent's process to exit", func() bool {
+		// Gone, or a zombie its adoptive parent has not reaped yet.
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return true
+		}
+		_, rest, _ := strings.Cut(string(stat), ") ")
+		return strings.HasPrefix(rest, "Z")
+	})
 }

@@ -193,7 +193,8 @@ resource "terraform_data" "agent" {
       mkdir -p "$HOME_DIR/.hearth"
       cd "$HOME_DIR"
       # The provisioner's TMPDIR is its job directory, gone after the build: the workspace uses /tmp.
-      TMPDIR=/tmp HOME="$HOME_DIR" HEARTH_AGENT_BINARY_DIR="$HOME_DIR/.hearth" setsid nohup sh -c "$INIT" </dev/null >"$HOME_DIR/.hearth/agent.log" 2>&1 &
+      # The workspace is its directory: the agent stops once the directory is gone.
+      TMPDIR=/tmp HOME="$HOME_DIR" HEARTH_AGENT_BINARY_DIR="$HOME_DIR/.hearth" HEARTH_AGENT_EXIT_WITH_DIR="$HOME_DIR" setsid nohup sh -c "$INIT" </dev/null >"$HOME_DIR/.hearth/agent.log" 2>&1 &
       echo $! >"$HOME_DIR/.hearth/agent.pid"
     EOT
     environment = {
