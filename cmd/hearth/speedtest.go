@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -12,17 +13,21 @@ import (
 )
 
 func speedtestCommand() *cobra.Command {
-	var d time.Duration
+	var d, directWait time.Duration
 	cmd := &cobra.Command{
 		Use:   "speedtest [OWNER/]WORKSPACE[.AGENT]",
 		Short: "Measure throughput to and from a workspace over WireGuard",
-		Long: "Sends to the agent for --time, then receives from it for as long, over the WireGuard path (direct or DERP), " +
-			"and prints the rates and the path at the end (the first moments of a connection may go through DERP).",
+		Long: "Waits up to --direct-wait for a direct path (a new node's first packets go through DERP), prints the path, " +
+			"then sends to the agent for --time and receives from it for as long, and prints the rates and the path at the end. " +
+			"Without a direct path by then it measures through DERP and says so.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if d <= 0 || d > tailnet.MaxSpeedtest {
 				return usageError{fmt.Errorf("--time %s: want more than 0 and at most %s", d, tailnet.MaxSpeedtest)}
+			}
+			if directWait < 0 || directWait > time.Minute {
+				return usageError{fmt.Errorf("--direct-wait %s: want 0 (do not wait) up to 1m", directWait)}
 			}
 			s, t, err := target(ctx, args[0])
 			if err != nil {
@@ -37,10 +42,16 @@ func speedtestCommand() *cobra.Command {
 				return fmt.Errorf("no WireGuard path to %s (a speed test needs one): %w", t.Workspace, err)
 			}
 			defer tn.Close()
-			if _, err := tn.Ping(ctx); err != nil {
+			pong, err := awaitDirect(ctx, tn, directWait)
+			if err != nil {
 				return fmt.Errorf("no WireGuard path to %s (a speed test needs one): %w", t.Workspace, err)
 			}
 			out := cmd.OutOrStdout()
+			if pong.Path == tailnet.PathDirect {
+				fmt.Fprintf(out, "Path:     direct to %s\n", pong.Endpoint)
+			} else {
+				fmt.Fprintf(out, "Path:     DERP(%s) (no direct path after %s; this measures the relay server)\n", pong.DERPRegionCode, directWait)
+			}
 			for _, dir := range []byte{'u', 'd'} {
 				conn, err := tn.Dial(ctx, tailnet.PortSpeedtest)
 				if err != nil {
@@ -63,5 +74,24 @@ func speedtestCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVarP(&d, "time", "t", 5*time.Second, "how long each direction runs")
+	cmd.Flags().DurationVar(&directWait, "direct-wait", 3*time.Second, "how long to wait for a direct path before measuring (0: measure at once)")
 	return cmd
+}
+
+// awaitDirect pings the agent until a pong comes over a direct path or wait has passed, and
+// returns the last pong. A node's first pongs come through DERP while the two sides still try
+// each other's endpoints; measuring then would measure DERP and call it the connection's speed.
+func awaitDirect(ctx context.Context, tn *connect.Tailnet, wait time.Duration) (tailnet.Pong, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		pong, err := tn.Ping(ctx)
+		if err != nil || pong.Path == tailnet.PathDirect || !time.Now().Before(deadline) {
+			return pong, err
+		}
+		select {
+		case <-ctx.Done():
+			return pong, nil
+		case <-time.After(min(100*time.Millisecond, time.Until(deadline))):
+		}
+	}
 }

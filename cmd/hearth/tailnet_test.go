@@ -87,9 +87,11 @@ func TestDirectConnections(t *testing.T) {
 	require.Contains(t, peer["endpoint"], "127.0.0.1:", peer)
 	_ = session.Process.Kill()
 
-	// A speed test over the same path; netcheck finds UDP and the deployment's DERP region.
+	// A speed test waits for the direct path, then measures over it; netcheck finds UDP and the
+	// deployment's DERP region.
 	out, errOut, code = c.run("", "speedtest", "dev", "-t", "500ms")
 	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `(?m)^Path: +direct to 127\.0\.0\.1:`, out)
 	require.Regexp(t, `(?m)^Upload: +[0-9.]+ Mbit/s`, out)
 	require.Regexp(t, `(?m)^Download: +[0-9.]+ Mbit/s`, out)
 	t.Logf("speedtest:\n%s", out)
