@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/goleak"
 
@@ -113,6 +114,28 @@ func NewSized(t testing.TB, conns int32) *db.DB {
 	}
 	t.Cleanup(d.Close)
 	return d
+}
+
+// Agent makes a workspace agent in SQL (no Terraform: a user, template, workspace and build named
+// after name, which must be unique in the database) and returns its ID.
+func Agent(t testing.TB, d *db.DB, name string) uuid.UUID {
+	t.Helper()
+	var id uuid.UUID
+	err := d.Pool.QueryRow(context.Background(), `
+		WITH u AS (INSERT INTO users (username, email) VALUES ($1, $1 || '@example.com') RETURNING id),
+		f AS (INSERT INTO files (hash, content_type, data) VALUES (sha256($1::bytea), 'application/x-tar', 'x') RETURNING hash),
+		v AS (INSERT INTO template_versions (file_hash, status) SELECT hash, 'succeeded' FROM f RETURNING id),
+		t AS (INSERT INTO templates (name, active_version_id) SELECT $1, id FROM v RETURNING id, active_version_id),
+		w AS (INSERT INTO workspaces (owner_id, template_id, name) SELECT u.id, t.id, 'ws' FROM u, t RETURNING id),
+		b AS (INSERT INTO workspace_builds (workspace_id, number, template_version_id, transition, status)
+		      SELECT w.id, 1, t.active_version_id, 'start', 'succeeded' FROM w, t RETURNING id),
+		r AS (INSERT INTO workspace_resources (build_id, type, name) SELECT id, 'null_resource', 'x' FROM b RETURNING id, build_id)
+		INSERT INTO workspace_agents (resource_id, build_id, name, os, arch, token_hash)
+		SELECT r.id, r.build_id, 'main', 'linux', 'amd64', sha256($1::bytea) FROM r RETURNING id`, name).Scan(&id)
+	if err != nil {
+		t.Fatalf("dbtest: making agent %q: %v", name, err)
+	}
+	return id
 }
 
 // TempDir is t.TempDir made reachable (mode 0711 up to the system temp directory) by the unprivileged
