@@ -106,7 +106,8 @@ func volumeUse(path string) (used, total int64, err error) {
 	if err := syscall.Statfs(path, &st); err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	total = int64(st.Blocks) * st.Bsize //nolint:gosec // block counts fit
-	free := int64(st.Bavail) * st.Bsize //nolint:gosec // block counts fit
+	// Bsize is an int64 on Linux and a uint32 on macOS.
+	total = int64(st.Blocks * uint64(st.Bsize)) //nolint:gosec // sizes of real volumes fit
+	free := int64(st.Bavail * uint64(st.Bsize)) //nolint:gosec // sizes of real volumes fit
 	return total - free, total, nil
 }

@@ -164,7 +164,8 @@ func (c *Cluster) initdb(ctx context.Context, bins Binaries, cred *syscall.Crede
 	cmd := exec.CommandContext(ctx, bins.InitDB, args...)
 	cmd.Env = childEnv()
 	cmd.Dir = c.cfg.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	dieWithParent(cmd.SysProcAttr, syscall.SIGKILL)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		// A half-initialized directory would block the next attempt; it holds nothing of value yet.
@@ -216,13 +217,13 @@ func (c *Cluster) run(bins Binaries, cred *syscall.Credential) error {
 	cmd.Dir = c.cfg.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: cred,
-		// If this process dies without stopping the cluster, postgres gets an immediate shutdown
-		// request instead of living on.
-		Pdeathsig: syscall.SIGQUIT,
 		// Its own process group: a terminal's Ctrl-C reaches only the server, which then stops
 		// the cluster after its own users of it are done.
 		Setpgid: true,
 	}
+	// If this process dies without stopping the cluster, postgres gets an immediate shutdown
+	// request instead of living on (on Linux).
+	dieWithParent(cmd.SysProcAttr, syscall.SIGQUIT)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
