@@ -15,6 +15,7 @@ import (
 
 	"github.com/hearthdev/hearth/internal/authn"
 	"github.com/hearthdev/hearth/internal/authz"
+	"github.com/hearthdev/hearth/internal/db"
 	"github.com/hearthdev/hearth/internal/dbtest"
 	"github.com/hearthdev/hearth/internal/pgnotify"
 	"github.com/hearthdev/hearth/internal/tailnet"
@@ -29,17 +30,12 @@ func TestClientsAreCheckedAgainWhenAuthorityMayHaveChanged(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	d := dbtest.New(t)
-	listener, err := pgnotify.Listen(ctx, d.Pool, Channel, dbtest.Logger())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = listener.Close() })
 	revocations, err := pgnotify.Listen(ctx, d.Pool, authn.RevocationChannel, dbtest.Logger())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = revocations.Close() })
 	changes := &authz.Changes{}
 	revocations.OnEach(func(string) { changes.Announce() }) // as the server does
-	c := New(Config{DB: d, Listener: listener, ReplicaID: uuid.New(), Changes: changes, Logger: dbtest.Logger()})
-	c.Start(ctx)
-	t.Cleanup(func() { c.Stop(context.Background()) })
+	c := started(ctx, t, d, Config{ReplicaID: uuid.New(), Changes: changes})
 
 	var checks, touches atomic.Int32
 	var shared atomic.Bool
@@ -81,4 +77,18 @@ func TestClientsAreCheckedAgainWhenAuthorityMayHaveChanged(t *testing.T) {
 	require.True(t, revoked, "%v", err)
 	require.Contains(t, reason, "no longer shared")
 	require.Equal(t, int32(1), checks.Load())
+}
+
+// started starts a coordinator on d with cfg (its DB, listener and logger filled in), stopped when
+// the test ends.
+func started(ctx context.Context, t *testing.T, d *db.DB, cfg Config) *Coordinator {
+	t.Helper()
+	listener, err := pgnotify.Listen(ctx, d.Pool, Channel, dbtest.Logger())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = listener.Close() })
+	cfg.DB, cfg.Listener, cfg.Logger = d, listener, dbtest.Logger()
+	c := New(cfg)
+	c.Start(ctx)
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	return c
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearthdev/hearth/internal/dbtest"
-	"github.com/hearthdev/hearth/internal/pgnotify"
 )
 
 // The replica's node coordinates with an agent for as long as someone uses it: an agent with a
@@ -23,12 +22,7 @@ func TestReplicaNodeForgetsIdleAgents(t *testing.T) {
 	replica := uuid.New()
 	_, err := d.Pool.Exec(ctx, `INSERT INTO replicas (id, hostname, relay_address) VALUES ($1, 'test', 'http://127.0.0.1:1')`, replica)
 	require.NoError(t, err)
-	listener, err := pgnotify.Listen(ctx, d.Pool, Channel, dbtest.Logger())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = listener.Close() })
-	c := New(Config{DB: d, Listener: listener, ReplicaID: replica, EndpointNetworks: []string{"127.0.0.0/8"}, Logger: dbtest.Logger()})
-	c.Start(ctx)
-	t.Cleanup(func() { c.Stop(context.Background()) })
+	c := started(ctx, t, d, Config{ReplicaID: replica, EndpointNetworks: []string{"127.0.0.0/8"}})
 	idle, busy := dbtest.Agent(t, d, "idle"), dbtest.Agent(t, d, "busy")
 	direct := c.Direct()
 
