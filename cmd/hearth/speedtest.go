@@ -50,7 +50,7 @@ func speedtestCommand() *cobra.Command {
 			if pong.Path == tailnet.PathDirect {
 				fmt.Fprintf(out, "Path:     direct to %s\n", pong.Endpoint)
 			} else {
-				fmt.Fprintf(out, "Path:     DERP(%s) (no direct path after %s; this measures the relay server)\n", pong.DERPRegionCode, directWait)
+				fmt.Fprintf(out, "Path:     DERP(%s): no direct path after %s, so this measures DERP\n", pong.DERPRegionCode, directWait)
 			}
 			for _, dir := range []byte{'u', 'd'} {
 				conn, err := tn.Dial(ctx, tailnet.PortSpeedtest)
