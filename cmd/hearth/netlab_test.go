@@ -34,6 +34,8 @@ func TestPathsThroughNAT(t *testing.T) {
 	t.Logf("through both NATs:\n%s", out)
 	require.Contains(t, out, "pong from dev via direct 203.0.113.10:", "no direct path through the NATs in:\n%s", out)
 	require.Equal(t, "hi\n", run([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "ssh", "dev", "--", "echo", "hi"))
+	out = run(nil, "speedtest", "dev", "-t", "300ms")
+	require.Contains(t, out, "Path:     direct to 203.0.113.10:", out)
 
 	// UDP blocked at the developer's router: netcheck says so, WireGuard goes through DERP.
 	w.devRouter.Firewall("-p", "udp", "-j", "DROP")
@@ -45,6 +47,8 @@ func TestPathsThroughNAT(t *testing.T) {
 	require.Contains(t, out, "pong from dev via DERP(hearth)", out)
 	require.NotContains(t, out, "via direct", out)
 	require.Equal(t, "hi\n", run([]string{"HEARTH_CONNECTION_PATH=tailnet"}, "ssh", "dev", "--", "echo", "hi"))
+	out = run(nil, "speedtest", "dev", "-t", "300ms", "--direct-wait", "500ms")
+	require.Contains(t, out, "Path:     DERP(hearth): no direct path after 500ms, so this measures DERP", out)
 
 	// DERP refused there too (a proxy that drops the DERP upgrade): the relay, still working.
 	w.devRouter.Firewall("-p", "tcp", "-m", "string", "--algo", "bm", "--string", "Upgrade: DERP", "-j", "REJECT", "--reject-with", "tcp-reset")
