@@ -24,7 +24,7 @@ var helpExamples = map[string]string{
 	"hearth open":                  `  hearth open app dev files`,
 	"hearth open app":              "  hearth open app dev files\n  hearth open app dev.main files --no-open   # only print the URL",
 	"hearth openapi":               "  hearth openapi > openapi.yaml\n  hearth openapi --format json",
-	"hearth speedtest":             "  hearth speedtest dev                          # Upload: 812.4 Mbit/s ... Download: ...\n  hearth speedtest dev -t 2s",
+	"hearth speedtest":             "  hearth speedtest dev                          # Path: direct to ...  Upload: 812.4 Mbit/s ...\n  hearth speedtest dev -t 2s --direct-wait 0    # at once, over whatever path is up",
 	"hearth netcheck":              "  hearth netcheck                               # UDP, public address, NAT, DERP latencies\n  hearth netcheck -o json",
 	"hearth ping":                  "  hearth ping dev                               # pong from dev via direct 192.0.2.7:41641 in 1.2ms\n  HEARTH_CONNECTION_PATH=relay hearth ping dev  # time the relay instead",
 	"hearth port-forward":          "  hearth port-forward dev --tcp 8080             # localhost:8080 to the workspace's 8080\n  hearth port-forward dev --tcp 3000:8080 --tcp 5432",
