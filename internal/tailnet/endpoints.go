@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"tailscale.com/net/netmon"
@@ -37,7 +36,9 @@ func ParseNetworks(list []string) ([]netip.Prefix, error) {
 // node of a process belongs to one deployment.
 var endpointNets atomic.Pointer[[]netip.Prefix]
 
-var hideInterfaces sync.Once
+// The interface lister is a global of tailscale's that running nodes read: it is set once, before
+// any node starts, and hides nothing until limitEndpoints sets networks.
+func init() { netmon.RegisterInterfaceGetter(allowedInterfaces) }
 
 // limitEndpoints sets the networks direct paths may use: the environment's, else the
 // deployment's. Limited, the interfaces' other addresses are hidden from the WireGuard engine as
@@ -54,17 +55,22 @@ func limitEndpoints(deployment []netip.Prefix) {
 		return
 	}
 	endpointNets.Store(&nets)
-	hideInterfaces.Do(func() { netmon.RegisterInterfaceGetter(allowedInterfaces) })
 }
 
-// allowedInterfaces lists the machine's interfaces with only their addresses in endpointNets.
+// allowedInterfaces lists the machine's interfaces with only their addresses in endpointNets (all
+// of them while no networks are set).
 func allowedInterfaces() ([]netmon.Interface, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return nil, err
 	}
+	limited := endpointNets.Load() != nil
 	out := make([]netmon.Interface, 0, len(ifs))
 	for i := range ifs {
+		if !limited {
+			out = append(out, netmon.Interface{Interface: &ifs[i]}) // no AltAddrs: ask the interface
+			continue
+		}
 		addrs, err := ifs[i].Addrs()
 		if err != nil {
 			return nil, err
