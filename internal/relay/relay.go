@@ -134,10 +134,17 @@ func (r *Relay) Stop(ctx context.Context) error {
 	return nil
 }
 
+// sessionConfig is the tunnel's yamux configuration (tests shorten its timings).
+var sessionConfig = tunnel.Config
+
 // Serve holds an agent's tunnel over conn until it closes or ctx ends. A second tunnel of the same
 // agent replaces the first.
 func (r *Relay) Serve(ctx context.Context, agentID uuid.UUID, conn net.Conn, version string) error {
-	session, err := yamux.Client(conn, tunnel.Config())
+	// This goroutine, which waits for the session's end anyway, pings the agent itself instead of
+	// yamux's keepalive goroutine: one goroutine (and its stack) fewer for every agent connected.
+	cfg := sessionConfig()
+	cfg.EnableKeepAlive = false
+	session, err := yamux.Client(conn, cfg)
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
@@ -156,11 +163,24 @@ func (r *Relay) Serve(ctx context.Context, agentID uuid.UUID, conn net.Conn, ver
 		return fmt.Errorf("relay: record connection: %w", err)
 	}
 	r.cfg.Logger.Info("relay: agent connected", "agent", agentID)
-	select {
-	case <-session.CloseChan():
-	case <-ctx.Done():
+	ping := time.NewTicker(cfg.KeepAliveInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-session.CloseChan():
+			return nil
+		case <-ctx.Done():
+			return nil
+		case <-ping.C:
+			// As yamux's keepalive would: an agent that does not answer within the write timeout
+			// is gone, and so is its tunnel.
+			if _, err := session.Ping(); err != nil {
+				r.cfg.Logger.Info("relay: the agent stopped answering pings", "agent", agentID, "error", err)
+				_ = session.Close()
+				return nil
+			}
+		}
 	}
-	return nil
 }
 
 // Holds reports whether this replica holds the agent's tunnel now.
