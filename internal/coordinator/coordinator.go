@@ -275,7 +275,7 @@ func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) err
 		return err
 	}
 	go c.refresh(ctx, p.AgentID)
-	errs := make(chan error, 3)
+	errs := make(chan error, 2) // the writer's and the check's
 	go func() {
 		var peers []tailnet.Node // every update has the whole set, a new map's too
 		for {
@@ -290,6 +290,7 @@ func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) err
 			}
 			if err := write(ctx, ws, u); err != nil {
 				errs <- err
+				cancel() // ends the read
 				return
 			}
 		}
@@ -314,15 +315,23 @@ func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) err
 				}
 				checked = now
 				if err := p.Check(ctx); err != nil {
+					errs <- err // before the close ends the read
 					_ = ws.Close(websocket.StatusPolicyViolation, truncate(err.Error()))
-					errs <- err
 					return
 				}
 			}
 		}()
 	}
-	go func() { errs <- c.read(ctx, ws, s) }()
-	return <-errs
+	// The node's messages are read here, in the handler's goroutine: one goroutine fewer for every
+	// node. A failed write or check has ended the read (the context or the websocket is closed),
+	// and its error is the one to return.
+	err = c.read(ctx, ws, s)
+	select {
+	case first := <-errs:
+		return first
+	default:
+		return err
+	}
 }
 
 // read takes the node's messages into tailnet_peers, announcing each change.
