@@ -82,13 +82,6 @@ type Peer struct {
 // (Config.Changes): a revoked token loses its peers within about this long after the change commits.
 const CheckInterval = time.Second
 
-type session struct {
-	Peer
-	kind    string
-	updates chan []tailnet.Node
-	maps    chan tailnet.DERPMap
-}
-
 // New makes a coordinator; Start it.
 func New(cfg Config) *Coordinator {
 	c := &Coordinator{cfg: cfg, byAgent: map[uuid.UUID]map[*session]struct{}{}, ctx: context.Background(),
@@ -206,11 +199,7 @@ func (c *Coordinator) refresh(ctx context.Context, agentID uuid.UUID) {
 		if s.kind == "agent" {
 			peers = clients
 		}
-		select { // the latest set wins
-		case <-s.updates:
-		default:
-		}
-		s.updates <- peers
+		s.setPeers(peers)
 	}
 }
 
@@ -220,11 +209,7 @@ func (c *Coordinator) sendMap(m tailnet.DERPMap) {
 	defer c.mu.Unlock()
 	for _, sessions := range c.byAgent {
 		for s := range sessions {
-			select { // the latest map wins
-			case <-s.maps:
-			default:
-			}
-			s.maps <- m
+			s.setMap(m)
 		}
 	}
 }
@@ -241,10 +226,19 @@ var ErrKeyTaken = errors.New("coordinator: another node has this key or this ID"
 func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &session{Peer: p, kind: "client", updates: make(chan []tailnet.Node, 1), maps: make(chan tailnet.DERPMap, 1)}
+	errs := make(chan error, 2) // a delivery's and the check's
+	s := &session{Peer: p, kind: "client", ctx: ctx,
+		deliver: func(ctx context.Context, peers []tailnet.Node, _ bool, m *tailnet.DERPMap) error {
+			return write(ctx, ws, tailnet.Update{DERPMap: m, Peers: peers}) // every update has the whole set
+		},
+		fail: func(err error) {
+			errs <- err
+			cancel() // ends the read
+		}}
 	if p.UserID == nil {
 		s.kind = "agent"
 	}
+	s.hold() // the first update goes before any other
 	ws.SetReadLimit(tailnet.MaxMessage)
 	c.mu.Lock()
 	if c.byAgent[p.AgentID] == nil {
@@ -274,27 +268,8 @@ func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) err
 	if err := write(ctx, ws, tailnet.Update{DERPMap: &m, EndpointNetworks: c.cfg.EndpointNetworks, Peers: []tailnet.Node{}}); err != nil {
 		return err
 	}
+	s.release()
 	go c.refresh(ctx, p.AgentID)
-	errs := make(chan error, 2) // the writer's and the check's
-	go func() {
-		var peers []tailnet.Node // every update has the whole set, a new map's too
-		for {
-			var u tailnet.Update
-			select {
-			case <-ctx.Done():
-				return
-			case peers = <-s.updates:
-				u.Peers = peers
-			case m := <-s.maps:
-				u.DERPMap, u.Peers = &m, peers
-			}
-			if err := write(ctx, ws, u); err != nil {
-				errs <- err
-				cancel() // ends the read
-				return
-			}
-		}
-	}()
 	if p.Check != nil {
 		go func() {
 			t := time.NewTicker(CheckInterval)
@@ -322,9 +297,10 @@ func (c *Coordinator) Serve(ctx context.Context, ws *websocket.Conn, p Peer) err
 			}
 		}()
 	}
-	// The node's messages are read here, in the handler's goroutine: one goroutine fewer for every
-	// node. A failed write or check has ended the read (the context or the websocket is closed),
-	// and its error is the one to return.
+	// The node's messages are read here, in the handler's goroutine, and updates are written by a
+	// goroutine that lives only while there is one to write: an idle node has no goroutine but
+	// its handler's. A failed write or check has ended the read (the context or the websocket is
+	// closed), and its error is the one to return.
 	err = c.read(ctx, ws, s)
 	select {
 	case first := <-errs:

@@ -181,8 +181,8 @@ func (d *Direct) reach(ctx context.Context, agentID uuid.UUID) (*tailnet.Conn, *
 		return nil, nil, err
 	}
 	sctx, cancel := context.WithCancel(d.c.ctx)
-	r := &reach{agentID: agentID, cancel: cancel, heard: make(chan struct{}), open: 1, used: time.Now(),
-		s: &session{Peer: Peer{ID: d.id, AgentID: agentID}, kind: "server", updates: make(chan []tailnet.Node, 1), maps: make(chan tailnet.DERPMap, 1)}}
+	r := &reach{agentID: agentID, cancel: cancel, heard: make(chan struct{}), open: 1, used: time.Now()}
+	r.s = &session{Peer: Peer{ID: d.id, AgentID: agentID}, kind: "server", ctx: sctx, deliver: r.follow(d.conn)}
 	d.agents[agentID] = r
 	d.c.mu.Lock()
 	if d.c.byAgent[agentID] == nil {
@@ -190,7 +190,6 @@ func (d *Direct) reach(ctx context.Context, agentID uuid.UUID) (*tailnet.Conn, *
 	}
 	d.c.byAgent[agentID][r.s] = struct{}{}
 	d.c.mu.Unlock()
-	go d.follow(sctx, d.conn, r)
 	go d.c.refresh(sctx, agentID)
 	return d.conn, r, nil
 }
@@ -276,37 +275,37 @@ func (d *Direct) write(ctx context.Context, n tailnet.Node, agents ...uuid.UUID)
 	})
 }
 
-// follow gives the node what the coordinator says of the agent, until ctx ends.
-func (d *Direct) follow(ctx context.Context, conn *tailnet.Conn, r *reach) {
+// follow gives the node what the coordinator says of the agent.
+func (r *reach) follow(conn *tailnet.Conn) func(context.Context, []tailnet.Node, bool, *tailnet.DERPMap) error {
 	var once sync.Once
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case peers := <-r.s.updates:
-			present, usable := false, false
-			for _, p := range peers {
-				if p.ID != r.agentID {
-					continue
-				}
-				present = true
-				// An agent that has just started has no DERP home or endpoint yet: a handshake sent
-				// now would be lost.
-				if p.PreferredDERP != 0 || len(p.Endpoints) > 0 {
-					usable = true
-					conn.UpdatePeer(p)
-				}
-			}
-			if !present {
-				conn.RemovePeer(r.agentID)
-			}
-			r.known.Store(usable)
-			once.Do(func() { close(r.heard) })
-		case m := <-r.s.maps:
+	return func(_ context.Context, peers []tailnet.Node, changed bool, m *tailnet.DERPMap) error {
+		if m != nil {
 			if dm, err := m.Tailscale(); err == nil {
 				conn.SetDERPMap(dm)
 			}
 		}
+		if !changed {
+			return nil
+		}
+		present, usable := false, false
+		for _, p := range peers {
+			if p.ID != r.agentID {
+				continue
+			}
+			present = true
+			// An agent that has just started has no DERP home or endpoint yet: a handshake sent
+			// now would be lost.
+			if p.PreferredDERP != 0 || len(p.Endpoints) > 0 {
+				usable = true
+				conn.UpdatePeer(p)
+			}
+		}
+		if !present {
+			conn.RemovePeer(r.agentID)
+		}
+		r.known.Store(usable)
+		once.Do(func() { close(r.heard) })
+		return nil
 	}
 }
 
