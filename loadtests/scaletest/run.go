@@ -247,7 +247,7 @@ func (r *run) pushTemplate(ctx context.Context) error {
 func (r *run) waitBuilds(ctx context.Context) error {
 	q := "template:" + r.template
 	for last := ""; ; {
-		counts := map[client.WorkspaceStatus]int{}
+		counts, failed := map[client.WorkspaceStatus]int{}, ""
 		for offset := int64(0); ; offset += 200 {
 			limit := int64(200)
 			res, err := r.api.ListWorkspacesWithResponse(ctx, &client.ListWorkspacesParams{Q: &q, Limit: &limit, Offset: &offset})
@@ -259,13 +259,16 @@ func (r *run) waitBuilds(ctx context.Context) error {
 			}
 			for _, w := range res.JSON200.Workspaces {
 				counts[w.Status]++
+				if (w.Status == client.WorkspaceStatusFailed || w.Status == client.WorkspaceStatusCanceled) && failed == "" {
+					failed = w.OwnerName + "/" + w.Name + ": " + deref(w.LatestBuild.Error)
+				}
 			}
 			if len(res.JSON200.Workspaces) < int(limit) {
 				break
 			}
 		}
 		if n := counts[client.WorkspaceStatusFailed] + counts[client.WorkspaceStatusCanceled]; n > 0 {
-			return fmt.Errorf("%d builds failed", n)
+			return fmt.Errorf("%d builds failed (the first, %s)", n, failed)
 		}
 		if counts[client.WorkspaceStatusRunning] == r.cfg.Agents {
 			return nil
@@ -504,4 +507,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "no error recorded"
+	}
+	return *s
 }
