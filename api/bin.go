@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"os"
 	"runtime"
@@ -23,9 +24,14 @@ import (
 func agentBinary(path string) http.Handler {
 	own := bootstrap.BinaryName(runtime.GOOS, runtime.GOARCH)
 	old := bootstrap.OldBinaryName(runtime.GOOS, runtime.GOARCH)
-	cache := &binaryCache{path: path}
+	cache := &binaryCache{}
 	if path != "" {
-		go func() { _, _ = cache.load() }() // compress before the first workspace asks
+		go func() { // compress before the first workspace asks
+			if f, err := os.Open(path); err == nil {
+				_, _ = cache.load(f)
+				_ = f.Close()
+			}
+		}()
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		file := r.PathValue("file")
@@ -34,10 +40,15 @@ func agentBinary(path string) http.Handler {
 				Detail: "This server has no agent binary " + file + "; it serves " + own + " (its own platform) when run as hearth server."})
 			return
 		}
-		b, err := cache.load()
+		f, err := os.Open(path)
+		var b *servedBinary
+		if err == nil {
+			defer func() { _ = f.Close() }()
+			b, err = cache.load(f)
+		}
 		if err != nil {
 			writeProblem(w, &Problem{Status: http.StatusInternalServerError, Title: "Internal Server Error", Detail: "The agent binary cannot be read."})
-			errorLog.Load().Error("api: the agent binary cannot be read", "path", path, "error", err)
+			logger().Error("api: the agent binary cannot be read", "path", path, "error", err)
 			return
 		}
 		h := w.Header()
@@ -45,12 +56,12 @@ func agentBinary(path string) http.Handler {
 		h.Set("Cache-Control", "no-cache") // cache, but ask each time: the server may be upgraded
 		h.Set("ETag", b.etag)
 		h.Add("Vary", "Accept-Encoding")
-		body := b.raw
+		var body io.ReadSeeker = f // the plain form from the file this request opened
 		if acceptsGzip(r) {
 			h.Set("Content-Encoding", "gzip")
-			body = b.gz
+			body = bytes.NewReader(b.gz)
 		}
-		http.ServeContent(w, r, "", b.modTime, bytes.NewReader(body))
+		http.ServeContent(w, r, "", b.modTime, body)
 	})
 }
 
@@ -65,23 +76,25 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// binaryCache holds the agent binary and its gzip form in memory, read again when the file changes
-// (a rebuilt binary in development).
+// binaryCache holds the agent binary's gzip form and ETag in memory (the plain form is read from
+// the file: tens of MiB the server need not hold), made again when the file changes (a rebuilt
+// binary in development).
 type binaryCache struct {
-	path string
-	mu   sync.Mutex
-	cur  *servedBinary
+	mu  sync.Mutex
+	cur *servedBinary
 }
 
 type servedBinary struct {
 	size    int64
 	modTime time.Time
-	raw, gz []byte
+	gz      []byte
 	etag    string
 }
 
-func (c *binaryCache) load() (*servedBinary, error) {
-	st, err := os.Stat(c.path)
+// load returns the cache for the open file f, reading f once (and leaving it at its start) when
+// the cache was made from another version of it.
+func (c *binaryCache) load(f *os.File) (*servedBinary, error) {
+	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
@@ -90,21 +103,20 @@ func (c *binaryCache) load() (*servedBinary, error) {
 	if c.cur != nil && c.cur.size == st.Size() && c.cur.modTime.Equal(st.ModTime()) {
 		return c.cur, nil
 	}
-	raw, err := os.ReadFile(c.path)
-	if err != nil {
-		return nil, err
-	}
 	var gz bytes.Buffer
+	sum := sha256.New()
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
-	if _, err := zw.Write(raw); err != nil {
+	if _, err := io.Copy(io.MultiWriter(zw, sum), f); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(raw)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
 	// Weak: the gzip and the plain forms are the same agent, and either revalidates the other.
-	c.cur = &servedBinary{size: st.Size(), modTime: st.ModTime(), raw: raw, gz: gz.Bytes(),
-		etag: `W/"` + hex.EncodeToString(sum[:16]) + `"`}
+	c.cur = &servedBinary{size: st.Size(), modTime: st.ModTime(), gz: bytes.Clone(gz.Bytes()), // no spare capacity held
+		etag: `W/"` + hex.EncodeToString(sum.Sum(nil)[:16]) + `"`}
 	return c.cur, nil
 }
