@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -70,15 +71,35 @@ func (h handlers) tunnel(ctx context.Context, in *tunnelInput) (*huma.StreamResp
 			return
 		}
 		c.SetReadLimit(-1)
-		conn := websocket.NetConn(r.Context(), c, websocket.MessageBinary)
-		if a.PreviousToken {
-			go h.redeliver(context.WithoutCancel(r.Context()), a.WorkspaceAgent.ID)
-		}
-		if err := h.Relay.Serve(r.Context(), a.WorkspaceAgent.ID, conn, in.Version); err != nil {
-			h.Logger.Warn("workspace: agent tunnel failed", "agent", a.WorkspaceAgent.ID, "error", err)
-		}
-		_ = conn.Close()
+		h.detach(r, "agent tunnel", func(ctx context.Context) {
+			conn := websocket.NetConn(ctx, c, websocket.MessageBinary)
+			if a.PreviousToken {
+				go h.redeliver(ctx, a.WorkspaceAgent.ID)
+			}
+			if err := h.Relay.Serve(ctx, a.WorkspaceAgent.ID, conn, in.Version); err != nil {
+				h.Logger.Warn("workspace: agent tunnel failed", "agent", a.WorkspaceAgent.ID, "error", err)
+			}
+			_ = conn.Close()
+		})
 	}}, nil
+}
+
+// detach serves a websocket that lasts as long as an agent (its tunnel, a node's coordination) in
+// a goroutine of its own, and lets the request's handler return. The handler's goroutine, deep in
+// the middleware with its request and response, would otherwise stay for the connection's life:
+// with thousands of agents, tens of KiB of stack and buffers each. serve gets the request's
+// context without its end (the request ends at once; the access log shows the upgrade), and a
+// panic in it is logged, as the middleware would.
+func (h handlers) detach(r *http.Request, what string, serve func(ctx context.Context)) {
+	ctx := context.WithoutCancel(r.Context())
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				h.Logger.ErrorContext(ctx, "panic while serving a connection", "connection", what, "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		serve(ctx)
+	}()
 }
 
 type connectInput struct {

@@ -92,9 +92,11 @@ func (h handlers) coordinate(p coordinator.Peer) *huma.StreamResponse {
 		if err != nil {
 			return
 		}
-		defer func() { _ = ws.CloseNow() }()
-		if err := h.Coordinator.Serve(r.Context(), ws, p); err != nil && r.Context().Err() == nil {
-			h.Logger.Debug("workspace: a tailnet node left", "node", p.ID, "agent", p.AgentID, "error", err)
-		}
+		h.detach(r, "tailnet coordination", func(ctx context.Context) {
+			defer func() { _ = ws.CloseNow() }()
+			if err := h.Coordinator.Serve(ctx, ws, p); err != nil {
+				h.Logger.Debug("workspace: a tailnet node left", "node", p.ID, "agent", p.AgentID, "error", err)
+			}
+		})
 	}}
 }
