@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"tailscale.com/envknob"
 	"tailscale.com/tailcfg"
@@ -29,6 +30,8 @@ type DERPMap struct {
 	OmitDefaultRegions bool `json:"omit_default_regions,omitempty"`
 }
 
+var derpOverHTTP sync.Once
+
 // Tailscale turns the map into tailscale's form. A region served over plain HTTP (a development
 // server on loopback) makes this process speak DERP over HTTP: WireGuard still encrypts every
 // packet end to end, but the DERP handshake is in the clear, so deployments use HTTPS.
@@ -43,7 +46,9 @@ func (m DERPMap) Tailscale() (*tailcfg.DERPMap, error) {
 		switch u.Scheme {
 		case "http":
 			port = 80
-			envknob.Setenv("TS_DEBUG_USE_DERP_HTTP", "true")
+			// Once: tailscale's DERP clients read the knob unguarded, so setting it again while a
+			// node runs would race with them (the first map comes before any node starts).
+			derpOverHTTP.Do(func() { envknob.Setenv("TS_DEBUG_USE_DERP_HTTP", "true") })
 		case "https":
 		default:
 			return nil, fmt.Errorf("tailnet: DERP region %d: %q is neither http nor https", r.ID, r.URL)
