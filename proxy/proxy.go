@@ -256,33 +256,43 @@ func (p *proxy) agentTunnel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	agentID, connID := res.JSON200.AgentId, res.JSON200.ConnectionId.String()
-	defer func() {
-		c, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	// The tunnel lasts as long as the agent: it is held in a goroutine of its own, which pings the
+	// agent itself (no yamux keepalive goroutine), and this handler returns. Stopping the proxy
+	// closes every tunnel (hub.CloseAll), which ends that goroutine.
+	ctx := context.WithoutCancel(r.Context())
+	disconnected := func() {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		if _, err := p.api.DisconnectProxiedAgentWithResponse(c, agentID.String(), &client.DisconnectProxiedAgentParams{HearthProxyToken: &p.cfg.Token},
 			client.DisconnectProxiedAgentJSONRequestBody{ConnectionId: connID}); err != nil {
 			p.cfg.Logger.Warn("proxy: recording a disconnection failed", "agent", agentID, "error", err)
 		}
 		p.cfg.Logger.Info("proxy: agent disconnected", "agent", agentID)
-	}()
+	}
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
+		disconnected()
 		return
 	}
 	c.SetReadLimit(-1)
-	conn := websocket.NetConn(r.Context(), c, websocket.MessageBinary)
-	session, err := yamux.Client(conn, tunnel.Config())
+	conn := websocket.NetConn(ctx, c, websocket.MessageBinary)
+	cfg := tunnel.Config()
+	cfg.EnableKeepAlive = false
+	session, err := yamux.Client(conn, cfg)
 	if err != nil {
 		_ = conn.Close()
+		disconnected()
 		return
 	}
 	release := p.hub.Hold(agentID, session)
-	defer release()
 	p.cfg.Logger.Info("proxy: agent connected", "agent", agentID)
-	select {
-	case <-session.CloseChan():
-	case <-r.Context().Done():
-	}
+	go func() {
+		defer disconnected()
+		defer release()
+		if err := tunnel.Hold(ctx, session, cfg.KeepAliveInterval); err != nil {
+			p.cfg.Logger.Info("proxy: the agent stopped answering pings", "agent", agentID, "error", err)
+		}
+	}()
 }
 
 // connect joins a user's upgraded connection to a stream to the agent, with a connection ticket for

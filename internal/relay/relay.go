@@ -163,24 +163,12 @@ func (r *Relay) Serve(ctx context.Context, agentID uuid.UUID, conn net.Conn, ver
 		return fmt.Errorf("relay: record connection: %w", err)
 	}
 	r.cfg.Logger.Info("relay: agent connected", "agent", agentID)
-	ping := time.NewTicker(cfg.KeepAliveInterval)
-	defer ping.Stop()
-	for {
-		select {
-		case <-session.CloseChan():
-			return nil
-		case <-ctx.Done():
-			return nil
-		case <-ping.C:
-			// As yamux's keepalive would: an agent that does not answer within the write timeout
-			// is gone, and so is its tunnel.
-			if _, err := session.Ping(); err != nil {
-				r.cfg.Logger.Info("relay: the agent stopped answering pings", "agent", agentID, "error", err)
-				_ = session.Close()
-				return nil
-			}
-		}
+	// As yamux's keepalive would: an agent that does not answer within the write timeout is gone,
+	// and so is its tunnel.
+	if err := tunnel.Hold(ctx, session, cfg.KeepAliveInterval); err != nil {
+		r.cfg.Logger.Info("relay: the agent stopped answering pings", "agent", agentID, "error", err)
 	}
+	return nil
 }
 
 // Holds reports whether this replica holds the agent's tunnel now.

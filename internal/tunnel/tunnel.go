@@ -3,14 +3,17 @@
 // session, a terminal, a port forward, an app request). Each stream starts with a Header from the
 // server and a Reply from the agent, both length-prefixed JSON, after which it carries raw bytes.
 //
-// Liveness comes from yamux's keepalive: each side pings every PingInterval and closes the tunnel
-// when a ping or any write is not done within WriteTimeout, so a dead peer is noticed within
-// PingInterval+WriteTimeout; a closed TCP connection (a killed agent) is noticed at once.
+// Liveness comes from pings: each side pings every PingInterval and closes the tunnel when a ping or
+// any write is not done within WriteTimeout, so a dead peer is noticed within
+// PingInterval+WriteTimeout; a closed TCP connection (a killed agent) is noticed at once. The agent
+// pings with yamux's keepalive; a server or proxy, holding thousands of tunnels, pings from the
+// goroutine that holds each one (Hold) and spares yamux's keepalive goroutine.
 //
 // Both the agent and the server import this package, so it must not import the database or huma.
 package tunnel
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -77,6 +80,27 @@ func Config() *yamux.Config {
 	c.MaxStreamWindowSize = 4 << 20
 	c.LogOutput = io.Discard
 	return c
+}
+
+// Hold waits until session closes or ctx ends, pinging the peer every interval (the session's
+// keepalive is off: Config with EnableKeepAlive false). A ping not answered within the session's
+// write timeout closes the session, and its error is returned.
+func Hold(ctx context.Context, session *yamux.Session, interval time.Duration) error {
+	ping := time.NewTicker(interval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-session.CloseChan():
+			return nil
+		case <-ctx.Done():
+			return nil
+		case <-ping.C:
+			if _, err := session.Ping(); err != nil {
+				_ = session.Close()
+				return err
+			}
+		}
+	}
 }
 
 // Write sends a length-prefixed JSON frame.
